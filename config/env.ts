@@ -1,0 +1,89 @@
+import { z } from 'zod';
+
+/** A setting that failed validation; its message is one line naming the variable, the problem and what is expected. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function urlWithProtocols(protocols: string[], example: string) {
+  return z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `expected a URL such as ${example}` },
+  );
+}
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, { message: `expected a whole number from ${min} to ${max}` })
+    .transform(Number)
+    .pipe(z.number().int().min(min, { message: `expected a whole number from ${min} to ${max}` }).max(max, { message: `expected a whole number from ${min} to ${max}` }));
+
+/**
+ * Every setting of the fleet, read from the environment. Each entry documents itself and its default;
+ * the defaults work on a developer machine where Redis and Postgres run on 127.0.0.1.
+ */
+const schema = z.object({
+  /** Postgres connection string. Default: the local server, database `dossier_sync`. */
+  DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/dossier_sync').default(
+    'postgres://postgres@127.0.0.1:5432/dossier_sync',
+  ),
+  /** Redis connection string. Default: the local server, database 0. */
+  REDIS_URL: urlWithProtocols(['redis:', 'rediss:'], 'redis://127.0.0.1:6379').default('redis://127.0.0.1:6379'),
+  /** Port of the HTTP server (gateway: webhooks, read API, /metrics, health). Default 8080; 0 picks a free port. */
+  HTTP_PORT: integer(0, 65535).default(8080),
+  /** Address the HTTP server binds to. Default 127.0.0.1; 0.0.0.0 in a container. */
+  HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  /** pino log level. Default info. */
+  LOG_LEVEL: z.enum(logLevels, { message: `expected one of ${logLevels.join(', ')}` }).default('info'),
+  /** Prefix of every Redis key of the fleet's queues, so several fleets (or tests) share one Redis. Default `dossier-sync`. */
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'expected 1 to 64 letters, digits, dots, dashes or underscores' })
+    .default('dossier-sync'),
+  /** Ingest batches written at once by one writer process; each holds one Postgres connection. Default 2 (limits.md: more gained nothing on 2 cores). */
+  WRITER_CONCURRENCY: integer(1, 64).default(2),
+  /** Connectors polled at once by one poller process. Default 8. */
+  POLLER_CONCURRENCY: integer(1, 256).default(8),
+  /** Time allowed to finish current jobs after SIGTERM before the process exits anyway. Default 30000 ms. */
+  SHUTDOWN_TIMEOUT_MS: integer(100, 600_000).default(30_000),
+});
+
+/** The validated configuration of one fleet process. */
+export type Config = z.infer<typeof schema>;
+
+/** Reads and validates the configuration; throws ConfigError naming the first wrong variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.keys(schema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]));
+  const result = schema.safeParse(present);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const key = String(issue.path[0]);
+  throw new ConfigError(`config: ${key}=${describeValue(key, env[key])} is invalid: ${issue.message}`);
+}
+
+/** Shows a bad value without leaking a password embedded in a URL. */
+export function describeValue(key: string, value: string | undefined): string {
+  if (value === undefined) return '(unset)';
+  if (key.endsWith('_URL')) return JSON.stringify(redactUrl(value));
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+}
+
+/** A URL with its password replaced, for messages and logs. */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return value.replace(/:[^:@/]*@/, ':***@');
+  }
+}

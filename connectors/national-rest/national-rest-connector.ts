@@ -1,0 +1,197 @@
+import axios, { type AxiosInstance } from 'axios';
+import { z } from 'zod';
+import type { CheckReport, Connector, ConnectorPlugin, ConnectorSettings, Cursor, SourcePage } from '../sdk/connector.js';
+import { formatVietnamTime, parseSourceDate } from '../sdk/dates.js';
+import type { DossierRecordInput } from '../sdk/dossier-record.js';
+import { isDossierStatus, type DossierStatus } from '../sdk/dossier-status.js';
+import { MappingError } from '../sdk/mapping-error.js';
+import { mapItems } from '../sdk/normalise.js';
+import { SourceError, toSourceError } from '../sdk/source-error.js';
+
+/**
+ * Settings of a system that serves dossiers in the national portal's own field naming (`MaHoSo`,
+ * `TrangThaiHoSo`, `NgayCapNhat`…) with an updated-since keyset cursor, as the province simulator does.
+ */
+export const nationalRestConfig = z.object({
+  /** Base URL of the province system, e.g. http://127.0.0.1:9090. */
+  baseUrl: z.url({ message: 'expected an http(s) URL' }),
+  /** Name of the environment variable holding the API key sent as `X-Api-Key`; none by default. */
+  apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { message: 'expected an environment variable name' }).optional(),
+  /** Records per page. Default 1000: a page is one ingest batch (limits.md: 1,000-2,000 rows per statement). */
+  pageSize: z.number().int().min(1).max(5000).default(1000),
+  /** Seconds re-read at the start of each poll run, for sources whose update times are coarse. Default 120. */
+  lookbackSeconds: z.number().int().min(0).max(86_400).default(120),
+  /** Request timeout. Default 10000 ms. */
+  timeoutMs: z.number().int().min(100).max(300_000).default(10_000),
+});
+export type NationalRestConfig = z.infer<typeof nationalRestConfig>;
+
+/** Where the connector is: the update time (as the source writes it) and dossier code of the last record read. */
+interface NationalRestCursor {
+  updatedSince: string;
+  afterCode: string | null;
+}
+
+const dateFormat = 'yyyyMMddHHmmss';
+
+function isCursor(value: Cursor | null): value is Cursor & NationalRestCursor {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && typeof value.updatedSince === 'string';
+}
+
+function field(item: Record<string, unknown>, name: string): unknown {
+  return item[name];
+}
+
+function optionalText(item: Record<string, unknown>, name: string, dossierCode: string): string | null {
+  const value = field(item, name);
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number') return String(value);
+  throw new MappingError('bad_value', `${name}: expected text, got a ${typeof value}`, dossierCode);
+}
+
+function optionalNumber(item: Record<string, unknown>, name: string, dossierCode: string): number | null {
+  const value = field(item, name);
+  if (value === null || value === undefined || value === '') return null;
+  const number = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number)) {
+    throw new MappingError('bad_value', `${name}: expected a whole number, got ${typeof value === 'string' ? JSON.stringify(value.slice(0, 20)) : typeof value}`, dossierCode);
+  }
+  return number;
+}
+
+/** `TrangThaiHoSo` carries the national code itself, as text or number. */
+function nationalStatus(value: unknown, dossierCode: string): DossierStatus {
+  const code = typeof value === 'string' && /^\d{1,2}$/.test(value.trim()) ? Number(value.trim()) : value;
+  if (isDossierStatus(code)) return code;
+  const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 20)) : String(value);
+  throw new MappingError('unknown_status', `TrangThaiHoSo: ${shown} is not a national status code; expected 1 to 10`, dossierCode);
+}
+
+/** Maps one record in the national portal's naming to the canonical form. */
+export function mapNationalRecord(raw: unknown): DossierRecordInput {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new MappingError('malformed_record', `expected a JSON object for a dossier, got ${Array.isArray(raw) ? 'an array' : typeof raw}`);
+  }
+  const item = raw as Record<string, unknown>;
+  const code = field(item, 'MaHoSo');
+  if (typeof code !== 'string' || code.trim() === '') {
+    throw new MappingError('missing_field', 'MaHoSo: expected the dossier code, got none');
+  }
+  const dossierCode = code.trim();
+  const date = (name: string) => {
+    try {
+      return parseSourceDate(field(item, name), name, dateFormat);
+    } catch (error) {
+      if (error instanceof MappingError) error.dossierCode = dossierCode;
+      throw error;
+    }
+  };
+  const sourceUpdatedAt = date('NgayCapNhat');
+  if (!sourceUpdatedAt) throw new MappingError('missing_field', 'NgayCapNhat: expected the time of the last change, got none', dossierCode);
+  const status = field(item, 'TrangThaiHoSo');
+  return {
+    dossierCode,
+    altDossierCode: optionalText(item, 'MaHoSoKhac', dossierCode),
+    provinceCode: optionalText(item, 'MaTinh', dossierCode),
+    procedureCode: optionalText(item, 'MaTTHC', dossierCode),
+    sectorCode: optionalText(item, 'MaLinhVuc', dossierCode),
+    agencyCode: optionalText(item, 'DonViXuLy', dossierCode),
+    channel: optionalNumber(item, 'KenhThucHien', dossierCode),
+    applicantType: optionalNumber(item, 'LoaiDoiTuong', dossierCode),
+    status: nationalStatus(status, dossierCode),
+    sourceStatus: String(status),
+    submittedAt: date('NgayNopHoSo'),
+    receivedAt: date('NgayTiepNhan'),
+    dueAt: date('NgayHenTraMoi') ?? date('NgayHenTra'),
+    finishedAt: date('NgayKetThucXuLy'),
+    returnedAt: date('NgayTra'),
+    rejectedAt: date('NgayTuChoi'),
+    sourceUpdatedAt,
+    sourceVersion: optionalNumber(item, 'PhienBan', dossierCode) ?? sourceUpdatedAt.getTime(),
+  };
+}
+
+/** Reads one province's dossiers page by page, in (NgayCapNhat, MaHoSo) order. */
+export class NationalRestConnector implements Connector {
+  private readonly http: AxiosInstance;
+
+  constructor(private readonly settings: ConnectorSettings<NationalRestConfig>) {
+    const { config } = settings;
+    const apiKey = config.apiKeyEnv ? process.env[config.apiKeyEnv] : undefined;
+    if (config.apiKeyEnv && !apiKey) {
+      throw new SourceError(`connector ${settings.id}: environment variable ${config.apiKeyEnv} (its API key) is not set`, false);
+    }
+    this.http = axios.create({
+      baseURL: config.baseUrl,
+      timeout: config.timeoutMs,
+      headers: apiKey ? { 'X-Api-Key': apiKey } : {},
+    });
+  }
+
+  /** Rewinds the committed cursor by the look-back window, to the start of that second. */
+  startFrom(committed: Cursor | null): Cursor | null {
+    if (!isCursor(committed)) return null;
+    const { lookbackSeconds } = this.settings.config;
+    try {
+      const since = parseSourceDate(committed.updatedSince, 'updatedSince', dateFormat);
+      if (!since) return null;
+      return { updatedSince: formatVietnamTime(new Date(since.getTime() - lookbackSeconds * 1000)), afterCode: null };
+    } catch {
+      return { updatedSince: committed.updatedSince, afterCode: null };
+    }
+  }
+
+  async read(cursor: Cursor | null, signal?: AbortSignal): Promise<SourcePage> {
+    const position = isCursor(cursor) ? cursor : null;
+    const params: Record<string, string | number> = { province: this.settings.provinceCode, limit: this.settings.config.pageSize };
+    if (position) {
+      params.updatedSince = position.updatedSince;
+      if (position.afterCode !== null) params.afterCode = position.afterCode;
+    }
+    let body: unknown;
+    try {
+      body = (await this.http.get('/api/dossiers', { params, signal })).data;
+    } catch (error) {
+      throw toSourceError(error, `connector ${this.settings.id}: GET /api/dossiers`);
+    }
+    const page = body as { items?: unknown; hasMore?: unknown } | null;
+    if (!page || !Array.isArray(page.items)) {
+      throw new SourceError(`connector ${this.settings.id}: GET /api/dossiers answered without an "items" array; expected {"items": [...], "hasMore": boolean}`, false);
+    }
+    const items: unknown[] = page.items;
+    const last = items.at(-1) as Record<string, unknown> | undefined;
+    const next: Cursor =
+      last && typeof last.NgayCapNhat === 'string' && typeof last.MaHoSo === 'string'
+        ? { updatedSince: last.NgayCapNhat, afterCode: last.MaHoSo }
+        : (cursor ?? null);
+    return { items, cursor: next, hasMore: page.hasMore === true && items.length > 0 };
+  }
+
+  map(item: unknown): DossierRecordInput {
+    return mapNationalRecord(item);
+  }
+
+  async check(signal?: AbortSignal): Promise<CheckReport> {
+    try {
+      const page = await this.read(null, signal);
+      const { records, deadLetters } = mapItems(this, page.items, {
+        connectorId: this.settings.id,
+        provinceCode: this.settings.provinceCode,
+        codeSet: this.settings.codeSet,
+        observedAt: new Date(),
+      });
+      return { ok: true, message: `read ${page.items.length} dossiers: ${records.length} would be stored, ${deadLetters.length} dead-lettered` };
+    } catch (error) {
+      return { ok: false, message: error instanceof Error ? error.message : String(error) };
+    }
+  }
+}
+
+/** The plugin: loaded by the name `national-rest`. */
+export const nationalRestPlugin: ConnectorPlugin<NationalRestConfig> = {
+  kind: 'national-rest',
+  description: 'REST/JSON system with the national portal field naming and an updated-since keyset cursor (the province simulator)',
+  configSchema: nationalRestConfig as z.ZodType<NationalRestConfig>,
+  create: (settings) => new NationalRestConnector(settings),
+};

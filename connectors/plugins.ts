@@ -1,0 +1,28 @@
+import type { Connector, ConnectorPlugin, ConnectorSettings } from './sdk/connector.js';
+import { nationalRestPlugin } from './national-rest/national-rest-connector.js';
+import type { CodeSet } from '../config/provinces.js';
+
+/** A connector definition names a kind nobody registered, or its config does not fit the kind's spec. */
+export class ConnectorDefinitionError extends Error {
+  override readonly name = 'ConnectorDefinitionError';
+}
+
+/** Every connector kind, by the name a definition uses. */
+export const connectorPlugins: ReadonlyMap<string, ConnectorPlugin> = new Map(
+  [nationalRestPlugin as ConnectorPlugin].map((plugin) => [plugin.kind, plugin]),
+);
+
+/** Validates a stored or submitted configuration against its kind's spec and builds the connector. */
+export function createConnector(settings: { id: string; provinceCode: string; codeSet: CodeSet; kind: string; config: unknown }): Connector {
+  const plugin = connectorPlugins.get(settings.kind);
+  if (!plugin) {
+    throw new ConnectorDefinitionError(`connector ${settings.id}: kind ${JSON.stringify(settings.kind)} is unknown; expected one of ${[...connectorPlugins.keys()].join(', ')}`);
+  }
+  const parsed = plugin.configSchema.safeParse(settings.config);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConnectorDefinitionError(`connector ${settings.id}: config.${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  const connectorSettings: ConnectorSettings<unknown> = { ...settings, config: parsed.data };
+  return plugin.create(connectorSettings);
+}

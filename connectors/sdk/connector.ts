@@ -1,0 +1,67 @@
+import type { z } from 'zod';
+import type { CodeSet } from '../../config/provinces.js';
+import type { DossierRecordInput } from './dossier-record.js';
+
+/** A JSON value: a cursor must survive a round trip through Postgres and a queue job. */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+/** Where a connector is in its source: opaque to the framework, owned by the connector. */
+export type Cursor = Json;
+
+/** One page read from a province system. */
+export interface SourcePage {
+  /** The raw source records, mapped one by one through `map`. */
+  items: unknown[];
+  /** The position just after this page: stored once the page's records are committed. */
+  cursor: Cursor;
+  /** True when more records are waiting after this page. */
+  hasMore: boolean;
+}
+
+/** What `check` found: whether the system answered, and a one-line summary an IT team can act on. */
+export interface CheckReport {
+  ok: boolean;
+  message: string;
+}
+
+/**
+ * The contract a connector implements (Kafka Connect / Airbyte style): describe, check, read, map. The
+ * framework does the rest — scheduling, validation, dead letters, batching, storage. A connector never
+ * talks to Redis or Postgres.
+ */
+export interface Connector {
+  /** Connects, authenticates and reads one page, without committing anything. */
+  check(signal?: AbortSignal): Promise<CheckReport>;
+  /** Reads the page after `cursor` (null: from the start). */
+  read(cursor: Cursor | null, signal?: AbortSignal): Promise<SourcePage>;
+  /**
+   * Where a new poll run starts from the last committed cursor. A source with coarse update times re-reads a
+   * look-back window here, because a change can land in a second (or minute) the cursor already passed.
+   */
+  startFrom(committed: Cursor | null): Cursor | null;
+  /** Maps one source record to the canonical form; throws MappingError for a record it cannot map. */
+  map(item: unknown): DossierRecordInput;
+}
+
+/** What a connector is registered with: its province and its own settings. */
+export interface ConnectorSettings<Config> {
+  /** The connector's id, e.g. `hcm-rest`. */
+  id: string;
+  /** The province the connector belongs to, and the code set that code is in. */
+  provinceCode: string;
+  codeSet: CodeSet;
+  /** The plugin's own configuration, validated against its `configSchema`. */
+  config: Config;
+}
+
+/** A kind of connector, loaded by name. */
+export interface ConnectorPlugin<Config = unknown> {
+  /** The name a connector definition uses in `kind`. */
+  kind: string;
+  /** One line on what systems it speaks to. */
+  description: string;
+  /** The plugin's configuration (spec); validated before a connector is stored. */
+  configSchema: z.ZodType<Config>;
+  /** Builds a connector from validated settings. */
+  create(settings: ConnectorSettings<Config>): Connector;
+}

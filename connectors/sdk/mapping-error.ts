@@ -1,0 +1,29 @@
+/**
+ * Why a record was turned into a dead letter. Stable machine codes: provincial IT teams and alert rules
+ * match on them.
+ */
+export const deadLetterReasons = [
+  'unknown_status',
+  'missing_field',
+  'bad_date',
+  'bad_province',
+  'bad_value',
+  'malformed_record',
+] as const;
+export type DeadLetterReason = (typeof deadLetterReasons)[number];
+
+/**
+ * A record that cannot be mapped to the canonical form. The message names the source field and what was
+ * expected, and must never quote personal data (only codes, dates and shapes are echoed).
+ */
+export class MappingError extends Error {
+  override readonly name = 'MappingError';
+  constructor(
+    readonly reason: DeadLetterReason,
+    message: string,
+    /** The dossier the record is about, when it could be read: names it in logs and the dead letter. */
+    public dossierCode: string | null = null,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,151 @@
+import { resolveProvince, type CodeSet } from '../../config/provinces.js';
+import type { Connector } from './connector.js';
+import { dossierDateFields, type DossierRecord, type DossierRecordInput } from './dossier-record.js';
+import { isDossierStatus } from './dossier-status.js';
+import { MappingError, type DeadLetterReason } from './mapping-error.js';
+import { redactPersonalData } from './personal-data.js';
+import { normaliseText } from './text.js';
+
+/** A source record the framework could not accept, kept with its reason and raw payload (personal data redacted). */
+export interface DeadLetter {
+  connectorId: string;
+  provinceCode: string;
+  dossierCode: string | null;
+  reason: DeadLetterReason;
+  message: string;
+  rawPayload: unknown;
+  receivedAt: string;
+}
+
+/** Where a batch of source records came from. */
+export interface Origin {
+  connectorId: string;
+  /** The connector's province, and the code set its code is in. */
+  provinceCode: string;
+  codeSet: CodeSet;
+  /** When the records were fetched or received. */
+  observedAt: Date;
+}
+
+/** The outcome of mapping one page or delivery: canonical records to store, dead letters to keep. */
+export interface MappedBatch {
+  records: DossierRecord[];
+  deadLetters: DeadLetter[];
+}
+
+const maxCodeLength = 100;
+
+/**
+ * Runs every item through the connector's `map`, then normalises (province, NFC text, UTC dates) and
+ * validates the result. Every item ends up either as a record or as a dead letter: none is dropped.
+ */
+export function mapItems(connector: Pick<Connector, 'map'>, items: readonly unknown[], origin: Origin): MappedBatch {
+  const records: DossierRecord[] = [];
+  const deadLetters: DeadLetter[] = [];
+  const observedAt = origin.observedAt.toISOString();
+  for (const item of items) {
+    try {
+      records.push(normalise(connector.map(item), origin, observedAt));
+    } catch (error) {
+      deadLetters.push(toDeadLetter(error, item, origin, observedAt));
+    }
+  }
+  return { records, deadLetters };
+}
+
+/** The dead letter for an item that failed; an unexpected exception is kept as `malformed_record`. */
+export function toDeadLetter(error: unknown, item: unknown, origin: Origin, receivedAt: string): DeadLetter {
+  const mapping = error instanceof MappingError ? error : null;
+  return {
+    connectorId: origin.connectorId,
+    provinceCode: origin.provinceCode,
+    dossierCode: mapping?.dossierCode ?? null,
+    reason: mapping?.reason ?? 'malformed_record',
+    // A plugin's unexpected exception may quote the payload: keep only its type, never its text.
+    message: mapping ? mapping.message : `the connector could not map this record (${error instanceof Error ? error.name : typeof error})`,
+    rawPayload: redactPersonalData(item),
+    receivedAt,
+  };
+}
+
+function text(value: unknown, field: string, dossierCode: string): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== 'string') throw new MappingError('bad_value', `${field}: expected text, got a ${typeof value}`, dossierCode);
+  const result = normaliseText(value);
+  if (result !== null && result.length > maxCodeLength) {
+    throw new MappingError('bad_value', `${field}: expected at most ${maxCodeLength} characters, got ${result.length}`, dossierCode);
+  }
+  return result;
+}
+
+function smallCode(value: unknown, field: string, max: number, dossierCode: string): number | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new MappingError('bad_value', `${field}: expected a whole number from 1 to ${max}, got ${JSON.stringify(value)}`, dossierCode);
+  }
+  return value;
+}
+
+function date(value: unknown, field: string, dossierCode: string): string | null {
+  if (value === null || value === undefined) return null;
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
+    throw new MappingError('bad_date', `${field}: expected a valid date`, dossierCode);
+  }
+  return value.toISOString();
+}
+
+/** Validates a connector's output and puts it in canonical form; throws MappingError naming the field. */
+export function normalise(input: DossierRecordInput, origin: Origin, observedAt: string): DossierRecord {
+  const dossierCode = typeof input.dossierCode === 'string' ? normaliseText(input.dossierCode) : null;
+  if (!dossierCode) throw new MappingError('missing_field', 'dossierCode: expected the dossier code (MaHoSo), got none');
+  if (dossierCode.length > maxCodeLength) {
+    throw new MappingError('bad_value', `dossierCode: expected at most ${maxCodeLength} characters, got ${dossierCode.length}`);
+  }
+
+  const sourceCodeSet = input.provinceCodeSet ?? origin.codeSet;
+  const sourceProvinceCode = text(input.provinceCode, 'provinceCode', dossierCode) ?? origin.provinceCode;
+  const province = resolveProvince(sourceProvinceCode, sourceCodeSet);
+  if (!province) {
+    throw new MappingError(
+      'bad_province',
+      `provinceCode: ${JSON.stringify(sourceProvinceCode)} is not a province code of the ${sourceCodeSet} code set`,
+      dossierCode,
+    );
+  }
+
+  if (!isDossierStatus(input.status)) {
+    throw new MappingError('unknown_status', `status: expected a national status code 1-10, got ${JSON.stringify(input.status)}`, dossierCode);
+  }
+  if (!Number.isSafeInteger(input.sourceVersion) || input.sourceVersion < 0) {
+    throw new MappingError('bad_value', `sourceVersion: expected a non-negative whole number, got ${JSON.stringify(input.sourceVersion)}`, dossierCode);
+  }
+  const sourceUpdatedAt = date(input.sourceUpdatedAt, 'sourceUpdatedAt', dossierCode);
+  if (!sourceUpdatedAt) throw new MappingError('missing_field', 'sourceUpdatedAt: expected the time of the last change, got none', dossierCode);
+
+  const record: DossierRecord = {
+    provinceCode: province.code,
+    dossierCode,
+    altDossierCode: text(input.altDossierCode, 'altDossierCode', dossierCode),
+    sourceProvinceCode,
+    sourceCodeSet,
+    procedureCode: text(input.procedureCode, 'procedureCode', dossierCode),
+    sectorCode: text(input.sectorCode, 'sectorCode', dossierCode),
+    agencyCode: text(input.agencyCode, 'agencyCode', dossierCode),
+    channel: smallCode(input.channel, 'channel', 3, dossierCode),
+    applicantType: smallCode(input.applicantType, 'applicantType', 4, dossierCode),
+    status: input.status,
+    sourceStatus: (normaliseText(String(input.sourceStatus ?? input.status)) ?? String(input.status)).slice(0, maxCodeLength),
+    submittedAt: null,
+    receivedAt: null,
+    dueAt: null,
+    finishedAt: null,
+    returnedAt: null,
+    rejectedAt: null,
+    sourceUpdatedAt,
+    sourceVersion: input.sourceVersion,
+    observedAt,
+    connectorId: origin.connectorId,
+  };
+  for (const field of dossierDateFields) record[field] = date(input[field], field, dossierCode);
+  return record;
+}

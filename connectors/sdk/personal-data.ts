@@ -1,0 +1,38 @@
+/**
+ * Field names that carry an applicant's personal data in vendor payloads (shared/domain.md, "Personal
+ * data"). Matched case-insensitively against every key, at any depth, before a raw payload is kept.
+ */
+const personalKeyPatterns = [
+  /^chuhoso/i, // applicant name
+  /^hoten/i,
+  /^tennguoi/i,
+  /^nguoi(nop|dung|yeucau)/i,
+  /^sogiayto/i, // ID number
+  /^dinhdanh/i,
+  /^socmnd|^socccd|^cccd|^cmnd/i,
+  /^(so)?dienthoai|^sdt|phone/i,
+  /^(dia)?chi(thu)?email|^email/i,
+  /^diachi/i,
+  /^ngaysinh/i,
+  /^applicant/i,
+  /^(full)?name$|^address|^idnumber|^birth/i,
+];
+
+/** True when a key names personal data. */
+export function isPersonalKey(key: string): boolean {
+  return personalKeyPatterns.some((pattern) => pattern.test(key));
+}
+
+/** A copy of a raw payload with every personal field replaced by "[redacted]", safe to store in a dead letter. */
+export function redactPersonalData(value: unknown, depth = 0): unknown {
+  if (depth > 64) return '[too deep]';
+  if (Array.isArray(value)) return value.map((item) => redactPersonalData(item, depth + 1));
+  if (value !== null && typeof value === 'object') {
+    const copy: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      copy[key] = isPersonalKey(key) ? '[redacted]' : redactPersonalData(item, depth + 1);
+    }
+    return copy;
+  }
+  return value;
+}

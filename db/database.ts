@@ -1,0 +1,51 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { redactUrl } from '../config/env.js';
+import type { Database } from './schema.js';
+
+/** Postgres could not be reached or refused us; the message names the server (never the password) and the cause. */
+export class DatabaseUnavailableError extends Error {
+  override readonly name = 'DatabaseUnavailableError';
+}
+
+/** Options of a database handle. */
+export interface DatabaseOptions {
+  /** Connections in the pool. Default 4: the writer's concurrency plus the control plane. */
+  maxConnections?: number;
+  /** `application_name` shown in pg_stat_activity. Default `dossier-sync`. */
+  applicationName?: string;
+}
+
+/** Opens a kysely handle over a node-postgres pool. */
+export function createDatabase(url: string, options: DatabaseOptions = {}): Kysely<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.maxConnections ?? 4,
+    application_name: options.applicationName ?? 'dossier-sync',
+    connectionTimeoutMillis: 10_000,
+  });
+  // An idle client losing its connection (Postgres restart) must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** Checks that Postgres answers; throws DatabaseUnavailableError with a message an operator can act on. */
+export async function assertDatabaseReachable(db: Kysely<Database>, url: string): Promise<void> {
+  try {
+    await db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
+  } catch (error) {
+    throw new DatabaseUnavailableError(
+      `cannot use Postgres at ${redactUrl(url)} (DATABASE_URL): ${describePgError(error)}; expected a running PostgreSQL 15 that accepts this user and database`,
+    );
+  }
+}
+
+/** A short, secret-free description of a node-postgres error. */
+export function describePgError(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) return describePgError(error.errors[0]);
+  if (error instanceof Error) {
+    const code = (error as { code?: string }).code;
+    return code ? `${error.message} (${code})` : error.message;
+  }
+  return String(error);
+}

@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { DossierRecord } from '../../connectors/sdk/dossier-record.js';
+import type { Database } from '../schema.js';
+
+/** What one batch did to the `dossiers` table and its history. */
+export interface UpsertOutcome {
+  /** Dossiers seen for the first time. */
+  inserted: number;
+  /** Dossiers moved to a newer state. */
+  updated: number;
+  /** Records that changed nothing: older than the stored state, an exact repeat, or superseded within the batch. */
+  unchanged: number;
+  /** New rows in `dossier_events`. */
+  events: number;
+}
+
+/** The fields that make up a dossier's state: two records with the same hash are the same state. */
+function contentHash(record: DossierRecord): string {
+  const state = [
+    record.altDossierCode, record.sourceProvinceCode, record.sourceCodeSet, record.procedureCode, record.sectorCode,
+    record.agencyCode, record.channel, record.applicantType, record.status, record.sourceStatus, record.submittedAt,
+    record.receivedAt, record.dueAt, record.finishedAt, record.returnedAt, record.rejectedAt, record.sourceUpdatedAt,
+    record.sourceVersion,
+  ];
+  return createHash('sha1').update(JSON.stringify(state)).digest('base64');
+}
+
+/** One record as a row of the `jsonb_to_recordset` parameter, with its content hash. */
+function toRow(record: DossierRecord, hash: string) {
+  return {
+    province_code: record.provinceCode,
+    dossier_code: record.dossierCode,
+    alt_dossier_code: record.altDossierCode,
+    source_province_code: record.sourceProvinceCode,
+    source_code_set: record.sourceCodeSet,
+    procedure_code: record.procedureCode,
+    sector_code: record.sectorCode,
+    agency_code: record.agencyCode,
+    channel: record.channel,
+    applicant_type: record.applicantType,
+    status: record.status,
+    source_status: record.sourceStatus,
+    submitted_at: record.submittedAt,
+    received_at: record.receivedAt,
+    due_at: record.dueAt,
+    finished_at: record.finishedAt,
+    returned_at: record.returnedAt,
+    rejected_at: record.rejectedAt,
+    source_updated_at: record.sourceUpdatedAt,
+    source_version: record.sourceVersion,
+    content_hash: hash,
+    observed_at: record.observedAt,
+    connector_id: record.connectorId,
+  };
+}
+type Row = ReturnType<typeof toRow>;
+
+/** Orders two states of one dossier as guarantee 2 says: higher version, then the later observation. */
+function isNewer(candidate: Row, current: Row): boolean {
+  if (candidate.source_version !== current.source_version) return candidate.source_version > current.source_version;
+  if (candidate.content_hash === current.content_hash) return false;
+  return candidate.observed_at >= current.observed_at;
+}
+
+/**
+ * Reduces a batch to the newest state per dossier (Postgres refuses to update one row twice in a statement)
+ * and to the distinct states for the history. Both come out sorted by key, so concurrent writers lock rows in
+ * the same order and cannot deadlock each other.
+ */
+export function reduceBatch(records: readonly DossierRecord[]): { newest: Row[]; states: Row[] } {
+  const newest = new Map<string, Row>();
+  const states = new Map<string, Row>();
+  for (const record of records) {
+    const row = toRow(record, contentHash(record));
+    const key = `${row.province_code}\u0000${row.dossier_code}`;
+    const stateKey = `${key}\u0000${row.source_version}\u0000${row.content_hash}`;
+    if (!states.has(stateKey)) states.set(stateKey, row);
+    const current = newest.get(key);
+    if (!current || isNewer(row, current)) newest.set(key, row);
+  }
+  const byKey = (a: Row, b: Row) =>
+    a.province_code < b.province_code ? -1 : a.province_code > b.province_code ? 1 : a.dossier_code < b.dossier_code ? -1 : a.dossier_code > b.dossier_code ? 1 : 0;
+  return { newest: [...newest.values()].sort(byKey), states: [...states.values()].sort(byKey) };
+}
+
+const recordsetColumns = sql.raw(`
+  province_code text, dossier_code text, alt_dossier_code text, source_province_code text, source_code_set text,
+  procedure_code text, sector_code text, agency_code text, channel smallint, applicant_type smallint,
+  status smallint, source_status text, submitted_at timestamptz, received_at timestamptz, due_at timestamptz,
+  finished_at timestamptz, returned_at timestamptz, rejected_at timestamptz, source_updated_at timestamptz,
+  source_version bigint, content_hash text, observed_at timestamptz, connector_id text`);
+
+/**
+ * Stores a batch of dossier updates: one statement for the current rows, one for the history, whatever the
+ * batch size. The guard (DESIGN.md guarantee 2) is in SQL, so it holds against concurrent writers too: a row
+ * moves only to a higher source version, or to a different state of the same version observed later. Stale
+ * rows are filtered before the insert so they cost neither a row lock nor WAL (limits.md).
+ */
+export async function upsertDossiers(db: Kysely<Database>, records: readonly DossierRecord[]): Promise<UpsertOutcome> {
+  if (records.length === 0) return { inserted: 0, updated: 0, unchanged: 0, events: 0 };
+  const { newest, states } = reduceBatch(records);
+
+  const [written] = (
+    await sql<{ inserted: string; updated: string }>`
+    WITH incoming AS (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(newest)}::jsonb) AS r(${recordsetColumns})
+    ),
+    fresh AS (
+      SELECT i.*, cur.dossier_code IS NOT NULL AS existed
+      FROM incoming i
+      LEFT JOIN dossiers cur ON cur.province_code = i.province_code AND cur.dossier_code = i.dossier_code
+      WHERE cur.dossier_code IS NULL
+        OR cur.source_version < i.source_version
+        OR (cur.source_version = i.source_version AND cur.content_hash <> i.content_hash AND cur.observed_at <= i.observed_at)
+    ),
+    written AS (
+      INSERT INTO dossiers AS d (
+        province_code, dossier_code, alt_dossier_code, source_province_code, source_code_set, procedure_code,
+        sector_code, agency_code, channel, applicant_type, status, source_status, submitted_at, received_at, due_at,
+        finished_at, returned_at, rejected_at, source_updated_at, source_version, content_hash, observed_at, connector_id
+      )
+      SELECT
+        province_code, dossier_code, alt_dossier_code, source_province_code, source_code_set, procedure_code,
+        sector_code, agency_code, channel, applicant_type, status, source_status, submitted_at, received_at,
+        due_at, finished_at, returned_at, rejected_at, source_updated_at, source_version, content_hash,
+        observed_at, connector_id
+      FROM fresh
+      ORDER BY province_code, dossier_code
+      ON CONFLICT (province_code, dossier_code) DO UPDATE SET
+        alt_dossier_code = excluded.alt_dossier_code,
+        source_province_code = excluded.source_province_code,
+        source_code_set = excluded.source_code_set,
+        procedure_code = excluded.procedure_code,
+        sector_code = excluded.sector_code,
+        agency_code = excluded.agency_code,
+        channel = excluded.channel,
+        applicant_type = excluded.applicant_type,
+        status = excluded.status,
+        source_status = excluded.source_status,
+        submitted_at = excluded.submitted_at,
+        received_at = excluded.received_at,
+        due_at = excluded.due_at,
+        finished_at = excluded.finished_at,
+        returned_at = excluded.returned_at,
+        rejected_at = excluded.rejected_at,
+        source_updated_at = excluded.source_updated_at,
+        source_version = excluded.source_version,
+        content_hash = excluded.content_hash,
+        observed_at = excluded.observed_at,
+        connector_id = excluded.connector_id,
+        synced_at = now()
+      -- Re-checked on the locked row: another writer may have stored a newer state since the fresh rows were read.
+      WHERE d.source_version < excluded.source_version
+        OR (d.source_version = excluded.source_version AND d.content_hash <> excluded.content_hash AND d.observed_at <= excluded.observed_at)
+      RETURNING province_code, dossier_code
+    )
+    SELECT count(*) FILTER (WHERE NOT f.existed) AS inserted, count(*) FILTER (WHERE f.existed) AS updated
+    FROM written w JOIN fresh f USING (province_code, dossier_code)
+  `.execute(db)
+  ).rows;
+
+  const history = await sql`
+    INSERT INTO dossier_events (
+      province_code, dossier_code, source_version, content_hash, status, source_status, due_at, finished_at,
+      source_updated_at, observed_at, connector_id
+    )
+    SELECT province_code, dossier_code, source_version, content_hash, status, source_status, due_at, finished_at,
+      source_updated_at, observed_at, connector_id
+    FROM jsonb_to_recordset(${JSON.stringify(states)}::jsonb) AS r(${recordsetColumns})
+    ORDER BY province_code, dossier_code
+    ON CONFLICT DO NOTHING
+  `.execute(db);
+
+  const inserted = Number(written?.inserted ?? 0);
+  const updated = Number(written?.updated ?? 0);
+  return { inserted, updated, unchanged: records.length - inserted - updated, events: Number(history.numAffectedRows ?? 0) };
+}

@@ -1,0 +1,101 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** A timestamptz column: read as a Date, written as a Date or an ISO string. */
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+/** A bigint column: node-postgres reads int8 as a string to keep precision. */
+type BigInt = ColumnType<string, number | string | bigint, number | string | bigint>;
+
+/** Current state of one dossier: one row per (province_code, dossier_code), partitioned by province. */
+export interface DossiersTable {
+  province_code: string;
+  dossier_code: string;
+  alt_dossier_code: string | null;
+  source_province_code: string;
+  source_code_set: string;
+  procedure_code: string | null;
+  sector_code: string | null;
+  agency_code: string | null;
+  channel: number | null;
+  applicant_type: number | null;
+  status: number;
+  source_status: string;
+  submitted_at: Timestamp | null;
+  received_at: Timestamp | null;
+  due_at: Timestamp | null;
+  finished_at: Timestamp | null;
+  returned_at: Timestamp | null;
+  rejected_at: Timestamp | null;
+  source_updated_at: Timestamp;
+  source_version: BigInt;
+  /** Hash of the canonical state: tells an exact repeat from a different state at the same version. */
+  content_hash: string;
+  observed_at: Timestamp;
+  connector_id: string;
+  synced_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+/** The status history: one row per distinct state of a dossier, append-only. */
+export interface DossierEventsTable {
+  province_code: string;
+  dossier_code: string;
+  source_version: BigInt;
+  content_hash: string;
+  status: number;
+  source_status: string;
+  due_at: Timestamp | null;
+  finished_at: Timestamp | null;
+  source_updated_at: Timestamp;
+  observed_at: Timestamp;
+  connector_id: string;
+  recorded_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+/** A registered province system. */
+export interface ConnectorsTable {
+  id: string;
+  province_code: string;
+  code_set: string;
+  kind: string;
+  /** The plugin's configuration (secrets only as references). */
+  config: ColumnType<unknown, string, string>;
+  poll_interval_ms: number;
+  state: 'active' | 'paused' | 'removed';
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  last_success_at: Timestamp | null;
+  last_error_at: Timestamp | null;
+  last_error: string | null;
+}
+
+/** The committed position of a connector in its source; moves only with the records it covers. */
+export interface SyncCursorsTable {
+  connector_id: string;
+  position: ColumnType<unknown, string, string>;
+  records_committed: ColumnType<string, number | undefined, number>;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+/** A record or request that could not be accepted, kept with its reason and raw payload (personal data redacted). */
+export interface DeadLettersTable {
+  id: Generated<string>;
+  connector_id: string;
+  province_code: string | null;
+  dossier_code: string | null;
+  reason: string;
+  message: string;
+  /** Hash of reason and payload: the same bad record is kept once. */
+  fingerprint: string;
+  /** JSON text: jsonb refuses some strings (\u0000) a vendor may send, and the payload must be kept as received. */
+  raw_payload: string;
+  received_at: Timestamp;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+  state: ColumnType<'new' | 'replayed' | 'discarded', 'new' | 'replayed' | 'discarded' | undefined, 'new' | 'replayed' | 'discarded'>;
+}
+
+export interface Database {
+  dossiers: DossiersTable;
+  dossier_events: DossierEventsTable;
+  connectors: ConnectorsTable;
+  sync_cursors: SyncCursorsTable;
+  dead_letters: DeadLettersTable;
+}

@@ -1,0 +1,42 @@
+import type { Logger } from '../../workers/logger.js';
+import { ProvinceSimulator } from '../simulator/province-simulator.js';
+import { UsageError } from './cli-errors.js';
+import { untilSignal } from './until-signal.js';
+
+/** Options of `fleet simulate`, as parsed from the command line. */
+export interface SimulateOptions {
+  provinces: string[];
+  dossiers: number;
+  seed: number;
+  port: number;
+  host: string;
+  tickMs: number;
+  precision: 'second' | 'minute';
+  malformedRate: number;
+  apiKeyEnv?: string;
+}
+
+/** `fleet simulate`: serves simulated province systems until SIGTERM/SIGINT. */
+export async function simulateCommand(options: SimulateOptions, logger: Logger): Promise<number> {
+  const apiKey = options.apiKeyEnv ? process.env[options.apiKeyEnv] : undefined;
+  if (options.apiKeyEnv && !apiKey) throw new UsageError(`fleet simulate: --api-key-env: environment variable ${options.apiKeyEnv} is not set; expected it to hold the API key`);
+  let simulator: ProvinceSimulator;
+  try {
+    simulator = new ProvinceSimulator({
+      provinces: options.provinces,
+      dossiersPerProvince: options.dossiers,
+      seed: options.seed,
+      tickMs: options.tickMs,
+      updatedAtPrecision: options.precision,
+      malformedRate: options.malformedRate,
+      ...(apiKey ? { apiKey } : {}),
+    });
+  } catch (error) {
+    throw new UsageError(`fleet simulate: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const url = await simulator.start(options.port, options.host);
+  console.log(`simulator: ${options.provinces.length} provinces × ${options.dossiers} dossiers on ${url}`);
+  console.log(`  GET ${url}/api/dossiers?province=${options.provinces[0]}&updatedSince=yyyyMMddHHmmss&afterCode=&limit=1000`);
+  console.log(`  GET ${url}/_sim/truth (NDJSON)   POST ${url}/_sim/pause | /_sim/resume   GET ${url}/_sim/health`);
+  return untilSignal(() => simulator.stop(), 10_000, logger);
+}

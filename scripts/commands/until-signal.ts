@@ -1,0 +1,37 @@
+import type { Logger } from '../../workers/logger.js';
+
+/**
+ * Waits for SIGTERM or SIGINT, then runs `stop` with a deadline. Resolves with the exit code: 0 after a clean
+ * stop, 1 when the deadline passed first. A second signal exits at once.
+ */
+export function untilSignal(stop: () => Promise<void>, timeoutMs: number, logger: Logger): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(130);
+      }
+      stopping = true;
+      logger.info({ signal, timeoutMs }, 'stopping: no new work, finishing the current work');
+      const deadline = setTimeout(() => {
+        logger.error({ timeoutMs }, 'shutdown took longer than SHUTDOWN_TIMEOUT_MS; exiting with work unfinished (it will be retried)');
+        resolve(1);
+      }, timeoutMs);
+      deadline.unref();
+      stop().then(
+        () => {
+          clearTimeout(deadline);
+          resolve(0);
+        },
+        (error: unknown) => {
+          clearTimeout(deadline);
+          logger.error({ err: error instanceof Error ? error.message : String(error) }, 'error while stopping');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

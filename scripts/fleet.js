@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// The `fleet` executable. In a source checkout it runs the TypeScript through tsx; a built image runs the
+// compiled JavaScript from dist/.
+import { existsSync } from 'node:fs';
+
+const source = new URL('./fleet.ts', import.meta.url);
+if (existsSync(source)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(source.href);
+} else {
+  await import(new URL('../dist/scripts/fleet.js', import.meta.url).href);
+}

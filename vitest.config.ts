@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Integration tests talk to real Redis, Postgres, HTTP servers and child processes.
+    testTimeout: 120_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    // Two cores: two test files at a time, each with its own database and Redis key prefix.
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});

@@ -1,0 +1,92 @@
+import type { Redis } from 'ioredis';
+import { sql, type Kysely } from 'kysely';
+import type { Config } from '../config/env.js';
+import { assertDatabaseReachable, createDatabase } from '../db/database.js';
+import type { Database } from '../db/schema.js';
+import { startGateway } from './gateway/gateway.js';
+import { IngestQueue } from './ingest-queue.js';
+import type { Logger } from './logger.js';
+import { FleetMetrics } from './metrics.js';
+import { Poller } from './poller/poller.js';
+import { assertRedisReachable, createRedis, warnIfEvicting } from './redis.js';
+import { ConnectorScheduler } from './scheduler/connector-scheduler.js';
+import { Writer } from './writer/writer.js';
+
+/** The roles a fleet process can play; `all` is every one of them in one process. */
+export const roles = ['gateway', 'poller', 'writer', 'scheduler'] as const;
+export type Role = (typeof roles)[number];
+
+/** A running fleet process. */
+export interface Fleet {
+  /** Base URL of its HTTP server. */
+  url: string;
+  metrics: FleetMetrics;
+  db: Kysely<Database>;
+  /** Stops taking work, finishes the current work, closes every connection. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the given roles in this process. Every process serves `/metrics` and health on its HTTP port, so each
+ * role scraped alone in production is observable too.
+ */
+export async function startFleet(config: Config, wanted: readonly Role[], logger: Logger): Promise<Fleet> {
+  await assertRedisReachable(config.REDIS_URL);
+  const db = createDatabase(config.DATABASE_URL, { maxConnections: config.WRITER_CONCURRENCY + 3 });
+  await assertDatabaseReachable(db, config.DATABASE_URL);
+
+  const connections: Redis[] = [];
+  const openConnection = () => {
+    const connection = createRedis(config.REDIS_URL);
+    connection.on('error', () => {});
+    connections.push(connection);
+    return connection;
+  };
+  const control = openConnection();
+  await warnIfEvicting(control, logger);
+
+  const metrics = new FleetMetrics();
+  const has = (role: Role) => wanted.includes(role);
+  const ingest = new IngestQueue(openConnection(), config.QUEUE_PREFIX, openConnection);
+  metrics.watchQueue(ingest.queue);
+
+  const scheduler = has('scheduler') ? new ConnectorScheduler(db, openConnection(), logger, { prefix: config.QUEUE_PREFIX }) : null;
+  if (scheduler) metrics.watchQueue(scheduler.queue);
+  const writer = has('writer')
+    ? new Writer(db, openConnection(), metrics, logger, { prefix: config.QUEUE_PREFIX, concurrency: config.WRITER_CONCURRENCY })
+    : null;
+  const poller = has('poller')
+    ? new Poller(db, openConnection(), ingest, metrics, logger, { prefix: config.QUEUE_PREFIX, concurrency: config.POLLER_CONCURRENCY })
+    : null;
+
+  const { server, url } = await startGateway({
+    host: config.HTTP_HOST,
+    port: config.HTTP_PORT,
+    metrics,
+    readiness: [
+      { name: 'postgres', check: async () => void (await sql`SELECT 1`.execute(db)) },
+      { name: 'redis', check: async () => void (await control.ping()) },
+    ],
+  });
+
+  writer?.start();
+  poller?.start();
+  await scheduler?.start();
+  logger.info({ roles: wanted, url }, 'fleet started');
+
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      // Order matters: pollers wait for their last batch to commit, so the writer stops after them.
+      await scheduler?.close();
+      await poller?.close();
+      await writer?.close();
+      await ingest.close();
+      await server.close();
+      for (const connection of connections) connection.disconnect();
+      await db.destroy();
+      logger.info('fleet stopped');
+    })());
+
+  return { url, metrics, db, stop };
+}

@@ -1,0 +1,53 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { FleetMetrics } from '../metrics.js';
+
+/** A dependency the readiness check asks. */
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<void>;
+}
+
+/** Options of the HTTP server. */
+export interface GatewayOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  metrics: FleetMetrics;
+  /** Checked by /readyz. */
+  readiness: ReadinessCheck[];
+}
+
+/**
+ * The HTTP side of a fleet process: `/metrics` for Prometheus, `/healthz` (the process is alive) and
+ * `/readyz` (Postgres and Redis answer). Webhooks and the read API mount here as they come.
+ */
+export async function startGateway(options: GatewayOptions): Promise<{ server: FastifyInstance; url: string }> {
+  const server = Fastify({ logger: false });
+
+  server.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', options.metrics.registry.contentType);
+    return options.metrics.registry.metrics();
+  });
+
+  server.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({
+    status: 'ok',
+  }));
+
+  server.get('/readyz', async (_request, reply) => {
+    const results = await Promise.all(
+      options.readiness.map(async ({ name, check }) => {
+        try {
+          await check();
+          return { name, ok: true };
+        } catch (error) {
+          return { name, ok: false, error: error instanceof Error ? error.message : String(error) };
+        }
+      }),
+    );
+    const ready = results.every((result) => result.ok);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks: results });
+  });
+
+  const url = await server.listen({ host: options.host, port: options.port });
+  return { server, url };
+}

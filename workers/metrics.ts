@@ -1,0 +1,88 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Something that can report how many jobs wait in each state of a queue. */
+export interface QueueDepthSource {
+  readonly name: string;
+  getJobCounts(...states: string[]): Promise<Record<string, number>>;
+}
+
+/**
+ * Every Prometheus metric of one fleet process. Labels are provinces, connectors, outcomes and reasons: never
+ * a dossier code or anything personal, so their number stays bounded.
+ */
+export class FleetMetrics {
+  /** The registry `/metrics` serves. */
+  readonly registry = new Registry();
+  private readonly queues: QueueDepthSource[] = [];
+
+  /** Source records read by pollers. */
+  readonly recordsFetched = new Counter({
+    name: 'dossier_sync_records_fetched_total',
+    help: 'Dossier records read from province systems',
+    labelNames: ['province'] as const,
+    registers: [this.registry],
+  });
+
+  /** Records the writer committed, by what they did to the current state. */
+  readonly recordsWritten = new Counter({
+    name: 'dossier_sync_records_written_total',
+    help: 'Dossier records committed by the writer, by outcome (inserted, updated, unchanged)',
+    labelNames: ['province', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  /** Records kept as dead letters, by reason. */
+  readonly recordsRejected = new Counter({
+    name: 'dossier_sync_records_rejected_total',
+    help: 'Dossier records rejected into dead letters, by reason',
+    labelNames: ['province', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  /** Time to commit one ingest batch. */
+  readonly writeBatchDuration = new Histogram({
+    name: 'dossier_sync_write_batch_duration_seconds',
+    help: 'Time to commit one ingest batch (upsert, history, dead letters, cursor) in one transaction',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  /** Finished poll runs, by outcome. */
+  readonly pollRuns = new Counter({
+    name: 'dossier_sync_poll_runs_total',
+    help: 'Poll runs of a connector, by outcome (caught_up, failed, skipped_busy)',
+    labelNames: ['province', 'connector', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  /** Failed ingest batch attempts (retried by the queue). */
+  readonly writeFailures = new Counter({
+    name: 'dossier_sync_write_failures_total',
+    help: 'Ingest batch attempts that failed and were rolled back',
+    labelNames: ['province'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+    const queues = this.queues;
+    new Gauge({
+      name: 'dossier_sync_queue_depth',
+      help: 'Jobs in each queue, by state',
+      labelNames: ['queue', 'state'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const queue of queues) {
+          const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized');
+          for (const [state, count] of Object.entries(counts)) this.set({ queue: queue.name.replace(/[{}]/g, ''), state }, count);
+        }
+      },
+    });
+  }
+
+  /** Reports this queue's depth on every scrape. */
+  watchQueue(queue: QueueDepthSource): void {
+    if (!this.queues.includes(queue)) this.queues.push(queue);
+  }
+}

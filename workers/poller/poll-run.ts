@@ -1,0 +1,98 @@
+import type { Connector, Cursor } from '../../connectors/sdk/connector.js';
+import { mapItems, type Origin } from '../../connectors/sdk/normalise.js';
+import { SourceError } from '../../connectors/sdk/source-error.js';
+import type { IngestBatch } from '../queues.js';
+import type { WriteOutcome } from '../writer/write-batch.js';
+
+/** Where a poll run hands its batches: resolves once the writer committed the batch. */
+export interface BatchSink {
+  addAndWait(batch: IngestBatch, timeoutMs: number): Promise<WriteOutcome>;
+}
+
+/** What one poll run did. */
+export interface PollRunResult {
+  pages: number;
+  records: number;
+  deadLetters: number;
+  /** True when the run stopped early (shutdown). */
+  interrupted: boolean;
+}
+
+/** What a poll run needs. */
+export interface PollRunOptions {
+  connector: Connector;
+  connectorId: string;
+  provinceCode: string;
+  codeSet: Origin['codeSet'];
+  /** The cursor committed in Postgres when the run starts. */
+  committed: Cursor | null;
+  sink: BatchSink;
+  /** How long to wait for the writer to commit one batch. Default 5 minutes. */
+  commitTimeoutMs?: number;
+  /** Stops the run after the page in hand (shutdown). */
+  signal?: AbortSignal;
+  /** Called with each page's count of source records, for metrics. */
+  onPage?: (items: number) => void;
+}
+
+/**
+ * Reads a connector from its committed cursor until it has caught up. Page k+1 is read while page k is being
+ * written, but handed over only once page k is committed: each batch carries the cursor move from the
+ * previous page's position, and the writer applies it in the same transaction as the records (guarantee 1).
+ */
+export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
+  const { connector, sink, signal } = options;
+  const timeout = options.commitTimeoutMs ?? 5 * 60_000;
+  const result: PollRunResult = { pages: 0, records: 0, deadLetters: 0, interrupted: false };
+  let before = options.committed;
+  let readFrom = connector.startFrom(options.committed);
+  let previousCommit: Promise<WriteOutcome> | null = null;
+
+  try {
+    for (;;) {
+      if (signal?.aborted) {
+        result.interrupted = true;
+        break;
+      }
+      const page = await connector.read(readFrom, signal);
+      const observedAt = new Date();
+      options.onPage?.(page.items.length);
+      if (page.hasMore && JSON.stringify(page.cursor) === JSON.stringify(readFrom)) {
+        throw new SourceError(`connector ${options.connectorId}: the source returned a full page but its cursor did not advance; check the cursor settings`, false);
+      }
+      const mapped = mapItems(connector, page.items, {
+        connectorId: options.connectorId,
+        provinceCode: options.provinceCode,
+        codeSet: options.codeSet,
+        observedAt,
+      });
+      if (previousCommit) await previousCommit;
+      if (page.items.length > 0) {
+        const batch: IngestBatch = {
+          connectorId: options.connectorId,
+          provinceCode: options.provinceCode,
+          records: mapped.records,
+          deadLetters: mapped.deadLetters,
+          cursor: { before, after: page.cursor },
+        };
+        previousCommit = sink.addAndWait(batch, timeout);
+        // Surface a failure at the next await, not as an unhandled rejection meanwhile.
+        previousCommit.catch(() => {});
+        before = page.cursor;
+        result.pages += 1;
+        result.records += mapped.records.length;
+        result.deadLetters += mapped.deadLetters.length;
+      }
+      if (!page.hasMore) break;
+      readFrom = page.cursor;
+    }
+  } catch (error) {
+    if (!signal?.aborted) throw error;
+    result.interrupted = true;
+  } finally {
+    // Whatever happened to the read, the batch already handed over is still waited for: a shutdown then
+    // leaves nothing in flight that this process started.
+    if (previousCommit) await previousCommit;
+  }
+  return result;
+}

@@ -1,0 +1,112 @@
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import type { Connector } from '../../connectors/sdk/connector.js';
+import { createConnector } from '../../connectors/plugins.js';
+import type { CodeSet } from '../../config/provinces.js';
+import { findConnector, markConnectorError, markConnectorSuccess, type ConnectorRow } from '../../db/queries/connectors.js';
+import { readCursor } from '../../db/queries/sync-cursors.js';
+import type { Database } from '../../db/schema.js';
+import type { Logger } from '../logger.js';
+import type { FleetMetrics } from '../metrics.js';
+import { queueNames, type PollJob } from '../queues.js';
+import { PollLock } from './poll-lock.js';
+import { runPoll, type BatchSink } from './poll-run.js';
+
+/** Options of the poller. */
+export interface PollerOptions {
+  /** Connectors polled at once. Default 8. */
+  concurrency?: number;
+  /** Redis key prefix of the queues and locks. */
+  prefix: string;
+}
+
+/**
+ * Runs poll jobs: for each, reads the connector's source from its committed cursor until caught up, and hands
+ * the pages to the writer as batches. Connector instances are long-lived (one per connector per process), so
+ * per-connector state such as a token cache survives between runs.
+ */
+export class Poller {
+  private readonly worker: Worker<PollJob>;
+  private readonly lock: PollLock;
+  private readonly connectors = new Map<string, { updatedAt: number; connector: Connector }>();
+  private readonly shutdown = new AbortController();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    connection: Redis,
+    private readonly sink: BatchSink,
+    private readonly metrics: FleetMetrics,
+    private readonly logger: Logger,
+    options: PollerOptions,
+  ) {
+    this.lock = new PollLock(connection, options.prefix);
+    this.worker = new Worker<PollJob>(queueNames.poll, (job) => this.process(job), {
+      connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency ?? 8,
+      autorun: false,
+    });
+    this.worker.on('error', (error) => this.logger.error({ err: error.message }, 'poller queue connection error'));
+  }
+
+  /** Starts taking poll jobs. */
+  start(): void {
+    void this.worker.run();
+  }
+
+  /** Stops after the page in hand of each run, waits for their batches to commit, then stops taking jobs. */
+  async close(): Promise<void> {
+    this.shutdown.abort();
+    await this.worker.close();
+  }
+
+  private connectorFor(row: ConnectorRow): Connector {
+    const cached = this.connectors.get(row.id);
+    const updatedAt = row.updated_at.getTime();
+    if (cached && cached.updatedAt === updatedAt) return cached.connector;
+    const connector = createConnector({ id: row.id, provinceCode: row.province_code, codeSet: row.code_set as CodeSet, kind: row.kind, config: row.config });
+    this.connectors.set(row.id, { updatedAt, connector });
+    return connector;
+  }
+
+  private async process(job: Job<PollJob>): Promise<void> {
+    const { connectorId } = job.data;
+    const row = await findConnector(this.db, connectorId);
+    if (!row || row.state !== 'active') return;
+    const labels = { province: row.province_code, connector: row.id };
+    const held = await this.lock.acquire(connectorId);
+    if (!held) {
+      this.metrics.pollRuns.inc({ ...labels, outcome: 'skipped_busy' });
+      return;
+    }
+    try {
+      const connector = this.connectorFor(row);
+      const result = await runPoll({
+        connector,
+        connectorId,
+        provinceCode: row.province_code,
+        codeSet: row.code_set as CodeSet,
+        committed: await readCursor(this.db, connectorId),
+        sink: this.sink,
+        signal: this.shutdown.signal,
+        onPage: (items) => this.metrics.recordsFetched.inc({ province: row.province_code }, items),
+      });
+      if (!result.interrupted) {
+        await markConnectorSuccess(this.db, connectorId);
+        this.metrics.pollRuns.inc({ ...labels, outcome: 'caught_up' });
+      }
+      if (result.records + result.deadLetters > 0) {
+        this.logger.debug({ ...labels, pages: result.pages, records: result.records, deadLetters: result.deadLetters }, 'poll run committed');
+      }
+    } catch (error) {
+      // The next scheduled run starts again from the committed cursor: nothing is lost, only delayed.
+      const message = error instanceof Error ? error.message : String(error);
+      this.metrics.pollRuns.inc({ ...labels, outcome: 'failed' });
+      this.logger.warn({ ...labels, err: message }, 'poll run failed; the next run resumes from the committed cursor');
+      await markConnectorError(this.db, connectorId, message).catch(() => {});
+    } finally {
+      await held.release().catch(() => {});
+    }
+  }
+}

@@ -1,0 +1,32 @@
+import type { Cursor } from '../connectors/sdk/connector.js';
+import type { DossierRecord } from '../connectors/sdk/dossier-record.js';
+import type { DeadLetter } from '../connectors/sdk/normalise.js';
+import type { CursorMove } from '../db/queries/sync-cursors.js';
+
+/**
+ * Queue names carry a Redis Cluster hash tag, so each queue's keys stay on one shard (DESIGN.md, "Scale path").
+ */
+export const queueNames = {
+  /** Poll jobs, one job scheduler per connector. */
+  poll: '{poll}',
+  /** Batches of canonical records on their way to the writer. */
+  ingest: '{ingest}',
+} as const;
+
+/** A poll job: which connector to read. */
+export interface PollJob {
+  connectorId: string;
+}
+
+/** One batch for the writer: a page's records and dead letters, and the cursor move they complete. */
+export interface IngestBatch {
+  connectorId: string;
+  /** The connector's province (for metrics and logs). */
+  provinceCode: string;
+  records: DossierRecord[];
+  deadLetters: DeadLetter[];
+  /** Present for poll batches: the cursor moves in the same transaction that stores the records. */
+  cursor?: CursorMove;
+}
+
+export type { Cursor };

@@ -1,0 +1,71 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import { listConnectors } from '../../db/queries/connectors.js';
+import type { Database } from '../../db/schema.js';
+import type { Logger } from '../logger.js';
+import { queueNames, type PollJob } from '../queues.js';
+
+/** Options of the scheduler. */
+export interface SchedulerOptions {
+  /** Redis key prefix of the queues. */
+  prefix: string;
+  /** How often the job schedulers are brought in line with the connectors in Postgres. Default 5000 ms. */
+  refreshMs?: number;
+}
+
+/**
+ * Keeps one BullMQ job scheduler per active connector, in line with the `connectors` table: a connector
+ * added, paused, resumed or removed takes effect within one refresh, and schedulers lost with Redis's data
+ * come back on their own.
+ */
+export class ConnectorScheduler {
+  /** The poll queue, for depth metrics. */
+  readonly queue: Queue<PollJob>;
+  private timer: NodeJS.Timeout | null = null;
+  private refreshing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    connection: Redis,
+    private readonly logger: Logger,
+    private readonly options: SchedulerOptions,
+  ) {
+    this.queue = new Queue<PollJob>(queueNames.poll, { connection, prefix: options.prefix });
+  }
+
+  /** Starts refreshing; the first refresh is done when this resolves. */
+  async start(): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => {
+      this.refreshing = this.refresh().catch((error: unknown) =>
+        this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not refresh connector schedules; will retry'),
+      );
+    }, this.options.refreshMs ?? 5_000);
+  }
+
+  /** Brings the job schedulers in line with the registered connectors. */
+  async refresh(): Promise<void> {
+    const connectors = await listConnectors(this.db);
+    const active = new Set<string>();
+    for (const connector of connectors) {
+      if (connector.state !== 'active') continue;
+      active.add(connector.id);
+      await this.queue.upsertJobScheduler(
+        connector.id,
+        { every: connector.poll_interval_ms },
+        { name: 'poll', data: { connectorId: connector.id }, opts: { removeOnComplete: true, removeOnFail: { count: 100 } } },
+      );
+    }
+    for (const scheduler of await this.queue.getJobSchedulers()) {
+      if (scheduler.key && !active.has(scheduler.key)) await this.queue.removeJobScheduler(scheduler.key);
+    }
+  }
+
+  /** Stops refreshing (the schedulers stay in Redis: polling continues under another scheduler process). */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.refreshing;
+    await this.queue.close();
+  }
+}
