@@ -84,7 +84,7 @@ describe('the writer guard (DESIGN.md guarantee 2)', () => {
     }
     const order = shuffled(updates, 42);
     // Uneven batches, two writers at once, and every update delivered twice.
-    const batches = [];
+    const batches: (typeof updates)[] = [];
     for (let i = 0, size = 1; i < order.length; i += size, size = (size * 7) % 257 || 1) batches.push(order.slice(i, i + size));
     const lane = async (own: typeof batches) => {
       for (const batch of own) await write(...batch);

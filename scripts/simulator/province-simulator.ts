@@ -1,0 +1,243 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { fastify, type FastifyInstance } from 'fastify';
+import { truncateTo } from './business-calendar.js';
+import { CursorIndex } from './cursor-index.js';
+import { generateProvinceDossiers } from './dossier-generator.js';
+import { BadRequestError, parseDossierQuery } from './dossier-query.js';
+import { toPortalItem, toTruthRow, type TruthRow } from './portal-wire-format.js';
+import { deriveSeed, seededRandom, type Random } from './seeded-random.js';
+import type { SimulatedDossier } from './simulated-dossier.js';
+import { isFinal, moveOneStep } from './status-movement.js';
+
+export type { TruthRow } from './portal-wire-format.js';
+
+/** How a simulated set of province systems behaves. */
+export interface SimulatorOptions {
+  /** Current (2025) province codes served, e.g. ['01', '79']; each a two-digit string. */
+  provinces: string[];
+  /** How many dossiers each province starts with. */
+  dossiersPerProvince: number;
+  /** Default 1. The same seed and baseTime give identical initial dossiers. */
+  seed?: number;
+  /** Default: now at construction. Initial NgayCapNhat values are spread over the 30 days before it. */
+  baseTime?: Date;
+  /** Default 200. Milliseconds between movement ticks. */
+  tickMs?: number;
+  /** Default max(1, round(0.002 × total dossiers)). Dossiers moved one status step per tick. */
+  changesPerTick?: number;
+  /** Default 'second'. NgayCapNhat is truncated to it, like a coarse vendor clock. */
+  updatedAtPrecision?: 'second' | 'minute';
+  /** Default false. When true every initial NgayCapNhat is the same instant, for tie tests. */
+  sameUpdatedAt?: boolean;
+  /** Default 0. This fraction of dossiers (chosen by the seed) is served malformed. */
+  malformedRate?: number;
+  /** Default none. When set, /api requests must carry header `X-Api-Key: <key>` or get 401. */
+  apiKey?: string;
+  /** Default false. Start with movement paused. */
+  paused?: boolean;
+}
+
+interface ProvinceState {
+  dossiers: SimulatedDossier[];
+  index: CursorIndex;
+}
+
+/**
+ * Stands in for provinces' one-stop-shop systems speaking the national portal dialect: serves dossiers by
+ * updated-since cursor, moves their statuses while running, and tells the truth about them (`/_sim/truth`)
+ * so a sync can be checked end to end.
+ */
+export class ProvinceSimulator {
+  private readonly provinces = new Map<string, ProvinceState>();
+  /** Dossiers that can still move; final ones leave so late ticks do not waste picks on them. */
+  private readonly movable: SimulatedDossier[] = [];
+  private readonly random: Random;
+  private readonly baseTime: number;
+  private readonly tickMs: number;
+  private readonly changesPerTick: number;
+  private readonly dossierCount: number;
+  private readonly precision: 'second' | 'minute';
+  private readonly apiKeyDigest: Buffer | null;
+  private paused: boolean;
+  private changes = 0;
+  private server: FastifyInstance | null = null;
+  private timer: NodeJS.Timeout | null = null;
+
+  /** Generates every province's dossiers up front; throws on invalid options. */
+  constructor(options: SimulatorOptions) {
+    validate(options);
+    const seed = options.seed ?? 1;
+    this.baseTime = (options.baseTime ?? new Date()).getTime();
+    this.tickMs = options.tickMs ?? 200;
+    this.precision = options.updatedAtPrecision ?? 'second';
+    this.paused = options.paused ?? false;
+    this.apiKeyDigest = options.apiKey === undefined ? null : digest(options.apiKey);
+    this.random = seededRandom(deriveSeed(seed, 'movement'));
+    for (const provinceCode of options.provinces) {
+      const dossiers = generateProvinceDossiers(provinceCode, options.dossiersPerProvince, {
+        seed,
+        baseTime: new Date(this.baseTime),
+        updatedAtPrecision: this.precision,
+        sameUpdatedAt: options.sameUpdatedAt ?? false,
+        malformedRate: options.malformedRate ?? 0,
+      });
+      this.provinces.set(provinceCode, { dossiers, index: new CursorIndex(dossiers) });
+      for (const dossier of dossiers) if (!isFinal(dossier.status)) this.movable.push(dossier);
+    }
+    this.dossierCount = options.provinces.length * options.dossiersPerProvince;
+    this.changesPerTick = options.changesPerTick ?? Math.max(1, Math.round(0.002 * this.dossierCount));
+  }
+
+  /** Starts serving on the port (0: any free one) and starts movement unless paused; resolves to the base URL. */
+  async start(port = 0, host = '127.0.0.1'): Promise<string> {
+    if (this.server) throw new Error('the simulator is already started');
+    const server = this.buildServer();
+    const url = await server.listen({ port, host });
+    this.server = server;
+    if (!this.paused) this.startTimer();
+    return url;
+  }
+
+  /** Stops movement and the server; the dossiers keep their state, so it can be started again. */
+  async stop(): Promise<void> {
+    this.stopTimer();
+    const server = this.server;
+    this.server = null;
+    await server?.close();
+  }
+
+  /** Stops movement until `resume`. */
+  pause(): void {
+    this.paused = true;
+    this.stopTimer();
+  }
+
+  /** Restarts movement (once started). */
+  resume(): void {
+    this.paused = false;
+    if (this.server) this.startTimer();
+  }
+
+  /** Moves `count` dossiers one step now, paused or not, for exact control in tests; returns how many moved. */
+  advance(count = this.changesPerTick): number {
+    let moved = 0;
+    while (moved < count && this.movable.length > 0) {
+      this.moveRandomDossier();
+      moved++;
+    }
+    return moved;
+  }
+
+  /** The current state of every dossier, province by province in sequence order; read lazily. */
+  *truth(): Iterable<TruthRow> {
+    for (const { dossiers } of this.provinces.values()) {
+      for (const dossier of dossiers) yield toTruthRow(dossier);
+    }
+  }
+
+  private moveRandomDossier(): void {
+    const position = this.random.int(0, this.movable.length - 1);
+    const dossier = this.movable[position] as SimulatedDossier;
+    const now = Date.now();
+    // NgayCapNhat never goes backwards, even when baseTime (and so the initial stamps) is ahead of the wall clock.
+    const updatedAt = Math.max(dossier.updatedAt, truncateTo(now, this.precision));
+    const { index } = this.provinces.get(dossier.provinceCode) as ProvinceState;
+    index.update(dossier, () => {
+      moveOneStep(dossier, this.random, Math.max(now, this.baseTime));
+      dossier.version += 1;
+      dossier.updatedAt = updatedAt;
+    });
+    this.changes += 1;
+    if (isFinal(dossier.status)) {
+      this.movable[position] = this.movable[this.movable.length - 1] as SimulatedDossier;
+      this.movable.pop();
+    }
+  }
+
+  private startTimer(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.advance(), this.tickMs);
+    this.timer.unref(); // a forgotten simulator must not keep a test run or CLI alive
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private buildServer(): FastifyInstance {
+    const server = fastify({ logger: false });
+
+    server.register(async (api) => {
+      api.addHook('onRequest', async (request, reply) => {
+        if (this.apiKeyDigest === null) return;
+        const given = request.headers['x-api-key'];
+        if (typeof given !== 'string' || !timingSafeEqual(digest(given), this.apiKeyDigest)) {
+          return reply.code(401).send({ code: 'unauthorized', message: 'missing or wrong X-Api-Key header' });
+        }
+      });
+      api.get('/api/dossiers', async (request, reply) => {
+        try {
+          const query = parseDossierQuery(request.query as Record<string, unknown>, this.provinces);
+          const { index } = this.provinces.get(query.provinceCode) as ProvinceState;
+          const { dossiers, hasMore } = index.page(query.start, query.limit);
+          return { items: dossiers.map(toPortalItem), hasMore };
+        } catch (error) {
+          if (error instanceof BadRequestError) return reply.code(400).send({ code: 'bad_request', message: error.message });
+          throw error;
+        }
+      });
+    });
+
+    // Control endpoints: for the rehearsal harness, never behind the API key.
+    server.get('/_sim/truth', async (_request, reply) => {
+      // Streamed rather than built in memory: 400,000 rows are tens of megabytes.
+      return reply.type('application/x-ndjson').send(Readable.from(ndjsonLines(this.truth())));
+    });
+    server.post('/_sim/pause', async (_request, reply) => {
+      this.pause();
+      return reply.code(204).send();
+    });
+    server.post('/_sim/resume', async (_request, reply) => {
+      this.resume();
+      return reply.code(204).send();
+    });
+    server.get('/_sim/health', async () => ({
+      ok: true,
+      provinces: [...this.provinces.keys()],
+      dossiers: this.dossierCount,
+      paused: this.paused,
+      changes: this.changes,
+    }));
+    return server;
+  }
+}
+
+function validate(options: SimulatorOptions): void {
+  const { provinces, dossiersPerProvince } = options;
+  if (!Array.isArray(provinces) || provinces.length === 0) throw new Error('provinces must list at least one province code');
+  for (const code of provinces) {
+    if (typeof code !== 'string' || !/^\d{2}$/.test(code)) throw new Error(`province code ${JSON.stringify(code)} is not two digits`);
+  }
+  if (new Set(provinces).size !== provinces.length) throw new Error('provinces must not repeat a code');
+  if (!Number.isInteger(dossiersPerProvince) || dossiersPerProvince < 0) throw new Error('dossiersPerProvince must be a whole number');
+  if (options.seed !== undefined && !Number.isInteger(options.seed)) throw new Error('seed must be an integer');
+  if (options.baseTime !== undefined && Number.isNaN(options.baseTime.getTime())) throw new Error('baseTime is not a valid date');
+  if (options.tickMs !== undefined && !(options.tickMs > 0)) throw new Error('tickMs must be positive');
+  if (options.changesPerTick !== undefined && !(Number.isInteger(options.changesPerTick) && options.changesPerTick >= 1)) {
+    throw new Error('changesPerTick must be a positive integer');
+  }
+  const rate = options.malformedRate;
+  if (rate !== undefined && !(rate >= 0 && rate <= 1)) throw new Error('malformedRate must be between 0 and 1');
+  if (options.apiKey === '') throw new Error('apiKey must not be empty (leave it out to disable the check)');
+}
+
+function* ndjsonLines(rows: Iterable<unknown>): Generator<string> {
+  for (const row of rows) yield `${JSON.stringify(row)}\n`;
+}
+
+/** Hashing both sides gives equal-length buffers for a constant-time comparison. */
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}

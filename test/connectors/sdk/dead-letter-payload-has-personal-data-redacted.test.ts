@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { mapItems } from '../../../connectors/sdk/normalise.js';
+import { input, origin, passThrough } from './normalise-fixtures.js';
+
+const personalValues = ['Nguyễn Văn An', '001099012345', '0912345678', '12 Lê Lợi, Quận 1', 'an.nguyen@example.vn', 'Trần Thị Bình', '0987654321', '079188000111'];
+
+const item = input({
+  dossierCode: 'H56.2026.000777',
+  status: 99, // makes the item a dead letter
+  ChuHoSo: 'Nguyễn Văn An',
+  SoGiayToChuHoSo: '001099012345',
+  SoDienThoai: '0912345678',
+  DiaChi: '12 Lê Lợi, Quận 1',
+  Email: 'an.nguyen@example.vn',
+  DinhDanhCHS: '079188000111',
+  MaHoSo: 'H56.2026.000777',
+  TrangThaiHoSo: '99',
+  ThongTinNguoiNop: { ChuHoSo: 'Trần Thị Bình', SoDienThoai: '0987654321', MaTinh: '79' },
+  QuaTrinhXuLy: [
+    { NoiDungXuLy: 'Tiếp nhận hồ sơ', TrangThai: '2', PhongBanXuLy: 'Bộ phận một cửa', DiaChi: '12 Lê Lợi, Quận 1' },
+    { NoiDungXuLy: 'Chuyển xử lý', TrangThai: '4', ChuHoSo: { HoTen: 'Nguyễn Văn An' } },
+  ],
+});
+
+describe('a dead letter keeps the raw payload with personal fields redacted', () => {
+  const [letter] = mapItems(passThrough, [item], origin()).deadLetters;
+
+  it('is a dead letter for the dossier', () => {
+    expect(letter).toMatchObject({ reason: 'unknown_status', dossierCode: 'H56.2026.000777' });
+  });
+
+  it('redacts personal fields at the top level', () => {
+    const raw = letter!.rawPayload as Record<string, unknown>;
+    expect(raw.ChuHoSo).toBe('[redacted]');
+    expect(raw.SoGiayToChuHoSo).toBe('[redacted]');
+    expect(raw.SoDienThoai).toBe('[redacted]');
+    expect(raw.DiaChi).toBe('[redacted]');
+    expect(raw.Email).toBe('[redacted]');
+    expect(raw.DinhDanhCHS).toBe('[redacted]');
+  });
+
+  it('redacts personal fields nested in objects and arrays', () => {
+    const raw = letter!.rawPayload as {
+      ThongTinNguoiNop: Record<string, unknown>;
+      QuaTrinhXuLy: Record<string, unknown>[];
+    };
+    expect(raw.ThongTinNguoiNop).toEqual({ ChuHoSo: '[redacted]', SoDienThoai: '[redacted]', MaTinh: '79' });
+    expect(raw.QuaTrinhXuLy[0]).toEqual({ NoiDungXuLy: 'Tiếp nhận hồ sơ', TrangThai: '2', PhongBanXuLy: 'Bộ phận một cửa', DiaChi: '[redacted]' });
+    expect(raw.QuaTrinhXuLy[1]).toEqual({ NoiDungXuLy: 'Chuyển xử lý', TrangThai: '4', ChuHoSo: '[redacted]' });
+  });
+
+  it('keeps every other field as received', () => {
+    const raw = letter!.rawPayload as Record<string, unknown>;
+    expect(raw.MaHoSo).toBe('H56.2026.000777');
+    expect(raw.TrangThaiHoSo).toBe('99');
+    expect(raw.dossierCode).toBe('H56.2026.000777');
+    expect(raw.procedureCode).toBe('2.000477');
+    expect(raw.status).toBe(99);
+    expect(Object.keys(raw).sort()).toEqual(Object.keys(item).sort());
+  });
+
+  it('no personal value appears anywhere in the dead letter', () => {
+    const stored = JSON.stringify(letter);
+    for (const value of personalValues) expect(stored).not.toContain(value);
+  });
+
+  it('does not change the item it was given', () => {
+    expect((item as unknown as Record<string, unknown>).ChuHoSo).toBe('Nguyễn Văn An');
+  });
+
+  it('a record stored from an item with personal fields carries none of them', () => {
+    const { records } = mapItems(passThrough, [{ ...item, status: 4 }], origin());
+    expect(records).toHaveLength(1);
+    const stored = JSON.stringify(records[0]);
+    for (const value of personalValues) expect(stored).not.toContain(value);
+    expect(Object.keys(records[0]!)).not.toContain('ChuHoSo');
+  });
+});

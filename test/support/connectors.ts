@@ -1,0 +1,22 @@
+import type { Kysely } from 'kysely';
+import { saveConnector } from '../../db/queries/connectors.js';
+import type { Database } from '../../db/schema.js';
+
+/** Registers a national-rest connector for one simulated province. */
+export async function registerSimulatorConnector(
+  db: Kysely<Database>,
+  simulatorUrl: string,
+  province: string,
+  options: { pageSize?: number; pollIntervalMs?: number; lookbackSeconds?: number; id?: string } = {},
+): Promise<string> {
+  const id = options.id ?? `sim-${province}`;
+  await saveConnector(db, {
+    id,
+    provinceCode: province,
+    codeSet: '2025',
+    kind: 'national-rest',
+    config: { baseUrl: simulatorUrl, pageSize: options.pageSize ?? 1000, lookbackSeconds: options.lookbackSeconds ?? 3 },
+    pollIntervalMs: options.pollIntervalMs ?? 300,
+  });
+  return id;
+}
