@@ -84,6 +84,9 @@ export function redactUrl(value: string): string {
     if (url.password) url.password = '***';
     return url.toString();
   } catch {
-    return value.replace(/:[^:@/]*@/, ':***@');
+    // Unparsable: hide everything between the scheme and the last '@', whatever characters the password holds.
+    const at = value.lastIndexOf('@');
+    const scheme = value.indexOf('://');
+    return at > scheme && scheme >= 0 ? `${value.slice(0, scheme + 3)}***${value.slice(at)}` : value;
   }
 }

@@ -90,6 +90,9 @@ export function mapNationalRecord(raw: unknown): DossierRecordInput {
   const sourceUpdatedAt = date('NgayCapNhat');
   if (!sourceUpdatedAt) throw new MappingError('missing_field', 'NgayCapNhat: expected the time of the last change, got none', dossierCode);
   const status = field(item, 'TrangThaiHoSo');
+  // A moved due date (after a supplement request) replaces the first; both must still be dates.
+  const firstDueAt = date('NgayHenTra');
+  const movedDueAt = date('NgayHenTraMoi');
   return {
     dossierCode,
     altDossierCode: optionalText(item, 'MaHoSoKhac', dossierCode),
@@ -103,7 +106,7 @@ export function mapNationalRecord(raw: unknown): DossierRecordInput {
     sourceStatus: String(status),
     submittedAt: date('NgayNopHoSo'),
     receivedAt: date('NgayTiepNhan'),
-    dueAt: date('NgayHenTraMoi') ?? date('NgayHenTra'),
+    dueAt: movedDueAt ?? firstDueAt,
     finishedAt: date('NgayKetThucXuLy'),
     returnedAt: date('NgayTra'),
     rejectedAt: date('NgayTuChoi'),

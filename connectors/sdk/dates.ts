@@ -41,7 +41,10 @@ function parseIso(value: string): Date | null {
   else if (zone) {
     const digits = zone.replace(':', '');
     const sign = digits.startsWith('-') ? -1 : 1;
-    offset = sign * (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5)));
+    const [hours, minutes] = [Number(digits.slice(1, 3)), Number(digits.slice(3, 5))];
+    // Real offsets run from -12:00 to +14:00.
+    if (hours > 14 || minutes > 59) return null;
+    offset = sign * (hours * 60 + minutes);
   }
   return fromLocalFields(fields, offset, millis);
 }

@@ -14,7 +14,7 @@ const personalKeyPatterns = [
   /^(dia)?chi(thu)?email|^email/i,
   /^diachi/i,
   /^ngaysinh/i,
-  /^applicant/i,
+  /^applicant(name|id|phone|address|email|birth)/i,
   /^(full)?name$|^address|^idnumber|^birth/i,
 ];
 
