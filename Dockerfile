@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1
+# Build: compile the TypeScript; run: production dependencies and the compiled JavaScript only, as a non-root
+# user. `fleet start` is the entry point; the role is the argument, e.g.
+#   docker run dossier-sync --role writer
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY config ./config
+COPY connectors ./connectors
+COPY db ./db
+COPY workers ./workers
+COPY scripts ./scripts
+RUN npm run build && cp config/provinces.json dist/config/provinces.json
+
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production HTTP_HOST=0.0.0.0
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+USER node
+EXPOSE 8080
+ENTRYPOINT ["node", "dist/scripts/fleet.js", "start"]
+CMD ["--role", "all"]
