@@ -46,8 +46,10 @@ program
   .action(async (options: { role: string }) => {
     const settings = config();
     const logger = createLogger(settings.LOG_LEVEL);
-    const fleet = await startFleet(settings, parseRoles(options.role), logger);
-    process.exitCode = await untilSignal(fleet.stop, settings.SHUTDOWN_TIMEOUT_MS, logger);
+    const started = startFleet(settings, parseRoles(options.role), logger);
+    const stopped = untilSignal(started, settings.SHUTDOWN_TIMEOUT_MS, logger);
+    await started;
+    process.exitCode = await stopped;
   });
 
 program

@@ -145,6 +145,16 @@ export class NationalRestConnector implements Connector {
     }
   }
 
+  /** Orders by update time, then dossier code; a cursor without a code sits before every code of its time. */
+  compareCursors(a: Cursor, b: Cursor): number {
+    if (!isCursor(a) || !isCursor(b)) return 0;
+    if (a.updatedSince !== b.updatedSince) return a.updatedSince < b.updatedSince ? -1 : 1;
+    if (a.afterCode === b.afterCode) return 0;
+    if (a.afterCode === null) return -1;
+    if (b.afterCode === null) return 1;
+    return a.afterCode < b.afterCode ? -1 : 1;
+  }
+
   async read(cursor: Cursor | null, signal?: AbortSignal): Promise<SourcePage> {
     const position = isCursor(cursor) ? cursor : null;
     const params: Record<string, string | number> = { province: this.settings.provinceCode, limit: this.settings.config.pageSize };

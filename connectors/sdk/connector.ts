@@ -39,6 +39,8 @@ export interface Connector {
    * look-back window here, because a change can land in a second (or minute) the cursor already passed.
    */
   startFrom(committed: Cursor | null): Cursor | null;
+  /** Orders two cursors of this connector (negative, zero, positive): the committed cursor only moves forward. */
+  compareCursors(a: Cursor, b: Cursor): number;
   /** Maps one source record to the canonical form; throws MappingError for a record it cannot map. */
   map(item: unknown): DossierRecordInput;
 }

@@ -160,5 +160,5 @@ export async function demoCommand(config: Config, options: DemoOptions, logger: 
     return { exitCode: 0, summary };
   }
   console.log('Statuses keep moving in the simulator and the fleet keeps them in step. Ctrl-C to stop.');
-  return { exitCode: await untilSignal(shutdown, config.SHUTDOWN_TIMEOUT_MS, logger), summary };
+  return { exitCode: await untilSignal(Promise.resolve({ stop: shutdown }), config.SHUTDOWN_TIMEOUT_MS, logger), summary };
 }

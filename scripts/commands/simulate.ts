@@ -34,9 +34,11 @@ export async function simulateCommand(options: SimulateOptions, logger: Logger):
   } catch (error) {
     throw new UsageError(`fleet simulate: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const url = await simulator.start(options.port, options.host);
+  const started = simulator.start(options.port, options.host);
+  const stopped = untilSignal(started.then(() => simulator), 10_000, logger);
+  const url = await started;
   console.log(`simulator: ${options.provinces.length} provinces × ${options.dossiers} dossiers on ${url}`);
   console.log(`  GET ${url}/api/dossiers?province=${options.provinces[0]}&updatedSince=yyyyMMddHHmmss&afterCode=&limit=1000`);
   console.log(`  GET ${url}/_sim/truth (NDJSON)   POST ${url}/_sim/pause | /_sim/resume   GET ${url}/_sim/health`);
-  return untilSignal(() => simulator.stop(), 10_000, logger);
+  return stopped;
 }

@@ -1,10 +1,17 @@
 import type { Logger } from '../../workers/logger.js';
 
+/** Something that can be stopped: a fleet, a simulator. */
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
 /**
- * Waits for SIGTERM or SIGINT, then runs `stop` with a deadline. Resolves with the exit code: 0 after a clean
- * stop, 1 when the deadline passed first. A second signal exits at once.
+ * Waits for SIGTERM or SIGINT, then stops what `started` resolves to, with a deadline. The handlers are in place
+ * before start-up finishes, so a signal during start-up still gets a clean stop. Resolves with the exit code: 0
+ * after a clean stop, 1 when the deadline passed first or stopping failed. A second signal exits at once.
  */
-export function untilSignal(stop: () => Promise<void>, timeoutMs: number, logger: Logger): Promise<number> {
+export function untilSignal(started: Promise<Stoppable>, timeoutMs: number, logger: Logger): Promise<number> {
+  started.catch(() => {}); // the caller reports a failed start-up
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -19,17 +26,19 @@ export function untilSignal(stop: () => Promise<void>, timeoutMs: number, logger
         resolve(1);
       }, timeoutMs);
       deadline.unref();
-      stop().then(
-        () => {
-          clearTimeout(deadline);
-          resolve(0);
-        },
-        (error: unknown) => {
-          clearTimeout(deadline);
-          logger.error({ err: error instanceof Error ? error.message : String(error) }, 'error while stopping');
-          resolve(1);
-        },
-      );
+      started
+        .then((target) => target.stop())
+        .then(
+          () => {
+            clearTimeout(deadline);
+            resolve(0);
+          },
+          (error: unknown) => {
+            clearTimeout(deadline);
+            logger.error({ err: error instanceof Error ? error.message : String(error) }, 'error while stopping');
+            resolve(1);
+          },
+        );
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);

@@ -39,6 +39,7 @@ export interface PollRunOptions {
  * Reads a connector from its committed cursor until it has caught up. Page k+1 is read while page k is being
  * written, but handed over only once page k is committed: each batch carries the cursor move from the
  * previous page's position, and the writer applies it in the same transaction as the records (guarantee 1).
+ * The cursor only moves forward: pages re-read inside the look-back window carry no move.
  */
 export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
   const { connector, sink, signal } = options;
@@ -68,17 +69,19 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
       });
       if (previousCommit) await previousCommit;
       if (page.items.length > 0) {
+        // A page of the look-back window lies behind the committed cursor: its records are stored, the cursor stays.
+        const advances = before === null || connector.compareCursors(page.cursor, before) > 0;
         const batch: IngestBatch = {
           connectorId: options.connectorId,
           provinceCode: options.provinceCode,
           records: mapped.records,
           deadLetters: mapped.deadLetters,
-          cursor: { before, after: page.cursor },
+          ...(advances ? { cursor: { before, after: page.cursor } } : {}),
         };
         previousCommit = sink.addAndWait(batch, timeout);
         // Surface a failure at the next await, not as an unhandled rejection meanwhile.
         previousCommit.catch(() => {});
-        before = page.cursor;
+        if (advances) before = page.cursor;
         result.pages += 1;
         result.records += mapped.records.length;
         result.deadLetters += mapped.deadLetters.length;
