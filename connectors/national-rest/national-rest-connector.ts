@@ -1,6 +1,6 @@
 import axios, { type AxiosInstance } from 'axios';
 import { z } from 'zod';
-import type { CheckReport, Connector, ConnectorPlugin, ConnectorSettings, Cursor, SourcePage } from '../sdk/connector.js';
+import type { CheckReport, Connector, ConnectorPlugin, ConnectorSettings, Cursor, ReadState, SourcePage } from '../sdk/connector.js';
 import { formatVietnamTime, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { isDossierStatus, type DossierStatus } from '../sdk/dossier-status.js';
@@ -133,7 +133,7 @@ export class NationalRestConnector implements Connector {
   }
 
   /** Rewinds the committed cursor by the look-back window, to the start of that second. */
-  startFrom(committed: Cursor | null): Cursor | null {
+  startFrom(committed: Cursor | null): ReadState | null {
     if (!isCursor(committed)) return null;
     const { lookbackSeconds } = this.settings.config;
     try {
@@ -155,8 +155,9 @@ export class NationalRestConnector implements Connector {
     return a.afterCode < b.afterCode ? -1 : 1;
   }
 
-  async read(cursor: Cursor | null, signal?: AbortSignal): Promise<SourcePage> {
-    const position = isCursor(cursor) ? cursor : null;
+  /** The keyset cursor is both the committed position and the read state: a run resumes exactly where it was. */
+  async read(from: ReadState | null, signal?: AbortSignal): Promise<SourcePage> {
+    const position = isCursor(from) ? from : null;
     const params: Record<string, string | number> = { province: this.settings.provinceCode, limit: this.settings.config.pageSize };
     if (position) {
       params.updatedSince = position.updatedSince;
@@ -177,8 +178,8 @@ export class NationalRestConnector implements Connector {
     const next: Cursor =
       last && typeof last.NgayCapNhat === 'string' && typeof last.MaHoSo === 'string'
         ? { updatedSince: last.NgayCapNhat, afterCode: last.MaHoSo }
-        : (cursor ?? null);
-    return { items, cursor: next, hasMore: page.hasMore === true && items.length > 0 };
+        : (from ?? null);
+    return { items, cursor: next, next: page.hasMore === true && items.length > 0 ? next : null };
   }
 
   map(item: unknown): DossierRecordInput {

@@ -5,17 +5,23 @@ import type { DossierRecordInput } from './dossier-record.js';
 /** A JSON value: a cursor must survive a round trip through Postgres and a queue job. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
-/** Where a connector is in its source: opaque to the framework, owned by the connector. */
+/** Where a connector is in its source, as committed in Postgres: opaque to the framework, owned by the connector. */
 export type Cursor = Json;
+
+/**
+ * How to read the next page within one poll run (a page number, an offset, a next link, a token): opaque to the
+ * framework. It differs from the committed cursor for sources whose pages cannot be resumed across runs.
+ */
+export type ReadState = Json;
 
 /** One page read from a province system. */
 export interface SourcePage {
   /** The raw source records, mapped one by one through `map`. */
   items: unknown[];
-  /** The position just after this page: stored once the page's records are committed. */
+  /** Where a later run may resume once this page is committed: stored with the page's records. */
   cursor: Cursor;
-  /** True when more records are waiting after this page. */
-  hasMore: boolean;
+  /** How to read the following page in this run; null when the source has nothing more. */
+  next: ReadState | null;
 }
 
 /** What `check` found: whether the system answered, and a one-line summary an IT team can act on. */
@@ -32,13 +38,13 @@ export interface CheckReport {
 export interface Connector {
   /** Connects, authenticates and reads one page, without committing anything. */
   check(signal?: AbortSignal): Promise<CheckReport>;
-  /** Reads the page after `cursor` (null: from the start). */
-  read(cursor: Cursor | null, signal?: AbortSignal): Promise<SourcePage>;
+  /** Reads one page (`from` null: the very beginning of the source). */
+  read(from: ReadState | null, signal?: AbortSignal): Promise<SourcePage>;
   /**
    * Where a new poll run starts from the last committed cursor. A source with coarse update times re-reads a
    * look-back window here, because a change can land in a second (or minute) the cursor already passed.
    */
-  startFrom(committed: Cursor | null): Cursor | null;
+  startFrom(committed: Cursor | null): ReadState | null;
   /** Orders two cursors of this connector (negative, zero, positive): the committed cursor only moves forward. */
   compareCursors(a: Cursor, b: Cursor): number;
   /** Maps one source record to the canonical form; throws MappingError for a record it cannot map. */

@@ -58,8 +58,8 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
       const page = await connector.read(readFrom, signal);
       const observedAt = new Date();
       options.onPage?.(page.items.length);
-      if (page.hasMore && JSON.stringify(page.cursor) === JSON.stringify(readFrom)) {
-        throw new SourceError(`connector ${options.connectorId}: the source returned a full page but its cursor did not advance; check the cursor settings`, false);
+      if (page.next !== null && JSON.stringify(page.next) === JSON.stringify(readFrom)) {
+        throw new SourceError(`connector ${options.connectorId}: the source has more pages but the next request would repeat this one; check the pagination settings`, false);
       }
       const mapped = mapItems(connector, page.items, {
         connectorId: options.connectorId,
@@ -86,8 +86,8 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
         result.records += mapped.records.length;
         result.deadLetters += mapped.deadLetters.length;
       }
-      if (!page.hasMore) break;
-      readFrom = page.cursor;
+      if (page.next === null) break;
+      readFrom = page.next;
     }
   } catch (error) {
     if (!signal?.aborted) throw error;

@@ -68,14 +68,14 @@ describe('NationalRestConnector.read pages through the source with a keyset curs
     const page = await connector().read(null);
     expect(page.items).toEqual(items);
     expect(page.cursor).toEqual({ updatedSince: '20261127080500', afterCode: 'H56-0002' });
-    expect(page.hasMore).toBe(true);
+    expect(page.next).toEqual(page.cursor);
   });
 
   it('an empty page keeps the cursor it was given and has no more', async () => {
     const cursor = { updatedSince: '20261127080500', afterCode: 'H56-0002' };
     server.answer({ status: 200, body: { items: [], hasMore: true } });
     const page = await connector().read(cursor);
-    expect(page).toEqual({ items: [], cursor, hasMore: false });
+    expect(page).toEqual({ items: [], cursor, next: null });
   });
 
   it('sends the API key from the variable named by apiKeyEnv as X-Api-Key', async () => {
