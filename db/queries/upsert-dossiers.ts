@@ -64,11 +64,11 @@ function isNewer(candidate: Row, current: Row): boolean {
 }
 
 /**
- * Reduces a batch to the newest state per dossier (Postgres refuses to update one row twice in a statement)
- * and to the distinct states for the history. Both come out sorted by key, so concurrent writers lock rows in
- * the same order and cannot deadlock each other.
+ * Reduces a batch to its distinct states (for the history), marking the newest state of each dossier (for the
+ * current row: Postgres refuses to update one row twice in a statement). Rows come out sorted by key, so
+ * concurrent writers lock rows in the same order and cannot deadlock each other.
  */
-export function reduceBatch(records: readonly DossierRecord[]): { newest: Row[]; states: Row[] } {
+export function reduceBatch(records: readonly DossierRecord[]): (Row & { newest: boolean })[] {
   const newest = new Map<string, Row>();
   const states = new Map<string, Row>();
   for (const record of records) {
@@ -79,9 +79,12 @@ export function reduceBatch(records: readonly DossierRecord[]): { newest: Row[];
     const current = newest.get(key);
     if (!current || isNewer(row, current)) newest.set(key, row);
   }
+  const winners = new Set(newest.values());
   const byKey = (a: Row, b: Row) =>
     a.province_code < b.province_code ? -1 : a.province_code > b.province_code ? 1 : a.dossier_code < b.dossier_code ? -1 : a.dossier_code > b.dossier_code ? 1 : 0;
-  return { newest: [...newest.values()].sort(byKey), states: [...states.values()].sort(byKey) };
+  // A state repeated within the batch is kept once; make sure the kept copy is the winning one.
+  for (const winner of winners) states.set(`${winner.province_code}\u0000${winner.dossier_code}\u0000${winner.source_version}\u0000${winner.content_hash}`, winner);
+  return [...states.values()].sort(byKey).map((row) => ({ ...row, newest: winners.has(row) }));
 }
 
 const recordsetColumns = sql.raw(`
@@ -89,30 +92,42 @@ const recordsetColumns = sql.raw(`
   procedure_code text, sector_code text, agency_code text, channel smallint, applicant_type smallint,
   status smallint, source_status text, submitted_at timestamptz, received_at timestamptz, due_at timestamptz,
   finished_at timestamptz, returned_at timestamptz, rejected_at timestamptz, source_updated_at timestamptz,
-  source_version bigint, content_hash text, observed_at timestamptz, connector_id text`);
+  source_version bigint, content_hash text, observed_at timestamptz, connector_id text, newest boolean`);
 
 /**
- * Stores a batch of dossier updates: one statement for the current rows, one for the history, whatever the
- * batch size. The guard (DESIGN.md guarantee 2) is in SQL, so it holds against concurrent writers too: a row
- * moves only to a higher source version, or to a different state of the same version observed later. Stale
- * rows are filtered before the insert so they cost neither a row lock nor WAL (limits.md).
+ * Stores a batch of dossier updates in one statement, whatever the batch size: the history and the current
+ * rows, from one `jsonb_to_recordset` parameter. The guard (DESIGN.md guarantee 2) is in SQL, so it holds
+ * against concurrent writers too: a row moves only to a higher source version, or to a different state of the
+ * same version observed later. Stale rows are filtered before the insert so they cost neither a row lock nor
+ * WAL (limits.md); the history keeps every distinct state once, whatever order the states arrive in.
  */
 export async function upsertDossiers(db: Kysely<Database>, records: readonly DossierRecord[]): Promise<UpsertOutcome> {
   if (records.length === 0) return { inserted: 0, updated: 0, unchanged: 0, events: 0 };
-  const { newest, states } = reduceBatch(records);
+  const rows = reduceBatch(records);
 
-  const [written] = (
-    await sql<{ inserted: string; updated: string }>`
+  const { rows: [counts] } = await sql<{ inserted: string; updated: string; events: string }>`
     WITH incoming AS (
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(newest)}::jsonb) AS r(${recordsetColumns})
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r(${recordsetColumns})
+    ),
+    history AS (
+      INSERT INTO dossier_events (
+        province_code, dossier_code, source_version, content_hash, status, source_status, due_at, finished_at,
+        source_updated_at, observed_at, connector_id
+      )
+      SELECT province_code, dossier_code, source_version, content_hash, status, source_status, due_at, finished_at,
+        source_updated_at, observed_at, connector_id
+      FROM incoming
+      ON CONFLICT DO NOTHING
+      RETURNING 1
     ),
     fresh AS (
       SELECT i.*, cur.dossier_code IS NOT NULL AS existed
       FROM incoming i
       LEFT JOIN dossiers cur ON cur.province_code = i.province_code AND cur.dossier_code = i.dossier_code
-      WHERE cur.dossier_code IS NULL
+      WHERE i.newest AND (
+        cur.dossier_code IS NULL
         OR cur.source_version < i.source_version
-        OR (cur.source_version = i.source_version AND cur.content_hash <> i.content_hash AND cur.observed_at <= i.observed_at)
+        OR (cur.source_version = i.source_version AND cur.content_hash <> i.content_hash AND cur.observed_at <= i.observed_at))
     ),
     written AS (
       INSERT INTO dossiers AS d (
@@ -155,24 +170,13 @@ export async function upsertDossiers(db: Kysely<Database>, records: readonly Dos
         OR (d.source_version = excluded.source_version AND d.content_hash <> excluded.content_hash AND d.observed_at <= excluded.observed_at)
       RETURNING province_code, dossier_code
     )
-    SELECT count(*) FILTER (WHERE NOT f.existed) AS inserted, count(*) FILTER (WHERE f.existed) AS updated
-    FROM written w JOIN fresh f USING (province_code, dossier_code)
-  `.execute(db)
-  ).rows;
-
-  const history = await sql`
-    INSERT INTO dossier_events (
-      province_code, dossier_code, source_version, content_hash, status, source_status, due_at, finished_at,
-      source_updated_at, observed_at, connector_id
-    )
-    SELECT province_code, dossier_code, source_version, content_hash, status, source_status, due_at, finished_at,
-      source_updated_at, observed_at, connector_id
-    FROM jsonb_to_recordset(${JSON.stringify(states)}::jsonb) AS r(${recordsetColumns})
-    ORDER BY province_code, dossier_code
-    ON CONFLICT DO NOTHING
+    SELECT
+      (SELECT count(*) FROM written w JOIN fresh f USING (province_code, dossier_code) WHERE NOT f.existed) AS inserted,
+      (SELECT count(*) FROM written w JOIN fresh f USING (province_code, dossier_code) WHERE f.existed) AS updated,
+      (SELECT count(*) FROM history) AS events
   `.execute(db);
 
-  const inserted = Number(written?.inserted ?? 0);
-  const updated = Number(written?.updated ?? 0);
-  return { inserted, updated, unchanged: records.length - inserted - updated, events: Number(history.numAffectedRows ?? 0) };
+  const inserted = Number(counts?.inserted ?? 0);
+  const updated = Number(counts?.updated ?? 0);
+  return { inserted, updated, unchanged: records.length - inserted - updated, events: Number(counts?.events ?? 0) };
 }

@@ -1,0 +1,33 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * A secret is never written in a connector definition nor stored in Postgres: the definition names where to
+ * find it, an environment variable or a file (a mounted Kubernetes/Docker secret).
+ */
+export const secretReference = z.union([z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/) }).strict(), z.object({ file: z.string().min(1) }).strict()], {
+  error: 'expected a secret reference, {env: VARIABLE_NAME} or {file: /path/to/secret}; a secret itself is never written in a definition',
+});
+export type SecretReference = z.infer<typeof secretReference>;
+
+/** A secret reference that names nothing usable; the message names the reference, never a value. */
+export class SecretUnavailableError extends Error {
+  override readonly name = 'SecretUnavailableError';
+}
+
+/** Reads a secret at connector start. */
+export function resolveSecret(reference: SecretReference, what: string): string {
+  if ('env' in reference) {
+    const value = process.env[reference.env];
+    if (!value) throw new SecretUnavailableError(`${what}: environment variable ${reference.env} is not set`);
+    return value;
+  }
+  try {
+    const value = readFileSync(reference.file, 'utf8').trim();
+    if (!value) throw new SecretUnavailableError(`${what}: secret file ${reference.file} is empty`);
+    return value;
+  } catch (error) {
+    if (error instanceof SecretUnavailableError) throw error;
+    throw new SecretUnavailableError(`${what}: cannot read secret file ${reference.file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
