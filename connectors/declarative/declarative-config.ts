@@ -1,0 +1,296 @@
+import { z } from 'zod';
+import { dateFormats } from '../sdk/dates.js';
+import { secretReference } from '../sdk/secrets.js';
+
+// The declarative REST connector's settings: every section of a definition file but `id`, `province`,
+// `schedule` and `plugin`. Each option is documented where it is declared, with its default; the JSON Schema
+// at connectors/declarative/schema.json is generated from these declarations (npm run schema).
+
+const positiveInt = (what = 'a positive integer') => z.number({ error: `expected ${what}` }).int({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
+const nonNegativeInt = (what = 'a whole number, 0 or more') => z.number({ error: `expected ${what}` }).int({ error: `expected ${what}` }).min(0, { error: `expected ${what}` });
+const text = (what: string) => z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}` });
+/** A path into a JSON document: dot-separated keys and array indexes, e.g. `data.items` or `timeline.dueAt`. */
+const jsonPath = z.string({ error: 'expected a path such as data.items (dot-separated keys)' }).regex(/^[^.\s]+(\.[^.\s]+)*$/, { error: 'expected a path such as data.items (dot-separated keys)' });
+/** Text with `{{variable}}` placeholders; the variables are checked against what a request can use. */
+const template = z.string({ error: 'expected text (placeholders such as {{cursor}} allowed)' });
+const dateFormat = z.enum(dateFormats, { error: `expected a date format: ${dateFormats.join(', ')}` });
+/** The zone of times a source writes without an offset. Vietnam's fixed UTC+7 unless said otherwise. */
+const timezone = z
+  .string({ error: 'expected Asia/Ho_Chi_Minh, UTC or an offset such as +07:00' })
+  .regex(/^(Asia\/Ho_Chi_Minh|UTC|[+-]\d{2}:\d{2})$/, { error: 'expected Asia/Ho_Chi_Minh, UTC or an offset such as +07:00' })
+  .default('Asia/Ho_Chi_Minh');
+
+/** Connection to the province system. */
+export const httpSection = z
+  .object({
+    /** Base URL every request path is relative to, e.g. https://dichvucong.hanoi.gov.vn. */
+    baseUrl: z.url({ error: 'expected an http(s) URL such as https://motcua.example.gov.vn' }).refine((url) => /^https?:\/\//.test(url), { error: 'expected an http(s) URL' }),
+    /** Time allowed for one request. Default 30000 ms. */
+    timeoutMs: positiveInt('a positive number of milliseconds').max(300_000, { error: 'expected at most 300000 ms' }).default(30_000),
+    /** Headers sent with every request (no secrets here: use `auth`). */
+    headers: z.record(z.string(), z.string({ error: 'expected a header value as text' })).default({}),
+    /** TLS options for https. */
+    tls: z
+      .object({
+        /** Refuse a certificate that does not verify. Default true; false only for a system with a self-signed certificate on a private network. */
+        rejectUnauthorized: z.boolean({ error: 'expected true or false' }).default(true),
+        /** A PEM file of extra certificate authorities to trust (a provincial CA). */
+        caFile: text('a path to a PEM file').optional(),
+      })
+      .strict()
+      .default({ rejectUnauthorized: true }),
+  })
+  .strict();
+
+/** How requests are authenticated. Secrets are references, never values. */
+export const authSection = z.discriminatedUnion(
+  'type',
+  [
+    z.object({ type: z.literal('none') }).strict(),
+    z
+      .object({
+        type: z.literal('apiKey'),
+        /** Where the key goes: a header (default) or a query parameter. */
+        in: z.enum(['header', 'query'], { error: 'expected header or query' }).default('header'),
+        /** The header or parameter name, e.g. X-Api-Key or apikey. */
+        name: text('the header or parameter name'),
+        key: secretReference,
+      })
+      .strict(),
+    z.object({ type: z.literal('bearer'), token: secretReference }).strict(),
+    z.object({ type: z.literal('basic'), username: text('the user name'), password: secretReference }).strict(),
+    z
+      .object({
+        type: z.literal('oauth2ClientCredentials'),
+        /** Token endpoint, absolute or relative to http.baseUrl. */
+        tokenUrl: text('the token endpoint URL'),
+        clientId: text('the client id'),
+        clientSecret: secretReference,
+        /** Space-separated scopes to ask for; none by default. */
+        scope: z.string().optional(),
+        /** How the client authenticates to the token endpoint: form fields (default) or HTTP Basic. */
+        clientAuthentication: z.enum(['body', 'basic'], { error: 'expected body or basic' }).default('body'),
+        /** A token is renewed this long before it expires. Default 30 s. */
+        refreshBeforeSeconds: nonNegativeInt().default(30),
+      })
+      .strict(),
+  ],
+  { error: 'expected type none, apiKey, bearer, basic or oauth2ClientCredentials' },
+);
+
+/** Variables a request template may use. */
+export const templateVariables = ['province', 'cursor', 'page', 'pageSize', 'offset', 'limit', 'token', 'windowStart', 'windowEnd'] as const;
+
+/** The request that reads one page. */
+export const requestSection = z
+  .object({
+    /** Path relative to http.baseUrl, with placeholders, e.g. /api/v1/provinces/{{province}}/dossiers. */
+    path: template,
+    /** HTTP method. Default GET. */
+    method: z.enum(['GET', 'POST'], { error: 'expected GET or POST' }).default('GET'),
+    /** Query parameters; one whose value renders empty (no cursor yet) is left out. */
+    query: z.record(z.string(), template).default({}),
+    /** Request headers. */
+    headers: z.record(z.string(), template).default({}),
+    /** A JSON body for POST, whose string values may hold placeholders. */
+    body: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+/** How pages follow each other. */
+export const paginationSection = z.discriminatedUnion(
+  'type',
+  [
+    /** One request returns everything. */
+    z.object({ type: z.literal('none') }).strict(),
+    /** `{{page}}` and `{{pageSize}}`: page numbers from `firstPage`. */
+    z
+      .object({
+        type: z.literal('pageNumber'),
+        /** Records per page. */
+        pageSize: positiveInt().max(5000, { error: 'expected at most 5000' }),
+        /** Number of the first page: 0 or 1. Default 1. */
+        firstPage: z.union([z.literal(0), z.literal(1)], { error: 'expected 0 or 1' }).default(1),
+      })
+      .strict(),
+    /** `{{offset}}` and `{{limit}}`: records skipped and records per page. */
+    z.object({ type: z.literal('offset'), pageSize: positiveInt().max(5000, { error: 'expected at most 5000' }) }).strict(),
+    /** Follow a next-page URL, from the body (`path`) or the `Link: <…>; rel="next"` header. */
+    z
+      .object({
+        type: z.literal('nextLink'),
+        from: z.enum(['body', 'linkHeader'], { error: 'expected body or linkHeader' }),
+        /** Path to the next URL in the body, for `from: body`. */
+        path: jsonPath.optional(),
+        /** `{{pageSize}}` of the first request. Default 100. */
+        pageSize: positiveInt().max(5000, { error: 'expected at most 5000' }).default(100),
+      })
+      .strict()
+      .refine((pagination) => pagination.from !== 'body' || pagination.path !== undefined, { error: 'path: expected the path of the next URL in the body', path: ['path'] }),
+    /** An opaque token from each page, sent back as `{{token}}`; no token means the last page. */
+    z
+      .object({
+        type: z.literal('cursorToken'),
+        /** Path to the token in the body, e.g. next_cursor. */
+        path: jsonPath,
+        /** `{{pageSize}}`. Default 100. */
+        pageSize: positiveInt().max(5000, { error: 'expected at most 5000' }).default(100),
+      })
+      .strict(),
+  ],
+  { error: 'expected type none, pageNumber, offset, nextLink or cursorToken' },
+);
+
+/** Incremental sync: read only what changed since the committed cursor. */
+export const incrementalSection = z
+  .object({
+    /** Path to each record's update time, e.g. updatedAt. */
+    cursorField: jsonPath,
+    /** Format of that field. */
+    cursorFormat: dateFormat,
+    /** Format `{{cursor}}`, `{{windowStart}}` and `{{windowEnd}}` are written in. Default: cursorFormat. */
+    requestFormat: dateFormat.optional(),
+    /** Zone of times without an offset. Default Asia/Ho_Chi_Minh. */
+    timezone,
+    /** Whether the source's since-filter includes the cursor time itself. Default true. */
+    inclusive: z.boolean({ error: 'expected true or false' }).default(true),
+    /** Seconds re-read at the start of every run: update times are coarse, commits land late. Default 120. */
+    lookbackSeconds: nonNegativeInt().max(7 * 86_400, { error: 'expected at most 604800 (7 days)' }).default(120),
+    /** Where the first sync starts (ISO 8601 date or time); default: the source's beginning. */
+    startDate: z.iso.datetime({ offset: true, local: true, error: 'expected an ISO 8601 time such as 2025-07-01T00:00:00+07:00' }).or(z.iso.date({ error: 'expected an ISO 8601 date such as 2025-07-01' })).optional(),
+    /** Read in time windows of this many hours (`{{windowStart}}`/`{{windowEnd}}`), for sources that refuse long ranges. */
+    windowHours: positiveInt().max(24 * 366, { error: 'expected at most 8784 hours' }).optional(),
+    /** Whether the source returns records sorted by update time (ascending). Unsorted: the cursor moves only at the end of a run. */
+    sorted: z.boolean({ error: 'expected true or false' }).default(true),
+  })
+  .strict();
+
+/** Where the records are in a response. */
+export const recordsSection = z
+  .object({
+    /** Path to the array of records, e.g. data.content; `$` when the body itself is the array. */
+    path: z.union([z.literal('$'), jsonPath]),
+  })
+  .strict();
+
+/** One canonical field from the source: a path (shorthand: the path as text) or a constant. */
+const fieldSource = z.union(
+  [
+    jsonPath,
+    z
+      .object({
+        /** Path to the value in the record. */
+        path: jsonPath.optional(),
+        /** A fixed value instead of a path. */
+        constant: z.union([z.string(), z.number()]).optional(),
+        /** Format of a date field. */
+        format: dateFormat.optional(),
+        /** Zone of a date written without an offset. Default Asia/Ho_Chi_Minh. */
+        timezone: timezone.optional(),
+        /** Trim white space around text. Default true. */
+        trim: z.boolean({ error: 'expected true or false' }).default(true),
+        /** Source values to canonical ones, e.g. {online: 2} for channel. */
+        map: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+      })
+      .strict()
+      .refine((field) => (field.path === undefined) !== (field.constant === undefined), { error: 'expected exactly one of path or constant' }),
+  ],
+  { error: 'expected a path (text) or {path | constant, format?, timezone?, trim?, map?}' },
+);
+
+const dateField = fieldSource;
+
+/** The canonical fields (shared/domain.md) and where each comes from. Text is always stored in NFC. */
+export const fieldsSection = z
+  .object({
+    dossierCode: fieldSource,
+    altDossierCode: fieldSource.optional(),
+    /** The record's own province code, when the system holds dossiers of several provinces. */
+    provinceCode: fieldSource.optional(),
+    /** Code set of provinceCode: 2025 or 2008. */
+    provinceCodeSet: fieldSource.optional(),
+    procedureCode: fieldSource.optional(),
+    sectorCode: fieldSource.optional(),
+    agencyCode: fieldSource.optional(),
+    channel: fieldSource.optional(),
+    applicantType: fieldSource.optional(),
+    /** The vendor's status; mapped through `statuses`. */
+    status: fieldSource,
+    submittedAt: dateField.optional(),
+    receivedAt: dateField.optional(),
+    dueAt: dateField.optional(),
+    finishedAt: dateField.optional(),
+    returnedAt: dateField.optional(),
+    rejectedAt: dateField.optional(),
+    /** When the source last changed the record. Default: incremental.cursorField. */
+    sourceUpdatedAt: dateField.optional(),
+    /** A version counter; default: the update time in epoch milliseconds. */
+    sourceVersion: fieldSource.optional(),
+  })
+  .strict();
+
+/** Vendor status → national code (1-10). An unmapped status is a dead letter `unknown_status`, never a guess. */
+export const statusesSection = z
+  .object({
+    /** A known vocabulary to start from: national (1-10), english (receiving…done), vietnamese (domain.md labels). */
+    preset: z.enum(['national', 'english', 'vietnamese'], { error: 'expected national, english or vietnamese' }).optional(),
+    /** Vendor value → national code; added to (and overriding) the preset. */
+    map: z.record(z.string(), z.number({ error: 'expected a national status code 1-10' }).int({ error: 'expected a national status code 1-10' }).min(1, { error: 'expected a national status code 1-10' }).max(10, { error: 'expected a national status code 1-10' })).default({}),
+    /** Compare vendor values without regard to case and surrounding space. Default true. */
+    ignoreCase: z.boolean({ error: 'expected true or false' }).default(true),
+  })
+  .strict()
+  .refine((statuses) => statuses.preset !== undefined || Object.keys(statuses.map).length > 0, { error: 'expected a preset or a map of vendor statuses' });
+
+/** How hard the fleet may hit the province system. */
+export const rateLimitSection = z
+  .object({
+    /** Requests per second at most. Default 5. */
+    requestsPerSecond: z.number({ error: 'expected a positive number' }).positive({ error: 'expected a positive number' }).max(1000, { error: 'expected at most 1000' }).default(5),
+    /** Requests in flight at once at most. Default 1. */
+    concurrentRequests: positiveInt().max(64, { error: 'expected at most 64' }).default(1),
+  })
+  .strict();
+
+/** Which failures are worth retrying. */
+export const retrySection = z
+  .object({
+    /** HTTP statuses that mean "try again later". Default 408, 429, 500, 502, 503, 504. */
+    transientStatusCodes: z.array(z.number().int().min(400).max(599), { error: 'expected a list of HTTP status codes 400-599' }).default([408, 429, 500, 502, 503, 504]),
+    /** Attempts of one request within a run before the run fails (it resumes from the cursor). Default 3. */
+    maxAttempts: positiveInt().max(10, { error: 'expected at most 10' }).default(3),
+  })
+  .strict();
+
+/** The declarative connector's configuration: the definition's REST sections. */
+export const declarativeConfig = z
+  .object({
+    http: httpSection,
+    auth: authSection.default({ type: 'none' }),
+    request: requestSection,
+    pagination: paginationSection.default({ type: 'none' }),
+    incremental: incrementalSection.optional(),
+    records: recordsSection,
+    fields: fieldsSection,
+    statuses: statusesSection,
+    rateLimit: rateLimitSection.default({ requestsPerSecond: 5, concurrentRequests: 1 }),
+    retry: retrySection.default({ transientStatusCodes: [408, 429, 500, 502, 503, 504], maxAttempts: 3 }),
+  })
+  .strict()
+  .superRefine((config, context) => {
+    // Every placeholder must be one a request can fill.
+    const templates: [string, string][] = [['request.path', config.request.path]];
+    for (const [key, value] of Object.entries(config.request.query)) templates.push([`request.query.${key}`, value]);
+    for (const [key, value] of Object.entries(config.request.headers)) templates.push([`request.headers.${key}`, value]);
+    for (const [where, value] of templates) {
+      for (const [, name] of value.matchAll(/\{\{\s*([^}\s]+)\s*\}\}/g)) {
+        if (!(templateVariables as readonly string[]).includes(name!)) {
+          context.addIssue({ code: 'custom', path: where.split('.'), message: `{{${name}}} is not a placeholder; expected one of ${templateVariables.map((v) => `{{${v}}}`).join(', ')}` });
+        }
+      }
+    }
+    if (config.incremental?.windowHours && !JSON.stringify(config.request).includes('windowEnd')) {
+      context.addIssue({ code: 'custom', path: ['incremental', 'windowHours'], message: 'time windows need {{windowStart}} and {{windowEnd}} in the request' });
+    }
+  });
+export type DeclarativeConfig = z.infer<typeof declarativeConfig>;

@@ -1,0 +1,144 @@
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { codeSets, resolveProvince, type CodeSet } from '../config/provinces.js';
+import { declarativeConfig } from './declarative/declarative-config.js';
+import { connectorPlugins } from './plugins.js';
+
+/**
+ * A connector definition: the one file a provincial IT team writes to connect its system (YAML or JSON).
+ * Either the declarative REST sections (http, auth, request, pagination, incremental, records, fields,
+ * statuses, rateLimit, retry; see declarative/README.md) or a `plugin` with its own config.
+ */
+export const definitionFile = z
+  .object({
+    /** The connector's id: lowercase letters, digits and dashes, e.g. hcm-igate. */
+    id: z.string({ error: 'expected an id such as hcm-igate' }).regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'expected an id of lowercase letters, digits and dashes (at most 63), such as hcm-igate' }),
+    /** One line on what system this is. */
+    description: z.string({ error: 'expected text' }).max(500, { error: 'expected at most 500 characters' }).optional(),
+    /** The province the system belongs to. */
+    province: z
+      .object({
+        /** Two-digit province code, e.g. 79. */
+        code: z.string({ error: 'expected a two-digit province code as text, such as "79"' }).regex(/^\d{2}$/, { error: 'expected a two-digit province code as text, such as "79"' }),
+        /** The code set the code belongs to: 2025 (default, after the merger) or 2008 (a system not yet migrated). */
+        codeSet: z.enum(codeSets as [CodeSet, ...CodeSet[]], { error: 'expected "2025" or "2008"' }).default('2025'),
+      })
+      .strict(),
+    /** When it is polled. */
+    schedule: z
+      .object({
+        /** Seconds between poll runs. Default 60. */
+        pollIntervalSeconds: z.number({ error: 'expected a whole number of seconds from 1 to 86400' }).int({ error: 'expected a whole number of seconds from 1 to 86400' }).min(1, { error: 'expected a whole number of seconds from 1 to 86400' }).max(86_400, { error: 'expected a whole number of seconds from 1 to 86400' }).default(60),
+      })
+      .strict()
+      .default({ pollIntervalSeconds: 60 }),
+    /** A code plugin instead of the declarative sections: its name and its own configuration. */
+    plugin: z.object({ name: z.string({ error: 'expected a plugin name' }), config: z.record(z.string(), z.unknown()).default({}) }).strict().optional(),
+    http: z.unknown().optional(),
+    auth: z.unknown().optional(),
+    request: z.unknown().optional(),
+    pagination: z.unknown().optional(),
+    incremental: z.unknown().optional(),
+    records: z.unknown().optional(),
+    fields: z.unknown().optional(),
+    statuses: z.unknown().optional(),
+    rateLimit: z.unknown().optional(),
+    retry: z.unknown().optional(),
+  })
+  .strict();
+
+const declarativeKeys = ['http', 'auth', 'request', 'pagination', 'incremental', 'records', 'fields', 'statuses', 'rateLimit', 'retry'] as const;
+
+/** A validated definition, ready to store: what the `connectors` table holds. */
+export interface ConnectorDefinition {
+  id: string;
+  description: string | null;
+  provinceCode: string;
+  codeSet: CodeSet;
+  /** `declarative`, or the plugin's name. */
+  kind: string;
+  /** The kind's validated configuration (secrets as references only). */
+  config: unknown;
+  pollIntervalMs: number;
+}
+
+/** A definition that does not validate: every problem as `path: what was expected, got what`. */
+export class DefinitionError extends Error {
+  override readonly name = 'DefinitionError';
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+function shown(input: unknown): string {
+  if (input === undefined) return 'nothing';
+  const json = JSON.stringify(input);
+  if (json === undefined) return typeof input;
+  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
+}
+
+/** One line per zod issue, with the path from the top of the file. */
+function describeIssues(error: z.ZodError, prefix: (string | number)[] = []): string[] {
+  return error.issues.map((issue) => {
+    const path = [...prefix, ...issue.path].join('.') || '(top level)';
+    if (issue.code === 'unrecognized_keys') return `${path}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => JSON.stringify(key)).join(', ')}`;
+    const got = 'input' in issue && issue.code !== 'custom' ? `, got ${shown(issue.input)}` : '';
+    return `${path}: ${issue.message}${got}`;
+  });
+}
+
+/** Reads a definition file's text (YAML, of which JSON is a subset); throws DefinitionError. */
+export function parseDefinitionText(text: string, fileName = 'definition'): ConnectorDefinition {
+  let document: unknown;
+  try {
+    document = parseYaml(text, { uniqueKeys: true, maxAliasCount: 50 });
+  } catch (error) {
+    throw new DefinitionError([`${fileName}: not valid YAML or JSON: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`]);
+  }
+  return parseDefinition(document);
+}
+
+/** Validates a parsed definition; throws DefinitionError listing every problem. Nothing is stored by this. */
+export function parseDefinition(document: unknown): ConnectorDefinition {
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) {
+    throw new DefinitionError([`(top level): expected a mapping with id, province and the connector's sections, got ${shown(document)}`]);
+  }
+  const file = definitionFile.safeParse(document, { reportInput: true });
+  if (!file.success) throw new DefinitionError(describeIssues(file.error));
+  const definition = file.data;
+  const problems: string[] = [];
+  const province = resolveProvince(definition.province.code, definition.province.codeSet);
+  if (!province) {
+    problems.push(`province.code: "${definition.province.code}" is not a province of the ${definition.province.codeSet} code set; expected a code of config/provinces.json such as "01" or "79"`);
+  }
+  const sections = Object.fromEntries(declarativeKeys.filter((key) => definition[key] !== undefined).map((key) => [key, definition[key]]));
+
+  let kind = 'declarative';
+  let config: unknown = null;
+  if (definition.plugin) {
+    kind = definition.plugin.name;
+    const plugin = connectorPlugins.get(kind);
+    if (Object.keys(sections).length > 0) problems.push(`${Object.keys(sections)[0]}: a plugin connector takes its settings in plugin.config, not in declarative sections`);
+    if (!plugin || kind === 'declarative') {
+      problems.push(`plugin.name: "${kind}" is not a connector plugin; expected one of ${[...connectorPlugins.keys()].filter((name) => name !== 'declarative').join(', ')}`);
+    } else {
+      const parsed = plugin.configSchema.safeParse(definition.plugin.config, { reportInput: true });
+      if (parsed.success) config = parsed.data;
+      else problems.push(...describeIssues(parsed.error, ['plugin', 'config']));
+    }
+  } else {
+    const parsed = declarativeConfig.safeParse(sections, { reportInput: true });
+    if (parsed.success) config = parsed.data;
+    else problems.push(...describeIssues(parsed.error));
+  }
+  if (problems.length > 0) throw new DefinitionError(problems);
+  return {
+    id: definition.id,
+    description: definition.description ?? null,
+    provinceCode: definition.province.code,
+    codeSet: definition.province.codeSet,
+    kind,
+    config,
+    pollIntervalMs: definition.schedule.pollIntervalSeconds * 1000,
+  };
+}
