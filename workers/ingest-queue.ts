@@ -1,7 +1,7 @@
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { queueNames, type IngestBatch } from './queues.js';
-import { retryPolicy } from './retry-policy.js';
+import { retryPolicy } from '../connectors/sdk/retry-policy.js';
 import type { WriteOutcome } from './writer/write-batch.js';
 
 /** The writer did not commit a batch in time, or gave up on it. */

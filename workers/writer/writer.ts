@@ -6,7 +6,7 @@ import type { Database } from '../../db/schema.js';
 import type { Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
 import { queueNames, type IngestBatch } from '../queues.js';
-import { retryDelay } from '../retry-policy.js';
+import { retryDelay } from '../../connectors/sdk/retry-policy.js';
 import { writeBatch, type WriteOutcome } from './write-batch.js';
 
 /** Options of the writer. */
