@@ -82,7 +82,9 @@ function describeIssues(error: z.ZodError, prefix: (string | number)[] = []): st
   return error.issues.map((issue) => {
     const path = [...prefix, ...issue.path].join('.') || '(top level)';
     if (issue.code === 'unrecognized_keys') return `${path}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => JSON.stringify(key)).join(', ')}`;
-    const got = 'input' in issue && issue.code !== 'custom' ? `, got ${shown(issue.input)}` : '';
+    // A value under auth may be a secret written in clear by mistake: never echo it.
+    const secret = path.startsWith('auth.') && !path.endsWith('.type');
+    const got = 'input' in issue && issue.code !== 'custom' && !secret ? `, got ${shown(issue.input)}` : '';
     return `${path}: ${issue.message}${got}`;
   });
 }

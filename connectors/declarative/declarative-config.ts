@@ -169,7 +169,7 @@ export const incrementalSection = z
 export const recordsSection = z
   .object({
     /** Path to the array of records, e.g. data.content; `$` when the body itself is the array. */
-    path: z.union([z.literal('$'), jsonPath]),
+    path: z.union([z.literal('$'), jsonPath], { error: 'expected a path such as data.items (dot-separated keys), or $ when the body itself is the list' }),
   })
   .strict();
 

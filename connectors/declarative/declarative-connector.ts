@@ -1,0 +1,235 @@
+import { readFileSync } from 'node:fs';
+import { Agent } from 'node:https';
+import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import { retryDelay } from '../sdk/retry-policy.js';
+import type { CheckReport, Connector, ConnectorPlugin, ConnectorSettings, Cursor, ReadState, SourcePage } from '../sdk/connector.js';
+import { formatSourceDate, parseSourceDate } from '../sdk/dates.js';
+import type { DossierRecordInput } from '../sdk/dossier-record.js';
+import { mapItems } from '../sdk/normalise.js';
+import { SourceError, toSourceError } from '../sdk/source-error.js';
+import { declarativeConfig, type DeclarativeConfig } from './declarative-config.js';
+import { readPath } from './json-path.js';
+import { RecordMapper, offsetOf } from './record-mapper.js';
+import { createRequestAuth, type RequestAuth } from './request-auth.js';
+import { RequestPacer } from './request-pacer.js';
+import { renderJson, renderTemplate, type TemplateValues } from './templates.js';
+
+/** Where a run is: its since-filter and window, its place in the pagination, the newest update time seen. */
+interface RunState {
+  [key: string]: string | number | null;
+  /** The since-filter of the current window or run (ISO instant), null for the source's beginning. */
+  since: string | null;
+  /** End of the current time window (ISO instant), when the definition reads in windows. */
+  windowEnd: string | null;
+  /** Page number, or records skipped for offset pagination. */
+  page: number;
+  token: string | null;
+  nextUrl: string | null;
+  /** The cursor committed when the run started. */
+  committed: string | null;
+  /** The newest update time seen in this run. */
+  newest: string | null;
+}
+
+const later = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : a > b ? a : b);
+
+function linkHeaderNext(header: unknown): string | null {
+  if (typeof header !== 'string') return null;
+  for (const part of header.split(',')) {
+    const match = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(part);
+    if (match) return match[1]!;
+  }
+  return null;
+}
+
+/**
+ * A REST/JSON connector described entirely by a definition file: no code per vendor. It reads pages as the
+ * definition's pagination says, from a since-filter on the update time, and maps each record through the
+ * definition's fields and statuses.
+ */
+export class DeclarativeConnector implements Connector {
+  private readonly http: AxiosInstance;
+  private readonly auth: RequestAuth;
+  private readonly pacer: RequestPacer;
+  private readonly mapper: RecordMapper;
+  private readonly config: DeclarativeConfig;
+
+  constructor(private readonly settings: ConnectorSettings<DeclarativeConfig>) {
+    this.config = settings.config;
+    const { http } = this.config;
+    this.http = axios.create({
+      baseURL: http.baseUrl,
+      timeout: http.timeoutMs,
+      headers: http.headers,
+      httpsAgent: new Agent({ rejectUnauthorized: http.tls.rejectUnauthorized, ...(http.tls.caFile ? { ca: readFileSync(http.tls.caFile) } : {}) }),
+    });
+    this.auth = createRequestAuth(this.config.auth, this.http, settings.id);
+    this.http.interceptors.request.use(async (request) => {
+      await this.auth.apply(request);
+      return request;
+    });
+    this.pacer = new RequestPacer(this.config.rateLimit.requestsPerSecond, this.config.rateLimit.concurrentRequests);
+    this.mapper = new RecordMapper(this.config);
+  }
+
+  private get pageSize(): number {
+    const { pagination } = this.config;
+    return pagination.type === 'none' ? 0 : pagination.pageSize;
+  }
+
+  private firstPage(): number {
+    const { pagination } = this.config;
+    return pagination.type === 'pageNumber' ? pagination.firstPage : 0;
+  }
+
+  /** The end of the window that starts at `since`: `windowHours` later, or now. */
+  private windowEndFor(since: string | null): string | null {
+    const hours = this.config.incremental?.windowHours;
+    if (!hours) return null;
+    const now = Date.now();
+    const start = since === null ? now : Date.parse(since);
+    return new Date(Math.min(now, start + hours * 3_600_000)).toISOString();
+  }
+
+  startFrom(committed: Cursor | null): ReadState {
+    const incremental = this.config.incremental;
+    const committedSince = committed && typeof committed === 'object' && !Array.isArray(committed) && typeof committed.since === 'string' ? committed.since : null;
+    let since: string | null = null;
+    if (incremental && committedSince) {
+      // Re-read the look-back window; an exclusive filter needs one more second to include the cursor's own time.
+      const rewind = (incremental.lookbackSeconds + (incremental.inclusive ? 0 : 1)) * 1000;
+      since = new Date(Date.parse(committedSince) - rewind).toISOString();
+    } else if (incremental?.startDate) {
+      since = (parseSourceDate(incremental.startDate, 'incremental.startDate', 'iso', offsetOf(incremental.timezone)) ?? new Date(0)).toISOString();
+    }
+    const state: RunState = { since, windowEnd: this.windowEndFor(since), page: this.firstPage(), token: null, nextUrl: null, committed: committedSince, newest: committedSince };
+    return state;
+  }
+
+  compareCursors(a: Cursor, b: Cursor): number {
+    const since = (cursor: Cursor) => (cursor && typeof cursor === 'object' && !Array.isArray(cursor) && typeof cursor.since === 'string' ? cursor.since : '');
+    const [x, y] = [since(a), since(b)];
+    return x === y ? 0 : x < y ? -1 : 1;
+  }
+
+  private templateValues(state: RunState): TemplateValues {
+    const incremental = this.config.incremental;
+    const format = incremental ? (incremental.requestFormat ?? incremental.cursorFormat) : 'iso';
+    const offset = offsetOf(incremental?.timezone);
+    const written = (instant: string | null) => (instant === null ? null : formatSourceDate(new Date(instant), format, offset));
+    return {
+      province: this.settings.provinceCode,
+      cursor: written(state.since),
+      windowStart: written(state.since),
+      windowEnd: written(state.windowEnd),
+      page: state.page,
+      offset: state.page,
+      pageSize: this.pageSize || null,
+      limit: this.pageSize || null,
+      token: state.token,
+    };
+  }
+
+  /** Sends one request, retrying transient failures within the run as the definition's `retry` says. */
+  private async send(state: RunState, signal?: AbortSignal): Promise<AxiosResponse> {
+    const { request, retry } = this.config;
+    const values = this.templateValues(state);
+    const what = `connector ${this.settings.id}: ${state.nextUrl ? 'GET (next link)' : `${request.method} ${renderTemplate(request.path, values)}`}`;
+    const params = Object.fromEntries(
+      Object.entries(request.query)
+        .map(([name, value]) => [name, renderTemplate(value, values)] as const)
+        .filter(([, value]) => value !== ''),
+    );
+    const headers = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, renderTemplate(value, values)]));
+    let refreshed = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.pacer.run(() =>
+          state.nextUrl
+            ? this.http.get(state.nextUrl, { signal })
+            : this.http.request({ url: renderTemplate(request.path, values), method: request.method, params, headers, data: request.body ? renderJson(request.body, values) : undefined, signal }),
+        );
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        const failure = toSourceError(error, what);
+        if (failure.status === 401 && !refreshed && this.auth.refresh()) {
+          refreshed = true;
+          continue;
+        }
+        const transient = failure.status === null ? failure.transient : retry.transientStatusCodes.includes(failure.status);
+        if (!transient || attempt >= retry.maxAttempts) throw new SourceError(failure.message, transient, failure.status);
+        await new Promise((resolve) => setTimeout(resolve, retryDelay(attempt)));
+      }
+    }
+  }
+
+  async read(from: ReadState | null, signal?: AbortSignal): Promise<SourcePage> {
+    const state = (from as RunState | null) ?? (this.startFrom(null) as RunState);
+    const response = await this.send(state, signal);
+    const { records: recordsAt, pagination, incremental } = this.config;
+    const items = readPath(response.data, recordsAt.path);
+    if (!Array.isArray(items)) {
+      const got = response.data === null || typeof response.data !== 'object' ? typeof response.data : `an object with keys ${Object.keys(response.data as object).slice(0, 8).join(', ')}`;
+      throw new SourceError(`connector ${this.settings.id}: records.path "${recordsAt.path}" does not lead to a list in the response; got ${got}`, false);
+    }
+
+    let newest = state.newest;
+    if (incremental) {
+      for (const item of items) {
+        try {
+          const updated = parseSourceDate(readPath(item, incremental.cursorField), incremental.cursorField, incremental.cursorFormat, offsetOf(incremental.timezone));
+          if (updated) newest = later(newest, updated.toISOString());
+        } catch {
+          // The record becomes a dead letter through `map`; it moves no cursor.
+        }
+      }
+    }
+
+    let next: RunState | null = null;
+    const full = this.pageSize > 0 && items.length >= this.pageSize;
+    if (pagination.type === 'pageNumber' && full) next = { ...state, page: state.page + 1 };
+    if (pagination.type === 'offset' && full) next = { ...state, page: state.page + items.length };
+    if (pagination.type === 'cursorToken') {
+      const token = readPath(response.data, pagination.path);
+      if (typeof token === 'string' && token !== '' && items.length > 0) next = { ...state, token };
+    }
+    if (pagination.type === 'nextLink') {
+      const link = pagination.from === 'linkHeader' ? linkHeaderNext(response.headers.link) : readPath(response.data, pagination.path!);
+      if (typeof link === 'string' && link !== '' && items.length > 0) next = { ...state, nextUrl: link };
+    }
+    if (next === null && state.windowEnd !== null && Date.parse(state.windowEnd) < Date.now() - 1000) {
+      // This window is read to its end: everything before its end is seen. On to the next window.
+      newest = later(newest, state.windowEnd);
+      next = { ...state, since: state.windowEnd, windowEnd: this.windowEndFor(state.windowEnd), page: this.firstPage(), token: null, nextUrl: null };
+    }
+    if (next) next.newest = newest;
+
+    // Sorted sources can resume from the newest time seen; unsorted ones only once the run has read everything.
+    const canResume = !incremental || incremental.sorted || next === null;
+    // The committed position: every change before `since` (an ISO instant) is stored.
+    const cursor: Cursor = { since: canResume ? newest : state.committed };
+    return { items, cursor, next };
+  }
+
+  map(item: unknown): DossierRecordInput {
+    return this.mapper.map(item);
+  }
+
+  async check(signal?: AbortSignal): Promise<CheckReport> {
+    try {
+      const page = await this.read(this.startFrom(null), signal);
+      const { records, deadLetters } = mapItems(this, page.items, { connectorId: this.settings.id, provinceCode: this.settings.provinceCode, codeSet: this.settings.codeSet, observedAt: new Date() });
+      return { ok: true, message: `read ${page.items.length} records: ${records.length} would be stored, ${deadLetters.length} dead-lettered` };
+    } catch (error) {
+      return { ok: false, message: error instanceof Error ? error.message : String(error) };
+    }
+  }
+}
+
+/** The plugin: a definition without `plugin` is of this kind. */
+export const declarativePlugin: ConnectorPlugin<DeclarativeConfig> = {
+  kind: 'declarative',
+  description: 'any REST/JSON system, described by a definition file (connectors/declarative/README.md)',
+  configSchema: declarativeConfig,
+  create: (settings) => new DeclarativeConnector(settings),
+};

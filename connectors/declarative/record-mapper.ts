@@ -1,0 +1,156 @@
+import { codeSets, type CodeSet } from '../../config/provinces.js';
+import { parseSourceDate, vietnamOffsetMinutes, type DateFormat } from '../sdk/dates.js';
+import type { DossierRecordInput } from '../sdk/dossier-record.js';
+import { dossierStatuses, englishStatusWords, statusCodes, type DossierStatus } from '../sdk/dossier-status.js';
+import { MappingError } from '../sdk/mapping-error.js';
+import type { DeclarativeConfig } from './declarative-config.js';
+import { readPath } from './json-path.js';
+
+type FieldSpec = DeclarativeConfig['fields']['dossierCode'];
+interface FieldRule {
+  path?: string;
+  constant?: string | number;
+  format?: DateFormat;
+  timezone?: string;
+  trim: boolean;
+  map?: Record<string, string | number>;
+}
+
+/** Minutes east of UTC for a definition's timezone. */
+export function offsetOf(timezone: string | undefined): number {
+  if (timezone === undefined || timezone === 'Asia/Ho_Chi_Minh') return vietnamOffsetMinutes;
+  if (timezone === 'UTC') return 0;
+  const sign = timezone.startsWith('-') ? -1 : 1;
+  return sign * (Number(timezone.slice(1, 3)) * 60 + Number(timezone.slice(4, 6)));
+}
+
+function rule(spec: FieldSpec | undefined): FieldRule | undefined {
+  if (spec === undefined) return undefined;
+  return typeof spec === 'string' ? { path: spec, trim: true } : spec;
+}
+
+/** The vendor-status table: a preset vocabulary plus the definition's own map, compared as the definition says. */
+function statusTable(statuses: DeclarativeConfig['statuses']): (value: unknown) => DossierStatus | undefined {
+  const key = (value: string) => (statuses.ignoreCase ? value.normalize('NFC').trim().toLowerCase() : value.normalize('NFC'));
+  const table = new Map<string, DossierStatus>();
+  if (statuses.preset === 'national') for (const code of statusCodes) table.set(key(String(code)), code);
+  if (statuses.preset === 'english') for (const [word, code] of Object.entries(englishStatusWords)) table.set(key(word), code);
+  if (statuses.preset === 'vietnamese') for (const code of statusCodes) table.set(key(dossierStatuses[code].vi), code);
+  for (const [vendor, code] of Object.entries(statuses.map)) table.set(key(vendor), code as DossierStatus);
+  return (value) => (typeof value === 'string' || typeof value === 'number' ? table.get(key(String(value))) : undefined);
+}
+
+/** Maps source records to the canonical form as a definition's `fields` and `statuses` say. */
+export class RecordMapper {
+  private readonly lookupStatus: (value: unknown) => DossierStatus | undefined;
+  private readonly fields: Record<string, FieldRule | undefined>;
+  private readonly defaultFormat: DateFormat;
+  private readonly defaultTimezone: string | undefined;
+
+  constructor(config: Pick<DeclarativeConfig, 'fields' | 'statuses' | 'incremental'>) {
+    this.lookupStatus = statusTable(config.statuses);
+    this.fields = Object.fromEntries(Object.entries(config.fields).map(([name, spec]) => [name, rule(spec)]));
+    const updated = this.fields.sourceUpdatedAt ?? (config.incremental ? { path: config.incremental.cursorField, format: config.incremental.cursorFormat, timezone: config.incremental.timezone, trim: true } : undefined);
+    this.fields.sourceUpdatedAt = updated;
+    this.defaultFormat = config.incremental?.cursorFormat ?? 'iso';
+    this.defaultTimezone = config.incremental?.timezone;
+  }
+
+  /** Maps one record; throws MappingError naming the source field. */
+  map(item: unknown): DossierRecordInput {
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+      throw new MappingError('malformed_record', `expected a JSON object for a dossier, got ${Array.isArray(item) ? 'an array' : item === null ? 'null' : typeof item}`);
+    }
+    const dossierCode = this.text(item, 'dossierCode');
+    if (!dossierCode) throw new MappingError('missing_field', `${this.label('dossierCode')}: expected the dossier code, got none`);
+    try {
+      return this.mapFields(item, dossierCode);
+    } catch (error) {
+      if (error instanceof MappingError) error.dossierCode = dossierCode;
+      throw error;
+    }
+  }
+
+  private mapFields(item: object, dossierCode: string): DossierRecordInput {
+    const rawStatus = this.value(item, 'status');
+    if (rawStatus === undefined || rawStatus === null || rawStatus === '') throw new MappingError('missing_field', `${this.label('status')}: expected the dossier's status, got none`);
+    const status = this.lookupStatus(rawStatus);
+    if (status === undefined) {
+      throw new MappingError('unknown_status', `${this.label('status')}: ${JSON.stringify(String(rawStatus).slice(0, 40))} is not a status this definition maps; add it to statuses.map`);
+    }
+    const sourceUpdatedAt = this.date(item, 'sourceUpdatedAt');
+    if (!sourceUpdatedAt) throw new MappingError('missing_field', `${this.label('sourceUpdatedAt')}: expected the time of the last change, got none`);
+    const codeSet = this.text(item, 'provinceCodeSet');
+    if (codeSet !== null && !(codeSets as readonly string[]).includes(codeSet)) {
+      throw new MappingError('bad_value', `${this.label('provinceCodeSet')}: ${JSON.stringify(codeSet.slice(0, 10))} is not a code set; expected 2025 or 2008`);
+    }
+    return {
+      dossierCode,
+      altDossierCode: this.text(item, 'altDossierCode'),
+      provinceCode: this.text(item, 'provinceCode'),
+      provinceCodeSet: codeSet as CodeSet | null,
+      procedureCode: this.text(item, 'procedureCode'),
+      sectorCode: this.text(item, 'sectorCode'),
+      agencyCode: this.text(item, 'agencyCode'),
+      channel: this.integer(item, 'channel'),
+      applicantType: this.integer(item, 'applicantType'),
+      status,
+      sourceStatus: String(rawStatus),
+      submittedAt: this.date(item, 'submittedAt'),
+      receivedAt: this.date(item, 'receivedAt'),
+      dueAt: this.date(item, 'dueAt'),
+      finishedAt: this.date(item, 'finishedAt'),
+      returnedAt: this.date(item, 'returnedAt'),
+      rejectedAt: this.date(item, 'rejectedAt'),
+      sourceUpdatedAt,
+      sourceVersion: this.integer(item, 'sourceVersion') ?? sourceUpdatedAt.getTime(),
+    };
+  }
+
+  /** The source's own name for a field, for messages a provincial IT team recognises. */
+  private label(field: string): string {
+    const spec = this.fields[field];
+    return spec?.path ?? field;
+  }
+
+  /** The raw value of a field, after its `map`. */
+  private value(item: object, field: string): unknown {
+    const spec = this.fields[field];
+    if (!spec) return undefined;
+    let value = spec.constant ?? readPath(item, spec.path!);
+    if (typeof value === 'string' && spec.trim) value = value.trim();
+    if (spec.map && value !== null && value !== undefined && value !== '') {
+      const mapped = spec.map[String(value)];
+      if (mapped === undefined) {
+        throw new MappingError('bad_value', `${this.label(field)}: ${JSON.stringify(String(value).slice(0, 40))} is not one of ${Object.keys(spec.map).join(', ')}`);
+      }
+      value = mapped;
+    }
+    return value;
+  }
+
+  private text(item: object, field: string): string | null {
+    const value = this.value(item, field);
+    if (value === null || value === undefined || value === '') return null;
+    if (typeof value === 'string') return value;
+    if (typeof value === 'number') return String(value);
+    throw new MappingError('bad_value', `${this.label(field)}: expected text, got ${Array.isArray(value) ? 'a list' : typeof value}`);
+  }
+
+  private integer(item: object, field: string): number | null {
+    const value = this.value(item, field);
+    if (value === null || value === undefined || value === '') return null;
+    const number = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
+    if (typeof number !== 'number' || !Number.isSafeInteger(number)) {
+      throw new MappingError('bad_value', `${this.label(field)}: expected a whole number, got ${typeof value === 'string' ? JSON.stringify(value.slice(0, 20)) : typeof value}`);
+    }
+    return number;
+  }
+
+  private date(item: object, field: string): Date | null {
+    const spec = this.fields[field];
+    if (!spec) return null;
+    const value = this.value(item, field);
+    return parseSourceDate(value, this.label(field), spec.format ?? this.defaultFormat, offsetOf(spec.timezone ?? this.defaultTimezone));
+  }
+}

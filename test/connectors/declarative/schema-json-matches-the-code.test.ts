@@ -1,0 +1,12 @@
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { definitionJsonSchema } from '../../../connectors/declarative/definition-json-schema.js';
+
+it('commits the JSON Schema generated from the validating declarations (run `npm run schema` after a change)', () => {
+  const committed = JSON.parse(readFileSync(new URL('../../../connectors/declarative/schema.json', import.meta.url), 'utf8'));
+  expect(committed).toEqual(definitionJsonSchema());
+  expect(Object.keys(committed.properties)).toEqual(
+    expect.arrayContaining(['id', 'province', 'schedule', 'plugin', 'http', 'auth', 'request', 'pagination', 'incremental', 'records', 'fields', 'statuses', 'rateLimit', 'retry']),
+  );
+  expect(committed.additionalProperties).toBe(false);
+});
