@@ -1,5 +1,6 @@
 import type { Connector, ConnectorPlugin, ConnectorSettings } from './sdk/connector.js';
 import { declarativePlugin } from './declarative/declarative-connector.js';
+import { lgspSoapPlugin } from './lgsp-soap/lgsp-soap-connector.js';
 import { nationalRestPlugin } from './national-rest/national-rest-connector.js';
 import type { CodeSet } from '../config/provinces.js';
 
@@ -10,7 +11,7 @@ export class ConnectorDefinitionError extends Error {
 
 /** Every connector kind, by the name a definition uses. */
 export const connectorPlugins: ReadonlyMap<string, ConnectorPlugin> = new Map(
-  [declarativePlugin as ConnectorPlugin, nationalRestPlugin as ConnectorPlugin].map((plugin) => [plugin.kind, plugin]),
+  [declarativePlugin as ConnectorPlugin, nationalRestPlugin as ConnectorPlugin, lgspSoapPlugin as ConnectorPlugin].map((plugin) => [plugin.kind, plugin]),
 );
 
 /** Validates a stored or submitted configuration against its kind's spec and builds the connector. */

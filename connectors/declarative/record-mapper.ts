@@ -1,7 +1,7 @@
 import { codeSets, type CodeSet } from '../../config/provinces.js';
 import { parseSourceDate, vietnamOffsetMinutes, type DateFormat } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
-import { dossierStatuses, englishStatusWords, statusCodes, type DossierStatus } from '../sdk/dossier-status.js';
+import { englishStatusWords, statusCodes, vietnameseStatusLabels, type DossierStatus } from '../sdk/dossier-status.js';
 import { MappingError } from '../sdk/mapping-error.js';
 import type { DeclarativeConfig } from './declarative-config.js';
 import { readPath } from './json-path.js';
@@ -35,7 +35,7 @@ function statusTable(statuses: DeclarativeConfig['statuses']): (value: unknown) 
   const table = new Map<string, DossierStatus>();
   if (statuses.preset === 'national') for (const code of statusCodes) table.set(key(String(code)), code);
   if (statuses.preset === 'english') for (const [word, code] of Object.entries(englishStatusWords)) table.set(key(word), code);
-  if (statuses.preset === 'vietnamese') for (const code of statusCodes) table.set(key(dossierStatuses[code].vi), code);
+  if (statuses.preset === 'vietnamese') for (const [label, code] of vietnameseStatusLabels) table.set(key(label), code);
   for (const [vendor, code] of Object.entries(statuses.map)) table.set(key(vendor), code as DossierStatus);
   return (value) => (typeof value === 'string' || typeof value === 'number' ? table.get(key(String(value))) : undefined);
 }
@@ -120,7 +120,7 @@ export class RecordMapper {
     let value = spec.constant ?? readPath(item, spec.path!);
     if (typeof value === 'string' && spec.trim) value = value.trim();
     if (spec.map && value !== null && value !== undefined && value !== '') {
-      const mapped = spec.map[String(value)];
+      const mapped = Object.hasOwn(spec.map, String(value)) ? spec.map[String(value)] : undefined;
       if (mapped === undefined) {
         throw new MappingError('bad_value', `${this.label(field)}: ${JSON.stringify(String(value).slice(0, 40))} is not one of ${Object.keys(spec.map).join(', ')}`);
       }

@@ -39,6 +39,11 @@ export const englishStatusWords: Readonly<Record<string, DossierStatus>> = {
   done: 10,
 };
 
+/** The Vietnamese labels of the national list (NFC, lower case) → national code. A Map: a vendor value such as "constructor" finds nothing. */
+export const vietnameseStatusLabels: ReadonlyMap<string, DossierStatus> = new Map(
+  statusCodes.map((code) => [dossierStatuses[code].vi.normalize('NFC').toLowerCase(), code]),
+);
+
 /** Transitions our model expects; anything else is still applied (the province is the record) but reported. */
 export const expectedTransitions: Readonly<Record<DossierStatus, readonly DossierStatus[]>> = {
   1: [2, 3, 4, 7],

@@ -1,0 +1,226 @@
+import axios, { type AxiosInstance } from 'axios';
+import { XMLBuilder, XMLParser } from 'fast-xml-parser';
+import { z } from 'zod';
+import type { CheckReport, Connector, ConnectorPlugin, ConnectorSettings, Cursor, ReadState, SourcePage } from '../sdk/connector.js';
+import { formatSourceDate, parseSourceDate } from '../sdk/dates.js';
+import type { DossierRecordInput } from '../sdk/dossier-record.js';
+import { vietnameseStatusLabels, type DossierStatus } from '../sdk/dossier-status.js';
+import { MappingError } from '../sdk/mapping-error.js';
+import { mapItems } from '../sdk/normalise.js';
+import { resolveSecret, secretReference } from '../sdk/secrets.js';
+import { SourceError, toSourceError } from '../sdk/source-error.js';
+
+/**
+ * Settings of a one-stop-shop system reached through the provincial integration platform (LGSP) as a SOAP 1.1
+ * service: the operation `LayDanhSachHoSo` pages dossiers changed since a time, in XML with Vietnamese status
+ * labels. The declarative form cannot describe it (a SOAP envelope in, XML out), so it is a code plugin.
+ */
+export const lgspSoapConfig = z
+  .object({
+    /** Base URL of the LGSP gateway, e.g. https://lgsp.hanoi.gov.vn. */
+    baseUrl: z.url({ error: 'expected an http(s) URL' }),
+    /** Path of the SOAP endpoint. Default /lgsp/motcua/soap. */
+    path: z.string().startsWith('/', { error: 'expected a path starting with /' }).default('/lgsp/motcua/soap'),
+    /** SOAPAction header of the operation. Default http://motcua.gov.vn/LayDanhSachHoSo. */
+    soapAction: z.string().default('http://motcua.gov.vn/LayDanhSachHoSo'),
+    /** HTTP Basic user of the gateway account. */
+    username: z.string({ error: 'expected the gateway user name' }).min(1),
+    /** Its password, as a reference. */
+    password: secretReference,
+    /** Dossiers per page (SoLuong), 1 to 500. Default 200. */
+    pageSize: z.number({ error: 'expected a whole number from 1 to 500' }).int().min(1).max(500, { error: 'expected a whole number from 1 to 500' }).default(200),
+    /** Seconds re-read at the start of each run. Default 120. */
+    lookbackSeconds: z.number({ error: 'expected a whole number of seconds' }).int().min(0).max(604_800).default(120),
+    /** Request timeout. Default 30000 ms. */
+    timeoutMs: z.number().int().min(100).max(300_000).default(30_000),
+  })
+  .strict();
+export type LgspSoapConfig = z.infer<typeof lgspSoapConfig>;
+
+/** A run's place: its since-filter (ISO instant), the offset (ViTri), the newest NgayCapNhat seen. */
+interface RunState {
+  [key: string]: string | number | null;
+  since: string | null;
+  offset: number;
+  newest: string | null;
+}
+
+const dateFormat = 'dd/MM/yyyy HH:mm:ss';
+const namespace = 'http://motcua.gov.vn/';
+
+const parser = new XMLParser({
+  removeNSPrefix: true,
+  ignoreAttributes: true,
+  parseTagValue: false,
+  trimValues: true,
+  // One <HoSo> is still a list of one.
+  isArray: (name) => name === 'HoSo',
+});
+const builder = new XMLBuilder({ ignoreAttributes: false, suppressEmptyNode: true });
+
+/** Reads an element's text: absent and empty elements are null. */
+function textOf(item: Record<string, unknown>, name: string): string | null {
+  const value = item[name];
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number') return String(value);
+  throw new MappingError('bad_value', `${name}: expected text, got nested XML`);
+}
+
+/** Maps one `<HoSo>` element to the canonical form. */
+export function mapLgspDossier(raw: unknown): DossierRecordInput {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new MappingError('malformed_record', 'expected a <HoSo> element with child elements');
+  const item = raw as Record<string, unknown>;
+  const dossierCode = textOf(item, 'SoHoSo');
+  if (!dossierCode) throw new MappingError('missing_field', 'SoHoSo: expected the dossier code, got none');
+  try {
+    const date = (name: string) => parseSourceDate(textOf(item, name), name, dateFormat);
+    const number = (name: string) => {
+      const value = textOf(item, name);
+      if (value === null) return null;
+      if (!/^\d+$/.test(value)) throw new MappingError('bad_value', `${name}: expected a whole number, got ${JSON.stringify(value.slice(0, 20))}`);
+      return Number(value);
+    };
+    const label = textOf(item, 'TrangThai');
+    if (!label) throw new MappingError('missing_field', 'TrangThai: expected the dossier status, got none');
+    const status: DossierStatus | undefined = vietnameseStatusLabels.get(label.normalize('NFC').trim().toLowerCase());
+    if (!status) throw new MappingError('unknown_status', `TrangThai: ${JSON.stringify(label.slice(0, 40))} is not a status label of the national list`);
+    const sourceUpdatedAt = date('NgayCapNhat');
+    if (!sourceUpdatedAt) throw new MappingError('missing_field', 'NgayCapNhat: expected the time of the last change, got none');
+    return {
+      dossierCode,
+      provinceCode: textOf(item, 'MaTinh'),
+      procedureCode: textOf(item, 'MaThuTuc'),
+      sectorCode: textOf(item, 'MaLinhVuc'),
+      agencyCode: textOf(item, 'CoQuan'),
+      channel: number('KenhNop'),
+      applicantType: number('LoaiDoiTuong'),
+      status,
+      sourceStatus: label,
+      submittedAt: date('NgayNop'),
+      receivedAt: date('NgayTiepNhan'),
+      dueAt: date('NgayHenTra'),
+      finishedAt: date('NgayXuLyXong'),
+      returnedAt: date('NgayTraKetQua'),
+      rejectedAt: date('NgayTuChoi'),
+      sourceUpdatedAt,
+      sourceVersion: number('PhienBan') ?? sourceUpdatedAt.getTime(),
+    };
+  } catch (error) {
+    if (error instanceof MappingError) error.dossierCode = dossierCode;
+    throw error;
+  }
+}
+
+/** Pages `LayDanhSachHoSo` by offset from a since-time, in (NgayCapNhat, SoHoSo) order. */
+export class LgspSoapConnector implements Connector {
+  private readonly http: AxiosInstance;
+
+  constructor(private readonly settings: ConnectorSettings<LgspSoapConfig>) {
+    const { config } = settings;
+    const password = resolveSecret(config.password, `connector ${settings.id}: password`);
+    this.http = axios.create({ baseURL: config.baseUrl, timeout: config.timeoutMs, auth: { username: config.username, password }, responseType: 'text' });
+  }
+
+  startFrom(committed: Cursor | null): ReadState {
+    const since = committed && typeof committed === 'object' && !Array.isArray(committed) && typeof committed.since === 'string' ? committed.since : null;
+    const rewound = since === null ? null : new Date(Date.parse(since) - this.settings.config.lookbackSeconds * 1000).toISOString();
+    const state: RunState = { since: rewound, offset: 0, newest: since };
+    return state;
+  }
+
+  compareCursors(a: Cursor, b: Cursor): number {
+    const since = (cursor: Cursor) => (cursor && typeof cursor === 'object' && !Array.isArray(cursor) && typeof cursor.since === 'string' ? cursor.since : '');
+    return since(a) === since(b) ? 0 : since(a) < since(b) ? -1 : 1;
+  }
+
+  private envelope(state: RunState): string {
+    const operation: Record<string, unknown> = { '@_xmlns': namespace, MaTinh: this.settings.provinceCode };
+    if (state.since) operation.TuNgay = formatSourceDate(new Date(state.since), dateFormat);
+    operation.ViTri = state.offset;
+    operation.SoLuong = this.settings.config.pageSize;
+    return builder.build({
+      'soap:Envelope': { '@_xmlns:soap': 'http://schemas.xmlsoap.org/soap/envelope/', 'soap:Body': { LayDanhSachHoSo: operation } },
+    }) as string;
+  }
+
+  async read(from: ReadState | null, signal?: AbortSignal): Promise<SourcePage> {
+    const state = (from as RunState | null) ?? (this.startFrom(null) as RunState);
+    const { config } = this.settings;
+    const what = `connector ${this.settings.id}: SOAP LayDanhSachHoSo at ${config.path}`;
+    let xml: string;
+    try {
+      const response = await this.http.post(config.path, this.envelope(state), {
+        headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: `"${config.soapAction}"` },
+        signal,
+        validateStatus: () => true,
+      });
+      xml = String(response.data);
+      if (response.status >= 400) throw this.fault(xml, response.status, what);
+    } catch (error) {
+      throw error instanceof SourceError ? error : toSourceError(error, what);
+    }
+    let document: Record<string, unknown>;
+    try {
+      document = parser.parse(xml) as Record<string, unknown>;
+    } catch {
+      throw new SourceError(`${what}: the answer is not well-formed XML`, false);
+    }
+    const result = (((document.Envelope as Record<string, unknown> | undefined)?.Body as Record<string, unknown> | undefined)?.LayDanhSachHoSoResponse as Record<string, unknown> | undefined)?.KetQua as
+      | Record<string, unknown>
+      | undefined;
+    if (!result) throw new SourceError(`${what}: the answer has no LayDanhSachHoSoResponse/KetQua element; check the path and SOAPAction`, false);
+    const list = result.DanhSachHoSo;
+    const items: unknown[] = list && typeof list === 'object' ? (((list as Record<string, unknown>).HoSo as unknown[] | undefined) ?? []) : [];
+
+    let newest = state.newest;
+    for (const item of items) {
+      try {
+        const updated = parseSourceDate((item as Record<string, unknown>).NgayCapNhat, 'NgayCapNhat', dateFormat);
+        if (updated && (newest === null || updated.toISOString() > newest)) newest = updated.toISOString();
+      } catch {
+        // A record with a bad update time becomes a dead letter through `map` and moves no cursor.
+      }
+    }
+    const next: RunState | null = items.length >= config.pageSize ? { ...state, offset: state.offset + items.length, newest } : null;
+    return { items, cursor: { since: newest }, next };
+  }
+
+  /** A SOAP fault as an actionable error: authentication faults are not worth retrying, server faults are. */
+  private fault(xml: string, status: number, what: string): SourceError {
+    let faultCode = '';
+    let faultString = '';
+    try {
+      const fault = ((parser.parse(xml) as Record<string, Record<string, Record<string, unknown>>>).Envelope?.Body?.Fault ?? {}) as Record<string, unknown>;
+      faultCode = String(fault.faultcode ?? '');
+      faultString = String(fault.faultstring ?? '').slice(0, 200);
+    } catch {
+      // Not a SOAP fault: fall back to the HTTP status.
+    }
+    const client = /Client$/.test(faultCode) || status === 401 || status === 403;
+    const hint = client ? '; check the gateway user name and the password reference' : '';
+    return new SourceError(`${what}: ${faultString ? `SOAP fault ${faultCode}: ${faultString}` : `HTTP ${status}`}${hint}`, !client, status);
+  }
+
+  map(item: unknown): DossierRecordInput {
+    return mapLgspDossier(item);
+  }
+
+  async check(signal?: AbortSignal): Promise<CheckReport> {
+    try {
+      const page = await this.read(this.startFrom(null), signal);
+      const { records, deadLetters } = mapItems(this, page.items, { connectorId: this.settings.id, provinceCode: this.settings.provinceCode, codeSet: this.settings.codeSet, observedAt: new Date() });
+      return { ok: true, message: `read ${page.items.length} dossiers: ${records.length} would be stored, ${deadLetters.length} dead-lettered` };
+    } catch (error) {
+      return { ok: false, message: error instanceof Error ? error.message : String(error) };
+    }
+  }
+}
+
+/** The plugin: loaded by the name `lgsp-soap`. */
+export const lgspSoapPlugin: ConnectorPlugin<LgspSoapConfig> = {
+  kind: 'lgsp-soap',
+  description: 'SOAP/XML one-stop-shop service behind the provincial integration platform (LGSP), operation LayDanhSachHoSo',
+  configSchema: lgspSoapConfig,
+  create: (settings) => new LgspSoapConnector(settings),
+};
