@@ -42,6 +42,23 @@ function linkHeaderNext(header: unknown): string | null {
   return null;
 }
 
+/** Why `records.path` found no list: where the path stops, and what is there instead. */
+function describeMiss(body: unknown, path: string): string {
+  const keysOf = (value: unknown) => (value !== null && typeof value === 'object' ? Object.keys(value).slice(0, 8).join(', ') || 'none' : null);
+  let at: unknown = body;
+  const walked: string[] = [];
+  for (const key of path === '$' ? [] : path.split('.')) {
+    const next = readPath(at, key);
+    if (next === undefined) {
+      const keys = keysOf(at);
+      return `records.path "${path}" does not lead to a list in the response: ${walked.join('.') || 'the body'} has no "${key}"${keys ? ` (its keys: ${keys})` : ` (it is ${typeof at})`}`;
+    }
+    walked.push(key);
+    at = next;
+  }
+  return `records.path "${path}" does not lead to a list in the response: it leads to ${at === null ? 'null' : Array.isArray(at) ? 'a list' : typeof at}`;
+}
+
 /**
  * A REST/JSON connector described entirely by a definition file: no code per vendor. It reads pages as the
  * definition's pagination says, from a since-filter on the update time, and maps each record through the
@@ -168,10 +185,7 @@ export class DeclarativeConnector implements Connector {
     const response = await this.send(state, signal);
     const { records: recordsAt, pagination, incremental } = this.config;
     const items = readPath(response.data, recordsAt.path);
-    if (!Array.isArray(items)) {
-      const got = response.data === null || typeof response.data !== 'object' ? typeof response.data : `an object with keys ${Object.keys(response.data as object).slice(0, 8).join(', ')}`;
-      throw new SourceError(`connector ${this.settings.id}: records.path "${recordsAt.path}" does not lead to a list in the response; got ${got}`, false);
-    }
+    if (!Array.isArray(items)) throw new SourceError(`connector ${this.settings.id}: ${describeMiss(response.data, recordsAt.path)}`, false);
 
     let newest = state.newest;
     if (incremental) {

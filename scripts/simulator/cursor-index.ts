@@ -32,11 +32,19 @@ export class CursorIndex {
     this.insert(dossier);
   }
 
-  /** The first `limit` dossiers at or after the cursor start, and whether more follow. */
-  page(start: CursorStart, limit: number): { dossiers: SimulatedDossier[]; hasMore: boolean } {
-    const { updatedSince, afterCode } = start;
-    // Every code sorts after '', so (updatedSince, '') inclusive means "updated at or after updatedSince".
-    let [run, position] = updatedSince === null ? [0, 0] : this.locate(updatedSince, afterCode ?? '', afterCode !== null);
+  /**
+   * The first `limit` dossiers at or after the cursor start, after skipping `skip` of them (offset paging,
+   * for dialects that page by number), and whether more follow.
+   */
+  page(start: CursorStart, limit: number, skip = 0): { dossiers: SimulatedDossier[]; hasMore: boolean } {
+    let [run, position] = this.startOf(start);
+    // Skipping whole runs at a time keeps a deep offset cheap: offset 100,000 walks a few hundred runs, not 100,000 dossiers.
+    let toSkip = skip;
+    while (toSkip > 0 && run < this.runs.length) {
+      const left = (this.runs[run] as SimulatedDossier[]).length - position;
+      if (toSkip < left) [position, toSkip] = [position + toSkip, 0];
+      else [run, position, toSkip] = [run + 1, 0, toSkip - left];
+    }
     const dossiers: SimulatedDossier[] = [];
     while (run < this.runs.length) {
       if (dossiers.length === limit) return { dossiers, hasMore: true };
@@ -47,6 +55,19 @@ export class CursorIndex {
       if (position === entries.length) [run, position] = [run + 1, 0];
     }
     return { dossiers, hasMore: false };
+  }
+
+  /** How many dossiers are at or after the cursor start (a page total for dialects that report one). */
+  countFrom(start: CursorStart): number {
+    const [run, position] = this.startOf(start);
+    let count = 0;
+    for (let index = run; index < this.runs.length; index++) count += (this.runs[index] as SimulatedDossier[]).length;
+    return count - position;
+  }
+
+  private startOf({ updatedSince, afterCode }: CursorStart): [run: number, position: number] {
+    // Every code sorts after '', so (updatedSince, '') inclusive means "updated at or after updatedSince".
+    return updatedSince === null ? [0, 0] : this.locate(updatedSince, afterCode ?? '', afterCode !== null);
   }
 
   private remove(dossier: SimulatedDossier): void {

@@ -45,6 +45,11 @@ export const badDateValue = '20260231250000';
 
 const vietnamTime = (at: number | null) => (at === null ? null : formatVietnamTime(new Date(at)));
 
+/** The handling agency's identifier (MaDinhDanh), e.g. `000.00.01.H79`: every dialect serves the same one. */
+export function agencyCode(dossier: SimulatedDossier): string {
+  return `000.00.${dossier.procedure.agencyNumber}.H${dossier.provinceCode}`;
+}
+
 /** The wire item for a dossier, broken the way its `malformed` kind says. */
 export function toPortalItem(dossier: SimulatedDossier): PortalDossierItem {
   const { procedure, applicant } = dossier;
@@ -54,7 +59,7 @@ export function toPortalItem(dossier: SimulatedDossier): PortalDossierItem {
     MaTTHC: procedure.code,
     TenTTHC: procedure.name,
     MaLinhVuc: procedure.sectorCode,
-    DonViXuLy: `000.00.${procedure.agencyNumber}.H${dossier.provinceCode}`,
+    DonViXuLy: agencyCode(dossier),
     TenDonViXuLy: procedure.agencyName,
     KenhThucHien: dossier.channel,
     LoaiDoiTuong: dossier.applicantType,

@@ -3,6 +3,10 @@ import { Readable } from 'node:stream';
 import { fastify, type FastifyInstance } from 'fastify';
 import { truncateTo } from './business-calendar.js';
 import { CursorIndex } from './cursor-index.js';
+import type { DialectContext } from './dialects/dialect-context.js';
+import { registerDvcDialect } from './dialects/dvc-dialect.js';
+import { registerIgateDialect } from './dialects/igate-dialect.js';
+import { registerLgspSoapDialect } from './dialects/lgsp-soap-dialect.js';
 import { generateProvinceDossiers } from './dossier-generator.js';
 import { BadRequestError, parseDossierQuery } from './dossier-query.js';
 import { toPortalItem, toTruthRow, type TruthRow } from './portal-wire-format.js';
@@ -11,6 +15,25 @@ import type { SimulatedDossier } from './simulated-dossier.js';
 import { isFinal, moveOneStep } from './status-movement.js';
 
 export type { TruthRow } from './portal-wire-format.js';
+
+/**
+ * Secrets the vendor dialects check (wire formats in dialects/README.md). Each dialect checks only its own
+ * and stays open, accepting requests without auth, while its credential is unset. Default: all unset.
+ */
+export interface SimulatorCredentials {
+  /** dvc: the `apikey` query parameter of `GET /dvc/v2/records`. */
+  apiKey?: string;
+  /** igate: the OAuth2 client id `POST /igate/oauth/token` accepts; set together with clientSecret. */
+  clientId?: string;
+  /** igate: the OAuth2 client secret; set together with clientId. */
+  clientSecret?: string;
+  /** lgsp-soap: the HTTP Basic user name; set together with password. */
+  username?: string;
+  /** lgsp-soap: the HTTP Basic password; set together with username. */
+  password?: string;
+  /** dvc: a static token accepted as `Authorization: Bearer <token>` instead of the apikey. */
+  bearerToken?: string;
+}
 
 /** How a simulated set of province systems behaves. */
 export interface SimulatorOptions {
@@ -34,6 +57,10 @@ export interface SimulatorOptions {
   malformedRate?: number;
   /** Default none. When set, /api requests must carry header `X-Api-Key: <key>` or get 401. */
   apiKey?: string;
+  /** Default none (every vendor dialect open). The secrets of the vendor dialects, see SimulatorCredentials. */
+  credentials?: SimulatorCredentials;
+  /** Default 300. Lifetime of an igate OAuth2 access token in whole seconds; tests set 1–2 to expire one mid-sync. */
+  tokenTtlSeconds?: number;
   /** Default false. Start with movement paused. */
   paused?: boolean;
 }
@@ -44,9 +71,10 @@ interface ProvinceState {
 }
 
 /**
- * Stands in for provinces' one-stop-shop systems speaking the national portal dialect: serves dossiers by
- * updated-since cursor, moves their statuses while running, and tells the truth about them (`/_sim/truth`)
- * so a sync can be checked end to end.
+ * Stands in for provinces' one-stop-shop systems: serves dossiers by updated-since cursor in the national
+ * portal dialect (`/api/dossiers`) and, from the same dossiers at the same time, in three vendor dialects
+ * (`/igate`, `/dvc`, `/lgsp`, see dialects/README.md); moves their statuses while running, and tells the
+ * truth about them (`/_sim/truth`) so a sync through any dialect can be checked end to end.
  */
 export class ProvinceSimulator {
   private readonly provinces = new Map<string, ProvinceState>();
@@ -59,6 +87,7 @@ export class ProvinceSimulator {
   private readonly dossierCount: number;
   private readonly precision: 'second' | 'minute';
   private readonly apiKeyDigest: Buffer | null;
+  private readonly dialectContext: DialectContext;
   private paused: boolean;
   private changes = 0;
   private server: FastifyInstance | null = null;
@@ -74,6 +103,11 @@ export class ProvinceSimulator {
     this.paused = options.paused ?? false;
     this.apiKeyDigest = options.apiKey === undefined ? null : digest(options.apiKey);
     this.random = seededRandom(deriveSeed(seed, 'movement'));
+    this.dialectContext = {
+      indexOf: (provinceCode) => this.provinces.get(provinceCode)?.index,
+      credentials: { ...options.credentials },
+      tokenTtlSeconds: options.tokenTtlSeconds ?? 300,
+    };
     for (const provinceCode of options.provinces) {
       const dossiers = generateProvinceDossiers(provinceCode, options.dossiersPerProvince, {
         seed,
@@ -190,6 +224,11 @@ export class ProvinceSimulator {
       });
     });
 
+    // The vendor dialects: each in its own encapsulated plugin, so its auth and error shapes stay its own.
+    registerIgateDialect(server, this.dialectContext);
+    registerDvcDialect(server, this.dialectContext);
+    registerLgspSoapDialect(server, this.dialectContext);
+
     // Control endpoints: for the rehearsal harness, never behind the API key.
     server.get('/_sim/truth', async (_request, reply) => {
       // Streamed rather than built in memory: 400,000 rows are tens of megabytes.
@@ -231,6 +270,26 @@ function validate(options: SimulatorOptions): void {
   const rate = options.malformedRate;
   if (rate !== undefined && !(rate >= 0 && rate <= 1)) throw new Error('malformedRate must be between 0 and 1');
   if (options.apiKey === '') throw new Error('apiKey must not be empty (leave it out to disable the check)');
+  validateCredentials(options.credentials ?? {});
+  const ttl = options.tokenTtlSeconds;
+  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 1)) throw new Error('tokenTtlSeconds must be a positive whole number');
+}
+
+function validateCredentials(credentials: SimulatorCredentials): void {
+  for (const [name, value] of Object.entries(credentials)) {
+    if (value !== undefined && (typeof value !== 'string' || value === '')) {
+      throw new Error(`credentials.${name} must be a non-empty string (leave it out to disable the check)`);
+    }
+  }
+  // Half a pair would lock a dialect with a secret nobody can present.
+  if ((credentials.clientId === undefined) !== (credentials.clientSecret === undefined)) {
+    throw new Error('credentials.clientId and credentials.clientSecret go together');
+  }
+  if ((credentials.username === undefined) !== (credentials.password === undefined)) {
+    throw new Error('credentials.username and credentials.password go together');
+  }
+  // HTTP Basic splits user and password at the first colon.
+  if (credentials.username?.includes(':')) throw new Error('credentials.username must not contain a colon');
 }
 
 function* ndjsonLines(rows: Iterable<unknown>): Generator<string> {
