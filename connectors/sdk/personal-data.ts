@@ -8,19 +8,21 @@ const personalKeyPatterns = [
   /^tennguoi/i,
   /^nguoi(nop|dung|yeucau)/i,
   /^sogiayto/i, // ID number
-  /^dinhdanh/i,
-  /^socmnd|^socccd|^cccd|^cmnd/i,
+  /^(so)?dinhdanh/i,
+  /^(so)?(cmnd|cccd)/i,
+  /^identity/i,
   /^(so)?dienthoai|^sdt|phone/i,
   /^(dia)?chi(thu)?email|^email/i,
   /^diachi/i,
   /^ngaysinh/i,
-  /^applicant(name|id|phone|address|email|birth)/i,
+  /^applicant$|^applicant(name|id|phone|address|email|birth)/i,
   /^(full)?name$|^address|^idnumber|^birth/i,
 ];
 
-/** True when a key names personal data. */
+/** True when a key names personal data, however it is cased or separated (HoTen, ho_ten, ho-ten). */
 export function isPersonalKey(key: string): boolean {
-  return personalKeyPatterns.some((pattern) => pattern.test(key));
+  const bare = key.replace(/[\s_-]/g, '');
+  return personalKeyPatterns.some((pattern) => pattern.test(bare));
 }
 
 /** A copy of a raw payload with every personal field replaced by "[redacted]", safe to store in a dead letter. */

@@ -76,3 +76,19 @@ describe('a dead letter keeps the raw payload with personal fields redacted', ()
     expect(Object.keys(records[0]!)).not.toContain('ChuHoSo');
   });
 });
+
+describe('personal fields in every vendor dialect', () => {
+  it('are redacted whatever their casing or separators', async () => {
+    const { redactPersonalData } = await import('../../../connectors/sdk/personal-data.js');
+    const redacted = redactPersonalData({
+      ma_ho_so: '92.2026.000001',
+      nguoi_nop: { ho_ten: 'Đỗ Ngọc Phúc', so_cccd: '079245017124' },
+      applicant: { fullName: 'Trần Thị Bình', identityNumber: '079123456789', phone: '0912', address: 'x' },
+      NguoiNop: { HoTen: 'Lê Văn C', SoDinhDanh: '001', DienThoai: '09', DiaChi: 'y' },
+      ho_ten: 'A', dien_thoai: '1', dia_chi: 'z', so_cccd: '2',
+    });
+    const text = JSON.stringify(redacted);
+    for (const value of ['Phúc', '079245017124', 'Bình', '079123456789', 'Lê Văn C', '"A"', '"z"']) expect(text).not.toContain(value);
+    expect(text).toContain('92.2026.000001');
+  });
+});
