@@ -19,6 +19,18 @@ export interface SimulateOptions {
 /** `fleet simulate`: serves simulated province systems until SIGTERM/SIGINT. */
 export async function simulateCommand(options: SimulateOptions, logger: Logger): Promise<number> {
   const apiKey = options.apiKeyEnv ? process.env[options.apiKeyEnv] : undefined;
+  // The vendor dialects' credentials, from the environment so that they never appear in a process list.
+  const env = process.env;
+  const credentials = Object.fromEntries(
+    Object.entries({
+      clientId: env.SIMULATOR_IGATE_CLIENT_ID,
+      clientSecret: env.SIMULATOR_IGATE_CLIENT_SECRET,
+      apiKey: env.SIMULATOR_DVC_API_KEY,
+      bearerToken: env.SIMULATOR_DVC_BEARER_TOKEN,
+      username: env.SIMULATOR_LGSP_USERNAME,
+      password: env.SIMULATOR_LGSP_PASSWORD,
+    }).filter(([, value]) => value),
+  );
   if (options.apiKeyEnv && !apiKey) throw new UsageError(`fleet simulate: --api-key-env: environment variable ${options.apiKeyEnv} is not set; expected it to hold the API key`);
   let simulator: ProvinceSimulator;
   try {
@@ -30,6 +42,7 @@ export async function simulateCommand(options: SimulateOptions, logger: Logger):
       updatedAtPrecision: options.precision,
       malformedRate: options.malformedRate,
       ...(apiKey ? { apiKey } : {}),
+      credentials,
     });
   } catch (error) {
     throw new UsageError(`fleet simulate: ${error instanceof Error ? error.message : String(error)}`);
@@ -39,6 +52,8 @@ export async function simulateCommand(options: SimulateOptions, logger: Logger):
   const url = await started;
   console.log(`simulator: ${options.provinces.length} provinces × ${options.dossiers} dossiers on ${url}`);
   console.log(`  GET ${url}/api/dossiers?province=${options.provinces[0]}&updatedSince=yyyyMMddHHmmss&afterCode=&limit=1000`);
+  console.log(`  GET ${url}/igate/api/v1/provinces/${options.provinces[0]}/dossiers (OAuth2 at ${url}/igate/oauth/token)`);
+  console.log(`  GET ${url}/dvc/v2/records?province=${options.provinces[0]}   POST ${url}/lgsp/motcua/soap (SOAP)`);
   console.log(`  GET ${url}/_sim/truth (NDJSON)   POST ${url}/_sim/pause | /_sim/resume   GET ${url}/_sim/health`);
   return stopped;
 }
