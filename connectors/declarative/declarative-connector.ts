@@ -6,6 +6,7 @@ import type { CheckReport, Connector, ConnectorPlugin, ConnectorSettings, Cursor
 import { formatSourceDate, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { mapItems } from '../sdk/normalise.js';
+import { compareSinceCursors, sinceOf } from '../sdk/since-cursor.js';
 import { SourceError, toSourceError } from '../sdk/source-error.js';
 import { declarativeConfig, type DeclarativeConfig } from './declarative-config.js';
 import { readPath } from './json-path.js';
@@ -110,7 +111,7 @@ export class DeclarativeConnector implements Connector {
 
   startFrom(committed: Cursor | null): ReadState {
     const incremental = this.config.incremental;
-    const committedSince = committed && typeof committed === 'object' && !Array.isArray(committed) && typeof committed.since === 'string' ? committed.since : null;
+    const committedSince = sinceOf(committed);
     let since: string | null = null;
     if (incremental && committedSince) {
       // Re-read the look-back window; an exclusive filter needs one more second to include the cursor's own time.
@@ -124,9 +125,7 @@ export class DeclarativeConnector implements Connector {
   }
 
   compareCursors(a: Cursor, b: Cursor): number {
-    const since = (cursor: Cursor) => (cursor && typeof cursor === 'object' && !Array.isArray(cursor) && typeof cursor.since === 'string' ? cursor.since : '');
-    const [x, y] = [since(a), since(b)];
-    return x === y ? 0 : x < y ? -1 : 1;
+    return compareSinceCursors(a, b);
   }
 
   private templateValues(state: RunState): TemplateValues {

@@ -8,6 +8,7 @@ import { vietnameseStatusLabels, type DossierStatus } from '../sdk/dossier-statu
 import { MappingError } from '../sdk/mapping-error.js';
 import { mapItems } from '../sdk/normalise.js';
 import { resolveSecret, secretReference } from '../sdk/secrets.js';
+import { compareSinceCursors, sinceOf } from '../sdk/since-cursor.js';
 import { SourceError, toSourceError } from '../sdk/source-error.js';
 
 /**
@@ -123,15 +124,14 @@ export class LgspSoapConnector implements Connector {
   }
 
   startFrom(committed: Cursor | null): ReadState {
-    const since = committed && typeof committed === 'object' && !Array.isArray(committed) && typeof committed.since === 'string' ? committed.since : null;
+    const since = sinceOf(committed);
     const rewound = since === null ? null : new Date(Date.parse(since) - this.settings.config.lookbackSeconds * 1000).toISOString();
     const state: RunState = { since: rewound, offset: 0, newest: since };
     return state;
   }
 
   compareCursors(a: Cursor, b: Cursor): number {
-    const since = (cursor: Cursor) => (cursor && typeof cursor === 'object' && !Array.isArray(cursor) && typeof cursor.since === 'string' ? cursor.since : '');
-    return since(a) === since(b) ? 0 : since(a) < since(b) ? -1 : 1;
+    return compareSinceCursors(a, b);
   }
 
   private envelope(state: RunState): string {
