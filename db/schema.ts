@@ -65,6 +65,10 @@ export interface ConnectorsTable {
   last_success_at: Timestamp | null;
   last_error_at: Timestamp | null;
   last_error: string | null;
+  /** One line on what system this is, from the definition. */
+  description: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The validated definition as submitted (JSON; secrets only as references); null for a connector registered without one. */
+  definition: ColumnType<unknown, string | null | undefined, string | null>;
 }
 
 /** The committed position of a connector in its source; moves only with the records it covers. */
@@ -92,10 +96,24 @@ export interface DeadLettersTable {
   state: ColumnType<'new' | 'replayed' | 'discarded', 'new' | 'replayed' | 'discarded' | undefined, 'new' | 'replayed' | 'discarded'>;
 }
 
+/** A key of the admin and read APIs: only its SHA-256 hash is stored. */
+export interface ApiKeysTable {
+  id: ColumnType<string, never, never>;
+  name: string;
+  scope: 'admin' | 'read';
+  key_hash: Buffer;
+  /** Hex of the hash's first 8 bytes: finds the candidate row. */
+  hash_prefix: string;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+  revoked_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+}
+
 export interface Database {
   dossiers: DossiersTable;
   dossier_events: DossierEventsTable;
   connectors: ConnectorsTable;
   sync_cursors: SyncCursorsTable;
   dead_letters: DeadLettersTable;
+  api_keys: ApiKeysTable;
 }

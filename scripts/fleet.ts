@@ -1,14 +1,10 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, type Config } from '../config/env.js';
-import { startFleet } from '../workers/fleet.js';
 import { createLogger } from '../workers/logger.js';
 import { reportCliError } from './commands/cli-errors.js';
-import { demoCommand } from './commands/demo.js';
-import { migrateCommand } from './commands/migrate.js';
-import { simulateCommand } from './commands/simulate.js';
-import { parseRoles } from './commands/start.js';
-import { untilSignal } from './commands/until-signal.js';
-import { benchCommand } from './commands/bench.js';
+
+// Each verb loads its modules when it runs: `fleet connector list` need not load BullMQ, fastify or the
+// simulator, which keeps every invocation about a second shorter.
 
 const integer = (_name: string, min: number) => (value: string) => {
   const number = Number(value);
@@ -35,6 +31,7 @@ program
   .command('migrate')
   .description('create the database if needed and bring its schema up to date (idempotent)')
   .action(async () => {
+    const { migrateCommand } = await import('./commands/migrate.js');
     const applied = await migrateCommand(config());
     console.log(applied.length > 0 ? `migrated: ${applied.join(', ')}` : 'schema already up to date');
   });
@@ -44,6 +41,11 @@ program
   .description('run fleet roles until SIGTERM/SIGINT')
   .addOption(new Option('--role <roles>', 'all, or one or more of gateway, poller, writer, scheduler (comma-separated)').default('all'))
   .action(async (options: { role: string }) => {
+    const [{ startFleet }, { parseRoles }, { untilSignal }] = await Promise.all([
+      import('../workers/fleet.js'),
+      import('./commands/start.js'),
+      import('./commands/until-signal.js'),
+    ]);
     const settings = config();
     const logger = createLogger(settings.LOG_LEVEL);
     const started = startFleet(settings, parseRoles(options.role), logger);
@@ -65,6 +67,7 @@ program
   .option('--malformed-rate <fraction>', 'fraction of records served malformed', fraction('--malformed-rate'), 0)
   .option('--api-key-env <name>', 'environment variable holding the API key clients must send as X-Api-Key')
   .action(async (options) => {
+    const { simulateCommand } = await import('./commands/simulate.js');
     process.exitCode = await simulateCommand(options, createLogger(config().LOG_LEVEL));
   });
 
@@ -77,6 +80,7 @@ program
   .option('--malformed-rate <fraction>', 'fraction of records served malformed (dead letters)', fraction('--malformed-rate'), 0.0005)
   .option('--exit', 'exit after the summary instead of running until Ctrl-C', false)
   .action(async (options: { provinces: string[]; dossiers: number; seed: number; malformedRate: number; exit: boolean }) => {
+    const { demoCommand } = await import('./commands/demo.js');
     const settings = config();
     // Progress lines are the demo's output; log lines only when asked for.
     const logger = createLogger(process.env.LOG_LEVEL ? settings.LOG_LEVEL : 'warn');
@@ -89,7 +93,106 @@ program
   .description('measure: demo sync of 100,000 dossiers of one province, and the writer alone (inserts, updates, stale)')
   .option('--dossiers <n>', 'dossiers of the one province', integer('--dossiers', 1000), 100_000)
   .action(async (options: { dossiers: number }) => {
+    const { benchCommand } = await import('./commands/bench.js');
     await benchCommand(config(), options);
+  });
+
+const connector = program
+  .command('connector')
+  .description('register and operate the connectors of province systems (the registry; the scheduler follows within 5 s)');
+const connectorCommands = () => import('./commands/connector.js');
+
+connector
+  .command('add')
+  .description('validate a definition file, store it and schedule the connector')
+  .requiredOption('--file <path>', 'the connector definition (YAML or JSON)')
+  .action(async (options: { file: string }) => {
+    await (await connectorCommands()).connectorAdd(config(), options.file);
+  });
+
+connector
+  .command('update')
+  .description("replace a registered connector's definition (its state, cursor and data are kept)")
+  .argument('[id]', 'the connector id; when given, it must be the id in the file')
+  .requiredOption('--file <path>', 'the connector definition (YAML or JSON)')
+  .action(async (id: string | undefined, options: { file: string }) => {
+    await (await connectorCommands()).connectorUpdate(config(), options.file, id);
+  });
+
+connector
+  .command('list')
+  .description('every connector: state, last success, last error, cursor')
+  .option('--all', 'include removed connectors', false)
+  .action(async (options: { all: boolean }) => {
+    await (await connectorCommands()).connectorList(config(), options);
+  });
+
+connector
+  .command('show')
+  .description('the stored definition as YAML, with state and cursor')
+  .argument('<id>', 'the connector id')
+  .action(async (id: string) => {
+    await (await connectorCommands()).connectorShow(config(), id);
+  });
+
+connector
+  .command('check')
+  .description('connect, authenticate, read and map one page: what would be stored and dead-lettered, and why (writes nothing)')
+  .argument('[id]', 'a registered connector')
+  .option('--file <path>', 'a definition file, checked before it is added')
+  .action(async (id: string | undefined, options: { file?: string }) => {
+    process.exitCode = await (await connectorCommands()).connectorCheck(config(), id, options.file);
+  });
+
+connector
+  .command('pause')
+  .description('stop scheduling poll runs (cursor and data kept)')
+  .argument('<id>', 'the connector id')
+  .action(async (id: string) => {
+    await (await connectorCommands()).connectorPause(config(), id);
+  });
+
+connector
+  .command('resume')
+  .description('schedule poll runs again, from the committed cursor')
+  .argument('<id>', 'the connector id')
+  .action(async (id: string) => {
+    await (await connectorCommands()).connectorResume(config(), id);
+  });
+
+connector
+  .command('remove')
+  .description('stop scheduling for good; dossiers, cursor and dead letters are kept')
+  .argument('<id>', 'the connector id')
+  .action(async (id: string) => {
+    await (await connectorCommands()).connectorRemove(config(), id);
+  });
+
+const apikey = program.command('apikey').description('keys of the admin and read HTTP APIs (stored only hashed)');
+const apiKeyCommands = () => import('./commands/apikey.js');
+
+apikey
+  .command('create')
+  .description('create a key and print it once, alone on the last line')
+  .requiredOption('--name <name>', 'who or what uses the key, e.g. "hcm-it-team"')
+  .addOption(new Option('--scope <scope>', 'admin: the admin API; read: the read API').choices(['admin', 'read']).makeOptionMandatory())
+  .action(async (options: { name: string; scope: 'admin' | 'read' }) => {
+    await (await apiKeyCommands()).apiKeyCreate(config(), options);
+  });
+
+apikey
+  .command('list')
+  .description('every key: id, name, scope, created, last used, revoked (never the key)')
+  .action(async () => {
+    await (await apiKeyCommands()).apiKeyList(config());
+  });
+
+apikey
+  .command('revoke')
+  .description('revoke a key: it is refused from now on')
+  .argument('<id>', 'the key id, as listed')
+  .action(async (id: string) => {
+    await (await apiKeyCommands()).apiKeyRevoke(config(), id);
   });
 
 try {

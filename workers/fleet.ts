@@ -67,6 +67,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
       { name: 'postgres', check: async () => void (await sql`SELECT 1`.execute(db)) },
       { name: 'redis', check: async () => void (await control.ping()) },
     ],
+    ...(has('gateway') ? { admin: { db, logger } } : {}),
   });
 
   writer?.start();

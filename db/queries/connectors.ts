@@ -35,6 +35,8 @@ export async function saveConnector(db: Kysely<Database>, connector: ConnectorRe
         kind: connector.kind,
         config: JSON.stringify(connector.config),
         poll_interval_ms: connector.pollIntervalMs,
+        // Settings written without a definition: a stored one would no longer describe them.
+        definition: null,
         updated_at: sql<Date>`now()`,
       }),
     )
@@ -63,4 +65,105 @@ export async function markConnectorError(db: Kysely<Database>, id: string, messa
     .set({ last_error: message.slice(0, 1000), last_error_at: sql<Date>`now()` })
     .where('id', '=', id)
     .execute();
+}
+
+/** What the registry stores for a connector: its settings and the definition they were validated from. */
+export interface ConnectorDefinitionRow extends ConnectorRegistration {
+  description: string | null;
+  /** The definition as submitted (secrets only as references). */
+  definition: unknown;
+}
+
+/** What `addConnector` did: a new row, a removed connector registered again, or nothing (the id is taken). */
+export type AddOutcome = 'added' | 'reactivated' | 'exists';
+
+function definitionColumns(connector: ConnectorDefinitionRow) {
+  return {
+    province_code: connector.provinceCode,
+    code_set: connector.codeSet,
+    kind: connector.kind,
+    config: JSON.stringify(connector.config),
+    poll_interval_ms: connector.pollIntervalMs,
+    description: connector.description,
+    definition: JSON.stringify(connector.definition),
+  };
+}
+
+/**
+ * Registers a new connector, active. An id whose connector was removed is registered again with the new
+ * definition (its dossiers, cursor and dead letters were kept); any other existing id is left alone.
+ */
+export async function addConnector(db: Kysely<Database>, connector: ConnectorDefinitionRow): Promise<AddOutcome> {
+  const row = await db
+    .insertInto('connectors')
+    .values({ id: connector.id, ...definitionColumns(connector), state: 'active' })
+    .onConflict((oc) =>
+      oc
+        .column('id')
+        .doUpdateSet({ ...definitionColumns(connector), state: 'active', updated_at: sql<Date>`now()` })
+        .where('connectors.state', '=', 'removed'),
+    )
+    // xmax is 0 for a row this statement inserted, the updating transaction's id for one it updated.
+    .returning(sql<boolean>`xmax = 0`.as('inserted'))
+    .executeTakeFirst();
+  if (!row) return 'exists';
+  return row.inserted ? 'added' : 'reactivated';
+}
+
+/** Replaces the definition of a registered (not removed) connector, keeping its state and cursor; false if there is none. */
+export async function updateConnectorDefinition(db: Kysely<Database>, connector: ConnectorDefinitionRow): Promise<boolean> {
+  const result = await db
+    .updateTable('connectors')
+    .set({ ...definitionColumns(connector), updated_at: sql<Date>`now()` })
+    .where('id', '=', connector.id)
+    .where('state', '<>', 'removed')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/**
+ * Moves a connector to a state: the scheduler follows within one refresh. Only a connector in one of `from`
+ * moves; returns the state it had before (undefined: no such connector), whether it moved or not.
+ */
+export async function setConnectorState(
+  db: Kysely<Database>,
+  id: string,
+  state: ConnectorRow['state'],
+  from: readonly ConnectorRow['state'][],
+): Promise<ConnectorRow['state'] | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const row = await trx.selectFrom('connectors').select('state').where('id', '=', id).forUpdate().executeTakeFirst();
+    if (!row) return undefined;
+    if (row.state !== state && from.includes(row.state)) {
+      await trx.updateTable('connectors').set({ state, updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
+    }
+    return row.state;
+  });
+}
+
+/** A connector with its committed cursor: what `fleet connector list|show` and the admin API show. */
+export interface ConnectorStatusRow extends ConnectorRow {
+  cursor_position: unknown;
+  records_committed: string | null;
+  cursor_updated_at: Date | null;
+}
+
+function selectStatus(db: Kysely<Database>) {
+  return db
+    .selectFrom('connectors')
+    .leftJoin('sync_cursors', 'sync_cursors.connector_id', 'connectors.id')
+    .selectAll('connectors')
+    .select(['sync_cursors.position as cursor_position', 'sync_cursors.records_committed', 'sync_cursors.updated_at as cursor_updated_at']);
+}
+
+/** Every connector with its cursor, by id; removed ones only when asked for. */
+export async function listConnectorStatus(db: Kysely<Database>, options: { includeRemoved?: boolean } = {}): Promise<ConnectorStatusRow[]> {
+  let query = selectStatus(db).orderBy('connectors.id');
+  if (!options.includeRemoved) query = query.where('connectors.state', '<>', 'removed');
+  return query.execute();
+}
+
+/** One connector with its cursor, whatever its state, or undefined. */
+export async function findConnectorStatus(db: Kysely<Database>, id: string): Promise<ConnectorStatusRow | undefined> {
+  return selectStatus(db).where('connectors.id', '=', id).executeTakeFirst();
 }

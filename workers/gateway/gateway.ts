@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { FleetMetrics } from '../metrics.js';
+import { adminApi, type AdminApiOptions } from './admin/admin-api.js';
 
 /** A dependency the readiness check asks. */
 export interface ReadinessCheck {
@@ -15,11 +16,14 @@ export interface GatewayOptions {
   metrics: FleetMetrics;
   /** Checked by /readyz. */
   readiness: ReadinessCheck[];
+  /** The admin API (`/v1/admin`, API keys with scope admin): served by the gateway role only. */
+  admin?: AdminApiOptions;
 }
 
 /**
  * The HTTP side of a fleet process: `/metrics` for Prometheus, `/healthz` (the process is alive) and
- * `/readyz` (Postgres and Redis answer). Webhooks and the read API mount here as they come.
+ * `/readyz` (Postgres and Redis answer); with the gateway role, the admin API under `/v1/admin`. Webhooks and
+ * the read API mount here as they come.
  */
 export async function startGateway(options: GatewayOptions): Promise<{ server: FastifyInstance; url: string }> {
   const server = Fastify({ logger: false });
@@ -47,6 +51,8 @@ export async function startGateway(options: GatewayOptions): Promise<{ server: F
     const ready = results.every((result) => result.ok);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks: results });
   });
+
+  if (options.admin) await server.register(adminApi, { ...options.admin, prefix: '/v1/admin' });
 
   const url = await server.listen({ host: options.host, port: options.port });
   return { server, url };

@@ -1,0 +1,149 @@
+import type { Kysely } from 'kysely';
+import { parse as parseYaml } from 'yaml';
+import { parseDefinition, parseDefinitionText, type ConnectorDefinition } from '../../../connectors/definition.js';
+import type { CodeSet } from '../../../config/provinces.js';
+import {
+  addConnector,
+  findConnectorStatus,
+  listConnectorStatus,
+  setConnectorState,
+  updateConnectorDefinition,
+  type ConnectorRow,
+  type ConnectorStatusRow,
+} from '../../../db/queries/connectors.js';
+import type { Database } from '../../../db/schema.js';
+
+/**
+ * The connector registry: the operations `fleet connector …` and the admin API (`/v1/admin/connectors`) share.
+ * It only writes the `connectors` table; the scheduler brings the poll schedules in line within one refresh.
+ */
+
+/** A registry operation that cannot be done: the connector does not exist, or its state does not allow it. */
+export class RegistryError extends Error {
+  override readonly name = 'RegistryError';
+  constructor(
+    readonly code: 'not_found' | 'conflict',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A definition that validated, and the document it came from (stored as submitted, shown by `show`). */
+export interface SubmittedDefinition {
+  definition: ConnectorDefinition;
+  document: unknown;
+}
+
+/** Reads a definition file's text (YAML or JSON); throws DefinitionError naming every problem. */
+export function definitionFromText(text: string, fileName: string): SubmittedDefinition {
+  const definition = parseDefinitionText(text, fileName);
+  // The same options as parseDefinitionText, which has just accepted the text.
+  return { definition, document: parseYaml(text, { uniqueKeys: true, maxAliasCount: 50 }) as unknown };
+}
+
+/** Validates an already parsed definition (a JSON request body); throws DefinitionError naming every problem. */
+export function definitionFromDocument(document: unknown): SubmittedDefinition {
+  return { definition: parseDefinition(document), document };
+}
+
+/** The settings `createConnector` builds a connector from, out of a stored row. */
+export function connectorSettings(row: ConnectorRow): { id: string; provinceCode: string; codeSet: CodeSet; kind: string; config: unknown } {
+  return { id: row.id, provinceCode: row.province_code, codeSet: row.code_set as CodeSet, kind: row.kind, config: row.config };
+}
+
+/**
+ * The definition a connector was registered with; for one registered without a definition (before the registry
+ * existed), the equivalent definition rebuilt from its settings.
+ */
+export function definitionOf(row: ConnectorRow): unknown {
+  if (row.definition !== null && row.definition !== undefined) return inFileOrder(row.definition);
+  const sections = row.kind === 'declarative' ? (row.config as Record<string, unknown>) : { plugin: { name: row.kind, config: row.config } };
+  return {
+    id: row.id,
+    ...(row.description ? { description: row.description } : {}),
+    province: { code: row.province_code, codeSet: row.code_set },
+    schedule: { pollIntervalSeconds: row.poll_interval_ms / 1000 },
+    ...sections,
+  };
+}
+
+/**
+ * Keys in the order a definition file writes them (declarative/README.md): jsonb stores keys in its own order
+ * (shortest first), which would put `id` after `http`. Keys not named here keep their stored order.
+ */
+const keyOrder = ['id', 'description', 'province', 'schedule', 'plugin', 'http', 'auth', 'request', 'pagination', 'incremental', 'records', 'fields', 'statuses', 'rateLimit', 'retry', 'type', 'name', 'code', 'codeSet', 'baseUrl', 'path', 'config', 'dossierCode', 'status'];
+
+function rank(key: string): number {
+  const index = keyOrder.indexOf(key);
+  return index === -1 ? keyOrder.length : index;
+}
+
+/** A stored definition with its keys, at every level, back in file order. */
+function inFileOrder(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(inFileOrder);
+  if (value === null || typeof value !== 'object') return value;
+  const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => rank(a) - rank(b));
+  return Object.fromEntries(entries.map(([key, inner]) => [key, inFileOrder(inner)]));
+}
+
+/** What a state change did: the state before, and the connector after. */
+export interface StateChange {
+  previous: ConnectorRow['state'];
+  connector: ConnectorStatusRow;
+}
+
+export class ConnectorRegistry {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Every connector with its cursor; removed ones only when asked for. */
+  list(options: { includeRemoved?: boolean } = {}): Promise<ConnectorStatusRow[]> {
+    return listConnectorStatus(this.db, options);
+  }
+
+  /** One connector with its cursor, whatever its state; RegistryError `not_found` when there is none. */
+  async get(id: string): Promise<ConnectorStatusRow> {
+    const row = await findConnectorStatus(this.db, id);
+    if (!row) throw new RegistryError('not_found', `connector ${id} is not registered`);
+    return row;
+  }
+
+  /** Registers a new connector, active (scheduled); a removed one comes back with the new definition. */
+  async add({ definition, document }: SubmittedDefinition): Promise<{ outcome: 'added' | 'reactivated'; connector: ConnectorStatusRow }> {
+    const outcome = await addConnector(this.db, { ...definition, definition: document });
+    if (outcome === 'exists') throw new RegistryError('conflict', `connector ${definition.id} already exists; use update to change its definition`);
+    return { outcome, connector: await this.get(definition.id) };
+  }
+
+  /** Replaces a registered connector's definition; its state, cursor and data are kept. */
+  async update({ definition, document }: SubmittedDefinition): Promise<ConnectorStatusRow> {
+    if (!(await updateConnectorDefinition(this.db, { ...definition, definition: document }))) {
+      const existing = await findConnectorStatus(this.db, definition.id);
+      if (existing) throw new RegistryError('conflict', `connector ${definition.id} is removed; use add to register it again`);
+      throw new RegistryError('not_found', `connector ${definition.id} is not registered; use add to register it`);
+    }
+    return this.get(definition.id);
+  }
+
+  /** Stops scheduling poll runs (a run in progress finishes its page); the cursor and data are kept. */
+  pause(id: string): Promise<StateChange> {
+    return this.move(id, 'paused', ['active']);
+  }
+
+  /** Schedules poll runs again, from the committed cursor. */
+  resume(id: string): Promise<StateChange> {
+    return this.move(id, 'active', ['paused']);
+  }
+
+  /** Stops scheduling for good; its dossiers, cursor and dead letters are kept, and add registers it again. */
+  remove(id: string): Promise<StateChange> {
+    return this.move(id, 'removed', ['active', 'paused']);
+  }
+
+  private async move(id: string, state: ConnectorRow['state'], from: ConnectorRow['state'][]): Promise<StateChange> {
+    const previous = await setConnectorState(this.db, id, state, from);
+    if (previous === undefined) throw new RegistryError('not_found', `connector ${id} is not registered`);
+    if (previous === 'removed' && state !== 'removed') throw new RegistryError('conflict', `connector ${id} is removed; use add to register it again`);
+    return { previous, connector: await this.get(id) };
+  }
+}
