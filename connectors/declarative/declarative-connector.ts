@@ -2,10 +2,9 @@ import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { retryDelay } from '../sdk/retry-policy.js';
-import type { CheckReport, Connector, ConnectorPlugin, ConnectorSettings, Cursor, ReadState, SourcePage } from '../sdk/connector.js';
+import type { Connector, ConnectorPlugin, ConnectorSettings, Cursor, ReadState, SourcePage } from '../sdk/connector.js';
 import { formatSourceDate, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
-import { mapItems } from '../sdk/normalise.js';
 import { compareSinceCursors, sinceOf } from '../sdk/since-cursor.js';
 import { SourceError, toSourceError } from '../sdk/source-error.js';
 import { declarativeConfig, type DeclarativeConfig } from './declarative-config.js';
@@ -226,16 +225,6 @@ export class DeclarativeConnector implements Connector {
 
   map(item: unknown): DossierRecordInput {
     return this.mapper.map(item);
-  }
-
-  async check(signal?: AbortSignal): Promise<CheckReport> {
-    try {
-      const page = await this.read(this.startFrom(null), signal);
-      const { records, deadLetters } = mapItems(this, page.items, { connectorId: this.settings.id, provinceCode: this.settings.provinceCode, codeSet: this.settings.codeSet, observedAt: new Date() });
-      return { ok: true, message: `read ${page.items.length} records: ${records.length} would be stored, ${deadLetters.length} dead-lettered` };
-    } catch (error) {
-      return { ok: false, message: error instanceof Error ? error.message : String(error) };
-    }
   }
 }
 

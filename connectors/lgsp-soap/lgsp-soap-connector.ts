@@ -1,12 +1,11 @@
 import axios, { type AxiosInstance } from 'axios';
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
 import { z } from 'zod';
-import type { CheckReport, Connector, ConnectorPlugin, ConnectorSettings, Cursor, ReadState, SourcePage } from '../sdk/connector.js';
+import type { Connector, ConnectorPlugin, ConnectorSettings, Cursor, ReadState, SourcePage } from '../sdk/connector.js';
 import { formatSourceDate, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { vietnameseStatusLabels, type DossierStatus } from '../sdk/dossier-status.js';
 import { MappingError } from '../sdk/mapping-error.js';
-import { mapItems } from '../sdk/normalise.js';
 import { resolveSecret, secretReference } from '../sdk/secrets.js';
 import { compareSinceCursors, sinceOf } from '../sdk/since-cursor.js';
 import { SourceError, toSourceError } from '../sdk/source-error.js';
@@ -204,16 +203,6 @@ export class LgspSoapConnector implements Connector {
 
   map(item: unknown): DossierRecordInput {
     return mapLgspDossier(item);
-  }
-
-  async check(signal?: AbortSignal): Promise<CheckReport> {
-    try {
-      const page = await this.read(this.startFrom(null), signal);
-      const { records, deadLetters } = mapItems(this, page.items, { connectorId: this.settings.id, provinceCode: this.settings.provinceCode, codeSet: this.settings.codeSet, observedAt: new Date() });
-      return { ok: true, message: `read ${page.items.length} dossiers: ${records.length} would be stored, ${deadLetters.length} dead-lettered` };
-    } catch (error) {
-      return { ok: false, message: error instanceof Error ? error.message : String(error) };
-    }
   }
 }
 

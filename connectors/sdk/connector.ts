@@ -24,21 +24,12 @@ export interface SourcePage {
   next: ReadState | null;
 }
 
-/** What `check` found: whether the system answered, and a one-line summary an IT team can act on. */
-export interface CheckReport {
-  ok: boolean;
-  message: string;
-}
-
 /**
- * The contract a connector implements (Kafka Connect / Airbyte style): describe, check, read, map. The
- * framework does the rest — scheduling, validation, dead letters, batching, storage. A connector never
- * talks to Redis or Postgres.
+ * The contract a connector implements (Kafka Connect / Airbyte style): its spec (the plugin's configSchema),
+ * read and map. The framework does the rest — checking (connectors/check-connector.ts reads and maps one
+ * page), scheduling, validation, dead letters, batching, storage. A connector never talks to Redis or Postgres.
  */
-export interface Connector {
-  /** Connects, authenticates and reads one page, without committing anything. */
-  check(signal?: AbortSignal): Promise<CheckReport>;
-  /** Reads one page (`from` null: the very beginning of the source). */
+export interface Connector {  /** Reads one page (`from` null: the very beginning of the source). */
   read(from: ReadState | null, signal?: AbortSignal): Promise<SourcePage>;
   /**
    * Where a new poll run starts from the last committed cursor. A source with coarse update times re-reads a

@@ -6,7 +6,7 @@ import { DefinitionError } from '../../connectors/definition.js';
 import { assertDatabaseReachable, createDatabase, DatabaseUnavailableError, describePgError } from '../../db/database.js';
 import type { ConnectorStatusRow } from '../../db/queries/connectors.js';
 import type { Database } from '../../db/schema.js';
-import { checkConnector, emptyPageHint, type CheckResult } from '../../workers/gateway/admin/check-connector.js';
+import { checkConnector, emptyPageHint, type CheckResult } from '../../connectors/check-connector.js';
 import {
   ConnectorRegistry,
   connectorSettings,
@@ -15,7 +15,7 @@ import {
   RegistryError,
   type StateChange,
   type SubmittedDefinition,
-} from '../../workers/gateway/admin/connector-registry.js';
+} from '../../workers/registry/connector-registry.js';
 import { UsageError } from './cli-errors.js';
 
 // `fleet connector add|update|list|show|check|pause|resume|remove`: the connector registry on the command line.

@@ -4,6 +4,7 @@ import { declarativeConfig } from '../../../connectors/declarative/declarative-c
 import type { Connector, ReadState } from '../../../connectors/sdk/connector.js';
 import { mapItems } from '../../../connectors/sdk/normalise.js';
 import { VendorServer, vendorRecords, type VendorOptions } from './vendor-server.js';
+import { checkOnce } from '../check-once.js';
 
 let server: VendorServer | null = null;
 afterEach(async () => {
@@ -106,7 +107,7 @@ describe('every auth style is sent as the definition says', () => {
   it('reports refused client credentials without the secret', async () => {
     process.env.TEST_VENDOR_SECRET = 'not-the-secret';
     server = new VendorServer({ records, pagination: 'pageNumber', auth: { type: 'oauth2', clientId: 'sync', clientSecret: 's3cret', ttlSeconds: 60 } });
-    const report = await connector(await server.start(), 'pageNumber', oauth).check();
+    const report = await checkOnce(connector(await server.start(), 'pageNumber', oauth));
     expect(report.ok).toBe(false);
     expect(report.message).toMatch(/the token endpoint refused the client credentials \(HTTP 401\); check auth\.clientId/);
     expect(report.message).not.toContain('not-the-secret');
@@ -115,7 +116,7 @@ describe('every auth style is sent as the definition says', () => {
   it('reports a wrong password as an actionable error without the password, and does not retry it', async () => {
     process.env.TEST_VENDOR_PASSWORD = 'wrong-password';
     server = new VendorServer({ records, pagination: 'pageNumber', auth: { type: 'basic', username: 'sync', password: 'right' } });
-    const report = await connector(await server.start(), 'pageNumber', { type: 'basic', username: 'sync', password: { env: 'TEST_VENDOR_PASSWORD' } }).check();
+    const report = await checkOnce(connector(await server.start(), 'pageNumber', { type: 'basic', username: 'sync', password: { env: 'TEST_VENDOR_PASSWORD' } }));
     expect(report.ok).toBe(false);
     expect(report.message).toMatch(/answered HTTP 401; check the credentials configured for this connector/);
     expect(report.message).not.toContain('wrong-password');
@@ -155,12 +156,12 @@ describe('incremental reads', () => {
 
   it('says so when records.path leads nowhere', async () => {
     server = new VendorServer({ records: vendorRecords(3), pagination: 'pageNumber' });
-    const report = await connector(await server.start(), 'pageNumber', { type: 'none' }, { records: { path: 'data.rows' } }).check();
-    expect(report).toEqual({ ok: false, message: expect.stringMatching(/records\.path "data\.rows" does not lead to a list in the response: data has no "rows" \(its keys: items\)/) });
+    const report = await checkOnce(connector(await server.start(), 'pageNumber', { type: 'none' }, { records: { path: 'data.rows' } }));
+    expect(report).toMatchObject({ ok: false, message: expect.stringMatching(/records\.path "data\.rows" does not lead to a list in the response: data has no "rows" \(its keys: items\)/) });
   });
 
   it('says so when the base URL is wrong', async () => {
-    const report = await connector('http://127.0.0.1:9', 'pageNumber').check();
+    const report = await checkOnce(connector('http://127.0.0.1:9', 'pageNumber'));
     expect(report.ok).toBe(false);
     expect(report.message).toMatch(/no answer from the province system \(ECONNREFUSED\); check the base URL/);
   });

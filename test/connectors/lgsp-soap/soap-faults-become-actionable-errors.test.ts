@@ -3,6 +3,7 @@ import { LgspSoapConnector, lgspSoapConfig } from '../../../connectors/lgsp-soap
 import type { ReadState } from '../../../connectors/sdk/connector.js';
 import { mapItems } from '../../../connectors/sdk/normalise.js';
 import { ProvinceSimulator } from '../../../scripts/simulator/province-simulator.js';
+import { checkOnce } from '../check-once.js';
 
 let simulator: ProvinceSimulator;
 let url: string;
@@ -37,7 +38,7 @@ it('pages through every dossier by offset and maps Vietnamese labels and dd/MM/y
 });
 
 it('turns an authentication fault into an error that names what to check, without the password, and is not retried', async () => {
-  const report = await connector('wrong-password').check();
+  const report = await checkOnce(connector('wrong-password'));
   expect(report.ok).toBe(false);
   expect(report.message).toMatch(/SOAP fault soap:Client: .*; check the gateway user name and the password reference/);
   expect(report.message).not.toContain('wrong-password');

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NationalRestConnector, nationalRestConfig } from '../../../connectors/national-rest/national-rest-connector.js';
 import { SourceError } from '../../../connectors/sdk/source-error.js';
 import { startProvinceServer, type ProvinceServer } from './province-server.js';
+import { checkOnce } from '../check-once.js';
 
 const keyVariable = 'DOSSIER_SYNC_TEST_FAILURE_API_KEY';
 const apiKey = 'k-secret-4b8e2d6f90';
@@ -97,7 +98,7 @@ describe('an HTTP failure becomes a SourceError a provincial IT team can act on'
 
   it('check reports a 401 as not ok, without the API key', async () => {
     server.answer({ status: 401, body: { error: `invalid api key ${apiKey}` } });
-    const report = await connector().check();
+    const report = await checkOnce(connector());
     expect(report.ok).toBe(false);
     expect(report.message).toContain('401');
     expect(report.message).not.toContain(apiKey);

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NationalRestConnector, nationalRestConfig } from '../../../connectors/national-rest/national-rest-connector.js';
 import { nationalRecord } from './national-record.js';
 import { startProvinceServer, type ProvinceServer } from './province-server.js';
+import { checkOnce } from '../check-once.js';
 
 const keyVariable = 'DOSSIER_SYNC_TEST_READ_API_KEY';
 const apiKey = 'k-read-7f3a9c1e5b';
@@ -102,10 +103,7 @@ describe('NationalRestConnector.read pages through the source with a keyset curs
       status: 200,
       body: { items: [nationalRecord({ MaHoSo: 'A' }), nationalRecord({ MaHoSo: 'B', TrangThaiHoSo: '99' })], hasMore: true },
     });
-    const report = await connector().check();
-    expect(report.ok).toBe(true);
-    expect(report.message).toContain('read 2 dossiers');
-    expect(report.message).toContain('1 would be stored');
-    expect(report.message).toContain('1 dead-lettered');
+    const report = await checkOnce(connector());
+    expect(report).toMatchObject({ ok: true, recordsRead: 2, hasMore: true, stored: { count: 1 }, deadLettered: { count: 1, byReason: [{ reason: 'unknown_status', count: 1 }] } });
   });
 });

@@ -4,7 +4,7 @@ import { DefinitionError } from '../../../connectors/definition.js';
 import type { ConnectorStatusRow } from '../../../db/queries/connectors.js';
 import type { Database } from '../../../db/schema.js';
 import { problem, problemSchema, sendProblem } from '../problem.js';
-import { checkConnector } from './check-connector.js';
+import { checkConnector } from '../../../connectors/check-connector.js';
 import {
   ConnectorRegistry,
   connectorSettings,
@@ -13,7 +13,7 @@ import {
   definitionOf,
   RegistryError,
   type SubmittedDefinition,
-} from './connector-registry.js';
+} from '../../registry/connector-registry.js';
 
 // The connector registry over HTTP: `/v1/admin/connectors`. The same operations as `fleet connector …`; each
 // route with its JSON schemas beside it.

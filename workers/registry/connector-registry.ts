@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { parse as parseYaml } from 'yaml';
-import { parseDefinition, parseDefinitionText, type ConnectorDefinition } from '../../../connectors/definition.js';
-import type { CodeSet } from '../../../config/provinces.js';
+import { parseDefinition, parseDefinitionText, type ConnectorDefinition } from '../../connectors/definition.js';
+import type { CodeSet } from '../../config/provinces.js';
 import {
   addConnector,
   findConnectorStatus,
@@ -10,8 +10,8 @@ import {
   updateConnectorDefinition,
   type ConnectorRow,
   type ConnectorStatusRow,
-} from '../../../db/queries/connectors.js';
-import type { Database } from '../../../db/schema.js';
+} from '../../db/queries/connectors.js';
+import type { Database } from '../../db/schema.js';
 
 /**
  * The connector registry: the operations `fleet connector …` and the admin API (`/v1/admin/connectors`) share.

@@ -1,8 +1,9 @@
-import { createConnector } from '../../../connectors/plugins.js';
-import type { CodeSet } from '../../../config/provinces.js';
-import type { DeadLetterReason } from '../../../connectors/sdk/mapping-error.js';
-import { mapItems } from '../../../connectors/sdk/normalise.js';
-import { SourceError } from '../../../connectors/sdk/source-error.js';
+import { createConnector } from './plugins.js';
+import type { Connector } from './sdk/connector.js';
+import type { CodeSet } from '../config/provinces.js';
+import type { DeadLetterReason } from './sdk/mapping-error.js';
+import { mapItems } from './sdk/normalise.js';
+import { SourceError } from './sdk/source-error.js';
 
 /** How far a check got: the connector could not be built, the system did not answer, refused our credentials, refused the request, or it read a page. */
 export type CheckStage = 'configuration' | 'connection' | 'authentication' | 'request' | 'read';
@@ -66,6 +67,8 @@ function stageOf(error: unknown): CheckStage {
 export async function checkConnector(
   settings: { id: string; provinceCode: string; codeSet: CodeSet; kind: string; config: unknown },
   options: CheckOptions = {},
+  /** A connector already built from these settings; by default it is built here. */
+  built?: Connector,
 ): Promise<CheckResult> {
   const result: CheckResult = {
     connectorId: settings.id,
@@ -79,9 +82,9 @@ export async function checkConnector(
     stored: { count: 0, examples: [] },
     deadLettered: { count: 0, byReason: [] },
   };
-  let connector;
+  let connector: Connector;
   try {
-    connector = createConnector(settings);
+    connector = built ?? createConnector(settings);
   } catch (error) {
     result.message = error instanceof Error ? error.message : String(error);
     return result;
