@@ -1,7 +1,7 @@
 import type { Config } from '../../config/env.js';
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyScope } from '../../db/queries/api-keys.js';
 import { UsageError } from './cli-errors.js';
-import { formatTable, formatTime, withDatabase } from './connector.js';
+import { formatTable, formatTime, withDatabase } from './cli-output.js';
 
 // `fleet apikey create|list|revoke`: keys of the admin and read APIs. A key is printed once, at creation;
 // only its SHA-256 hash is stored.
