@@ -40,6 +40,7 @@ export const definitionFile = z
     pagination: z.unknown().optional(),
     incremental: z.unknown().optional(),
     records: z.unknown().optional(),
+    webhook: z.unknown().optional(),
     fields: z.unknown().optional(),
     statuses: z.unknown().optional(),
     rateLimit: z.unknown().optional(),
@@ -47,7 +48,7 @@ export const definitionFile = z
   })
   .strict();
 
-const declarativeKeys = ['http', 'auth', 'request', 'pagination', 'incremental', 'records', 'fields', 'statuses', 'rateLimit', 'retry'] as const;
+const declarativeKeys = ['http', 'auth', 'request', 'pagination', 'incremental', 'records', 'webhook', 'fields', 'statuses', 'rateLimit', 'retry'] as const;
 
 /** A validated definition, ready to store: what the `connectors` table holds. */
 export interface ConnectorDefinition {

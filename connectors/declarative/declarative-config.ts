@@ -173,6 +173,14 @@ export const recordsSection = z
   })
   .strict();
 
+/** Pushed updates: where the records are in a webhook body (they are mapped by `fields` and `statuses`). */
+export const webhookSection = z
+  .object({
+    /** Path to the update or list of updates in a pushed body; `$` (default) when the body itself is one. */
+    recordsPath: z.union([z.literal('$'), jsonPath], { error: 'expected a path such as data (dot-separated keys), or $ for the body itself' }).default('$'),
+  })
+  .strict();
+
 /** One canonical field from the source: a path (shorthand: the path as text) or a constant. */
 const fieldSource = z.union(
   [
@@ -271,6 +279,7 @@ export const declarativeConfig = z
     pagination: paginationSection.default({ type: 'none' }),
     incremental: incrementalSection.optional(),
     records: recordsSection,
+    webhook: webhookSection.optional(),
     fields: fieldsSection,
     statuses: statusesSection,
     rateLimit: rateLimitSection.default({ requestsPerSecond: 5, concurrentRequests: 1 }),

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { retryDelay } from '../sdk/retry-policy.js';
-import type { Connector, ConnectorPlugin, ConnectorSettings, Cursor, ReadState, SourcePage } from '../sdk/connector.js';
+import { itemsAt, type Connector, type ConnectorPlugin, type ConnectorSettings, type Cursor, type ReadState, type SourcePage } from '../sdk/connector.js';
 import { formatSourceDate, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { compareSinceCursors, sinceOf } from '../sdk/since-cursor.js';
@@ -225,6 +225,11 @@ export class DeclarativeConnector implements Connector {
 
   map(item: unknown): DossierRecordInput {
     return this.mapper.map(item);
+  }
+
+  /** A pushed body holds one update or a list, at `webhook.recordsPath` (default: the body itself). */
+  webhookItems(body: unknown): unknown[] {
+    return itemsAt(body, this.config.webhook?.recordsPath ?? '$', readPath);
   }
 }
 

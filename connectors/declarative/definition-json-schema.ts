@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { definitionFile } from '../definition.js';
-import { authSection, fieldsSection, httpSection, incrementalSection, paginationSection, rateLimitSection, recordsSection, requestSection, retrySection, statusesSection } from './declarative-config.js';
+import { authSection, fieldsSection, httpSection, incrementalSection, paginationSection, rateLimitSection, recordsSection, requestSection, retrySection, statusesSection, webhookSection } from './declarative-config.js';
 
 /**
  * The JSON Schema of a connector definition file, generated from the same zod declarations that validate it,
@@ -14,6 +14,7 @@ export function definitionJsonSchema(): Record<string, unknown> {
     pagination: paginationSection.optional(),
     incremental: incrementalSection.optional(),
     records: recordsSection.optional(),
+    webhook: webhookSection.optional(),
     fields: fieldsSection.optional(),
     statuses: statusesSection.optional(),
     rateLimit: rateLimitSection.optional(),

@@ -1,6 +1,6 @@
 import axios, { type AxiosInstance } from 'axios';
 import { z } from 'zod';
-import type { Connector, ConnectorPlugin, ConnectorSettings, Cursor, ReadState, SourcePage } from '../sdk/connector.js';
+import { itemsAt, type Connector, type ConnectorPlugin, type ConnectorSettings, type Cursor, type ReadState, type SourcePage } from '../sdk/connector.js';
 import { formatVietnamTime, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { isDossierStatus, type DossierStatus } from '../sdk/dossier-status.js';
@@ -183,6 +183,11 @@ export class NationalRestConnector implements Connector {
 
   map(item: unknown): DossierRecordInput {
     return mapNationalRecord(item);
+  }
+
+  /** Systems in the national naming push the same records they serve: one, or a list. */
+  webhookItems(body: unknown): unknown[] {
+    return itemsAt(body, '$', (document) => document);
   }
 }
 

@@ -40,6 +40,28 @@ export interface Connector {  /** Reads one page (`from` null: the very beginnin
   compareCursors(a: Cursor, b: Cursor): number;
   /** Maps one source record to the canonical form; throws MappingError for a record it cannot map. */
   map(item: unknown): DossierRecordInput;
+  /**
+   * The source records in a pushed (webhook) body, each then mapped by `map`. Absent: the connector's system
+   * cannot push. Throws WebhookBodyError when the body has no records where the connector expects them.
+   */
+  webhookItems?(body: unknown): unknown[];
+}
+
+/** A pushed body without records where the connector expects them; the message says where and what. */
+export class WebhookBodyError extends Error {
+  override readonly name = 'WebhookBodyError';
+}
+
+/**
+ * The records of a pushed body in the common shape: one record (an object) or a list of them, at `path` in the
+ * body (`$`: the body itself).
+ */
+export function itemsAt(body: unknown, path: string, readPath: (document: unknown, path: string) => unknown): unknown[] {
+  const found = readPath(body, path);
+  if (Array.isArray(found)) return found;
+  if (found !== null && typeof found === 'object') return [found];
+  const where = path === '$' ? 'the body' : `webhook.recordsPath "${path}"`;
+  throw new WebhookBodyError(`${where}: expected one update (a JSON object) or a list of them, got ${found === undefined ? 'nothing' : found === null ? 'null' : typeof found}`);
 }
 
 /** What a connector is registered with: its province and its own settings. */
