@@ -45,10 +45,11 @@ export const definitionFile = z
     statuses: z.unknown().optional(),
     rateLimit: z.unknown().optional(),
     retry: z.unknown().optional(),
+    breaker: z.unknown().optional(),
   })
   .strict();
 
-const declarativeKeys = ['http', 'auth', 'request', 'pagination', 'incremental', 'records', 'webhook', 'fields', 'statuses', 'rateLimit', 'retry'] as const;
+const declarativeKeys = ['http', 'auth', 'request', 'pagination', 'incremental', 'records', 'webhook', 'fields', 'statuses', 'rateLimit', 'retry', 'breaker'] as const;
 
 /** A validated definition, ready to store: what the `connectors` table holds. */
 export interface ConnectorDefinition {

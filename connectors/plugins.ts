@@ -1,4 +1,5 @@
 import type { Connector, ConnectorPlugin, ConnectorSettings } from './sdk/connector.js';
+import type { RequestGate } from './sdk/request-gate.js';
 import { declarativePlugin } from './declarative/declarative-connector.js';
 import { lgspSoapPlugin } from './lgsp-soap/lgsp-soap-connector.js';
 import { nationalRestPlugin } from './national-rest/national-rest-connector.js';
@@ -15,7 +16,7 @@ export const connectorPlugins: ReadonlyMap<string, ConnectorPlugin> = new Map(
 );
 
 /** Validates a stored or submitted configuration against its kind's spec and builds the connector. */
-export function createConnector(settings: { id: string; provinceCode: string; codeSet: CodeSet; kind: string; config: unknown }): Connector {
+export function createConnector(settings: { id: string; provinceCode: string; codeSet: CodeSet; kind: string; config: unknown; gate?: RequestGate }): Connector {
   const plugin = connectorPlugins.get(settings.kind);
   if (!plugin) {
     throw new ConnectorDefinitionError(`connector ${settings.id}: kind ${JSON.stringify(settings.kind)} is unknown; expected one of ${[...connectorPlugins.keys()].join(', ')}`);

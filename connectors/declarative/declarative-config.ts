@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { dateFormats } from '../sdk/dates.js';
+import { breakerSchema, defaultBreaker, defaultRateLimit, defaultRetry, rateLimitSchema, retrySchema } from '../sdk/source-policy.js';
 import { secretReference } from '../sdk/secrets.js';
 
 // The declarative REST connector's settings: every section of a definition file but `id`, `province`,
@@ -250,26 +251,6 @@ export const statusesSection = z
   .strict()
   .refine((statuses) => statuses.preset !== undefined || Object.keys(statuses.map).length > 0, { error: 'expected a preset or a map of vendor statuses' });
 
-/** How hard the fleet may hit the province system. */
-export const rateLimitSection = z
-  .object({
-    /** Requests per second at most. Default 5. */
-    requestsPerSecond: z.number({ error: 'expected a positive number' }).positive({ error: 'expected a positive number' }).max(1000, { error: 'expected at most 1000' }).default(5),
-    /** Requests in flight at once at most. Default 1. */
-    concurrentRequests: positiveInt().max(64, { error: 'expected at most 64' }).default(1),
-  })
-  .strict();
-
-/** Which failures are worth retrying. */
-export const retrySection = z
-  .object({
-    /** HTTP statuses that mean "try again later". Default 408, 429, 500, 502, 503, 504. */
-    transientStatusCodes: z.array(z.number().int().min(400).max(599), { error: 'expected a list of HTTP status codes 400-599' }).default([408, 429, 500, 502, 503, 504]),
-    /** Attempts of one request within a run before the run fails (it resumes from the cursor). Default 3. */
-    maxAttempts: positiveInt().max(10, { error: 'expected at most 10' }).default(3),
-  })
-  .strict();
-
 /** The declarative connector's configuration: the definition's REST sections. */
 export const declarativeConfig = z
   .object({
@@ -282,8 +263,9 @@ export const declarativeConfig = z
     webhook: webhookSection.optional(),
     fields: fieldsSection,
     statuses: statusesSection,
-    rateLimit: rateLimitSection.default({ requestsPerSecond: 5, concurrentRequests: 1 }),
-    retry: retrySection.default({ transientStatusCodes: [408, 429, 500, 502, 503, 504], maxAttempts: 3 }),
+    rateLimit: rateLimitSchema.default(defaultRateLimit),
+    retry: retrySchema.default(defaultRetry),
+    breaker: breakerSchema.default(defaultBreaker),
   })
   .strict()
   .superRefine((config, context) => {

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
-import { retryDelay } from '../sdk/retry-policy.js';
 import { itemsAt, type Connector, type ConnectorPlugin, type ConnectorSettings, type Cursor, type ReadState, type SourcePage } from '../sdk/connector.js';
 import { formatSourceDate, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
@@ -11,7 +10,8 @@ import { declarativeConfig, type DeclarativeConfig } from './declarative-config.
 import { readPath } from './json-path.js';
 import { RecordMapper, offsetOf } from './record-mapper.js';
 import { createRequestAuth, type RequestAuth } from './request-auth.js';
-import { RequestPacer } from './request-pacer.js';
+import { RequestPacer } from '../sdk/request-pacer.js';
+import type { RequestGate } from '../sdk/request-gate.js';
 import { renderJson, renderTemplate, type TemplateValues } from './templates.js';
 
 /** Where a run is: its since-filter and window, its place in the pagination, the newest update time seen. */
@@ -67,7 +67,7 @@ function describeMiss(body: unknown, path: string): string {
 export class DeclarativeConnector implements Connector {
   private readonly http: AxiosInstance;
   private readonly auth: RequestAuth;
-  private readonly pacer: RequestPacer;
+  private readonly pacer: RequestGate;
   private readonly mapper: RecordMapper;
   private readonly config: DeclarativeConfig;
 
@@ -85,7 +85,7 @@ export class DeclarativeConnector implements Connector {
       await this.auth.apply(request);
       return request;
     });
-    this.pacer = new RequestPacer(this.config.rateLimit.requestsPerSecond, this.config.rateLimit.concurrentRequests);
+    this.pacer = settings.gate ?? new RequestPacer(this.config.rateLimit);
     this.mapper = new RecordMapper(this.config);
   }
 
@@ -145,7 +145,10 @@ export class DeclarativeConnector implements Connector {
     };
   }
 
-  /** Sends one request, retrying transient failures within the run as the definition's `retry` says. */
+  /**
+   * Sends one request. A failure is classified transient or not by the definition's `retry` section; retrying
+   * it is the fleet's (one policy for every connector). Only a refused OAuth2 token is renewed here, once.
+   */
   private async send(state: RunState, signal?: AbortSignal): Promise<AxiosResponse> {
     const { request, retry } = this.config;
     const values = this.templateValues(state);
@@ -156,25 +159,23 @@ export class DeclarativeConnector implements Connector {
         .filter(([, value]) => value !== ''),
     );
     const headers = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, renderTemplate(value, values)]));
-    let refreshed = false;
-    for (let attempt = 1; ; attempt++) {
+    const attempt = () =>
+      this.pacer.run(() =>
+        state.nextUrl
+          ? this.http.get(state.nextUrl, { signal })
+          : this.http.request({ url: renderTemplate(request.path, values), method: request.method, params, headers, data: request.body ? renderJson(request.body, values) : undefined, signal }),
+      );
+    try {
       try {
-        return await this.pacer.run(() =>
-          state.nextUrl
-            ? this.http.get(state.nextUrl, { signal })
-            : this.http.request({ url: renderTemplate(request.path, values), method: request.method, params, headers, data: request.body ? renderJson(request.body, values) : undefined, signal }),
-        );
+        return await attempt();
       } catch (error) {
-        if (signal?.aborted) throw error;
-        const failure = toSourceError(error, what);
-        if (failure.status === 401 && !refreshed && this.auth.refresh()) {
-          refreshed = true;
-          continue;
-        }
-        const transient = failure.status === null ? failure.transient : retry.transientStatusCodes.includes(failure.status);
-        if (!transient || attempt >= retry.maxAttempts) throw new SourceError(failure.message, transient, failure.status);
-        await new Promise((resolve) => setTimeout(resolve, retryDelay(attempt)));
+        if (toSourceError(error, what).status === 401 && this.auth.refresh()) return await attempt();
+        throw error;
       }
+    } catch (error) {
+      const failure = toSourceError(error, what);
+      const transient = failure.status === null ? failure.transient : retry.transientStatusCodes.includes(failure.status);
+      throw new SourceError(failure.message, transient, failure.status, failure.retryAfterMs);
     }
   }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { definitionFile } from '../definition.js';
-import { authSection, fieldsSection, httpSection, incrementalSection, paginationSection, rateLimitSection, recordsSection, requestSection, retrySection, statusesSection, webhookSection } from './declarative-config.js';
+import { breakerSchema, rateLimitSchema, retrySchema } from '../sdk/source-policy.js';
+import { authSection, fieldsSection, httpSection, incrementalSection, paginationSection, recordsSection, requestSection, statusesSection, webhookSection } from './declarative-config.js';
 
 /**
  * The JSON Schema of a connector definition file, generated from the same zod declarations that validate it,
@@ -17,8 +18,9 @@ export function definitionJsonSchema(): Record<string, unknown> {
     webhook: webhookSection.optional(),
     fields: fieldsSection.optional(),
     statuses: statusesSection.optional(),
-    rateLimit: rateLimitSection.optional(),
-    retry: retrySection.optional(),
+    rateLimit: rateLimitSchema.optional(),
+    retry: retrySchema.optional(),
+    breaker: breakerSchema.optional(),
   });
   return {
     $id: 'https://dossier-sync/connectors/declarative/schema.json',

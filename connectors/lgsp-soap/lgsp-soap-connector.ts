@@ -7,6 +7,9 @@ import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { vietnameseStatusLabels, type DossierStatus } from '../sdk/dossier-status.js';
 import { MappingError } from '../sdk/mapping-error.js';
 import { resolveSecret, secretReference } from '../sdk/secrets.js';
+import type { RequestGate } from '../sdk/request-gate.js';
+import { breakerSchema, defaultBreaker, defaultRateLimit, defaultRetry, rateLimitSchema, retrySchema } from '../sdk/source-policy.js';
+import { RequestPacer } from '../sdk/request-pacer.js';
 import { compareSinceCursors, sinceOf } from '../sdk/since-cursor.js';
 import { SourceError, toSourceError } from '../sdk/source-error.js';
 
@@ -33,6 +36,12 @@ export const lgspSoapConfig = z
     lookbackSeconds: z.number({ error: 'expected a whole number of seconds' }).int().min(0).max(604_800).default(120),
     /** Request timeout. Default 30000 ms. */
     timeoutMs: z.number().int().min(100).max(300_000).default(30_000),
+    /** Requests per second and in flight, across every poller. Default 5 per second, 1 at a time. */
+    rateLimit: rateLimitSchema.default(defaultRateLimit),
+    /** When its circuit breaker opens. */
+    breaker: breakerSchema.default(defaultBreaker),
+    /** Which failures are retried, and the retry budget. */
+    retry: retrySchema.default(defaultRetry),
   })
   .strict();
 export type LgspSoapConfig = z.infer<typeof lgspSoapConfig>;
@@ -115,9 +124,11 @@ export function mapLgspDossier(raw: unknown): DossierRecordInput {
 /** Pages `LayDanhSachHoSo` by offset from a since-time, in (NgayCapNhat, SoHoSo) order. */
 export class LgspSoapConnector implements Connector {
   private readonly http: AxiosInstance;
+  private readonly gate: RequestGate;
 
   constructor(private readonly settings: ConnectorSettings<LgspSoapConfig>) {
     const { config } = settings;
+    this.gate = settings.gate ?? new RequestPacer(config.rateLimit);
     const password = resolveSecret(config.password, `connector ${settings.id}: password`);
     this.http = axios.create({ baseURL: config.baseUrl, timeout: config.timeoutMs, auth: { username: config.username, password }, responseType: 'text' });
   }
@@ -149,11 +160,13 @@ export class LgspSoapConnector implements Connector {
     const what = `connector ${this.settings.id}: SOAP LayDanhSachHoSo at ${config.path}`;
     let xml: string;
     try {
-      const response = await this.http.post(config.path, this.envelope(state), {
-        headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: `"${config.soapAction}"` },
-        signal,
-        validateStatus: () => true,
-      });
+      const response = await this.gate.run(() =>
+        this.http.post(config.path, this.envelope(state), {
+          headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: `"${config.soapAction}"` },
+          signal,
+          validateStatus: () => true,
+        }),
+      );
       xml = String(response.data);
       if (response.status >= 400) throw this.fault(xml, response.status, what);
     } catch (error) {

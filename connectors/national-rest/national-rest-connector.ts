@@ -5,6 +5,9 @@ import { formatVietnamTime, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { isDossierStatus, type DossierStatus } from '../sdk/dossier-status.js';
 import { MappingError } from '../sdk/mapping-error.js';
+import type { RequestGate } from '../sdk/request-gate.js';
+import { breakerSchema, defaultBreaker, defaultRateLimit, defaultRetry, rateLimitSchema, retrySchema } from '../sdk/source-policy.js';
+import { RequestPacer } from '../sdk/request-pacer.js';
 import { SourceError, toSourceError } from '../sdk/source-error.js';
 
 /**
@@ -22,6 +25,12 @@ export const nationalRestConfig = z.object({
   lookbackSeconds: z.number().int().min(0).max(86_400).default(120),
   /** Request timeout. Default 10000 ms. */
   timeoutMs: z.number().int().min(100).max(300_000).default(10_000),
+  /** Requests per second and in flight, across every poller. Default 5 per second, 1 at a time. */
+  rateLimit: rateLimitSchema.default(defaultRateLimit),
+  /** When its circuit breaker opens. */
+  breaker: breakerSchema.default(defaultBreaker),
+  /** Which failures are retried, and the retry budget. */
+  retry: retrySchema.default(defaultRetry),
 });
 export type NationalRestConfig = z.infer<typeof nationalRestConfig>;
 
@@ -117,9 +126,11 @@ export function mapNationalRecord(raw: unknown): DossierRecordInput {
 /** Reads one province's dossiers page by page, in (NgayCapNhat, MaHoSo) order. */
 export class NationalRestConnector implements Connector {
   private readonly http: AxiosInstance;
+  private readonly gate: RequestGate;
 
   constructor(private readonly settings: ConnectorSettings<NationalRestConfig>) {
     const { config } = settings;
+    this.gate = settings.gate ?? new RequestPacer(config.rateLimit);
     const apiKey = config.apiKeyEnv ? process.env[config.apiKeyEnv] : undefined;
     if (config.apiKeyEnv && !apiKey) {
       throw new SourceError(`connector ${settings.id}: environment variable ${config.apiKeyEnv} (its API key) is not set`, false);
@@ -164,7 +175,7 @@ export class NationalRestConnector implements Connector {
     }
     let body: unknown;
     try {
-      body = (await this.http.get('/api/dossiers', { params, signal })).data;
+      body = (await this.gate.run(() => this.http.get('/api/dossiers', { params, signal }))).data;
     } catch (error) {
       throw toSourceError(error, `connector ${this.settings.id}: GET /api/dossiers`);
     }

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { CodeSet } from '../../config/provinces.js';
 import type { DossierRecordInput } from './dossier-record.js';
+import type { RequestGate } from './request-gate.js';
 
 /** A JSON value: a cursor must survive a round trip through Postgres and a queue job. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -66,6 +67,8 @@ export function itemsAt(body: unknown, path: string, readPath: (document: unknow
 
 /** What a connector is registered with: its province and its own settings. */
 export interface ConnectorSettings<Config> {
+  /** Paces every request to the province system; the connector paces itself in-process when absent. */
+  gate?: RequestGate;
   /** The connector's id, e.g. `hcm-rest`. */
   id: string;
   /** The province the connector belongs to, and the code set that code is in. */

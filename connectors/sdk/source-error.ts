@@ -12,9 +12,19 @@ export class SourceError extends Error {
     readonly transient: boolean,
     /** The HTTP status, when the system answered. */
     readonly status: number | null = null,
+    /** How long the system asked us to wait (`Retry-After`), when it said. */
+    readonly retryAfterMs: number | null = null,
   ) {
     super(message);
   }
+}
+
+/** A `Retry-After` header (seconds, or an HTTP date) in milliseconds from now; null when absent or unreadable. */
+export function retryAfterOf(header: unknown, now = Date.now()): number | null {
+  if (typeof header !== 'string' || header.trim() === '') return null;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
 const transientCodes = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ECONNABORTED', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ERR_SOCKET_CONNECTION_TIMEOUT']);
@@ -35,7 +45,8 @@ export function toSourceError(error: unknown, what: string): SourceError {
               : status >= 500
                 ? 'the province system failed'
                 : 'the system refused the request';
-      return new SourceError(`${what}: the province system answered HTTP ${status}; ${hint}`, status >= 500 || status === 408 || status === 429, status);
+      const retryAfter = retryAfterOf(error.response?.headers?.['retry-after']);
+      return new SourceError(`${what}: the province system answered HTTP ${status}; ${hint}`, status >= 500 || status === 408 || status === 429, status, retryAfter);
     }
     const code = error.code ?? 'network error';
     return new SourceError(`${what}: no answer from the province system (${code}); check the base URL and that it is reachable`, transientCodes.has(code) || code === 'network error');

@@ -115,7 +115,7 @@ export async function demoCommand(config: Config, options: DemoOptions, logger: 
       codeSet: '2025',
       kind: 'national-rest',
       // The simulator's clock has one-second precision: a few seconds of look-back cover it.
-      config: { baseUrl: simulatorUrl, pageSize: 1000, lookbackSeconds: 5 },
+      config: { baseUrl: simulatorUrl, pageSize: 1000, lookbackSeconds: 5, rateLimit: { requestsPerSecond: 100 } },
       pollIntervalMs: 1000,
     });
   }

@@ -15,7 +15,7 @@ export async function registerSimulatorConnector(
     provinceCode: province,
     codeSet: '2025',
     kind: 'national-rest',
-    config: { baseUrl: simulatorUrl, pageSize: options.pageSize ?? 1000, lookbackSeconds: options.lookbackSeconds ?? 3 },
+    config: { baseUrl: simulatorUrl, pageSize: options.pageSize ?? 1000, lookbackSeconds: options.lookbackSeconds ?? 3, rateLimit: { requestsPerSecond: 200 } },
     pollIntervalMs: options.pollIntervalMs ?? 300,
   });
   return id;

@@ -1,4 +1,4 @@
-import type { Connector, Cursor } from '../../connectors/sdk/connector.js';
+import type { Connector, Cursor, ReadState, SourcePage } from '../../connectors/sdk/connector.js';
 import { mapItems, type Origin } from '../../connectors/sdk/normalise.js';
 import { SourceError } from '../../connectors/sdk/source-error.js';
 import type { IngestBatch } from '../queues.js';
@@ -33,6 +33,8 @@ export interface PollRunOptions {
   signal?: AbortSignal;
   /** Called with each page's count of source records, for metrics. */
   onPage?: (items: number) => void;
+  /** Reads one page; by default straight from the connector (the poller passes its breaker and retries). */
+  readPage?: (state: ReadState | null, signal?: AbortSignal) => Promise<SourcePage>;
 }
 
 /**
@@ -43,6 +45,7 @@ export interface PollRunOptions {
  */
 export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
   const { connector, sink, signal } = options;
+  const readPage = options.readPage ?? ((state: ReadState | null, abort?: AbortSignal) => connector.read(state, abort));
   const timeout = options.commitTimeoutMs ?? 5 * 60_000;
   const result: PollRunResult = { pages: 0, records: 0, deadLetters: 0, interrupted: false };
   let before = options.committed;
@@ -55,7 +58,7 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
         result.interrupted = true;
         break;
       }
-      const page = await connector.read(readFrom, signal);
+      const page = await readPage(readFrom, signal);
       const observedAt = new Date();
       options.onPage?.(page.items.length);
       if (page.next !== null && JSON.stringify(page.next) === JSON.stringify(readFrom)) {

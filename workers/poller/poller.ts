@@ -12,6 +12,9 @@ import type { FleetMetrics } from '../metrics.js';
 import { queueNames, type PollJob } from '../queues.js';
 import { PollLock } from './poll-lock.js';
 import { runPoll, type BatchSink } from './poll-run.js';
+import { RedisRequestGate } from './redis-request-gate.js';
+import { SourceGuard, type BreakerState } from './source-guard.js';
+import { sourcePolicyOf } from '../../connectors/sdk/source-policy.js';
 
 /** Options of the poller. */
 export interface PollerOptions {
@@ -29,8 +32,13 @@ export interface PollerOptions {
 export class Poller {
   private readonly worker: Worker<PollJob>;
   private readonly lock: PollLock;
-  private readonly connectors = new Map<string, { updatedAt: number; connector: Connector }>();
+  private readonly connectors = new Map<string, { updatedAt: number; connector: Connector; guard: SourceGuard }>();
   private readonly shutdown = new AbortController();
+
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  /** Told of every breaker state change (metrics, the connectors table). */
+  onBreakerChange?: (connectorId: string, provinceCode: string, state: BreakerState) => void;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -40,6 +48,8 @@ export class Poller {
     private readonly logger: Logger,
     options: PollerOptions,
   ) {
+    this.redis = connection;
+    this.prefix = options.prefix;
     this.lock = new PollLock(connection, options.prefix);
     this.worker = new Worker<PollJob>(queueNames.poll, (job) => this.process(job), {
       connection,
@@ -59,15 +69,29 @@ export class Poller {
   async close(): Promise<void> {
     this.shutdown.abort();
     await this.worker.close();
+    for (const { guard } of this.connectors.values()) guard.shutdown();
   }
 
-  private connectorFor(row: ConnectorRow): Connector {
+  /**
+   * The connector and its guard, built once per connector per process (a changed definition builds them
+   * again): the breaker's memory of failures and the connector's token cache must outlive one run.
+   */
+  private connectorFor(row: ConnectorRow): { connector: Connector; guard: SourceGuard } {
     const cached = this.connectors.get(row.id);
     const updatedAt = row.updated_at.getTime();
-    if (cached && cached.updatedAt === updatedAt) return cached.connector;
-    const connector = createConnector({ id: row.id, provinceCode: row.province_code, codeSet: row.code_set as CodeSet, kind: row.kind, config: row.config });
-    this.connectors.set(row.id, { updatedAt, connector });
-    return connector;
+    if (cached && cached.updatedAt === updatedAt) return cached;
+    cached?.guard.shutdown();
+    const policy = sourcePolicyOf(row.config);
+    const gate = new RedisRequestGate(this.redis, this.prefix, row.id, policy.rateLimit);
+    const connector = createConnector({ id: row.id, provinceCode: row.province_code, codeSet: row.code_set as CodeSet, kind: row.kind, config: row.config, gate });
+    const labels = { province: row.province_code, connector: row.id };
+    const guard = new SourceGuard(row.id, policy.breaker, policy.retry, (state) => {
+      this.logger.warn({ ...labels, breaker: state }, `circuit breaker of connector ${row.id} is now ${state}`);
+      this.onBreakerChange?.(row.id, row.province_code, state);
+    });
+    const built = { updatedAt, connector, guard };
+    this.connectors.set(row.id, built);
+    return built;
   }
 
   private async process(job: Job<PollJob>): Promise<void> {
@@ -81,9 +105,10 @@ export class Poller {
       return;
     }
     try {
-      const connector = this.connectorFor(row);
+      const { connector, guard } = this.connectorFor(row);
       const result = await runPoll({
         connector,
+        readPage: (state, signal) => guard.read(connector, state, signal),
         connectorId,
         provinceCode: row.province_code,
         codeSet: row.code_set as CodeSet,

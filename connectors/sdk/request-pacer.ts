@@ -1,17 +1,22 @@
+import type { RequestGate } from './request-gate.js';
+import type { RateLimit } from './source-policy.js';
+
 /**
- * Keeps one connector's requests within its rate limit: at most `requestsPerSecond` starts per second and
- * `concurrentRequests` in flight, in this process. (Holding the limit in Redis, across pollers, is the
- * resilience issue's.)
+ * Keeps one connector's requests within its rate limit in this process only: at most `requestsPerSecond`
+ * starts per second and `concurrentRequests` in flight. The fleet uses the Redis-held gate instead.
  */
-export class RequestPacer {
+export class RequestPacer implements RequestGate {
   private nextStart = 0;
   private inFlight = 0;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(
-    private readonly requestsPerSecond: number,
-    private readonly concurrentRequests: number,
-  ) {}
+  private readonly requestsPerSecond: number;
+  private readonly concurrentRequests: number;
+
+  constructor(limit: RateLimit) {
+    this.requestsPerSecond = limit.requestsPerSecond;
+    this.concurrentRequests = limit.concurrentRequests;
+  }
 
   /** Runs `request` when the limits allow. */
   async run<T>(request: () => Promise<T>): Promise<T> {
