@@ -55,6 +55,8 @@ export interface SimulatorOptions {
   sameUpdatedAt?: boolean;
   /** Default 0. This fraction of dossiers (chosen by the seed) is served malformed. */
   malformedRate?: number;
+  /** Default none. A province's own malformed fraction, instead of `malformedRate` (chaos: one bad province). */
+  malformedRateByProvince?: Record<string, number>;
   /** Default none. When set, /api requests must carry header `X-Api-Key: <key>` or get 401. */
   apiKey?: string;
   /** Default none (every vendor dialect open). The secrets of the vendor dialects, see SimulatorCredentials. */
@@ -70,6 +72,16 @@ interface ProvinceState {
   index: CursorIndex;
 }
 
+/** How one province's system misbehaves, for rehearsing failures (chaos tests): set and cleared at run time. */
+export interface ProvinceFault {
+  /** Fraction of requests answered HTTP 503. */
+  failureRate?: number;
+  /** Every request is held this long before it is answered: longer than a client's timeout, it times out. */
+  delayMs?: number;
+  /** The system is down: every connection is closed without an answer. */
+  down?: boolean;
+}
+
 /**
  * Stands in for provinces' one-stop-shop systems: serves dossiers by updated-since cursor in the national
  * portal dialect (`/api/dossiers`) and, from the same dossiers at the same time, in three vendor dialects
@@ -78,6 +90,7 @@ interface ProvinceState {
  */
 export class ProvinceSimulator {
   private readonly provinces = new Map<string, ProvinceState>();
+  private readonly faults = new Map<string, ProvinceFault>();
   /** Dossiers that can still move; final ones leave so late ticks do not waste picks on them. */
   private readonly movable: SimulatedDossier[] = [];
   private readonly random: Random;
@@ -114,7 +127,7 @@ export class ProvinceSimulator {
         baseTime: new Date(this.baseTime),
         updatedAtPrecision: this.precision,
         sameUpdatedAt: options.sameUpdatedAt ?? false,
-        malformedRate: options.malformedRate ?? 0,
+        malformedRate: options.malformedRateByProvince?.[provinceCode] ?? options.malformedRate ?? 0,
       });
       this.provinces.set(provinceCode, { dossiers, index: new CursorIndex(dossiers) });
       for (const dossier of dossiers) if (!isFinal(dossier.status)) this.movable.push(dossier);
@@ -200,8 +213,31 @@ export class ProvinceSimulator {
     this.timer = null;
   }
 
+  /** Makes a province's system misbehave (or behave again, with null), in every dialect that names the province. */
+  setFault(provinceCode: string, fault: ProvinceFault | null): void {
+    if (fault) this.faults.set(provinceCode, fault);
+    else this.faults.delete(provinceCode);
+  }
+
   private buildServer(): FastifyInstance {
     const server = fastify({ logger: false });
+
+    // Faults apply before anything else, as a real failing system fails before it authenticates anyone.
+    server.addHook('onRequest', async (request, reply) => {
+      if (this.faults.size === 0 || request.url.startsWith('/_sim/')) return;
+      const query = request.query as Record<string, unknown>;
+      const fromPath = /\/provinces\/(\d{2})\//.exec(request.url)?.[1];
+      const fault = this.faults.get(String(query.province ?? fromPath ?? ''));
+      if (!fault) return;
+      if (fault.down) {
+        request.raw.socket.destroy();
+        return reply.hijack();
+      }
+      if (fault.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      if (fault.failureRate && Math.random() < fault.failureRate) {
+        return reply.code(503).send({ code: 'unavailable', message: 'simulated failure' });
+      }
+    });
 
     server.register(async (api) => {
       api.addHook('onRequest', async (request, reply) => {
