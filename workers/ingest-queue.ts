@@ -43,15 +43,34 @@ export class IngestQueue {
     return this.queue.add('batch', batch);
   }
 
-  /** Adds a batch and resolves with what the writer did once it is committed. */
-  async addAndWait(batch: IngestBatch, timeoutMs: number): Promise<WriteOutcome> {
+  /**
+   * Adds a batch and resolves with what the writer did once it is committed. Besides the queue's events, the
+   * job is looked at every `checkEveryMs`: a batch that vanished (Redis restarted empty) fails the wait at once,
+   * so the poll run ends and the next one resumes from the cursor committed in Postgres.
+   */
+  async addAndWait(batch: IngestBatch, timeoutMs: number, checkEveryMs = 1000): Promise<WriteOutcome> {
     const events = await this.queueEvents();
     const job = await this.add(batch);
+    let timer: NodeJS.Timeout | undefined;
+    const watched = new Promise<WriteOutcome>((resolve, reject) => {
+      timer = setInterval(() => {
+        this.queue
+          .getJobState(job.id!)
+          .then(async (state) => {
+            if (state === 'unknown') reject(new Error('the batch vanished from the queue (Redis lost its data?)'));
+            if (state === 'completed') resolve((await this.queue.getJob(job.id!))?.returnvalue as WriteOutcome);
+            if (state === 'failed') reject(new Error((await this.queue.getJob(job.id!))?.failedReason ?? 'failed'));
+          })
+          .catch(() => {});
+      }, checkEveryMs);
+    });
     try {
-      return await job.waitUntilFinished(events, timeoutMs);
+      return await Promise.race([job.waitUntilFinished(events, timeoutMs), watched]);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new BatchNotCommittedError(`batch ${job.id} of connector ${batch.connectorId} was not committed: ${reason}`);
+    } finally {
+      clearInterval(timer);
     }
   }
 

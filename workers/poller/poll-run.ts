@@ -16,6 +16,8 @@ export interface PollRunResult {
   deadLetters: number;
   /** True when the run stopped early (shutdown). */
   interrupted: boolean;
+  /** True when the run stopped at `maxPages` with more to read: the poller continues in a new run. */
+  more: boolean;
 }
 
 /** What a poll run needs. */
@@ -31,6 +33,11 @@ export interface PollRunOptions {
   commitTimeoutMs?: number;
   /** Stops the run after the page in hand (shutdown). */
   signal?: AbortSignal;
+  /**
+   * Pages one run reads at most. Default 200. A backlog is then read in runs, so one connector with millions
+   * of records does not hold a poller slot for hours while others wait.
+   */
+  maxPages?: number;
   /** Called with each page's count of source records, for metrics. */
   onPage?: (items: number) => void;
   /** Reads one page; by default straight from the connector (the poller passes its breaker and retries). */
@@ -47,7 +54,8 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
   const { connector, sink, signal } = options;
   const readPage = options.readPage ?? ((state: ReadState | null, abort?: AbortSignal) => connector.read(state, abort));
   const timeout = options.commitTimeoutMs ?? 5 * 60_000;
-  const result: PollRunResult = { pages: 0, records: 0, deadLetters: 0, interrupted: false };
+  const result: PollRunResult = { pages: 0, records: 0, deadLetters: 0, interrupted: false, more: false };
+  const maxPages = options.maxPages ?? 200;
   let before = options.committed;
   let readFrom = connector.startFrom(options.committed);
   let previousCommit: Promise<WriteOutcome> | null = null;
@@ -90,6 +98,10 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
         result.deadLetters += mapped.deadLetters.length;
       }
       if (page.next === null) break;
+      if (result.pages >= maxPages) {
+        result.more = true;
+        break;
+      }
       readFrom = page.next;
     }
   } catch (error) {

@@ -1,4 +1,4 @@
-import { Worker, type Job } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Connector } from '../../connectors/sdk/connector.js';
@@ -31,6 +31,8 @@ export interface PollerOptions {
  */
 export class Poller {
   private readonly worker: Worker<PollJob>;
+  /** Where a run that stopped with more to read asks for the next one at once. */
+  private readonly pollQueue: Queue<PollJob>;
   private readonly lock: PollLock;
   private readonly connectors = new Map<string, { updatedAt: number; connector: Connector; guard: SourceGuard }>();
   private readonly shutdown = new AbortController();
@@ -51,6 +53,7 @@ export class Poller {
     this.redis = connection;
     this.prefix = options.prefix;
     this.lock = new PollLock(connection, options.prefix);
+    this.pollQueue = new Queue<PollJob>(queueNames.poll, { connection, prefix: options.prefix });
     this.worker = new Worker<PollJob>(queueNames.poll, (job) => this.process(job), {
       connection,
       prefix: options.prefix,
@@ -70,6 +73,7 @@ export class Poller {
     this.shutdown.abort();
     await this.worker.close();
     for (const { guard } of this.connectors.values()) guard.shutdown();
+    await this.pollQueue.close();
   }
 
   /**
@@ -117,8 +121,12 @@ export class Poller {
         signal: this.shutdown.signal,
         onPage: (items) => this.metrics.recordsFetched.inc({ province: row.province_code }, items),
       });
-      if (!result.interrupted) {
-        await markConnectorSuccess(this.db, connectorId);
+      if (!result.interrupted) await markConnectorSuccess(this.db, connectorId);
+      if (result.more && !result.interrupted) {
+        // A backlog: the next run starts at once rather than at the next interval.
+        await this.pollQueue.add('poll', { connectorId }, { jobId: `continue-${connectorId}-${Date.now()}`, removeOnComplete: true, removeOnFail: 100 });
+        this.metrics.pollRuns.inc({ ...labels, outcome: 'continued' });
+      } else if (!result.interrupted) {
         this.metrics.pollRuns.inc({ ...labels, outcome: 'caught_up' });
       }
       if (result.records + result.deadLetters > 0) {
