@@ -49,9 +49,11 @@ export const retrySchema = z
 export type RetrySettings = z.infer<typeof retrySchema>;
 export const defaultRetry: RetrySettings = { transientStatusCodes: [408, 429, 500, 502, 503, 504], maxAttempts: 3, budgetPerMinute: 30 };
 
-/** The three policies of a stored connector config, defaults for what it does not declare. */
-export function sourcePolicyOf(config: unknown): { rateLimit: RateLimit; breaker: BreakerSettings; retry: RetrySettings } {
+/** The policies of a stored connector config, defaults for what it does not declare. */
+export function sourcePolicyOf(config: unknown): { rateLimit: RateLimit; breaker: BreakerSettings; retry: RetrySettings; requestTimeoutMs: number } {
   const declared = (config && typeof config === 'object' ? config : {}) as Record<string, unknown>;
+  // A plugin declares `timeoutMs`; a declarative definition `http.timeoutMs`.
+  const timeout = declared.timeoutMs ?? (declared.http as { timeoutMs?: unknown } | undefined)?.timeoutMs;
   const read = <T>(schema: z.ZodType<T>, value: unknown, fallback: T): T => {
     const parsed = schema.safeParse(value ?? {});
     return parsed.success ? parsed.data : fallback;
@@ -60,5 +62,6 @@ export function sourcePolicyOf(config: unknown): { rateLimit: RateLimit; breaker
     rateLimit: read(rateLimitSchema, declared.rateLimit, defaultRateLimit),
     breaker: read(breakerSchema, declared.breaker, defaultBreaker),
     retry: read(retrySchema, declared.retry, defaultRetry),
+    requestTimeoutMs: typeof timeout === 'number' && timeout > 0 ? timeout : 30_000,
   };
 }

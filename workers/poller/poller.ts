@@ -86,7 +86,8 @@ export class Poller {
     if (cached && cached.updatedAt === updatedAt) return cached;
     cached?.guard.shutdown();
     const policy = sourcePolicyOf(row.config);
-    const gate = new RedisRequestGate(this.redis, this.prefix, row.id, policy.rateLimit);
+    // A lease outlives the request's own timeout a little: a killed poller's place is free soon after.
+    const gate = new RedisRequestGate(this.redis, this.prefix, row.id, policy.rateLimit, policy.requestTimeoutMs + 5000);
     const connector = createConnector({ id: row.id, provinceCode: row.province_code, codeSet: row.code_set as CodeSet, kind: row.kind, config: row.config, gate });
     const labels = { province: row.province_code, connector: row.id };
     const guard = new SourceGuard(row.id, policy.breaker, policy.retry, (state) => {

@@ -35,7 +35,7 @@ export class RedisRequestGate implements RequestGate {
     prefix: string,
     connectorId: string,
     private readonly limit: RateLimit,
-    /** Longest a request may hold its lease. Default 120 s. */
+    /** Longest a request may hold its lease: a little more than the request's timeout. Default 120 s. */
     private readonly leaseMs = 120_000,
   ) {
     // One hash tag per connector: both keys on one Redis Cluster shard, as the script needs.

@@ -1,0 +1,112 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A free TCP port on loopback. */
+export async function sparePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function waitForPort(port: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = createServer().listen(port, '127.0.0.1');
+      socket.on('listening', () => socket.close(() => resolve(false)));
+      socket.on('error', () => resolve(true));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on port ${port}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * A Redis server of a test's own, on a spare port, keeping nothing on disk: a restart loses its data, as a
+ * Redis without persistence does. Never the shared Redis.
+ */
+export class OwnRedis {
+  private process: ChildProcess | null = null;
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<OwnRedis> {
+    const redis = new OwnRedis(await sparePort());
+    await redis.launch();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  private async launch(): Promise<void> {
+    this.process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+    await waitForPort(this.port);
+  }
+
+  /** Kills it and starts it again, empty. */
+  async restartEmpty(): Promise<void> {
+    await this.stop();
+    await this.launch();
+  }
+
+  async stop(): Promise<void> {
+    const running = this.process;
+    if (!running || running.exitCode !== null) return;
+    const exited = new Promise((resolve) => running.once('exit', resolve));
+    running.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/** Runs a PostgreSQL command as the `postgres` system user when we are root (initdb refuses root). */
+function asOwner(command: string, args: string[]): void {
+  const root = process.getuid?.() === 0;
+  execFileSync(root ? 'runuser' : command, root ? ['-u', 'postgres', '--', command, ...args] : args, { stdio: 'ignore' });
+}
+
+/** A PostgreSQL cluster of a test's own (initdb in a temporary folder, a spare port). Never the shared one. */
+export class OwnPostgres {
+  private constructor(
+    readonly port: number,
+    private readonly dataDir: string,
+  ) {}
+
+  static async start(): Promise<OwnPostgres> {
+    const root = mkdtempSync(join(tmpdir(), 'dossier-sync-pg-'));
+    chmodSync(root, 0o755);
+    const dataDir = join(root, 'data');
+    if (process.getuid?.() === 0) chownSync(root, Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), Number(execFileSync('id', ['-g', 'postgres']).toString().trim()));
+    asOwner('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
+    const postgres = new OwnPostgres(await sparePort(), dataDir);
+    postgres.control('start');
+    return postgres;
+  }
+
+  get url(): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/dossier_sync`;
+  }
+
+  private control(action: 'start' | 'restart' | 'stop', mode = 'fast'): void {
+    asOwner('pg_ctl', ['-D', this.dataDir, '-w', '-m', mode, '-l', join(this.dataDir, '..', 'server.log'), '-o', `-p ${this.port} -c listen_addresses=127.0.0.1 -k /tmp -c fsync=off`, action]);
+  }
+
+  /** Crashes it (immediate shutdown: no checkpoint, connections cut) and starts it again. */
+  restart(): void {
+    this.control('restart', 'immediate');
+  }
+
+  stop(): void {
+    try {
+      this.control('stop', 'immediate');
+    } finally {
+      rmSync(join(this.dataDir, '..'), { recursive: true, force: true });
+    }
+  }
+}
