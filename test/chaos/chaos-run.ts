@@ -124,12 +124,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     };
     for (const name of Object.keys(roles)) launch(name);
 
+    // First the backfill, undisturbed: the faults hit a fleet in its steady state, where lag means something.
+    const backfillStarted = Date.now();
+    await waitFor(async () => ((await compareWithTruth(db, simulator).catch(() => null))?.missing ?? 1) === 0, 'the backfill', 600_000, 1000);
+    const backfillSeconds = (Date.now() - backfillStarted) / 1000;
+
     // The faults.
     simulator.setFault(failing, { failureRate: 0.3 });
     simulator.setFault(timingOut, { delayMs: 5000 });
     simulator.setFault(outage, { down: true });
     simulator.resume();
     const faults: Record<string, number | string> = {
+      'backfill before the faults': `${backfillSeconds.toFixed(1)} s`,
       [`province ${failing}: requests failing`]: '30%',
       [`province ${timingOut}: requests timing out`]: 'all, during the faults',
       [`province ${malformed}: records malformed`]: '1%',
