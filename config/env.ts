@@ -55,7 +55,34 @@ const schema = z.object({
   POLLER_CONCURRENCY: integer(1, 256).default(8),
   /** Time allowed to finish current jobs after SIGTERM before the process exits anyway. Default 30000 ms. */
   SHUTDOWN_TIMEOUT_MS: integer(100, 600_000).default(30_000),
+  /**
+   * Key that encrypts the connectors' webhook secrets at rest (AES-256-GCM): 32 random bytes in base64, e.g. from
+   * `openssl rand -base64 32`, the same on every gateway and CLI host. Unset: the rest of the fleet runs, but
+   * webhooks are refused (503) and `fleet connector rotate-secret` exits 2.
+   */
+  SECRETS_KEY: z
+    .string()
+    .refine((value) => isSecretsKey(value), { message: 'expected 32 random bytes in base64 (44 characters, e.g. from: openssl rand -base64 32)' })
+    .optional(),
+  /** Largest webhook body accepted; a larger one is refused with 413. Default 1048576 (1 MiB). */
+  WEBHOOK_BODY_LIMIT_BYTES: integer(1024, 67_108_864).default(1_048_576),
+  /** Pushed records grouped into one ingest job, at most. Default 500. */
+  WEBHOOK_BATCH_MAX_RECORDS: integer(1, 5000).default(500),
+  /** How long pushed records wait for others to share their ingest job. Default 20 ms (bench:webhooks: fewer, larger jobs cost less per update than 10 ms, for a few ms of latency). */
+  WEBHOOK_BATCH_WAIT_MS: integer(0, 1000).default(20),
+  /** How long a delivery's webhook-id is remembered, so a retry is acknowledged without being applied twice. Default 86400 s (24 h). */
+  WEBHOOK_IDEMPOTENCY_TTL_SECONDS: integer(60, 2_592_000).default(86_400),
+  /** How long a delivery waits for Redis to acknowledge its batch before it is answered 503. Default 10000 ms. */
+  WEBHOOK_ACK_TIMEOUT_MS: integer(100, 120_000).default(10_000),
 });
+
+/** Settings whose value is a secret: never echoed in an error message. */
+const secretSettings = new Set(['SECRETS_KEY']);
+
+/** 32 bytes in base64 (standard or URL-safe alphabet, padding optional). */
+export function isSecretsKey(value: string): boolean {
+  return /^[A-Za-z0-9+/_-]{43}=?$/.test(value) && Buffer.from(value, 'base64').length === 32;
+}
 
 /** The validated configuration of one fleet process. */
 export type Config = z.infer<typeof schema>;
@@ -64,7 +91,11 @@ export type Config = z.infer<typeof schema>;
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const present = Object.fromEntries(Object.keys(schema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]));
   const result = schema.safeParse(present);
-  if (result.success) return result.data;
+  if (result.success) {
+    // An unset optional setting is absent rather than undefined: a config is also handed on as an environment.
+    for (const key of Object.keys(result.data) as (keyof Config)[]) if (result.data[key] === undefined) delete result.data[key];
+    return result.data;
+  }
   const issue = result.error.issues[0]!;
   const key = String(issue.path[0]);
   throw new ConfigError(`config: ${key}=${describeValue(key, env[key])} is invalid: ${issue.message}`);
@@ -73,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 /** Shows a bad value without leaking a password embedded in a URL. */
 export function describeValue(key: string, value: string | undefined): string {
   if (value === undefined) return '(unset)';
+  if (secretSettings.has(key)) return `(hidden, ${value.length} characters)`;
   if (key.endsWith('_URL')) return JSON.stringify(redactUrl(value));
   return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
 }

@@ -65,6 +65,9 @@ export interface ConnectorsTable {
   last_success_at: Timestamp | null;
   last_error_at: Timestamp | null;
   last_error: string | null;
+  /** The circuit breaker state a poller last reported, and when it changed. */
+  breaker_state: 'closed' | 'half_open' | 'open' | null;
+  breaker_changed_at: Timestamp | null;
   /** One line on what system this is, from the definition. */
   description: ColumnType<string | null, string | null | undefined, string | null>;
   /** The validated definition as submitted (JSON; secrets only as references); null for a connector registered without one. */
@@ -109,6 +112,17 @@ export interface ApiKeysTable {
   last_used_at: Timestamp | null;
 }
 
+/** A connector's webhook secret, encrypted (AES-256-GCM under SECRETS_KEY); never stored in the clear. */
+export interface WebhookSecretsTable {
+  id: ColumnType<string, never, never>;
+  connector_id: string;
+  /** Nonce (12 bytes), tag (16 bytes), ciphertext; the connector id is the associated data. */
+  sealed: Buffer;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+  /** null: the current secret; otherwise accepted until then (a rotation's grace period). */
+  expires_at: Timestamp | null;
+}
+
 export interface Database {
   dossiers: DossiersTable;
   dossier_events: DossierEventsTable;
@@ -116,4 +130,5 @@ export interface Database {
   sync_cursors: SyncCursorsTable;
   dead_letters: DeadLettersTable;
   api_keys: ApiKeysTable;
+  webhook_secrets: WebhookSecretsTable;
 }

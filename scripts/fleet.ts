@@ -168,6 +168,16 @@ connector
     await (await connectorCommands()).connectorRemove(config(), id);
   });
 
+connector
+  .command('rotate-secret')
+  .description('issue a new webhook secret (whsec_…) and print it once; the old one stays valid for the grace period')
+  .argument('<id>', 'the connector id')
+  .option('--grace <duration>', 'how long the previous secret stays valid: 30m, 24h, 7d…; 0 refuses it at once', '24h')
+  .action(async (id: string, options: { grace: string }) => {
+    const { connectorRotateSecret } = await import('./commands/webhook-secret.js');
+    await connectorRotateSecret(config(), id, options);
+  });
+
 const apikey = program.command('apikey').description('keys of the admin and read HTTP APIs (stored only hashed)');
 const apiKeyCommands = () => import('./commands/apikey.js');
 
@@ -193,6 +203,43 @@ apikey
   .argument('<id>', 'the key id, as listed')
   .action(async (id: string) => {
     await (await apiKeyCommands()).apiKeyRevoke(config(), id);
+  });
+
+const deadLetterCommands = () => import('./commands/dlq.js');
+const withFilters = (command: Command) =>
+  command
+    .option('--connector <id>', 'only this connector')
+    .option('--province <code>', 'only this (current) province')
+    .option('--reason <reason>', 'only this reason: unknown_status, missing_field, bad_date, bad_province, bad_value, malformed_record')
+    .option('--since <time>', 'received at or after (ISO 8601)')
+    .option('--until <time>', 'received before (ISO 8601)');
+const dlq = program.command('dlq').description('dead letters: records that could not be accepted, kept with their reason and raw payload');
+
+withFilters(dlq.command('list').description('counts by reason, then the letters'))
+  .option('--state <state>', 'new (default), replayed, discarded or all')
+  .option('--limit <n>', 'letters shown', integer('--limit', 1), 50)
+  .action(async (options) => {
+    await (await deadLetterCommands()).dlqList(config(), options);
+  });
+
+dlq
+  .command('show')
+  .description('one letter with its reason, message and raw payload (personal data was redacted when kept)')
+  .argument('<id>', 'the letter id, as listed')
+  .action(async (id: string) => {
+    await (await deadLetterCommands()).dlqShow(config(), id);
+  });
+
+withFilters(dlq.command('replay').description("re-run the matching letters through their connector's current definition (after a fix); stored ones are marked replayed"))
+  .option('--batch-size <n>', 'letters per transaction', integer('--batch-size', 1), 500)
+  .action(async (options) => {
+    await (await deadLetterCommands()).dlqReplay(config(), options);
+  });
+
+withFilters(dlq.command('discard').description('mark the matching letters discarded (they are kept)'))
+  .option('--all-new', 'discard every new letter (no filter needed)')
+  .action(async (options) => {
+    await (await deadLetterCommands()).dlqDiscard(config(), options);
   });
 
 try {

@@ -1,6 +1,9 @@
 import type { Redis } from 'ioredis';
 import { sql, type Kysely } from 'kysely';
 import type { Config } from '../config/env.js';
+import { currentProvinces } from '../config/provinces.js';
+import { recordBreakerState } from '../db/queries/connectors.js';
+import { countDeadLetters } from '../db/queries/dead-letters.js';
 import { assertDatabaseReachable, createDatabase } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import { startGateway } from './gateway/gateway.js';
@@ -10,6 +13,7 @@ import { FleetMetrics } from './metrics.js';
 import { Poller } from './poller/poller.js';
 import { assertRedisReachable, createRedis, warnIfEvicting } from './redis.js';
 import { ConnectorScheduler } from './scheduler/connector-scheduler.js';
+import { createWebhooks } from './webhooks/webhooks.js';
 import { Writer } from './writer/writer.js';
 
 /** The roles a fleet process can play; `all` is every one of them in one process. */
@@ -48,7 +52,8 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
   const metrics = new FleetMetrics();
   const has = (role: Role) => wanted.includes(role);
   const ingest = new IngestQueue(openConnection(), config.QUEUE_PREFIX, openConnection);
-  metrics.watchQueue(ingest.queue);
+  for (const { code } of currentProvinces) metrics.watchQueue(ingest.queueOf(code));
+  if (has('gateway')) metrics.watchDeadLetters(() => countDeadLetters(db, { state: 'new' }));
 
   const scheduler = has('scheduler') ? new ConnectorScheduler(db, openConnection(), logger, { prefix: config.QUEUE_PREFIX }) : null;
   if (scheduler) metrics.watchQueue(scheduler.queue);
@@ -58,6 +63,15 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
   const poller = has('poller')
     ? new Poller(db, openConnection(), ingest, metrics, logger, { prefix: config.QUEUE_PREFIX, concurrency: config.POLLER_CONCURRENCY })
     : null;
+  if (poller) {
+    const levels = { closed: 0, half_open: 1, open: 2 } as const;
+    poller.onBreakerChange = (connectorId, province, state) => {
+      metrics.breakerState.set({ province, connector: connectorId }, levels[state]);
+      recordBreakerState(db, connectorId, state).catch((error: unknown) => logger.warn({ connector: connectorId, err: String(error) }, 'could not record the breaker state'));
+    };
+  }
+
+  const webhooks = has('gateway') ? createWebhooks(config, db, ingest, metrics, logger) : null;
 
   const { server, url } = await startGateway({
     host: config.HTTP_HOST,
@@ -68,6 +82,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
       { name: 'redis', check: async () => void (await control.ping()) },
     ],
     ...(has('gateway') ? { admin: { db, logger } } : {}),
+    ...(webhooks ? { webhooks: { intake: webhooks.intake, bodyLimit: webhooks.bodyLimit } } : {}),
   });
 
   writer?.start();
@@ -78,7 +93,9 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
-      // Order matters: pollers wait for their last batch to commit, so the writer stops after them.
+      // Order matters: deliveries in hand are acknowledged before the queue closes; pollers wait for their last
+      // batch to commit, so the writer stops after them.
+      await webhooks?.close();
       await scheduler?.close();
       await poller?.close();
       await writer?.close();

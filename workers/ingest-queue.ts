@@ -1,7 +1,8 @@
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { queueNames, type IngestBatch } from './queues.js';
+import { resolveProvince } from '../config/provinces.js';
 import { retryPolicy } from '../connectors/sdk/retry-policy.js';
+import { ingestQueueName, type IngestBatch } from './queues.js';
 import type { WriteOutcome } from './writer/write-batch.js';
 
 /** The writer did not commit a batch in time, or gave up on it. */
@@ -10,37 +11,53 @@ export class BatchNotCommittedError extends Error {
 }
 
 /**
- * The producer side of the ingest queue: adds batches, and lets a poller wait until a batch is committed
- * (the next page of a connector is handed over only after the previous one, so cursor moves stay in order).
+ * The current province a batch is queued under: its records' own (they are resolved already), else the
+ * connector's code — read in the 2025 set first: each reused code's former province merged into the current
+ * province that kept the code, so both sets lead to the same place.
+ */
+export function queueProvinceOf(batch: IngestBatch): string {
+  return batch.records[0]?.provinceCode ?? resolveProvince(batch.provinceCode, '2025')?.code ?? resolveProvince(batch.provinceCode, '2008')?.code ?? batch.provinceCode;
+}
+
+/**
+ * The producer side of the ingest queues — one per province, so that one province's backlog does not delay
+ * another's fresh updates: adds batches, and lets a poller wait until a batch is committed (the next page of a
+ * connector is handed over only after the previous one, so cursor moves stay in order).
  */
 export class IngestQueue {
-  /** The BullMQ queue, for depth metrics. */
-  readonly queue: Queue<IngestBatch, WriteOutcome>;
-  private events: QueueEvents | null = null;
-  private eventsConnection: Redis | null = null;
+  private readonly queues = new Map<string, Queue<IngestBatch, WriteOutcome>>();
+  private readonly events = new Map<string, { events: QueueEvents; connection: Redis }>();
 
   constructor(
-    connection: Redis,
+    private readonly connection: Redis,
     private readonly prefix: string,
     /** Opens a dedicated connection for queue events (they block on a Redis stream). */
     private readonly openConnection: () => Redis,
-  ) {
-    this.queue = new Queue<IngestBatch, WriteOutcome>(queueNames.ingest, {
-      connection,
-      prefix,
-      defaultJobOptions: {
-        attempts: retryPolicy.attempts,
-        backoff: { type: 'jittered' },
-        // Completed batches are of no use once committed; failed ones are kept for an operator to inspect.
-        removeOnComplete: { age: 600, count: 1000 },
-        removeOnFail: false,
-      },
-    });
+  ) {}
+
+  /** The queue of one province, created on first use. */
+  queueOf(province: string): Queue<IngestBatch, WriteOutcome> {
+    let queue = this.queues.get(province);
+    if (!queue) {
+      queue = new Queue<IngestBatch, WriteOutcome>(ingestQueueName(province), {
+        connection: this.connection,
+        prefix: this.prefix,
+        defaultJobOptions: {
+          attempts: retryPolicy.attempts,
+          backoff: { type: 'jittered' },
+          // Completed batches are of no use once committed; failed ones are kept for an operator to inspect.
+          removeOnComplete: { age: 600, count: 1000 },
+          removeOnFail: false,
+        },
+      });
+      this.queues.set(province, queue);
+    }
+    return queue;
   }
 
-  /** Adds a batch; resolves once Redis has acknowledged it (the batch is then durable in the queue). */
+  /** Adds a batch to its province's queue; resolves once Redis has acknowledged it (the batch is then durable). */
   async add(batch: IngestBatch): Promise<Job<IngestBatch, WriteOutcome>> {
-    return this.queue.add('batch', batch);
+    return this.queueOf(queueProvinceOf(batch)).add('batch', batch);
   }
 
   /**
@@ -49,17 +66,19 @@ export class IngestQueue {
    * so the poll run ends and the next one resumes from the cursor committed in Postgres.
    */
   async addAndWait(batch: IngestBatch, timeoutMs: number, checkEveryMs = 1000): Promise<WriteOutcome> {
-    const events = await this.queueEvents();
-    const job = await this.add(batch);
+    const province = queueProvinceOf(batch);
+    const queue = this.queueOf(province);
+    const events = await this.queueEvents(province);
+    const job = await queue.add('batch', batch);
     let timer: NodeJS.Timeout | undefined;
     const watched = new Promise<WriteOutcome>((resolve, reject) => {
       timer = setInterval(() => {
-        this.queue
+        queue
           .getJobState(job.id!)
           .then(async (state) => {
             if (state === 'unknown') reject(new Error('the batch vanished from the queue (Redis lost its data?)'));
-            if (state === 'completed') resolve((await this.queue.getJob(job.id!))?.returnvalue as WriteOutcome);
-            if (state === 'failed') reject(new Error((await this.queue.getJob(job.id!))?.failedReason ?? 'failed'));
+            if (state === 'completed') resolve((await queue.getJob(job.id!))?.returnvalue as WriteOutcome);
+            if (state === 'failed') reject(new Error((await queue.getJob(job.id!))?.failedReason ?? 'failed'));
           })
           .catch(() => {});
       }, checkEveryMs);
@@ -74,19 +93,32 @@ export class IngestQueue {
     }
   }
 
-  private async queueEvents(): Promise<QueueEvents> {
-    if (!this.events) {
-      this.eventsConnection = this.openConnection();
-      this.events = new QueueEvents(queueNames.ingest, { connection: this.eventsConnection, prefix: this.prefix });
-      await this.events.waitUntilReady();
+  /** Jobs waiting, active, delayed and failed, over every province's queue this producer used. */
+  async jobCounts(): Promise<Record<string, number>> {
+    const total: Record<string, number> = {};
+    for (const queue of this.queues.values()) {
+      for (const [state, count] of Object.entries(await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'completed'))) total[state] = (total[state] ?? 0) + count;
     }
-    return this.events;
+    return total;
   }
 
-  /** Closes the queue and its event stream. */
+  private async queueEvents(province: string): Promise<QueueEvents> {
+    let entry = this.events.get(province);
+    if (!entry) {
+      const connection = this.openConnection();
+      entry = { events: new QueueEvents(ingestQueueName(province), { connection, prefix: this.prefix }), connection };
+      this.events.set(province, entry);
+      await entry.events.waitUntilReady();
+    }
+    return entry.events;
+  }
+
+  /** Closes every queue and event stream. */
   async close(): Promise<void> {
-    await this.events?.close();
-    this.eventsConnection?.disconnect();
-    await this.queue.close();
+    for (const { events, connection } of this.events.values()) {
+      await events.close();
+      connection.disconnect();
+    }
+    for (const queue of this.queues.values()) await queue.close();
   }
 }

@@ -50,7 +50,7 @@ export class FleetMetrics {
   /** Finished poll runs, by outcome. */
   readonly pollRuns = new Counter({
     name: 'dossier_sync_poll_runs_total',
-    help: 'Poll runs of a connector, by outcome (caught_up, failed, skipped_busy)',
+    help: 'Poll runs of a connector, by outcome (caught_up, continued, failed, skipped_busy)',
     labelNames: ['province', 'connector', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -85,4 +85,51 @@ export class FleetMetrics {
   watchQueue(queue: QueueDepthSource): void {
     if (!this.queues.includes(queue)) this.queues.push(queue);
   }
+
+  /** Each connector's circuit breaker: 0 closed, 1 half-open, 2 open. */
+  readonly breakerState = new Gauge({
+    name: 'dossier_sync_breaker_state',
+    help: 'Circuit breaker of each connector in this poller: 0 closed, 1 half-open, 2 open',
+    labelNames: ['province', 'connector'] as const,
+    registers: [this.registry],
+  });
+
+  /** Reports the dead letters waiting (state new), by reason, on every scrape. */
+  watchDeadLetters(count: () => Promise<{ reason: string; count: number }[]>): void {
+    new Gauge({
+      name: 'dossier_sync_dead_letters',
+      help: 'Dead letters waiting for a fix or a discard (state new), by reason',
+      labelNames: ['reason'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const { reason, count: n } of await count()) this.set({ reason }, n);
+      },
+    });
+  }
+
+  /** Webhook deliveries answered by the gateway, by connector and outcome. */
+  readonly webhookDeliveries = new Counter({
+    name: 'dossier_sync_webhook_deliveries_total',
+    help: 'Webhook deliveries by connector and outcome: accepted, replayed (a retry answered from the ledger), or the problem code (signature_invalid, connector_paused, …)',
+    labelNames: ['connector', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  /** Records of accepted webhook deliveries, by what became of them. */
+  readonly webhookRecords = new Counter({
+    name: 'dossier_sync_webhook_records_total',
+    help: 'Records of webhook deliveries: accepted (queued for the writer) or rejected (kept as dead letters)',
+    labelNames: ['connector', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  /** Pushed records: time from the gateway's receipt to the committed row. */
+  readonly webhookLatency = new Histogram({
+    name: 'dossier_sync_webhook_latency_seconds',
+    help: 'Pushed (webhook) records: seconds from receipt by the gateway to the commit of their batch',
+    labelNames: ['province'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
 }

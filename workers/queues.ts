@@ -9,9 +9,15 @@ import type { CursorMove } from '../db/queries/sync-cursors.js';
 export const queueNames = {
   /** Poll jobs, one job scheduler per connector. */
   poll: '{poll}',
-  /** Batches of canonical records on their way to the writer. */
-  ingest: '{ingest}',
 } as const;
+
+/**
+ * The queue of one province's batches on their way to the writer, e.g. `{ingest-79}`: one per province, so the
+ * writer can take provinces in turns and a backlog in one does not delay the others.
+ */
+export function ingestQueueName(province: string): string {
+  return `{ingest-${province}}`;
+}
 
 /** A poll job: which connector to read. */
 export interface PollJob {

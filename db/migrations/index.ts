@@ -1,9 +1,13 @@
 import type { Migration } from 'kysely';
 import * as initialSchema from './0001-initial-schema.js';
 import * as connectorRegistry from './0002-connector-registry.js';
+import * as webhookSecrets from './0003-webhook-secrets.js';
+import * as breakerState from './0004-breaker-state.js';
 
 /** Every migration, by name in the order they run. A new one is a new file, listed here. */
 export const migrations: Record<string, Migration> = {
   '0001-initial-schema': initialSchema,
   '0002-connector-registry': connectorRegistry,
+  '0003-webhook-secrets': webhookSecrets,
+  '0004-breaker-state': breakerState,
 };

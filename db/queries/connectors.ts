@@ -58,6 +58,11 @@ export async function markConnectorSuccess(db: Kysely<Database>, id: string): Pr
   await db.updateTable('connectors').set({ last_success_at: sql<Date>`now()` }).where('id', '=', id).execute();
 }
 
+/** Records a change of a connector's circuit breaker state. */
+export async function recordBreakerState(db: Kysely<Database>, id: string, state: 'closed' | 'half_open' | 'open'): Promise<void> {
+  await db.updateTable('connectors').set({ breaker_state: state, breaker_changed_at: sql<Date>`now()` }).where('id', '=', id).execute();
+}
+
 /** Records why a poll run failed; the message is the one logged (no secrets, no personal data). */
 export async function markConnectorError(db: Kysely<Database>, id: string, message: string): Promise<void> {
   await db

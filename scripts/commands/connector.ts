@@ -90,12 +90,13 @@ export async function connectorList(config: Config, options: { all: boolean }): 
   }
   console.log(
     formatTable(
-      ['ID', 'PROVINCE', 'KIND', 'STATE', 'LAST SUCCESS', 'LAST ERROR', 'CURSOR'],
+      ['ID', 'PROVINCE', 'KIND', 'STATE', 'BREAKER', 'LAST SUCCESS', 'LAST ERROR', 'CURSOR'],
       rows.map((row) => [
         row.id,
         row.province_code,
         row.kind,
         row.state,
+        row.breaker_state ?? '-',
         formatTime(row.last_success_at),
         row.last_error ? `${formatTime(row.last_error_at)} ${truncate(row.last_error, 50)}` : '-',
         compactJson(row.cursor_position, 70),

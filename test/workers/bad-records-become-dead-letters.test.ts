@@ -90,7 +90,7 @@ it('exports throughput, rejections, batch latency and queue depth, with no dossi
   expect(metrics).toMatch(/^dossier_sync_records_rejected_total\{province="01",reason="unknown_status"\} [1-9]/m);
   expect(metrics).toMatch(/^dossier_sync_records_rejected_total\{province="01",reason="bad_date"\} [1-9]/m);
   expect(metrics).toMatch(/^dossier_sync_write_batch_duration_seconds_bucket\{le="0.1"\} \d+/m);
-  expect(metrics).toMatch(/^dossier_sync_queue_depth\{queue="ingest",state="waiting"\} \d+/m);
+  expect(metrics).toMatch(/^dossier_sync_queue_depth\{queue="ingest-01",state="waiting"\} \d+/m);
   expect(metrics).toMatch(/^dossier_sync_queue_depth\{queue="poll",state="delayed"\} \d+/m);
   expect(metrics).toMatch(/^process_resident_memory_bytes \d+/m);
   expect(metrics).not.toMatch(/01\.\d{4}\.\d+/);

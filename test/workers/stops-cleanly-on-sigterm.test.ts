@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { sql } from 'kysely';
 import { ProvinceSimulator } from '../../scripts/simulator/province-simulator.js';
-import { queueNames } from '../../workers/queues.js';
+import { ingestQueueName } from '../../workers/queues.js';
 import { registerSimulatorConnector } from '../support/connectors.js';
 import { spawnFleet, type FleetProcess } from '../support/fleet-process.js';
 import { compareWithTruth } from '../support/simulator-truth.js';
@@ -33,7 +33,7 @@ it('on SIGTERM in the middle of a sync, finishes the batch in hand, leaves nothi
   expect(fleet.output()).toMatch(/fleet stopped/);
   expect(await rows()).toBeLessThan(30_000);
 
-  const queue = new Queue(queueNames.ingest, { connection: { url: env.config.REDIS_URL }, prefix: env.config.QUEUE_PREFIX });
+  const queue = new Queue(ingestQueueName('33'), { connection: { url: env.config.REDIS_URL }, prefix: env.config.QUEUE_PREFIX });
   const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
   await queue.close();
   expect(counts).toMatchObject({ waiting: 0, active: 0, delayed: 0, failed: 0 });

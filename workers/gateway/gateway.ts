@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { FleetMetrics } from '../metrics.js';
 import { adminApi, type AdminApiOptions } from './admin/admin-api.js';
+import { webhookRoutes, type WebhookRoutesOptions } from './webhooks/webhook-routes.js';
 
 /** A dependency the readiness check asks. */
 export interface ReadinessCheck {
@@ -18,12 +19,14 @@ export interface GatewayOptions {
   readiness: ReadinessCheck[];
   /** The admin API (`/v1/admin`, API keys with scope admin): served by the gateway role only. */
   admin?: AdminApiOptions;
+  /** Webhooks (`POST /v1/webhooks/{connectorId}`, Standard Webhooks signatures): served by the gateway role only. */
+  webhooks?: WebhookRoutesOptions;
 }
 
 /**
  * The HTTP side of a fleet process: `/metrics` for Prometheus, `/healthz` (the process is alive) and
- * `/readyz` (Postgres and Redis answer); with the gateway role, the admin API under `/v1/admin`. Webhooks and
- * the read API mount here as they come.
+ * `/readyz` (Postgres and Redis answer); with the gateway role, the admin API under `/v1/admin` and webhooks
+ * under `/v1/webhooks`. The read API mounts here as it comes.
  */
 export async function startGateway(options: GatewayOptions): Promise<{ server: FastifyInstance; url: string }> {
   const server = Fastify({ logger: false });
@@ -53,6 +56,7 @@ export async function startGateway(options: GatewayOptions): Promise<{ server: F
   });
 
   if (options.admin) await server.register(adminApi, { ...options.admin, prefix: '/v1/admin' });
+  if (options.webhooks) await server.register(webhookRoutes, { ...options.webhooks, prefix: '/v1/webhooks' });
 
   const url = await server.listen({ host: options.host, port: options.port });
   return { server, url };

@@ -1,13 +1,16 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { currentProvinces } from '../../config/provinces.js';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { describePgError } from '../../db/database.js';
 import type { Database } from '../../db/schema.js';
 import type { Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
-import { queueNames, type IngestBatch } from '../queues.js';
+import { ingestQueueName, type IngestBatch } from '../queues.js';
 import { retryDelay } from '../../connectors/sdk/retry-policy.js';
 import { writeBatch, type WriteOutcome } from './write-batch.js';
+import { isPushedBatch } from '../webhooks/pushed-batch.js';
 
 /** Options of the writer. */
 export interface WriterOptions {
@@ -26,9 +29,15 @@ function isPermanent(error: unknown): boolean {
   return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
 }
 
-/** Takes ingest batches off the queue and commits each in one Postgres transaction. */
+/**
+ * Takes ingest batches off the provinces' queues and commits each in one Postgres transaction. Each province's
+ * queue has its own BullMQ worker taking one batch at a time, and the commits wait their turn in one FIFO line
+ * of `concurrency` places: every province with work gets a place in turn, so a province's backlog of millions
+ * does not delay another's fresh update by more than one round.
+ */
 export class Writer {
-  private readonly worker: Worker<IngestBatch, WriteOutcome>;
+  private readonly workers: Worker<IngestBatch, WriteOutcome>[];
+  private readonly turns: LimitFunction;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -37,24 +46,32 @@ export class Writer {
     private readonly logger: Logger,
     options: WriterOptions,
   ) {
-    this.worker = new Worker<IngestBatch, WriteOutcome>(queueNames.ingest, (job) => this.process(job), {
-      connection,
-      prefix: options.prefix,
-      concurrency: options.concurrency ?? 2,
-      autorun: false,
-      settings: { backoffStrategy: (attemptsMade: number) => retryDelay(attemptsMade) },
+    this.turns = pLimit(options.concurrency ?? 2);
+    this.workers = currentProvinces.map(({ code }) => {
+      const worker = new Worker<IngestBatch, WriteOutcome>(ingestQueueName(code), (job) => this.turns(() => this.process(job)), {
+        connection,
+        prefix: options.prefix,
+        concurrency: 1,
+        autorun: false,
+        // A killed writer's batch is taken up again within seconds, not the default half minute.
+        lockDuration: 15_000,
+        stalledInterval: 10_000,
+        maxStalledCount: 10,
+        settings: { backoffStrategy: (attemptsMade: number) => retryDelay(attemptsMade) },
+      });
+      worker.on('error', (error) => this.logger.error({ province: code, err: error.message }, 'writer queue connection error'));
+      return worker;
     });
-    this.worker.on('error', (error) => this.logger.error({ err: error.message }, 'writer queue connection error'));
   }
 
   /** Starts taking batches. */
   start(): void {
-    void this.worker.run();
+    for (const worker of this.workers) void worker.run();
   }
 
   /** Stops taking batches and waits for the current ones to commit. */
   async close(): Promise<void> {
-    await this.worker.close();
+    await Promise.all(this.workers.map((worker) => worker.close()));
   }
 
   private async process(job: Job<IngestBatch, WriteOutcome>): Promise<WriteOutcome> {
@@ -68,6 +85,11 @@ export class Writer {
       this.metrics.recordsWritten.inc({ province, outcome: 'updated' }, outcome.updated);
       this.metrics.recordsWritten.inc({ province, outcome: 'unchanged' }, outcome.unchanged);
       for (const letter of batch.deadLetters) this.metrics.recordsRejected.inc({ province, reason: letter.reason });
+      if (isPushedBatch(batch)) {
+        // A pushed (webhook) batch: each record's time from receipt by the gateway to this commit.
+        const committedAt = Date.now();
+        for (const record of batch.records) this.metrics.webhookLatency.observe({ province }, Math.max(0, committedAt - Date.parse(record.observedAt)) / 1000);
+      }
       return outcome;
     } catch (error) {
       this.metrics.writeFailures.inc({ province });

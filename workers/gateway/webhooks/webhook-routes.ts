@@ -1,0 +1,111 @@
+import type { FastifyError, FastifyInstance, FastifySchema } from 'fastify';
+import type { WebhookIntake } from '../../webhooks/webhook-intake.js';
+import { problem, problemSchema, problemContentType, sendProblem } from '../problem.js';
+
+/** What the webhook routes need. */
+export interface WebhookRoutesOptions {
+  intake: WebhookIntake;
+  /** Largest body accepted (WEBHOOK_BODY_LIMIT_BYTES); larger → 413. */
+  bodyLimit: number;
+}
+
+const acceptedSchema = {
+  type: 'object',
+  required: ['webhookId', 'accepted', 'rejected'],
+  properties: {
+    webhookId: { type: 'string', description: 'the delivery\'s webhook-id' },
+    accepted: { type: 'integer', description: 'updates taken (durable in the ingest queue; applied by the writer)' },
+    rejected: { type: 'integer', description: 'updates kept as dead letters, each with its reason' },
+    errors: { type: 'array', items: { type: 'string' }, description: 'one line per rejected update: where, dossier, reason, what is expected' },
+  },
+} as const;
+
+const idParams = {
+  type: 'object',
+  required: ['connectorId'],
+  properties: { connectorId: { type: 'string', description: 'the connector the updates belong to' } },
+} as const;
+
+const signatureHeaders = {
+  type: 'object',
+  properties: {
+    'webhook-id': { type: 'string', description: 'unique per message, the same on every retry of it: the idempotency key' },
+    'webhook-timestamp': { type: 'string', description: 'unix seconds at signing; more than 5 minutes from now is refused' },
+    'webhook-signature': { type: 'string', description: 'space-separated v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<raw body>"> under the connector\'s whsec_ secret' },
+  },
+} as const;
+
+const documented = (schema: FastifySchema & { summary: string; tags: string[] }): FastifySchema => schema;
+const problems = (...statuses: number[]) => Object.fromEntries(statuses.map((status) => [status, problemSchema]));
+
+function connectorOf(url: string): string {
+  const match = /^\/v1\/webhooks\/([^/?]*)/.exec(url);
+  return match ? decodeURIComponent(match[1]!).slice(0, 64) : '';
+}
+
+/**
+ * `POST /v1/webhooks/{connectorId}`: pushed updates from a province system, signed per Standard Webhooks.
+ * Registered with the prefix `/v1/webhooks`; its content-type parser keeps the raw body bytes (the signature
+ * is over them) and nothing else is parsed before the signature is verified.
+ */
+export async function webhookRoutes(api: FastifyInstance, options: WebhookRoutesOptions): Promise<void> {
+  const { intake } = options;
+  api.removeAllContentTypeParsers();
+  api.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: options.bodyLimit }, (request, body, done) => {
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
+    if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+      done(Object.assign(new Error(`charset ${charset}`), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }), undefined);
+      return;
+    }
+    done(null, body);
+  });
+
+  api.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, problem(404, 'not_found', `there is no ${request.method} ${request.url.split('?')[0]}; webhooks are POST /v1/webhooks/{connectorId}`)),
+  );
+
+  api.setErrorHandler((error: FastifyError, request, reply) => {
+    const connectorId = connectorOf(request.url);
+    const status = error.statusCode ?? 500;
+    let details;
+    if (status === 413) {
+      details = problem(413, 'payload_too_large', `the body is larger than ${options.bodyLimit} bytes, the limit of one delivery; send fewer updates per delivery`);
+    } else if (status === 415) {
+      details = problem(415, 'unsupported_media_type', `expected Content-Type: application/json (UTF-8), got ${JSON.stringify((request.headers['content-type'] ?? 'none').slice(0, 100))}`);
+    } else if (status >= 400 && status < 500) {
+      details = problem(400, 'body_unparseable', 'the request body could not be read; expected JSON in UTF-8 with a correct Content-Length');
+    } else {
+      details = problem(500, 'internal', 'the delivery could not be processed; it was not acknowledged, so send it again later (the error is in the gateway log)');
+    }
+    intake.countRefused(connectorId, details.code);
+    return sendProblem(reply, details);
+  });
+
+  api.post<{ Params: { connectorId: string } }>(
+    '/:connectorId',
+    {
+      bodyLimit: options.bodyLimit,
+      schema: documented({
+        summary: 'Push one update, or a list of them, in the connector\'s own format, signed per Standard Webhooks',
+        tags: ['webhooks'],
+        params: idParams,
+        headers: signatureHeaders,
+        response: { 202: acceptedSchema, ...problems(400, 401, 404, 409, 413, 415, 422, 500, 503) },
+      }),
+    },
+    async (request, reply) => {
+      // The request's arrival (before its body was read): the records' observedAt, the start of their latency.
+      const receivedAt = new Date(Date.now() - reply.elapsedTime);
+      if (request.body === undefined || request.body === null) {
+        // No body and no Content-Type: fastify parses nothing.
+        intake.countRefused(request.params.connectorId, 'unsupported_media_type');
+        return sendProblem(reply, problem(415, 'unsupported_media_type', 'expected a JSON body with Content-Type: application/json (UTF-8), got none'));
+      }
+      const answer = await intake.handle({ connectorId: request.params.connectorId, headers: request.headers, body: request.body as Buffer, receivedAt });
+      reply.headers(answer.headers ?? {});
+      if (answer.status >= 400) return sendProblem(reply, answer.body as never);
+      if (typeof answer.body.type === 'string') reply.type(problemContentType);
+      return reply.code(answer.status).send(answer.body);
+    },
+  );
+}
