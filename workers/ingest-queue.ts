@@ -50,6 +50,8 @@ export class IngestQueue {
           removeOnFail: false,
         },
       });
+      // Connection errors are the connection's to retry; an unheard 'error' event would crash the process.
+      queue.on('error', () => {});
       this.queues.set(province, queue);
     }
     return queue;
@@ -83,8 +85,12 @@ export class IngestQueue {
           .catch(() => {});
       }, checkEveryMs);
     });
+    const finished = job.waitUntilFinished(events, timeoutMs);
+    // Whichever loses the race may still settle later: it must not become an unhandled rejection.
+    finished.catch(() => {});
+    watched.catch(() => {});
     try {
-      return await Promise.race([job.waitUntilFinished(events, timeoutMs), watched]);
+      return await Promise.race([finished, watched]);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new BatchNotCommittedError(`batch ${job.id} of connector ${batch.connectorId} was not committed: ${reason}`);
@@ -107,6 +113,7 @@ export class IngestQueue {
     if (!entry) {
       const connection = this.openConnection();
       entry = { events: new QueueEvents(ingestQueueName(province), { connection, prefix: this.prefix }), connection };
+      entry.events.on('error', () => {});
       this.events.set(province, entry);
       await entry.events.waitUntilReady();
     }

@@ -64,6 +64,7 @@ export function printReport(report: ChaosReport, passed: boolean): void {
   ];
   const width = Math.max(...rows.map(([kind]) => kind.length));
   console.log(`\nchaos run\n${rows.map(([kind, value]) => `  ${kind.padEnd(width)}  ${value}`).join('\n')}\n`);
+  for (const line of [...report.unexpectedExits, ...report.unhandled]) console.log(`  ! ${line}`);
 }
 
 /**

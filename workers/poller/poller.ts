@@ -54,6 +54,7 @@ export class Poller {
     this.prefix = options.prefix;
     this.lock = new PollLock(connection, options.prefix);
     this.pollQueue = new Queue<PollJob>(queueNames.poll, { connection, prefix: options.prefix });
+    this.pollQueue.on('error', () => {});
     this.worker = new Worker<PollJob>(queueNames.poll, (job) => this.process(job), {
       connection,
       prefix: options.prefix,

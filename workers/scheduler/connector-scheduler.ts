@@ -32,6 +32,8 @@ export class ConnectorScheduler {
     private readonly options: SchedulerOptions,
   ) {
     this.queue = new Queue<PollJob>(queueNames.poll, { connection, prefix: options.prefix });
+    // Connection errors are retried by the connection; an unheard 'error' event would crash the process.
+    this.queue.on('error', () => {});
   }
 
   /** Starts refreshing; the first refresh is done when this resolves. */
