@@ -15,7 +15,7 @@ COPY scripts ./scripts
 RUN npm run build && cp config/provinces.json dist/config/provinces.json
 
 FROM node:20-bookworm-slim AS runtime
-ENV NODE_ENV=production HTTP_HOST=0.0.0.0
+ENV NODE_ENV=production HTTP_HOST=0.0.0.0 STARTUP_WAIT_MS=60000
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
