@@ -85,7 +85,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
     };
   }
 
-  const webhooks = process.env.ZZ_NO_WEBHOOKS ? null : has('gateway') ? createWebhooks(config, db, ingest, metrics, logger) : null;
+  const webhooks = has('gateway') ? createWebhooks(config, db, ingest, metrics, logger) : null;
 
   const { server, url } = await startGateway({
     host: config.HTTP_HOST,

@@ -32,7 +32,8 @@ export function redactPersonalData(value: unknown, depth = 0): unknown {
   if (value !== null && typeof value === 'object') {
     const copy: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
-      copy[key] = isPersonalKey(key) ? '[redacted]' : redactPersonalData(item, depth + 1);
+      // defineProperty: a "__proto__" key in a vendor payload stays a plain key, never a prototype.
+      Object.defineProperty(copy, key, { value: isPersonalKey(key) ? '[redacted]' : redactPersonalData(item, depth + 1), enumerable: true, writable: true, configurable: true });
     }
     return copy;
   }

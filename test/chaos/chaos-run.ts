@@ -252,7 +252,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       else report.unexpectedExits.push(`${name} exited ${code} on SIGTERM`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
-    for (const output of outputs) for (const line of output.split('\n')) if (/unhandled|uncaught/i.test(line)) report.unhandled.push(line.slice(0, 300));
+    for (const output of outputs) {
+      const lines = output.split('\n');
+      lines.forEach((line, i) => {
+        // The error and the lines around it, to find where it came from.
+        if (/unhandled|uncaught/i.test(line)) report.unhandled.push(lines.slice(Math.max(0, i - 3), i + 8).join(' | ').slice(0, 1500));
+      });
+    }
     return report;
   } finally {
     for (const fleet of processes.values()) fleet.child.kill('SIGKILL');

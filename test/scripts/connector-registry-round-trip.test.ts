@@ -79,11 +79,11 @@ it('adds a connector from a definition file: stored active, with its settings an
     definition,
   });
   // The kind's configuration with its defaults, as the poller reads it.
-  expect(row.config).toEqual({ baseUrl: 'http://127.0.0.1:9090', pageSize: 100, lookbackSeconds: 120, timeoutMs: 10_000 });
+  expect(row.config).toMatchObject({ baseUrl: 'http://127.0.0.1:9090', pageSize: 100, lookbackSeconds: 120, timeoutMs: 10_000, rateLimit: { requestsPerSecond: 5 }, breaker: { resetTimeoutSeconds: 30 }, retry: { maxAttempts: 3 } });
   expect(await scheduled()).toEqual(['sim-01']);
 });
 
-it('lists it (state, last success, last error, cursor) and shows its definition as YAML with state and cursor', async () => {
+it('lists it (state, breaker, last success, last error, cursor) and shows its definition as YAML with state and cursor', async () => {
   await env.db.insertInto('sync_cursors').values({ connector_id: 'sim-01', position: JSON.stringify({ updatedSince: '20260101080000', afterCode: '01.2026.000042' }), records_committed: 42 }).execute();
   await markConnectorError(env.db, 'sim-01', 'connector sim-01: GET /api/dossiers: the province system answered HTTP 503; the province system failed and stayed down for a long while');
   const [list, show] = await Promise.all([fleet('connector', 'list'), fleet('connector', 'show', 'sim-01')]);
@@ -91,8 +91,8 @@ it('lists it (state, last success, last error, cursor) and shows its definition 
   expect(list.code).toBe(0);
   const [header, line, ...rest] = list.output.trimEnd().split('\n');
   expect(rest).toEqual([]);
-  expect(header!.split(/\s{2,}/)).toEqual(['ID', 'PROVINCE', 'KIND', 'STATE', 'LAST SUCCESS', 'LAST ERROR', 'CURSOR']);
-  expect(line).toMatch(/^sim-01 +01 +national-rest +active +- +\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z connector sim-01: GET \/api\/dossiers: the province/);
+  expect(header!.split(/\s{2,}/)).toEqual(['ID', 'PROVINCE', 'KIND', 'STATE', 'BREAKER', 'LAST SUCCESS', 'LAST ERROR', 'CURSOR']);
+  expect(line).toMatch(/^sim-01 +01 +national-rest +active +- +- +\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z connector sim-01: GET \/api\/dossiers: the province/);
   // The last error is cut short; the cursor is compact JSON.
   expect(line).not.toContain('stayed down');
   expect(line).toContain('{"afterCode":"01.2026.000042","updatedSince":"20260101080000"}');

@@ -193,6 +193,8 @@ const cases: Case[] = [
   },
   { name: 'SQL in the province code', status: 422, code: 'all_records_invalid', request: () => sign(update('D03', { MaTinh: sql1 })), effect: { deadLetters: ['bad_province'] } },
   { name: 'HTML in the status', status: 422, code: 'all_records_invalid', request: () => sign(update('D04', { TrangThaiHoSo: html })), effect: { deadLetters: ['unknown_status'] } },
+  { name: 'SQL in a date field', status: 422, code: 'all_records_invalid', request: () => sign(update('D04b', { NgayHenTra: sql1 })), effect: { deadLetters: ['bad_date'] } },
+  { name: 'HTML in a coded number field', status: 422, code: 'all_records_invalid', request: () => sign(update('D04c', { LoaiDoiTuong: html })), effect: { deadLetters: ['bad_value'] } },
   {
     name: 'NFD Vietnamese text, stored as NFC',
     status: 202,
