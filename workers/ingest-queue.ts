@@ -120,12 +120,17 @@ export class IngestQueue {
     return entry.events;
   }
 
-  /** Closes every queue and event stream. */
+  /**
+   * Closes every queue and event stream, all at once. An event stream's own connection is cut first: its
+   * blocking read would otherwise hold `close` for up to its block timeout, once per province.
+   */
   async close(): Promise<void> {
-    for (const { events, connection } of this.events.values()) {
-      await events.close();
-      connection.disconnect();
-    }
-    for (const queue of this.queues.values()) await queue.close();
+    await Promise.all(
+      [...this.events.values()].map(async ({ events, connection }) => {
+        connection.disconnect();
+        await events.close().catch(() => {});
+      }),
+    );
+    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
   }
 }
