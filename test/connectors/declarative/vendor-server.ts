@@ -17,7 +17,7 @@ export interface VendorOptions {
 
 /** A real HTTP server on loopback that serves records the way a vendor's REST API does; it counts what it saw. */
 export class VendorServer {
-  readonly seen = { requests: 0, rejected: 0, tokensIssued: 0 };
+  readonly seen = { requests: 0, rejected: 0, tokensIssued: 0, windows: new Set<string>() };
   private server: Server | null = null;
   private url = '';
   private readonly tokens = new Map<string, number>();
@@ -72,7 +72,10 @@ export class VendorServer {
       return { status: 401, payload: { error: 'unauthorized' } };
     }
     const since = url.searchParams.get('since') ?? '';
-    const matching = this.options.records.filter((record) => record.updatedAt >= since);
+    // A system that refuses long ranges takes an end too (exclusive).
+    const until = url.searchParams.get('until') ?? '\uffff';
+    const matching = this.options.records.filter((record) => record.updatedAt >= since && record.updatedAt < until);
+    this.seen.windows.add(`${since}..${url.searchParams.get('until') ?? ''}`);
     const size = Number(url.searchParams.get('size') ?? 10);
     let start = 0;
     switch (this.options.pagination) {
