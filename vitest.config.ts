@@ -5,7 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Integration tests talk to real Redis, Postgres, HTTP servers and child processes.
     testTimeout: 120_000,
-    hookTimeout: 60_000,
+    // Stopping a fleet waits for the batches in hand; on a loaded 2-core machine that can take a while.
+    hookTimeout: 180_000,
     pool: 'forks',
     // Two cores: two test files at a time, each with its own database and Redis key prefix.
     maxWorkers: 2,
