@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { sql } from 'kysely';
 import { saveConnector } from '../../db/queries/connectors.js';
 import { createDatabase } from '../../db/database.js';
@@ -46,6 +47,19 @@ export interface ChaosReport {
   unexpectedExits: string[];
   unhandled: string[];
   cleanStops: number;
+}
+
+/** Prints the report, then fails the test on anything lost, backwards, unhandled or held up past `maxLagSeconds`. */
+export function expectChaosPassed(report: ChaosReport, maxLagSeconds: number): void {
+  const passed = report.comparison.missing + report.comparison.different + report.comparison.extra === 0 && report.duplicateHistory === 0 && report.unexpectedExits.length === 0 && report.unhandled.length === 0;
+  printReport(report, passed);
+  expect(report.comparison).toMatchObject({ missing: 0, different: 0, extra: 0 });
+  expect(report.duplicateHistory).toBe(0);
+  expect(report.deadLetters.kept).toBe(report.deadLetters.expected);
+  expect(report.deadLetters.wrongReason).toBe(0);
+  expect(report.unexpectedExits).toEqual([]);
+  expect(report.unhandled).toEqual([]);
+  expect(report.healthyMaxLagSeconds).toBeLessThan(maxLagSeconds);
 }
 
 /** Prints the report as the table the closing notes quote. */
