@@ -24,8 +24,12 @@ export function createDatabase(url: string, options: DatabaseOptions = {}): Kyse
     application_name: options.applicationName ?? 'dossier-sync',
     connectionTimeoutMillis: 10_000,
   });
-  // An idle client losing its connection (Postgres restart) must not crash the process; the pool replaces it.
+  // A client losing its connection (Postgres restart) must not crash the process. node-postgres emits 'error'
+  // on the client itself, and the pool listens only while the client is idle: a client checked out for a batch
+  // (mid-transaction, or even mid-query once its socket closes) would throw "Unhandled 'error' event". The
+  // query in flight is rejected anyway, the batch is retried whole, and the pool drops the broken client.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
