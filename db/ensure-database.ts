@@ -12,6 +12,8 @@ export async function ensureDatabase(url: string): Promise<void> {
   const maintenance = new URL(url);
   maintenance.pathname = '/postgres';
   const client = new pg.Client({ connectionString: maintenance.toString(), connectionTimeoutMillis: 5_000 });
+  // A connection lost mid-query rejects that query; the client's 'error' event must not also crash the process.
+  client.on('error', () => {});
   try {
     await client.connect();
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);

@@ -19,8 +19,8 @@ export class PollLock {
   constructor(
     private readonly redis: Redis,
     private readonly keyPrefix: string,
-    /** Lifetime of a lock that stops being renewed (a killed poller): its connector waits this long at most. Default 15 s. */
-    private readonly ttlMs = 15_000,
+    /** Lifetime of a lock that stops being renewed (a killed poller): its connector waits this long at most. Default 6 s. */
+    private readonly ttlMs = 6_000,
   ) {}
 
   /** Takes the lock of a connector, or returns null when another poller holds it. */

@@ -53,9 +53,12 @@ export class Writer {
         prefix: options.prefix,
         concurrency: 1,
         autorun: false,
-        // A killed writer's batch is taken up again within seconds, not the default half minute.
-        lockDuration: 15_000,
-        stalledInterval: 10_000,
+        // A killed writer's batch is taken up again within seconds (at most lockDuration + stalledInterval), not
+        // the default half minute: a poller waits for that batch before handing over its connector's next page.
+        // The lock is renewed every 3 s, so only an event loop blocked for 6 s makes a live batch look stalled;
+        // it is then written twice, which the version guard makes harmless.
+        lockDuration: 6_000,
+        stalledInterval: 3_000,
         maxStalledCount: 10,
         settings: { backoffStrategy: (attemptsMade: number) => retryDelay(attemptsMade) },
       });
