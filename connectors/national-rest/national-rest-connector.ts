@@ -9,6 +9,7 @@ import type { RequestGate } from '../sdk/request-gate.js';
 import { breakerSchema, defaultBreaker, defaultRateLimit, defaultRetry, rateLimitSchema, retrySchema } from '../sdk/source-policy.js';
 import { RequestPacer } from '../sdk/request-pacer.js';
 import { SourceError, toSourceError } from '../sdk/source-error.js';
+import { resolveSecret, secretReference } from '../sdk/secrets.js';
 
 /**
  * Settings of a system that serves dossiers in the national portal's own field naming (`MaHoSo`,
@@ -17,8 +18,8 @@ import { SourceError, toSourceError } from '../sdk/source-error.js';
 export const nationalRestConfig = z.object({
   /** Base URL of the province system, e.g. http://127.0.0.1:9090. */
   baseUrl: z.url({ message: 'expected an http(s) URL' }),
-  /** Name of the environment variable holding the API key sent as `X-Api-Key`; none by default. */
-  apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { message: 'expected an environment variable name' }).optional(),
+  /** Where the API key sent as `X-Api-Key` is, `{env: NAME}` or `{file: /path}`; no key by default. */
+  apiKey: secretReference.optional(),
   /** Records per page. Default 1000: a page is one ingest batch (limits.md: 1,000-2,000 rows per statement). */
   pageSize: z.number().int().min(1).max(5000).default(1000),
   /** Seconds re-read at the start of each poll run, for sources whose update times are coarse. Default 120. */
@@ -31,7 +32,9 @@ export const nationalRestConfig = z.object({
   breaker: breakerSchema.default(defaultBreaker),
   /** Which failures are retried, and the retry budget. */
   retry: retrySchema.default(defaultRetry),
-});
+})
+  // A misspelt setting would otherwise be dropped in silence (an `apiKeyEnv` of old: no key sent, 401s).
+  .strict();
 export type NationalRestConfig = z.infer<typeof nationalRestConfig>;
 
 /** Where the connector is: the update time (as the source writes it) and dossier code of the last record read. */
@@ -131,10 +134,7 @@ export class NationalRestConnector implements Connector {
   constructor(private readonly settings: ConnectorSettings<NationalRestConfig>) {
     const { config } = settings;
     this.gate = settings.gate ?? new RequestPacer(config.rateLimit);
-    const apiKey = config.apiKeyEnv ? process.env[config.apiKeyEnv] : undefined;
-    if (config.apiKeyEnv && !apiKey) {
-      throw new SourceError(`connector ${settings.id}: environment variable ${config.apiKeyEnv} (its API key) is not set`, false);
-    }
+    const apiKey = config.apiKey ? resolveSecret(config.apiKey, `connector ${settings.id}: apiKey`) : undefined;
     this.http = axios.create({
       baseURL: config.baseUrl,
       timeout: config.timeoutMs,

@@ -54,7 +54,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'connector-check-'));
   await writeFile(file('sim-01.yaml'), definition('sim-01', openUrl));
   await writeFile(file('closed.yaml'), definition('sim-01', `http://127.0.0.1:${await closedPort()}`));
-  await writeFile(file('locked.yaml'), definition('sim-01', lockedUrl, ', apiKeyEnv: SIM_01_KEY'));
+  await writeFile(file('locked.yaml'), definition('sim-01', lockedUrl, ', apiKey: {env: SIM_01_KEY}'));
   await new ConnectorRegistry(env.db).add(definitionFromText(definition('sim-01', openUrl), 'sim-01.yaml'));
 });
 afterAll(async () => {
@@ -107,7 +107,7 @@ it('names an unreachable system and a refused key, with what to check, and exits
   expect(wrongKey.output).not.toContain('a-wrong-key');
 
   expect(noKey.code).toBe(1);
-  expect(noKey.output).toMatch(/^cannot build the connector: connector sim-01: environment variable SIM_01_KEY \(its API key\) is not set$/m);
+  expect(noKey.output).toMatch(/^cannot build the connector: connector sim-01: apiKey: environment variable SIM_01_KEY is not set$/m);
   expect(await snapshot()).toEqual(before);
 });
 

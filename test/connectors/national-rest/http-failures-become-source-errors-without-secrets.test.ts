@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NationalRestConnector, nationalRestConfig } from '../../../connectors/national-rest/national-rest-connector.js';
 import { SourceError } from '../../../connectors/sdk/source-error.js';
+import { SecretUnavailableError } from '../../../connectors/sdk/secrets.js';
 import { startProvinceServer, type ProvinceServer } from './province-server.js';
 import { checkOnce } from '../check-once.js';
 
@@ -24,7 +25,7 @@ function connector(): NationalRestConnector {
     id: 'hcm-rest',
     provinceCode: '79',
     codeSet: '2025',
-    config: nationalRestConfig.parse({ baseUrl: server.url, apiKeyEnv: keyVariable }),
+    config: nationalRestConfig.parse({ baseUrl: server.url, apiKey: { env: keyVariable } }),
   });
 }
 
@@ -88,7 +89,7 @@ describe('an HTTP failure becomes a SourceError a provincial IT team can act on'
       id: 'hcm-rest',
       provinceCode: '79',
       codeSet: '2025',
-      config: nationalRestConfig.parse({ baseUrl: url, apiKeyEnv: keyVariable }),
+      config: nationalRestConfig.parse({ baseUrl: url, apiKey: { env: keyVariable } }),
     });
     const error = await readError(source);
     expect(error.transient).toBe(true);
@@ -110,9 +111,15 @@ describe('an HTTP failure becomes a SourceError a provincial IT team can act on'
         id: 'hcm-rest',
         provinceCode: '79',
         codeSet: '2025',
-        config: nationalRestConfig.parse({ baseUrl: server.url, apiKeyEnv: 'DOSSIER_SYNC_TEST_UNSET_KEY' }),
+        config: nationalRestConfig.parse({ baseUrl: server.url, apiKey: { env: 'DOSSIER_SYNC_TEST_UNSET_KEY' } }),
       });
-    expect(create).toThrow(SourceError);
+    expect(create).toThrow(SecretUnavailableError);
     expect(create).toThrow(/DOSSIER_SYNC_TEST_UNSET_KEY/);
+  });
+
+  it('a setting it does not know is refused by name, not dropped in silence', () => {
+    const parsed = nationalRestConfig.safeParse({ baseUrl: server.url, apiKeyEnv: 'HCM_KEY' });
+    expect(parsed.success).toBe(false);
+    expect(JSON.stringify(parsed.error?.issues)).toContain('apiKeyEnv');
   });
 });

@@ -28,7 +28,7 @@ function connector(config: Record<string, unknown> = {}): NationalRestConnector 
     id: 'hcm-rest',
     provinceCode: '79',
     codeSet: '2025',
-    config: nationalRestConfig.parse({ baseUrl: server.url, apiKeyEnv: keyVariable, pageSize: 2, ...config }),
+    config: nationalRestConfig.parse({ baseUrl: server.url, apiKey: { env: keyVariable }, pageSize: 2, ...config }),
   });
 }
 
@@ -79,15 +79,15 @@ describe('NationalRestConnector.read pages through the source with a keyset curs
     expect(page).toEqual({ items: [], cursor, next: null });
   });
 
-  it('sends the API key from the variable named by apiKeyEnv as X-Api-Key', async () => {
+  it('sends the API key its apiKey reference names as X-Api-Key', async () => {
     server.answer({ status: 200, body: { items: [], hasMore: false } });
     await connector().read(null);
     expect(server.requests[0]!.headers['x-api-key']).toBe(apiKey);
   });
 
-  it('sends no X-Api-Key without apiKeyEnv', async () => {
+  it('sends no X-Api-Key without apiKey', async () => {
     server.answer({ status: 200, body: { items: [], hasMore: false } });
-    await connector({ apiKeyEnv: undefined }).read(null);
+    await connector({ apiKey: undefined }).read(null);
     expect(server.requests[0]!.headers['x-api-key']).toBeUndefined();
   });
 
