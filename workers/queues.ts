@@ -26,6 +26,11 @@ export interface PollJob {
 
 /** One batch for the writer: a page's records and dead letters, and the cursor move they complete. */
 export interface IngestBatch {
+  /**
+   * How its records came: read by a poller, or pushed to the gateway. A pushed batch never moves a cursor; the
+   * writer measures the receipt-to-commit latency of pushed records.
+   */
+  origin: 'poll' | 'push';
   connectorId: string;
   /** The connector's province (for metrics and logs). */
   provinceCode: string;

@@ -57,7 +57,7 @@ async function writerPhase(config: Config, records: DossierRecord[]): Promise<nu
   const started = performance.now();
   const lane = async () => {
     for (let batch = batches.shift(); batch; batch = batches.shift()) {
-      await writeBatch(db, { connectorId: 'bench', provinceCode: '79', records: batch, deadLetters: [] });
+      await writeBatch(db, { origin: 'poll', connectorId: 'bench', provinceCode: '79', records: batch, deadLetters: [] });
     }
   };
   await Promise.all([lane(), lane()]);

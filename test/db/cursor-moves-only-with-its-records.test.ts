@@ -20,6 +20,7 @@ beforeEach(async () => {
 
 const page = (n: number) => ({ updatedSince: `2026112700000${n}`, afterCode: `01.2026.00000${n}` });
 const batch = (n: number, overrides: Partial<IngestBatch> = {}): IngestBatch => ({
+  origin: 'poll',
   connectorId: 'test',
   provinceCode: '01',
   records: [dossierRecord({ dossierCode: `01.2026.00000${n}` })],

@@ -14,7 +14,7 @@ beforeEach(async () => {
   await sql`TRUNCATE dossiers, dossier_events`.execute(env.db);
 });
 
-const write = (...records: ReturnType<typeof dossierRecord>[]) => writeBatch(env.db, { connectorId: 'test', provinceCode: '01', records, deadLetters: [] });
+const write = (...records: ReturnType<typeof dossierRecord>[]) => writeBatch(env.db, { origin: 'poll', connectorId: 'test', provinceCode: '01', records, deadLetters: [] });
 
 async function row(dossierCode = '01.2026.000001') {
   return env.db.selectFrom('dossiers').selectAll().where('dossier_code', '=', dossierCode).executeTakeFirstOrThrow();

@@ -83,6 +83,7 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
         // A page of the look-back window lies behind the committed cursor: its records are stored, the cursor stays.
         const advances = before === null || connector.compareCursors(page.cursor, before) > 0;
         const batch: IngestBatch = {
+          origin: 'poll',
           connectorId: options.connectorId,
           provinceCode: options.provinceCode,
           records: mapped.records,

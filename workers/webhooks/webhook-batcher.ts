@@ -1,7 +1,6 @@
 import type { DossierRecord } from '../../connectors/sdk/dossier-record.js';
 import type { DeadLetter } from '../../connectors/sdk/normalise.js';
 import type { IngestBatch } from '../queues.js';
-import type { PushedBatch } from './pushed-batch.js';
 
 /** The ingest queue could not take a batch (Redis down or too slow): nothing in it was acknowledged. */
 export class QueueUnavailableError extends Error {
@@ -99,7 +98,7 @@ export class WebhookBatcher {
     if (this.pending.get(group.connectorId) === group) this.pending.delete(group.connectorId);
     if (group.timer) clearTimeout(group.timer);
     group.timer = null;
-    const batch: PushedBatch = { connectorId: group.connectorId, provinceCode: group.provinceCode, records: group.records, deadLetters: group.deadLetters, pushed: true };
+    const batch: IngestBatch = { origin: 'push', connectorId: group.connectorId, provinceCode: group.provinceCode, records: group.records, deadLetters: group.deadLetters };
     const handed = this.add(batch).then(
       () => {
         this.options.onFlush?.(batch, 'acknowledged');

@@ -10,7 +10,6 @@ import type { FleetMetrics } from '../metrics.js';
 import { ingestQueueName, type IngestBatch } from '../queues.js';
 import { retryDelay } from '../../connectors/sdk/retry-policy.js';
 import { writeBatch, type WriteOutcome } from './write-batch.js';
-import { isPushedBatch } from '../webhooks/pushed-batch.js';
 
 /** Options of the writer. */
 export interface WriterOptions {
@@ -88,7 +87,7 @@ export class Writer {
       this.metrics.recordsWritten.inc({ province, outcome: 'updated' }, outcome.updated);
       this.metrics.recordsWritten.inc({ province, outcome: 'unchanged' }, outcome.unchanged);
       for (const letter of batch.deadLetters) this.metrics.recordsRejected.inc({ province, reason: letter.reason });
-      if (isPushedBatch(batch)) {
+      if (batch.origin === 'push') {
         // A pushed (webhook) batch: each record's time from receipt by the gateway to this commit.
         const committedAt = Date.now();
         for (const record of batch.records) this.metrics.webhookLatency.observe({ province }, Math.max(0, committedAt - Date.parse(record.observedAt)) / 1000);

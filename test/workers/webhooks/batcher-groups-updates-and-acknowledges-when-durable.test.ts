@@ -9,7 +9,6 @@ import type { IngestBatch } from '../../../workers/queues.js';
 import { createRedis } from '../../../workers/redis.js';
 import type { BatchSink } from '../../../workers/webhooks/webhook-batcher.js';
 import { DeliveryLedger } from '../../../workers/webhooks/delivery-ledger.js';
-import { isPushedBatch } from '../../../workers/webhooks/pushed-batch.js';
 import { SecretBox } from '../../../workers/webhooks/secret-box.js';
 import { QueueUnavailableError, WebhookBatcher } from '../../../workers/webhooks/webhook-batcher.js';
 import { WebhookIntake } from '../../../workers/webhooks/webhook-intake.js';
@@ -74,7 +73,7 @@ it('fills batches up to the record limit, splitting a delivery across two, and r
   const codes = batches.flatMap((batch) => batch.records.map((record) => record.dossierCode)).sort();
   expect(codes).toEqual([...records('a', 200), ...records('b', 200), ...records('c', 200), ...records('d', 400)].map((record) => record.dossierCode).sort());
   for (const batch of batches) {
-    expect(isPushedBatch(batch)).toBe(true);
+    expect(batch.origin).toBe('push');
     expect(batch.cursor).toBeUndefined();
     expect(batch).toMatchObject({ connectorId: 'conn-a', provinceCode: '01' });
   }

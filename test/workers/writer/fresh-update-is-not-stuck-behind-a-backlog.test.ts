@@ -31,7 +31,7 @@ beforeAll(async () => {
     const records = Array.from({ length: batchSize }, (_, i) =>
       dossierRecord({ provinceCode: '79', sourceProvinceCode: '79', dossierCode: `79.2026.${String(b * batchSize + i).padStart(7, '0')}`, status: ((i % 10) + 1) as DossierStatus, sourceStatus: String((i % 10) + 1), observedAt: now, connectorId: 'hcm' }),
     );
-    await ingest.add({ connectorId: 'hcm', provinceCode: '79', records, deadLetters: [] });
+    await ingest.add({ origin: 'poll', connectorId: 'hcm', provinceCode: '79', records, deadLetters: [] });
   }
   writer = new Writer(env.db, connect(), new FleetMetrics(), createLogger('silent'), { prefix: env.config.QUEUE_PREFIX, concurrency: 2 });
   writer.start();
@@ -47,7 +47,7 @@ afterAll(async () => {
 
 it('commits another province\u2019s fresh update while a 500,000-record backlog of one province is still being written', async () => {
   await waitFor(async () => (await committed('79')) >= batchSize, 'the backlog being written');
-  await ingest.add({ connectorId: 'hanoi', provinceCode: '01', records: [dossierRecord({ dossierCode: '01.2026.fresh', connectorId: 'hanoi' })], deadLetters: [] });
+  await ingest.add({ origin: 'poll', connectorId: 'hanoi', provinceCode: '01', records: [dossierRecord({ dossierCode: '01.2026.fresh', connectorId: 'hanoi' })], deadLetters: [] });
   await waitFor(async () => (await committed('01')) === 1, 'the fresh update of province 01 committed');
   // Fairness is an order, not a speed: the fresh update did not wait behind the backlog.
   expect(await committed('79')).toBeLessThan((backlogBatches * batchSize) / 2);
