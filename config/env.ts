@@ -51,8 +51,12 @@ const schema = z.object({
     .default('dossier-sync'),
   /** Ingest batches written at once by one writer process; each holds one Postgres connection. Default 2 (limits.md: more gained nothing on 2 cores). */
   WRITER_CONCURRENCY: integer(1, 64).default(2),
-  /** Connectors polled at once by one poller process. Default 8. */
-  POLLER_CONCURRENCY: integer(1, 256).default(8),
+  /**
+   * Connectors polled at once by one poller process. Default 64. A run against a hung province system holds its
+   * place until the connector's timeout, so places must outnumber the systems that may hang together (a shared
+   * vendor platform down): keep it at or above connectors ÷ poller processes. A run holds about two pages.
+   */
+  POLLER_CONCURRENCY: integer(1, 256).default(64),
   /** Time allowed to finish current jobs after SIGTERM before the process exits anyway. Default 30000 ms. */
   SHUTDOWN_TIMEOUT_MS: integer(100, 600_000).default(30_000),
   /**

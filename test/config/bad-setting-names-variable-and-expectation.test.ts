@@ -19,7 +19,7 @@ const defaults = {
   LOG_LEVEL: 'info',
   QUEUE_PREFIX: 'dossier-sync',
   WRITER_CONCURRENCY: 2,
-  POLLER_CONCURRENCY: 8,
+  POLLER_CONCURRENCY: 64,
   SHUTDOWN_TIMEOUT_MS: 30_000,
   STARTUP_WAIT_MS: 0,
   // SECRETS_KEY has no default: unset, it is absent.

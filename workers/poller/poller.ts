@@ -18,7 +18,7 @@ import { sourcePolicyOf } from '../../connectors/sdk/source-policy.js';
 
 /** Options of the poller. */
 export interface PollerOptions {
-  /** Connectors polled at once. Default 8. */
+  /** Connectors polled at once (POLLER_CONCURRENCY). Default 64. */
   concurrency?: number;
   /** Redis key prefix of the queues and locks. */
   prefix: string;
@@ -58,7 +58,7 @@ export class Poller {
     this.worker = new Worker<PollJob>(queueNames.poll, (job) => this.process(job), {
       connection,
       prefix: options.prefix,
-      concurrency: options.concurrency ?? 8,
+      concurrency: options.concurrency ?? 64,
       autorun: false,
     });
     this.worker.on('error', (error) => this.logger.error({ err: error.message }, 'poller queue connection error'));
