@@ -4,6 +4,7 @@ import type { CodeSet } from '../config/provinces.js';
 import type { DeadLetterReason } from './sdk/mapping-error.js';
 import { mapItems } from './sdk/normalise.js';
 import { SourceError } from './sdk/source-error.js';
+import { SecretUnavailableError } from './sdk/secrets.js';
 
 /** How far a check got: the connector could not be built, the system did not answer, refused our credentials, refused the request, or it read a page. */
 export type CheckStage = 'configuration' | 'connection' | 'authentication' | 'request' | 'read';
@@ -54,6 +55,7 @@ export interface CheckOptions {
 }
 
 function stageOf(error: unknown): CheckStage {
+  if (error instanceof SecretUnavailableError) return 'configuration';
   if (!(error instanceof SourceError)) return 'request';
   if (error.status === 401 || error.status === 403) return 'authentication';
   if (error.status !== null) return 'request';

@@ -181,6 +181,8 @@ export class DeclarativeConnector implements Connector {
 
   async read(from: ReadState | null, signal?: AbortSignal): Promise<SourcePage> {
     const state = (from as RunState | null) ?? (this.startFrom(null) as RunState);
+    // A missing secret is a configuration problem of ours, said as such, not a failed request.
+    this.auth.loadSecrets();
     const response = await this.send(state, signal);
     const { records: recordsAt, pagination, incremental } = this.config;
     const items = readPath(response.data, recordsAt.path);

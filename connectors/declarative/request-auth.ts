@@ -1,10 +1,12 @@
 import axios, { type AxiosInstance, type InternalAxiosRequestConfig } from 'axios';
-import { resolveSecret } from '../sdk/secrets.js';
+import { lazySecret } from '../sdk/secrets.js';
 import { SourceError, toSourceError } from '../sdk/source-error.js';
 import type { DeclarativeConfig } from './declarative-config.js';
 
 /** Adds credentials to a request; `refresh` is called once after a 401 and tells whether a retry can help. */
 export interface RequestAuth {
+  /** Reads the secrets it needs (once); throws SecretUnavailableError naming the one missing. */
+  loadSecrets(): void;
   apply(request: InternalAxiosRequestConfig): Promise<void>;
   refresh(): boolean;
 }
@@ -24,14 +26,18 @@ interface Token {
 class ClientCredentialsAuth implements RequestAuth {
   private token: Token | null = null;
   private pending: Promise<Token> | null = null;
-  private readonly secret: string;
+  private readonly secret: () => string;
 
   constructor(
     private readonly section: Extract<AuthSection, { type: 'oauth2ClientCredentials' }>,
     private readonly http: AxiosInstance,
     private readonly connectorId: string,
   ) {
-    this.secret = resolveSecret(section.clientSecret, `connector ${connectorId}: auth.clientSecret`);
+    this.secret = lazySecret(section.clientSecret, `connector ${connectorId}: auth.clientSecret`);
+  }
+
+  loadSecrets(): void {
+    this.secret();
   }
 
   async apply(request: InternalAxiosRequestConfig): Promise<void> {
@@ -51,14 +57,14 @@ class ClientCredentialsAuth implements RequestAuth {
     if (section.scope) form.set('scope', section.scope);
     if (section.clientAuthentication === 'body') {
       form.set('client_id', section.clientId);
-      form.set('client_secret', this.secret);
+      form.set('client_secret', this.secret());
     }
     const what = `connector ${this.connectorId}: POST ${section.tokenUrl} (OAuth2 token)`;
     let body: { access_token?: unknown; expires_in?: unknown };
     try {
       const response = await this.http.post(section.tokenUrl, form.toString(), {
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        ...(section.clientAuthentication === 'basic' ? { auth: { username: section.clientId, password: this.secret } } : {}),
+        ...(section.clientAuthentication === 'basic' ? { auth: { username: section.clientId, password: this.secret() } } : {}),
       });
       body = response.data as typeof body;
     } catch (error) {
@@ -76,30 +82,34 @@ class ClientCredentialsAuth implements RequestAuth {
   }
 }
 
-/** Builds the auth of a declarative connector; secrets are read here, once, from their references. */
+/**
+ * Builds the auth of a declarative connector. Secrets are read from their references when a read first needs
+ * them (`loadSecrets`), then kept: building the connector to map pushed records needs none.
+ */
 export function createRequestAuth(section: AuthSection, http: AxiosInstance, connectorId: string): RequestAuth {
   const where = (field: string) => `connector ${connectorId}: auth.${field}`;
   switch (section.type) {
     case 'none':
-      return { apply: async () => {}, refresh: () => false };
+      return { loadSecrets: () => {}, apply: async () => {}, refresh: () => false };
     case 'apiKey': {
-      const key = resolveSecret(section.key, where('key'));
+      const key = lazySecret(section.key, where('key'));
       return {
+        loadSecrets: () => void key(),
         apply: async (request) => {
-          if (section.in === 'header') request.headers.set(section.name, key);
-          else request.params = { ...(request.params as object), [section.name]: key };
+          if (section.in === 'header') request.headers.set(section.name, key());
+          else request.params = { ...(request.params as object), [section.name]: key() };
         },
         refresh: () => false,
       };
     }
     case 'bearer': {
-      const token = resolveSecret(section.token, where('token'));
-      return { apply: async (request) => void request.headers.set('Authorization', `Bearer ${token}`), refresh: () => false };
+      const token = lazySecret(section.token, where('token'));
+      return { loadSecrets: () => void token(), apply: async (request) => void request.headers.set('Authorization', `Bearer ${token()}`), refresh: () => false };
     }
     case 'basic': {
-      const password = resolveSecret(section.password, where('password'));
-      const encoded = Buffer.from(`${section.username}:${password}`).toString('base64');
-      return { apply: async (request) => void request.headers.set('Authorization', `Basic ${encoded}`), refresh: () => false };
+      const password = lazySecret(section.password, where('password'));
+      const encoded = () => Buffer.from(`${section.username}:${password()}`).toString('base64');
+      return { loadSecrets: () => void password(), apply: async (request) => void request.headers.set('Authorization', `Basic ${encoded()}`), refresh: () => false };
     }
     case 'oauth2ClientCredentials':
       return new ClientCredentialsAuth(section, axios.create({ baseURL: http.defaults.baseURL, timeout: http.defaults.timeout, httpsAgent: http.defaults.httpsAgent }), connectorId);

@@ -6,7 +6,7 @@ import { formatSourceDate, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { vietnameseStatusLabels, type DossierStatus } from '../sdk/dossier-status.js';
 import { MappingError } from '../sdk/mapping-error.js';
-import { resolveSecret, secretReference } from '../sdk/secrets.js';
+import { lazySecret, secretReference } from '../sdk/secrets.js';
 import type { RequestGate } from '../sdk/request-gate.js';
 import { breakerSchema, defaultBreaker, defaultRateLimit, defaultRetry, rateLimitSchema, retrySchema } from '../sdk/source-policy.js';
 import { RequestPacer } from '../sdk/request-pacer.js';
@@ -125,12 +125,13 @@ export function mapLgspDossier(raw: unknown): DossierRecordInput {
 export class LgspSoapConnector implements Connector {
   private readonly http: AxiosInstance;
   private readonly gate: RequestGate;
+  private readonly password: () => string;
 
   constructor(private readonly settings: ConnectorSettings<LgspSoapConfig>) {
     const { config } = settings;
     this.gate = settings.gate ?? new RequestPacer(config.rateLimit);
-    const password = resolveSecret(config.password, `connector ${settings.id}: password`);
-    this.http = axios.create({ baseURL: config.baseUrl, timeout: config.timeoutMs, auth: { username: config.username, password }, responseType: 'text' });
+    this.password = lazySecret(config.password, `connector ${settings.id}: password`);
+    this.http = axios.create({ baseURL: config.baseUrl, timeout: config.timeoutMs, responseType: 'text' });
   }
 
   startFrom(committed: Cursor | null): ReadState {
@@ -158,10 +159,12 @@ export class LgspSoapConnector implements Connector {
     const state = (from as RunState | null) ?? (this.startFrom(null) as RunState);
     const { config } = this.settings;
     const what = `connector ${this.settings.id}: SOAP LayDanhSachHoSo at ${config.path}`;
+    const auth = { username: config.username, password: this.password() };
     let xml: string;
     try {
       const response = await this.gate.run(() =>
         this.http.post(config.path, this.envelope(state), {
+          auth,
           headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: `"${config.soapAction}"` },
           signal,
           validateStatus: () => true,

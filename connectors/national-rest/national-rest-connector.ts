@@ -9,7 +9,7 @@ import type { RequestGate } from '../sdk/request-gate.js';
 import { breakerSchema, defaultBreaker, defaultRateLimit, defaultRetry, rateLimitSchema, retrySchema } from '../sdk/source-policy.js';
 import { RequestPacer } from '../sdk/request-pacer.js';
 import { SourceError, toSourceError } from '../sdk/source-error.js';
-import { resolveSecret, secretReference } from '../sdk/secrets.js';
+import { lazySecret, secretReference } from '../sdk/secrets.js';
 
 /**
  * Settings of a system that serves dossiers in the national portal's own field naming (`MaHoSo`,
@@ -130,16 +130,13 @@ export function mapNationalRecord(raw: unknown): DossierRecordInput {
 export class NationalRestConnector implements Connector {
   private readonly http: AxiosInstance;
   private readonly gate: RequestGate;
+  private readonly apiKey: (() => string) | null;
 
   constructor(private readonly settings: ConnectorSettings<NationalRestConfig>) {
     const { config } = settings;
     this.gate = settings.gate ?? new RequestPacer(config.rateLimit);
-    const apiKey = config.apiKey ? resolveSecret(config.apiKey, `connector ${settings.id}: apiKey`) : undefined;
-    this.http = axios.create({
-      baseURL: config.baseUrl,
-      timeout: config.timeoutMs,
-      headers: apiKey ? { 'X-Api-Key': apiKey } : {},
-    });
+    this.apiKey = config.apiKey ? lazySecret(config.apiKey, `connector ${settings.id}: apiKey`) : null;
+    this.http = axios.create({ baseURL: config.baseUrl, timeout: config.timeoutMs });
   }
 
   /** Rewinds the committed cursor by the look-back window, to the start of that second. */
@@ -173,9 +170,10 @@ export class NationalRestConnector implements Connector {
       params.updatedSince = position.updatedSince;
       if (position.afterCode !== null) params.afterCode = position.afterCode;
     }
+    const headers = this.apiKey ? { 'X-Api-Key': this.apiKey() } : {};
     let body: unknown;
     try {
-      body = (await this.gate.run(() => this.http.get('/api/dossiers', { params, signal }))).data;
+      body = (await this.gate.run(() => this.http.get('/api/dossiers', { params, headers, signal }))).data;
     } catch (error) {
       throw toSourceError(error, `connector ${this.settings.id}: GET /api/dossiers`);
     }

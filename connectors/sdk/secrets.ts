@@ -15,7 +15,17 @@ export class SecretUnavailableError extends Error {
   override readonly name = 'SecretUnavailableError';
 }
 
-/** Reads a secret at connector start. */
+/**
+ * A secret read when a request first needs it, not when its connector is built: a process that only maps
+ * records (a gateway mapping pushed updates) never needs the province system's credentials. Read once, then
+ * kept; while its reference names nothing, each use throws SecretUnavailableError.
+ */
+export function lazySecret(reference: SecretReference, what: string): () => string {
+  let value: string | null = null;
+  return () => (value ??= resolveSecret(reference, what));
+}
+
+/** Reads a secret now. */
 export function resolveSecret(reference: SecretReference, what: string): string {
   if ('env' in reference) {
     const value = process.env[reference.env];

@@ -3,6 +3,7 @@ import type { Connector, ReadState, SourcePage } from '../../connectors/sdk/conn
 import { retryDelay, retryPolicy } from '../../connectors/sdk/retry-policy.js';
 import type { BreakerSettings, RetrySettings } from '../../connectors/sdk/source-policy.js';
 import { SourceError } from '../../connectors/sdk/source-error.js';
+import { SecretUnavailableError } from '../../connectors/sdk/secrets.js';
 
 /** A breaker's state, as the gauge and `fleet connector list` show it. */
 export type BreakerState = 'closed' | 'half_open' | 'open';
@@ -12,6 +13,8 @@ export type BreakerState = 'closed' | 'half_open' | 'open';
  * and 429 (a wrong key, a wrong path) does not count towards opening the breaker.
  */
 function isCallersFault(error: unknown): boolean {
+  // A secret missing here is our configuration's fault, not the province system's.
+  if (error instanceof SecretUnavailableError) return true;
   return error instanceof SourceError && error.status !== null && error.status >= 400 && error.status < 500 && error.status !== 408 && error.status !== 429;
 }
 

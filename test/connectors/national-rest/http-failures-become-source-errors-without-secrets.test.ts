@@ -105,16 +105,18 @@ describe('an HTTP failure becomes a SourceError a provincial IT team can act on'
     expect(report.message).not.toContain(apiKey);
   });
 
-  it('a connector whose API key variable is unset fails at creation, naming the variable', () => {
-    const create = () =>
-      new NationalRestConnector({
-        id: 'hcm-rest',
-        provinceCode: '79',
-        codeSet: '2025',
-        config: nationalRestConfig.parse({ baseUrl: server.url, apiKey: { env: 'DOSSIER_SYNC_TEST_UNSET_KEY' } }),
-      });
-    expect(create).toThrow(SecretUnavailableError);
-    expect(create).toThrow(/DOSSIER_SYNC_TEST_UNSET_KEY/);
+  it('a connector whose API key variable is unset is built (to map pushes), and its reads fail naming the variable', async () => {
+    const connector = new NationalRestConnector({
+      id: 'hcm-rest',
+      provinceCode: '79',
+      codeSet: '2025',
+      config: nationalRestConfig.parse({ baseUrl: server.url, apiKey: { env: 'DOSSIER_SYNC_TEST_UNSET_KEY' } }),
+    });
+    const before = server.requests.length;
+    await expect(connector.read(null)).rejects.toThrow(SecretUnavailableError);
+    await expect(connector.read(null)).rejects.toThrow(/DOSSIER_SYNC_TEST_UNSET_KEY/);
+    // Nothing is sent without the key.
+    expect(server.requests.length).toBe(before);
   });
 
   it('a setting it does not know is refused by name, not dropped in silence', () => {
