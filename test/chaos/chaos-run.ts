@@ -26,6 +26,8 @@ export interface ChaosOptions {
   outageMs: number;
   /** Status changes per second in the simulator while faults run. */
   changesPerSecond: number;
+  /** Longest wait for the backfill, and for the catch-up after the faults: below the test's own timeout, so a stuck run still reports. */
+  maxWaitMs: number;
 }
 
 /** The roles of the province systems in a run. */
@@ -129,6 +131,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const killedByUs = new Set<FleetProcess>();
   const outputs: string[] = [];
   const unexpectedExits: string[] = [];
+  // What happened when, for the report of a run that fails before its checks.
+  const runStarted = Date.now();
+  const timeline: string[] = [];
+  const mark = (event: string) => timeline.push(`${((Date.now() - runStarted) / 1000).toFixed(1)} s  ${event}`);
+  const diagnosis = () =>
+    [
+      'timeline:',
+      ...timeline.map((line) => `  ${line}`),
+      `own Postgres running: ${postgres.isRunning()}; its log ends:`,
+      ...postgres.logTail().split('\n').map((line) => `  ${line}`),
+      `own Redis running: ${redis.isRunning()}`,
+      ...[...processes].map(([name, fleet]) => `${name} (pid ${fleet.child.pid}, ${fleet.child.exitCode ?? fleet.child.signalCode ?? 'running'}) printed last:\n  ${fleet.output().trimEnd().split('\n').slice(-8).join('\n  ')}`),
+    ].join('\n');
   let stopping = false;
   try {
     const simulatorUrl = await simulator.start();
@@ -159,7 +174,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const launch = (name: string) => {
       const fleet = spawnFleet(['start', '--role', roles[name]!], env);
       processes.set(name, fleet);
+      mark(`${name} started (pid ${fleet.child.pid})`);
       void fleet.exited.then((code) => {
+        mark(`${name} (pid ${fleet.child.pid}) exited ${code}${killedByUs.has(fleet) ? ', killed by the run' : ''}`);
         outputs.push(fleet.output());
         if (!killedByUs.has(fleet) && !stopping) unexpectedExits.push(`${name} exited ${code} on its own`);
       });
@@ -169,7 +186,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // First the backfill, undisturbed: the faults hit a fleet in its steady state, where lag means something.
     const backfillStarted = Date.now();
-    await waitFor(async () => ((await compareWithTruth(db, simulator).catch(() => null))?.missing ?? 1) === 0, 'the backfill', 600_000, 1000);
+    await waitFor(async () => ((await compareWithTruth(db, simulator).catch(() => null))?.missing ?? 1) === 0, 'the backfill', options.maxWaitMs, 1000);
+    mark('backfill done; faults start');
     const backfillSeconds = (Date.now() - backfillStarted) / 1000;
 
     // The faults.
@@ -218,12 +236,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const phase = elapsed < ownFaultsFrom ? 'provinceFaultsOnly' : 'allFaults';
       if (elapsed >= options.outageMs) simulator.setFault(outage, null);
       if (!restartedPostgres && elapsed >= ownFaultsFrom + ownFaultsFor / 3) {
+        mark('Postgres crash and restart');
         postgres.restart();
+        mark(`Postgres restarted (running: ${postgres.isRunning()})`);
         restartedPostgres = true;
         faults['Postgres crashed and restarted'] = 1;
       }
       if (!restartedRedis && elapsed >= ownFaultsFrom + (2 * ownFaultsFor) / 3) {
+        mark('Redis restart, empty');
         await redis.restartEmpty();
+        mark(`Redis restarted (running: ${redis.isRunning()})`);
         restartedRedis = true;
         faults['Redis restarted with its data lost'] = 1;
       }
@@ -251,6 +273,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     simulator.setFault(timingOut, null);
     simulator.setFault(outage, null);
     simulator.pause();
+    mark(`faults stop (own Postgres running: ${postgres.isRunning()}, own Redis running: ${redis.isRunning()})`);
     const changesAfter = (await (await fetch(`${simulatorUrl}/_sim/health`)).json()) as { changes: number };
     await new Promise((resolve) => setTimeout(resolve, 600)); // the last restarted process is up
     const catchUpStarted = Date.now();
@@ -260,7 +283,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         return comparison !== null && comparison.missing === 0 && comparison.different === 0;
       },
       'the fleet caught up with the truth after the faults',
-      300_000,
+      options.maxWaitMs,
       1000,
     );
     const catchUpSeconds = (Date.now() - catchUpStarted) / 1000;
@@ -306,6 +329,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       });
     }
     return report;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`chaos run failed: ${reason}\n${diagnosis()}`, { cause: error });
   } finally {
     for (const fleet of processes.values()) fleet.child.kill('SIGKILL');
     await simulator.stop();

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,9 +56,14 @@ export class OwnRedis {
     await this.launch();
   }
 
+  /** Whether its process is still alive. */
+  isRunning(): boolean {
+    return this.process !== null && this.process.exitCode === null && this.process.signalCode === null;
+  }
+
   async stop(): Promise<void> {
     const running = this.process;
-    if (!running || running.exitCode !== null) return;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise((resolve) => running.once('exit', resolve));
     running.kill('SIGKILL');
     await exited;
@@ -95,6 +100,22 @@ export class OwnPostgres {
 
   private control(action: 'start' | 'restart' | 'stop', mode = 'fast'): void {
     asOwner('pg_ctl', ['-D', this.dataDir, '-w', '-m', mode, '-l', join(this.dataDir, '..', 'server.log'), '-o', `-p ${this.port} -c listen_addresses=127.0.0.1 -k /tmp -c fsync=off`, action]);
+  }
+
+  /** Whether its postmaster is alive (`pg_ctl status`). */
+  isRunning(): boolean {
+    try {
+      asOwner('pg_ctl', ['-D', this.dataDir, 'status']);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The last lines of its server log, for a failing test's report. */
+  logTail(lines = 15): string {
+    const file = join(this.dataDir, '..', 'server.log');
+    return existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '(no server log)';
   }
 
   /** Crashes it (immediate shutdown: no checkpoint, connections cut) and starts it again. */
