@@ -50,6 +50,13 @@ export class OwnRedis {
     await waitForPort(this.port);
   }
 
+  /** Starts it again, empty, if something outside the test killed it; tells whether it had to. */
+  async startIfDown(): Promise<boolean> {
+    if (this.isRunning()) return false;
+    await this.launch();
+    return true;
+  }
+
   /** Kills it and starts it again, empty. */
   async restartEmpty(): Promise<void> {
     await this.stop();
@@ -118,6 +125,13 @@ export class OwnPostgres {
     return existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '(no server log)';
   }
 
+  /** Starts it again if something outside the test stopped it; tells whether it had to. */
+  startIfDown(): boolean {
+    if (this.isRunning()) return false;
+    this.control('start');
+    return true;
+  }
+
   /** Crashes it (immediate shutdown: no checkpoint, connections cut) and starts it again. */
   restart(): void {
     this.control('restart', 'immediate');
@@ -126,6 +140,8 @@ export class OwnPostgres {
   stop(): void {
     try {
       this.control('stop', 'immediate');
+    } catch {
+      // Already down (a failing test's report says so): a cleanup must not hide that report.
     } finally {
       rmSync(join(this.dataDir, '..'), { recursive: true, force: true });
     }
