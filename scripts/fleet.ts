@@ -51,7 +51,12 @@ program
     const started = startFleet(settings, parseRoles(options.role), logger);
     const stopped = untilSignal(started, settings.SHUTDOWN_TIMEOUT_MS, logger);
     await started;
-    process.exitCode = await stopped;
+    const exitCode = await stopped;
+    // Exit now rather than when the event loop drains: a connection or timer still referenced after the stop (a
+    // library's reconnect after Redis lost its data, say) would otherwise keep a stopped worker alive until the
+    // orchestrator's SIGKILL, and hold up a rolling deploy.
+    if (exitCode !== 0) logger.warn({ resources: process.getActiveResourcesInfo() }, 'exiting with these still open');
+    process.exit(exitCode);
   });
 
 program
