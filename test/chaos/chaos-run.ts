@@ -131,8 +131,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const killedByUs = new Set<FleetProcess>();
   const outputs: string[] = [];
   const unexpectedExits: string[] = [];
-  /** Faults no part of the run injected: processes SIGKILLed, our own Postgres or Redis found down. */
-  const outsideKills = { processes: 0, postgres: 0, redis: 0 };
   // What happened when, for the report of a run that fails before its checks.
   const runStarted = Date.now();
   const timeline: string[] = [];
@@ -180,52 +178,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       void fleet.exited.then((code) => {
         mark(`${name} (pid ${fleet.child.pid}) exited ${code}${killedByUs.has(fleet) ? ', killed by the run' : ''}`);
         outputs.push(fleet.output());
-        if (killedByUs.has(fleet) || stopping) return;
-        if (code === 'SIGKILL') {
-          // No process SIGKILLs itself: something outside the run (the machine) did. That is one more fault
-          // to survive, counted in the table; a crash of its own (an exit code) still fails the run.
-          outsideKills.processes += 1;
-          setTimeout(() => launch(name), 500);
-        } else {
-          unexpectedExits.push(`${name} exited ${code} on its own`);
-        }
+        if (!killedByUs.has(fleet) && !stopping) unexpectedExits.push(`${name} exited ${code} on its own`);
       });
       return fleet;
     };
     for (const name of Object.keys(roles)) launch(name);
 
-    // Our own Postgres and Redis brought back if something outside the run stopped them (the run's own restarts
-    // are synchronous or awaited, so never seen half-done here).
-    let lastHeal = 0;
-    const healOutsideFaults = async () => {
-      if (Date.now() - lastHeal < 2000) return;
-      lastHeal = Date.now();
-      try {
-        if (postgres.startIfDown()) {
-          outsideKills.postgres += 1;
-          mark('own Postgres found down (not by the run): started again');
-        }
-      } catch (error) {
-        // Its old processes may still be on their way out; the next look tries again.
-        mark(`own Postgres found down; could not start it yet: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
-      }
-      if (await redis.startIfDown()) {
-        outsideKills.redis += 1;
-        mark('own Redis found down (not by the run): started again, empty');
-      }
-    };
-
     // First the backfill, undisturbed: the faults hit a fleet in its steady state, where lag means something.
     const backfillStarted = Date.now();
-    await waitFor(
-      async () => {
-        await healOutsideFaults();
-        return ((await compareWithTruth(db, simulator).catch(() => null))?.missing ?? 1) === 0;
-      },
-      'the backfill',
-      options.maxWaitMs,
-      1000,
-    );
+    await waitFor(async () => ((await compareWithTruth(db, simulator).catch(() => null))?.missing ?? 1) === 0, 'the backfill', options.maxWaitMs, 1000);
     mark('backfill done; faults start');
     const backfillSeconds = (Date.now() - backfillStarted) / 1000;
 
@@ -246,7 +207,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       'Postgres crashed and restarted': 0,
       'Redis restarted with its data lost': 0,
     };
-    const outsideRow = 'killed from outside the run: processes / own Postgres / own Redis';
     const started = Date.now();
     const changesBefore = (await (await fetch(`${simulatorUrl}/_sim/health`)).json()) as { changes: number };
 
@@ -301,7 +261,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         setTimeout(() => launch(name), 500);
         nextKill += options.killEveryMs;
       }
-      await healOutsideFaults();
       if (Date.now() >= nextSample) {
         await sampleLag(phase).catch(() => {});
         nextSample = Date.now() + (phase === 'provinceFaultsOnly' ? 1000 : 3000);
@@ -320,7 +279,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const catchUpStarted = Date.now();
     await waitFor(
       async () => {
-        await healOutsideFaults();
         const comparison = await compareWithTruth(db, simulator).catch(() => null);
         return comparison !== null && comparison.missing === 0 && comparison.different === 0;
       },
@@ -334,7 +292,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await waitFor(async () => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dead_letters`.execute(db)).rows[0]!.n) >= expectedLetters.length, 'dead letters kept', 60_000);
     const letters = await db.selectFrom('dead_letters').select(['dossier_code', 'reason']).execute();
     const reasons = new Map(letters.map((letter) => [letter.dossier_code, letter.reason]));
-    faults[outsideRow] = `${outsideKills.processes} / ${outsideKills.postgres} / ${outsideKills.redis}`;
     const report: ChaosReport = {
       faults,
       records: provinces.length * options.dossiersPerProvince,
@@ -359,7 +316,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const [name, fleet] of processes) {
       if (fleet.child.exitCode !== null || fleet.child.signalCode !== null) continue;
       fleet.child.kill('SIGTERM');
-      const code = await fleet.exited;
+      // A process that does not exit is a finding, not a reason for the run to hang.
+      const code = await Promise.race([fleet.exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running 30 s after SIGTERM'), 30_000))]);
+      if (fleet.child.exitCode === null && fleet.child.signalCode === null) fleet.child.kill('SIGKILL');
       if (code === 0) report.cleanStops += 1;
       else report.unexpectedExits.push(`${name} exited ${code} on SIGTERM`);
     }

@@ -50,13 +50,6 @@ export class OwnRedis {
     await waitForPort(this.port);
   }
 
-  /** Starts it again, empty, if something outside the test killed it; tells whether it had to. */
-  async startIfDown(): Promise<boolean> {
-    if (this.isRunning()) return false;
-    await this.launch();
-    return true;
-  }
-
   /** Kills it and starts it again, empty. */
   async restartEmpty(): Promise<void> {
     await this.stop();
@@ -123,13 +116,6 @@ export class OwnPostgres {
   logTail(lines = 15): string {
     const file = join(this.dataDir, '..', 'server.log');
     return existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '(no server log)';
-  }
-
-  /** Starts it again if something outside the test stopped it; tells whether it had to. */
-  startIfDown(): boolean {
-    if (this.isRunning()) return false;
-    this.control('start');
-    return true;
   }
 
   /** Crashes it (immediate shutdown: no checkpoint, connections cut) and starts it again. */
