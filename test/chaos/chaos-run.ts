@@ -317,9 +317,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (fleet.child.exitCode !== null || fleet.child.signalCode !== null) continue;
       fleet.child.kill('SIGTERM');
       // A process that does not exit is a finding, not a reason for the run to hang.
-      const code = await Promise.race([fleet.exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running 30 s after SIGTERM'), 30_000))]);
-      if (fleet.child.exitCode === null && fleet.child.signalCode === null) fleet.child.kill('SIGKILL');
-      if (code === 0) report.cleanStops += 1;
+      const code = await Promise.race([fleet.exited, new Promise<null>((resolve) => setTimeout(resolve, 30_000, null).unref())]);
+      if (code === null) {
+        fleet.child.kill('SIGKILL');
+        report.unexpectedExits.push(`${name} still running 30 s after SIGTERM`);
+      } else if (code === 0) report.cleanStops += 1;
       else report.unexpectedExits.push(`${name} exited ${code} on SIGTERM`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
