@@ -26,7 +26,7 @@ export function lazySecret(reference: SecretReference, what: string): () => stri
 }
 
 /** Reads a secret now. */
-export function resolveSecret(reference: SecretReference, what: string): string {
+function resolveSecret(reference: SecretReference, what: string): string {
   if ('env' in reference) {
     const value = process.env[reference.env];
     if (!value) throw new SecretUnavailableError(`${what}: environment variable ${reference.env} is not set`);
