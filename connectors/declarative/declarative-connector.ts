@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
-import { itemsAt, type Connector, type ConnectorPlugin, type ConnectorSettings, type Cursor, type ReadState, type SourcePage } from '../sdk/connector.js';
+import { itemsAt, type Connector, type FieldSource, type ConnectorPlugin, type ConnectorSettings, type Cursor, type ReadState, type SourcePage } from '../sdk/connector.js';
 import { formatSourceDate, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { compareSinceCursors, sinceOf } from '../sdk/since-cursor.js';
@@ -228,6 +228,10 @@ export class DeclarativeConnector implements Connector {
 
   map(item: unknown): DossierRecordInput {
     return this.mapper.map(item);
+  }
+
+  mappedFields(): readonly FieldSource[] {
+    return this.mapper.mappedFields();
   }
 
   /** A pushed body holds one update or a list, at `webhook.recordsPath` (default: the body itself). */

@@ -1,5 +1,6 @@
 import { codeSets, type CodeSet } from '../../config/provinces.js';
 import { parseSourceDate, vietnamOffsetMinutes, type DateFormat } from '../sdk/dates.js';
+import type { FieldSource } from '../sdk/connector.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { englishStatusWords, statusCodes, vietnameseStatusLabels, type DossierStatus } from '../sdk/dossier-status.js';
 import { MappingError } from '../sdk/mapping-error.js';
@@ -54,6 +55,11 @@ export class RecordMapper {
     this.fields.sourceUpdatedAt = updated;
     this.defaultFormat = config.incremental?.cursorFormat ?? 'iso';
     this.defaultTimezone = config.incremental?.timezone;
+  }
+
+  /** The source path of every canonical field read from the record (constants have none). */
+  mappedFields(): FieldSource[] {
+    return Object.entries(this.fields).flatMap(([field, spec]) => (spec?.path !== undefined && spec.constant === undefined ? [{ field, path: spec.path }] : []));
   }
 
   /** Maps one record; throws MappingError naming the source field. */

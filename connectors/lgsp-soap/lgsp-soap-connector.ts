@@ -1,7 +1,7 @@
 import axios, { type AxiosInstance } from 'axios';
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
 import { z } from 'zod';
-import type { Connector, ConnectorPlugin, ConnectorSettings, Cursor, ReadState, SourcePage } from '../sdk/connector.js';
+import type { Connector, FieldSource, ConnectorPlugin, ConnectorSettings, Cursor, ReadState, SourcePage } from '../sdk/connector.js';
 import { formatSourceDate, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { vietnameseStatusLabels, type DossierStatus } from '../sdk/dossier-status.js';
@@ -75,6 +75,26 @@ function textOf(item: Record<string, unknown>, name: string): string | null {
   if (typeof value === 'number') return String(value);
   throw new MappingError('bad_value', `${name}: expected text, got nested XML`);
 }
+
+/** Where `mapLgspDossier` reads each canonical field: the child elements of `<HoSo>`. */
+export const lgspFieldSources: readonly FieldSource[] = [
+  { field: 'dossierCode', path: 'SoHoSo' },
+  { field: 'provinceCode', path: 'MaTinh' },
+  { field: 'procedureCode', path: 'MaThuTuc' },
+  { field: 'sectorCode', path: 'MaLinhVuc' },
+  { field: 'agencyCode', path: 'CoQuan' },
+  { field: 'channel', path: 'KenhNop' },
+  { field: 'applicantType', path: 'LoaiDoiTuong' },
+  { field: 'status', path: 'TrangThai' },
+  { field: 'submittedAt', path: 'NgayNop' },
+  { field: 'receivedAt', path: 'NgayTiepNhan' },
+  { field: 'dueAt', path: 'NgayHenTra' },
+  { field: 'finishedAt', path: 'NgayXuLyXong' },
+  { field: 'returnedAt', path: 'NgayTraKetQua' },
+  { field: 'rejectedAt', path: 'NgayTuChoi' },
+  { field: 'sourceUpdatedAt', path: 'NgayCapNhat' },
+  { field: 'sourceVersion', path: 'PhienBan' },
+];
 
 /** Maps one `<HoSo>` element to the canonical form. */
 export function mapLgspDossier(raw: unknown): DossierRecordInput {
@@ -219,6 +239,10 @@ export class LgspSoapConnector implements Connector {
 
   map(item: unknown): DossierRecordInput {
     return mapLgspDossier(item);
+  }
+
+  mappedFields(): readonly FieldSource[] {
+    return lgspFieldSources;
   }
 }
 

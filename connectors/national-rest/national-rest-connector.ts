@@ -1,6 +1,6 @@
 import axios, { type AxiosInstance } from 'axios';
 import { z } from 'zod';
-import { itemsAt, type Connector, type ConnectorPlugin, type ConnectorSettings, type Cursor, type ReadState, type SourcePage } from '../sdk/connector.js';
+import { itemsAt, type Connector, type FieldSource, type ConnectorPlugin, type ConnectorSettings, type Cursor, type ReadState, type SourcePage } from '../sdk/connector.js';
 import { formatVietnamTime, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { isDossierStatus, type DossierStatus } from '../sdk/dossier-status.js';
@@ -78,6 +78,28 @@ function nationalStatus(value: unknown, dossierCode: string): DossierStatus {
   const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 20)) : String(value);
   throw new MappingError('unknown_status', `TrangThaiHoSo: ${shown} is not a national status code; expected 1 to 10`, dossierCode);
 }
+
+/** Where `mapNationalRecord` reads each canonical field: the national portal's own names. */
+export const nationalFieldSources: readonly FieldSource[] = [
+  { field: 'dossierCode', path: 'MaHoSo' },
+  { field: 'altDossierCode', path: 'MaHoSoKhac' },
+  { field: 'provinceCode', path: 'MaTinh' },
+  { field: 'procedureCode', path: 'MaTTHC' },
+  { field: 'sectorCode', path: 'MaLinhVuc' },
+  { field: 'agencyCode', path: 'DonViXuLy' },
+  { field: 'channel', path: 'KenhThucHien' },
+  { field: 'applicantType', path: 'LoaiDoiTuong' },
+  { field: 'status', path: 'TrangThaiHoSo' },
+  { field: 'submittedAt', path: 'NgayNopHoSo' },
+  { field: 'receivedAt', path: 'NgayTiepNhan' },
+  { field: 'dueAt', path: 'NgayHenTra' },
+  { field: 'dueAt', path: 'NgayHenTraMoi' },
+  { field: 'finishedAt', path: 'NgayKetThucXuLy' },
+  { field: 'returnedAt', path: 'NgayTra' },
+  { field: 'rejectedAt', path: 'NgayTuChoi' },
+  { field: 'sourceUpdatedAt', path: 'NgayCapNhat' },
+  { field: 'sourceVersion', path: 'PhienBan' },
+];
 
 /** Maps one record in the national portal's naming to the canonical form. */
 export function mapNationalRecord(raw: unknown): DossierRecordInput {
@@ -192,6 +214,10 @@ export class NationalRestConnector implements Connector {
 
   map(item: unknown): DossierRecordInput {
     return mapNationalRecord(item);
+  }
+
+  mappedFields(): readonly FieldSource[] {
+    return nationalFieldSources;
   }
 
   /** Systems in the national naming push the same records they serve: one, or a list. */

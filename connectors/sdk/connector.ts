@@ -30,7 +30,16 @@ export interface SourcePage {
  * read and map. The framework does the rest — checking (connectors/check-connector.ts reads and maps one
  * page), scheduling, validation, dead letters, batching, storage. A connector never talks to Redis or Postgres.
  */
-export interface Connector {  /** Reads one page (`from` null: the very beginning of the source). */
+/** A canonical field and where a source record holds it. */
+export interface FieldSource {
+  /** The canonical field, e.g. `dossierCode`, `sourceUpdatedAt` (a key of DossierRecordInput). */
+  field: string;
+  /** Where a source record holds it: a dot-separated path of keys (`timeline.dueAt`), as `readPath` reads it. */
+  path: string;
+}
+
+export interface Connector {
+  /** Reads one page (`from` null: the very beginning of the source). */
   read(from: ReadState | null, signal?: AbortSignal): Promise<SourcePage>;
   /**
    * Where a new poll run starts from the last committed cursor. A source with coarse update times re-reads a
@@ -41,6 +50,12 @@ export interface Connector {  /** Reads one page (`from` null: the very beginnin
   compareCursors(a: Cursor, b: Cursor): number;
   /** Maps one source record to the canonical form; throws MappingError for a record it cannot map. */
   map(item: unknown): DossierRecordInput;
+  /**
+   * The source paths `map` reads, one per canonical field it fills from the record (constants excluded). A dead
+   * letter's raw payload keeps the values at these paths only (an allow-list: the canonical record holds no
+   * personal data), and `check` warns for a path that no record of a page has.
+   */
+  mappedFields(): readonly FieldSource[];
   /**
    * The source records in a pushed (webhook) body, each then mapped by `map`. Absent: the connector's system
    * cannot push. Throws WebhookBodyError when the body has no records where the connector expects them.
