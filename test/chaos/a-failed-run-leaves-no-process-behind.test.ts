@@ -1,8 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ProcessGroupRegistry, startedProcesses } from '../support/process-group-registry.js';
+import { isGroupAlive, ProcessGroupRegistry, startedProcesses } from '../support/process-group-registry.js';
 import { parentPid, ProcessTreeWatch, type SeenProcess } from '../support/process-tree-watch.js';
 import { waitFor } from '../support/test-environment.js';
 import { OwnPostgres, OwnRedis } from '../support/own-services.js';
@@ -25,9 +26,17 @@ async function leftBehind(watch: ProcessTreeWatch, graceMs: number, notTheRuns?:
   await waitFor(() => left().length === 0, 'every process of the run gone', graceMs, 500).catch(() => {});
   return left().map((seen) => `pid ${seen.pid}: ${seen.command}`);
 }
-const thisWorkersReaper = /process-group-reaper/;
+/** A run in this worker is watched as this worker's children, among which are the worker's own: its reaper, the esbuild service of its transforms. */
+const thisWorkersOwn = /process-group-reaper|esbuild --service/;
 
 const saw = (watch: ProcessTreeWatch, what: RegExp) => watch.seen().some((seen: SeenProcess) => what.test(seen.command));
+
+/** The data directories of the Postgres clusters the watch saw (`postgres -D <dir>/data`) that are still on disk. */
+const dataLeftBehind = (watch: ProcessTreeWatch) =>
+  watch
+    .seen()
+    .map((seen) => /postgres -D (\S+)\/data /.exec(seen.command)?.[1])
+    .filter((directory): directory is string => directory !== undefined && existsSync(directory));
 
 /** The fixture's chaos run in a vitest of its own, its environment marked so the watch finds its daemons too. */
 function startFixture(marker: string, timeoutMs: number): { vitest: ChildProcess; output: () => string; exited: Promise<unknown> } {
@@ -61,6 +70,7 @@ describe('a chaos run in a vitest of its own', () => {
     expect(saw(watch, /fleet\.js start --role poller/)).toBe(true);
     expect(saw(watch, /redis-server/)).toBe(true);
     expect(saw(watch, /postgres -D/)).toBe(true);
+    expect(dataLeftBehind(watch)).toEqual([]);
     // The report came out, though the test's own error was the timeout.
     expect(fixture.output()).toMatch(/chaos run failed: aborted: Test timed out/);
     expect(fixture.output()).toMatch(/timeline:[\s\S]*poller-1 started \(pid \d+\)/);
@@ -81,6 +91,7 @@ describe('a chaos run in a vitest of its own', () => {
     expect(await leftBehind(watch, 60_000)).toEqual([]);
     expect(saw(watch, /redis-server/)).toBe(true);
     expect(saw(watch, /postgres -D/)).toBe(true);
+    expect(dataLeftBehind(watch)).toEqual([]);
   }, 300_000);
 });
 
@@ -116,10 +127,10 @@ describe('a chaos run that throws half-way', () => {
       printed.mockRestore();
       vi.unstubAllEnvs();
     }
-    // This worker's own reaper is a child of this worker by design; it is not the run's.
-    expect(await leftBehind(watch, 30_000, thisWorkersReaper)).toEqual([]);
+    expect(await leftBehind(watch, 30_000, thisWorkersOwn)).toEqual([]);
     expect(saw(watch, /redis-server/)).toBe(true);
     expect(saw(watch, /postgres -D/)).toBe(true);
+    expect(dataLeftBehind(watch)).toEqual([]);
     expect(fleetAtFailure).toBe(failAt === 'fleet started' ? 5 : 0);
   }, 180_000);
 });
@@ -146,21 +157,23 @@ describe('the process registry', () => {
     expect(redisAfter).not.toBe(redisBefore);
     // What every test file's afterAll does, with neither service's owner stopping it.
     await startedProcesses.stopAll();
-    expect(await leftBehind(watch, 30_000, thisWorkersReaper)).toEqual([]);
+    expect(await leftBehind(watch, 30_000, thisWorkersOwn)).toEqual([]);
     expect(saw(watch, /postgres -D/)).toBe(true);
-    postgres.stop(); // its files
+    expect(dataLeftBehind(watch)).toEqual([]);
+    postgres.stop(); // nothing left to stop: it says so and does not throw
   }, 120_000);
 
   it('SIGKILLs a process that ignores SIGTERM, and the processes it started, after the grace period', async () => {
     const registry = new ProcessGroupRegistry();
     // A shell and two children, all ignoring SIGTERM (an ignored signal stays ignored across exec).
     const stubborn = registry.spawn('sh', ['-c', 'trap "" TERM; sleep 600 & sleep 600 & wait'], { stdio: 'ignore', label: 'stubborn shell' });
-    watch = new ProcessTreeWatch(process.pid);
+    watch = new ProcessTreeWatch(stubborn.pid!);
     await waitFor(() => watch!.alive().filter((seen) => /^sleep 600/.test(seen.command)).length === 2, 'both sleeps started', 30_000);
     const stopped = await registry.stopAll(2_000);
 
     expect(stopped).toEqual([`stubborn shell (pid ${stubborn.pid}): SIGKILLed, still running 2000 ms after SIGTERM`]);
-    expect(await leftBehind(watch, 10_000, thisWorkersReaper)).toEqual([]);
+    expect(await leftBehind(watch, 10_000)).toEqual([]);
+    expect(isGroupAlive(stubborn.pid!)).toBe(false);
     expect(registry.tracked()).toEqual([]);
   }, 60_000);
 });

@@ -1,5 +1,5 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,6 +99,7 @@ export class OwnPostgres {
 
   static async start(): Promise<OwnPostgres> {
     const root = mkdtempSync(join(tmpdir(), 'dossier-sync-pg-'));
+    startedProcesses.trackDirectory(root);
     const postgres = new OwnPostgres(await sparePort(), join(root, 'data'));
     try {
       chmodSync(root, 0o755);
@@ -171,7 +172,7 @@ export class OwnPostgres {
         startedProcesses.forget(postmaster);
         this.postmasterPid = null;
       }
-      rmSync(join(this.dataDir, '..'), { recursive: true, force: true });
+      startedProcesses.removeDirectory(join(this.dataDir, '..'));
     }
   }
 }

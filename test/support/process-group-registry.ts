@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** A process group a test started: its leader and everything the leader started in turn. */
@@ -57,6 +60,7 @@ function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
  */
 export class ProcessGroupRegistry {
   private readonly groups = new Map<number, StartedGroup>();
+  private readonly directories = new Set<string>();
   private reaper: ChildProcess | null = null;
   private exitHookInstalled = false;
 
@@ -90,6 +94,24 @@ export class ProcessGroupRegistry {
     this.tellReaper(`forget ${pgid}`);
   }
 
+  /**
+   * Removes a directory once the test is over, however it ends, after the groups are gone (a Postgres
+   * cluster's data directory: tens of megabytes a run). Only a directory inside the system's temporary one.
+   */
+  trackDirectory(path: string): void {
+    const inside = relative(tmpdir(), resolve(path));
+    if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) throw new Error(`refusing to remove ${path} for a test: only a directory inside ${tmpdir()}`);
+    this.installLastResorts();
+    this.directories.add(resolve(path));
+    this.tellReaper(`directory ${JSON.stringify(resolve(path))}`);
+  }
+
+  /** Removes a tracked directory now (its owner is done with it). */
+  removeDirectory(path: string): void {
+    rmSync(resolve(path), { recursive: true, force: true });
+    if (this.directories.delete(resolve(path))) this.tellReaper(`forget-directory ${JSON.stringify(resolve(path))}`);
+  }
+
   /** The groups tracked now. */
   tracked(): StartedGroup[] {
     return [...this.groups.values()];
@@ -102,7 +124,8 @@ export class ProcessGroupRegistry {
 
   /**
    * Stops every tracked group: its stop signal, then SIGKILL for what is still alive after `graceMs` (default
-   * 10 s). Never throws; resolves with the groups that were still running, each with how it ended.
+   * 10 s); then removes the tracked directories. Never throws; resolves with the groups that were still
+   * running, each with how it ended.
    */
   async stopAll(graceMs = 10_000): Promise<string[]> {
     const running = this.tracked().filter((group) => isGroupAlive(group.pgid));
@@ -115,14 +138,26 @@ export class ProcessGroupRegistry {
     });
     await waitUntilGone(running, 10_000); // SIGKILL cannot be ignored; this is the kernel's time to reap
     for (const group of this.tracked()) if (!isGroupAlive(group.pgid)) this.forget(group.pgid);
+    this.removeDirectories();
     return stopped;
   }
 
-  /** SIGKILLs every tracked group at once, synchronously (the worker's 'exit' handler). */
+  /** SIGKILLs every tracked group at once and removes the tracked directories, synchronously (the worker's 'exit' handler). */
   killAllNow(): void {
     for (const group of this.tracked()) {
       signalGroup(group.pgid, 'SIGKILL');
       this.forget(group.pgid);
+    }
+    this.removeDirectories();
+  }
+
+  private removeDirectories(): void {
+    for (const directory of [...this.directories]) {
+      try {
+        this.removeDirectory(directory);
+      } catch {
+        // Left on disk, in the temporary directory: not a reason to fail a test or an exit.
+      }
     }
   }
 
@@ -144,6 +179,7 @@ export class ProcessGroupRegistry {
       this.reaper = reaper;
       // A reaper started again (the first one died) learns what is already tracked.
       for (const group of this.groups.values()) this.tellReaper(`track ${group.pgid} ${group.stopSignal}`);
+      for (const directory of this.directories) this.tellReaper(`directory ${JSON.stringify(directory)}`);
     }
   }
 
