@@ -19,7 +19,7 @@ const fixtureConfig = fileURLToPath(new URL('./fixtures/vitest.fixture.config.ts
 
 /**
  * Every process the watch saw that is still alive once `graceMs` has passed (the reaper's grace is 5 s),
- * but those `notTheRuns` matches: this worker's own reaper, when the run was in this worker.
+ * but those `notTheRuns` matches: this worker's own processes, when the run was in this worker.
  */
 async function leftBehind(watch: ProcessTreeWatch, graceMs: number, notTheRuns?: RegExp): Promise<string[]> {
   const left = () => watch.alive().filter((seen) => !notTheRuns?.test(seen.command));
