@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 900_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Every test file's last afterAll stops whatever process or service its tests left running.
+    setupFiles: ['test/support/stop-started-processes.ts'],
     maxWorkers: 1,
   },
 });

@@ -8,6 +8,8 @@ export default defineConfig({
     // Stopping a fleet waits for the batches in hand; on a loaded 2-core machine that can take a while.
     hookTimeout: 180_000,
     pool: 'forks',
+    // Every test file's last afterAll stops whatever process or service its tests left running.
+    setupFiles: ['test/support/stop-started-processes.ts'],
     // Two cores: two test files at a time, each with its own database and Redis key prefix.
     maxWorkers: 2,
     reporters: ['default'],

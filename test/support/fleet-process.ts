@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config/env.js';
+import { startedProcesses } from './process-group-registry.js';
 
 const fleetBin = fileURLToPath(new URL('../../scripts/fleet.js', import.meta.url));
 
@@ -11,18 +12,26 @@ export interface FleetProcess {
   output(): string;
   /** Resolves with the exit code (or the signal's name) when it ends. */
   exited: Promise<number | string>;
+  /** Sends a signal to its whole process group: the command and anything it started, as an orchestrator kills a container. */
+  killGroup(signal: NodeJS.Signals): void;
 }
 
-/** Runs `fleet <args>` with the test's configuration in its environment. */
+/**
+ * Runs `fleet <args>` with the test's configuration in its environment, in a process group of its own that
+ * the test worker's registry stops however the test ends (see ProcessGroupRegistry).
+ */
 export function spawnFleet(args: string[], config: Partial<Config> | Record<string, string>, extraEnv: Record<string, string> = {}): FleetProcess {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...extraEnv };
   for (const [key, value] of Object.entries(config)) env[key] = String(value);
-  const child = spawn(process.execPath, [fleetBin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = startedProcesses.spawn(process.execPath, [fleetBin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], label: `fleet ${args.join(' ')}` });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
-  return { child, output: () => output, exited };
+  const killGroup = (signal: NodeJS.Signals) => {
+    if (child.pid !== undefined) startedProcesses.signal(child.pid, signal);
+  };
+  return { child, output: () => output, exited, killGroup };
 }
 
 /** Runs a `fleet` command to its end. */

@@ -1,8 +1,9 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isGroupAlive, startedProcesses } from './process-group-registry.js';
 
 /** A free TCP port on loopback. */
 export async function sparePort(): Promise<number> {
@@ -29,7 +30,8 @@ async function waitForPort(port: number, timeoutMs = 30_000): Promise<void> {
 
 /**
  * A Redis server of a test's own, on a spare port, keeping nothing on disk: a restart loses its data, as a
- * Redis without persistence does. Never the shared Redis.
+ * Redis without persistence does. Never the shared Redis. Its process, and each one a restart starts, is
+ * tracked by the worker's registry, so it is stopped however the test ends.
  */
 export class OwnRedis {
   private process: ChildProcess | null = null;
@@ -46,7 +48,10 @@ export class OwnRedis {
   }
 
   private async launch(): Promise<void> {
-    this.process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+    this.process = startedProcesses.spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {
+      stdio: 'ignore',
+      label: `redis-server :${this.port}`,
+    });
     await waitForPort(this.port);
   }
 
@@ -61,6 +66,7 @@ export class OwnRedis {
     return this.process !== null && this.process.exitCode === null && this.process.signalCode === null;
   }
 
+  /** Kills it (SIGKILL) and waits for it to be gone; nothing if it is not running. */
   async stop(): Promise<void> {
     const running = this.process;
     if (!running || running.exitCode !== null || running.signalCode !== null) return;
@@ -76,8 +82,16 @@ function asOwner(command: string, args: string[]): void {
   execFileSync(root ? 'runuser' : command, root ? ['-u', 'postgres', '--', command, ...args] : args, { stdio: 'ignore' });
 }
 
-/** A PostgreSQL cluster of a test's own (initdb in a temporary folder, a spare port). Never the shared one. */
+/**
+ * A PostgreSQL cluster of a test's own (initdb in a temporary folder, a spare port). Never the shared one.
+ * pg_ctl lets go of the postmaster it starts (a session of its own, parent init), so its pid is read from
+ * postmaster.pid after every start and restart and tracked by the worker's registry: stopped (SIGQUIT, an
+ * immediate shutdown that takes its backends along) however the test ends.
+ */
 export class OwnPostgres {
+  /** The postmaster running now, as tracked by the registry. */
+  private postmasterPid: number | null = null;
+
   private constructor(
     readonly port: number,
     private readonly dataDir: string,
@@ -85,12 +99,18 @@ export class OwnPostgres {
 
   static async start(): Promise<OwnPostgres> {
     const root = mkdtempSync(join(tmpdir(), 'dossier-sync-pg-'));
-    chmodSync(root, 0o755);
-    const dataDir = join(root, 'data');
-    if (process.getuid?.() === 0) chownSync(root, Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), Number(execFileSync('id', ['-g', 'postgres']).toString().trim()));
-    asOwner('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
-    const postgres = new OwnPostgres(await sparePort(), dataDir);
-    postgres.control('start');
+    startedProcesses.trackDirectory(root);
+    const postgres = new OwnPostgres(await sparePort(), join(root, 'data'));
+    try {
+      chmodSync(root, 0o755);
+      if (process.getuid?.() === 0) chownSync(root, Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), Number(execFileSync('id', ['-g', 'postgres']).toString().trim()));
+      asOwner('initdb', ['-D', postgres.dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
+      postgres.control('start');
+    } catch (error) {
+      // pg_ctl may give up waiting on a postmaster that is still starting: it must not be left running.
+      postgres.stop();
+      throw error;
+    }
     return postgres;
   }
 
@@ -99,7 +119,22 @@ export class OwnPostgres {
   }
 
   private control(action: 'start' | 'restart' | 'stop', mode = 'fast'): void {
-    asOwner('pg_ctl', ['-D', this.dataDir, '-w', '-m', mode, '-l', join(this.dataDir, '..', 'server.log'), '-o', `-p ${this.port} -c listen_addresses=127.0.0.1 -k /tmp -c fsync=off`, action]);
+    try {
+      asOwner('pg_ctl', ['-D', this.dataDir, '-w', '-m', mode, '-l', join(this.dataDir, '..', 'server.log'), '-o', `-p ${this.port} -c listen_addresses=127.0.0.1 -k /tmp -c fsync=off`, action]);
+    } finally {
+      // Whatever pg_ctl did, even when it failed, the postmaster that runs now is the one tracked.
+      this.trackPostmaster();
+    }
+  }
+
+  /** Tracks the postmaster named in postmaster.pid, and stops tracking one that is gone. */
+  private trackPostmaster(): void {
+    const pidFile = join(this.dataDir, 'postmaster.pid');
+    const current = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : NaN;
+    const running = Number.isInteger(current) && current > 1 && isGroupAlive(current) ? current : null;
+    if (this.postmasterPid !== null && this.postmasterPid !== running) startedProcesses.forget(this.postmasterPid);
+    if (running !== null && running !== this.postmasterPid) startedProcesses.track(running, `postgres :${this.port}`, 'SIGQUIT');
+    this.postmasterPid = running;
   }
 
   /** Whether its postmaster is alive (`pg_ctl status`). */
@@ -123,13 +158,21 @@ export class OwnPostgres {
     this.control('restart', 'immediate');
   }
 
+  /** Stops it (immediate shutdown; SIGKILL if that fails) and removes its files. Never throws. */
   stop(): void {
     try {
       this.control('stop', 'immediate');
     } catch {
       // Already down (a failing test's report says so): a cleanup must not hide that report.
     } finally {
-      rmSync(join(this.dataDir, '..'), { recursive: true, force: true });
+      const postmaster = this.postmasterPid;
+      if (postmaster !== null) {
+        // pg_ctl failed while it runs: its backends notice their postmaster's death and exit.
+        startedProcesses.signal(postmaster, 'SIGKILL');
+        startedProcesses.forget(postmaster);
+        this.postmasterPid = null;
+      }
+      startedProcesses.removeDirectory(join(this.dataDir, '..'));
     }
   }
 }

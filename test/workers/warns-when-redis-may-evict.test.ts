@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { spawnFleet } from '../support/fleet-process.js';
+import { startedProcesses } from '../support/process-group-registry.js';
 import { createTestEnvironment, waitFor, type TestEnvironment } from '../support/test-environment.js';
 
 let env: TestEnvironment;
@@ -15,7 +16,7 @@ beforeAll(async () => {
   port = (probe.address() as { port: number }).port;
   await new Promise((resolve) => probe.close(resolve));
   // Our own Redis on a spare port, configured the way DESIGN.md forbids.
-  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru'], { stdio: 'ignore' });
+  redis = startedProcesses.spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru'], { stdio: 'ignore' });
 });
 afterAll(async () => {
   redis?.kill('SIGKILL');
