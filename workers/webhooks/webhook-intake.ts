@@ -6,7 +6,7 @@ import { mapItems, type DeadLetter, type Origin } from '../../connectors/sdk/nor
 import type { Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
 import { problem, type Problem } from '../gateway/problem.js';
-import { LedgerUnavailableError, type DeliveryLedger, type RecordedAnswer } from './delivery-ledger.js';
+import { bodyHashOf, LedgerUnavailableError, type DeliveryLedger, type RecordedAnswer } from './delivery-ledger.js';
 import { JsonBodyError, parseStrictJson } from './strict-json.js';
 import { QueueUnavailableError, type WebhookBatcher } from './webhook-batcher.js';
 import type { Receiver, WebhookReceivers } from './webhook-receivers.js';
@@ -216,7 +216,7 @@ export class WebhookIntake {
     });
     if (deadLetters.length > maxErrorLines) errors.push(`… and ${deadLetters.length - maxErrorLines} more`);
 
-    const outcome = await this.withLedger(() => ledger.once(ledger.keyOf(id, webhookId), async () => {
+    const outcome = await this.withLedger(() => ledger.once(ledger.keyOf(id, webhookId), bodyHashOf(delivery.body), async () => {
       try {
         await batcher.submit(id, receiver.provinceCode, records, deadLetters);
       } catch (error) {
@@ -236,8 +236,17 @@ export class WebhookIntake {
       if (errors.length > 0) body.errors = errors;
       return { answer: { status: 202, body }, record: true };
     }));
-    if ('inProgress' in outcome) {
+    if (outcome.kind === 'in_progress') {
       throw refuse(409, 'delivery_in_progress', `a delivery with this webhook-id is being processed right now; send it again in a few seconds to get its answer`);
+    }
+    if (outcome.kind === 'reused') {
+      throw refuse(
+        409,
+        'webhook_id_reused',
+        'this webhook-id was already used for a message with another body, so this message was not applied (nothing of it was taken). ' +
+          'Use a unique webhook-id per message — e.g. a UUID made when the message is created, not the dossier code — and the same one only to retry that message, with the same bytes; ' +
+          'send this update again under a new webhook-id',
+      );
     }
     return outcome;
   }
