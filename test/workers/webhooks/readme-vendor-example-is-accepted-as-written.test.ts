@@ -57,7 +57,7 @@ it('has a C# and a Java example posting the same body to the same connector', ()
 });
 
 it("takes the README's example body whole at the example connector it is posted to, and stores it", async () => {
-  const [{ body, connectorId }] = vendorExamples() as [{ body: string; connectorId: string }];
+  const { body, connectorId } = vendorExamples()[0]!;
   const { file, text } = exampleDefinition(connectorId);
   await new ConnectorRegistry(env.db).add(definitionFromText(text, file));
   const secret = await issueSecret(env.db, secretsKey, connectorId, 0);
