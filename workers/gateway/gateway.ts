@@ -33,7 +33,7 @@ export interface GatewayOptions {
   metrics: FleetMetrics;
   /** Checked by /readyz. */
   readiness: ReadinessCheck[];
-  /** How long /readyz waits for each check before it counts as failed. Default 2000 ms. */
+  /** How long /readyz waits for each check before it counts as failed. Default 5000 ms. */
   readinessTimeoutMs?: number;
   /** Where a failed check's raw error is told (logged, rate-limited, and counted). */
   errors: BackgroundErrors;
@@ -60,7 +60,7 @@ export async function startGateway(options: GatewayOptions): Promise<{ server: F
     status: 'ok',
   }));
 
-  const timeoutMs = options.readinessTimeoutMs ?? 2_000;
+  const timeoutMs = options.readinessTimeoutMs ?? 5_000;
   // Anyone may ask /readyz (a load balancer, a probe): it says which dependency is down and nothing more.
   const ask = async ({ name, code, reason, check }: ReadinessCheck): Promise<ReadinessResult> => {
     let timer: NodeJS.Timeout | undefined;
