@@ -14,6 +14,11 @@ export interface DatabaseOptions {
   maxConnections?: number;
   /** `application_name` shown in pg_stat_activity. Default `dossier-sync`. */
   applicationName?: string;
+  /**
+   * Told when a pooled connection fails on its own (Postgres restarted, the network cut). Default: nobody — the
+   * query it carried, if any, fails and is reported by its caller; fleet processes pass their error reporter.
+   */
+  onConnectionError?: (error: unknown) => void;
 }
 
 /** Opens a kysely handle over a node-postgres pool. */
@@ -27,9 +32,11 @@ export function createDatabase(url: string, options: DatabaseOptions = {}): Kyse
   // A client losing its connection (Postgres restart) must not crash the process. node-postgres emits 'error'
   // on the client itself, and the pool listens only while the client is idle: a client checked out for a batch
   // (mid-transaction, or even mid-query once its socket closes) would throw "Unhandled 'error' event". The
-  // query in flight is rejected anyway, the batch is retried whole, and the pool drops the broken client.
-  pool.on('error', () => {});
-  pool.on('connect', (client) => client.on('error', () => {}));
+  // query in flight is rejected anyway, the batch is retried whole, and the pool drops the broken client. The
+  // pool and the client may both tell of one failure: the reporter counts an error object once.
+  const onError = options.onConnectionError ?? (() => {});
+  pool.on('error', onError);
+  pool.on('connect', (client) => client.on('error', onError));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 

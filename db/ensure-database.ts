@@ -25,6 +25,7 @@ export async function ensureDatabase(url: string): Promise<void> {
       `cannot use Postgres at ${redactUrl(url)} (DATABASE_URL): ${describePgError(error)}; expected a running PostgreSQL 15 that accepts this user`,
     );
   } finally {
+    // Silent on purpose: the outcome (or the error thrown above) is already decided; a failed goodbye changes nothing.
     await client.end().catch(() => {});
   }
 }

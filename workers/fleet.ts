@@ -1,11 +1,13 @@
 import type { Redis } from 'ioredis';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Config } from '../config/env.js';
 import { currentProvinces } from '../config/provinces.js';
 import { recordBreakerState } from '../db/queries/connectors.js';
 import { countDeadLetters } from '../db/queries/dead-letters.js';
 import { assertDatabaseReachable, createDatabase } from '../db/database.js';
 import type { Database } from '../db/schema.js';
+import { BackgroundErrorReporter, type ErrorSource } from './background-error-reporter.js';
+import { dependencyChecks } from './gateway/dependency-checks.js';
 import { startGateway } from './gateway/gateway.js';
 import { IngestQueue } from './ingest-queue.js';
 import type { Logger } from './logger.js';
@@ -30,6 +32,14 @@ export interface Fleet {
   stop(): Promise<void>;
 }
 
+const redisConnectionError: ErrorSource = { component: 'redis', kind: 'connection', message: 'Redis connection error; its commands wait for the reconnection' };
+const postgresConnectionError: ErrorSource = {
+  component: 'postgres',
+  kind: 'connection',
+  message: 'a Postgres connection failed; the pool opens another, and the query it carried fails and is retried by its caller',
+};
+const breakerNotRecorded: ErrorSource = { component: 'poller', kind: 'record_breaker_state', level: 'warn', message: 'could not record the breaker state (fleet connector list may show an older one)' };
+
 /** Runs a reachability check until it passes or `waitMs` is spent; the last failure is the one thrown. */
 async function waitForDependency(check: () => Promise<void>, waitMs: number, logger: Logger): Promise<void> {
   const deadline = Date.now() + waitMs;
@@ -49,52 +59,57 @@ async function waitForDependency(check: () => Promise<void>, waitMs: number, log
  * role scraped alone in production is observable too.
  */
 export async function startFleet(config: Config, wanted: readonly Role[], logger: Logger): Promise<Fleet> {
-  const db = createDatabase(config.DATABASE_URL, { maxConnections: config.WRITER_CONCURRENCY + 3 });
+  const metrics = new FleetMetrics();
+  // Every failure that no request or job awaits goes here: logged at most once per component and kind per 30 s, and counted.
+  const errors = new BackgroundErrorReporter(logger, { counter: metrics.backgroundErrors });
+  const db = createDatabase(config.DATABASE_URL, {
+    maxConnections: config.WRITER_CONCURRENCY + 3,
+    onConnectionError: (error) => errors.report(postgresConnectionError, error),
+  });
   await waitForDependency(() => assertRedisReachable(config.REDIS_URL), config.STARTUP_WAIT_MS, logger);
   await waitForDependency(() => assertDatabaseReachable(db, config.DATABASE_URL), config.STARTUP_WAIT_MS, logger);
 
   const connections: Redis[] = [];
-  const openConnection = () => {
+  /** A Redis connection of this process; `name` says what it is for in the log. */
+  const openConnection = (name: string) => {
     const connection = createRedis(config.REDIS_URL);
-    connection.on('error', () => {});
+    // Registered before any BullMQ queue shares the connection, so its failures count here, once.
+    connection.on('error', (error) => errors.report(redisConnectionError, error, { connection: name }));
     connections.push(connection);
     return connection;
   };
-  const control = openConnection();
+  const control = openConnection('control');
   await warnIfEvicting(control, logger);
 
-  const metrics = new FleetMetrics();
   const has = (role: Role) => wanted.includes(role);
-  const ingest = new IngestQueue(openConnection(), config.QUEUE_PREFIX, openConnection);
+  const ingest = new IngestQueue(openConnection('ingest'), config.QUEUE_PREFIX, () => openConnection('ingest-events'), errors);
   for (const { code } of currentProvinces) metrics.watchQueue(ingest.queueOf(code));
   if (has('gateway')) metrics.watchDeadLetters(() => countDeadLetters(db, { state: 'new' }));
 
-  const scheduler = has('scheduler') ? new ConnectorScheduler(db, openConnection(), logger, { prefix: config.QUEUE_PREFIX }) : null;
+  const scheduler = has('scheduler') ? new ConnectorScheduler(db, openConnection('scheduler'), logger, { prefix: config.QUEUE_PREFIX, errors }) : null;
   if (scheduler) metrics.watchQueue(scheduler.queue);
   const writer = has('writer')
-    ? new Writer(db, openConnection(), metrics, logger, { prefix: config.QUEUE_PREFIX, concurrency: config.WRITER_CONCURRENCY })
+    ? new Writer(db, openConnection('writer'), metrics, logger, { prefix: config.QUEUE_PREFIX, concurrency: config.WRITER_CONCURRENCY, errors })
     : null;
   const poller = has('poller')
-    ? new Poller(db, openConnection(), ingest, metrics, logger, { prefix: config.QUEUE_PREFIX, concurrency: config.POLLER_CONCURRENCY })
+    ? new Poller(db, openConnection('poller'), ingest, metrics, logger, { prefix: config.QUEUE_PREFIX, concurrency: config.POLLER_CONCURRENCY, errors })
     : null;
   if (poller) {
     const levels = { closed: 0, half_open: 1, open: 2 } as const;
     poller.onBreakerChange = (connectorId, province, state) => {
       metrics.breakerState.set({ province, connector: connectorId }, levels[state]);
-      recordBreakerState(db, connectorId, state).catch((error: unknown) => logger.warn({ connector: connectorId, err: String(error) }, 'could not record the breaker state'));
+      recordBreakerState(db, connectorId, state).catch((error: unknown) => errors.report(breakerNotRecorded, error, { province, connector: connectorId }));
     };
   }
 
-  const webhooks = has('gateway') ? createWebhooks(config, db, ingest, metrics, logger) : null;
+  const webhooks = has('gateway') ? createWebhooks(config, db, ingest, metrics, logger, errors) : null;
 
   const { server, url } = await startGateway({
     host: config.HTTP_HOST,
     port: config.HTTP_PORT,
     metrics,
-    readiness: [
-      { name: 'postgres', check: async () => void (await sql`SELECT 1`.execute(db)) },
-      { name: 'redis', check: async () => void (await control.ping()) },
-    ],
+    readiness: dependencyChecks(db, control),
+    errors,
     ...(has('gateway') ? { admin: { db, logger } } : {}),
     ...(webhooks ? { webhooks: { intake: webhooks.intake, bodyLimit: webhooks.bodyLimit } } : {}),
   });
@@ -117,6 +132,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
       await server.close();
       for (const connection of connections) connection.disconnect();
       await db.destroy();
+      errors.close();
       logger.info('fleet stopped');
     })());
 

@@ -2,6 +2,7 @@ import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { resolveProvince } from '../config/provinces.js';
 import { retryPolicy } from '../connectors/sdk/retry-policy.js';
+import type { BackgroundErrors, ErrorSource } from './background-error-reporter.js';
 import { ingestQueueName, type IngestBatch } from './queues.js';
 import type { WriteOutcome } from './writer/write-batch.js';
 
@@ -19,6 +20,9 @@ export function queueProvinceOf(batch: IngestBatch): string {
   return batch.records[0]?.provinceCode ?? resolveProvince(batch.provinceCode, '2025')?.code ?? resolveProvince(batch.provinceCode, '2008')?.code ?? batch.provinceCode;
 }
 
+const queueError: ErrorSource = { component: 'ingest_queue', kind: 'queue', message: 'ingest queue error; adding batches waits for Redis (pollers wait, webhooks answer 503)' };
+const eventsError: ErrorSource = { component: 'queue_events', kind: 'queue', message: 'ingest queue events error; pollers waiting for a commit also look at the job itself, every second' };
+
 /**
  * The producer side of the ingest queues — one per province, so that one province's backlog does not delay
  * another's fresh updates: adds batches, and lets a poller wait until a batch is committed (the next page of a
@@ -33,6 +37,8 @@ export class IngestQueue {
     private readonly prefix: string,
     /** Opens a dedicated connection for queue events (they block on a Redis stream). */
     private readonly openConnection: () => Redis,
+    /** Where the queues' and event streams' errors are told (a Redis outage: logged, rate-limited, and counted). */
+    private readonly errors: BackgroundErrors,
   ) {}
 
   /** The queue of one province, created on first use. */
@@ -51,7 +57,7 @@ export class IngestQueue {
         },
       });
       // Connection errors are the connection's to retry; an unheard 'error' event would crash the process.
-      queue.on('error', () => {});
+      queue.on('error', (error) => this.errors.report(queueError, error, { queue: ingestQueueName(province) }));
       this.queues.set(province, queue);
     }
     return queue;
@@ -113,7 +119,7 @@ export class IngestQueue {
     if (!entry) {
       const connection = this.openConnection();
       entry = { events: new QueueEvents(ingestQueueName(province), { connection, prefix: this.prefix }), connection };
-      entry.events.on('error', () => {});
+      entry.events.on('error', (error) => this.errors.report(eventsError, error, { queue: ingestQueueName(province) }));
       this.events.set(province, entry);
       await entry.events.waitUntilReady();
     }

@@ -3,7 +3,35 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** Something that can report how many jobs wait in each state of a queue. */
 export interface QueueDepthSource {
   readonly name: string;
+  /** Its Redis connection (a BullMQ queue's `client`), when it has one: a queue whose connection is down is left out of a scrape. */
+  readonly client?: Promise<{ status: string }>;
   getJobCounts(...states: string[]): Promise<Record<string, number>>;
+}
+
+/** Longest a scrape waits for one queue's depth. */
+const queueDepthTimeoutMs = 1_000;
+
+/**
+ * A queue's job counts, or null when its connection is not up or it does not answer within a second: its
+ * commands would wait for the reconnection, and /metrics must answer during a Redis outage — that is when the
+ * error counters matter.
+ */
+async function depthOf(queue: QueueDepthSource): Promise<Record<string, number> | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), queueDepthTimeoutMs);
+  });
+  const counts = (async () => {
+    if (queue.client && (await queue.client).status !== 'ready') return null;
+    return queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized');
+  })();
+  // A count that comes after the timeout is of no use; a failure of it is the connection's to report.
+  counts.catch(() => {});
+  try {
+    return await Promise.race([counts, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -72,10 +100,10 @@ export class FleetMetrics {
       labelNames: ['queue', 'state'] as const,
       registers: [this.registry],
       async collect() {
+        const depths = await Promise.all(queues.map(async (queue) => ({ queue, counts: await depthOf(queue).catch(() => null) })));
         this.reset();
-        for (const queue of queues) {
-          const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized');
-          for (const [state, count] of Object.entries(counts)) this.set({ queue: queue.name.replace(/[{}]/g, ''), state }, count);
+        for (const { queue, counts } of depths) {
+          for (const [state, count] of Object.entries(counts ?? {})) this.set({ queue: queue.name.replace(/[{}]/g, ''), state }, count);
         }
       },
     });
@@ -121,6 +149,14 @@ export class FleetMetrics {
     name: 'dossier_sync_webhook_records_total',
     help: 'Records of webhook deliveries: accepted (queued for the writer) or rejected (kept as dead letters)',
     labelNames: ['connector', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  /** Failures no request awaits (connection errors, lock renewals, bookkeeping writes), each also logged (rate-limited). */
+  readonly backgroundErrors = new Counter({
+    name: 'dossier_sync_background_errors_total',
+    help: 'Failures no request awaits, by component (redis, postgres, ingest_queue, poller, writer, scheduler, webhooks, readiness, …) and kind (connection, lock_renewal, record_connector_error, …); each is in the log, at most one line per component and kind per 30 s',
+    labelNames: ['component', 'kind'] as const,
     registers: [this.registry],
   });
 

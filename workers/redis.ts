@@ -22,6 +22,7 @@ export function createRedis(url: string): Redis {
 /** Checks that Redis answers within a few seconds, without retrying forever. */
 export async function assertRedisReachable(url: string): Promise<void> {
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3_000 });
+  // Silent on purpose: a failure to connect rejects `connect()` below, and is thrown with what to check.
   probe.on('error', () => {});
   try {
     await probe.connect();

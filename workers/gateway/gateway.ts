@@ -1,12 +1,28 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { BackgroundErrors } from '../background-error-reporter.js';
 import type { FleetMetrics } from '../metrics.js';
 import { adminApi, type AdminApiOptions } from './admin/admin-api.js';
 import { webhookRoutes, type WebhookRoutesOptions } from './webhooks/webhook-routes.js';
 
 /** A dependency the readiness check asks. */
 export interface ReadinessCheck {
+  /** The dependency, e.g. `postgres`. */
   name: string;
+  /** Stable machine code of its failure, e.g. `postgres_unreachable`. */
+  code: 'postgres_unreachable' | 'redis_unreachable';
+  /** Short fixed words shown when it fails; the raw error (hosts, users, server messages) goes to the log only. */
+  reason: string;
+  /** Resolves when the dependency answers. */
   check(): Promise<void>;
+}
+
+/** One dependency's line in the `/readyz` answer. */
+export interface ReadinessResult {
+  name: string;
+  ok: boolean;
+  /** `ok`, or the check's failure code. */
+  code: string;
+  reason: string;
 }
 
 /** Options of the HTTP server. */
@@ -17,6 +33,10 @@ export interface GatewayOptions {
   metrics: FleetMetrics;
   /** Checked by /readyz. */
   readiness: ReadinessCheck[];
+  /** How long /readyz waits for each check before it counts as failed. Default 5000 ms. */
+  readinessTimeoutMs?: number;
+  /** Where a failed check's raw error is told (logged, rate-limited, and counted). */
+  errors: BackgroundErrors;
   /** The admin API (`/v1/admin`, API keys with scope admin): served by the gateway role only. */
   admin?: AdminApiOptions;
   /** Webhooks (`POST /v1/webhooks/{connectorId}`, Standard Webhooks signatures): served by the gateway role only. */
@@ -40,17 +60,26 @@ export async function startGateway(options: GatewayOptions): Promise<{ server: F
     status: 'ok',
   }));
 
+  const timeoutMs = options.readinessTimeoutMs ?? 5_000;
+  // Anyone may ask /readyz (a load balancer, a probe): it says which dependency is down and nothing more.
+  const ask = async ({ name, code, reason, check }: ReadinessCheck): Promise<ReadinessResult> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([check(), timeout]);
+      return { name, ok: true, code: 'ok', reason: `${name} answered` };
+    } catch (error) {
+      options.errors.report({ component: 'readiness', kind: code, level: 'warn', message: `readiness check failed: ${reason}` }, error, { check: name });
+      return { name, ok: false, code, reason };
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
   server.get('/readyz', async (_request, reply) => {
-    const results = await Promise.all(
-      options.readiness.map(async ({ name, check }) => {
-        try {
-          await check();
-          return { name, ok: true };
-        } catch (error) {
-          return { name, ok: false, error: error instanceof Error ? error.message : String(error) };
-        }
-      }),
-    );
+    const results = await Promise.all(options.readiness.map(ask));
     const ready = results.every((result) => result.ok);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks: results });
   });

@@ -7,6 +7,7 @@ import type { CodeSet } from '../../config/provinces.js';
 import { findConnector, markConnectorError, markConnectorSuccess, type ConnectorRow } from '../../db/queries/connectors.js';
 import { readCursor } from '../../db/queries/sync-cursors.js';
 import type { Database } from '../../db/schema.js';
+import { BackgroundErrorReporter, type BackgroundErrors, type ErrorSource } from '../background-error-reporter.js';
 import type { Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
 import { queueNames, type PollJob } from '../queues.js';
@@ -22,7 +23,24 @@ export interface PollerOptions {
   concurrency?: number;
   /** Redis key prefix of the queues and locks. */
   prefix: string;
+  /** Where failures no poll run awaits are told. Default: a reporter of its own over `logger` and `metrics`. */
+  errors?: BackgroundErrors;
 }
+
+const pollQueueError: ErrorSource = { component: 'poll_queue', kind: 'queue', message: 'poll queue error; continuation runs wait for Redis' };
+const workerError: ErrorSource = { component: 'poller', kind: 'worker', message: 'poller queue connection error; poll jobs wait for Redis' };
+const connectorErrorNotRecorded: ErrorSource = {
+  component: 'poller',
+  kind: 'record_connector_error',
+  message: "could not record a connector's error in Postgres; fleet connector list does not show it (the run's failure is in the line before)",
+};
+const lockNotReleased: ErrorSource = { component: 'poller', kind: 'lock_release', level: 'warn', message: 'could not release a poll lock; it lapses by itself within 6 s' };
+const leaseNotReleased: ErrorSource = {
+  component: 'poller',
+  kind: 'rate_limit_release',
+  level: 'warn',
+  message: "could not give back a request's place in a connector's rate limit; it frees itself after the request timeout",
+};
 
 /**
  * Runs poll jobs: for each, reads the connector's source from its committed cursor until caught up, and hands
@@ -39,6 +57,7 @@ export class Poller {
 
   private readonly redis: Redis;
   private readonly prefix: string;
+  private readonly errors: BackgroundErrors;
   /** Told of every breaker state change (metrics, the connectors table). */
   onBreakerChange?: (connectorId: string, provinceCode: string, state: BreakerState) => void;
 
@@ -52,16 +71,17 @@ export class Poller {
   ) {
     this.redis = connection;
     this.prefix = options.prefix;
-    this.lock = new PollLock(connection, options.prefix);
+    this.errors = options.errors ?? new BackgroundErrorReporter(logger, { counter: metrics.backgroundErrors });
+    this.lock = new PollLock(connection, options.prefix, this.errors);
     this.pollQueue = new Queue<PollJob>(queueNames.poll, { connection, prefix: options.prefix });
-    this.pollQueue.on('error', () => {});
+    this.pollQueue.on('error', (error) => this.errors.report(pollQueueError, error, { queue: queueNames.poll }));
     this.worker = new Worker<PollJob>(queueNames.poll, (job) => this.process(job), {
       connection,
       prefix: options.prefix,
       concurrency: options.concurrency ?? 64,
       autorun: false,
     });
-    this.worker.on('error', (error) => this.logger.error({ err: error.message }, 'poller queue connection error'));
+    this.worker.on('error', (error) => this.errors.report(workerError, error, { queue: queueNames.poll }));
   }
 
   /** Starts taking poll jobs. */
@@ -88,7 +108,9 @@ export class Poller {
     cached?.guard.shutdown();
     const policy = sourcePolicyOf(row.config);
     // A lease outlives the request's own timeout a little: a killed poller's place is free soon after.
-    const gate = new RedisRequestGate(this.redis, this.prefix, row.id, policy.rateLimit, policy.requestTimeoutMs + 5000);
+    const gate = new RedisRequestGate(this.redis, this.prefix, row.id, policy.rateLimit, policy.requestTimeoutMs + 5000, (error) =>
+      this.errors.report(leaseNotReleased, error, { province: row.province_code, connector: row.id }),
+    );
     const connector = createConnector({ id: row.id, provinceCode: row.province_code, codeSet: row.code_set as CodeSet, kind: row.kind, config: row.config, gate });
     const labels = { province: row.province_code, connector: row.id };
     const guard = new SourceGuard(row.id, policy.breaker, policy.retry, (state) => {
@@ -139,9 +161,9 @@ export class Poller {
       const message = error instanceof Error ? error.message : String(error);
       this.metrics.pollRuns.inc({ ...labels, outcome: 'failed' });
       this.logger.warn({ ...labels, err: message }, 'poll run failed; the next run resumes from the committed cursor');
-      await markConnectorError(this.db, connectorId, message).catch(() => {});
+      await markConnectorError(this.db, connectorId, message).catch((failure: unknown) => this.errors.report(connectorErrorNotRecorded, failure, labels));
     } finally {
-      await held.release().catch(() => {});
+      await held.release().catch((failure: unknown) => this.errors.report(lockNotReleased, failure, labels));
     }
   }
 }

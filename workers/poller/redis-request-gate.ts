@@ -37,6 +37,8 @@ export class RedisRequestGate implements RequestGate {
     private readonly limit: RateLimit,
     /** Longest a request may hold its lease: a little more than the request's timeout. Default 120 s. */
     private readonly leaseMs = 120_000,
+    /** Told when a lease cannot be given back (it then frees itself after `leaseMs`). Default: nobody. */
+    private readonly onReleaseError: (error: unknown) => void = () => {},
   ) {
     // One hash tag per connector: both keys on one Redis Cluster shard, as the script needs.
     this.leases = `${prefix}:{gate:${connectorId}}:leases`;
@@ -53,7 +55,7 @@ export class RedisRequestGate implements RequestGate {
     try {
       return await request();
     } finally {
-      await this.redis.zrem(this.leases, token).catch(() => {});
+      await this.redis.zrem(this.leases, token).catch((error: unknown) => this.onReleaseError(error));
     }
   }
 }

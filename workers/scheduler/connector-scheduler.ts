@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { listConnectors } from '../../db/queries/connectors.js';
 import type { Database } from '../../db/schema.js';
+import { BackgroundErrorReporter, type BackgroundErrors, type ErrorSource } from '../background-error-reporter.js';
 import type { Logger } from '../logger.js';
 import { queueNames, type PollJob } from '../queues.js';
 
@@ -12,7 +13,12 @@ export interface SchedulerOptions {
   prefix: string;
   /** How often the job schedulers are brought in line with the connectors in Postgres. Default 5000 ms. */
   refreshMs?: number;
+  /** Where failures of the background refresh and of the queue's connection are told. Default: logged through `logger`, rate-limited, not counted. */
+  errors?: BackgroundErrors;
 }
+
+const queueError: ErrorSource = { component: 'scheduler', kind: 'queue', message: 'poll queue error in the scheduler; schedules are brought in line once Redis answers' };
+const refreshFailed: ErrorSource = { component: 'scheduler', kind: 'refresh', level: 'warn', message: 'could not refresh connector schedules; will retry' };
 
 /**
  * Keeps one BullMQ job scheduler per active connector, in line with the `connectors` table: a connector
@@ -24,25 +30,25 @@ export class ConnectorScheduler {
   readonly queue: Queue<PollJob>;
   private timer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> = Promise.resolve();
+  private readonly errors: BackgroundErrors;
 
   constructor(
     private readonly db: Kysely<Database>,
     connection: Redis,
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly options: SchedulerOptions,
   ) {
+    this.errors = options.errors ?? new BackgroundErrorReporter(logger);
     this.queue = new Queue<PollJob>(queueNames.poll, { connection, prefix: options.prefix });
     // Connection errors are retried by the connection; an unheard 'error' event would crash the process.
-    this.queue.on('error', () => {});
+    this.queue.on('error', (error) => this.errors.report(queueError, error, { queue: queueNames.poll }));
   }
 
   /** Starts refreshing; the first refresh is done when this resolves. */
   async start(): Promise<void> {
     await this.refresh();
     this.timer = setInterval(() => {
-      this.refreshing = this.refresh().catch((error: unknown) =>
-        this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not refresh connector schedules; will retry'),
-      );
+      this.refreshing = this.refresh().catch((error: unknown) => this.errors.report(refreshFailed, error));
     }, this.options.refreshMs ?? 5_000);
   }
 

@@ -6,8 +6,7 @@ export class JsonBodyError extends Error {
   override readonly name = 'JsonBodyError';
 }
 
-/** Keys refused anywhere in a body: no dossier field is named so, and in JavaScript they reach an object's prototype. */
-const forbiddenKeys = new Set(['__proto__', 'constructor', 'prototype']);
+import { isPrototypeKey } from './prototype-keys.js';
 
 interface Frame {
   /** The keys seen so far: an object; null: an array. */
@@ -36,19 +35,31 @@ function shownKey(key: string): string {
   return JSON.stringify(key.length > 64 ? `${key.slice(0, 61)}...` : key);
 }
 
+/** A parsed body. */
+export interface ParsedJson {
+  value: unknown;
+  /**
+   * Whether some object in it has a key `__proto__`, `constructor` or `prototype` (however escaped). JSON.parse
+   * makes such a key a plain own property — it never sets a prototype — but the value must not reach code that
+   * copies keys by assignment; the caller decides what becomes of the updates holding one (`findPrototypeKey`).
+   */
+  hasPrototypeKeys: boolean;
+}
+
 /**
  * Parses a webhook body as strict JSON (RFC 8259) and refuses, with a message naming the place:
- * a duplicate key in an object (`{"a":1,"a":2}`: which one did the sender mean?), keys named `__proto__`,
- * `constructor` or `prototype`, nesting deeper than `maxDepth`, and anything after the value.
+ * a duplicate key in an object (`{"a":1,"a":2}`: which one did the sender mean?), nesting deeper than
+ * `maxDepth`, and anything after the value. Keys JavaScript gives a meaning to are valid JSON: they are reported
+ * (`hasPrototypeKeys`), not refused.
  *
  * The text is first checked by an iterative scanner — no recursion, so a body of 10,000 nested brackets costs a
  * loop, never the stack — and only then built by the engine's JSON.parse, whose own error messages quote the
  * body and are never shown.
  */
-export function parseStrictJson(text: string, maxDepth: number): unknown {
-  scan(text, maxDepth);
+export function parseStrictJson(text: string, maxDepth: number): ParsedJson {
+  const hasPrototypeKeys = scan(text, maxDepth);
   try {
-    return JSON.parse(text) as unknown;
+    return { value: JSON.parse(text) as unknown, hasPrototypeKeys };
   } catch {
     // Unreachable when the scanner is right; never echo the engine's message (it quotes the body).
     throw new JsonBodyError('the body is not valid JSON');
@@ -123,20 +134,22 @@ function endOfLiteral(text: string, start: number, word: string): number {
   return start + word.length;
 }
 
-function scan(text: string, maxDepth: number): void {
+/** Checks the text; returns whether it holds a prototype key. */
+function scan(text: string, maxDepth: number): boolean {
   const stack: Frame[] = [];
   try {
-    scanInto(text, maxDepth, stack);
+    return scanInto(text, maxDepth, stack);
   } catch (error) {
     if (error instanceof ScanError) throw new JsonBodyError(`the body is not valid JSON: ${error.what} at ${pathOf(stack)} (character ${error.at + 1})`);
     throw error;
   }
 }
 
-function scanInto(text: string, maxDepth: number, stack: Frame[]): void {
+function scanInto(text: string, maxDepth: number, stack: Frame[]): boolean {
   const length = text.length;
   let state: State = 'value';
   let i = 0;
+  let prototypeKeys = false;
   const push = (keys: Set<string> | null) => {
     if (stack.length >= maxDepth) throw new ScanError(`nesting deeper than ${maxDepth} levels`, i);
     stack.push({ keys, key: '', index: 0 });
@@ -190,7 +203,7 @@ function scanInto(text: string, maxDepth: number, stack: Frame[]): void {
         const raw = text.slice(i + 1, end - 1);
         const key = raw.includes('\\') ? (JSON.parse(text.slice(i, end)) as string) : raw;
         const frame = stack[stack.length - 1]!;
-        if (forbiddenKeys.has(key)) throw new ScanError(`the key ${shownKey(key)}, which is refused (no dossier field is named so)`, i);
+        if (isPrototypeKey(key)) prototypeKeys = true;
         if (frame.keys!.has(key)) throw new ScanError(`the key ${shownKey(key)} a second time in one object (duplicate keys are refused: which value was meant?)`, i);
         frame.keys!.add(key);
         frame.key = key;
@@ -227,4 +240,5 @@ function scanInto(text: string, maxDepth: number, stack: Frame[]): void {
     if (stack.length === 0 && state === 'value') throw new JsonBodyError('the body is empty; expected one update (a JSON object) or a list of them');
     throw new ScanError('the body ends before the JSON value does', i);
   }
+  return prototypeKeys;
 }

@@ -2,12 +2,17 @@ import { isUtf8 } from 'node:buffer';
 import { WebhookVerificationError } from 'standardwebhooks';
 import { WebhookBodyError } from '../../connectors/sdk/connector.js';
 import type { DossierRecord } from '../../connectors/sdk/dossier-record.js';
-import { mapItems, type DeadLetter, type Origin } from '../../connectors/sdk/normalise.js';
+import { readPath } from '../../connectors/declarative/json-path.js';
+import type { Connector } from '../../connectors/sdk/connector.js';
+import { MappingError } from '../../connectors/sdk/mapping-error.js';
+import { mapItems, toDeadLetter, type DeadLetter, type MappedBatch, type Origin } from '../../connectors/sdk/normalise.js';
+import { normaliseText } from '../../connectors/sdk/text.js';
 import type { Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
 import { problem, type Problem } from '../gateway/problem.js';
-import { LedgerUnavailableError, type DeliveryLedger, type RecordedAnswer } from './delivery-ledger.js';
-import { JsonBodyError, parseStrictJson } from './strict-json.js';
+import { bodyHashOf, LedgerUnavailableError, type DeliveryLedger, type RecordedAnswer } from './delivery-ledger.js';
+import { findPrototypeKey, type PrototypeKeyPlace } from './prototype-keys.js';
+import { JsonBodyError, parseStrictJson, type ParsedJson } from './strict-json.js';
 import { QueueUnavailableError, type WebhookBatcher } from './webhook-batcher.js';
 import type { Receiver, WebhookReceivers } from './webhook-receivers.js';
 
@@ -58,6 +63,20 @@ class Refusal {
 }
 
 const refuse = (status: number, code: string, detail: string, errors?: string[]): Refusal => new Refusal(problem(status, code, detail, errors ? { errors } : {}));
+
+const prototypeKeyRule = 'no dossier field is named so, and in JavaScript such a key reaches an object\'s prototype';
+
+/**
+ * The dead letter of an update holding a prototype key: `malformed_record`, naming the key and where it is,
+ * and the dossier when the update's code can be read (own properties only, at the path the connector maps it from).
+ */
+function prototypeKeyLetter(connector: Connector, item: unknown, place: PrototypeKeyPlace, origin: Origin): DeadLetter {
+  const codePath = connector.mappedFields().find((source) => source.field === 'dossierCode')?.path;
+  const code = codePath === undefined ? undefined : readPath(item, codePath);
+  const dossierCode = typeof code === 'string' ? normaliseText(code) : null;
+  const message = `the update holds the key ${JSON.stringify(place.key)} (at ${place.path}), which is refused: ${prototypeKeyRule}; the update was not applied: remove the key at the source`;
+  return toDeadLetter(new MappingError('malformed_record', message, dossierCode && dossierCode.length <= 100 ? dossierCode : null), item, origin, origin.observedAt.toISOString());
+}
 
 /**
  * Takes webhook deliveries (DESIGN.md: Standard Webhooks): authenticates them against the connector's secrets
@@ -185,13 +204,14 @@ export class WebhookIntake {
     }
 
     // Only an authentic body is parsed.
-    let document: unknown;
+    let parsed: ParsedJson;
     try {
-      document = parseStrictJson(delivery.body.toString('utf8').replace(/^\uFEFF/, ''), this.maxDepth);
+      parsed = parseStrictJson(delivery.body.toString('utf8').replace(/^\uFEFF/, ''), this.maxDepth);
     } catch (error) {
       if (error instanceof JsonBodyError) throw refuse(400, 'body_unparseable', error.message);
       throw error;
     }
+    const { value: document, hasPrototypeKeys } = parsed;
     let items: unknown[];
     try {
       items = connector.webhookItems!(document);
@@ -199,13 +219,27 @@ export class WebhookIntake {
       if (error instanceof WebhookBodyError) throw refuse(400, 'body_unparseable', error.message);
       throw error;
     }
+    if (hasPrototypeKeys) {
+      // A prototype key inside an update makes that update a dead letter (below); one around the updates
+      // belongs to no update, so the delivery as a whole is refused.
+      const outside = findPrototypeKey(document, new Set(items));
+      if (outside) {
+        throw refuse(
+          400,
+          'body_unparseable',
+          `the body is valid JSON, but it holds the key ${JSON.stringify(outside.key)} at $${outside.path.startsWith('[') ? '' : '.'}${outside.path}, outside the updates: ${prototypeKeyRule}, so nothing of the delivery was taken; remove the key and send it again`,
+        );
+      }
+    }
 
     const origin: Origin = { connectorId: id, provinceCode: receiver.provinceCode, codeSet: receiver.codeSet, observedAt: delivery.receivedAt };
     const records: DossierRecord[] = [];
     const deadLetters: DeadLetter[] = [];
     const errors: string[] = [];
     items.forEach((item, index) => {
-      const mapped = mapItems(connector, [item], origin);
+      const place = hasPrototypeKeys ? findPrototypeKey(item) : null;
+      // Such an update never reaches the connector's `map`: it is kept as it came (redacted), with its reason.
+      const mapped: MappedBatch = place ? { records: [], deadLetters: [prototypeKeyLetter(connector, item, place, origin)] } : mapItems(connector, [item], origin);
       records.push(...mapped.records);
       for (const letter of mapped.deadLetters) {
         deadLetters.push(letter);
@@ -216,7 +250,7 @@ export class WebhookIntake {
     });
     if (deadLetters.length > maxErrorLines) errors.push(`… and ${deadLetters.length - maxErrorLines} more`);
 
-    const outcome = await this.withLedger(() => ledger.once(ledger.keyOf(id, webhookId), async () => {
+    const outcome = await this.withLedger(() => ledger.once(ledger.keyOf(id, webhookId), bodyHashOf(delivery.body), async () => {
       try {
         await batcher.submit(id, receiver.provinceCode, records, deadLetters);
       } catch (error) {
@@ -236,8 +270,17 @@ export class WebhookIntake {
       if (errors.length > 0) body.errors = errors;
       return { answer: { status: 202, body }, record: true };
     }));
-    if ('inProgress' in outcome) {
+    if (outcome.kind === 'in_progress') {
       throw refuse(409, 'delivery_in_progress', `a delivery with this webhook-id is being processed right now; send it again in a few seconds to get its answer`);
+    }
+    if (outcome.kind === 'reused') {
+      throw refuse(
+        409,
+        'webhook_id_reused',
+        'this webhook-id was already used for a message with another body, so this message was not applied (nothing of it was taken). ' +
+          'Use a unique webhook-id per message — e.g. a UUID made when the message is created, not the dossier code — and the same one only to retry that message, with the same bytes; ' +
+          'send this update again under a new webhook-id',
+      );
     }
     return outcome;
   }

@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { describePgError } from '../../db/database.js';
 import type { Database } from '../../db/schema.js';
+import { BackgroundErrorReporter, type BackgroundErrors } from '../background-error-reporter.js';
 import type { Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
 import { ingestQueueName, type IngestBatch } from '../queues.js';
@@ -17,6 +18,8 @@ export interface WriterOptions {
   concurrency?: number;
   /** Redis key prefix of the queues. */
   prefix: string;
+  /** Where the queue workers' errors are told. Default: a reporter of its own over `logger` and `metrics`. */
+  errors?: BackgroundErrors;
 }
 
 /**
@@ -46,6 +49,7 @@ export class Writer {
     options: WriterOptions,
   ) {
     this.turns = pLimit(options.concurrency ?? 2);
+    const errors = options.errors ?? new BackgroundErrorReporter(logger, { counter: metrics.backgroundErrors });
     this.workers = currentProvinces.map(({ code }) => {
       const worker = new Worker<IngestBatch, WriteOutcome>(ingestQueueName(code), (job) => this.turns(() => this.process(job)), {
         connection,
@@ -61,7 +65,7 @@ export class Writer {
         maxStalledCount: 10,
         settings: { backoffStrategy: (attemptsMade: number) => retryDelay(attemptsMade) },
       });
-      worker.on('error', (error) => this.logger.error({ province: code, err: error.message }, 'writer queue connection error'));
+      worker.on('error', (error) => errors.report({ component: 'writer', kind: 'worker', message: 'writer queue connection error; batches wait for Redis' }, error, { province: code }));
       return worker;
     });
   }

@@ -68,3 +68,25 @@ it('refuses a body without updates at the path with 400, naming the path', async
   expect({ status: answer.status, code: answer.body.code }).toEqual({ status: 400, code: 'body_unparseable' });
   expect(answer.body.detail).toBe('webhook.recordsPath "data": expected one update (a JSON object) or a list of them, got nothing');
 });
+
+it('keeps an update holding a prototype key as a dead letter named by its dossier code, and refuses such a key around the updates with 400', async () => {
+  const good = JSON.stringify(igateUpdate('HCM-5', 'done'));
+  const hostile = JSON.stringify(igateUpdate('HCM-6', 'done')).replace('"procedure":{', '"procedure":{"__proto__":{"polluted":true},');
+  const mixed = await deliver(fleet.url, 'hcm-igate', signed(secret, `{"event":"dossier.updated","data":[${good},${hostile}]}`));
+  expect(mixed.status).toBe(202);
+  expect(mixed.body).toMatchObject({ accepted: 1, rejected: 1 });
+  expect(mixed.body.errors).toEqual([expect.stringMatching(/^\$\[1\] \(dossier HCM-6\): malformed_record: the update holds the key "__proto__" \(at procedure\.__proto__\), which is refused/)]);
+  await waitFor(async () => (await env.db.selectFrom('dead_letters').select('reason').where('dossier_code', '=', 'HCM-6').executeTakeFirst())?.reason === 'malformed_record', 'HCM-6 kept as a dead letter', 20_000, 20);
+  expect(await env.db.selectFrom('dossiers').select('status').where('dossier_code', '=', 'HCM-5').executeTakeFirst()).toEqual({ status: 10 });
+
+  for (const [body, where] of [
+    [`{"__proto__":{"polluted":true},"data":[${JSON.stringify(igateUpdate('HCM-7', 'done'))}]}`, '$.__proto__'],
+    [`{"meta":{"tags":[{"constructor":{"prototype":1}}]},"data":${JSON.stringify(igateUpdate('HCM-7', 'done'))}}`, '$.meta.tags[0].constructor'],
+  ] as const) {
+    const answer = await deliver(fleet.url, 'hcm-igate', signed(secret, body));
+    expect({ status: answer.status, code: answer.body.code }).toEqual({ status: 400, code: 'body_unparseable' });
+    expect(answer.body.detail).toContain(`the body is valid JSON, but it holds the key "${where.split('.').pop()!.replace(/\[\d+\]$/, '')}" at ${where}, outside the updates`);
+  }
+  expect(await env.db.selectFrom('dossiers').select('status').where('dossier_code', '=', 'HCM-7').executeTakeFirst()).toBeUndefined();
+  expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+});

@@ -157,10 +157,6 @@ const cases: Case[] = [
   },
   { name: '10,000-deep nesting', status: 400, code: 'body_unparseable', request: () => sign(`${'['.repeat(10_000)}${']'.repeat(10_000)}`) },
   { name: '10,000-deep objects, never closed', status: 400, code: 'body_unparseable', request: () => sign('{"a":'.repeat(10_000)) },
-  { name: 'a __proto__ key', status: 400, code: 'body_unparseable', request: () => sign(`{"MaHoSo":"C08","__proto__":{"TrangThaiHoSo":"10","polluted":true},"TrangThaiHoSo":"4","NgayCapNhat":"20261127080000"}`) },
-  { name: 'a __proto__ key written with escapes', status: 400, code: 'body_unparseable', request: () => sign(`[{"MaHoSo":"C09","\\u005f_proto__":{"polluted":true}}]`) },
-  { name: 'a constructor.prototype key', status: 400, code: 'body_unparseable', request: () => sign(`{"MaHoSo":"C10","constructor":{"prototype":{"polluted":true}}}`) },
-  { name: 'a constructor key', status: 400, code: 'body_unparseable', request: () => sign(JSON.stringify({ ...update('C11'), constructor: 'x' })) },
   { name: 'duplicate keys', status: 400, code: 'body_unparseable', request: () => sign(`{"MaHoSo":"C12","TrangThaiHoSo":"2","TrangThaiHoSo":"10","NgayCapNhat":"20261127080000"}`) },
   { name: 'duplicate keys, one written with escapes', status: 400, code: 'body_unparseable', request: () => sign(`{"MaHoSo":"C13","MaHo\\u0053o":"C13b","TrangThaiHoSo":"4"}`) },
   { name: 'not JSON (XML)', status: 400, code: 'body_unparseable', request: () => sign('<HoSo><MaHoSo>C14</MaHoSo></HoSo>') },
@@ -169,6 +165,68 @@ const cases: Case[] = [
   { name: 'a JSON string instead of an update', status: 400, code: 'body_unparseable', request: () => sign('"C17"') },
   { name: 'an empty body, signed', status: 400, code: 'body_unparseable', request: () => sign('') },
   { name: 'a raw control character in a string', status: 400, code: 'body_unparseable', request: () => sign('{"MaHoSo":"C19\u0001"}') },
+
+  // --- prototype keys: valid JSON, but no dossier field is named so; each update holding one is a dead letter --
+  {
+    name: 'a __proto__ key at the top of the update',
+    status: 422,
+    code: 'all_records_invalid',
+    request: () => sign(`{"MaHoSo":"C08","__proto__":{"TrangThaiHoSo":"10","polluted":true},"TrangThaiHoSo":"4","NgayCapNhat":"20261127080000"}`),
+    effect: { deadLetters: ['malformed_record'] },
+    check: async (answer) => {
+      expect(answer.body.errors).toEqual([expect.stringMatching(/^\$ \(dossier C08\): malformed_record: the update holds the key "__proto__" \(at __proto__\), which is refused: no dossier field is named so/)]);
+      expect(JSON.stringify(answer.body)).not.toMatch(/not valid JSON/);
+      await expectPrototypeLetter('C08', /the key "__proto__" \(at __proto__\)/);
+    },
+  },
+  {
+    name: 'a __proto__ key written with escapes',
+    status: 422,
+    code: 'all_records_invalid',
+    request: () => sign(`[{"MaHoSo":"C09","\\u005f_proto__":{"polluted":true},"TrangThaiHoSo":"4","NgayCapNhat":"20261127080000"}]`),
+    effect: { deadLetters: ['malformed_record'] },
+    check: async (answer) => {
+      expect(answer.body.errors).toEqual([expect.stringMatching(/^\$\[0\] \(dossier C09\): malformed_record: the update holds the key "__proto__"/)]);
+      await expectPrototypeLetter('C09', /"__proto__"/);
+    },
+  },
+  {
+    name: 'a constructor.prototype key',
+    status: 422,
+    code: 'all_records_invalid',
+    request: () => sign(`{"MaHoSo":"C10","constructor":{"prototype":{"polluted":true}}}`),
+    effect: { deadLetters: ['malformed_record'] },
+    check: (answer) => expect(answer.body.errors).toEqual([expect.stringMatching(/^\$ \(dossier C10\): malformed_record: the update holds the key "constructor" \(at constructor\)/)]),
+  },
+  { name: 'a constructor key', status: 422, code: 'all_records_invalid', request: () => sign(JSON.stringify({ ...update('C11'), constructor: 'x' })), effect: { deadLetters: ['malformed_record'] } },
+  {
+    name: 'a prototype key nested deep in a list inside the update',
+    status: 422,
+    code: 'all_records_invalid',
+    request: () => sign(JSON.stringify({ ...update('P01'), TepDinhKem: [{ ten: 'a.pdf' }, { meta: { prototype: { polluted: true } } }] })),
+    effect: { deadLetters: ['malformed_record'] },
+    check: (answer) => expect(answer.body.errors).toEqual([expect.stringMatching(/^\$ \(dossier P01\): malformed_record: the update holds the key "prototype" \(at TepDinhKem\[1\]\.meta\.prototype\)/)]),
+  },
+  {
+    name: 'a __proto__ key in one update of three: the other two are applied',
+    status: 202,
+    request: () => sign(`[${JSON.stringify(update('P02a'))},{"MaHoSo":"P02b","TrangThaiHoSo":"4","NgayCapNhat":"20261127080000","PhienBan":1,"HoSoKemTheo":{"__proto__":{"TrangThaiHoSo":"10"}}},${JSON.stringify(update('P02c'))}]`),
+    effect: { stored: ['P02a', 'P02c'], deadLetters: ['malformed_record'] },
+    check: async (answer) => {
+      expect(answer.body).toMatchObject({ accepted: 2, rejected: 1 });
+      expect(answer.body.errors).toEqual([expect.stringMatching(/^\$\[1\] \(dossier P02b\): malformed_record: the update holds the key "__proto__" \(at HoSoKemTheo\.__proto__\)/)]);
+      const rows = await env.db.selectFrom('dossiers').select(['dossier_code', 'status']).where('dossier_code', 'in', ['P02a', 'P02c']).orderBy('dossier_code').execute();
+      expect(rows).toEqual([{ dossier_code: 'P02a', status: 4 }, { dossier_code: 'P02c', status: 4 }]);
+    },
+  },
+  {
+    name: 'a __proto__ key in every update: one dead letter each',
+    status: 422,
+    code: 'all_records_invalid',
+    request: () => sign(`[{"MaHoSo":"P03a","__proto__":null},{"MaHoSo":"P03b","__proto__":[1,2]}]`),
+    effect: { deadLetters: ['malformed_record', 'malformed_record'] },
+    check: (answer) => expect(answer.body.errors).toEqual([expect.stringMatching(/^\$\[0\] \(dossier P03a\): malformed_record: /), expect.stringMatching(/^\$\[1\] \(dossier P03b\): malformed_record: /)]),
+  },
 
   // --- the updates: 202 with dead letters, 422 -------------------------------------------------------------
   {
@@ -291,6 +349,15 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
+/** The dead letter of an update refused for a prototype key: its reason, a message naming the key, and a raw payload that is plain data. */
+async function expectPrototypeLetter(dossierCode: string, message: RegExp): Promise<void> {
+  const letter = await env.db.selectFrom('dead_letters').select(['reason', 'message', 'raw_payload']).where('dossier_code', '=', dossierCode).executeTakeFirstOrThrow();
+  expect(letter.reason).toBe('malformed_record');
+  expect(letter.message).toMatch(message);
+  expect(letter.message).not.toMatch(/not valid JSON/);
+  expect(letter.raw_payload).toContain(`"MaHoSo":"${dossierCode}"`);
+}
+
 /** Stores a known secret as a connector's current one (so several connectors share it). */
 async function issueSecretFixed(id: string, value: string): Promise<void> {
   await rotateWebhookSecret(env.db, id, new SecretBox(secretsKey).seal(value, id), 0);
@@ -341,13 +408,32 @@ it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, testCase) =>
   await testCase.check?.(answer);
 });
 
+it('refuses a reused webhook-id with another body (409 webhook_id_reused) and stores nothing of it; the same bytes again are a replay', async () => {
+  const id = `dossier-R01-${newWebhookId()}`;
+  const first = await deliver(fleet.url, connector, sign(update('R01', { PhienBan: 1, TrangThaiHoSo: '2' }), { id }));
+  expect(first.status).toBe(202);
+  await writerCaughtUp(fleet.metrics);
+  const before = await counts();
+  for (const body of [update('R01', { PhienBan: 2, TrangThaiHoSo: '4' }), [update('R01-x')], update('R01', { PhienBan: 2, TrangThaiHoSo: '99' })]) {
+    const answer = await deliver(fleet.url, connector, sign(body, { id }));
+    expect({ status: answer.status, code: answer.body.code }).toEqual({ status: 409, code: 'webhook_id_reused' });
+    expect(answer.type).toMatch(/^application\/problem\+json/);
+    expect(answer.body.detail).toMatch(/not applied.*unique webhook-id per message/);
+  }
+  await writerCaughtUp(fleet.metrics);
+  expect(await counts()).toEqual(before);
+  expect(await env.db.selectFrom('dossiers').select(['status', 'source_version']).where('dossier_code', '=', 'R01').executeTakeFirst()).toEqual({ status: 2, source_version: '1' });
+  const replay = await deliver(fleet.url, connector, sign(update('R01', { PhienBan: 1, TrangThaiHoSo: '2' }), { id }));
+  expect({ status: replay.status, body: replay.body, replayed: replay.headers.get('idempotent-replayed') }).toEqual({ status: 202, body: first.body, replayed: 'true' });
+});
+
 it('left no trace of the hostile keys on any prototype, and the tables are intact', async () => {
   expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   expect(({} as Record<string, unknown>).TrangThaiHoSo).toBeUndefined();
   expect(Object.keys(Object.prototype)).toEqual([]);
   expect((await counts()).dossiers).toBeGreaterThan(0);
   // Every stored row came from a case that expected it.
-  const expected = cases.flatMap((c) => c.effect?.stored ?? []).sort();
+  const expected = [...cases.flatMap((c) => c.effect?.stored ?? []), 'R01'].sort();
   const rows = await env.db.selectFrom('dossiers').select('dossier_code').execute();
   expect(rows.map((row) => row.dossier_code).sort()).toEqual(expected);
 });

@@ -19,7 +19,7 @@ const valid = [
 ];
 
 it('parses valid JSON exactly as JSON.parse does', () => {
-  for (const text of valid) expect(parseStrictJson(text, 64)).toEqual(JSON.parse(text));
+  for (const text of valid) expect(parseStrictJson(text, 64)).toEqual({ value: JSON.parse(text), hasPrototypeKeys: false });
 });
 
 it('parses random documents exactly as JSON.parse does', () => {
@@ -40,15 +40,38 @@ it('parses random documents exactly as JSON.parse does', () => {
   };
   for (let i = 0; i < 300; i++) {
     const text = JSON.stringify(value(0), null, i % 3 === 0 ? 2 : undefined);
-    expect(parseStrictJson(text, 64)).toEqual(JSON.parse(text));
+    expect(parseStrictJson(text, 64)).toEqual({ value: JSON.parse(text), hasPrototypeKeys: false });
   }
+});
+
+it('accepts keys JavaScript gives a meaning to, as plain own keys, and reports them — however they are written', () => {
+  const bodies = [
+    '{"__proto__":{"polluted":true}}',
+    '{"x":[{"__proto__":{}}]}',
+    '{"constructor":{"prototype":{"polluted":true}}}',
+    '[1,{"a":{"b":[{"prototype":null}]}}]',
+    '{"\\u005f_proto__":{"polluted":true}}',
+    '{"\\u0063onstructor":1}',
+  ];
+  for (const text of bodies) {
+    const parsed = parseStrictJson(text, 64);
+    expect(parsed.hasPrototypeKeys).toBe(true);
+    expect(JSON.stringify(parsed.value)).toBe(JSON.stringify(JSON.parse(text)));
+  }
+  const proto = parseStrictJson('{"__proto__":{"polluted":true},"a":1}', 64).value as Record<string, unknown>;
+  expect(Object.getPrototypeOf(proto)).toBe(Object.prototype);
+  expect(Object.keys(proto)).toEqual(['__proto__', 'a']);
+  expect(Object.getOwnPropertyDescriptor(proto, '__proto__')?.value).toEqual({ polluted: true });
+  expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  // Near misses are ordinary keys.
+  expect(parseStrictJson('{"__proto":1,"Constructor":2,"prototypes":3,"_proto_":4}', 64).hasPrototypeKeys).toBe(false);
+  // A duplicate prototype key is still a duplicate.
+  expect(() => parseStrictJson('{"__proto__":1,"__proto__":2}', 64)).toThrow(/the key "__proto__" a second time/);
 });
 
 const refused: [string, string, RegExp][] = [
   ['a duplicate key', '{"a":1,"b":{"c":1,"c":2}}', /the key "c" a second time in one object .* at \$\.b\.c \(character 19\)/],
   ['a duplicate key hidden by an escape', '{"ab":1,"a\\u0062":2}', /the key "ab" a second time/],
-  ['__proto__', '{"x":[{"__proto__":{}}]}', /the key "__proto__", which is refused .* at \$\.x\[0\]/],
-  ['constructor', '{"constructor":{"prototype":{}}}', /the key "constructor", which is refused/],
   ['nesting deeper than the limit', `${'['.repeat(65)}${']'.repeat(65)}`, /nesting deeper than 64 levels/],
   ['an empty body', '   ', /^the body is empty; expected one update/],
   ['a trailing comma', '{"a":1,}', /expected a key in double quotes/],

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import type { DossierStatus } from '../../../connectors/sdk/dossier-status.js';
+import { BackgroundErrorReporter } from '../../../workers/background-error-reporter.js';
 import { IngestQueue } from '../../../workers/ingest-queue.js';
 import { createLogger } from '../../../workers/logger.js';
 import { FleetMetrics } from '../../../workers/metrics.js';
@@ -24,7 +25,7 @@ const committed = async (province: string) => Number((await sql<{ n: string }>`S
 
 beforeAll(async () => {
   env = await createTestEnvironment();
-  ingest = new IngestQueue(connect(), env.config.QUEUE_PREFIX, connect);
+  ingest = new IngestQueue(connect(), env.config.QUEUE_PREFIX, connect, new BackgroundErrorReporter(createLogger('silent')));
   // Hồ Chí Minh City's backlog: 500,000 records already queued before the writer starts.
   const now = new Date().toISOString();
   for (let b = 0; b < backlogBatches; b++) {
