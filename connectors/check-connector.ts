@@ -166,6 +166,7 @@ function exampleFields(record: DossierRecord, item: unknown, paths: readonly Fie
       note = `code set ${record.sourceCodeSet}'s ${record.sourceProvinceCode}, stored under its successor ${record.provinceCode}`;
     } else if (field === 'provinceCodeSet' && !fromRecord) note = `none in the record: the connector's code set (${origin.codeSet})`;
     else if (field === 'sourceVersion' && !fromRecord) note = 'none in the record: the update time in epoch milliseconds';
+    else if (sources.length === 0 && value === null) note = 'not mapped';
     return { field, stored: value, sources, ...(note ? { note } : {}) };
   });
 }
