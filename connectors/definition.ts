@@ -1,13 +1,14 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { codeSets, resolveProvince, type CodeSet } from '../config/provinces.js';
-import { declarativeConfig } from './declarative/declarative-config.js';
+import { declarativeSections, isPushOnly } from './declarative/declarative-config.js';
 import { connectorPlugins } from './plugins.js';
 
 /**
  * A connector definition: the one file a provincial IT team writes to connect its system (YAML or JSON).
- * Either the declarative REST sections (http, auth, request, pagination, incremental, records, fields,
- * statuses, rateLimit, retry; see declarative/README.md) or a `plugin` with its own config.
+ * Either the declarative REST sections of a polled system (http, auth, request, pagination, incremental,
+ * records, webhook, fields, statuses, rateLimit, retry; see declarative/README.md), those of a system that only
+ * pushes (webhook, fields, statuses), or a `plugin` with its own config.
  */
 export const definitionFile = z
   .object({
@@ -24,7 +25,7 @@ export const definitionFile = z
         codeSet: z.enum(codeSets as [CodeSet, ...CodeSet[]], { error: 'expected "2025" or "2008"' }).default('2025'),
       })
       .strict(),
-    /** When it is polled. */
+    /** When it is polled (not for a system that only pushes). */
     schedule: z
       .object({
         /** Seconds between poll runs. Default 60. */
@@ -49,7 +50,8 @@ export const definitionFile = z
   })
   .strict();
 
-const declarativeKeys = ['http', 'auth', 'request', 'pagination', 'incremental', 'records', 'webhook', 'fields', 'statuses', 'rateLimit', 'retry', 'breaker'] as const;
+/** The sections of a declarative definition (polled or push-only); a plugin definition has none of them. */
+export const declarativeKeys = ['http', 'auth', 'request', 'pagination', 'incremental', 'records', 'webhook', 'fields', 'statuses', 'rateLimit', 'retry', 'breaker'] as const;
 
 /** A validated definition, ready to store: what the `connectors` table holds. */
 export interface ConnectorDefinition {
@@ -131,9 +133,12 @@ export function parseDefinition(document: unknown): ConnectorDefinition {
       else problems.push(...describeIssues(parsed.error, ['plugin', 'config']));
     }
   } else {
-    const parsed = declarativeConfig.safeParse(sections, { reportInput: true });
+    const parsed = declarativeSections.safeParse(sections, { reportInput: true });
     if (parsed.success) config = parsed.data;
     else problems.push(...describeIssues(parsed.error));
+    if (parsed.success && isPushOnly(parsed.data) && Object.hasOwn(document, 'schedule')) {
+      problems.push('schedule: a push-only connector (webhook without http, request and records) is never polled, so it has no schedule; remove it, or add http, request and records to poll the system');
+    }
   }
   if (problems.length > 0) throw new DefinitionError(problems);
   return {

@@ -1,4 +1,4 @@
-import type { Connector, ConnectorPlugin, ConnectorSettings } from './sdk/connector.js';
+import { canRead, type Connector, type ConnectorPlugin, type ConnectorSettings } from './sdk/connector.js';
 import type { RequestGate } from './sdk/request-gate.js';
 import { declarativePlugin } from './declarative/declarative-connector.js';
 import { lgspSoapPlugin } from './lgsp-soap/lgsp-soap-connector.js';
@@ -28,4 +28,17 @@ export function createConnector(settings: { id: string; provinceCode: string; co
   }
   const connectorSettings: ConnectorSettings<unknown> = { ...settings, config: parsed.data };
   return plugin.create(connectorSettings);
+}
+
+/**
+ * Whether a connector of these settings is polled: false when its system only pushes (a connector without
+ * `read`). Settings that do not build a connector count as polled, so that the poller records why as the
+ * connector's last error rather than the connector going quiet.
+ */
+export function isPolled(settings: { id: string; provinceCode: string; codeSet: CodeSet; kind: string; config: unknown }): boolean {
+  try {
+    return canRead(createConnector(settings));
+  } catch {
+    return true;
+  }
 }

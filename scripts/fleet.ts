@@ -142,16 +142,18 @@ connector
 
 connector
   .command('check')
-  .description('connect, authenticate, read and map one page: what would be stored and dead-lettered, and why (writes nothing)')
+  .description('connect, authenticate, read and map one page (or map a sample pushed body): what would be stored and dead-lettered, and why (writes nothing); exit 1 on any dead letter beyond the accepted share')
   .argument('[id]', 'a registered connector')
   .option('--file <path>', 'a definition file, checked before it is added')
-  .action(async (id: string | undefined, options: { file?: string }) => {
-    process.exitCode = await (await connectorCommands()).connectorCheck(config(), id, options.file);
+  .option('--sample <path>', 'a webhook body (JSON) as the system pushes it, mapped instead of reading a page: no network')
+  .option('--accept-dead-letters <percent>', 'the share of records (0-100) that may be dead-lettered and the check still pass (default 0)')
+  .action(async (id: string | undefined, options: { file?: string; sample?: string; acceptDeadLetters?: string }) => {
+    process.exitCode = await (await connectorCommands()).connectorCheck(config(), id, options);
   });
 
 connector
   .command('pause')
-  .description('stop scheduling poll runs (cursor and data kept)')
+  .description('stop scheduling poll runs and refuse pushes (cursor and data kept)')
   .argument('<id>', 'the connector id')
   .action(async (id: string) => {
     await (await connectorCommands()).connectorPause(config(), id);
@@ -159,7 +161,7 @@ connector
 
 connector
   .command('resume')
-  .description('schedule poll runs again, from the committed cursor')
+  .description('schedule poll runs again, from the committed cursor, and take pushes again')
   .argument('<id>', 'the connector id')
   .action(async (id: string) => {
     await (await connectorCommands()).connectorResume(config(), id);

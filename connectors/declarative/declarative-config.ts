@@ -21,6 +21,19 @@ const timezone = z
   .regex(/^(Asia\/Ho_Chi_Minh|UTC|[+-]\d{2}:\d{2})$/, { error: 'expected Asia/Ho_Chi_Minh, UTC or an offset such as +07:00' })
   .default('Asia/Ho_Chi_Minh');
 
+/** Sections a polled definition cannot do without; a push-only one has none of them. */
+export const polledOnlySections = ['http', 'request', 'records'] as const;
+/** Every section about reading the system: a push-only definition has none of them. */
+export const readingSections = ['http', 'auth', 'request', 'pagination', 'incremental', 'records', 'rateLimit', 'retry', 'breaker'] as const;
+
+/** The error of a required section: what it is for when it is missing, what shape it takes otherwise. */
+const requiredSection = (name: (typeof polledOnlySections)[number], what: string) => ({
+  error: (issue: { input: unknown }) =>
+    issue.input === undefined
+      ? `expected the ${name} section (${what}): a polled connector has http, request and records; one whose system only pushes has none of them, and a webhook section instead`
+      : `expected a mapping (${what})`,
+});
+
 /** Connection to the province system. */
 export const httpSection = z
   .object({
@@ -40,7 +53,7 @@ export const httpSection = z
       })
       .strict()
       .default({ rejectUnauthorized: true }),
-  })
+  }, requiredSection('http', 'baseUrl, timeoutMs, headers, tls'))
   .strict();
 
 /** How requests are authenticated. Secrets are references, never values. */
@@ -95,7 +108,7 @@ export const requestSection = z
     headers: z.record(z.string(), template).default({}),
     /** A JSON body for POST, whose string values may hold placeholders. */
     body: z.record(z.string(), z.unknown()).optional(),
-  })
+  }, requiredSection('request', 'path, method, query, headers, body'))
   .strict();
 
 /** How pages follow each other. */
@@ -171,7 +184,7 @@ export const recordsSection = z
   .object({
     /** Path to the array of records, e.g. data.content; `$` when the body itself is the array. */
     path: z.union([z.literal('$'), jsonPath], { error: 'expected a path such as data.items (dot-separated keys), or $ when the body itself is the list' }),
-  })
+  }, requiredSection('records', 'path to the list of records in a response'))
   .strict();
 
 /** Pushed updates: where the records are in a webhook body (they are mapped by `fields` and `statuses`). */
@@ -283,5 +296,66 @@ export const declarativeConfig = z
     if (config.incremental?.windowHours && !JSON.stringify(config.request).includes('windowEnd')) {
       context.addIssue({ code: 'custom', path: ['incremental', 'windowHours'], message: 'time windows need {{windowStart}} and {{windowEnd}} in the request' });
     }
+    if (config.incremental === undefined && config.fields.sourceUpdatedAt === undefined) {
+      context.addIssue({ code: 'custom', path: ['fields', 'sourceUpdatedAt'], message: 'expected where each record says when it last changed (e.g. updatedAt): required unless incremental.cursorField says it' });
+    }
   });
+/** The configuration of a polled connector (it may take pushes too, with `webhook`). */
 export type DeclarativeConfig = z.infer<typeof declarativeConfig>;
+
+/**
+ * The configuration of a system that only pushes: where the updates are in a pushed body, and how they map. It
+ * has no section about reading the system, and is never polled.
+ */
+export const pushOnlyConfig = z
+  .object({
+    webhook: webhookSection,
+    fields: fieldsSection,
+    statuses: statusesSection,
+  })
+  .strict()
+  .superRefine((config, context) => {
+    if (config.fields.sourceUpdatedAt === undefined) {
+      context.addIssue({ code: 'custom', path: ['fields', 'sourceUpdatedAt'], message: 'expected where each update says when it last changed (e.g. updatedAt): required, since a push-only connector has no incremental.cursorField to take it from' });
+    }
+  });
+export type PushOnlyConfig = z.infer<typeof pushOnlyConfig>;
+
+/** Whether a declarative configuration is of a system that only pushes. */
+export function isPushOnly(config: DeclarativeConfig | PushOnlyConfig): config is PushOnlyConfig {
+  return !('http' in config);
+}
+
+/**
+ * The declarative kind's configuration, either shape: push-only when the sections hold a `webhook` and none of
+ * http, request and records; polled otherwise. Each shape reports its own problems, path by path.
+ */
+export const declarativeSections = z.unknown().transform((input, context): DeclarativeConfig | PushOnlyConfig => {
+  const sections = input !== null && typeof input === 'object' && !Array.isArray(input) ? (input as Record<string, unknown>) : {};
+  const given = (key: string) => sections[key] !== undefined;
+  if (!polledOnlySections.some(given) && !given('webhook')) {
+    context.issues.push({
+      code: 'custom',
+      path: [],
+      input,
+      message: 'expected the sections of a polled connector (http, request, records, fields, statuses) or of one whose system only pushes (webhook, fields, statuses); got neither http, request and records nor webhook',
+    });
+    return z.NEVER;
+  }
+  let document: unknown = input;
+  if (!polledOnlySections.some(given)) {
+    // Push-only: a section about reading the system would be ignored in silence, so it is refused by name.
+    const stray = readingSections.filter(given);
+    for (const key of stray) {
+      context.issues.push({ code: 'custom', path: [key], input: sections[key], message: `a push-only connector (webhook without http, request and records) is never polled, so it has no ${key}; remove it, or add http, request and records to poll the system` });
+    }
+    document = Object.fromEntries(Object.entries(sections).filter(([key]) => !(stray as string[]).includes(key)));
+  }
+  const parsed = (polledOnlySections.some(given) ? declarativeConfig : pushOnlyConfig).safeParse(document, { reportInput: true });
+  if (!parsed.success) {
+    // The shape's own issues, each with its path and message, as if the shape had been parsed in place.
+    context.issues.push(...(parsed.error.issues as unknown as z.core.$ZodRawIssue[]));
+    return z.NEVER;
+  }
+  return parsed.data;
+});

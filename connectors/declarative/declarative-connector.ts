@@ -6,8 +6,9 @@ import { formatSourceDate, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { compareSinceCursors, sinceOf } from '../sdk/since-cursor.js';
 import { SourceError, toSourceError } from '../sdk/source-error.js';
-import { declarativeConfig, type DeclarativeConfig } from './declarative-config.js';
+import { declarativeSections, isPushOnly, type DeclarativeConfig, type PushOnlyConfig } from './declarative-config.js';
 import { readPath } from './json-path.js';
+import { PushOnlyConnector } from './push-only-connector.js';
 import { RecordMapper, offsetOf } from './record-mapper.js';
 import { createRequestAuth, type RequestAuth } from './request-auth.js';
 import { RequestPacer } from '../sdk/request-pacer.js';
@@ -240,10 +241,10 @@ export class DeclarativeConnector implements Connector {
   }
 }
 
-/** The plugin: a definition without `plugin` is of this kind. */
-export const declarativePlugin: ConnectorPlugin<DeclarativeConfig> = {
+/** The plugin: a definition without `plugin` is of this kind, polled or (without http, request, records) push-only. */
+export const declarativePlugin: ConnectorPlugin<DeclarativeConfig | PushOnlyConfig> = {
   kind: 'declarative',
   description: 'any REST/JSON system, described by a definition file (connectors/declarative/README.md)',
-  configSchema: declarativeConfig,
-  create: (settings) => new DeclarativeConnector(settings),
+  configSchema: declarativeSections,
+  create: ({ config, ...settings }) => (isPushOnly(config) ? new PushOnlyConnector({ ...settings, config }) : new DeclarativeConnector({ ...settings, config })),
 };

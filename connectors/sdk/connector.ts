@@ -25,11 +25,6 @@ export interface SourcePage {
   next: ReadState | null;
 }
 
-/**
- * The contract a connector implements (Kafka Connect / Airbyte style): its spec (the plugin's configSchema),
- * read and map. The framework does the rest — checking (connectors/check-connector.ts reads and maps one
- * page), scheduling, validation, dead letters, batching, storage. A connector never talks to Redis or Postgres.
- */
 /** A canonical field and where a source record holds it. */
 export interface FieldSource {
   /** The canonical field, e.g. `dossierCode`, `sourceUpdatedAt` (a key of DossierRecordInput). */
@@ -38,16 +33,32 @@ export interface FieldSource {
   path: string;
 }
 
+/**
+ * The contract a connector implements (Kafka Connect / Airbyte style): its spec (the plugin's configSchema),
+ * read and map. The framework does the rest — checking (connectors/check-connector.ts reads and maps one
+ * page), scheduling, validation, dead letters, batching, storage. A connector never talks to Redis or Postgres.
+ *
+ * A connector says what its system can do by the members it has: `read` (with `startFrom` and
+ * `compareCursors`) when the system can be read, `webhookItems` when it pushes. A system that only pushes has
+ * no `read`: there is nothing to put in it, and an optional member (rather than a flag beside a `read` that
+ * throws) makes every caller that reads narrow with `canRead` first. What to do with a connector that cannot be
+ * read is the framework's to decide: the scheduler gives it no poll schedule, the poller leaves it alone, and
+ * `check` maps a sample body instead of a page.
+ */
 export interface Connector {
-  /** Reads one page (`from` null: the very beginning of the source). */
-  read(from: ReadState | null, signal?: AbortSignal): Promise<SourcePage>;
+  /** Reads one page (`from` null: the very beginning of the source). Absent: the system only pushes. */
+  read?(from: ReadState | null, signal?: AbortSignal): Promise<SourcePage>;
   /**
    * Where a new poll run starts from the last committed cursor. A source with coarse update times re-reads a
    * look-back window here, because a change can land in a second (or minute) the cursor already passed.
+   * Present exactly when `read` is.
    */
-  startFrom(committed: Cursor | null): ReadState | null;
-  /** Orders two cursors of this connector (negative, zero, positive): the committed cursor only moves forward. */
-  compareCursors(a: Cursor, b: Cursor): number;
+  startFrom?(committed: Cursor | null): ReadState | null;
+  /**
+   * Orders two cursors of this connector (negative, zero, positive): the committed cursor only moves forward.
+   * Present exactly when `read` is.
+   */
+  compareCursors?(a: Cursor, b: Cursor): number;
   /** Maps one source record to the canonical form; throws MappingError for a record it cannot map. */
   map(item: unknown): DossierRecordInput;
   /**
@@ -61,6 +72,14 @@ export interface Connector {
    * cannot push. Throws WebhookBodyError when the body has no records where the connector expects them.
    */
   webhookItems?(body: unknown): unknown[];
+}
+
+/** A connector whose system can be read: what a poll run and `check` of a page need. */
+export type ReadableConnector = Connector & Required<Pick<Connector, 'read' | 'startFrom' | 'compareCursors'>>;
+
+/** Whether the connector's system can be read (polled); false for one that only pushes. */
+export function canRead(connector: Connector): connector is ReadableConnector {
+  return typeof connector.read === 'function' && typeof connector.startFrom === 'function' && typeof connector.compareCursors === 'function';
 }
 
 /** A pushed body without records where the connector expects them; the message says where and what. */

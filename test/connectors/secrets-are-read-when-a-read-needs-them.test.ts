@@ -4,11 +4,19 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseDefinitionText } from '../../connectors/definition.js';
 import { createConnector } from '../../connectors/plugins.js';
+import { canRead, type ReadableConnector } from '../../connectors/sdk/connector.js';
 import { SecretUnavailableError } from '../../connectors/sdk/secrets.js';
 
 // A connector is built wherever its records are mapped — the gateway maps pushed updates with it — but only a
 // read needs the province system's credentials. Building needs none; a read without them fails naming the
 // missing reference (never a value) and sends nothing.
+
+/** The example's connector, built as the fleet builds it; every example here is of a system that can be read. */
+function readableConnector(definition: ReturnType<typeof parseDefinitionText>): ReadableConnector {
+  const connector = createConnector({ id: definition.id, provinceCode: definition.provinceCode, codeSet: definition.codeSet, kind: definition.kind, config: definition.config });
+  if (!canRead(connector)) throw new Error(`${definition.id} cannot be read`);
+  return connector;
+}
 
 const examples = [
   { file: 'hcm-igate.yaml', variable: 'HCM_IGATE_CLIENT_SECRET' },
@@ -35,7 +43,7 @@ afterAll(async () => {
 it.each(examples)('$file is built without its secret, and a read fails naming $variable, sending nothing', async ({ file, variable }) => {
   const text = (await readFile(new URL(`../../connectors/examples/${file}`, import.meta.url), 'utf8')).replaceAll('http://127.0.0.1:9090', baseUrl);
   const definition = parseDefinitionText(text, file);
-  const connector = createConnector({ id: definition.id, provinceCode: definition.provinceCode, codeSet: definition.codeSet, kind: definition.kind, config: definition.config });
+  const connector = readableConnector(definition);
 
   const read = connector.read(connector.startFrom(null));
   await expect(read).rejects.toThrow(SecretUnavailableError);
@@ -46,7 +54,7 @@ it.each(examples)('$file is built without its secret, and a read fails naming $v
 it('a secret set later is read by the next read, without rebuilding the connector', async () => {
   const text = (await readFile(new URL('../../connectors/examples/cantho-dvc.yaml', import.meta.url), 'utf8')).replaceAll('http://127.0.0.1:9090', baseUrl);
   const definition = parseDefinitionText(text, 'cantho-dvc.yaml');
-  const connector = createConnector({ id: definition.id, provinceCode: definition.provinceCode, codeSet: definition.codeSet, kind: definition.kind, config: definition.config });
+  const connector = readableConnector(definition);
   await expect(connector.read(connector.startFrom(null))).rejects.toThrow(SecretUnavailableError);
   process.env.CANTHO_DVC_API_KEY = 'mounted-later';
   try {

@@ -1,4 +1,4 @@
-import type { Connector, Cursor, ReadState, SourcePage } from '../../connectors/sdk/connector.js';
+import type { Cursor, ReadableConnector, ReadState, SourcePage } from '../../connectors/sdk/connector.js';
 import { mapItems, type Origin } from '../../connectors/sdk/normalise.js';
 import { SourceError } from '../../connectors/sdk/source-error.js';
 import type { IngestBatch } from '../queues.js';
@@ -22,7 +22,8 @@ export interface PollRunResult {
 
 /** What a poll run needs. */
 export interface PollRunOptions {
-  connector: Connector;
+  /** A connector whose system can be read; one that only pushes is never polled. */
+  connector: ReadableConnector;
   connectorId: string;
   provinceCode: string;
   codeSet: Origin['codeSet'];

@@ -1,7 +1,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
-import type { Connector } from '../../connectors/sdk/connector.js';
+import { canRead, type ReadableConnector } from '../../connectors/sdk/connector.js';
 import { createConnector } from '../../connectors/plugins.js';
 import type { CodeSet } from '../../config/provinces.js';
 import { findConnector, markConnectorError, markConnectorSuccess, type ConnectorRow } from '../../db/queries/connectors.js';
@@ -52,7 +52,8 @@ export class Poller {
   /** Where a run that stopped with more to read asks for the next one at once. */
   private readonly pollQueue: Queue<PollJob>;
   private readonly lock: PollLock;
-  private readonly connectors = new Map<string, { updatedAt: number; connector: Connector; guard: SourceGuard }>();
+  /** Per connector: the readable connector and its guard, or null for one whose system only pushes. */
+  private readonly connectors = new Map<string, { updatedAt: number; polled: { connector: ReadableConnector; guard: SourceGuard } | null }>();
   private readonly shutdown = new AbortController();
 
   private readonly redis: Redis;
@@ -93,33 +94,38 @@ export class Poller {
   async close(): Promise<void> {
     this.shutdown.abort();
     await this.worker.close();
-    for (const { guard } of this.connectors.values()) guard.shutdown();
+    for (const { polled } of this.connectors.values()) polled?.guard.shutdown();
     await this.pollQueue.close();
   }
 
   /**
    * The connector and its guard, built once per connector per process (a changed definition builds them
-   * again): the breaker's memory of failures and the connector's token cache must outlive one run.
+   * again): the breaker's memory of failures and the connector's token cache must outlive one run. Null for a
+   * connector whose system only pushes: there is nothing to poll.
    */
-  private connectorFor(row: ConnectorRow): { connector: Connector; guard: SourceGuard } {
+  private connectorFor(row: ConnectorRow): { connector: ReadableConnector; guard: SourceGuard } | null {
     const cached = this.connectors.get(row.id);
     const updatedAt = row.updated_at.getTime();
-    if (cached && cached.updatedAt === updatedAt) return cached;
-    cached?.guard.shutdown();
+    if (cached && cached.updatedAt === updatedAt) return cached.polled;
+    cached?.polled?.guard.shutdown();
     const policy = sourcePolicyOf(row.config);
     // A lease outlives the request's own timeout a little: a killed poller's place is free soon after.
     const gate = new RedisRequestGate(this.redis, this.prefix, row.id, policy.rateLimit, policy.requestTimeoutMs + 5000, (error) =>
       this.errors.report(leaseNotReleased, error, { province: row.province_code, connector: row.id }),
     );
     const connector = createConnector({ id: row.id, provinceCode: row.province_code, codeSet: row.code_set as CodeSet, kind: row.kind, config: row.config, gate });
+    if (!canRead(connector)) {
+      this.connectors.set(row.id, { updatedAt, polled: null });
+      return null;
+    }
     const labels = { province: row.province_code, connector: row.id };
     const guard = new SourceGuard(row.id, policy.breaker, policy.retry, (state) => {
       this.logger.warn({ ...labels, breaker: state }, `circuit breaker of connector ${row.id} is now ${state}`);
       this.onBreakerChange?.(row.id, row.province_code, state);
     });
-    const built = { updatedAt, connector, guard };
-    this.connectors.set(row.id, built);
-    return built;
+    const polled = { connector, guard };
+    this.connectors.set(row.id, { updatedAt, polled });
+    return polled;
   }
 
   private async process(job: Job<PollJob>): Promise<void> {
@@ -133,7 +139,13 @@ export class Poller {
       return;
     }
     try {
-      const { connector, guard } = this.connectorFor(row);
+      const polled = this.connectorFor(row);
+      if (!polled) {
+        // Its system only pushes (a job left from before its definition said so): not a run, not an error.
+        this.logger.debug(labels, 'poll job for a push-only connector ignored');
+        return;
+      }
+      const { connector, guard } = polled;
       const result = await runPoll({
         connector,
         readPage: (state, signal) => guard.read(connector, state, signal),

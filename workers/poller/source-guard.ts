@@ -1,5 +1,5 @@
 import CircuitBreaker from 'opossum';
-import type { Connector, ReadState, SourcePage } from '../../connectors/sdk/connector.js';
+import type { ReadableConnector, ReadState, SourcePage } from '../../connectors/sdk/connector.js';
 import { retryDelay, retryPolicy } from '../../connectors/sdk/retry-policy.js';
 import type { BreakerSettings, RetrySettings } from '../../connectors/sdk/source-policy.js';
 import { SourceError } from '../../connectors/sdk/source-error.js';
@@ -71,7 +71,7 @@ export class SourceGuard {
   }
 
   /** Reads one page through the breaker, retrying transient failures as the policy allows. */
-  async read(connector: Connector, state: ReadState | null, signal?: AbortSignal): Promise<SourcePage> {
+  async read(connector: ReadableConnector, state: ReadState | null, signal?: AbortSignal): Promise<SourcePage> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.breaker.fire(() => connector.read(state, signal));

@@ -1,10 +1,12 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
-import { listConnectors } from '../../db/queries/connectors.js';
+import { isPolled } from '../../connectors/plugins.js';
+import { listConnectors, type ConnectorRow } from '../../db/queries/connectors.js';
 import type { Database } from '../../db/schema.js';
 import { BackgroundErrorReporter, type BackgroundErrors, type ErrorSource } from '../background-error-reporter.js';
 import type { Logger } from '../logger.js';
+import { connectorSettings } from '../registry/connector-registry.js';
 import { queueNames, type PollJob } from '../queues.js';
 
 /** Options of the scheduler. */
@@ -21,9 +23,9 @@ const queueError: ErrorSource = { component: 'scheduler', kind: 'queue', message
 const refreshFailed: ErrorSource = { component: 'scheduler', kind: 'refresh', level: 'warn', message: 'could not refresh connector schedules; will retry' };
 
 /**
- * Keeps one BullMQ job scheduler per active connector, in line with the `connectors` table: a connector
- * added, paused, resumed or removed takes effect within one refresh, and schedulers lost with Redis's data
- * come back on their own.
+ * Keeps one BullMQ job scheduler per active connector that can be polled, in line with the `connectors` table:
+ * a connector added, paused, resumed or removed takes effect within one refresh, and schedulers lost with
+ * Redis's data come back on their own. A connector whose system only pushes gets none.
  */
 export class ConnectorScheduler {
   /** The poll queue, for depth metrics. */
@@ -31,6 +33,8 @@ export class ConnectorScheduler {
   private timer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> = Promise.resolve();
   private readonly errors: BackgroundErrors;
+  /** Whether each connector is polled, as of its definition's last change: asked once per definition. */
+  private readonly polled = new Map<string, { updatedAt: number; polled: boolean }>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -57,7 +61,7 @@ export class ConnectorScheduler {
     const connectors = await listConnectors(this.db);
     const active = new Set<string>();
     for (const connector of connectors) {
-      if (connector.state !== 'active') continue;
+      if (connector.state !== 'active' || !this.isScheduled(connector)) continue;
       active.add(connector.id);
       await this.queue.upsertJobScheduler(
         connector.id,
@@ -68,6 +72,16 @@ export class ConnectorScheduler {
     for (const scheduler of await this.queue.getJobSchedulers()) {
       if (scheduler.key && !active.has(scheduler.key)) await this.queue.removeJobScheduler(scheduler.key);
     }
+  }
+
+  /** Whether the connector gets a poll schedule: not when its system only pushes. */
+  private isScheduled(row: ConnectorRow): boolean {
+    const updatedAt = row.updated_at.getTime();
+    const known = this.polled.get(row.id);
+    if (known?.updatedAt === updatedAt) return known.polled;
+    const polled = isPolled(connectorSettings(row));
+    this.polled.set(row.id, { updatedAt, polled });
+    return polled;
   }
 
   /** Stops refreshing (the schedulers stay in Redis: polling continues under another scheduler process). */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeclarativeConnector } from '../../../connectors/declarative/declarative-connector.js';
 import { declarativeConfig } from '../../../connectors/declarative/declarative-config.js';
-import type { Connector, ReadState } from '../../../connectors/sdk/connector.js';
+import type { ReadableConnector, ReadState } from '../../../connectors/sdk/connector.js';
 import { mapItems } from '../../../connectors/sdk/normalise.js';
 import { VendorServer, vendorRecords, type VendorOptions } from './vendor-server.js';
 import { checkOnce } from '../check-once.js';
@@ -37,7 +37,7 @@ function connector(url: string, style: VendorOptions['pagination'], auth: unknow
 }
 
 /** Reads a whole run, as the poller does, and returns every item's code. */
-async function readRun(source: Connector, between?: () => Promise<void>): Promise<string[]> {
+async function readRun(source: ReadableConnector, between?: () => Promise<void>): Promise<string[]> {
   const codes: string[] = [];
   let state: ReadState | null = source.startFrom(null);
   while (state !== null) {

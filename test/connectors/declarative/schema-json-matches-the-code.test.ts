@@ -9,4 +9,7 @@ it('commits the JSON Schema generated from the validating declarations (run `npm
     expect.arrayContaining(['id', 'province', 'schedule', 'plugin', 'http', 'auth', 'request', 'pagination', 'incremental', 'records', 'fields', 'statuses', 'rateLimit', 'retry']),
   );
   expect(committed.additionalProperties).toBe(false);
+  // Which sections each kind requires: a code plugin, a polled system, a system that only pushes (with sourceUpdatedAt).
+  expect(committed.oneOf.map((kind: { required: string[] }) => kind.required)).toEqual([['plugin'], ['http', 'request', 'records', 'fields', 'statuses'], ['webhook', 'fields', 'statuses']]);
+  expect(committed.oneOf[2].properties.fields.required).toEqual(['sourceUpdatedAt']);
 });

@@ -161,9 +161,52 @@ it('checks a stored connector against its system: what would be stored and dead-
     submittedAt: expect.any(String),
     dueAt: expect.anything(),
     sourceUpdatedAt: expect.any(String),
+    fields: expect.arrayContaining([
+      { field: 'provinceCode', stored: '01', sources: [{ path: 'MaTinh', value: '01' }] },
+      { field: 'sourceUpdatedAt', stored: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+07:00$/), sources: [{ path: 'NgayCapNhat', value: expect.stringMatching(/^\d{14}$/) }] },
+    ]),
   });
+  expect(body).toMatchObject({ source: 'page', passed: false, acceptedDeadLetterPercent: 0 });
+  expect((body as unknown as { deadLettered: { percent: number } }).deadLettered.percent).toBe((body.deadLettered.count * 100) / 250);
+  const accepting = await call('POST', '/connectors/sim-01/check', { acceptDeadLetters: 100 });
+  expect(accepting).toMatchObject({ status: 200, body: { ok: true, passed: true, acceptedDeadLetterPercent: 100 } });
+  expect(await call('POST', '/connectors/sim-01/check', { acceptDeadLetters: 101 })).toMatchObject({ status: 400, body: { code: 'invalid_request' } });
   expect(body.deadLettered.byReason[0]!.examples[0]).toEqual({ dossierCode: expect.stringMatching(/^01\./), message: expect.any(String) });
   expect(await env.db.selectFrom('connectors').selectAll().where('id', '=', 'sim-01').executeTakeFirstOrThrow()).toEqual(before);
+  const counts = await sql<{ dossiers: string; letters: string }>`SELECT (SELECT count(*) FROM dossiers) AS dossiers, (SELECT count(*) FROM dead_letters) AS letters`.execute(env.db);
+  expect(counts.rows[0]).toEqual({ dossiers: '0', letters: '0' });
+});
+
+it('registers a push-only connector and checks a sample body it would push, without any network', async () => {
+  const pushOnly = {
+    id: 'push-01',
+    province: { code: '01' },
+    webhook: { recordsPath: 'items' },
+    fields: { dossierCode: 'code', status: 'state', sourceUpdatedAt: { path: 'changedAt', format: 'yyyyMMddHHmmss' }, sourceVersion: 'version' },
+    statuses: { preset: 'english' },
+  };
+  const created = await call('POST', '/connectors', pushOnly);
+  expect(created).toMatchObject({ status: 201, body: { id: 'push-01', kind: 'declarative', state: 'active', polled: false, cursor: null } });
+  expect((await call('GET', '/connectors')).body.connectors).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'sim-01', polled: true }), expect.objectContaining({ id: 'push-01', polled: false })]));
+
+  const sample = { items: [{ code: 'P-1', state: 'processing', changedAt: '20261127080000', version: 3 }, { code: 'P-2', state: 'teleported', changedAt: '20261127080000', version: 1 }] };
+  const checked = await call('POST', '/connectors/push-01/check', { sample });
+  expect(checked.status).toBe(200);
+  expect(checked.body).toMatchObject({ ok: true, stage: 'read', source: 'sample', recordsRead: 2, stored: { count: 1 }, deadLettered: { count: 1, percent: 50 }, passed: false, warnings: [] });
+  const example = (checked.body as { stored: { examples: { fields: unknown[] }[] } }).stored.examples[0]!;
+  expect(example.fields).toEqual(
+    expect.arrayContaining([
+      { field: 'sourceUpdatedAt', stored: '2026-11-27T08:00:00+07:00', sources: [{ path: 'changedAt', value: '20261127080000' }] },
+      { field: 'sourceVersion', stored: 3, sources: [{ path: 'version', value: 3 }] },
+      { field: 'provinceCode', stored: '01', sources: [], note: "none in the record: the connector's own province" },
+    ]),
+  );
+  expect(await call('POST', '/connectors/push-01/check', { sample, acceptDeadLetters: 50 })).toMatchObject({ status: 200, body: { passed: true } });
+  expect(await call('POST', '/connectors/push-01/check', { sample: { data: sample.items } })).toMatchObject({ status: 200, body: { ok: false, stage: 'body', message: expect.stringMatching(/^webhook\.recordsPath "items": expected one update/) } });
+  expect(await call('POST', '/connectors/push-01/check')).toMatchObject({
+    status: 422,
+    body: { code: 'sample_required', detail: 'connector push-01 only takes pushes (its definition has no http, request and records), so there is nothing to read; give a body its system pushes as "sample" in the request body' },
+  });
   const counts = await sql<{ dossiers: string; letters: string }>`SELECT (SELECT count(*) FROM dossiers) AS dossiers, (SELECT count(*) FROM dead_letters) AS letters`.execute(env.db);
   expect(counts.rows[0]).toEqual({ dossiers: '0', letters: '0' });
 });

@@ -4,7 +4,8 @@ import { DefinitionError } from '../../../connectors/definition.js';
 import type { ConnectorStatusRow } from '../../../db/queries/connectors.js';
 import type { Database } from '../../../db/schema.js';
 import { problem, problemSchema, sendProblem } from '../problem.js';
-import { checkConnector } from '../../../connectors/check-connector.js';
+import { checkConnector, CheckInputError } from '../../../connectors/check-connector.js';
+import { isPolled } from '../../../connectors/plugins.js';
 import {
   ConnectorRegistry,
   connectorSettings,
@@ -24,7 +25,7 @@ const nullableTime = { type: ['string', 'null'], format: 'date-time' } as const;
 /** A connector as listed. */
 const connectorSummarySchema = {
   type: 'object',
-  required: ['id', 'provinceCode', 'codeSet', 'kind', 'state', 'pollIntervalMs', 'createdAt', 'updatedAt', 'lastSuccessAt', 'lastErrorAt', 'lastError', 'cursor'],
+  required: ['id', 'provinceCode', 'codeSet', 'kind', 'state', 'polled', 'pollIntervalMs', 'createdAt', 'updatedAt', 'lastSuccessAt', 'lastErrorAt', 'lastError', 'cursor'],
   properties: {
     id: { type: 'string' },
     description: nullableText,
@@ -32,7 +33,8 @@ const connectorSummarySchema = {
     codeSet: { type: 'string', enum: ['2025', '2008'] },
     kind: { type: 'string', description: 'declarative, or the plugin name' },
     state: { type: 'string', enum: ['active', 'paused', 'removed'] },
-    pollIntervalMs: { type: 'integer' },
+    polled: { type: 'boolean', description: 'false for a connector whose system only pushes: never polled, no cursor, no last poll' },
+    pollIntervalMs: { type: 'integer', description: 'between poll runs (not used for a push-only connector)' },
     createdAt: { type: 'string', format: 'date-time' },
     updatedAt: { type: 'string', format: 'date-time' },
     lastSuccessAt: nullableTime,
@@ -69,14 +71,15 @@ const connectorSchema = {
 
 const checkResultSchema = {
   type: 'object',
-  required: ['connectorId', 'kind', 'provinceCode', 'ok', 'stage', 'message', 'recordsRead', 'hasMore', 'stored', 'deadLettered'],
+  required: ['connectorId', 'kind', 'provinceCode', 'ok', 'stage', 'message', 'source', 'recordsRead', 'hasMore', 'stored', 'deadLettered', 'warnings', 'acceptedDeadLetterPercent', 'passed'],
   properties: {
     connectorId: { type: 'string' },
     kind: { type: 'string' },
     provinceCode: { type: 'string' },
-    ok: { type: 'boolean', description: 'a page was read' },
-    stage: { type: 'string', enum: ['configuration', 'connection', 'authentication', 'request', 'read'] },
+    ok: { type: 'boolean', description: 'a page was read, or the sample body was mapped' },
+    stage: { type: 'string', enum: ['configuration', 'connection', 'authentication', 'request', 'body', 'read'], description: 'how far it got; body: the sample holds no updates where the connector expects them' },
     message: { type: 'string', description: 'on failure, what went wrong and what to check' },
+    source: { type: 'string', enum: ['page', 'sample'], description: 'what was mapped: the first page of the system, or the sample body' },
     recordsRead: { type: 'integer' },
     hasMore: { type: 'boolean' },
     stored: {
@@ -94,6 +97,27 @@ const checkResultSchema = {
               submittedAt: nullableTime,
               dueAt: nullableTime,
               sourceUpdatedAt: { type: 'string', format: 'date-time' },
+              fields: {
+                type: 'array',
+                description: 'every canonical field it would store, beside what the source wrote',
+                items: {
+                  type: 'object',
+                  required: ['field', 'stored', 'sources'],
+                  properties: {
+                    field: { type: 'string' },
+                    stored: { type: ['string', 'number', 'null'], description: 'as stored; dates in Vietnam time, e.g. 2026-11-27T08:00:00+07:00' },
+                    sources: {
+                      type: 'array',
+                      items: {
+                        type: 'object',
+                        required: ['path'],
+                        properties: { path: { type: 'string' }, value: { description: 'what the record holds at the path (a scalar as written); absent: the record has no such path' } },
+                      },
+                    },
+                    note: { type: 'string', description: 'how the stored value came about: a default, a former province\'s successor' },
+                  },
+                },
+              },
             },
           },
         },
@@ -103,6 +127,7 @@ const checkResultSchema = {
       type: 'object',
       properties: {
         count: { type: 'integer' },
+        percent: { type: 'number', description: 'share of the records read, 0 to 100' },
         byReason: {
           type: 'array',
           items: {
@@ -116,6 +141,23 @@ const checkResultSchema = {
         },
       },
     },
+    warnings: {
+      type: 'array',
+      description: 'mapped paths that no record read has, each with what it costs',
+      items: { type: 'object', properties: { field: { type: 'string' }, path: { type: 'string' }, message: { type: 'string' } } },
+    },
+    acceptedDeadLetterPercent: { type: 'number' },
+    passed: { type: 'boolean', description: 'ok, and no more than the accepted share would be dead-lettered' },
+  },
+} as const;
+
+/** What a check may be asked: a sample pushed body instead of a page, and a share of dead letters accepted. No body: read a page, accept none. */
+const checkBody = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: {
+    sample: { description: 'a webhook body (any JSON) as the system pushes it: mapped without any network instead of reading a page; required for a push-only connector' },
+    acceptDeadLetters: { type: 'number', minimum: 0, maximum: 100, description: 'the share of records (percent) that may be dead-lettered and the check still pass; default 0' },
   },
 } as const;
 
@@ -149,6 +191,7 @@ export function connectorView(row: ConnectorStatusRow, detail: boolean) {
     codeSet: row.code_set,
     kind: row.kind,
     state: row.state,
+    polled: isPolled(connectorSettings(row)),
     pollIntervalMs: row.poll_interval_ms,
     createdAt: iso(row.created_at)!,
     updatedAt: iso(row.updated_at)!,
@@ -264,16 +307,27 @@ export function registerConnectorRoutes(api: FastifyInstance, db: Kysely<Databas
   stateRoute('/connectors/:id/resume', 'POST', 'Schedule poll runs again, from the committed cursor', (id) => registry.resume(id));
   stateRoute('/connectors/:id', 'DELETE', 'Remove: stop scheduling for good; dossiers, cursor and dead letters are kept', (id) => registry.remove(id));
 
-  api.post<{ Params: { id: string } }>(
+  api.post<{ Params: { id: string }; Body: { sample?: unknown; acceptDeadLetters?: number } | null }>(
     '/connectors/:id/check',
     {
       schema: documented({
-        summary: 'Connect, authenticate, read and map one page: what would be stored and dead-lettered, and why (writes nothing)',
+        summary: 'Connect, authenticate, read and map one page, or map a sample pushed body: what would be stored and dead-lettered, and why (writes nothing)',
         tags,
         params: idParams,
-        response: { 200: checkResultSchema, ...problems(400, 401, 403, 404) },
+        body: checkBody,
+        response: { 200: checkResultSchema, ...problems(400, 401, 403, 404, 415, 422) },
       }),
     },
-    async (request, reply) => answer(reply, async () => checkConnector(connectorSettings(await registry.get(request.params.id)))),
+    async (request, reply) =>
+      answer(reply, async () => {
+        const settings = connectorSettings(await registry.get(request.params.id));
+        const asked = request.body ?? {};
+        try {
+          return await checkConnector(settings, { acceptDeadLetters: asked.acceptDeadLetters ?? 0, ...('sample' in asked ? { sample: asked.sample } : {}) });
+        } catch (error) {
+          if (!(error instanceof CheckInputError)) throw error;
+          return sendProblem(reply, problem(422, error.code, `${error.message}${error.code === 'sample_required' ? ' as "sample" in the request body' : ''}`));
+        }
+      }),
   );
 }
