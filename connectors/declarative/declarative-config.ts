@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DatePattern, DatePatternError } from '../sdk/date-pattern.js';
 import { dateFormats } from '../sdk/dates.js';
 import { breakerSchema, defaultBreaker, defaultRateLimit, defaultRetry, rateLimitSchema, retrySchema } from '../sdk/source-policy.js';
 import { secretReference } from '../sdk/secrets.js';
@@ -14,7 +15,26 @@ const text = (what: string) => z.string({ error: `expected ${what}` }).min(1, { 
 const jsonPath = z.string({ error: 'expected a path such as data.items (dot-separated keys)' }).regex(/^[^.\s]+(\.[^.\s]+)*$/, { error: 'expected a path such as data.items (dot-separated keys)' });
 /** Text with `{{variable}}` placeholders; the variables are checked against what a request can use. */
 const template = z.string({ error: 'expected text (placeholders such as {{cursor}} allowed)' });
-const dateFormat = z.enum(dateFormats, { error: `expected a date format: ${dateFormats.join(', ')}` });
+const dateFormatExpected = `a shorthand (${dateFormats.join(', ')}) or a pattern such as dd/MM/yyyy HH:mm`;
+/**
+ * A date format: a named shorthand, or a pattern of yyyy MM dd HH mm ss SSS and an offset XXX, with literal
+ * separators, 'quoted text' and [optional parts] (connectors/declarative/README.md, "Dates"). Checked here,
+ * compiled once when the connector is built.
+ */
+const dateFormat = z
+  .string({ error: `expected a date format: ${dateFormatExpected}` })
+  .superRefine((text, context) => {
+    try {
+      DatePattern.compile(text);
+    } catch (error) {
+      if (!(error instanceof DatePatternError)) throw error;
+      context.addIssue({ code: 'custom', message: `${JSON.stringify(text)} is not a date format: ${error.message}. Expected ${dateFormatExpected}` });
+    }
+  })
+  .meta({
+    description: "A shorthand (yyyyMMddHHmmss, dd/MM/yyyy HH:mm:ss, dd/MM/yyyy, yyyy-MM-ddTHH:mm:ss, iso) or a pattern: yyyy MM dd HH mm ss, S to SSSSSSSSS (fraction), M d H m s (one or two digits), X XX XXX x xx xxx Z (offset), other characters literal, 'quoted text', [optional part]. No offset: the zone of `timezone`.",
+    examples: [...dateFormats, 'dd/MM/yyyy HH:mm', 'yyyy-MM-dd HH:mm:ss.SSS', "yyyy-MM-dd'T'HH:mm:ssXXX"],
+  });
 /** The zone of times a source writes without an offset. Vietnam's fixed UTC+7 unless said otherwise. */
 const timezone = z
   .string({ error: 'expected Asia/Ho_Chi_Minh, UTC or an offset such as +07:00' })

@@ -1,5 +1,5 @@
 import { codeSets, type CodeSet } from '../../config/provinces.js';
-import { parseSourceDate, vietnamOffsetMinutes, type DateFormat } from '../sdk/dates.js';
+import { DatePattern, vietnamOffsetMinutes } from '../sdk/date-pattern.js';
 import type { FieldSource } from '../sdk/connector.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { englishStatusWords, statusCodes, vietnameseStatusLabels, type DossierStatus } from '../sdk/dossier-status.js';
@@ -11,10 +11,16 @@ type FieldSpec = DeclarativeConfig['fields']['dossierCode'];
 interface FieldRule {
   path?: string;
   constant?: string | number;
-  format?: DateFormat;
+  format?: string;
   timezone?: string;
   trim: boolean;
   map?: Record<string, string | number>;
+}
+/** A field's rule as the mapper applies it, prepared once: its date pattern compiled. */
+interface PreparedRule extends FieldRule {
+  datePattern: DatePattern;
+  /** Minutes east of UTC of a date written without an offset. */
+  offsetMinutes: number;
 }
 
 /** Minutes east of UTC for a definition's timezone. */
@@ -28,6 +34,11 @@ export function offsetOf(timezone: string | undefined): number {
 function rule(spec: FieldSpec | undefined): FieldRule | undefined {
   if (spec === undefined) return undefined;
   return typeof spec === 'string' ? { path: spec, trim: true } : spec;
+}
+
+/** Compiles a rule's date pattern (`defaults` when it names none). */
+function prepare(spec: FieldRule, defaults: { pattern: DatePattern; timezone: string | undefined }): PreparedRule {
+  return { ...spec, datePattern: spec.format ? DatePattern.compile(spec.format) : defaults.pattern, offsetMinutes: offsetOf(spec.timezone ?? defaults.timezone) };
 }
 
 /** The vendor-status table: a preset vocabulary plus the definition's own map, compared as the definition says. */
@@ -44,17 +55,16 @@ function statusTable(statuses: DeclarativeConfig['statuses']): (value: unknown) 
 /** Maps source records to the canonical form as a definition's `fields` and `statuses` say. */
 export class RecordMapper {
   private readonly lookupStatus: (value: unknown) => DossierStatus | undefined;
-  private readonly fields: Record<string, FieldRule | undefined>;
-  private readonly defaultFormat: DateFormat;
-  private readonly defaultTimezone: string | undefined;
+  private readonly fields: Record<string, PreparedRule | undefined>;
 
   constructor(config: Pick<DeclarativeConfig, 'fields' | 'statuses' | 'incremental'>) {
     this.lookupStatus = statusTable(config.statuses);
-    this.fields = Object.fromEntries(Object.entries(config.fields).map(([name, spec]) => [name, rule(spec)]));
-    const updated = this.fields.sourceUpdatedAt ?? (config.incremental ? { path: config.incremental.cursorField, format: config.incremental.cursorFormat, timezone: config.incremental.timezone, trim: true } : undefined);
-    this.fields.sourceUpdatedAt = updated;
-    this.defaultFormat = config.incremental?.cursorFormat ?? 'iso';
-    this.defaultTimezone = config.incremental?.timezone;
+    const rules: Record<string, FieldRule | undefined> = Object.fromEntries(Object.entries(config.fields).map(([name, spec]) => [name, rule(spec)]));
+    const updated = rules.sourceUpdatedAt ?? (config.incremental ? { path: config.incremental.cursorField, format: config.incremental.cursorFormat, timezone: config.incremental.timezone, trim: true } : undefined);
+    rules.sourceUpdatedAt = updated;
+    // Patterns are compiled here, once per definition, never per record.
+    const defaults = { pattern: DatePattern.compile(config.incremental?.cursorFormat ?? 'iso'), timezone: config.incremental?.timezone };
+    this.fields = Object.fromEntries(Object.entries(rules).map(([name, spec]) => [name, spec && prepare(spec, defaults)]));
   }
 
   /** The source path of every canonical field read from the record (constants have none). */
@@ -156,7 +166,6 @@ export class RecordMapper {
   private date(item: object, field: string): Date | null {
     const spec = this.fields[field];
     if (!spec) return null;
-    const value = this.value(item, field);
-    return parseSourceDate(value, this.label(field), spec.format ?? this.defaultFormat, offsetOf(spec.timezone ?? this.defaultTimezone));
+    return spec.datePattern.parse(this.value(item, field), this.label(field), spec.offsetMinutes);
   }
 }
