@@ -3,6 +3,7 @@ import { DatePattern, DatePatternError } from '../sdk/date-pattern.js';
 import { dateFormats } from '../sdk/dates.js';
 import { breakerSchema, defaultBreaker, defaultRateLimit, defaultRetry, rateLimitSchema, retrySchema } from '../sdk/source-policy.js';
 import { secretReference } from '../sdk/secrets.js';
+import { comparableText } from '../sdk/text.js';
 
 // The declarative REST connector's settings: every section of a definition file but `id`, `province`,
 // `schedule` and `plugin`. Each option is documented where it is declared, with its default; the JSON Schema
@@ -202,6 +203,18 @@ export const webhookSection = z
   })
   .strict();
 
+/** Vendor values to canonical ones. Two keys that are one text once compared (NFC, trimmed) must agree. */
+const valueMap = z.record(z.string(), z.union([z.string(), z.number()])).superRefine((map, context) => {
+  const firstOf = new Map<string, [key: string, value: string | number]>();
+  for (const [key, value] of Object.entries(map)) {
+    const first = firstOf.get(comparableText(key));
+    if (!first) firstOf.set(comparableText(key), [key, value]);
+    else if (first[1] !== value) {
+      context.addIssue({ code: 'custom', message: `${JSON.stringify(first[0])} and ${JSON.stringify(key)} are the same text after Unicode NFC and trimming but map to ${JSON.stringify(first[1])} and ${JSON.stringify(value)}; keep one` });
+    }
+  }
+});
+
 /** One canonical field from the source: a path (shorthand: the path as text) or a constant. */
 const fieldSource = z.union(
   [
@@ -218,8 +231,8 @@ const fieldSource = z.union(
         timezone: timezone.optional(),
         /** Trim white space around text. Default true. */
         trim: z.boolean({ error: 'expected true or false' }).default(true),
-        /** Source values to canonical ones, e.g. {online: 2} for channel. */
-        map: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+        /** Source values to canonical ones, e.g. {online: 2} for channel; compared after Unicode NFC and trimming. */
+        map: valueMap.optional(),
       })
       .strict()
       .refine((field) => (field.path === undefined) !== (field.constant === undefined), { error: 'expected exactly one of path or constant' }),

@@ -4,6 +4,7 @@ import type { FieldSource } from '../sdk/connector.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { englishStatusWords, statusCodes, vietnameseStatusLabels, type DossierStatus } from '../sdk/dossier-status.js';
 import { MappingError } from '../sdk/mapping-error.js';
+import { comparableText } from '../sdk/text.js';
 import type { DeclarativeConfig } from './declarative-config.js';
 import { readPath } from './json-path.js';
 
@@ -16,12 +17,16 @@ interface FieldRule {
   trim: boolean;
   map?: Record<string, string | number>;
 }
-/** A field's rule as the mapper applies it, prepared once: its date pattern compiled. */
+/** A field's rule as the mapper applies it, prepared once: its date pattern compiled, its map keyed by comparable text. */
 interface PreparedRule extends FieldRule {
   datePattern: DatePattern;
   /** Minutes east of UTC of a date written without an offset. */
   offsetMinutes: number;
+  lookup?: ReadonlyMap<string, string | number>;
 }
+
+/** How many accepted values a `bad_value` message lists. */
+const listedValues = 20;
 
 /** Minutes east of UTC for a definition's timezone. */
 export function offsetOf(timezone: string | undefined): number {
@@ -36,9 +41,10 @@ function rule(spec: FieldSpec | undefined): FieldRule | undefined {
   return typeof spec === 'string' ? { path: spec, trim: true } : spec;
 }
 
-/** Compiles a rule's date pattern (`defaults` when it names none). */
+/** Compiles a rule's date pattern (`defaults` when it names none) and keys its map by NFC, trimmed text. */
 function prepare(spec: FieldRule, defaults: { pattern: DatePattern; timezone: string | undefined }): PreparedRule {
-  return { ...spec, datePattern: spec.format ? DatePattern.compile(spec.format) : defaults.pattern, offsetMinutes: offsetOf(spec.timezone ?? defaults.timezone) };
+  const lookup = spec.map ? new Map(Object.entries(spec.map).map(([vendor, canonical]) => [comparableText(vendor), canonical])) : undefined;
+  return { ...spec, datePattern: spec.format ? DatePattern.compile(spec.format) : defaults.pattern, offsetMinutes: offsetOf(spec.timezone ?? defaults.timezone), lookup };
 }
 
 /** The vendor-status table: a preset vocabulary plus the definition's own map, compared as the definition says. */
@@ -129,16 +135,18 @@ export class RecordMapper {
     return spec?.path ?? field;
   }
 
-  /** The raw value of a field, after its `map`. */
+  /** The raw value of a field, after its `map` (vendor text compared in NFC and trimmed, as the map's keys). */
   private value(item: object, field: string): unknown {
     const spec = this.fields[field];
     if (!spec) return undefined;
     let value = spec.constant ?? readPath(item, spec.path!);
     if (typeof value === 'string' && spec.trim) value = value.trim();
-    if (spec.map && value !== null && value !== undefined && value !== '') {
-      const mapped = Object.hasOwn(spec.map, String(value)) ? spec.map[String(value)] : undefined;
+    if (spec.lookup && value !== null && value !== undefined && value !== '') {
+      const mapped = spec.lookup.get(comparableText(String(value)));
       if (mapped === undefined) {
-        throw new MappingError('bad_value', `${this.label(field)}: ${JSON.stringify(String(value).slice(0, 40))} is not one of ${Object.keys(spec.map).join(', ')}`);
+        const accepted = [...spec.lookup.keys()];
+        const listed = accepted.slice(0, listedValues).map((key) => JSON.stringify(key)).join(', ') + (accepted.length > listedValues ? `, … (${accepted.length} in all)` : '');
+        throw new MappingError('bad_value', `${this.label(field)}: ${JSON.stringify(String(value).slice(0, 40))} is not a value this definition maps; expected one of ${listed} (compared after trimming, in Unicode NFC)`);
       }
       value = mapped;
     }
