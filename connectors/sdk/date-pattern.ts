@@ -147,12 +147,19 @@ function tokenize(pattern: string): Part[] {
   return stack[0]!;
 }
 
-/** Every token in order, with whether it sits in an optional part; literals as `null` separators. */
-function flatten(parts: Part[], optional = false): { token: FieldToken | null; optional: boolean; literal?: Extract<Part, { kind: 'literal' }> }[] {
-  return parts.flatMap((part) => {
-    if (part.kind === 'optional') return flatten(part.parts, true);
-    if (part.kind === 'literal') return [{ token: null, optional, literal: part }];
-    return [{ token: part, optional }];
+/** A token or a literal in reading order, with the optional parts it sits in (their ids, outermost first). */
+interface FlatPart {
+  token: FieldToken | null;
+  literal?: Extract<Part, { kind: 'literal' }>;
+  groups: number[];
+}
+
+/** Every token and literal in reading order, with the optional parts each sits in. */
+function flatten(parts: Part[], groups: number[] = [], ids = { next: 1 }): FlatPart[] {
+  return parts.flatMap((part): FlatPart[] => {
+    if (part.kind === 'optional') return flatten(part.parts, [...groups, ids.next++], ids);
+    if (part.kind === 'literal') return [{ token: null, literal: part, groups }];
+    return [{ token: part, groups }];
   });
 }
 
@@ -163,7 +170,8 @@ function checkStructure(pattern: string, parts: Part[]): void {
   };
   const flat = flatten(parts);
   const seen = new Map<Unit, FieldToken>();
-  for (const { token, optional, literal } of flat) {
+  for (const { token, groups, literal } of flat) {
+    const optional = groups.length > 0;
     if (literal?.quoted && literal.text === 'Z') fail(`'Z' in quotes is text, so the time would be read in the definition's zone; use X, which reads Z and offsets such as +07:00`);
     if (!token) continue;
     if (seen.has(token.unit)) fail(`it has the ${unitNames[token.unit]} twice`);
@@ -176,10 +184,19 @@ function checkStructure(pattern: string, parts: Part[]): void {
   if (seen.has('minute') && !seen.has('hour')) fail('minutes (mm) need the hour (HH)');
   if (seen.has('second') && !seen.has('minute')) fail('seconds (ss) need the minutes (mm)');
   if (seen.has('fraction') && !seen.has('second')) fail('a fraction (S) needs the seconds (ss)');
-  // A one-or-two-digit number beside another number cannot be split: 1112026 is 1/11/2026 or 11/1/2026.
-  const numeric = (entry: (typeof flat)[number] | undefined) => entry?.token !== null && entry?.token !== undefined && entry.token.unit !== 'offset';
+  // A one-or-two-digit number beside another number cannot be split: 1112026 is 1/11/2026 or 11/1/2026. A
+  // literal separates them only if it is there whenever the token is (not in an optional part of its own).
+  const nextToNumber = (index: number, step: 1 | -1): boolean => {
+    const { groups } = flat[index]!;
+    for (let at = index + step; at >= 0 && at < flat.length; at += step) {
+      const entry = flat[at]!;
+      if (entry.token) return entry.token.unit !== 'offset';
+      if (entry.groups.length <= groups.length && entry.groups.every((id, depth) => groups[depth] === id)) return false;
+    }
+    return false;
+  };
   flat.forEach((entry, index) => {
-    if (entry.token?.variable && (numeric(flat[index - 1]) || numeric(flat[index + 1]))) {
+    if (entry.token?.variable && (nextToNumber(index, -1) || nextToNumber(index, 1))) {
       fail(`"${entry.token.letters}" takes one or two digits, so it needs a separator from the number beside it; use ${entry.token.letters.repeat(2)}`);
     }
   });

@@ -42,6 +42,9 @@ describe('a date pattern reads the text it describes', () => {
     ['dd/MM/yyyy[ HH:mm[:ss]]', '27/11/2026', '2026-11-26T17:00:00.000Z'],
     ['dd/MM/yyyy[ HH:mm[:ss]]', '27/11/2026 08:05', '2026-11-27T01:05:00.000Z'],
     ['dd/MM/yyyy[ HH:mm[:ss]]', '27/11/2026 08:05:09', '2026-11-27T01:05:09.000Z'],
+    // A separator in the same optional part as a one-or-two-digit token separates it.
+    ['d/M/yyyy[ H:mm]', '7/3/2026 8:05', '2026-03-07T01:05:00.000Z'],
+    ['d/M/yyyy[ H:mm]', '7/3/2026', '2026-03-06T17:00:00.000Z'],
     // Surrounding space is not part of the date.
     ['dd/MM/yyyy HH:mm', '  27/11/2026 08:05 ', '2026-11-27T01:05:00.000Z'],
     // A real 29 February, the last minute of a year.
@@ -171,6 +174,7 @@ describe('a pattern that cannot be a date is refused when it is compiled, saying
     ['the day twice', 'dd/MM/yyyy dd', /has the day twice/],
     ['two offsets', 'yyyy-MM-ddTHH:mm:ssXXX Z', /has the offset twice/],
     ['one digit next to another number', 'yyyyMd', /"M" takes one or two digits, so it needs a separator from the number beside it; use MM/],
+    ['one digit next to another number but for an optional separator', 'd[/]M/yyyy', /"d" takes one or two digits, so it needs a separator/],
     ['an unclosed quote', "yyyy-MM-dd'T", /a quote ' is not closed/],
     ['an unclosed optional part', 'dd/MM/yyyy[ HH:mm', /an optional part \[ is not closed/],
     ['an unopened optional part', 'dd/MM/yyyy HH:mm]', /\] closes no optional part/],
