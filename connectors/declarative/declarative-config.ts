@@ -278,7 +278,7 @@ export const statusesSection = z
     preset: z.enum(['national', 'english', 'vietnamese'], { error: 'expected national, english or vietnamese' }).optional(),
     /** Vendor value → national code; added to (and overriding) the preset. */
     map: z.record(z.string(), z.number({ error: 'expected a national status code 1-10' }).int({ error: 'expected a national status code 1-10' }).min(1, { error: 'expected a national status code 1-10' }).max(10, { error: 'expected a national status code 1-10' })).default({}),
-    /** Compare vendor values without regard to case and surrounding space. Default true. */
+    /** Compare vendor values without regard to case. Default true. (Surrounding space and the Unicode form, NFC or NFD, never count.) */
     ignoreCase: z.boolean({ error: 'expected true or false' }).default(true),
   })
   .strict()

@@ -49,7 +49,7 @@ function prepare(spec: FieldRule, defaults: { pattern: DatePattern; timezone: st
 
 /** The vendor-status table: a preset vocabulary plus the definition's own map, compared as the definition says. */
 function statusTable(statuses: DeclarativeConfig['statuses']): (value: unknown) => DossierStatus | undefined {
-  const key = (value: string) => (statuses.ignoreCase ? value.normalize('NFC').trim().toLowerCase() : value.normalize('NFC'));
+  const key = (value: string) => (statuses.ignoreCase ? comparableText(value).toLowerCase() : comparableText(value));
   const table = new Map<string, DossierStatus>();
   if (statuses.preset === 'national') for (const code of statusCodes) table.set(key(String(code)), code);
   if (statuses.preset === 'english') for (const [word, code] of Object.entries(englishStatusWords)) table.set(key(word), code);

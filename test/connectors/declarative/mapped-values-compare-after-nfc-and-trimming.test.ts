@@ -63,6 +63,20 @@ describe('a vendor value is compared with a value map after Unicode NFC and trim
     expect(error.message).toContain(`expected one of "${nfc('Trực tiếp')}", "${nfc('Trực tuyến')}", "${nfc('Bưu chính công ích')}"`);
   });
 
+  it('compares statuses the same way, when case matters too', () => {
+    const config = declarativeConfig.parse({
+      http: { baseUrl: 'https://motcua.example.gov.vn' },
+      request: { path: '/records' },
+      records: { path: 'data' },
+      fields: { dossierCode: 'code', status: { path: 'state', trim: false }, sourceUpdatedAt: { path: 'updatedAt', format: 'iso' } },
+      statuses: { map: { [nfd('Đã trả kết quả')]: 10, TT04: 4 }, ignoreCase: false },
+    });
+    const source = new RecordMapper(config);
+    expect(source.map(record({ state: ` ${nfc('Đã trả kết quả')} ` })).status).toBe(10);
+    expect(source.map(record({ state: 'TT04\t' })).status).toBe(4);
+    expect(catchMappingError(() => source.map(record({ state: 'tt04' }))).reason).toBe('unknown_status');
+  });
+
   it('maps a number sent by the vendor as its text', () => {
     expect(mapper(nfc, { channel: { path: 'kenh', map: { '1': 1, '2': 2 } } }).map(record({ kenh: 2 })).channel).toBe(2);
   });
