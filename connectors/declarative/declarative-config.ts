@@ -1,7 +1,9 @@
 import { z } from 'zod';
+import { DatePattern, DatePatternError } from '../sdk/date-pattern.js';
 import { dateFormats } from '../sdk/dates.js';
 import { breakerSchema, defaultBreaker, defaultRateLimit, defaultRetry, rateLimitSchema, retrySchema } from '../sdk/source-policy.js';
 import { secretReference } from '../sdk/secrets.js';
+import { comparableText } from '../sdk/text.js';
 
 // The declarative REST connector's settings: every section of a definition file but `id`, `province`,
 // `schedule` and `plugin`. Each option is documented where it is declared, with its default; the JSON Schema
@@ -14,7 +16,26 @@ const text = (what: string) => z.string({ error: `expected ${what}` }).min(1, { 
 const jsonPath = z.string({ error: 'expected a path such as data.items (dot-separated keys)' }).regex(/^[^.\s]+(\.[^.\s]+)*$/, { error: 'expected a path such as data.items (dot-separated keys)' });
 /** Text with `{{variable}}` placeholders; the variables are checked against what a request can use. */
 const template = z.string({ error: 'expected text (placeholders such as {{cursor}} allowed)' });
-const dateFormat = z.enum(dateFormats, { error: `expected a date format: ${dateFormats.join(', ')}` });
+const dateFormatExpected = `a shorthand (${dateFormats.join(', ')}) or a pattern such as dd/MM/yyyy HH:mm`;
+/**
+ * A date format: a named shorthand, or a pattern of yyyy MM dd HH mm ss SSS and an offset XXX, with literal
+ * separators, 'quoted text' and [optional parts] (connectors/declarative/README.md, "Dates"). Checked here,
+ * compiled once when the connector is built.
+ */
+const dateFormat = z
+  .string({ error: `expected a date format: ${dateFormatExpected}` })
+  .superRefine((text, context) => {
+    try {
+      DatePattern.compile(text);
+    } catch (error) {
+      if (!(error instanceof DatePatternError)) throw error;
+      context.addIssue({ code: 'custom', message: `${JSON.stringify(text)} is not a date format: ${error.message}. Expected ${dateFormatExpected}` });
+    }
+  })
+  .meta({
+    description: "A shorthand (yyyyMMddHHmmss, dd/MM/yyyy HH:mm:ss, dd/MM/yyyy, yyyy-MM-ddTHH:mm:ss, iso) or a pattern: yyyy MM dd HH mm ss, S to SSSSSSSSS (fraction), M d H m s (one or two digits), X XX XXX x xx xxx Z (offset), other characters literal, 'quoted text', [optional part]. No offset: the zone of `timezone`.",
+    examples: [...dateFormats, 'dd/MM/yyyy HH:mm', 'yyyy-MM-dd HH:mm:ss.SSS', "yyyy-MM-dd'T'HH:mm:ssXXX"],
+  });
 /** The zone of times a source writes without an offset. Vietnam's fixed UTC+7 unless said otherwise. */
 const timezone = z
   .string({ error: 'expected Asia/Ho_Chi_Minh, UTC or an offset such as +07:00' })
@@ -195,6 +216,18 @@ export const webhookSection = z
   })
   .strict();
 
+/** Vendor values to canonical ones. Two keys that are one text once compared (NFC, trimmed) must agree. */
+const valueMap = z.record(z.string(), z.union([z.string(), z.number()])).superRefine((map, context) => {
+  const firstOf = new Map<string, [key: string, value: string | number]>();
+  for (const [key, value] of Object.entries(map)) {
+    const first = firstOf.get(comparableText(key));
+    if (!first) firstOf.set(comparableText(key), [key, value]);
+    else if (first[1] !== value) {
+      context.addIssue({ code: 'custom', message: `${JSON.stringify(first[0])} and ${JSON.stringify(key)} are the same text after Unicode NFC and trimming but map to ${JSON.stringify(first[1])} and ${JSON.stringify(value)}; keep one` });
+    }
+  }
+});
+
 /** One canonical field from the source: a path (shorthand: the path as text) or a constant. */
 const fieldSource = z.union(
   [
@@ -211,8 +244,8 @@ const fieldSource = z.union(
         timezone: timezone.optional(),
         /** Trim white space around text. Default true. */
         trim: z.boolean({ error: 'expected true or false' }).default(true),
-        /** Source values to canonical ones, e.g. {online: 2} for channel. */
-        map: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+        /** Source values to canonical ones, e.g. {online: 2} for channel; compared after Unicode NFC and trimming. */
+        map: valueMap.optional(),
       })
       .strict()
       .refine((field) => (field.path === undefined) !== (field.constant === undefined), { error: 'expected exactly one of path or constant' }),
@@ -258,7 +291,7 @@ export const statusesSection = z
     preset: z.enum(['national', 'english', 'vietnamese'], { error: 'expected national, english or vietnamese' }).optional(),
     /** Vendor value → national code; added to (and overriding) the preset. */
     map: z.record(z.string(), z.number({ error: 'expected a national status code 1-10' }).int({ error: 'expected a national status code 1-10' }).min(1, { error: 'expected a national status code 1-10' }).max(10, { error: 'expected a national status code 1-10' })).default({}),
-    /** Compare vendor values without regard to case and surrounding space. Default true. */
+    /** Compare vendor values without regard to case. Default true. (Surrounding space and the Unicode form, NFC or NFD, never count.) */
     ignoreCase: z.boolean({ error: 'expected true or false' }).default(true),
   })
   .strict()

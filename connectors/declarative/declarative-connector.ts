@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { itemsAt, type Connector, type FieldSource, type ConnectorPlugin, type ConnectorSettings, type Cursor, type ReadState, type SourcePage } from '../sdk/connector.js';
-import { formatSourceDate, parseSourceDate } from '../sdk/dates.js';
+import { DatePattern } from '../sdk/date-pattern.js';
+import { parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { compareSinceCursors, sinceOf } from '../sdk/since-cursor.js';
 import { SourceError, toSourceError } from '../sdk/source-error.js';
@@ -71,6 +72,12 @@ export class DeclarativeConnector implements Connector {
   private readonly pacer: RequestGate;
   private readonly mapper: RecordMapper;
   private readonly config: DeclarativeConfig;
+  /** How each record's update time is read (`incremental.cursorFormat`), compiled once. */
+  private readonly cursorPattern: DatePattern;
+  /** How `{{cursor}}` and the window are written (`incremental.requestFormat`, default the cursor's), compiled once. */
+  private readonly requestPattern: DatePattern;
+  /** Minutes east of UTC of the times the source writes without an offset (`incremental.timezone`). */
+  private readonly sourceOffset: number;
 
   constructor(private readonly settings: ConnectorSettings<DeclarativeConfig>) {
     this.config = settings.config;
@@ -88,6 +95,10 @@ export class DeclarativeConnector implements Connector {
     });
     this.pacer = settings.gate ?? new RequestPacer(this.config.rateLimit);
     this.mapper = new RecordMapper(this.config);
+    const incremental = this.config.incremental;
+    this.cursorPattern = DatePattern.compile(incremental?.cursorFormat ?? 'iso');
+    this.requestPattern = incremental?.requestFormat ? DatePattern.compile(incremental.requestFormat) : this.cursorPattern;
+    this.sourceOffset = offsetOf(incremental?.timezone);
   }
 
   private get pageSize(): number {
@@ -114,9 +125,8 @@ export class DeclarativeConnector implements Connector {
     const committedSince = sinceOf(committed);
     let since: string | null = null;
     if (incremental && committedSince) {
-      // Re-read the look-back window; an exclusive filter needs one more second to include the cursor's own time.
-      const rewind = (incremental.lookbackSeconds + (incremental.inclusive ? 0 : 1)) * 1000;
-      since = new Date(Date.parse(committedSince) - rewind).toISOString();
+      // Re-read the look-back window (an exclusive filter's one unit more is added where the time is written).
+      since = new Date(Date.parse(committedSince) - incremental.lookbackSeconds * 1000).toISOString();
     } else if (incremental?.startDate) {
       since = (parseSourceDate(incremental.startDate, 'incremental.startDate', 'iso', offsetOf(incremental.timezone)) ?? new Date(0)).toISOString();
     }
@@ -128,16 +138,22 @@ export class DeclarativeConnector implements Connector {
     return compareSinceCursors(a, b);
   }
 
+  /**
+   * The placeholders' values. Times are written in the request format, which may be coarser than the instants
+   * (minutes): a since-time is written truncated down to its unit, and for an exclusive filter (`>`) one unit
+   * earlier, so the filter always includes the since-time itself; a window's end is written rounded up. Either
+   * way a request asks for a little more than needed, never less: re-read records are exact repeats.
+   */
   private templateValues(state: RunState): TemplateValues {
-    const incremental = this.config.incremental;
-    const format = incremental ? (incremental.requestFormat ?? incremental.cursorFormat) : 'iso';
-    const offset = offsetOf(incremental?.timezone);
-    const written = (instant: string | null) => (instant === null ? null : formatSourceDate(new Date(instant), format, offset));
+    const pattern = this.requestPattern;
+    const exclusive = this.config.incremental?.inclusive === false;
+    const since = state.since === null ? null : pattern.format(new Date(Date.parse(state.since) - (exclusive ? pattern.precisionMs : 0)), this.sourceOffset);
+    const windowEnd = state.windowEnd === null ? null : pattern.format(pattern.ceil(new Date(state.windowEnd), this.sourceOffset), this.sourceOffset);
     return {
       province: this.settings.provinceCode,
-      cursor: written(state.since),
-      windowStart: written(state.since),
-      windowEnd: written(state.windowEnd),
+      cursor: since,
+      windowStart: since,
+      windowEnd,
       page: state.page,
       offset: state.page,
       pageSize: this.pageSize || null,
@@ -193,7 +209,7 @@ export class DeclarativeConnector implements Connector {
     if (incremental) {
       for (const item of items) {
         try {
-          const updated = parseSourceDate(readPath(item, incremental.cursorField), incremental.cursorField, incremental.cursorFormat, offsetOf(incremental.timezone));
+          const updated = this.cursorPattern.parse(readPath(item, incremental.cursorField), incremental.cursorField, this.sourceOffset);
           if (updated) newest = later(newest, updated.toISOString());
         } catch {
           // The record becomes a dead letter through `map`; it moves no cursor.

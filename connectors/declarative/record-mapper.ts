@@ -1,9 +1,10 @@
 import { codeSets, type CodeSet } from '../../config/provinces.js';
-import { parseSourceDate, vietnamOffsetMinutes, type DateFormat } from '../sdk/dates.js';
+import { DatePattern, vietnamOffsetMinutes } from '../sdk/date-pattern.js';
 import type { FieldSource } from '../sdk/connector.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { englishStatusWords, statusCodes, vietnameseStatusLabels, type DossierStatus } from '../sdk/dossier-status.js';
 import { MappingError } from '../sdk/mapping-error.js';
+import { comparableText } from '../sdk/text.js';
 import type { DeclarativeConfig } from './declarative-config.js';
 import { readPath } from './json-path.js';
 
@@ -11,11 +12,21 @@ type FieldSpec = DeclarativeConfig['fields']['dossierCode'];
 interface FieldRule {
   path?: string;
   constant?: string | number;
-  format?: DateFormat;
+  format?: string;
   timezone?: string;
   trim: boolean;
   map?: Record<string, string | number>;
 }
+/** A field's rule as the mapper applies it, prepared once: its date pattern compiled, its map keyed by comparable text. */
+interface PreparedRule extends FieldRule {
+  datePattern: DatePattern;
+  /** Minutes east of UTC of a date written without an offset. */
+  offsetMinutes: number;
+  lookup?: ReadonlyMap<string, string | number>;
+}
+
+/** How many accepted values a `bad_value` message lists. */
+const listedValues = 20;
 
 /** Minutes east of UTC for a definition's timezone. */
 export function offsetOf(timezone: string | undefined): number {
@@ -30,9 +41,15 @@ function rule(spec: FieldSpec | undefined): FieldRule | undefined {
   return typeof spec === 'string' ? { path: spec, trim: true } : spec;
 }
 
+/** Compiles a rule's date pattern (`defaults` when it names none) and keys its map by NFC, trimmed text. */
+function prepare(spec: FieldRule, defaults: { pattern: DatePattern; timezone: string | undefined }): PreparedRule {
+  const lookup = spec.map ? new Map(Object.entries(spec.map).map(([vendor, canonical]) => [comparableText(vendor), canonical])) : undefined;
+  return { ...spec, datePattern: spec.format ? DatePattern.compile(spec.format) : defaults.pattern, offsetMinutes: offsetOf(spec.timezone ?? defaults.timezone), lookup };
+}
+
 /** The vendor-status table: a preset vocabulary plus the definition's own map, compared as the definition says. */
 function statusTable(statuses: DeclarativeConfig['statuses']): (value: unknown) => DossierStatus | undefined {
-  const key = (value: string) => (statuses.ignoreCase ? value.normalize('NFC').trim().toLowerCase() : value.normalize('NFC'));
+  const key = (value: string) => (statuses.ignoreCase ? comparableText(value).toLowerCase() : comparableText(value));
   const table = new Map<string, DossierStatus>();
   if (statuses.preset === 'national') for (const code of statusCodes) table.set(key(String(code)), code);
   if (statuses.preset === 'english') for (const [word, code] of Object.entries(englishStatusWords)) table.set(key(word), code);
@@ -44,17 +61,16 @@ function statusTable(statuses: DeclarativeConfig['statuses']): (value: unknown) 
 /** Maps source records to the canonical form as a definition's `fields` and `statuses` say. */
 export class RecordMapper {
   private readonly lookupStatus: (value: unknown) => DossierStatus | undefined;
-  private readonly fields: Record<string, FieldRule | undefined>;
-  private readonly defaultFormat: DateFormat;
-  private readonly defaultTimezone: string | undefined;
+  private readonly fields: Record<string, PreparedRule | undefined>;
 
   constructor(config: Pick<DeclarativeConfig, 'fields' | 'statuses' | 'incremental'>) {
     this.lookupStatus = statusTable(config.statuses);
-    this.fields = Object.fromEntries(Object.entries(config.fields).map(([name, spec]) => [name, rule(spec)]));
-    const updated = this.fields.sourceUpdatedAt ?? (config.incremental ? { path: config.incremental.cursorField, format: config.incremental.cursorFormat, timezone: config.incremental.timezone, trim: true } : undefined);
-    this.fields.sourceUpdatedAt = updated;
-    this.defaultFormat = config.incremental?.cursorFormat ?? 'iso';
-    this.defaultTimezone = config.incremental?.timezone;
+    const rules: Record<string, FieldRule | undefined> = Object.fromEntries(Object.entries(config.fields).map(([name, spec]) => [name, rule(spec)]));
+    const updated = rules.sourceUpdatedAt ?? (config.incremental ? { path: config.incremental.cursorField, format: config.incremental.cursorFormat, timezone: config.incremental.timezone, trim: true } : undefined);
+    rules.sourceUpdatedAt = updated;
+    // Patterns are compiled here, once per definition, never per record.
+    const defaults = { pattern: DatePattern.compile(config.incremental?.cursorFormat ?? 'iso'), timezone: config.incremental?.timezone };
+    this.fields = Object.fromEntries(Object.entries(rules).map(([name, spec]) => [name, spec && prepare(spec, defaults)]));
   }
 
   /** The source path of every canonical field read from the record (constants have none). */
@@ -119,16 +135,18 @@ export class RecordMapper {
     return spec?.path ?? field;
   }
 
-  /** The raw value of a field, after its `map`. */
+  /** The raw value of a field, after its `map` (vendor text compared in NFC and trimmed, as the map's keys). */
   private value(item: object, field: string): unknown {
     const spec = this.fields[field];
     if (!spec) return undefined;
     let value = spec.constant ?? readPath(item, spec.path!);
     if (typeof value === 'string' && spec.trim) value = value.trim();
-    if (spec.map && value !== null && value !== undefined && value !== '') {
-      const mapped = Object.hasOwn(spec.map, String(value)) ? spec.map[String(value)] : undefined;
+    if (spec.lookup && value !== null && value !== undefined && value !== '') {
+      const mapped = spec.lookup.get(comparableText(String(value)));
       if (mapped === undefined) {
-        throw new MappingError('bad_value', `${this.label(field)}: ${JSON.stringify(String(value).slice(0, 40))} is not one of ${Object.keys(spec.map).join(', ')}`);
+        const accepted = [...spec.lookup.keys()];
+        const listed = accepted.slice(0, listedValues).map((key) => JSON.stringify(key)).join(', ') + (accepted.length > listedValues ? `, … (${accepted.length} in all)` : '');
+        throw new MappingError('bad_value', `${this.label(field)}: ${JSON.stringify(String(value).slice(0, 40))} is not a value this definition maps; expected one of ${listed} (compared after trimming, in Unicode NFC)`);
       }
       value = mapped;
     }
@@ -156,7 +174,6 @@ export class RecordMapper {
   private date(item: object, field: string): Date | null {
     const spec = this.fields[field];
     if (!spec) return null;
-    const value = this.value(item, field);
-    return parseSourceDate(value, this.label(field), spec.format ?? this.defaultFormat, offsetOf(spec.timezone ?? this.defaultTimezone));
+    return spec.datePattern.parse(this.value(item, field), this.label(field), spec.offsetMinutes);
   }
 }

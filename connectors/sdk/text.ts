@@ -9,3 +9,8 @@ export function normaliseText(value: string | null | undefined): string | null {
   const text = value.toWellFormed().normalize('NFC').replace(/\u0000/g, '').trim();
   return text === '' ? null : text;
 }
+
+/** The form in which vendor text is compared with a definition's text (value maps, statuses): NFC, trimmed. */
+export function comparableText(value: string): string {
+  return value.normalize('NFC').trim();
+}

@@ -15,6 +15,13 @@ function problemsOf(change: (definition: Record<string, unknown>) => void): stri
 }
 
 describe('a valid definition', () => {
+  it('accepts date patterns beside the named formats', () => {
+    const definition = validDefinition();
+    definition.incremental = { cursorField: 'updatedAt', cursorFormat: 'dd/MM/yyyy HH:mm', requestFormat: "yyyy-MM-dd'T'HH:mm:ssXXX" };
+    (definition.fields as Record<string, unknown>).dueAt = { path: 'timeline.dueAt', format: 'yyyy-MM-dd HH:mm:ss.SSS' };
+    expect(parseDefinition(definition).config).toMatchObject({ incremental: { cursorFormat: 'dd/MM/yyyy HH:mm' }, fields: { dueAt: { format: 'yyyy-MM-dd HH:mm:ss.SSS' } } });
+  });
+
   it('is accepted with defaults filled in', () => {
     const definition = parseDefinition(validDefinition());
     expect(definition).toMatchObject({ id: 'hcm-igate', provinceCode: '79', codeSet: '2025', kind: 'declarative', pollIntervalMs: 30_000 });
@@ -36,7 +43,10 @@ describe('an invalid definition gets one line per problem, naming the path and w
     ['auth (type)', (d) => (d.auth = { type: 'kerberos' }), /^auth\.type: expected type none, apiKey, bearer, basic or oauth2ClientCredentials/],
     ['request', (d) => (d.request = { path: '/x/{{provinceCode}}' }), /^request\.path: \{\{provinceCode\}\} is not a placeholder; expected one of \{\{province\}\}/],
     ['pagination', (d) => (d.pagination = { type: 'pageNumber', pageSize: '50' }), /^pagination\.pageSize: expected a positive integer, got "50"$/],
-    ['incremental', (d) => (d.incremental = { cursorField: 'updatedAt', cursorFormat: 'dd-MM-yyyy' }), /^incremental\.cursorFormat: expected a date format: yyyyMMddHHmmss, .*, got "dd-MM-yyyy"$/],
+    ['incremental', (d) => (d.incremental = { cursorField: 'updatedAt', cursorFormat: 'dd-MM-YYYY' }), /^incremental\.cursorFormat: "dd-MM-YYYY" is not a date format: "YYYY" is not a date token; yyyy is the year\. Expected a shorthand \(yyyyMMddHHmmss, .*, iso\) or a pattern such as dd\/MM\/yyyy HH:mm$/],
+    ['incremental (not text)', (d) => (d.incremental = { cursorField: 'updatedAt', cursorFormat: 20261127 }), /^incremental\.cursorFormat: expected a date format: a shorthand \(yyyyMMddHHmmss, .*\) or a pattern such as dd\/MM\/yyyy HH:mm, got 20261127$/],
+    ['incremental (request format)', (d) => (d.incremental = { cursorField: 'updatedAt', cursorFormat: 'iso', requestFormat: 'dd/MM HH:mm' }), /^incremental\.requestFormat: "dd\/MM HH:mm" is not a date format: it has no year \(yyyy\)/],
+    ['fields (date format)', (d) => ((d.fields as Record<string, unknown>).dueAt = { path: 'timeline.dueAt', format: 'hh:mm dd/MM/yyyy' }), /^fields\.dueAt\.format: "hh:mm dd\/MM\/yyyy" is not a date format: "hh" is not a date token; HH is the hour \(00-23\)/],
     ['records', (d) => (d.records = {}), /^records\.path: expected a path such as data\.items/],
     ['fields', (d) => (d.fields = { status: 'state' }), /^fields\.dossierCode: expected a path \(text\) or \{path \| constant/],
     ['statuses', (d) => (d.statuses = { map: { done: 11 } }), /^statuses\.map\.done: expected a national status code 1-10, got 11$/],

@@ -13,6 +13,13 @@ export interface VendorOptions {
   records: VendorRecord[];
   pagination: 'pageNumber' | 'offset' | 'nextLinkBody' | 'nextLinkHeader' | 'cursorToken';
   auth?: { type: 'basic'; username: string; password: string } | { type: 'bearer'; token: string } | { type: 'apiKeyHeader' | 'apiKeyQuery'; name: string; key: string } | { type: 'oauth2'; clientId: string; clientSecret: string; ttlSeconds: number; advertisedTtlSeconds?: number };
+  /**
+   * How the vendor reads its own time text (the records' `updatedAt` and the `since`/`until` parameters) to
+   * filter on it. Default: the text itself, which orders ISO-like times; a `dd/MM/yyyy` time needs reading.
+   */
+  timeOf?: (text: string) => number;
+  /** The since-filter leaves out the since time itself (`>`), as some vendors' do. Default: included (`>=`). */
+  exclusiveSince?: boolean;
 }
 
 /** A real HTTP server on loopback that serves records the way a vendor's REST API does; it counts what it saw. */
@@ -74,7 +81,12 @@ export class VendorServer {
     const since = url.searchParams.get('since') ?? '';
     // A system that refuses long ranges takes an end too (exclusive).
     const until = url.searchParams.get('until') ?? '\uffff';
-    const matching = this.options.records.filter((record) => record.updatedAt >= since && record.updatedAt < until);
+    const { timeOf, exclusiveSince } = this.options;
+    const after = timeOf
+      ? (record: VendorRecord) => since === '' || (exclusiveSince ? timeOf(record.updatedAt) > timeOf(since) : timeOf(record.updatedAt) >= timeOf(since))
+      : (record: VendorRecord) => (exclusiveSince ? record.updatedAt > since : record.updatedAt >= since);
+    const before = timeOf ? (record: VendorRecord) => !url.searchParams.has('until') || timeOf(record.updatedAt) < timeOf(until) : (record: VendorRecord) => record.updatedAt < until;
+    const matching = this.options.records.filter((record) => after(record) && before(record));
     this.seen.windows.add(`${since}..${url.searchParams.get('until') ?? ''}`);
     const size = Number(url.searchParams.get('size') ?? 10);
     let start = 0;
