@@ -1,4 +1,5 @@
 import { MappingError } from './mapping-error.js';
+import { quoteSourceValue } from './personal-data.js';
 
 /**
  * The date formats province systems send (shared/domain.md, "Times"). A time without an offset is Vietnam
@@ -52,13 +53,14 @@ function parseIso(value: string, localOffset: number): Date | null {
 }
 
 /**
- * Parses one source date in the given format; null for an absent value. Throws MappingError `bad_date`.
- * `offsetMinutes` is the zone of times written without an offset (default Vietnam, UTC+7).
+ * Parses one source date in the given format; null for an absent value. Throws MappingError `bad_date`, naming
+ * `field` — the source path the value was read from, so its message quotes the value only if the path does not
+ * look personal. `offsetMinutes` is the zone of times written without an offset (default Vietnam, UTC+7).
  */
 export function parseSourceDate(value: unknown, field: string, format: DateFormat, offsetMinutes = vietnamOffsetMinutes): Date | null {
   if (value === null || value === undefined || value === '') return null;
   if (typeof value !== 'string') {
-    throw new MappingError('bad_date', `${field}: expected a date as text in format ${format}, got a ${typeof value}`);
+    throw new MappingError('bad_date', `${field}: expected a date as text in format ${format}, got ${quoteSourceValue(value, field)}`);
   }
   const text = value.trim();
   let date: Date | null;
@@ -70,8 +72,7 @@ export function parseSourceDate(value: unknown, field: string, format: DateForma
     date = match ? fromLocalFields(order.map((group) => Number(match[group])), offsetMinutes) : null;
   }
   if (!date) {
-    const shown = text.length > 40 ? `${text.slice(0, 40)}...` : text;
-    throw new MappingError('bad_date', `${field}: ${JSON.stringify(shown)} is not a date in format ${format} (Vietnam time when no offset)`);
+    throw new MappingError('bad_date', `${field}: ${quoteSourceValue(text, field)} is not a date in format ${format} (Vietnam time when no offset)`);
   }
   return date;
 }
