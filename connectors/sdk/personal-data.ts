@@ -42,7 +42,8 @@ const maxEntries = 10_000;
 const fieldNamePattern = /^[@#]?[A-Za-z_$][A-Za-z0-9_$:-]{0,63}$/;
 
 const plural = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
-const characters = (text: string) => plural([...text].length, 'character');
+/** Characters (code points, so an emoji counts once) in words, without copying a text that may be huge. */
+const characters = (text: string) => plural(text.length - (text.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g)?.length ?? 0), 'character');
 
 /** The marker that replaces a value that is not kept: its type, and for text its length. */
 function marker(value: unknown): unknown {
@@ -116,7 +117,7 @@ const markerPattern = /^\[(text: \d+ characters?|number|boolean|date|bigint|symb
 const maxQuotedCharacters = 40;
 
 /** A value's shape in words, for a message that does not quote it: `a text of 12 characters`, `a list of 3 items`. */
-export function describeSourceValue(value: unknown): string {
+function describeSourceValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return `a list of ${plural(value.length, 'item')}`;
@@ -137,13 +138,22 @@ export function quoteSourceValue(value: unknown, from: string | readonly string[
   const paths = from === undefined ? [] : typeof from === 'string' ? [from] : from;
   const personal = paths.find(isPersonalPath);
   if (paths.length > 0 && personal === undefined) {
-    if (typeof value === 'string') {
-      const points = [...value];
-      return JSON.stringify(points.length > maxQuotedCharacters ? `${points.slice(0, maxQuotedCharacters).join('')}…` : value);
-    }
+    if (typeof value === 'string') return JSON.stringify(shortened(value));
     if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
   }
   const shape = describeSourceValue(value);
   if (value === null || value === undefined || value === '' || typeof value === 'object') return shape;
-  return `${shape} (not shown: ${personal === undefined ? 'not read from a field the definition maps' : `${personal} looks like personal data`})`;
+  return `${shape} (not shown: ${personal === undefined ? 'not read from a field the connector maps' : `${personal} looks like personal data`})`;
+}
+
+/** The first 40 characters of a text (whole code points), with `…` when there were more. */
+function shortened(text: string): string {
+  let kept = '';
+  let count = 0;
+  for (const point of text) {
+    if (count === maxQuotedCharacters) return `${kept}…`;
+    kept += point;
+    count += 1;
+  }
+  return kept;
 }
