@@ -23,9 +23,9 @@ const personalKeyPatterns = [
   /^applicant$|^applicant(name|id|phone|address|email|birth)/,
 ];
 
-/** True when a key names personal data, however it is cased or separated (HoTen, ho_ten, ho-ten). */
+/** True when a key names personal data, however it is cased, separated or accented (HoTen, ho_ten, Họ và tên). */
 export function isPersonalKey(key: string): boolean {
-  const bare = key.replace(/[\s_.-]/g, '').toLowerCase();
+  const bare = key.normalize('NFD').replace(/\p{M}/gu, '').replace(/[đĐ]/g, 'd').replace(/[\s_.-]/g, '').toLowerCase();
   return personalKeyPatterns.some((pattern) => pattern.test(bare));
 }
 

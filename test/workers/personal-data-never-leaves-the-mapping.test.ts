@@ -213,12 +213,12 @@ beforeAll(async () => {
     expect({ status: answer.status, body: answer.body }).toMatchObject({ status: push.status });
     answers.push(answer);
   }
-  await waitFor(async () => (await queuedDeadLetters(env.config.REDIS_URL, env.config.QUEUE_PREFIX)) >= expectedDeadLetters, 'every dead letter queued, pushed and polled');
+  await waitFor(async () => (await queuedDeadLetters(env.config.REDIS_URL, env.config.QUEUE_PREFIX)) >= expectedDeadLetters, 'every dead letter queued, pushed and polled', 180_000);
   seen['Redis, before the writer'] = await redisDump(env.config.REDIS_URL, env.config.QUEUE_PREFIX);
 
   writer = spawnFleet(['start', '--role', 'writer'], fleetEnv);
   const count = async (table: 'dead_letters' | 'dossiers') => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM ${sql.table(table)}`.execute(env.db)).rows[0]!.n);
-  await waitFor(async () => (await count('dead_letters')) >= expectedDeadLetters && (await count('dossiers')) >= expectedDossiers.length, 'the writer committed everything');
+  await waitFor(async () => (await count('dead_letters')) >= expectedDeadLetters && (await count('dossiers')) >= expectedDossiers.length, 'the writer committed everything', 180_000);
   seen['dead_letters rows'] = await deadLetterRows();
 
   const cli = { DATABASE_URL: env.config.DATABASE_URL, REDIS_URL: env.config.REDIS_URL, QUEUE_PREFIX: env.config.QUEUE_PREFIX, LOG_LEVEL: 'debug' };
