@@ -4,6 +4,7 @@ import type { FieldSource } from '../sdk/connector.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { englishStatusWords, statusCodes, vietnameseStatusLabels, type DossierStatus } from '../sdk/dossier-status.js';
 import { MappingError } from '../sdk/mapping-error.js';
+import { quoteSourceValue } from '../sdk/personal-data.js';
 import { comparableText } from '../sdk/text.js';
 import type { DeclarativeConfig } from './declarative-config.js';
 import { readPath } from './json-path.js';
@@ -98,13 +99,13 @@ export class RecordMapper {
     if (rawStatus === undefined || rawStatus === null || rawStatus === '') throw new MappingError('missing_field', `${this.label('status')}: expected the dossier's status, got none`);
     const status = this.lookupStatus(rawStatus);
     if (status === undefined) {
-      throw new MappingError('unknown_status', `${this.label('status')}: ${JSON.stringify(String(rawStatus).slice(0, 40))} is not a status this definition maps; add it to statuses.map`);
+      throw new MappingError('unknown_status', `${this.label('status')}: ${this.quote(rawStatus, 'status')} is not a status this definition maps; add it to statuses.map`);
     }
     const sourceUpdatedAt = this.date(item, 'sourceUpdatedAt');
     if (!sourceUpdatedAt) throw new MappingError('missing_field', `${this.label('sourceUpdatedAt')}: expected the time of the last change, got none`);
     const codeSet = this.text(item, 'provinceCodeSet');
     if (codeSet !== null && !(codeSets as readonly string[]).includes(codeSet)) {
-      throw new MappingError('bad_value', `${this.label('provinceCodeSet')}: ${JSON.stringify(codeSet.slice(0, 10))} is not a code set; expected 2025 or 2008`);
+      throw new MappingError('bad_value', `${this.label('provinceCodeSet')}: ${this.quote(codeSet, 'provinceCodeSet')} is not a code set; expected 2025 or 2008`);
     }
     return {
       dossierCode,
@@ -135,6 +136,11 @@ export class RecordMapper {
     return spec?.path ?? field;
   }
 
+  /** A field's value as a message may show it: quoted only when read from a path that does not look personal. */
+  private quote(value: unknown, field: string): string {
+    return quoteSourceValue(value, this.fields[field]?.path);
+  }
+
   /** The raw value of a field, after its `map` (vendor text compared in NFC and trimmed, as the map's keys). */
   private value(item: object, field: string): unknown {
     const spec = this.fields[field];
@@ -146,7 +152,7 @@ export class RecordMapper {
       if (mapped === undefined) {
         const accepted = [...spec.lookup.keys()];
         const listed = accepted.slice(0, listedValues).map((key) => JSON.stringify(key)).join(', ') + (accepted.length > listedValues ? `, … (${accepted.length} in all)` : '');
-        throw new MappingError('bad_value', `${this.label(field)}: ${JSON.stringify(String(value).slice(0, 40))} is not a value this definition maps; expected one of ${listed} (compared after trimming, in Unicode NFC)`);
+        throw new MappingError('bad_value', `${this.label(field)}: ${this.quote(value, field)} is not a value this definition maps; expected one of ${listed} (compared after trimming, in Unicode NFC)`);
       }
       value = mapped;
     }
@@ -158,7 +164,7 @@ export class RecordMapper {
     if (value === null || value === undefined || value === '') return null;
     if (typeof value === 'string') return value;
     if (typeof value === 'number') return String(value);
-    throw new MappingError('bad_value', `${this.label(field)}: expected text, got ${Array.isArray(value) ? 'a list' : typeof value}`);
+    throw new MappingError('bad_value', `${this.label(field)}: expected text, got ${this.quote(value, field)}`);
   }
 
   private integer(item: object, field: string): number | null {
@@ -166,7 +172,7 @@ export class RecordMapper {
     if (value === null || value === undefined || value === '') return null;
     const number = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
     if (typeof number !== 'number' || !Number.isSafeInteger(number)) {
-      throw new MappingError('bad_value', `${this.label(field)}: expected a whole number, got ${typeof value === 'string' ? JSON.stringify(value.slice(0, 20)) : typeof value}`);
+      throw new MappingError('bad_value', `${this.label(field)}: expected a whole number, got ${this.quote(value, field)}`);
     }
     return number;
   }

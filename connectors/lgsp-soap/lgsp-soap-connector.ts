@@ -6,6 +6,7 @@ import { formatSourceDate, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { vietnameseStatusLabels, type DossierStatus } from '../sdk/dossier-status.js';
 import { MappingError } from '../sdk/mapping-error.js';
+import { quoteSourceValue } from '../sdk/personal-data.js';
 import { lazySecret, secretReference } from '../sdk/secrets.js';
 import type { RequestGate } from '../sdk/request-gate.js';
 import { breakerSchema, defaultBreaker, defaultRateLimit, defaultRetry, rateLimitSchema, retrySchema } from '../sdk/source-policy.js';
@@ -107,13 +108,13 @@ export function mapLgspDossier(raw: unknown): DossierRecordInput {
     const number = (name: string) => {
       const value = textOf(item, name);
       if (value === null) return null;
-      if (!/^\d+$/.test(value)) throw new MappingError('bad_value', `${name}: expected a whole number, got ${JSON.stringify(value.slice(0, 20))}`);
+      if (!/^\d+$/.test(value)) throw new MappingError('bad_value', `${name}: expected a whole number, got ${quoteSourceValue(value, name)}`);
       return Number(value);
     };
     const label = textOf(item, 'TrangThai');
     if (!label) throw new MappingError('missing_field', 'TrangThai: expected the dossier status, got none');
     const status: DossierStatus | undefined = vietnameseStatusLabels.get(label.normalize('NFC').trim().toLowerCase());
-    if (!status) throw new MappingError('unknown_status', `TrangThai: ${JSON.stringify(label.slice(0, 40))} is not a status label of the national list`);
+    if (!status) throw new MappingError('unknown_status', `TrangThai: ${quoteSourceValue(label, 'TrangThai')} is not a status label of the national list`);
     const sourceUpdatedAt = date('NgayCapNhat');
     if (!sourceUpdatedAt) throw new MappingError('missing_field', 'NgayCapNhat: expected the time of the last change, got none');
     return {

@@ -5,6 +5,7 @@ import { formatVietnamTime, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { isDossierStatus, type DossierStatus } from '../sdk/dossier-status.js';
 import { MappingError } from '../sdk/mapping-error.js';
+import { quoteSourceValue } from '../sdk/personal-data.js';
 import type { RequestGate } from '../sdk/request-gate.js';
 import { breakerSchema, defaultBreaker, defaultRateLimit, defaultRetry, rateLimitSchema, retrySchema } from '../sdk/source-policy.js';
 import { RequestPacer } from '../sdk/request-pacer.js';
@@ -66,7 +67,7 @@ function optionalNumber(item: Record<string, unknown>, name: string, dossierCode
   if (value === null || value === undefined || value === '') return null;
   const number = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
   if (typeof number !== 'number' || !Number.isInteger(number)) {
-    throw new MappingError('bad_value', `${name}: expected a whole number, got ${typeof value === 'string' ? JSON.stringify(value.slice(0, 20)) : typeof value}`, dossierCode);
+    throw new MappingError('bad_value', `${name}: expected a whole number, got ${quoteSourceValue(value, name)}`, dossierCode);
   }
   return number;
 }
@@ -75,8 +76,7 @@ function optionalNumber(item: Record<string, unknown>, name: string, dossierCode
 function nationalStatus(value: unknown, dossierCode: string): DossierStatus {
   const code = typeof value === 'string' && /^\d{1,2}$/.test(value.trim()) ? Number(value.trim()) : value;
   if (isDossierStatus(code)) return code;
-  const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 20)) : String(value);
-  throw new MappingError('unknown_status', `TrangThaiHoSo: ${shown} is not a national status code; expected 1 to 10`, dossierCode);
+  throw new MappingError('unknown_status', `TrangThaiHoSo: ${quoteSourceValue(value, 'TrangThaiHoSo')} is not a national status code; expected 1 to 10`, dossierCode);
 }
 
 /** Where `mapNationalRecord` reads each canonical field: the national portal's own names. */

@@ -1,4 +1,5 @@
 import { MappingError } from './mapping-error.js';
+import { quoteSourceValue } from './personal-data.js';
 
 /** Vietnam's offset from UTC, in minutes: times without an offset are in it unless a definition says otherwise. */
 export const vietnamOffsetMinutes = 7 * 60;
@@ -370,18 +371,18 @@ export class DatePattern {
 
   /**
    * Reads one source value; null for an absent one (null, undefined, ''). Throws MappingError `bad_date`
-   * naming the field. `offsetMinutes` is the zone of a time written without an offset.
+   * naming `field`, the source path the value was read from. `offsetMinutes` is the zone of a time written without an offset.
    */
   parse(value: unknown, field: string, offsetMinutes = vietnamOffsetMinutes): Date | null {
     if (value === null || value === undefined || value === '') return null;
     if (typeof value !== 'string') {
-      throw new MappingError('bad_date', `${field}: expected a date as text in format ${this.text}, got a ${typeof value}`);
+      throw new MappingError('bad_date', `${field}: expected a date as text in format ${this.text}, got ${quoteSourceValue(value, field)}`);
     }
     const text = this.normalises ? value.normalize('NFC').trim() : value.trim();
     const date = this.read(text, offsetMinutes);
     if (!date) {
-      const shown = text.length > 40 ? `${text.slice(0, 40)}...` : text;
-      throw new MappingError('bad_date', `${field}: ${JSON.stringify(shown)} is not a date in format ${this.text} (${zoneName(offsetMinutes)} when no offset)`);
+      // `field` is the source path the value was read from: the value is quoted only if that path is not personal.
+      throw new MappingError('bad_date', `${field}: ${quoteSourceValue(text, field)} is not a date in format ${this.text} (${zoneName(offsetMinutes)} when no offset)`);
     }
     return date;
   }

@@ -16,8 +16,9 @@ export type DateFormat = (typeof dateFormats)[number];
 const namedPatterns = Object.fromEntries(dateFormats.map((format) => [format, DatePattern.compile(format)])) as Record<DateFormat, DatePattern>;
 
 /**
- * Parses one source date in the given format; null for an absent value. Throws MappingError `bad_date`.
- * `offsetMinutes` is the zone of times written without an offset (default Vietnam, UTC+7).
+ * Parses one source date in the given format; null for an absent value. Throws MappingError `bad_date`, naming
+ * `field` — the source path the value was read from, so its message quotes the value only if the path does not
+ * look personal. `offsetMinutes` is the zone of times written without an offset (default Vietnam, UTC+7).
  */
 export function parseSourceDate(value: unknown, field: string, format: DateFormat, offsetMinutes = vietnamOffsetMinutes): Date | null {
   return namedPatterns[format].parse(value, field, offsetMinutes);

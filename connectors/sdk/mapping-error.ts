@@ -14,7 +14,8 @@ export type DeadLetterReason = (typeof deadLetterReasons)[number];
 
 /**
  * A record that cannot be mapped to the canonical form. The message names the source field and what was
- * expected, and must never quote personal data (only codes, dates and shapes are echoed).
+ * expected, and must never quote personal data: a vendor value goes in only through `quoteSourceValue`
+ * (personal-data.ts), which quotes it only from a mapped field whose key does not look personal.
  */
 export class MappingError extends Error {
   override readonly name = 'MappingError';

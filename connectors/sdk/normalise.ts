@@ -3,10 +3,14 @@ import type { Connector } from './connector.js';
 import { dossierDateFields, type DossierRecord, type DossierRecordInput } from './dossier-record.js';
 import { isDossierStatus } from './dossier-status.js';
 import { MappingError, type DeadLetterReason } from './mapping-error.js';
-import { redactPersonalData } from './personal-data.js';
+import { MappedPaths } from './mapped-paths.js';
+import { quoteSourceValue, redactPersonalData } from './personal-data.js';
 import { normaliseText } from './text.js';
 
-/** A source record the framework could not accept, kept with its reason and raw payload (personal data redacted). */
+/**
+ * A source record the framework could not accept, kept with its reason and raw payload: the values of the fields
+ * the connector maps, and only the shape of everything else (personal data never).
+ */
 export interface DeadLetter {
   connectorId: string;
   provinceCode: string;
@@ -37,33 +41,39 @@ const maxCodeLength = 100;
 
 /**
  * Runs every item through the connector's `map`, then normalises (province, NFC text, UTC dates) and
- * validates the result. Every item ends up either as a record or as a dead letter: none is dropped.
+ * validates the result. Every item ends up either as a record or as a dead letter: none is dropped. The
+ * connector's `mappedFields` say what a dead letter keeps and a message may quote (none: nothing).
  */
-export function mapItems(connector: Pick<Connector, 'map'>, items: readonly unknown[], origin: Origin): MappedBatch {
+export function mapItems(connector: Pick<Connector, 'map'> & Partial<Pick<Connector, 'mappedFields'>>, items: readonly unknown[], origin: Origin): MappedBatch {
   const records: DossierRecord[] = [];
   const deadLetters: DeadLetter[] = [];
   const observedAt = origin.observedAt.toISOString();
+  const mapped = MappedPaths.of(connector);
   for (const item of items) {
     try {
-      records.push(normalise(connector.map(item), origin, observedAt));
+      records.push(normalise(connector.map(item), origin, observedAt, mapped));
     } catch (error) {
-      deadLetters.push(toDeadLetter(error, item, origin, observedAt));
+      deadLetters.push(toDeadLetter(error, item, origin, observedAt, mapped));
     }
   }
   return { records, deadLetters };
 }
 
-/** The dead letter for an item that failed; an unexpected exception is kept as `malformed_record`. */
-export function toDeadLetter(error: unknown, item: unknown, origin: Origin, receivedAt: string): DeadLetter {
+/**
+ * The dead letter for an item that failed; an unexpected exception is kept as `malformed_record`. Its raw payload
+ * keeps the values at the mapped paths only (`mapped`; default none).
+ */
+export function toDeadLetter(error: unknown, item: unknown, origin: Origin, receivedAt: string, mapped: MappedPaths = MappedPaths.none): DeadLetter {
   const mapping = error instanceof MappingError ? error : null;
   return {
     connectorId: origin.connectorId,
     provinceCode: origin.provinceCode,
-    dossierCode: mapping?.dossierCode ?? null,
+    // A dossier code read from a personal-looking field (a definition's mistake) is not repeated on the letter.
+    dossierCode: mapped.readsPersonalData('dossierCode') ? null : (mapping?.dossierCode ?? null),
     reason: mapping?.reason ?? 'malformed_record',
     // A plugin's unexpected exception may quote the payload: keep only its type, never its text.
     message: mapping ? mapping.message : `the connector could not map this record (${error instanceof Error ? error.name : typeof error})`,
-    rawPayload: redactPersonalData(item),
+    rawPayload: redactPersonalData(item, mapped),
     receivedAt,
   };
 }
@@ -78,10 +88,10 @@ function text(value: unknown, field: string, dossierCode: string): string | null
   return result;
 }
 
-function smallCode(value: unknown, field: string, max: number, dossierCode: string): number | null {
+function smallCode(value: unknown, field: string, max: number, dossierCode: string, mapped: MappedPaths): number | null {
   if (value === null || value === undefined) return null;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    throw new MappingError('bad_value', `${field}: expected a whole number from 1 to ${max}, got ${JSON.stringify(value)}`, dossierCode);
+    throw new MappingError('bad_value', `${field}: expected a whole number from 1 to ${max}, got ${quoteSourceValue(value, mapped.pathsOf(field))}`, dossierCode);
   }
   return value;
 }
@@ -94,8 +104,11 @@ function date(value: unknown, field: string, dossierCode: string): string | null
   return value.toISOString();
 }
 
-/** Validates a connector's output and puts it in canonical form; throws MappingError naming the field. */
-export function normalise(input: DossierRecordInput, origin: Origin, observedAt: string): DossierRecord {
+/**
+ * Validates a connector's output and puts it in canonical form; throws MappingError naming the field. A message
+ * quotes a value only for a field read from one of the connector's mapped paths (`mapped`; default none).
+ */
+export function normalise(input: DossierRecordInput, origin: Origin, observedAt: string, mapped: MappedPaths = MappedPaths.none): DossierRecord {
   const dossierCode = typeof input.dossierCode === 'string' ? normaliseText(input.dossierCode) : null;
   if (!dossierCode) throw new MappingError('missing_field', 'dossierCode: expected the dossier code (MaHoSo), got none');
   if (dossierCode.length > maxCodeLength) {
@@ -103,21 +116,23 @@ export function normalise(input: DossierRecordInput, origin: Origin, observedAt:
   }
 
   const sourceCodeSet = input.provinceCodeSet ?? origin.codeSet;
-  const sourceProvinceCode = text(input.provinceCode, 'provinceCode', dossierCode) ?? origin.provinceCode;
+  const recordProvinceCode = text(input.provinceCode, 'provinceCode', dossierCode);
+  const sourceProvinceCode = recordProvinceCode ?? origin.provinceCode;
   const province = resolveProvince(sourceProvinceCode, sourceCodeSet);
   if (!province) {
     throw new MappingError(
       'bad_province',
-      `provinceCode: ${JSON.stringify(sourceProvinceCode)} is not a province code of the ${sourceCodeSet} code set`,
+      // The connector's own province code is ours to quote; a record's is the vendor's.
+      `provinceCode: ${recordProvinceCode !== null ? quoteSourceValue(sourceProvinceCode, mapped.pathsOf('provinceCode')) : JSON.stringify(sourceProvinceCode)} is not a province code of the ${sourceCodeSet} code set`,
       dossierCode,
     );
   }
 
   if (!isDossierStatus(input.status)) {
-    throw new MappingError('unknown_status', `status: expected a national status code 1-10, got ${JSON.stringify(input.status)}`, dossierCode);
+    throw new MappingError('unknown_status', `status: expected a national status code 1-10, got ${quoteSourceValue(input.status, mapped.pathsOf('status'))}`, dossierCode);
   }
   if (!Number.isSafeInteger(input.sourceVersion) || input.sourceVersion < 0) {
-    throw new MappingError('bad_value', `sourceVersion: expected a non-negative whole number, got ${JSON.stringify(input.sourceVersion)}`, dossierCode);
+    throw new MappingError('bad_value', `sourceVersion: expected a non-negative whole number, got ${quoteSourceValue(input.sourceVersion, mapped.pathsOf('sourceVersion'))}`, dossierCode);
   }
   const sourceUpdatedAt = date(input.sourceUpdatedAt, 'sourceUpdatedAt', dossierCode);
   if (!sourceUpdatedAt) throw new MappingError('missing_field', 'sourceUpdatedAt: expected the time of the last change, got none', dossierCode);
@@ -131,8 +146,8 @@ export function normalise(input: DossierRecordInput, origin: Origin, observedAt:
     procedureCode: text(input.procedureCode, 'procedureCode', dossierCode),
     sectorCode: text(input.sectorCode, 'sectorCode', dossierCode),
     agencyCode: text(input.agencyCode, 'agencyCode', dossierCode),
-    channel: smallCode(input.channel, 'channel', 3, dossierCode),
-    applicantType: smallCode(input.applicantType, 'applicantType', 4, dossierCode),
+    channel: smallCode(input.channel, 'channel', 3, dossierCode, mapped),
+    applicantType: smallCode(input.applicantType, 'applicantType', 4, dossierCode, mapped),
     status: input.status,
     sourceStatus: (normaliseText(String(input.sourceStatus ?? input.status)) ?? String(input.status)).slice(0, maxCodeLength),
     submittedAt: null,

@@ -40,7 +40,7 @@ it('keeps every malformed record as a dead letter with its reason, and stores th
     expect(letter, truth.dossierCode).toBeDefined();
     expect(letter).toMatchObject({ reason: truth.malformed, connector_id: 'sim-01', province_code: '01', state: 'new' });
     expect(letter!.message).toMatch(truth.malformed === 'unknown_status' ? /^TrangThaiHoSo: "99" is not a national status code; expected 1 to 10$/ : /^NgayHenTra: "20260231250000" is not a date in format yyyyMMddHHmmss/);
-    expect(JSON.parse(letter!.raw_payload)).toMatchObject({ MaHoSo: truth.dossierCode, ChuHoSo: '[redacted]', SoGiayToChuHoSo: '[redacted]' });
+    expect(JSON.parse(letter!.raw_payload)).toMatchObject({ MaHoSo: truth.dossierCode, ChuHoSo: '[personal data]', SoGiayToChuHoSo: '[personal data]' });
   }
   expect(await compareWithTruth(env.db, simulator)).toMatchObject({ missing: 0, different: 0, extra: 0 });
 });

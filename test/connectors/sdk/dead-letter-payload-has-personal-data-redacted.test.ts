@@ -31,12 +31,12 @@ describe('a dead letter keeps the raw payload with personal fields redacted', ()
 
   it('redacts personal fields at the top level', () => {
     const raw = letter!.rawPayload as Record<string, unknown>;
-    expect(raw.ChuHoSo).toBe('[redacted]');
-    expect(raw.SoGiayToChuHoSo).toBe('[redacted]');
-    expect(raw.SoDienThoai).toBe('[redacted]');
-    expect(raw.DiaChi).toBe('[redacted]');
-    expect(raw.Email).toBe('[redacted]');
-    expect(raw.DinhDanhCHS).toBe('[redacted]');
+    expect(raw.ChuHoSo).toBe('[personal data]');
+    expect(raw.SoGiayToChuHoSo).toBe('[personal data]');
+    expect(raw.SoDienThoai).toBe('[personal data]');
+    expect(raw.DiaChi).toBe('[personal data]');
+    expect(raw.Email).toBe('[personal data]');
+    expect(raw.DinhDanhCHS).toBe('[personal data]');
   });
 
   it('redacts personal fields nested in objects and arrays', () => {
@@ -44,18 +44,20 @@ describe('a dead letter keeps the raw payload with personal fields redacted', ()
       ThongTinNguoiNop: Record<string, unknown>;
       QuaTrinhXuLy: Record<string, unknown>[];
     };
-    expect(raw.ThongTinNguoiNop).toEqual({ ChuHoSo: '[redacted]', SoDienThoai: '[redacted]', MaTinh: '79' });
-    expect(raw.QuaTrinhXuLy[0]).toEqual({ NoiDungXuLy: 'Tiếp nhận hồ sơ', TrangThai: '2', PhongBanXuLy: 'Bộ phận một cửa', DiaChi: '[redacted]' });
-    expect(raw.QuaTrinhXuLy[1]).toEqual({ NoiDungXuLy: 'Chuyển xử lý', TrangThai: '4', ChuHoSo: '[redacted]' });
+    expect(raw.ThongTinNguoiNop).toEqual({ ChuHoSo: '[personal data]', SoDienThoai: '[personal data]', MaTinh: '[text: 2 characters]' });
+    expect(raw.QuaTrinhXuLy[0]).toEqual({ NoiDungXuLy: '[text: 15 characters]', TrangThai: '[text: 1 character]', PhongBanXuLy: '[text: 15 characters]', DiaChi: '[personal data]' });
+    expect(raw.QuaTrinhXuLy[1]).toEqual({ NoiDungXuLy: '[text: 12 characters]', TrangThai: '[text: 1 character]', ChuHoSo: '[personal data]' });
   });
 
-  it('keeps every other field as received', () => {
+  it('keeps the fields the connector maps as received, and the keys (with the shape of the values) of the rest', () => {
     const raw = letter!.rawPayload as Record<string, unknown>;
-    expect(raw.MaHoSo).toBe('H56.2026.000777');
-    expect(raw.TrangThaiHoSo).toBe('99');
     expect(raw.dossierCode).toBe('H56.2026.000777');
     expect(raw.procedureCode).toBe('2.000477');
     expect(raw.status).toBe(99);
+    expect(raw.submittedAt).toEqual(new Date('2026-11-20T01:30:00Z'));
+    // The passThrough connector maps the canonical names only: the vendor's own names keep their shape.
+    expect(raw.MaHoSo).toBe('[text: 15 characters]');
+    expect(raw.TrangThaiHoSo).toBe('[text: 2 characters]');
     expect(Object.keys(raw).sort()).toEqual(Object.keys(item).sort());
   });
 
@@ -80,13 +82,14 @@ describe('a dead letter keeps the raw payload with personal fields redacted', ()
 describe('personal fields in every vendor dialect', () => {
   it('are redacted whatever their casing or separators', async () => {
     const { redactPersonalData } = await import('../../../connectors/sdk/personal-data.js');
+    const { MappedPaths } = await import('../../../connectors/sdk/mapped-paths.js');
     const redacted = redactPersonalData({
       ma_ho_so: '92.2026.000001',
       nguoi_nop: { ho_ten: 'Đỗ Ngọc Phúc', so_cccd: '079245017124' },
       applicant: { fullName: 'Trần Thị Bình', identityNumber: '079123456789', phone: '0912', address: 'x' },
       NguoiNop: { HoTen: 'Lê Văn C', SoDinhDanh: '001', DienThoai: '09', DiaChi: 'y' },
       ho_ten: 'A', dien_thoai: '1', dia_chi: 'z', so_cccd: '2',
-    });
+    }, new MappedPaths([{ field: 'dossierCode', path: 'ma_ho_so' }]));
     const text = JSON.stringify(redacted);
     for (const value of ['Phúc', '079245017124', 'Bình', '079123456789', 'Lê Văn C', '"A"', '"z"']) expect(text).not.toContain(value);
     expect(text).toContain('92.2026.000001');

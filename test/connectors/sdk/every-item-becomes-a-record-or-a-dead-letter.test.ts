@@ -131,7 +131,8 @@ describe('an unexpected exception in a connector becomes a malformed_record dead
     expect(letter!.message).not.toContain('Nguyễn');
     expect(letter!.message).not.toContain('001099012345');
     expect(letter!.message).not.toContain('cannot read');
-    expect(letter!.rawPayload).toEqual({ explode: true, MaHoSo: 'C2' });
+    // A connector that names no mapped fields keeps only the payload's shape.
+    expect(letter!.rawPayload).toEqual({ explode: '[boolean]', MaHoSo: '[text: 2 characters]' });
   });
 
   it('also survives a thrown value that is not an Error', () => {

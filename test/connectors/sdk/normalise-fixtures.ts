@@ -3,8 +3,14 @@ import type { Connector } from '../../../connectors/sdk/connector.js';
 import type { DossierRecordInput } from '../../../connectors/sdk/dossier-record.js';
 import type { Origin } from '../../../connectors/sdk/normalise.js';
 
+/** The canonical fields, each read from the source key of the same name. */
+const canonicalFields = ['dossierCode', 'altDossierCode', 'provinceCode', 'provinceCodeSet', 'procedureCode', 'sectorCode', 'agencyCode', 'channel', 'applicantType', 'status', 'sourceStatus', 'submittedAt', 'receivedAt', 'dueAt', 'finishedAt', 'returnedAt', 'rejectedAt', 'sourceUpdatedAt', 'sourceVersion'];
+
 /** A connector whose source already speaks the canonical form: `map` hands the item over as it is. */
-export const passThrough: Pick<Connector, 'map'> = { map: (item) => item as DossierRecordInput };
+export const passThrough: Pick<Connector, 'map' | 'mappedFields'> = {
+  map: (item) => item as DossierRecordInput,
+  mappedFields: () => canonicalFields.map((field) => ({ field, path: field })),
+};
 
 export const observedAt = new Date('2026-11-27T03:00:00Z');
 

@@ -64,6 +64,19 @@ const sql1 = `'; DROP TABLE dossiers; --`;
 const html = `<script>alert("x")</script><img src=x onerror=alert(1)>`;
 const nfd = (text: string) => text.normalize('NFD');
 
+// Personal data in updates of every shape: the dead letter keeps only the mapped values and the shape of the rest.
+const applicant = { name: 'Phạm Thị Hostilename', idNumber: '079377444111', phone: '0977444111', email: 'hostile.mail@example.vn' };
+const applicantValues = [applicant.name, nfd(applicant.name), applicant.idNumber, '79377444111', applicant.phone, '977444111', applicant.email, 'Hostilename', 'Nguyễn Văn An', '001099012345'];
+/** The newest `count` dead letters hold none of the applicant's data, in their payload or message. */
+async function expectNoApplicantData(count: number, answer: Answer): Promise<{ raw_payload: string; message: string }[]> {
+  const letters = await env.db.selectFrom('dead_letters').select(['raw_payload', 'message']).orderBy('id', 'desc').limit(count).execute();
+  for (const text of [JSON.stringify(letters), JSON.stringify(answer.body)]) for (const value of applicantValues) expect(text).not.toContain(value);
+  return letters;
+}
+const textMarker = (text: string) => `[text: ${[...text].length} characters]`;
+let nested: unknown = { NguoiXuLy: nfd(applicant.name), ghiChu: applicant.email, c: [applicant.phone] };
+for (let level = 0; level < 50; level += 1) nested = { lichSu: nested };
+
 const cases: Case[] = [
   // --- authentication: 401 ---------------------------------------------------------------------------------
   { name: 'no signature headers at all', status: 401, code: 'webhook_id_missing', request: () => ({ body: JSON.stringify(update('A01')), headers: { 'content-type': 'application/json' } }) },
@@ -295,6 +308,59 @@ const cases: Case[] = [
       expect(letter.raw_payload).toContain('"TrangThaiHoSo":"99"');
       expect(letter.raw_payload).not.toMatch(/Nguyễn Văn An|001099012345|0912345678|Lê Lợi/);
       expect(JSON.stringify(answer.body)).not.toMatch(/Nguyễn Văn An|001099012345|0912345678|Lê Lợi/);
+    },
+  },
+  {
+    name: 'an update that is a string of personal data',
+    status: 422,
+    code: 'all_records_invalid',
+    request: () => sign([`${applicant.name}, CCCD ${applicant.idNumber}, ĐT ${applicant.phone}`]),
+    effect: { deadLetters: ['malformed_record'] },
+    check: async (answer) => expect((await expectNoApplicantData(1, answer))[0]!.raw_payload).toBe(JSON.stringify(textMarker(`${applicant.name}, CCCD ${applicant.idNumber}, ĐT ${applicant.phone}`))),
+  },
+  {
+    name: 'an update that is a list of values',
+    status: 422,
+    code: 'all_records_invalid',
+    request: () => sign([['D22', nfd(applicant.name), applicant.idNumber, Number(applicant.phone), applicant.email]]),
+    effect: { deadLetters: ['malformed_record'] },
+    check: async (answer) => {
+      const [letter] = await expectNoApplicantData(1, answer);
+      expect(JSON.parse(letter!.raw_payload)).toEqual([textMarker('D22'), textMarker(nfd(applicant.name)), textMarker(applicant.idNumber), '[number]', textMarker(applicant.email)]);
+    },
+  },
+  {
+    name: 'personal data under keys the key list used to miss, and under keys no list could name',
+    status: 422,
+    code: 'all_records_invalid',
+    request: () =>
+      sign(update('D23', { TrangThaiHoSo: '99', HoVaTen: applicant.name, TenCongDan: nfd(applicant.name), SoHoChieu: 'B3774441', MaDinhDanh: applicant.idNumber, mobile: applicant.phone, NguoiXuLy: applicant.name, GhiChu: `${applicant.name} ${applicant.phone}`, x1: applicant.email })),
+    effect: { deadLetters: ['unknown_status'] },
+    check: async (answer) => {
+      const [letter] = await expectNoApplicantData(1, answer);
+      expect(letter!.raw_payload).not.toContain('B3774441');
+      expect(JSON.parse(letter!.raw_payload)).toMatchObject({ MaHoSo: 'D23', TrangThaiHoSo: '99', HoVaTen: '[personal data]', mobile: '[personal data]', GhiChu: textMarker(`${applicant.name} ${applicant.phone}`), x1: textMarker(applicant.email) });
+      expect(letter!.message).toBe('TrangThaiHoSo: "99" is not a national status code; expected 1 to 10');
+    },
+  },
+  {
+    name: 'personal data nested 50 levels deep, as numbers, and as keys',
+    status: 422,
+    code: 'all_records_invalid',
+    request: () =>
+      sign([
+        update('D24', { TrangThaiHoSo: '0', LichSu: nested }),
+        update('D25', { TrangThaiHoSo: 99, SoDienThoai: Number(applicant.phone), SoCCCD: Number(applicant.idNumber) }),
+        update('D26', { NgayHenTra: 'soon', [applicant.name]: applicant.phone, [applicant.email]: { [applicant.idNumber]: true } }),
+      ]),
+    effect: { deadLetters: ['unknown_status', 'unknown_status', 'bad_date'] },
+    check: async (answer) => {
+      await expectNoApplicantData(3, answer);
+      expect(answer.body.errors).toEqual([
+        '$[0] (dossier D24): unknown_status: TrangThaiHoSo: "0" is not a national status code; expected 1 to 10',
+        '$[1] (dossier D25): unknown_status: TrangThaiHoSo: 99 is not a national status code; expected 1 to 10',
+        expect.stringMatching(/^\$\[2\] \(dossier D26\): bad_date: NgayHenTra: "soon" is not a date/),
+      ]);
     },
   },
   { name: 'an empty list', status: 202, request: () => sign([]), effect: {}, check: (answer) => expect(answer.body).toMatchObject({ accepted: 0, rejected: 0 }) },
