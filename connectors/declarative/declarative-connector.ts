@@ -31,7 +31,7 @@ interface RunState {
   page: number;
   token: string | null;
   nextUrl: string | null;
-  /** The cursor committed when the run started. */
+  /** The since-part committed when the walk began: what an unsorted source's cursor keeps until the walk ends. */
   committed: string | null;
   /** The newest update time seen in this walk. */
   newest: string | null;

@@ -72,6 +72,18 @@ function compareKeysets(a: Cursor | null, b: Cursor | null): number {
   return a.afterCode < b.afterCode ? -1 : 1;
 }
 
+/**
+ * The keyset of the last record of a page that has one: a malformed record at the end of a page (a dead letter)
+ * does not stop the walk; it is read again after the keyset, and kept once.
+ */
+function lastKeyset(items: unknown[]): NationalRestCursor | null {
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = items[i] as Record<string, unknown> | null;
+    if (item && typeof item === 'object' && typeof item.NgayCapNhat === 'string' && typeof item.MaHoSo === 'string') return { updatedSince: item.NgayCapNhat, afterCode: item.MaHoSo };
+  }
+  return null;
+}
+
 function field(item: Record<string, unknown>, name: string): unknown {
   return item[name];
 }
@@ -244,9 +256,11 @@ export class NationalRestConnector implements Connector {
       throw new SourceError(`connector ${this.settings.id}: GET /api/dossiers answered without an "items" array; expected {"items": [...], "hasMore": boolean}`, false);
     }
     const items: unknown[] = page.items;
-    const last = items.at(-1) as Record<string, unknown> | undefined;
-    const read: NationalRestCursor | null =
-      last && typeof last.NgayCapNhat === 'string' && typeof last.MaHoSo === 'string' ? { updatedSince: last.NgayCapNhat, afterCode: last.MaHoSo } : null;
+    const read = lastKeyset(items);
+    if (page.hasMore === true && items.length > 0 && read === null) {
+      // Nothing on this page to page on from: ending the walk here would leave the rest of the source unread.
+      throw new SourceError(`connector ${this.settings.id}: GET /api/dossiers answered a page with more after it, but no record of it has NgayCapNhat and MaHoSo as text to read on from`, false);
+    }
     const walk = walkOf(from);
     // A read state of a walk says what is stored; a bare keyset (a cursor of old) is itself the stored one.
     const before: NationalRestCursor | null = from !== null && typeof from === 'object' && !Array.isArray(from) && 'stored' in from ? (isCursor(from.stored) ? from.stored : null) : position;

@@ -22,7 +22,7 @@ import type { Cursor, Json } from './connector.js';
 export interface WalkPosition {
   /** Which walk: 1 for the first, one more for each after; 0 for a cursor stored before walks were counted. */
   walk: number;
-  /** Pages of this walk read and committed, the cursor's own page included. */
+  /** Pages of this walk read up to the cursor's own, that one included (empty ones within the walk too). */
   pages: number;
   /** When this walk began (ISO instant), for operators reading the cursor; not part of the order. */
   walkStartedAt: string | null;

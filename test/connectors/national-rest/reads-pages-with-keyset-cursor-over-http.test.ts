@@ -73,6 +73,18 @@ describe('NationalRestConnector.read pages through the source with a keyset curs
     expect(page.next).toMatchObject(last);
   });
 
+  it('pages on from the last record with a keyset when the page ends with a malformed one', async () => {
+    const items = [nationalRecord({ MaHoSo: 'H56-0001', NgayCapNhat: '20261127080000' }), { ...nationalRecord({ MaHoSo: 'H56-0002' }), NgayCapNhat: 20261127 }];
+    server.answer({ status: 200, body: { items, hasMore: true } });
+    const page = await connector().read(null);
+    expect(page.next).toMatchObject({ updatedSince: '20261127080000', afterCode: 'H56-0001' });
+  });
+
+  it('says so, rather than ending the walk, when a page with more after it has no record to page on from', async () => {
+    server.answer({ status: 200, body: { items: [{ MaHoSo: 7 }], hasMore: true } });
+    await expect(connector().read(null)).rejects.toThrow(/connector hcm-rest: GET \/api\/dossiers answered a page with more after it, but no record of it has NgayCapNhat and MaHoSo as text/);
+  });
+
   it('an empty page keeps the keyset it was given and has no more: the walk ends', async () => {
     const cursor = { updatedSince: '20261127080500', afterCode: 'H56-0002' };
     server.answer({ status: 200, body: { items: [], hasMore: true } });
