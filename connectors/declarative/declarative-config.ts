@@ -195,7 +195,7 @@ export const incrementalSection = z
     startDate: z.iso.datetime({ offset: true, local: true, error: 'expected an ISO 8601 time such as 2025-07-01T00:00:00+07:00' }).or(z.iso.date({ error: 'expected an ISO 8601 date such as 2025-07-01' })).optional(),
     /** Read in time windows of this many hours (`{{windowStart}}`/`{{windowEnd}}`), for sources that refuse long ranges. */
     windowHours: positiveInt().max(24 * 366, { error: 'expected at most 8784 hours' }).optional(),
-    /** Whether the source returns records sorted by update time (ascending). Unsorted: the cursor moves only at the end of a run. */
+    /** Whether the source returns records sorted by update time (ascending). Default true. Unsorted: the update time moves only at the end of a walk. */
     sorted: z.boolean({ error: 'expected true or false' }).default(true),
   })
   .strict();

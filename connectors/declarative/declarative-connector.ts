@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
@@ -6,6 +7,7 @@ import { DatePattern } from '../sdk/date-pattern.js';
 import { parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { compareSinceCursors, sinceOf } from '../sdk/since-cursor.js';
+import { compareWalks, nextWalk, walkFields, walkOf } from '../sdk/walk-cursor.js';
 import { SourceError, toSourceError } from '../sdk/source-error.js';
 import { declarativeSections, isPushOnly, type DeclarativeConfig, type PushOnlyConfig } from './declarative-config.js';
 import { readPath } from './json-path.js';
@@ -16,7 +18,11 @@ import { RequestPacer } from '../sdk/request-pacer.js';
 import type { RequestGate } from '../sdk/request-gate.js';
 import { renderJson, renderTemplate, type TemplateValues } from './templates.js';
 
-/** Where a run is: its since-filter and window, its place in the pagination, the newest update time seen. */
+/**
+ * Where a walk is: its since-filter and window, its place in the pagination, the newest update time seen, and
+ * which walk it is (connectors/sdk/walk-cursor.ts). Mid-walk, a page's cursor keeps the position of the page after
+ * it, so a later run carries the walk on from there.
+ */
 interface RunState {
   [key: string]: string | number | null;
   /** The since-filter of the current window or run (ISO instant), null for the source's beginning. */
@@ -27,10 +33,30 @@ interface RunState {
   page: number;
   token: string | null;
   nextUrl: string | null;
-  /** The cursor committed when the run started. */
+  /** The since-part committed when the walk began: what an unsorted source's cursor keeps until the walk ends. */
   committed: string | null;
-  /** The newest update time seen in this run. */
+  /** The newest update time seen in this walk. */
   newest: string | null;
+  /** The walk's number, pages of it read before this one, when it began (WalkPosition). */
+  walk: number;
+  pages: number;
+  walkStartedAt: string | null;
+}
+
+/** The parts of a RunState a page's cursor keeps to resume the walk at, with the definition they belong to. */
+const resumeKeys = ['since', 'windowEnd', 'page', 'token', 'nextUrl', 'newest'] as const;
+
+/** JSON with the keys of every object sorted, so equal settings give equal text whatever order they were stored in. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, item]) => item !== undefined);
+    return `{${entries
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 const later = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : a > b ? a : b);
@@ -78,6 +104,11 @@ export class DeclarativeConnector implements Connector {
   private readonly requestPattern: DatePattern;
   /** Minutes east of UTC of the times the source writes without an offset (`incremental.timezone`). */
   private readonly sourceOffset: number;
+  /**
+   * What a saved position means depends on the request and pagination it was read with: page 57 of pages of
+   * 100 is not page 57 of pages of 500. A position saved under other settings is not resumed; a new walk begins.
+   */
+  private readonly walkSettings: string;
 
   constructor(private readonly settings: ConnectorSettings<DeclarativeConfig>) {
     this.config = settings.config;
@@ -99,6 +130,8 @@ export class DeclarativeConnector implements Connector {
     this.cursorPattern = DatePattern.compile(incremental?.cursorFormat ?? 'iso');
     this.requestPattern = incremental?.requestFormat ? DatePattern.compile(incremental.requestFormat) : this.cursorPattern;
     this.sourceOffset = offsetOf(incremental?.timezone);
+    const { request, pagination } = this.config;
+    this.walkSettings = createHash('sha256').update(canonicalJson({ baseUrl: http.baseUrl, request, pagination, incremental })).digest('hex').slice(0, 16);
   }
 
   private get pageSize(): number {
@@ -120,7 +153,14 @@ export class DeclarativeConnector implements Connector {
     return new Date(Math.min(now, start + hours * 3_600_000)).toISOString();
   }
 
+  /**
+   * A cursor saved mid-walk carries the walk on from its position, as the run that saved it would have; any other
+   * (the last page of a walk, a `{since}` cursor stored before walks were saved, a position saved under other
+   * settings) begins a new walk from the since-part, re-reading the look-back window.
+   */
   startFrom(committed: Cursor | null): ReadState {
+    const resumed = this.resumedWalk(committed);
+    if (resumed) return resumed;
     const incremental = this.config.incremental;
     const committedSince = sinceOf(committed);
     let since: string | null = null;
@@ -130,12 +170,65 @@ export class DeclarativeConnector implements Connector {
     } else if (incremental?.startDate) {
       since = (parseSourceDate(incremental.startDate, 'incremental.startDate', 'iso', offsetOf(incremental.timezone)) ?? new Date(0)).toISOString();
     }
-    const state: RunState = { since, windowEnd: this.windowEndFor(since), page: this.firstPage(), token: null, nextUrl: null, committed: committedSince, newest: committedSince };
+    const state: RunState = {
+      since,
+      windowEnd: this.windowEndFor(since),
+      page: this.firstPage(),
+      token: null,
+      nextUrl: null,
+      committed: committedSince,
+      newest: committedSince,
+      ...nextWalk(committed),
+    };
     return state;
   }
 
+  /** The walk a mid-walk cursor saved, where it stopped; null when there is none to carry on. */
+  private resumedWalk(committed: Cursor | null): RunState | null {
+    const { resume, walk, pages, walkStartedAt } = walkOf(committed);
+    if (!resume || resume.walkSettings !== this.walkSettings) return null;
+    const text = (value: unknown) => value === null || typeof value === 'string';
+    const { since, windowEnd, page, token, nextUrl, newest } = resume;
+    if (![since, windowEnd, token, nextUrl, newest].every(text) || typeof page !== 'number') return null;
+    return {
+      since: since as string | null,
+      windowEnd: windowEnd as string | null,
+      page,
+      token: token as string | null,
+      nextUrl: nextUrl as string | null,
+      // Mid-walk, the since-part of an unsorted source's cursor is still what was committed when the walk began.
+      committed: sinceOf(committed),
+      newest: newest as string | null,
+      walk,
+      pages,
+      walkStartedAt,
+    };
+  }
+
+  /** Walk first (connectors/sdk/walk-cursor.ts), then the since-part (cursors stored before walks were counted). */
   compareCursors(a: Cursor, b: Cursor): number {
-    return compareSinceCursors(a, b);
+    return compareWalks(a, b) || compareSinceCursors(a, b);
+  }
+
+  /** What a cursor keeps of the next page's state to resume the walk at it. */
+  private resumeOf(next: RunState): { [key: string]: string | number | null } {
+    const position: { [key: string]: string | number | null } = { walkSettings: this.walkSettings };
+    for (const key of resumeKeys) position[key] = next[key];
+    position.nextUrl = this.withoutQueryKey(next.nextUrl);
+    return position;
+  }
+
+  /**
+   * A next link that repeats an API key sent in the query would carry the key into the stored cursor (shown by
+   * `fleet connector list`); the key is added to every request anyway, so it is left out of the saved link.
+   */
+  private withoutQueryKey(link: string | null): string | null {
+    const { auth, http } = this.config;
+    if (link === null || auth.type !== 'apiKey' || auth.in !== 'query') return link;
+    const url = new URL(link, http.baseUrl);
+    if (!url.searchParams.has(auth.name)) return link;
+    url.searchParams.delete(auth.name);
+    return url.toString();
   }
 
   /**
@@ -223,24 +316,36 @@ export class DeclarativeConnector implements Connector {
     if (pagination.type === 'offset' && full) next = { ...state, page: state.page + items.length };
     if (pagination.type === 'cursorToken') {
       const token = readPath(response.data, pagination.path);
-      if (typeof token === 'string' && token !== '' && items.length > 0) next = { ...state, token };
+      if (typeof token === 'string' && token !== '' && items.length > 0) next = { ...state, token: this.unrepeated(token, state.token) };
     }
     if (pagination.type === 'nextLink') {
       const link = pagination.from === 'linkHeader' ? linkHeaderNext(response.headers.link) : readPath(response.data, pagination.path!);
-      if (typeof link === 'string' && link !== '' && items.length > 0) next = { ...state, nextUrl: link };
+      if (typeof link === 'string' && link !== '' && items.length > 0) next = { ...state, nextUrl: this.unrepeated(link, state.nextUrl) };
     }
     if (next === null && state.windowEnd !== null && Date.parse(state.windowEnd) < Date.now() - 1000) {
       // This window is read to its end: everything before its end is seen. On to the next window.
       newest = later(newest, state.windowEnd);
       next = { ...state, since: state.windowEnd, windowEnd: this.windowEndFor(state.windowEnd), page: this.firstPage(), token: null, nextUrl: null };
     }
-    if (next) next.newest = newest;
+    if (next) {
+      next.newest = newest;
+      next.pages = state.pages + 1;
+    }
 
-    // Sorted sources can resume from the newest time seen; unsorted ones only once the run has read everything.
+    // The since-part: every change before it (an ISO instant) is stored. A sorted source has stored everything
+    // up to the newest time seen; an unsorted one only once the walk has read its last page — until then the
+    // position in `resume` carries the walk on, and the newest time seen with it.
     const canResume = !incremental || incremental.sorted || next === null;
-    // The committed position: every change before `since` (an ISO instant) is stored.
-    const cursor: Cursor = { since: canResume ? newest : state.committed };
+    const cursor: Cursor = { since: canResume ? newest : state.committed, ...walkFields(state, next ? this.resumeOf(next) : null) };
     return { items, cursor, next };
+  }
+
+  /** The token or link to the next page, unless it is the one this page was read with: then the walk would never end. */
+  private unrepeated(position: string, current: string | null): string {
+    if (position === current) {
+      throw new SourceError(`connector ${this.settings.id}: the source has more pages but the next request would repeat this one; check the pagination settings`, false);
+    }
+    return position;
   }
 
   map(item: unknown): DossierRecordInput {

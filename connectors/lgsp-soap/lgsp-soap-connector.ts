@@ -12,6 +12,7 @@ import type { RequestGate } from '../sdk/request-gate.js';
 import { breakerSchema, defaultBreaker, defaultRateLimit, defaultRetry, rateLimitSchema, retrySchema } from '../sdk/source-policy.js';
 import { RequestPacer } from '../sdk/request-pacer.js';
 import { compareSinceCursors, sinceOf } from '../sdk/since-cursor.js';
+import { compareWalks, nextWalk, walkFields, walkOf } from '../sdk/walk-cursor.js';
 import { SourceError, toSourceError } from '../sdk/source-error.js';
 
 /**
@@ -47,12 +48,21 @@ export const lgspSoapConfig = z
   .strict();
 export type LgspSoapConfig = z.infer<typeof lgspSoapConfig>;
 
-/** A run's place: its since-filter (ISO instant), the offset (ViTri), the newest NgayCapNhat seen. */
+/**
+ * A walk's place: its since-filter (ISO instant), the offset (ViTri), the newest NgayCapNhat seen, and which walk
+ * it is (connectors/sdk/walk-cursor.ts). Mid-walk, a page's cursor keeps the filter, offset and newest time of the
+ * page after it, so a later run carries the walk on from there rather than from the newest time minus the
+ * look-back: a backlog of more records in the look-back window than one run reads (a bulk change stamped in one
+ * minute) would otherwise be read again from its start by every run, and never passed.
+ */
 interface RunState {
   [key: string]: string | number | null;
   since: string | null;
   offset: number;
   newest: string | null;
+  walk: number;
+  pages: number;
+  walkStartedAt: string | null;
 }
 
 const dateFormat = 'dd/MM/yyyy HH:mm:ss';
@@ -155,15 +165,23 @@ export class LgspSoapConnector implements Connector {
     this.http = axios.create({ baseURL: config.baseUrl, timeout: config.timeoutMs, responseType: 'text' });
   }
 
+  /** Carries a walk saved mid-way on from its position; otherwise begins a new one, re-reading the look-back window. */
   startFrom(committed: Cursor | null): ReadState {
+    const { resume, walk, pages, walkStartedAt } = walkOf(committed);
+    const text = (value: unknown): value is string | null => value === null || typeof value === 'string';
+    if (resume && text(resume.since) && text(resume.newest) && typeof resume.offset === 'number') {
+      const carried: RunState = { since: resume.since, offset: resume.offset, newest: resume.newest, walk, pages, walkStartedAt };
+      return carried;
+    }
     const since = sinceOf(committed);
     const rewound = since === null ? null : new Date(Date.parse(since) - this.settings.config.lookbackSeconds * 1000).toISOString();
-    const state: RunState = { since: rewound, offset: 0, newest: since };
+    const state: RunState = { since: rewound, offset: 0, newest: since, ...nextWalk(committed) };
     return state;
   }
 
+  /** Walk first (connectors/sdk/walk-cursor.ts), then the since-part (cursors stored before walks were counted). */
   compareCursors(a: Cursor, b: Cursor): number {
-    return compareSinceCursors(a, b);
+    return compareWalks(a, b) || compareSinceCursors(a, b);
   }
 
   private envelope(state: RunState): string {
@@ -218,8 +236,9 @@ export class LgspSoapConnector implements Connector {
         // A record with a bad update time becomes a dead letter through `map` and moves no cursor.
       }
     }
-    const next: RunState | null = items.length >= config.pageSize ? { ...state, offset: state.offset + items.length, newest } : null;
-    return { items, cursor: { since: newest }, next };
+    const next: RunState | null = items.length >= config.pageSize ? { ...state, offset: state.offset + items.length, newest, pages: state.pages + 1 } : null;
+    const resume = next ? { since: next.since, offset: next.offset, newest } : null;
+    return { items, cursor: { since: newest, ...walkFields(state, resume) }, next };
   }
 
   /** A SOAP fault as an actionable error: authentication faults are not worth retrying, server faults are. */

@@ -1,6 +1,6 @@
 import axios, { type AxiosInstance } from 'axios';
 import { z } from 'zod';
-import { itemsAt, type Connector, type FieldSource, type ConnectorPlugin, type ConnectorSettings, type Cursor, type ReadState, type SourcePage } from '../sdk/connector.js';
+import { itemsAt, type Connector, type FieldSource, type ConnectorPlugin, type ConnectorSettings, type Cursor, type Json, type ReadState, type SourcePage } from '../sdk/connector.js';
 import { formatVietnamTime, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { isDossierStatus, type DossierStatus } from '../sdk/dossier-status.js';
@@ -11,6 +11,7 @@ import { breakerSchema, defaultBreaker, defaultRateLimit, defaultRetry, rateLimi
 import { RequestPacer } from '../sdk/request-pacer.js';
 import { SourceError, toSourceError } from '../sdk/source-error.js';
 import { lazySecret, secretReference } from '../sdk/secrets.js';
+import { compareWalks, nextWalk, walkFields, walkOf } from '../sdk/walk-cursor.js';
 
 /**
  * Settings of a system that serves dossiers in the national portal's own field naming (`MaHoSo`,
@@ -38,16 +39,50 @@ export const nationalRestConfig = z.object({
   .strict();
 export type NationalRestConfig = z.infer<typeof nationalRestConfig>;
 
-/** Where the connector is: the update time (as the source writes it) and dossier code of the last record read. */
-interface NationalRestCursor {
+/** A keyset: the update time (as the source writes it) and dossier code of a record. */
+type NationalRestCursor = {
   updatedSince: string;
   afterCode: string | null;
+};
+
+/**
+ * A walk's read state: the keyset to read after (none: the source's beginning), the newest keyset stored when
+ * the page is committed (`stored`), and which walk it is (connectors/sdk/walk-cursor.ts).
+ */
+interface NationalRestReadState {
+  [key: string]: Json;
+  walk: number;
+  pages: number;
+  walkStartedAt: string | null;
+  stored: Cursor;
 }
 
 const dateFormat = 'yyyyMMddHHmmss';
 
 function isCursor(value: Cursor | null): value is Cursor & NationalRestCursor {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && typeof value.updatedSince === 'string';
+}
+
+/** Orders two keysets by update time, then dossier code; a keyset without a code sits before every code of its time. */
+function compareKeysets(a: Cursor | null, b: Cursor | null): number {
+  if (!isCursor(a) || !isCursor(b)) return 0;
+  if (a.updatedSince !== b.updatedSince) return a.updatedSince < b.updatedSince ? -1 : 1;
+  if (a.afterCode === b.afterCode) return 0;
+  if (a.afterCode === null) return -1;
+  if (b.afterCode === null) return 1;
+  return a.afterCode < b.afterCode ? -1 : 1;
+}
+
+/**
+ * The keyset of the last record of a page that has one: a malformed record at the end of a page (a dead letter)
+ * does not stop the walk; it is read again after the keyset, and kept once.
+ */
+function lastKeyset(items: unknown[]): NationalRestCursor | null {
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = items[i] as Record<string, unknown> | null;
+    if (item && typeof item === 'object' && typeof item.NgayCapNhat === 'string' && typeof item.MaHoSo === 'string') return { updatedSince: item.NgayCapNhat, afterCode: item.MaHoSo };
+  }
+  return null;
 }
 
 function field(item: Record<string, unknown>, name: string): unknown {
@@ -161,30 +196,47 @@ export class NationalRestConnector implements Connector {
     this.http = axios.create({ baseURL: config.baseUrl, timeout: config.timeoutMs });
   }
 
-  /** Rewinds the committed cursor by the look-back window, to the start of that second. */
-  startFrom(committed: Cursor | null): ReadState | null {
-    if (!isCursor(committed)) return null;
-    const { lookbackSeconds } = this.settings.config;
+  /**
+   * A cursor saved mid-walk carries the walk on after the last record committed, exactly: re-reading the
+   * look-back window there would read a backlog of more records in that window than one run reads (a bulk
+   * change stamped in one minute) again from its start on every run, and never pass it. Any other cursor begins
+   * a new walk, rewound by the look-back window to the start of that second.
+   */
+  startFrom(committed: Cursor | null): ReadState {
+    const { resume, walk, pages, walkStartedAt } = walkOf(committed);
+    const stored = isCursor(committed) ? { updatedSince: committed.updatedSince, afterCode: committed.afterCode } : null;
+    if (isCursor(resume)) {
+      const carried: NationalRestReadState = { updatedSince: resume.updatedSince, afterCode: resume.afterCode, walk, pages, walkStartedAt, stored };
+      return carried;
+    }
+    const state: NationalRestReadState = { ...this.rewound(stored), ...nextWalk(committed), stored };
+    return state;
+  }
+
+  /** The keyset a new walk starts after: the stored one rewound by the look-back, without its code. */
+  private rewound(stored: NationalRestCursor | null): NationalRestCursor | Record<string, never> {
+    if (!stored) return {};
     try {
-      const since = parseSourceDate(committed.updatedSince, 'updatedSince', dateFormat);
-      if (!since) return null;
-      return { updatedSince: formatVietnamTime(new Date(since.getTime() - lookbackSeconds * 1000)), afterCode: null };
+      const since = parseSourceDate(stored.updatedSince, 'updatedSince', dateFormat);
+      if (!since) return {};
+      return { updatedSince: formatVietnamTime(new Date(since.getTime() - this.settings.config.lookbackSeconds * 1000)), afterCode: null };
     } catch {
-      return { updatedSince: committed.updatedSince, afterCode: null };
+      return { updatedSince: stored.updatedSince, afterCode: null };
     }
   }
 
-  /** Orders by update time, then dossier code; a cursor without a code sits before every code of its time. */
+  /**
+   * Walk first (connectors/sdk/walk-cursor.ts); then, for keysets stored before walks were counted, by update
+   * time, then dossier code, a keyset without a code before every code of its time.
+   */
   compareCursors(a: Cursor, b: Cursor): number {
-    if (!isCursor(a) || !isCursor(b)) return 0;
-    if (a.updatedSince !== b.updatedSince) return a.updatedSince < b.updatedSince ? -1 : 1;
-    if (a.afterCode === b.afterCode) return 0;
-    if (a.afterCode === null) return -1;
-    if (b.afterCode === null) return 1;
-    return a.afterCode < b.afterCode ? -1 : 1;
+    return compareWalks(a, b) || compareKeysets(a, b);
   }
 
-  /** The keyset cursor is both the committed position and the read state: a run resumes exactly where it was. */
+  /**
+   * Reads the page after the state's keyset. The page's cursor holds the newest keyset stored (the walk's next
+   * one starts from it) and, while the source has more, the keyset of its last record to carry the walk on at.
+   */
   async read(from: ReadState | null, signal?: AbortSignal): Promise<SourcePage> {
     const position = isCursor(from) ? from : null;
     const params: Record<string, string | number> = { province: this.settings.provinceCode, limit: this.settings.config.pageSize };
@@ -204,12 +256,20 @@ export class NationalRestConnector implements Connector {
       throw new SourceError(`connector ${this.settings.id}: GET /api/dossiers answered without an "items" array; expected {"items": [...], "hasMore": boolean}`, false);
     }
     const items: unknown[] = page.items;
-    const last = items.at(-1) as Record<string, unknown> | undefined;
-    const next: Cursor =
-      last && typeof last.NgayCapNhat === 'string' && typeof last.MaHoSo === 'string'
-        ? { updatedSince: last.NgayCapNhat, afterCode: last.MaHoSo }
-        : (from ?? null);
-    return { items, cursor: next, next: page.hasMore === true && items.length > 0 ? next : null };
+    const read = lastKeyset(items);
+    if (page.hasMore === true && items.length > 0 && read === null) {
+      // Nothing on this page to page on from: ending the walk here would leave the rest of the source unread.
+      throw new SourceError(`connector ${this.settings.id}: GET /api/dossiers answered a page with more after it, but no record of it has NgayCapNhat and MaHoSo as text to read on from`, false);
+    }
+    const walk = walkOf(from);
+    // A read state of a walk says what is stored; a bare keyset (a cursor of old) is itself the stored one.
+    const before: NationalRestCursor | null = from !== null && typeof from === 'object' && !Array.isArray(from) && 'stored' in from ? (isCursor(from.stored) ? from.stored : null) : position;
+    const newest = read && (!before || compareKeysets(read, before) > 0) ? read : before;
+    const stored: NationalRestCursor | null = newest ? { updatedSince: newest.updatedSince, afterCode: newest.afterCode } : null;
+    const resume = page.hasMore === true && read !== null ? read : null;
+    const cursor: Cursor = { ...stored, ...walkFields(walk, resume) };
+    const next: NationalRestReadState | null = resume ? { ...resume, walk: walk.walk, pages: walk.pages + 1, walkStartedAt: walk.walkStartedAt, stored } : null;
+    return { items, cursor, next };
   }
 
   map(item: unknown): DossierRecordInput {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Cursor, ReadableConnector, ReadState, SourcePage } from '../../connectors/sdk/connector.js';
 import { mapItems, type Origin } from '../../connectors/sdk/normalise.js';
 import { SourceError } from '../../connectors/sdk/source-error.js';
@@ -49,7 +50,12 @@ export interface PollRunOptions {
  * Reads a connector from its committed cursor until it has caught up. Page k+1 is read while page k is being
  * written, but handed over only once page k is committed: each batch carries the cursor move from the
  * previous page's position, and the writer applies it in the same transaction as the records (guarantee 1).
- * The cursor only moves forward: pages re-read inside the look-back window carry no move.
+ * The cursor only moves forward: a page whose cursor is not after the committed one carries no move.
+ *
+ * A run that stops at `maxPages` is continued by a new run from the committed cursor, so it must have moved
+ * it: a run that read its pages without moving the cursor, or a source that serves the same records again
+ * (it ignores the paging parameters, or its tokens lead in a circle), would be read again and again while
+ * looking healthy. Both are errors, with what to check, recorded as the connector's last error.
  */
 export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
   const { connector, sink, signal } = options;
@@ -60,6 +66,8 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
   let before = options.committed;
   let readFrom = connector.startFrom(options.committed);
   let previousCommit: Promise<WriteOutcome> | null = null;
+  /** A digest of every page with records read in this run, by page number in the run: at most maxPages of them. */
+  const pagesSeen = new Map<string, number>();
 
   try {
     for (;;) {
@@ -73,6 +81,17 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
       if (page.next !== null && JSON.stringify(page.next) === JSON.stringify(readFrom)) {
         throw new SourceError(`connector ${options.connectorId}: the source has more pages but the next request would repeat this one; check the pagination settings`, false);
       }
+      if (page.items.length > 0) {
+        const digest = createHash('sha256').update(JSON.stringify(page.items)).digest('base64');
+        const earlier = pagesSeen.get(digest);
+        if (earlier !== undefined) {
+          throw new SourceError(
+            `connector ${options.connectorId}: page ${pagesSeen.size + 1} of this run holds the same ${page.items.length} records as page ${earlier}, so the walk would never end; the source seems to ignore the paging parameters or to lead back to a page already read: check the pagination settings against the system's API`,
+            false,
+          );
+        }
+        pagesSeen.set(digest, pagesSeen.size + 1);
+      }
       const mapped = mapItems(connector, page.items, {
         connectorId: options.connectorId,
         provinceCode: options.provinceCode,
@@ -80,9 +99,11 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
         observedAt,
       });
       if (previousCommit) await previousCommit;
-      if (page.items.length > 0) {
-        // A page of the look-back window lies behind the committed cursor: its records are stored, the cursor stays.
-        const advances = before === null || connector.compareCursors(page.cursor, before) > 0;
+      // A page of the look-back window may lie behind the committed cursor: its records are stored, the cursor stays.
+      const advances = before === null || connector.compareCursors(page.cursor, before) > 0;
+      // A last page without records is handed over too when it moves the cursor: it may end a walk, and the
+      // next run must know that it ended, or it would carry the finished walk on.
+      if (page.items.length > 0 || (page.next === null && advances)) {
         const batch: IngestBatch = {
           origin: 'poll',
           connectorId: options.connectorId,
@@ -101,6 +122,12 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
       }
       if (page.next === null) break;
       if (result.pages >= maxPages) {
+        if (before === options.committed) {
+          throw new SourceError(
+            `connector ${options.connectorId}: read ${result.pages} pages, the most one run reads, without moving its cursor, so the next run would read the same pages again and never get further; the source holds more records than that at one cursor position (e.g. in the look-back window): raise the page size or shorten the look-back`,
+            false,
+          );
+        }
         result.more = true;
         break;
       }

@@ -60,7 +60,7 @@ describe('NationalRestConnector.read pages through the source with a keyset curs
     expect(query.has('afterCode')).toBe(false);
   });
 
-  it('returns the items and the next cursor from the last item', async () => {
+  it('returns the items, the next keyset from the last item, and the keyset to carry the walk on at', async () => {
     const items = [
       nationalRecord({ MaHoSo: 'H56-0001', NgayCapNhat: '20261127080000' }),
       nationalRecord({ MaHoSo: 'H56-0002', NgayCapNhat: '20261127080500' }),
@@ -68,15 +68,29 @@ describe('NationalRestConnector.read pages through the source with a keyset curs
     server.answer({ status: 200, body: { items, hasMore: true } });
     const page = await connector().read(null);
     expect(page.items).toEqual(items);
-    expect(page.cursor).toEqual({ updatedSince: '20261127080500', afterCode: 'H56-0002' });
-    expect(page.next).toEqual(page.cursor);
+    const last = { updatedSince: '20261127080500', afterCode: 'H56-0002' };
+    expect(page.cursor).toMatchObject({ ...last, resume: last });
+    expect(page.next).toMatchObject(last);
   });
 
-  it('an empty page keeps the cursor it was given and has no more', async () => {
+  it('pages on from the last record with a keyset when the page ends with a malformed one', async () => {
+    const items = [nationalRecord({ MaHoSo: 'H56-0001', NgayCapNhat: '20261127080000' }), { ...nationalRecord({ MaHoSo: 'H56-0002' }), NgayCapNhat: 20261127 }];
+    server.answer({ status: 200, body: { items, hasMore: true } });
+    const page = await connector().read(null);
+    expect(page.next).toMatchObject({ updatedSince: '20261127080000', afterCode: 'H56-0001' });
+  });
+
+  it('says so, rather than ending the walk, when a page with more after it has no record to page on from', async () => {
+    server.answer({ status: 200, body: { items: [{ MaHoSo: 7 }], hasMore: true } });
+    await expect(connector().read(null)).rejects.toThrow(/connector hcm-rest: GET \/api\/dossiers answered a page with more after it, but no record of it has NgayCapNhat and MaHoSo as text/);
+  });
+
+  it('an empty page keeps the keyset it was given and has no more: the walk ends', async () => {
     const cursor = { updatedSince: '20261127080500', afterCode: 'H56-0002' };
     server.answer({ status: 200, body: { items: [], hasMore: true } });
     const page = await connector().read(cursor);
-    expect(page).toEqual({ items: [], cursor, next: null });
+    expect(page).toMatchObject({ items: [], cursor, next: null });
+    expect(page.cursor).not.toHaveProperty('resume');
   });
 
   it('sends the API key its apiKey reference names as X-Api-Key', async () => {
