@@ -106,14 +106,22 @@ export class IngestQueue {
     }
   }
 
-  /** Removes a job nobody waits for any more, if it is not being written or finished. Never throws. */
-  private async abandon(queue: Queue<IngestBatch, WriteOutcome>, jobId: string): Promise<void> {
-    try {
-      const state = await queue.getJobState(jobId);
-      // Removal refuses a job a writer has locked meanwhile: it then finishes as any other.
-      if (state === 'waiting' || state === 'delayed' || state === 'prioritized') await queue.remove(jobId);
-    } catch {
-      // Redis unavailable, or the job was taken: it is written or expires like any other.
+  /**
+   * Removes a job nobody waits for any more, unless it is finished. A job being retried is active only for its
+   * attempt, so one found active is tried again a few times; one still active after that is being written, and
+   * finishes as any other. Never throws.
+   */
+  private async abandon(queue: Queue<IngestBatch, WriteOutcome>, jobId: string, tries = 10): Promise<void> {
+    for (let attempt = 1; attempt <= tries; attempt++) {
+      try {
+        const state = await queue.getJobState(jobId);
+        if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized' && state !== 'active') return;
+        // Removal refuses a job a writer holds (active): it is tried again after the attempt.
+        if (state !== 'active' && (await queue.remove(jobId)) === 1) return;
+      } catch {
+        // The job was taken meanwhile, or Redis is unavailable: try again, then leave it.
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
     }
   }
 
