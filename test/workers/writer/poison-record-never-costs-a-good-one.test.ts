@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DeadLetter } from '../../../connectors/sdk/normalise.js';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import { readCursor } from '../../../db/queries/sync-cursors.js';
+import { replayDeadLetters } from '../../../workers/registry/dead-letter-replay.js';
 import { IngestQueue } from '../../../workers/ingest-queue.js';
 import { createLogger } from '../../../workers/logger.js';
 import { FleetMetrics } from '../../../workers/metrics.js';
@@ -118,4 +119,11 @@ it('a batch that is only poison still commits its cursor move', async () => {
   expect(await ingest.addAndWait(batch, 90_000)).toMatchObject({ inserted: 0, cursorMoved: true, deadLetters: 1 });
   expect(await readCursor(env.db, 'bypass')).toEqual(batch.cursor!.after);
   expect(await env.db.selectFrom('dead_letters').select('reason').where('dossier_code', '=', 'only-poison').execute()).toEqual([{ reason: 'unstorable' }]);
+});
+
+it('a replay leaves unstorable letters as they are: they hold the record as the writer received it, not a source payload', async () => {
+  const before = await env.db.selectFrom('dead_letters').select(['id', 'reason', 'message']).where('reason', '=', 'unstorable').orderBy('id').execute();
+  expect(before.length).toBeGreaterThan(0);
+  expect(await replayDeadLetters(env.db, { reason: 'unstorable' })).toEqual({ processed: before.length, replayed: 0, stillFailing: before.length });
+  expect(await env.db.selectFrom('dead_letters').select(['id', 'reason', 'message']).where('reason', '=', 'unstorable').orderBy('id').execute()).toEqual(before);
 });
