@@ -60,3 +60,44 @@ export function describePgError(error: unknown): string {
   }
   return String(error);
 }
+
+/**
+ * True for the Postgres errors no retry can fix: data exceptions (class 22) and integrity violations (class 23),
+ * caused by what a statement carried. Anything else — a lost connection, a restart, a deadlock, a serialization
+ * failure — may pass.
+ */
+export function isDataError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
+
+/** Fixed descriptions of the data errors a write can meet (Postgres's own condition names, in words). */
+const dataErrorDescriptions: Record<string, string> = {
+  '22001': 'text longer than its column allows',
+  '22003': 'a number out of its column\'s range',
+  '22007': 'a date or time in a form the database cannot read',
+  '22008': 'a date or time out of the range the database stores',
+  '22009': 'a date or time out of the range the database stores (or an impossible time zone offset)',
+  '22021': 'a character the database\'s encoding cannot hold (NUL)',
+  '22P02': 'a value that is not valid for its type (for text: an unpaired surrogate)',
+  '22P05': 'a character the database cannot store (NUL)',
+  '23502': 'a required value missing',
+  '23503': 'a reference to a row that does not exist',
+  '23505': 'a duplicate of a unique value',
+  '23514': 'a value its table does not allow (a check constraint, or a province with no partition)',
+};
+
+/**
+ * A description of a data error that can never carry the refused value: the SQLSTATE, a fixed description, and
+ * the column or constraint Postgres names — never its message or detail, which quote the value (a name, an ID
+ * number) and the JSON around it.
+ */
+export function describeDataError(error: unknown): string {
+  const { code, column, constraint } = (error ?? {}) as { code?: unknown; column?: unknown; constraint?: unknown };
+  const sqlState = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : 'unknown';
+  const description =
+    dataErrorDescriptions[sqlState] ?? (sqlState.startsWith('23') ? 'an integrity constraint violation' : sqlState.startsWith('22') ? 'a data exception' : 'an error');
+  const identifier = (value: unknown) => (typeof value === 'string' && /^[a-z_][a-z0-9_]{0,62}$/.test(value) ? value : null);
+  const place = [identifier(column) && `column ${identifier(column)}`, identifier(constraint) && `constraint ${identifier(constraint)}`].filter(Boolean).join(', ');
+  return `SQLSTATE ${sqlState}: ${description}${place ? ` (${place})` : ''}`;
+}

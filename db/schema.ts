@@ -123,6 +123,33 @@ export interface WebhookSecretsTable {
   expires_at: Timestamp | null;
 }
 
+/** An ingest batch the writer gave up on, moved out of Redis; kept, marked, after a retry or a discard. */
+export interface FailedBatchesTable {
+  id: ColumnType<string, never, never>;
+  /** The current province whose queue the batch was in. */
+  province_code: string;
+  connector_id: string;
+  origin: 'poll' | 'push';
+  /** The batch as queued, as JSON text (its dead letters may carry text jsonb refuses). */
+  batch: string;
+  records: number;
+  dead_letters: number;
+  /** The writer's last error: never a refused value. */
+  error: string;
+  /** Attempts of the last job that failed. */
+  attempts: number;
+  /** Jobs of this same batch that failed (a poll page read again run after run). */
+  failures: ColumnType<number, number | undefined, number>;
+  /** Hash of what the batch would store: the same batch failing again finds its row. */
+  fingerprint: string;
+  /** The queue job last moved here: a job moved twice counts once. */
+  last_job: string;
+  first_failed_at: ColumnType<Date, Date | string | undefined, never>;
+  failed_at: Timestamp;
+  state: ColumnType<'failed' | 'retried' | 'discarded', 'failed' | 'retried' | 'discarded' | undefined, 'failed' | 'retried' | 'discarded'>;
+  state_changed_at: Timestamp | null;
+}
+
 export interface Database {
   dossiers: DossiersTable;
   dossier_events: DossierEventsTable;
@@ -131,4 +158,5 @@ export interface Database {
   dead_letters: DeadLettersTable;
   api_keys: ApiKeysTable;
   webhook_secrets: WebhookSecretsTable;
+  failed_batches: FailedBatchesTable;
 }

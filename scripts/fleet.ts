@@ -217,7 +217,7 @@ const withFilters = (command: Command) =>
   command
     .option('--connector <id>', 'only this connector')
     .option('--province <code>', 'only this (current) province')
-    .option('--reason <reason>', 'only this reason: unknown_status, missing_field, bad_date, bad_province, bad_value, malformed_record')
+    .option('--reason <reason>', 'only this reason: unknown_status, missing_field, bad_date, bad_province, bad_value, malformed_record, unstorable')
     .option('--since <time>', 'received at or after (ISO 8601)')
     .option('--until <time>', 'received before (ISO 8601)');
 const dlq = program.command('dlq').description('dead letters: records that could not be accepted, kept with their reason and raw payload');
@@ -247,6 +247,48 @@ withFilters(dlq.command('discard').description('mark the matching letters discar
   .option('--all-new', 'discard every new letter (no filter needed)')
   .action(async (options) => {
     await (await deadLetterCommands()).dlqDiscard(config(), options);
+  });
+
+const failedBatchCommands = () => import('./commands/failed-batch.js');
+const withBatchFilters = (command: Command) =>
+  command
+    .option('--connector <id>', 'only this connector')
+    .option('--province <code>', 'only this (current) province')
+    .option('--origin <origin>', 'only batches read by a poller (poll) or pushed to the gateway (push)')
+    .option('--since <time>', 'failed (last) at or after (ISO 8601)')
+    .option('--until <time>', 'failed (last) before (ISO 8601)');
+const failedBatch = program
+  .command('failed-batch')
+  .description('ingest batches the writer gave up on (every retry spent, or refused by Postgres), kept in Postgres until retried or discarded');
+
+withBatchFilters(failedBatch.command('list').description('counts by province, then the batches'))
+  .option('--state <state>', 'failed (default), retried, discarded or all')
+  .option('--limit <n>', 'batches shown', integer('--limit', 1), 50)
+  .action(async (options) => {
+    await (await failedBatchCommands()).failedBatchList(config(), options);
+  });
+
+failedBatch
+  .command('show')
+  .description('one batch: its error, dossier codes, dead letters by reason and cursor move')
+  .argument('<id>', 'the failed batch id, as listed')
+  .option('--batch', 'print the whole batch as JSON too')
+  .action(async (id: string, options: { batch?: boolean }) => {
+    await (await failedBatchCommands()).failedBatchShow(config(), id, options);
+  });
+
+withBatchFilters(failedBatch.command('retry').description('queue the batches again, as they were, for the writer; they are marked retried'))
+  .argument('[ids...]', 'failed batch ids, as listed')
+  .option('--all-failed', 'every failed batch (no id or filter needed)')
+  .action(async (ids: string[], options) => {
+    await (await failedBatchCommands()).failedBatchRetry(config(), ids, options);
+  });
+
+withBatchFilters(failedBatch.command('discard').description('mark the batches discarded (they are kept)'))
+  .argument('[ids...]', 'failed batch ids, as listed')
+  .option('--all-failed', 'every failed batch (no id or filter needed)')
+  .action(async (ids: string[], options) => {
+    await (await failedBatchCommands()).failedBatchDiscard(config(), ids, options);
   });
 
 try {

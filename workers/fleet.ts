@@ -4,6 +4,7 @@ import type { Config } from '../config/env.js';
 import { currentProvinces } from '../config/provinces.js';
 import { recordBreakerState } from '../db/queries/connectors.js';
 import { countDeadLetters } from '../db/queries/dead-letters.js';
+import { countFailedBatches } from '../db/queries/failed-batches.js';
 import { assertDatabaseReachable, createDatabase } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import { BackgroundErrorReporter, type ErrorSource } from './background-error-reporter.js';
@@ -16,6 +17,7 @@ import { Poller } from './poller/poller.js';
 import { assertRedisReachable, createRedis, warnIfEvicting } from './redis.js';
 import { ConnectorScheduler } from './scheduler/connector-scheduler.js';
 import { createWebhooks } from './webhooks/webhooks.js';
+import { FailedBatchSweep } from './writer/failed-batch-sweep.js';
 import { Writer } from './writer/writer.js';
 
 /** The roles a fleet process can play; `all` is every one of them in one process. */
@@ -85,11 +87,15 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
   const ingest = new IngestQueue(openConnection('ingest'), config.QUEUE_PREFIX, () => openConnection('ingest-events'), errors);
   for (const { code } of currentProvinces) metrics.watchQueue(ingest.queueOf(code));
   if (has('gateway')) metrics.watchDeadLetters(() => countDeadLetters(db, { state: 'new' }));
+  if (has('gateway')) metrics.watchFailedBatches(() => countFailedBatches(db, { state: 'failed' }));
 
   const scheduler = has('scheduler') ? new ConnectorScheduler(db, openConnection('scheduler'), logger, { prefix: config.QUEUE_PREFIX, errors }) : null;
   if (scheduler) metrics.watchQueue(scheduler.queue);
+  const sweep = has('writer')
+    ? new FailedBatchSweep(db, currentProvinces.map(({ code }) => ({ province: code, queue: ingest.queueOf(code) })), metrics.batchesFailed, logger)
+    : null;
   const writer = has('writer')
-    ? new Writer(db, openConnection('writer'), metrics, logger, { prefix: config.QUEUE_PREFIX, concurrency: config.WRITER_CONCURRENCY, errors })
+    ? new Writer(db, openConnection('writer'), metrics, logger, { prefix: config.QUEUE_PREFIX, concurrency: config.WRITER_CONCURRENCY, errors, onBatchFailed: () => sweep?.soon() })
     : null;
   const poller = has('poller')
     ? new Poller(db, openConnection('poller'), ingest, metrics, logger, { prefix: config.QUEUE_PREFIX, concurrency: config.POLLER_CONCURRENCY, errors })
@@ -115,6 +121,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
   });
 
   writer?.start();
+  sweep?.start();
   poller?.start();
   await scheduler?.start();
   logger.info({ roles: wanted, url }, 'fleet started');
@@ -128,6 +135,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
       await scheduler?.close();
       await poller?.close();
       await writer?.close();
+      await sweep?.close();
       await ingest.close();
       await server.close();
       for (const connection of connections) connection.disconnect();

@@ -51,7 +51,8 @@ export class IngestQueue {
         defaultJobOptions: {
           attempts: retryPolicy.attempts,
           backoff: { type: 'jittered' },
-          // Completed batches are of no use once committed; failed ones are kept for an operator to inspect.
+          // Completed batches are of no use once committed; failed ones stay until the writer's failed-batch sweep
+          // has kept them in Postgres (failed_batches), then it removes them.
           removeOnComplete: { age: 600, count: 1000 },
           removeOnFail: false,
         },
@@ -72,6 +73,11 @@ export class IngestQueue {
    * Adds a batch and resolves with what the writer did once it is committed. Besides the queue's events, the
    * job is looked at every `checkEveryMs`: a batch that vanished (Redis restarted empty) fails the wait at once,
    * so the poll run ends and the next one resumes from the cursor committed in Postgres.
+   *
+   * For batches that can be read again (a poll page): when the wait fails, a batch still waiting in the queue (or
+   * waiting to be retried) is taken off it — the next run reads its records again from the committed cursor, so
+   * runs that keep failing do not leave one more batch in Redis each. A batch being written is left to finish,
+   * and one that failed for good is the failed-batch sweep's to keep.
    */
   async addAndWait(batch: IngestBatch, timeoutMs: number, checkEveryMs = 1000): Promise<WriteOutcome> {
     const province = queueProvinceOf(batch);
@@ -98,10 +104,30 @@ export class IngestQueue {
     try {
       return await Promise.race([finished, watched]);
     } catch (error) {
+      await this.abandon(queue, job.id!);
       const reason = error instanceof Error ? error.message : String(error);
       throw new BatchNotCommittedError(`batch ${job.id} of connector ${batch.connectorId} was not committed: ${reason}`);
     } finally {
       clearInterval(timer);
+    }
+  }
+
+  /**
+   * Removes a job nobody waits for any more, unless it is finished. A job being retried is active only for its
+   * attempt, so one found active is tried again a few times; one still active after that is being written, and
+   * finishes as any other. Never throws.
+   */
+  private async abandon(queue: Queue<IngestBatch, WriteOutcome>, jobId: string, tries = 10): Promise<void> {
+    for (let attempt = 1; attempt <= tries; attempt++) {
+      try {
+        const state = await queue.getJobState(jobId);
+        if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized' && state !== 'active') return;
+        // Removal refuses a job a writer holds (active): it is tried again after the attempt.
+        if (state !== 'active' && (await queue.remove(jobId)) === 1) return;
+      } catch {
+        // The job was taken meanwhile, or Redis is unavailable: try again, then leave it.
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
     }
   }
 

@@ -91,6 +91,14 @@ export class FleetMetrics {
     registers: [this.registry],
   });
 
+  /** Ingest batches given up on and moved to `failed_batches`. */
+  readonly batchesFailed = new Counter({
+    name: 'dossier_sync_batches_failed_total',
+    help: 'Ingest batches the writer gave up on (a data error it could not isolate, or every retry spent), moved from Redis to failed_batches',
+    labelNames: ['province'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     const queues = this.queues;
@@ -132,6 +140,23 @@ export class FleetMetrics {
       async collect() {
         this.reset();
         for (const { reason, count: n } of await count()) this.set({ reason }, n);
+      },
+    });
+  }
+
+  /** Reports the failed batches waiting for a retry or a discard (state failed), by province, on every scrape. */
+  watchFailedBatches(count: () => Promise<{ provinceCode: string; count: number }[]>): void {
+    new Gauge({
+      name: 'dossier_sync_failed_batches',
+      help: 'Ingest batches in failed_batches waiting for a retry or a discard (fleet failed-batch), by province',
+      labelNames: ['province'] as const,
+      registers: [this.registry],
+      async collect() {
+        // Postgres unavailable: the last figures stay, and the rest of the scrape is still answered.
+        const counts = await count().catch(() => null);
+        if (!counts) return;
+        this.reset();
+        for (const { provinceCode, count: n } of counts) this.set({ province: provinceCode }, n);
       },
     });
   }

@@ -9,6 +9,8 @@ export const deadLetterReasons = [
   'bad_province',
   'bad_value',
   'malformed_record',
+  // The writer's, not a mapping's: a record the database refused although it passed mapping (DESIGN.md guarantee 4).
+  'unstorable',
 ] as const;
 export type DeadLetterReason = (typeof deadLetterReasons)[number];
 

@@ -5,6 +5,7 @@ import { isDossierStatus } from './dossier-status.js';
 import { MappingError, type DeadLetterReason } from './mapping-error.js';
 import { MappedPaths } from './mapped-paths.js';
 import { quoteSourceValue, redactPersonalData } from './personal-data.js';
+import { escapeUnstorable, isStorableInstant, storablePayload, unstorableCharacter } from './storable-text.js';
 import { normaliseText } from './text.js';
 
 /**
@@ -61,27 +62,43 @@ export function mapItems(connector: Pick<Connector, 'map'> & Partial<Pick<Connec
 
 /**
  * The dead letter for an item that failed; an unexpected exception is kept as `malformed_record`. Its raw payload
- * keeps the values at the mapped paths only (`mapped`; default none).
+ * keeps the values at the mapped paths only (`mapped`; default none). Whatever the source sent, the letter can be
+ * stored: text Postgres refuses (NUL, an unpaired surrogate) in its dossier code or message is written as `\uXXXX`
+ * escapes, and the raw payload — kept as JSON text, which escapes those characters itself — is made of values JSON
+ * can write.
  */
 export function toDeadLetter(error: unknown, item: unknown, origin: Origin, receivedAt: string, mapped: MappedPaths = MappedPaths.none): DeadLetter {
   const mapping = error instanceof MappingError ? error : null;
+  const dossierCode = mapping?.dossierCode ?? null;
   return {
     connectorId: origin.connectorId,
     provinceCode: origin.provinceCode,
     // A dossier code read from a personal-looking field (a definition's mistake) is not repeated on the letter.
-    dossierCode: mapped.readsPersonalData('dossierCode') ? null : (mapping?.dossierCode ?? null),
+    dossierCode: dossierCode === null || mapped.readsPersonalData('dossierCode') ? null : escapeUnstorable(dossierCode),
     reason: mapping?.reason ?? 'malformed_record',
     // A plugin's unexpected exception may quote the payload: keep only its type, never its text.
-    message: mapping ? mapping.message : `the connector could not map this record (${error instanceof Error ? error.name : typeof error})`,
-    rawPayload: redactPersonalData(item, mapped),
+    message: escapeUnstorable(mapping ? mapping.message : `the connector could not map this record (${error instanceof Error ? error.name : typeof error})`),
+    rawPayload: storablePayload(redactPersonalData(item, mapped)),
     receivedAt,
   };
+}
+
+/**
+ * Refuses text Postgres cannot store in a mapped field, naming the field and the character: stripping or replacing
+ * it would store another value than the source's (a dossier code with NUL removed may be another dossier's).
+ */
+function storable(value: string, field: string, dossierCode: string | null): string {
+  const character = unstorableCharacter(value);
+  if (character) {
+    throw new MappingError('bad_value', `${field}: contains ${character.description} at character ${character.position}, which cannot be stored; expected text without NUL characters or unpaired surrogates`, dossierCode);
+  }
+  return value;
 }
 
 function text(value: unknown, field: string, dossierCode: string): string | null {
   if (value === null || value === undefined) return null;
   if (typeof value !== 'string') throw new MappingError('bad_value', `${field}: expected text, got a ${typeof value}`, dossierCode);
-  const result = normaliseText(value);
+  const result = normaliseText(storable(value, field, dossierCode));
   if (result !== null && result.length > maxCodeLength) {
     throw new MappingError('bad_value', `${field}: expected at most ${maxCodeLength} characters, got ${result.length}`, dossierCode);
   }
@@ -101,7 +118,9 @@ function date(value: unknown, field: string, dossierCode: string): string | null
   if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
     throw new MappingError('bad_date', `${field}: expected a valid date`, dossierCode);
   }
-  return value.toISOString();
+  const iso = value.toISOString();
+  if (!isStorableInstant(iso)) throw new MappingError('bad_date', `${field}: ${iso} is outside the years 0001 to 9999 that can be stored; expected a real date`, dossierCode);
+  return iso;
 }
 
 /**
@@ -109,7 +128,8 @@ function date(value: unknown, field: string, dossierCode: string): string | null
  * quotes a value only for a field read from one of the connector's mapped paths (`mapped`; default none).
  */
 export function normalise(input: DossierRecordInput, origin: Origin, observedAt: string, mapped: MappedPaths = MappedPaths.none): DossierRecord {
-  const dossierCode = typeof input.dossierCode === 'string' ? normaliseText(input.dossierCode) : null;
+  const rawCode = typeof input.dossierCode === 'string' ? input.dossierCode : null;
+  const dossierCode = rawCode === null ? null : normaliseText(storable(rawCode, 'dossierCode', rawCode));
   if (!dossierCode) throw new MappingError('missing_field', 'dossierCode: expected the dossier code (MaHoSo), got none');
   if (dossierCode.length > maxCodeLength) {
     throw new MappingError('bad_value', `dossierCode: expected at most ${maxCodeLength} characters, got ${dossierCode.length}`);
@@ -149,7 +169,7 @@ export function normalise(input: DossierRecordInput, origin: Origin, observedAt:
     channel: smallCode(input.channel, 'channel', 3, dossierCode, mapped),
     applicantType: smallCode(input.applicantType, 'applicantType', 4, dossierCode, mapped),
     status: input.status,
-    sourceStatus: (normaliseText(String(input.sourceStatus ?? input.status)) ?? String(input.status)).slice(0, maxCodeLength),
+    sourceStatus: (normaliseText(storable(String(input.sourceStatus ?? input.status), 'sourceStatus', dossierCode)) ?? String(input.status)).slice(0, maxCodeLength),
     submittedAt: null,
     receivedAt: null,
     dueAt: null,

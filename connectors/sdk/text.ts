@@ -1,12 +1,11 @@
 /**
- * Vietnamese text is compared and stored in Unicode NFC (DESIGN.md, "Text"). NUL characters and lone
- * surrogates are replaced too: Postgres refuses both, and one such value would poison a whole batch.
- * Blank becomes null.
+ * Vietnamese text is compared and stored in Unicode NFC (DESIGN.md, "Text"). Blank becomes null. Text that
+ * Postgres cannot store (NUL, unpaired surrogates) is refused by the caller before, with the field's name
+ * (`storable-text.ts`): removing or replacing it here would store another value than the source sent.
  */
 export function normaliseText(value: string | null | undefined): string | null {
   if (value === null || value === undefined) return null;
-  // eslint-disable-next-line no-control-regex
-  const text = value.toWellFormed().normalize('NFC').replace(/\u0000/g, '').trim();
+  const text = value.normalize('NFC').trim();
   return text === '' ? null : text;
 }
 

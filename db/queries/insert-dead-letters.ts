@@ -1,25 +1,31 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { DeadLetter } from '../../connectors/sdk/normalise.js';
+import { escapeUnstorable, isStorableInstant, storablePayload } from '../../connectors/sdk/storable-text.js';
 import type { Database } from '../schema.js';
+
+const nullable = (text: string | null) => (text === null ? null : escapeUnstorable(text));
 
 /**
  * Keeps a batch of dead letters, in one statement. The same bad record seen again (a look-back re-read, a
- * retried batch) is kept once. Returns how many new letters were stored.
+ * retried batch) is kept once. Returns how many new letters were stored. A letter made anywhere (an older
+ * gateway, a plugin) is stored whatever its text: characters Postgres refuses are written as `\uXXXX` escapes,
+ * the raw payload is JSON text (which escapes them itself), and a time Postgres cannot read becomes now.
  */
 export async function insertDeadLetters(db: Kysely<Database>, deadLetters: readonly DeadLetter[]): Promise<number> {
   if (deadLetters.length === 0) return 0;
   const rows = deadLetters.map((letter) => {
-    const rawPayload = JSON.stringify(letter.rawPayload) ?? 'null';
+    const rawPayload = JSON.stringify(storablePayload(letter.rawPayload)) ?? 'null';
+    const reason = escapeUnstorable(String(letter.reason));
     return {
-      connector_id: letter.connectorId,
-      province_code: letter.provinceCode,
-      dossier_code: letter.dossierCode,
-      reason: letter.reason,
-      message: letter.message,
-      fingerprint: createHash('sha1').update(letter.reason).update('\u0000').update(rawPayload).digest('base64'),
+      connector_id: escapeUnstorable(letter.connectorId),
+      province_code: nullable(letter.provinceCode),
+      dossier_code: nullable(letter.dossierCode),
+      reason,
+      message: escapeUnstorable(letter.message),
+      fingerprint: createHash('sha1').update(reason).update('\u0000').update(rawPayload).digest('base64'),
       raw_payload: rawPayload,
-      received_at: letter.receivedAt,
+      received_at: typeof letter.receivedAt === 'string' && isStorableInstant(letter.receivedAt) ? letter.receivedAt : new Date().toISOString(),
     };
   });
   const result = await sql`

@@ -38,14 +38,33 @@ it('moves the cursor page by page, in the transaction that stores the page', asy
 
 it('leaves the cursor and everything else untouched when the transaction fails half way', async () => {
   await writeBatch(env.db, batch(1));
-  const poisoned = batch(2, {
-    records: [dossierRecord({ dossierCode: '01.2026.000002' }), dossierRecord({ dossierCode: '01.2026.000003', status: 11 as DossierStatus })],
-    deadLetters: [{ connectorId: 'test', provinceCode: '01', dossierCode: 'x', reason: 'bad_date', message: 'm', rawPayload: {}, receivedAt: new Date().toISOString() }],
-  });
-  await expect(writeBatch(env.db, poisoned)).rejects.toThrow(/check constraint/);
-  expect(await readCursor(env.db, 'test')).toEqual(page(1));
-  expect(await stored()).toBe(1);
-  expect(await env.db.selectFrom('dead_letters').selectAll().execute()).toHaveLength(0);
+  // A failure a retry may fix (not a data error, which would isolate the record instead), met half way through.
+  await sql`
+    CREATE FUNCTION fail_half_way() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      RAISE EXCEPTION 'failing half way' USING ERRCODE = '40001';
+    END $$`.execute(env.db);
+  await sql`CREATE TRIGGER fail_half_way AFTER INSERT ON dossier_events FOR EACH ROW WHEN (NEW.dossier_code = '01.2026.000003') EXECUTE FUNCTION fail_half_way()`.execute(env.db);
+  try {
+    const poisoned = batch(2, {
+      records: [dossierRecord({ dossierCode: '01.2026.000002' }), dossierRecord({ dossierCode: '01.2026.000003', status: 3 as DossierStatus })],
+      deadLetters: [{ connectorId: 'test', provinceCode: '01', dossierCode: 'x', reason: 'bad_date', message: 'm', rawPayload: {}, receivedAt: new Date().toISOString() }],
+    });
+    await expect(writeBatch(env.db, poisoned)).rejects.toThrow(/failing half way/);
+    expect(await readCursor(env.db, 'test')).toEqual(page(1));
+    expect(await stored()).toBe(1);
+    expect(await env.db.selectFrom('dead_letters').selectAll().execute()).toHaveLength(0);
+  } finally {
+    await sql`DROP TRIGGER fail_half_way ON dossier_events`.execute(env.db);
+  }
+});
+
+it('a record the database refuses costs only itself: the rest and the cursor commit (guarantee 4)', async () => {
+  await writeBatch(env.db, batch(1));
+  const poisoned = batch(2, { records: [dossierRecord({ dossierCode: '01.2026.000002' }), dossierRecord({ dossierCode: '01.2026.000003', status: 11 as DossierStatus })] });
+  expect(await writeBatch(env.db, poisoned)).toMatchObject({ inserted: 1, unstorable: 1, deadLetters: 1, cursorMoved: true });
+  expect(await readCursor(env.db, 'test')).toEqual(page(2));
+  expect(await env.db.selectFrom('dead_letters').select(['dossier_code', 'reason']).execute()).toEqual([{ dossier_code: '01.2026.000003', reason: 'unstorable' }]);
 });
 
 it('never moves the cursor past a page not yet committed, nor backwards for a stale batch', async () => {

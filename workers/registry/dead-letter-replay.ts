@@ -37,6 +37,12 @@ export async function replayDeadLetters(db: Kysely<Database>, filter: DeadLetter
     const replayed: string[] = [];
     const failures: { id: string; reason: string; message: string }[] = [];
     for (const letter of letters) {
+      // The writer's letters hold the record (or letter) as it reached the database, not what the source sent:
+      // no mapping can replay them. They stay as they are, until the source sends the record again or a discard.
+      if (letter.reason === 'unstorable') {
+        failures.push({ id: letter.id, reason: letter.reason, message: letter.message });
+        continue;
+      }
       if (!connectors.has(letter.connector_id)) {
         const row = await findConnector(db, letter.connector_id);
         connectors.set(

@@ -3,7 +3,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { currentProvinces } from '../../config/provinces.js';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
-import { describePgError } from '../../db/database.js';
+import { describeDataError, describePgError, isDataError } from '../../db/database.js';
 import type { Database } from '../../db/schema.js';
 import { BackgroundErrorReporter, type BackgroundErrors } from '../background-error-reporter.js';
 import type { Logger } from '../logger.js';
@@ -20,15 +20,11 @@ export interface WriterOptions {
   prefix: string;
   /** Where the queue workers' errors are told. Default: a reporter of its own over `logger` and `metrics`. */
   errors?: BackgroundErrors;
-}
-
-/**
- * Postgres error classes that no retry can fix: data exceptions (22) and integrity violations (23). Anything
- * else — a lost connection, a restart, a deadlock, a serialization failure — is retried whole.
- */
-function isPermanent(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+  /**
+   * Told when a batch failed for good — a data error its isolation could not get round, or every retry spent —
+   * with its queue's province: the failed-batch sweep then moves it from Redis to Postgres. Default: nothing.
+   */
+  onBatchFailed?: (province: string) => void;
 }
 
 /**
@@ -66,6 +62,10 @@ export class Writer {
         settings: { backoffStrategy: (attemptsMade: number) => retryDelay(attemptsMade) },
       });
       worker.on('error', (error) => errors.report({ component: 'writer', kind: 'worker', message: 'writer queue connection error; batches wait for Redis' }, error, { province: code }));
+      // BullMQ tells every failed attempt; only a final one (finishedOn set) leaves the batch in the failed set.
+      worker.on('failed', (job) => {
+        if (job?.finishedOn) options.onBatchFailed?.(code);
+      });
       return worker;
     });
   }
@@ -91,6 +91,7 @@ export class Writer {
       this.metrics.recordsWritten.inc({ province, outcome: 'updated' }, outcome.updated);
       this.metrics.recordsWritten.inc({ province, outcome: 'unchanged' }, outcome.unchanged);
       for (const letter of batch.deadLetters) this.metrics.recordsRejected.inc({ province, reason: letter.reason });
+      if (outcome.unstorable > 0) this.metrics.recordsRejected.inc({ province, reason: 'unstorable' }, outcome.unstorable);
       if (batch.origin === 'push') {
         // A pushed (webhook) batch: each record's time from receipt by the gateway to this commit.
         const committedAt = Date.now();
@@ -99,12 +100,15 @@ export class Writer {
       return outcome;
     } catch (error) {
       this.metrics.writeFailures.inc({ province });
-      const permanent = isPermanent(error);
+      // A data error got past the isolation of refused records (the cursor move itself was refused): no retry
+      // can fix it. Its description names the SQLSTATE and column, never the value Postgres's message quotes.
+      const permanent = isDataError(error);
+      const description = permanent ? describeDataError(error) : describePgError(error);
       this.logger.error(
-        { province, connector: batch.connectorId, batch: job.id, attempt: job.attemptsMade + 1, records: batch.records.length, err: describePgError(error) },
-        permanent ? 'ingest batch refused by Postgres; kept in the failed set' : 'ingest batch failed and was rolled back; it will be retried',
+        { province, connector: batch.connectorId, batch: job.id, attempt: job.attemptsMade + 1, records: batch.records.length, err: description },
+        permanent ? 'ingest batch refused by Postgres; kept as a failed batch' : 'ingest batch failed and was rolled back; it will be retried',
       );
-      if (permanent) throw new UnrecoverableError(describePgError(error));
+      if (permanent) throw new UnrecoverableError(description);
       throw error;
     }
   }

@@ -44,34 +44,50 @@ describe('normalise stores Vietnamese text in NFC', () => {
   });
 });
 
-describe('normalise removes NUL characters and blanks', () => {
-  it('drops NUL characters Postgres would refuse', () => {
-    const record = normalise(
-      input({ dossierCode: 'H56\u0000.2026.01', procedureCode: '2.000\u0000477', agencyCode: '\u0000000.00.01.H56\u0000', sourceStatus: '4\u0000' }),
-      origin(),
-      at,
-    );
-    expect(record.dossierCode).toBe('H56.2026.01');
-    expect(record.procedureCode).toBe('2.000477');
-    expect(record.agencyCode).toBe('000.00.01.H56');
-    expect(record.sourceStatus).toBe('4');
-    expect(JSON.stringify(record)).not.toContain('\\u0000');
+describe('normalise refuses text Postgres cannot store, and blanks', () => {
+  it('a NUL character in any mapped text field is bad_value naming the field, never silently dropped', () => {
+    const fields = { dossierCode: 'H56\u0000.2026.01', altDossierCode: 'X\u0000', procedureCode: '2.000\u0000477', sectorCode: '\u0000', agencyCode: '\u0000000.00.01.H56', sourceStatus: '4\u0000', provinceCode: '79\u0000' };
+    for (const [field, value] of Object.entries(fields)) {
+      const error = catchMappingError(() => normalise(input({ [field]: value }), origin(), at));
+      expect(error.reason, field).toBe('bad_value');
+      expect(error.message, field).toMatch(new RegExp(`^${field}: contains U\\+0000 \\(NUL\\) at character \\d+, which cannot be stored`));
+    }
   });
 
-  it('replaces a lone surrogate instead of storing invalid text', () => {
-    const record = normalise(input({ procedureCode: 'abc\uD800def' }), origin(), at);
-    expect(record.procedureCode!.isWellFormed()).toBe(true);
+  it('an unpaired surrogate is bad_value too, where a pair (an emoji) is text like any other', () => {
+    for (const value of ['abc\uD800def', 'abc\uDC00', '\uDBFF']) {
+      const error = catchMappingError(() => normalise(input({ procedureCode: value }), origin(), at));
+      expect(error.reason).toBe('bad_value');
+      expect(error.message).toMatch(/^procedureCode: contains an unpaired surrogate \(U\+D[89A-F][0-9A-F]{2}\) at character \d+, which cannot be stored/);
+    }
+    expect(normalise(input({ procedureCode: '2.000477 \uD83D\uDE00' }), origin(), at).procedureCode).toBe('2.000477 \uD83D\uDE00');
+  });
+
+  it('the dead letter of such a record names the dossier with the character escaped, and keeps the payload exact', () => {
+    const item = input({ dossierCode: 'H56\u0000.01', agencyCode: 'A\uD800' });
+    const { records, deadLetters } = mapItems(passThrough, [item], origin());
+    expect(records).toEqual([]);
+    expect(deadLetters).toMatchObject([{ reason: 'bad_value', dossierCode: 'H56\\u0000.01' }]);
+    expect(JSON.parse(JSON.stringify(deadLetters[0]!.rawPayload))).toMatchObject({ dossierCode: 'H56\u0000.01' });
+  });
+
+  it('a date outside the years Postgres stores is bad_date', () => {
+    for (const dueAt of [new Date(Date.UTC(10000, 0, 1)), new Date(Date.UTC(-1, 0, 1))]) {
+      const error = catchMappingError(() => normalise(input({ dueAt }), origin(), at));
+      expect(error.reason).toBe('bad_date');
+      expect(error.message).toMatch(/^dueAt: .* is outside the years 0001 to 9999/);
+    }
   });
 
   it('trims, and stores blank text as null', () => {
-    const record = normalise(input({ dossierCode: '  H56.01  ', procedureCode: '   ', sectorCode: '\u0000' }), origin(), at);
+    const record = normalise(input({ dossierCode: '  H56.01  ', procedureCode: '   ', sectorCode: '' }), origin(), at);
     expect(record.dossierCode).toBe('H56.01');
     expect(record.procedureCode).toBeNull();
     expect(record.sectorCode).toBeNull();
   });
 
-  it('a dossier code that is only NUL or blank is missing_field', () => {
-    for (const dossierCode of ['\u0000', '   ', '']) {
+  it('a dossier code that is blank is missing_field', () => {
+    for (const dossierCode of ['   ', '']) {
       expect(catchMappingError(() => normalise(input({ dossierCode }), origin(), at)).reason).toBe('missing_field');
     }
   });

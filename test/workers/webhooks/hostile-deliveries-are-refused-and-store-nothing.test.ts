@@ -277,7 +277,52 @@ const cases: Case[] = [
       expect([row.alt_dossier_code, row.agency_code]).toEqual(['Hồ sơ khác'.normalize('NFC'), 'Sở Tư pháp'.normalize('NFC')]);
     },
   },
-  { name: 'a NUL character in the dossier code', status: 202, request: () => sign(update('D06\u0000')), effect: { stored: ['D06'] } },
+  // Text Postgres cannot store (issue #9): never dropped or replaced in silence, never able to fail a write.
+  {
+    name: 'a NUL character in the dossier code: a dead letter, never the code with the NUL removed',
+    status: 422,
+    code: 'all_records_invalid',
+    request: () => sign(update('D06\u0000')),
+    effect: { deadLetters: ['bad_value'] },
+    check: async (answer) => {
+      expect(answer.body.errors).toEqual([expect.stringMatching(/^\$ \(dossier D06\\u0000\): bad_value: dossierCode: contains U\+0000 \(NUL\) at character 4/)]);
+      const letter = await env.db.selectFrom('dead_letters').select(['dossier_code', 'raw_payload']).orderBy('id', 'desc').executeTakeFirstOrThrow();
+      expect(letter.dossier_code).toBe('D06\\u0000');
+      expect((JSON.parse(letter.raw_payload) as { MaHoSo: string }).MaHoSo).toBe('D06\u0000');
+    },
+  },
+  {
+    name: 'a valid update and one with NUL in its code and an unknown status, in one array: the valid one is stored',
+    status: 202,
+    request: () => sign([update('P06-valid'), update('P06\u0000-poison', { TrangThaiHoSo: '99' })]),
+    effect: { stored: ['P06-valid'], deadLetters: ['unknown_status'] },
+    check: async (answer) => {
+      expect(answer.body).toMatchObject({ accepted: 1, rejected: 1 });
+      const letter = await env.db.selectFrom('dead_letters').select(['dossier_code', 'raw_payload']).orderBy('id', 'desc').executeTakeFirstOrThrow();
+      expect(letter.dossier_code).toBe('P06\\u0000-poison');
+      expect(letter.raw_payload).toContain('"MaHoSo":"P06\\u0000-poison"');
+    },
+  },
+  { name: 'an unpaired surrogate (a \\ud800 escape) in a mapped field', status: 422, code: 'all_records_invalid', request: () => sign(`{"MaHoSo":"P07","MaTinh":"01","TrangThaiHoSo":"4","NgayCapNhat":"20261127080000","DonViXuLy":"000.00.01.H01\\ud800"}`), effect: { deadLetters: ['bad_value'] } },
+  { name: 'a NUL character in the update time', status: 422, code: 'all_records_invalid', request: () => sign(update('P08', { NgayCapNhat: '20261127\u0000080000' })), effect: { deadLetters: ['bad_date'] } },
+  {
+    name: 'NUL and unpaired surrogates in fields and keys the mapping does not read: the update is stored',
+    status: 202,
+    request: () => sign(update('P09', { QuaTrinhXuLy: [{ NoiDungXuLy: 'Tiếp nhận\u0000', ['Ghi\u0000Chu']: '\uDC00' }], GhiChu: '\uD800' })),
+    effect: { stored: ['P09'] },
+  },
+  {
+    name: 'a NUL character in a key of a bad update: the dead letter keeps the key as sent',
+    status: 422,
+    code: 'all_records_invalid',
+    request: () => sign({ ['Ma\u0000HoSo']: 'P10', TrangThaiHoSo: '4', NgayCapNhat: '20261127080000' }),
+    effect: { deadLetters: ['missing_field'] },
+    check: async () => {
+      const letter = await env.db.selectFrom('dead_letters').select('raw_payload').orderBy('id', 'desc').executeTakeFirstOrThrow();
+      expect(Object.keys(JSON.parse(letter.raw_payload) as object)).toContain('Ma\u0000HoSo');
+    },
+  },
+  { name: 'a raw NUL byte inside a JSON string', status: 400, code: 'body_unparseable', request: () => sign('{"MaHoSo":"P11\u0000"}') },
   { name: 'wrong type: channel as an object', status: 422, code: 'all_records_invalid', request: () => sign(update('D07', { KenhThucHien: { x: 1 } })), effect: { deadLetters: ['bad_value'] } },
   { name: 'wrong type: dossier code as a number', status: 422, code: 'all_records_invalid', request: () => sign(update('D08', { MaHoSo: 12345 })), effect: { deadLetters: ['missing_field'] } },
   { name: 'wrong type: version as text', status: 422, code: 'all_records_invalid', request: () => sign(update('D09', { PhienBan: 'one' })), effect: { deadLetters: ['bad_value'] } },
