@@ -245,7 +245,12 @@ async function readSampleBody(path: string): Promise<unknown> {
     throw new UsageError(`fleet connector check: --sample ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'}); expected a webhook body (JSON) as the system pushes it`);
   }
   try {
-    return parseStrictJson(text.replace(/^\uFEFF/, ''), 64);
+    const { value, hasPrototypeKeys } = parseStrictJson(text.replace(/^\uFEFF/, ''), 64);
+    if (hasPrototypeKeys) {
+      // The gateway keeps an update holding such a key as a dead letter without mapping it; a check that mapped it would mislead.
+      throw new UsageError(`fleet connector check: --sample ${path}: the body holds a __proto__, constructor or prototype key; the gateway keeps each update holding one as a malformed_record dead letter (or refuses the body when the key is outside the updates): remove it and check again`);
+    }
+    return value;
   } catch (error) {
     if (error instanceof JsonBodyError) throw new UsageError(`fleet connector check: --sample ${path}: not a JSON body: ${error.message}`);
     throw error;

@@ -159,7 +159,7 @@ describe('values from mapped, non-personal fields are still quoted, so a provinc
     const messages = mapItems(connector, [{ ...base, state: 'teleported' }, { ...base, channel: 'pigeon' }, { ...base, timeline: { dueAt: 'soon' } }, { ...base, kind: 'x7' }], origin('79')).deadLetters.map((letter) => letter.message);
     expect(messages).toEqual([
       'state: "teleported" is not a status this definition maps; add it to statuses.map',
-      'channel: "pigeon" is not one of online',
+      'channel: "pigeon" is not a value this definition maps; expected one of "online" (compared after trimming, in Unicode NFC)',
       expect.stringMatching(/^timeline\.dueAt: "soon" is not a date in format iso/),
       'kind: expected a whole number, got "x7"',
     ]);
