@@ -1,3 +1,4 @@
+import { MappedPaths } from '../../connectors/sdk/mapped-paths.js';
 import { isUtf8 } from 'node:buffer';
 import { WebhookVerificationError } from 'standardwebhooks';
 import { WebhookBodyError } from '../../connectors/sdk/connector.js';
@@ -75,7 +76,7 @@ function prototypeKeyLetter(connector: Connector, item: unknown, place: Prototyp
   const code = codePath === undefined ? undefined : readPath(item, codePath);
   const dossierCode = typeof code === 'string' ? normaliseText(code) : null;
   const message = `the update holds the key ${JSON.stringify(place.key)} (at ${place.path}), which is refused: ${prototypeKeyRule}; the update was not applied: remove the key at the source`;
-  return toDeadLetter(new MappingError('malformed_record', message, dossierCode && dossierCode.length <= 100 ? dossierCode : null), item, origin, origin.observedAt.toISOString());
+  return toDeadLetter(new MappingError('malformed_record', message, dossierCode && dossierCode.length <= 100 ? dossierCode : null), item, origin, origin.observedAt.toISOString(), MappedPaths.of(connector));
 }
 
 /**

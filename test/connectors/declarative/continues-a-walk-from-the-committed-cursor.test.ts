@@ -29,7 +29,7 @@ function definition(url: string, style: VendorOptions['pagination'], extra: Reco
     request: { path: '/records', query: { since: '{{cursor}}', ...paginations[style].query } },
     pagination: paginations[style].pagination,
     records: { path: 'data.items' },
-    fields: { dossierCode: 'code', status: 'state' },
+    fields: { dossierCode: 'code', status: 'state', sourceUpdatedAt: 'updatedAt' },
     statuses: { preset: 'english' },
     rateLimit: { requestsPerSecond: 1000 },
     ...extra,
