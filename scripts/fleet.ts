@@ -231,10 +231,10 @@ withFilters(dlq.command('list').description('counts by reason, then the letters'
 
 dlq
   .command('show')
-  .description('one letter with its reason, message and raw payload (personal data was redacted when kept)')
-  .argument('<id>', 'the letter id, as listed')
-  .action(async (id: string) => {
-    await (await deadLetterCommands()).dlqShow(config(), id);
+  .description('letters with their reason, message and raw payload (personal data was redacted when kept)')
+  .argument('<ids...>', 'the letter ids, as listed')
+  .action(async (ids: string[]) => {
+    await (await deadLetterCommands()).dlqShow(config(), ids);
   });
 
 withFilters(dlq.command('replay').description("re-run the matching letters through their connector's current definition (after a fix); stored ones are marked replayed"))

@@ -60,15 +60,23 @@ export async function dlqList(config: Config, options: DeadLetterOptions & { lim
   });
 }
 
-/** `fleet dlq show ID`: one letter with its raw payload (personal data was redacted when it was kept). */
-export async function dlqShow(config: Config, id: string): Promise<void> {
-  if (!/^\d+$/.test(id)) throw new UsageError(`fleet dlq show: ${JSON.stringify(id)} is not a dead letter id; expected a number from fleet dlq list`);
+/** `fleet dlq show ID...`: letters with their raw payload (redacted when kept); an unknown id shows none (exit 2). */
+export async function dlqShow(config: Config, ids: readonly string[]): Promise<void> {
+  const bad = ids.find((id) => !/^\d+$/.test(id));
+  if (bad !== undefined) throw new UsageError(`fleet dlq show: ${JSON.stringify(bad)} is not a dead letter id; expected a number from fleet dlq list`);
   await withDatabase(config, async (db) => {
-    const letter = await findDeadLetter(db, id);
-    if (!letter) throw new UsageError(`fleet dlq show: no dead letter ${id}`);
-    console.log(`id: ${letter.id}\nconnector: ${letter.connector_id}\nprovince: ${letter.province_code ?? '-'}\ndossier: ${letter.dossier_code ?? '-'}`);
-    console.log(`reason: ${letter.reason}\nmessage: ${letter.message}\nstate: ${letter.state}\nreceived: ${formatTime(letter.received_at)}`);
-    console.log(`raw payload:\n${JSON.stringify(JSON.parse(letter.raw_payload), null, 2)}`);
+    const letters = [];
+    for (const id of ids) {
+      const letter = await findDeadLetter(db, id);
+      if (!letter) throw new UsageError(`fleet dlq show: no dead letter ${id}`);
+      letters.push(letter);
+    }
+    for (const [index, letter] of letters.entries()) {
+      if (index > 0) console.log('');
+      console.log(`id: ${letter.id}\nconnector: ${letter.connector_id}\nprovince: ${letter.province_code ?? '-'}\ndossier: ${letter.dossier_code ?? '-'}`);
+      console.log(`reason: ${letter.reason}\nmessage: ${letter.message}\nstate: ${letter.state}\nreceived: ${formatTime(letter.received_at)}`);
+      console.log(`raw payload:\n${JSON.stringify(JSON.parse(letter.raw_payload), null, 2)}`);
+    }
   });
 }
 
