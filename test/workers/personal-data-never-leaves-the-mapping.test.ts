@@ -230,7 +230,6 @@ beforeAll(async () => {
   const ids = (await env.db.selectFrom('dead_letters').select('id').orderBy('id').execute()).map((row) => String(row.id));
   // Every letter, in one process: `fleet dlq show` takes several ids.
   await run('fleet dlq show (every letter)', ['dlq', 'show', ...ids]);
-  expect(seen['fleet dlq show (every letter)']!.match(/^reason: /gm)).toHaveLength(ids.length);
   await run('fleet connector check pd-national', ['connector', 'check', 'pd-national']);
   await run('fleet connector check pd-mistaken', ['connector', 'check', 'pd-mistaken']);
   await run('fleet connector check --file', ['connector', 'check', '--file', definitionFile]);
@@ -259,8 +258,8 @@ it('looked at every place with something in it', () => {
   expect(seen['Redis, before the writer']).toContain('"deadLetters":[{');
   expect(seen['dead_letters rows']!.split('\n')).toHaveLength(expectedDeadLetters);
   expect(seen['fleet dlq list']).toContain('unknown_status');
-  expect(Object.keys(seen).filter((place) => place.startsWith('fleet dlq show'))).toHaveLength(expectedDeadLetters);
-  for (const [place, output] of Object.entries(seen)) if (place.startsWith('fleet dlq show')) expect(output).toContain('raw payload:');
+  // One `fleet dlq show` of every letter: each shows its raw payload.
+  expect(seen['fleet dlq show (every letter)']!.match(/^raw payload:/gm)).toHaveLength(expectedDeadLetters);
   expect(seen['fleet connector check pd-mistaken']).toMatch(/would be dead-lettered/);
   expect(seen['fleet dlq replay']).toMatch(/replayed \d+ dead letters/);
   expect(answers.map((answer) => answer.status)).toEqual(pushes.map((push) => push.status));
