@@ -61,11 +61,14 @@ it('carries the walk on from the committed position after a SIGKILL, without rea
 
   fleet = start();
   await waitFor(async () => (await stored()) === pages * pageSize, 'every dossier stored after the restart');
-  // The restarted fleet's first request asked for the page the cursor named, and the walk went on from there to
+  // The restarted fleet's first request asked for the page the committed cursor named, and the walk went on from there to
   // its end (the empty page after the last) without asking for the first page again.
   const afterRestart = server.positions.slice(requestsBeforeRestart);
   const walkEnd = afterRestart.indexOf(pages * pageSize);
-  expect(afterRestart[0], `requests after the restart: ${afterRestart.slice(0, 5).join(', ')}…`).toBe((committed.resume.page - 1) * pageSize);
+  // The killed fleet may have queued the next page's batch already: the restarted writer then commits it first,
+  // and the walk goes on one page later — from the cursor as committed by then, never from the start.
+  const named = (committed.resume.page - 1) * pageSize;
+  expect([named, named + pageSize], `requests after the restart: ${afterRestart.slice(0, 5).join(', ')}…`).toContain(afterRestart[0]);
   expect(walkEnd).toBeGreaterThan(0);
   expect(afterRestart.slice(0, walkEnd + 1)).not.toContain(0);
   expect(server.positions.slice(0, requestsBeforeRestart).filter((position) => position === 0)).toHaveLength(1);
