@@ -38,9 +38,17 @@ export class OwnRedis {
   private constructor(readonly port: number) {}
 
   static async start(): Promise<OwnRedis> {
-    const redis = new OwnRedis(await sparePort());
-    await redis.launch();
-    return redis;
+    // A spare port can be taken by another test between choosing it and binding it: try a fresh one then.
+    for (let attempt = 1; ; attempt++) {
+      const redis = new OwnRedis(await sparePort());
+      try {
+        await redis.launch();
+        return redis;
+      } catch (error) {
+        await redis.stop().catch(() => {});
+        if (attempt >= 3) throw error;
+      }
+    }
   }
 
   get url(): string {
