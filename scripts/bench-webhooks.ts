@@ -21,7 +21,7 @@ import { createDatabase } from '../db/database.js';
 import { saveConnector } from '../db/queries/connectors.js';
 import { rotateWebhookSecret } from '../db/queries/webhook-secrets.js';
 import type { Database } from '../db/schema.js';
-import { ingestQueueName } from '../workers/queues.js';
+import { ingestQueueName } from '../workers/queue/queues.js';
 import { generateWebhookSecret, SecretBox } from '../workers/webhooks/secret-box.js';
 import { migrateCommand } from './commands/migrate.js';
 

@@ -8,9 +8,9 @@ import { countFailedBatches } from '../db/queries/failed-batches.js';
 import { assertDatabaseReachable, createDatabase } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import { BackgroundErrorReporter, type ErrorSource } from './background-error-reporter.js';
-import { dependencyChecks } from './gateway/dependency-checks.js';
-import { startGateway } from './gateway/gateway.js';
-import { IngestQueue } from './ingest-queue.js';
+import { dependencyChecks } from './http/dependency-checks.js';
+import { startHttpServer } from './http/http-server.js';
+import { IngestQueue } from './queue/ingest-queue.js';
 import type { Logger } from './logger.js';
 import { FleetMetrics } from './metrics.js';
 import { Poller } from './poller/poller.js';
@@ -110,7 +110,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
 
   const webhooks = has('gateway') ? createWebhooks(config, db, ingest, metrics, logger, errors) : null;
 
-  const { server, url } = await startGateway({
+  const { server, url } = await startHttpServer({
     host: config.HTTP_HOST,
     port: config.HTTP_PORT,
     metrics,

@@ -35,7 +35,7 @@ export interface FieldSource {
 
 /**
  * The contract a connector implements (Kafka Connect / Airbyte style): its spec (the plugin's configSchema),
- * read and map. The framework does the rest — checking (connectors/check-connector.ts reads and maps one
+ * read and map. The framework does the rest — checking (workers/control-plane/check-connector.ts reads and maps one
  * page), scheduling, validation, dead letters, batching, storage. A connector never talks to Redis or Postgres.
  *
  * A connector says what its system can do by the members it has: `read` (with `startFrom` and

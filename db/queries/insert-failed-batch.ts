@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { escapeUnstorable, storablePayload } from '../../connectors/sdk/storable-text.js';
-import type { IngestBatch } from '../../workers/queues.js';
+import type { IngestBatch } from '../../workers/queue/queues.js';
 import type { Database } from '../schema.js';
 
 /** An ingest batch the writer gave up on, as the failed-batch sweep found it in a queue's failed set. */

@@ -2,10 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
 import { z } from 'zod';
 import type { Config } from '../../config/env.js';
-import { DefinitionError } from '../../connectors/definition.js';
+import { DefinitionError } from '../../workers/control-plane/definition.js';
 import { isPolled } from '../../connectors/plugins.js';
 import type { ConnectorStatusRow } from '../../db/queries/connectors.js';
-import { checkConnector, CheckInputError, emptyPageHint, emptySampleHint, type CheckField, type CheckResult } from '../../connectors/check-connector.js';
+import { checkConnector, CheckInputError, emptyPageHint, emptySampleHint, type CheckField, type CheckResult } from '../../workers/control-plane/check-connector.js';
 import { JsonBodyError, parseStrictJson } from '../../workers/webhooks/strict-json.js';
 import {
   ConnectorRegistry,
@@ -15,7 +15,7 @@ import {
   RegistryError,
   type StateChange,
   type SubmittedDefinition,
-} from '../../workers/registry/connector-registry.js';
+} from '../../workers/control-plane/connector-registry.js';
 import { UsageError } from './cli-errors.js';
 import { formatTable, formatTime, withDatabase } from './cli-output.js';
 

@@ -1,6 +1,6 @@
 import type { Config } from '../../config/env.js';
 import { countDeadLetters, discardDeadLetters, findDeadLetter, listDeadLetters, type DeadLetterFilter } from '../../db/queries/dead-letters.js';
-import { replayDeadLetters } from '../../workers/registry/dead-letter-replay.js';
+import { replayDeadLetters } from '../../workers/control-plane/dead-letter-replay.js';
 import { UsageError } from './cli-errors.js';
 import { formatTable, formatTime, withDatabase } from './cli-output.js';
 

@@ -1,4 +1,4 @@
-import { checkConnector, type CheckResult } from '../../connectors/check-connector.js';
+import { checkConnector, type CheckResult } from '../../workers/control-plane/check-connector.js';
 import type { Connector } from '../../connectors/sdk/connector.js';
 
 /** Runs the framework's check (read and map one page, write nothing) on a connector a test built. */

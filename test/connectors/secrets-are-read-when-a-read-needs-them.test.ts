@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { parseDefinitionText } from '../../connectors/definition.js';
+import { parseDefinitionText } from '../../workers/control-plane/definition.js';
 import { createConnector } from '../../connectors/plugins.js';
 import { canRead, type ReadableConnector } from '../../connectors/sdk/connector.js';
 import { SecretUnavailableError } from '../../connectors/sdk/secrets.js';

@@ -4,7 +4,7 @@ import type { DossierStatus } from '../../connectors/sdk/dossier-status.js';
 import { saveConnector } from '../../db/queries/connectors.js';
 import { readCursor } from '../../db/queries/sync-cursors.js';
 import { writeBatch } from '../../workers/writer/write-batch.js';
-import type { IngestBatch } from '../../workers/queues.js';
+import type { IngestBatch } from '../../workers/queue/queues.js';
 import { createTestEnvironment, type TestEnvironment } from '../support/test-environment.js';
 import { dossierRecord } from '../support/records.js';
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ConnectorRegistry, definitionFromText } from '../../workers/registry/connector-registry.js';
+import { ConnectorRegistry, definitionFromText } from '../../workers/control-plane/connector-registry.js';
 import { runFleet } from '../support/fleet-process.js';
 import { createTestEnvironment, type TestEnvironment } from '../support/test-environment.js';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ProvinceSimulator } from '../../scripts/simulator/province-simulator.js';
-import { ConnectorRegistry, definitionFromText } from '../../workers/registry/connector-registry.js';
+import { ConnectorRegistry, definitionFromText } from '../../workers/control-plane/connector-registry.js';
 import { runFleet } from '../support/fleet-process.js';
 import { createTestEnvironment, type TestEnvironment } from '../support/test-environment.js';
 

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { saveConnector } from '../../db/queries/connectors.js';
-import { ConnectorRegistry, definitionFromText } from '../../workers/registry/connector-registry.js';
+import { ConnectorRegistry, definitionFromText } from '../../workers/control-plane/connector-registry.js';
 import { runFleet, spawnFleet, type FleetProcess } from '../support/fleet-process.js';
 import { createTestEnvironment, waitFor, type TestEnvironment } from '../support/test-environment.js';
 import { deliver, issueSecret, nationalUpdate, signed, testSecretsKey, type Answer } from './webhooks/webhook-client.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { parseDefinitionText } from '../../connectors/definition.js';
+import { parseDefinitionText } from '../../workers/control-plane/definition.js';
 import { saveConnector } from '../../db/queries/connectors.js';
 import { ProvinceSimulator } from '../../scripts/simulator/province-simulator.js';
 import { startFleet, roles, type Fleet } from '../../workers/fleet.js';

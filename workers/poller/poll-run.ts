@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Cursor, ReadableConnector, ReadState, SourcePage } from '../../connectors/sdk/connector.js';
 import { mapItems, type Origin } from '../../connectors/sdk/normalise.js';
 import { SourceError } from '../../connectors/sdk/source-error.js';
-import type { IngestBatch } from '../queues.js';
+import type { IngestBatch } from '../queue/queues.js';
 import type { WriteOutcome } from '../writer/write-batch.js';
 
 /** Where a poll run hands its batches: resolves once the writer committed the batch. */

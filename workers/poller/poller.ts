@@ -10,7 +10,7 @@ import type { Database } from '../../db/schema.js';
 import { BackgroundErrorReporter, type BackgroundErrors, type ErrorSource } from '../background-error-reporter.js';
 import type { Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
-import { queueNames, type PollJob } from '../queues.js';
+import { queueNames, type PollJob } from '../queue/queues.js';
 import { PollLock } from './poll-lock.js';
 import { runPoll, type BatchSink } from './poll-run.js';
 import { RedisRequestGate } from './redis-request-gate.js';

@@ -6,8 +6,8 @@ import { listConnectors, type ConnectorRow } from '../../db/queries/connectors.j
 import type { Database } from '../../db/schema.js';
 import { BackgroundErrorReporter, type BackgroundErrors, type ErrorSource } from '../background-error-reporter.js';
 import type { Logger } from '../logger.js';
-import { connectorSettings } from '../registry/connector-registry.js';
-import { queueNames, type PollJob } from '../queues.js';
+import { connectorSettings } from '../control-plane/connector-registry.js';
+import { queueNames, type PollJob } from '../queue/queues.js';
 
 /** Options of the scheduler. */
 export interface SchedulerOptions {

@@ -1,6 +1,6 @@
 import type { DossierRecord } from '../../connectors/sdk/dossier-record.js';
 import type { DeadLetter } from '../../connectors/sdk/normalise.js';
-import type { IngestBatch } from '../queues.js';
+import type { IngestBatch } from '../queue/queues.js';
 
 /** The ingest queue could not take a batch (Redis down or too slow): nothing in it was acknowledged. */
 export class QueueUnavailableError extends Error {

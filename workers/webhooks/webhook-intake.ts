@@ -10,7 +10,7 @@ import { mapItems, toDeadLetter, type DeadLetter, type MappedBatch, type Origin 
 import { normaliseText } from '../../connectors/sdk/text.js';
 import type { Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
-import { problem, type Problem } from '../gateway/problem.js';
+import { problem, type Problem } from '../http/problem.js';
 import { bodyHashOf, LedgerUnavailableError, type DeliveryLedger, type RecordedAnswer } from './delivery-ledger.js';
 import { findPrototypeKey, type PrototypeKeyPlace } from './prototype-keys.js';
 import { JsonBodyError, parseStrictJson, type ParsedJson } from './strict-json.js';

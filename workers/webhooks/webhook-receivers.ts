@@ -6,7 +6,7 @@ import type { Connector } from '../../connectors/sdk/connector.js';
 import { findConnector, type ConnectorRow } from '../../db/queries/connectors.js';
 import { findWebhookSecrets } from '../../db/queries/webhook-secrets.js';
 import type { Database } from '../../db/schema.js';
-import { connectorSettings } from '../registry/connector-registry.js';
+import { connectorSettings } from '../control-plane/connector-registry.js';
 import type { SecretBox } from './secret-box.js';
 
 /** A secret a delivery may be signed with, ready to verify. */

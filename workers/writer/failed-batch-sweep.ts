@@ -3,7 +3,7 @@ import { describePgError } from '../../db/database.js';
 import { keepFailedBatch } from '../../db/queries/insert-failed-batch.js';
 import type { Database } from '../../db/schema.js';
 import type { Logger } from '../logger.js';
-import type { IngestBatch } from '../queues.js';
+import type { IngestBatch } from '../queue/queues.js';
 
 /** A job in a queue's failed set, as the sweep needs it. */
 export interface FailedJob {

@@ -8,7 +8,7 @@ import { insertDeadLetters } from '../../db/queries/insert-dead-letters.js';
 import { commitCursor } from '../../db/queries/sync-cursors.js';
 import { upsertDossiers, type UpsertOutcome } from '../../db/queries/upsert-dossiers.js';
 import type { Database } from '../../db/schema.js';
-import type { IngestBatch } from '../queues.js';
+import type { IngestBatch } from '../queue/queues.js';
 
 /** What committing one batch did. */
 export interface WriteOutcome extends UpsertOutcome {

@@ -8,7 +8,7 @@ import type { Database } from '../../db/schema.js';
 import { BackgroundErrorReporter, type BackgroundErrors } from '../background-error-reporter.js';
 import type { Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
-import { ingestQueueName, type IngestBatch } from '../queues.js';
+import { ingestQueueName, type IngestBatch } from '../queue/queues.js';
 import { retryDelay } from '../../connectors/sdk/retry-policy.js';
 import { writeBatch, type WriteOutcome } from './write-batch.js';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DefinitionError, parseDefinition, parseDefinitionText } from '../../../connectors/definition.js';
+import { DefinitionError, parseDefinition, parseDefinitionText } from '../../../workers/control-plane/definition.js';
 import { createConnector, isPolled } from '../../../connectors/plugins.js';
 import { canRead } from '../../../connectors/sdk/connector.js';
 import { validDefinition } from './valid-definition.js';

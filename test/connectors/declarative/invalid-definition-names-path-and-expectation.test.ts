@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DefinitionError, parseDefinition, parseDefinitionText } from '../../../connectors/definition.js';
+import { DefinitionError, parseDefinition, parseDefinitionText } from '../../../workers/control-plane/definition.js';
 import { validDefinition } from './valid-definition.js';
 
 function problemsOf(change: (definition: Record<string, unknown>) => void): string[] {

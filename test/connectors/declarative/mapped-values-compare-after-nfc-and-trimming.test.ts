@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { declarativeConfig } from '../../../connectors/declarative/declarative-config.js';
 import { RecordMapper } from '../../../connectors/declarative/record-mapper.js';
-import { DefinitionError, parseDefinition } from '../../../connectors/definition.js';
+import { DefinitionError, parseDefinition } from '../../../workers/control-plane/definition.js';
 import { catchMappingError } from '../catch-mapping-error.js';
 import { validDefinition } from './valid-definition.js';
 

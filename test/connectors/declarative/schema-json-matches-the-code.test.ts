@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { definitionJsonSchema } from '../../../connectors/declarative/definition-json-schema.js';
+import { definitionJsonSchema } from '../../../workers/control-plane/definition-json-schema.js';
 
 it('commits the JSON Schema generated from the validating declarations (run `npm run schema` after a change)', () => {
   const committed = JSON.parse(readFileSync(new URL('../../../connectors/declarative/schema.json', import.meta.url), 'utf8'));

@@ -7,10 +7,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import { createDatabase } from '../../../db/database.js';
 import { BackgroundErrorReporter } from '../../../workers/background-error-reporter.js';
-import { IngestQueue } from '../../../workers/ingest-queue.js';
+import { IngestQueue } from '../../../workers/queue/ingest-queue.js';
 import { FleetMetrics } from '../../../workers/metrics.js';
 import { Poller } from '../../../workers/poller/poller.js';
-import { queueNames } from '../../../workers/queues.js';
+import { queueNames } from '../../../workers/queue/queues.js';
 import { createRedis } from '../../../workers/redis.js';
 import { createTestEnvironment, waitFor, type TestEnvironment } from '../../support/test-environment.js';
 

@@ -4,7 +4,7 @@ import { createConnector } from '../../../connectors/plugins.js';
 import type { ReadableConnector } from '../../../connectors/sdk/connector.js';
 import { BackgroundErrorReporter } from '../../../workers/background-error-reporter.js';
 import { saveConnector } from '../../../db/queries/connectors.js';
-import { IngestQueue } from '../../../workers/ingest-queue.js';
+import { IngestQueue } from '../../../workers/queue/ingest-queue.js';
 import { createLogger } from '../../../workers/logger.js';
 import { FleetMetrics } from '../../../workers/metrics.js';
 import { runPoll } from '../../../workers/poller/poll-run.js';

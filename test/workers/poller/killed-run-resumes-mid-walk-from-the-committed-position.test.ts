@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { parseDefinition } from '../../../connectors/definition.js';
+import { parseDefinition } from '../../../workers/control-plane/definition.js';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import { readCursor } from '../../../db/queries/sync-cursors.js';
 import { spawnFleet, type FleetProcess } from '../../support/fleet-process.js';

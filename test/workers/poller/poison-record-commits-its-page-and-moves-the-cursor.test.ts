@@ -5,7 +5,7 @@ import { saveConnector } from '../../../db/queries/connectors.js';
 import { readCursor } from '../../../db/queries/sync-cursors.js';
 import { startFleet, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';
-import { ingestQueueName } from '../../../workers/queues.js';
+import { ingestQueueName } from '../../../workers/queue/queues.js';
 import { createRedis } from '../../../workers/redis.js';
 import { startProvinceServer, type ProvinceServer } from '../../connectors/national-rest/province-server.js';
 import { shuffled } from '../../support/records.js';

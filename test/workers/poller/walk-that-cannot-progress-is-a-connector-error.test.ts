@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { parseDefinition } from '../../../connectors/definition.js';
+import { parseDefinition } from '../../../workers/control-plane/definition.js';
 import { findConnectorStatus, saveConnector } from '../../../db/queries/connectors.js';
 import { startFleet, roles, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';

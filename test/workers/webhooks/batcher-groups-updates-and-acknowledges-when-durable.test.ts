@@ -3,10 +3,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { BackgroundErrorReporter } from '../../../workers/background-error-reporter.js';
-import { startGateway } from '../../../workers/gateway/gateway.js';
+import { startHttpServer } from '../../../workers/http/http-server.js';
 import { createLogger } from '../../../workers/logger.js';
 import { FleetMetrics } from '../../../workers/metrics.js';
-import type { IngestBatch } from '../../../workers/queues.js';
+import type { IngestBatch } from '../../../workers/queue/queues.js';
 import { createRedis } from '../../../workers/redis.js';
 import type { BatchSink } from '../../../workers/webhooks/webhook-batcher.js';
 import { DeliveryLedger } from '../../../workers/webhooks/delivery-ledger.js';
@@ -126,7 +126,7 @@ it('answers 503 queue_unavailable over HTTP when the queue does not acknowledge,
     });
   const servers: FastifyInstance[] = [];
   const serve = async (intake: WebhookIntake) => {
-    const { server, url } = await startGateway({ host: '127.0.0.1', port: 0, metrics: new FleetMetrics(), readiness: [], errors: new BackgroundErrorReporter(createLogger('silent')), webhooks: { intake, bodyLimit: 1_048_576 } });
+    const { server, url } = await startHttpServer({ host: '127.0.0.1', port: 0, metrics: new FleetMetrics(), readiness: [], errors: new BackgroundErrorReporter(createLogger('silent')), webhooks: { intake, bodyLimit: 1_048_576 } });
     servers.push(server);
     return url;
   };

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ConnectorRegistry, definitionFromText } from '../../../workers/registry/connector-registry.js';
+import { ConnectorRegistry, definitionFromText } from '../../../workers/control-plane/connector-registry.js';
 import { startFleet, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';
 import { createTestEnvironment, waitFor, type TestEnvironment } from '../../support/test-environment.js';

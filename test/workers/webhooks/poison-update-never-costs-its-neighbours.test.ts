@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';
-import { ingestQueueName } from '../../../workers/queues.js';
+import { ingestQueueName } from '../../../workers/queue/queues.js';
 import { createRedis } from '../../../workers/redis.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
 import { deliver, nationalUpdate, registerWebhookConnector, signed, testSecretsKey, writerCaughtUp } from './webhook-client.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ProvinceSimulator } from '../../../scripts/simulator/province-simulator.js';
 import { startFleet, roles, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';
-import { queueNames } from '../../../workers/queues.js';
+import { queueNames } from '../../../workers/queue/queues.js';
 import { createRedis } from '../../../workers/redis.js';
 import { runFleet } from '../../support/fleet-process.js';
 import { createTestEnvironment, waitFor, type TestEnvironment } from '../../support/test-environment.js';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startFleet, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';
-import { ConnectorRegistry, definitionFromText } from '../../../workers/registry/connector-registry.js';
+import { ConnectorRegistry, definitionFromText } from '../../../workers/control-plane/connector-registry.js';
 import { createTestEnvironment, waitFor, type TestEnvironment } from '../../support/test-environment.js';
 import { deliver, issueSecret, signed, testSecretsKey } from './webhook-client.js';
 

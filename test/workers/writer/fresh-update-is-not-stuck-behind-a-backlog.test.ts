@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import type { DossierStatus } from '../../../connectors/sdk/dossier-status.js';
 import { BackgroundErrorReporter } from '../../../workers/background-error-reporter.js';
-import { IngestQueue } from '../../../workers/ingest-queue.js';
+import { IngestQueue } from '../../../workers/queue/ingest-queue.js';
 import { createLogger } from '../../../workers/logger.js';
 import { FleetMetrics } from '../../../workers/metrics.js';
 import { createRedis } from '../../../workers/redis.js';

@@ -3,11 +3,11 @@ import { BackgroundErrorReporter } from '../../../workers/background-error-repor
 import type { DeadLetter } from '../../../connectors/sdk/normalise.js';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import { readCursor } from '../../../db/queries/sync-cursors.js';
-import { replayDeadLetters } from '../../../workers/registry/dead-letter-replay.js';
-import { IngestQueue } from '../../../workers/ingest-queue.js';
+import { replayDeadLetters } from '../../../workers/control-plane/dead-letter-replay.js';
+import { IngestQueue } from '../../../workers/queue/ingest-queue.js';
 import { createLogger } from '../../../workers/logger.js';
 import { FleetMetrics } from '../../../workers/metrics.js';
-import type { IngestBatch } from '../../../workers/queues.js';
+import type { IngestBatch } from '../../../workers/queue/queues.js';
 import { createRedis } from '../../../workers/redis.js';
 import { Writer } from '../../../workers/writer/writer.js';
 import { dossierRecord, shuffled } from '../../support/records.js';

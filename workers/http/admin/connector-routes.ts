@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifySchema } from 'fastify';
 import type { Kysely } from 'kysely';
-import { DefinitionError } from '../../../connectors/definition.js';
+import { DefinitionError } from '../../control-plane/definition.js';
 import type { ConnectorStatusRow } from '../../../db/queries/connectors.js';
 import type { Database } from '../../../db/schema.js';
 import { problem, problemSchema, sendProblem } from '../problem.js';
-import { checkConnector, CheckInputError } from '../../../connectors/check-connector.js';
+import { checkConnector, CheckInputError } from '../../control-plane/check-connector.js';
 import { isPolled } from '../../../connectors/plugins.js';
 import {
   ConnectorRegistry,
@@ -14,7 +14,7 @@ import {
   definitionOf,
   RegistryError,
   type SubmittedDefinition,
-} from '../../registry/connector-registry.js';
+} from '../../control-plane/connector-registry.js';
 
 // The connector registry over HTTP: `/v1/admin/connectors`. The same operations as `fleet connector …`; each
 // route with its JSON schemas beside it.

@@ -2,8 +2,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDatabase } from '../../../db/database.js';
 import { BackgroundErrorReporter } from '../../../workers/background-error-reporter.js';
-import { dependencyChecks } from '../../../workers/gateway/dependency-checks.js';
-import { startGateway } from '../../../workers/gateway/gateway.js';
+import { dependencyChecks } from '../../../workers/http/dependency-checks.js';
+import { startHttpServer } from '../../../workers/http/http-server.js';
 import { FleetMetrics } from '../../../workers/metrics.js';
 import { createRedis } from '../../../workers/redis.js';
 import { sparePort } from '../../support/own-services.js';
@@ -29,7 +29,7 @@ async function serve(db: ReturnType<typeof createDatabase>, redis: ReturnType<ty
   const lines: Record<string, unknown>[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   const metrics = new FleetMetrics();
-  const { server, url } = await startGateway({
+  const { server, url } = await startHttpServer({
     host: '127.0.0.1',
     port: 0,
     metrics,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { declarativeKeys, definitionFile } from '../definition.js';
-import { breakerSchema, rateLimitSchema, retrySchema } from '../sdk/source-policy.js';
+import { declarativeKeys, definitionFile } from './definition.js';
+import { breakerSchema, rateLimitSchema, retrySchema } from '../../connectors/sdk/source-policy.js';
 import {
   authSection,
   declarativeConfig,
@@ -14,7 +14,7 @@ import {
   requestSection,
   statusesSection,
   webhookSection,
-} from './declarative-config.js';
+} from '../../connectors/declarative/declarative-config.js';
 
 /** The keys a schema requires of its input (defaults and optional keys excluded), as the JSON Schema of it says. */
 function requiredOf(schema: z.ZodType): string[] {

@@ -26,7 +26,7 @@ export interface ReadinessResult {
 }
 
 /** Options of the HTTP server. */
-export interface GatewayOptions {
+export interface HttpServerOptions {
   host: string;
   /** 0 picks a free port. */
   port: number;
@@ -48,7 +48,7 @@ export interface GatewayOptions {
  * `/readyz` (Postgres and Redis answer); with the gateway role, the admin API under `/v1/admin` and webhooks
  * under `/v1/webhooks`. The read API mounts here as it comes.
  */
-export async function startGateway(options: GatewayOptions): Promise<{ server: FastifyInstance; url: string }> {
+export async function startHttpServer(options: HttpServerOptions): Promise<{ server: FastifyInstance; url: string }> {
   const server = Fastify({ logger: false });
 
   server.get('/metrics', async (_request, reply) => {

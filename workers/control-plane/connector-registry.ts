@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { parse as parseYaml } from 'yaml';
-import { parseDefinition, parseDefinitionText, type ConnectorDefinition } from '../../connectors/definition.js';
+import { parseDefinition, parseDefinitionText, type ConnectorDefinition } from './definition.js';
 import type { CodeSet } from '../../config/provinces.js';
 import {
   addConnector,

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
-import type { ReadinessCheck } from './gateway.js';
+import type { ReadinessCheck } from './http-server.js';
 
 /**
  * The checks of `/readyz`: Postgres answers `SELECT 1`, and Redis answers `PING` on the process's control

@@ -1,10 +1,10 @@
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { resolveProvince } from '../config/provinces.js';
-import { retryPolicy } from '../connectors/sdk/retry-policy.js';
-import type { BackgroundErrors, ErrorSource } from './background-error-reporter.js';
+import { resolveProvince } from '../../config/provinces.js';
+import { retryPolicy } from '../../connectors/sdk/retry-policy.js';
+import type { BackgroundErrors, ErrorSource } from '../background-error-reporter.js';
 import { ingestQueueName, type IngestBatch } from './queues.js';
-import type { WriteOutcome } from './writer/write-batch.js';
+import type { WriteOutcome } from '../writer/write-batch.js';
 
 /** The writer did not commit a batch in time, or gave up on it. */
 export class BatchNotCommittedError extends Error {

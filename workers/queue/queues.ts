@@ -1,7 +1,7 @@
-import type { Cursor } from '../connectors/sdk/connector.js';
-import type { DossierRecord } from '../connectors/sdk/dossier-record.js';
-import type { DeadLetter } from '../connectors/sdk/normalise.js';
-import type { CursorMove } from '../db/queries/sync-cursors.js';
+import type { Cursor } from '../../connectors/sdk/connector.js';
+import type { DossierRecord } from '../../connectors/sdk/dossier-record.js';
+import type { DeadLetter } from '../../connectors/sdk/normalise.js';
+import type { CursorMove } from '../../db/queries/sync-cursors.js';
 
 /**
  * Queue names carry a Redis Cluster hash tag, so each queue's keys stay on one shard (DESIGN.md, "Scale path").

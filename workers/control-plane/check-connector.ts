@@ -1,13 +1,13 @@
-import { createConnector } from './plugins.js';
-import { readPath } from './declarative/json-path.js';
-import { canRead, WebhookBodyError, type Connector, type FieldSource } from './sdk/connector.js';
-import type { CodeSet } from '../config/provinces.js';
-import { vietnamOffsetMinutes } from './sdk/dates.js';
-import { dossierDateFields, type DossierRecord } from './sdk/dossier-record.js';
-import type { DeadLetterReason } from './sdk/mapping-error.js';
-import { mapItems, type Origin } from './sdk/normalise.js';
-import { SourceError } from './sdk/source-error.js';
-import { SecretUnavailableError } from './sdk/secrets.js';
+import { createConnector } from '../../connectors/plugins.js';
+import { readPath } from '../../connectors/declarative/json-path.js';
+import { canRead, WebhookBodyError, type Connector, type FieldSource } from '../../connectors/sdk/connector.js';
+import type { CodeSet } from '../../config/provinces.js';
+import { vietnamOffsetMinutes } from '../../connectors/sdk/dates.js';
+import { dossierDateFields, type DossierRecord } from '../../connectors/sdk/dossier-record.js';
+import type { DeadLetterReason } from '../../connectors/sdk/mapping-error.js';
+import { mapItems, type Origin } from '../../connectors/sdk/normalise.js';
+import { SourceError } from '../../connectors/sdk/source-error.js';
+import { SecretUnavailableError } from '../../connectors/sdk/secrets.js';
 
 /**
  * How far a check got: the connector could not be built, the system did not answer, refused our credentials,

@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { parseDefinitionText } from '../../../connectors/definition.js';
+import { parseDefinitionText } from '../../../workers/control-plane/definition.js';
 import type { DeclarativeConfig } from '../../../connectors/declarative/declarative-config.js';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import { countDeadLetters, discardDeadLetters } from '../../../db/queries/dead-letters.js';
 import { ProvinceSimulator } from '../../../scripts/simulator/province-simulator.js';
 import { startFleet, roles, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';
-import { replayDeadLetters, type ReplayProgress } from '../../../workers/registry/dead-letter-replay.js';
+import { replayDeadLetters, type ReplayProgress } from '../../../workers/control-plane/dead-letter-replay.js';
 import { createTestEnvironment, waitFor, type TestEnvironment } from '../../support/test-environment.js';
 
 let env: TestEnvironment;

@@ -1,8 +1,8 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { codeSets, resolveProvince, type CodeSet } from '../config/provinces.js';
-import { declarativeSections, isPushOnly } from './declarative/declarative-config.js';
-import { connectorPlugins } from './plugins.js';
+import { codeSets, resolveProvince, type CodeSet } from '../../config/provinces.js';
+import { declarativeSections, isPushOnly } from '../../connectors/declarative/declarative-config.js';
+import { connectorPlugins } from '../../connectors/plugins.js';
 
 /**
  * A connector definition: the one file a provincial IT team writes to connect its system (YAML or JSON).
