@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { parse as parseYaml } from 'yaml';
 import { parseDefinition, parseDefinitionText, type ConnectorDefinition } from './definition.js';
+import { sectionNames } from '../../connectors/declarative/declarative-config.js';
 import type { CodeSet } from '../../config/provinces.js';
 import {
   addConnector,
@@ -72,7 +73,7 @@ export function definitionOf(row: ConnectorRow): unknown {
  * Keys in the order a definition file writes them (declarative/README.md): jsonb stores keys in its own order
  * (shortest first), which would put `id` after `http`. Keys not named here keep their stored order.
  */
-const keyOrder = ['id', 'description', 'province', 'schedule', 'plugin', 'http', 'auth', 'request', 'pagination', 'incremental', 'records', 'fields', 'statuses', 'rateLimit', 'retry', 'type', 'name', 'code', 'codeSet', 'baseUrl', 'path', 'config', 'dossierCode', 'status'];
+const keyOrder: readonly string[] = ['id', 'description', 'province', 'schedule', 'plugin', ...sectionNames, 'type', 'name', 'code', 'codeSet', 'baseUrl', 'path', 'config', 'dossierCode', 'status'];
 
 function rank(key: string): number {
   const index = keyOrder.indexOf(key);
