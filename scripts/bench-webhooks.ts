@@ -194,7 +194,7 @@ const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length 
 const ms = (value: number) => `${value.toFixed(0)} ms`;
 
 async function newConnector(db: Kysely<Database>, box: SecretBox, id: string): Promise<string> {
-  await saveConnector(db, { id, provinceCode: '79', codeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
+  await saveConnector(db, { id, sourceProvinceCode: '79', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
   const secret = generateWebhookSecret();
   await rotateWebhookSecret(db, id, box.seal(secret, id), 0);
   return secret;

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { parse as parseYaml } from 'yaml';
-import { parseDefinition, parseDefinitionText, type ConnectorDefinition } from './definition.js';
+import { parseDefinition, parseDefinitionText } from './definition.js';
+import type { RegisteredConnector } from '../../connectors/plugins.js';
 import { sectionNames } from '../../connectors/declarative/declarative-config.js';
 import type { CodeSet } from '../../config/provinces.js';
 import {
@@ -9,6 +10,7 @@ import {
   listConnectorStatus,
   setConnectorState,
   updateConnectorDefinition,
+  type ConnectorDefinition,
   type ConnectorRow,
   type ConnectorStatusRow,
 } from '../../db/queries/connectors.js';
@@ -49,8 +51,8 @@ export function definitionFromDocument(document: unknown): SubmittedDefinition {
 }
 
 /** The settings `createConnector` builds a connector from, out of a stored row. */
-export function connectorSettings(row: ConnectorRow): { id: string; provinceCode: string; codeSet: CodeSet; kind: string; config: unknown } {
-  return { id: row.id, provinceCode: row.province_code, codeSet: row.code_set as CodeSet, kind: row.kind, config: row.config };
+export function connectorSettings(row: ConnectorRow): RegisteredConnector {
+  return { id: row.id, sourceProvinceCode: row.province_code, sourceCodeSet: row.code_set as CodeSet, kind: row.kind, config: row.config };
 }
 
 /**

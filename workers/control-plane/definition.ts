@@ -2,6 +2,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { codeSets, resolveProvince, type CodeSet } from '../../config/provinces.js';
 import { declarativeSections, isPushOnly, sectionNames, type SectionName } from '../../connectors/declarative/declarative-config.js';
+import { DefinitionError } from '../../connectors/sdk/definition-error.js';
+import type { ConnectorDefinition } from '../../db/queries/connectors.js';
 import { connectorPlugins } from '../../connectors/plugins.js';
 
 /**
@@ -39,27 +41,6 @@ export const definitionFile = z
   })
   .strict();
 
-
-/** A validated definition, ready to store: what the `connectors` table holds. */
-export interface ConnectorDefinition {
-  id: string;
-  description: string | null;
-  provinceCode: string;
-  codeSet: CodeSet;
-  /** `declarative`, or the plugin's name. */
-  kind: string;
-  /** The kind's validated configuration (secrets as references only). */
-  config: unknown;
-  pollIntervalMs: number;
-}
-
-/** A definition that does not validate: every problem as `path: what was expected, got what`. */
-export class DefinitionError extends Error {
-  override readonly name = 'DefinitionError';
-  constructor(readonly problems: string[]) {
-    super(problems.join('\n'));
-  }
-}
 
 function shown(input: unknown): string {
   if (input === undefined) return 'nothing';
@@ -131,8 +112,8 @@ export function parseDefinition(document: unknown): ConnectorDefinition {
   return {
     id: definition.id,
     description: definition.description ?? null,
-    provinceCode: definition.province.code,
-    codeSet: definition.province.codeSet,
+    sourceProvinceCode: definition.province.code,
+    sourceCodeSet: definition.province.codeSet,
     kind,
     config,
     pollIntervalMs: definition.schedule.pollIntervalSeconds * 1000,
