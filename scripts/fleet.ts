@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, type Config } from '../config/env.js';
 import { createLogger } from '../workers/logger.js';
-import { reportCliError } from './commands/cli-errors.js';
+import { reportCliError } from './cli/cli-errors.js';
 
 // Each verb loads its modules when it runs: `fleet connector list` need not load BullMQ, fastify or the
 // simulator, which keeps every invocation about a second shorter.
@@ -31,7 +31,7 @@ program
   .command('migrate')
   .description('create the database if needed and bring its schema up to date (idempotent)')
   .action(async () => {
-    const { migrateCommand } = await import('./commands/migrate.js');
+    const { migrateCommand } = await import('./cli/commands/migrate.js');
     const applied = await migrateCommand(config());
     console.log(applied.length > 0 ? `migrated: ${applied.join(', ')}` : 'schema already up to date');
   });
@@ -43,8 +43,8 @@ program
   .action(async (options: { role: string }) => {
     const [{ startFleet }, { parseRoles }, { untilSignal }] = await Promise.all([
       import('../workers/fleet.js'),
-      import('./commands/start.js'),
-      import('./commands/until-signal.js'),
+      import('./cli/commands/start.js'),
+      import('./cli/until-signal.js'),
     ]);
     const settings = config();
     const logger = createLogger(settings.LOG_LEVEL);
@@ -72,7 +72,7 @@ program
   .option('--malformed-rate <fraction>', 'fraction of records served malformed', fraction('--malformed-rate'), 0)
   .option('--api-key-env <name>', 'environment variable holding the API key clients must send as X-Api-Key')
   .action(async (options) => {
-    const { simulateCommand } = await import('./commands/simulate.js');
+    const { simulateCommand } = await import('./tools/commands/simulate.js');
     process.exitCode = await simulateCommand(options, createLogger(config().LOG_LEVEL));
   });
 
@@ -85,7 +85,7 @@ program
   .option('--malformed-rate <fraction>', 'fraction of records served malformed (dead letters)', fraction('--malformed-rate'), 0.0005)
   .option('--exit', 'exit after the summary instead of running until Ctrl-C', false)
   .action(async (options: { provinces: string[]; dossiers: number; seed: number; malformedRate: number; exit: boolean }) => {
-    const { demoCommand } = await import('./commands/demo.js');
+    const { demoCommand } = await import('./tools/commands/demo.js');
     const settings = config();
     // Progress lines are the demo's output; log lines only when asked for.
     const logger = createLogger(process.env.LOG_LEVEL ? settings.LOG_LEVEL : 'warn');
@@ -98,14 +98,14 @@ program
   .description('measure: demo sync of 100,000 dossiers of one province, and the writer alone (inserts, updates, stale)')
   .option('--dossiers <n>', 'dossiers of the one province', integer('--dossiers', 1000), 100_000)
   .action(async (options: { dossiers: number }) => {
-    const { benchCommand } = await import('./commands/bench.js');
+    const { benchCommand } = await import('./tools/commands/bench.js');
     await benchCommand(config(), options);
   });
 
 const connector = program
   .command('connector')
   .description('register and operate the connectors of province systems (the registry; the scheduler follows within 5 s)');
-const connectorCommands = () => import('./commands/connector.js');
+const connectorCommands = () => import('./cli/commands/connector.js');
 
 connector
   .command('add')
@@ -181,12 +181,12 @@ connector
   .argument('<id>', 'the connector id')
   .option('--grace <duration>', 'how long the previous secret stays valid: 30m, 24h, 7d…; 0 refuses it at once', '24h')
   .action(async (id: string, options: { grace: string }) => {
-    const { connectorRotateSecret } = await import('./commands/webhook-secret.js');
+    const { connectorRotateSecret } = await import('./cli/commands/webhook-secret.js');
     await connectorRotateSecret(config(), id, options);
   });
 
 const apikey = program.command('apikey').description('keys of the admin and read HTTP APIs (stored only hashed)');
-const apiKeyCommands = () => import('./commands/apikey.js');
+const apiKeyCommands = () => import('./cli/commands/apikey.js');
 
 apikey
   .command('create')
@@ -212,7 +212,7 @@ apikey
     await (await apiKeyCommands()).apiKeyRevoke(config(), id);
   });
 
-const deadLetterCommands = () => import('./commands/dlq.js');
+const deadLetterCommands = () => import('./cli/commands/dlq.js');
 const withFilters = (command: Command) =>
   command
     .option('--connector <id>', 'only this connector')
@@ -249,7 +249,7 @@ withFilters(dlq.command('discard').description('mark the matching letters discar
     await (await deadLetterCommands()).dlqDiscard(config(), options);
   });
 
-const failedBatchCommands = () => import('./commands/failed-batch.js');
+const failedBatchCommands = () => import('./cli/commands/failed-batch.js');
 const withBatchFilters = (command: Command) =>
   command
     .option('--connector <id>', 'only this connector')
