@@ -1,7 +1,9 @@
 import type { Config } from '../../../config/env.js';
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyScope } from '../../../db/queries/api-keys.js';
-import { UsageError } from '../cli-errors.js';
+import { apiKeyListView } from '../../../workers/control-plane/api-key-view.js';
+import { NotFoundError, UsageError } from '../cli-errors.js';
 import { formatTable, formatTime, withDatabase } from '../cli-output.js';
+import { printView, type OutputFormat } from '../output-format.js';
 
 // `fleet apikey create|list|revoke`: keys of the admin and read APIs. A key is printed once, at creation;
 // only its SHA-256 hash is stored.
@@ -19,17 +21,15 @@ export async function apiKeyCreate(config: Config, options: { name: string; scop
 }
 
 /** `fleet apikey list`: every key, never the key itself. */
-export async function apiKeyList(config: Config): Promise<void> {
+export async function apiKeyList(config: Config, options: { output?: OutputFormat } = {}): Promise<void> {
   const keys = await withDatabase(config, (db) => listApiKeys(db));
-  if (keys.length === 0) {
-    console.log('no API keys; create one with: fleet apikey create --name NAME --scope admin|read');
-    return;
-  }
-  console.log(
-    formatTable(
-      ['ID', 'NAME', 'SCOPE', 'CREATED', 'LAST USED', 'REVOKED'],
-      keys.map((key) => [String(key.id), key.name, key.scope, formatTime(key.created_at), formatTime(key.last_used_at), formatTime(key.revoked_at)]),
-    ),
+  printView(apiKeyListView(keys), options.output, () =>
+    keys.length === 0
+      ? 'no API keys; create one with: fleet apikey create --name NAME --scope admin|read'
+      : formatTable(
+          ['ID', 'NAME', 'SCOPE', 'CREATED', 'LAST USED', 'REVOKED'],
+          keys.map((key) => [String(key.id), key.name, key.scope, formatTime(key.created_at), formatTime(key.last_used_at), formatTime(key.revoked_at)]),
+        ),
   );
 }
 
@@ -37,7 +37,7 @@ export async function apiKeyList(config: Config): Promise<void> {
 export async function apiKeyRevoke(config: Config, id: string): Promise<void> {
   if (!/^[1-9]\d{0,17}$/.test(id)) throw new UsageError(`fleet apikey revoke: ${JSON.stringify(id)} is not a key id; expected the number fleet apikey list shows`);
   const key = await withDatabase(config, (db) => revokeApiKey(db, id));
-  if (!key) throw new UsageError(`fleet apikey revoke: there is no API key ${id}; expected an id fleet apikey list shows`);
+  if (!key) throw new NotFoundError(`fleet apikey revoke: there is no API key ${id}; expected an id fleet apikey list shows`);
   if (key.revoked_at !== null) console.log(`API key ${id} "${key.name}" was already revoked at ${formatTime(key.revoked_at)}; nothing changed`);
   else console.log(`revoked API key ${id} "${key.name}" (${key.scope}): it is refused from now on`);
 }

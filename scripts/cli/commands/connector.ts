@@ -16,8 +16,10 @@ import {
   type StateChange,
   type SubmittedDefinition,
 } from '../../../workers/control-plane/connector-registry.js';
-import { UsageError } from '../cli-errors.js';
+import { connectorListView, connectorView } from '../../../workers/control-plane/connector-view.js';
+import { NotFoundError, UsageError } from '../cli-errors.js';
 import { formatTable, formatTime, withDatabase } from '../cli-output.js';
+import { printView, type OutputFormat } from '../output-format.js';
 
 // `fleet connector add|update|list|show|check|pause|resume|remove`: the connector registry on the command line.
 // It only writes the `connectors` table; the scheduler follows within one refresh (5 s).
@@ -27,14 +29,27 @@ function truncate(text: string, max: number): string {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
-/** Registry errors are bad input on the command line: exit 2, one line. */
+/** Whether a registry refusal says the connector does not exist (today `not_found`; a catalogue may prefix it). */
+function isNotFound(error: RegistryError): boolean {
+  return /(^|_)not_found$/.test(error.code);
+}
+
+/** Registry errors on the command line, one line: an unknown connector exits 3, any other refusal 2 (bad input). */
 async function registry<T>(config: Config, verb: string, work: (registry: ConnectorRegistry) => Promise<T>): Promise<T> {
   try {
     return await withDatabase(config, (db) => work(new ConnectorRegistry(db)));
   } catch (error) {
-    if (error instanceof RegistryError) throw new UsageError(`fleet connector ${verb}: ${error.message}`);
+    if (error instanceof RegistryError) {
+      const message = `fleet connector ${verb}: ${error.message}`;
+      throw isNotFound(error) ? new NotFoundError(message) : new UsageError(message);
+    }
     throw error;
   }
+}
+
+/** The `-o` a verb was given. */
+interface OutputOptions {
+  output?: OutputFormat;
 }
 
 /** Reads and validates a definition file; every problem on its own line, exit 2, before anything is stored. */
@@ -67,24 +82,24 @@ function howUpdated(connector: ConnectorStatusRow): string {
 }
 
 /** `fleet connector add --file def.yaml`: validates, stores and schedules a new connector. */
-export async function connectorAdd(config: Config, file: string): Promise<void> {
+export async function connectorAdd(config: Config, file: string, options: OutputOptions = {}): Promise<void> {
   const submitted = await readDefinitionFile(file);
   const { outcome, connector } = await registry(config, 'add', (connectors) => connectors.add(submitted));
   const again = outcome === 'reactivated' ? ' again: it was removed, and its cursor and data were kept' : '';
   const updates = isPolled(connectorSettings(connector))
     ? `polled every ${pollEvery(connector.poll_interval_ms)} from the scheduler's next refresh`
     : `push-only: never polled; it takes signed pushes at POST /v1/webhooks/${connector.id} once it has a secret (fleet connector rotate-secret ${connector.id})`;
-  console.log(`added connector ${connector.id} (${describe(connector)})${again}; active, ${updates}`);
+  printView(connectorView(connector, true), options.output, () => `added connector ${connector.id} (${describe(connector)})${again}; active, ${updates}`);
 }
 
 /** `fleet connector update --file def.yaml`: replaces a registered connector's definition, keeping its state and cursor. */
-export async function connectorUpdate(config: Config, file: string, id?: string): Promise<void> {
+export async function connectorUpdate(config: Config, file: string, id?: string, options: OutputOptions = {}): Promise<void> {
   const submitted = await readDefinitionFile(file);
   if (id !== undefined && id !== submitted.definition.id) {
     throw new UsageError(`fleet connector update: ${file} defines connector ${submitted.definition.id}, not ${id}; expected the id of the connector to update`);
   }
   const connector = await registry(config, 'update', (connectors) => connectors.update(submitted));
-  console.log(`updated connector ${connector.id} (${describe(connector)}): ${connector.state}, ${howUpdated(connector)}`);
+  printView(connectorView(connector, true), options.output, () => `updated connector ${connector.id} (${describe(connector)}): ${connector.state}, ${howUpdated(connector)}`);
 }
 
 function compactJson(value: unknown, max: number): string {
@@ -93,33 +108,37 @@ function compactJson(value: unknown, max: number): string {
 }
 
 /** `fleet connector list`: one line per connector. */
-export async function connectorList(config: Config, options: { all: boolean }): Promise<void> {
+export async function connectorList(config: Config, options: { all: boolean } & OutputOptions): Promise<void> {
   const rows = await registry(config, 'list', (connectors) => connectors.list({ includeRemoved: options.all }));
-  if (rows.length === 0) {
-    console.log('no connectors registered; add one with: fleet connector add --file definition.yaml');
-    return;
-  }
-  console.log(
-    formatTable(
-      ['ID', 'PROVINCE', 'KIND', 'STATE', 'BREAKER', 'LAST SUCCESS', 'LAST ERROR', 'CURSOR'],
-      rows.map((row) => [
-        row.id,
-        row.province_code,
-        row.kind,
-        row.state,
-        row.breaker_state ?? '-',
-        formatTime(row.last_success_at),
-        row.last_error ? `${formatTime(row.last_error_at)} ${truncate(row.last_error, 50)}` : '-',
-        // A push-only connector has no cursor; its pushes are counted in dossier_sync_webhook_deliveries_total.
-        isPolled(connectorSettings(row)) ? compactJson(row.cursor_position, 70) : 'push-only: not polled',
-      ]),
-    ),
+  printView(connectorListView(rows), options.output, () => (rows.length === 0 ? 'no connectors registered; add one with: fleet connector add --file definition.yaml' : connectorTable(rows)));
+}
+
+/** The connectors as a table, one line each. */
+function connectorTable(rows: readonly ConnectorStatusRow[]): string {
+  return formatTable(
+    ['ID', 'PROVINCE', 'KIND', 'STATE', 'BREAKER', 'LAST SUCCESS', 'LAST ERROR', 'CURSOR'],
+    rows.map((row) => [
+      row.id,
+      row.province_code,
+      row.kind,
+      row.state,
+      row.breaker_state ?? '-',
+      formatTime(row.last_success_at),
+      row.last_error ? `${formatTime(row.last_error_at)} ${truncate(row.last_error, 50)}` : '-',
+      // A push-only connector has no cursor; its pushes are counted in dossier_sync_webhook_deliveries_total.
+      isPolled(connectorSettings(row)) ? compactJson(row.cursor_position, 70) : 'push-only: not polled',
+    ]),
   );
 }
 
 /** `fleet connector show ID`: its state and cursor as comments, then the stored definition as YAML. */
-export async function connectorShow(config: Config, id: string): Promise<void> {
+export async function connectorShow(config: Config, id: string, options: OutputOptions = {}): Promise<void> {
   const row = await registry(config, 'show', (connectors) => connectors.get(id));
+  printView(connectorView(row, true), options.output, () => connectorText(row));
+}
+
+/** A connector for a person: its state and cursor as YAML comments, then the stored definition as YAML. */
+function connectorText(row: ConnectorStatusRow): string {
   const comment = (text: string) => `# ${text.replace(/\s+/g, ' ')}`;
   const polled = [
     comment(`last success: ${formatTime(row.last_success_at)}; last error: ${row.last_error ? `${formatTime(row.last_error_at)} ${row.last_error}` : '-'}`),
@@ -135,37 +154,39 @@ export async function connectorShow(config: Config, id: string): Promise<void> {
     ...(isPolled(connectorSettings(row)) ? polled : pushOnly),
     comment(`registered ${formatTime(row.created_at)}, definition updated ${formatTime(row.updated_at)}`),
   ];
-  console.log(`${lines.join('\n')}\n${toYaml(definitionOf(row)).trimEnd()}`);
+  return `${lines.join('\n')}\n${toYaml(definitionOf(row)).trimEnd()}`;
 }
 
-function printStateChange(change: StateChange, verb: string, done: string): void {
+function printStateChange(change: StateChange, verb: string, done: string, options: OutputOptions): void {
   const { connector, previous } = change;
-  if (previous === connector.state) console.log(`connector ${connector.id} is already ${connector.state}; nothing changed`);
-  else console.log(`${verb} connector ${connector.id}: ${done}`);
+  printView(connectorView(connector, false), options.output, () =>
+    previous === connector.state ? `connector ${connector.id} is already ${connector.state}; nothing changed` : `${verb} connector ${connector.id}: ${done}`,
+  );
 }
 
 /** `fleet connector pause ID`. */
-export async function connectorPause(config: Config, id: string): Promise<void> {
+export async function connectorPause(config: Config, id: string, options: OutputOptions = {}): Promise<void> {
   const change = await registry(config, 'pause', (connectors) => connectors.pause(id));
   const done = isPolled(connectorSettings(change.connector))
     ? 'no new poll runs are scheduled (within 5 s); its cursor and data are kept'
     : 'its pushes are refused (409 connector_paused) within 5 s, until it is resumed; its data are kept';
-  printStateChange(change, 'paused', done);
+  printStateChange(change, 'paused', done, options);
 }
 
 /** `fleet connector resume ID`. */
-export async function connectorResume(config: Config, id: string): Promise<void> {
+export async function connectorResume(config: Config, id: string, options: OutputOptions = {}): Promise<void> {
   const change = await registry(config, 'resume', (connectors) => connectors.resume(id));
   const done = isPolled(connectorSettings(change.connector)) ? 'poll runs are scheduled again (within 5 s), from its committed cursor' : 'its pushes are taken again (within 5 s)';
-  printStateChange(change, 'resumed', done);
+  printStateChange(change, 'resumed', done, options);
 }
 
 /** `fleet connector remove ID`. */
-export async function connectorRemove(config: Config, id: string): Promise<void> {
+export async function connectorRemove(config: Config, id: string, options: OutputOptions = {}): Promise<void> {
   printStateChange(
     await registry(config, 'remove', (connectors) => connectors.remove(id)),
     'removed',
     'it is no longer scheduled (within 5 s); its dossiers, cursor and dead letters are kept, and add registers it again',
+    options,
   );
 }
 
@@ -258,7 +279,7 @@ async function readSampleBody(path: string): Promise<unknown> {
 }
 
 /** Options of `fleet connector check`. */
-export interface CheckCommandOptions {
+export interface CheckCommandOptions extends OutputOptions {
   /** A definition file, checked without the database. */
   file?: string;
   /** A webhook body (JSON) to map instead of reading a page. */
@@ -296,8 +317,13 @@ export async function connectorCheck(config: Config, id: string | undefined, opt
     if (!(error instanceof CheckInputError)) throw error;
     throw new UsageError(`fleet connector check: ${error.message}${error.code === 'sample_required' ? ' with --sample FILE' : ''}`);
   }
-  const { out, err } = formatCheck(result);
-  for (const line of out) console.log(line);
-  for (const line of err) console.error(line);
+  if (options.output !== undefined) {
+    // The result as the admin API's check returns it; whether it passed is in the exit code and `passed`.
+    printView(result, options.output, () => []);
+  } else {
+    const { out, err } = formatCheck(result);
+    for (const line of out) console.log(line);
+    for (const line of err) console.error(line);
+  }
   return result.passed ? 0 : 1;
 }

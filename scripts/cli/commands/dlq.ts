@@ -1,8 +1,11 @@
 import type { Config } from '../../../config/env.js';
 import { countDeadLetters, discardDeadLetters, findDeadLetter, listDeadLetters, type DeadLetterFilter } from '../../../db/queries/dead-letters.js';
 import { replayDeadLetters } from '../../../workers/control-plane/dead-letter-replay.js';
-import { UsageError } from '../cli-errors.js';
+import { deadLetterListView, deadLetterView, type DeadLetterView } from '../../../workers/control-plane/dead-letter-view.js';
+import { NotFoundError, UsageError } from '../cli-errors.js';
 import { formatTable, formatTime, withDatabase } from '../cli-output.js';
+import { printView, type OutputFormat } from '../output-format.js';
+import { Progress } from '../progress.js';
 
 /** The filter options every `fleet dlq` verb takes, as typed on the command line. */
 export interface DeadLetterOptions {
@@ -39,44 +42,47 @@ export function deadLetterFilter(options: DeadLetterOptions): DeadLetterFilter {
 }
 
 /** `fleet dlq list`: counts by reason, then the letters (id, connector, dossier, reason, message). */
-export async function dlqList(config: Config, options: DeadLetterOptions & { limit: number }): Promise<void> {
+export async function dlqList(config: Config, options: DeadLetterOptions & { limit: number; output?: OutputFormat }): Promise<void> {
   const filter = deadLetterFilter(options);
   await withDatabase(config, async (db) => {
     const counts = await countDeadLetters(db, filter);
-    if (counts.length === 0) {
-      console.log('no dead letters match');
-      return;
-    }
-    console.log(counts.map(({ reason, count }) => `${reason}: ${count}`).join('  ·  '));
-    const letters = await listDeadLetters(db, filter, { limit: options.limit });
-    console.log(
-      formatTable(
-        ['id', 'received', 'connector', 'province', 'dossier', 'reason', 'state', 'message'],
-        letters.map((letter) => [letter.id, formatTime(letter.received_at), letter.connector_id, letter.province_code ?? '-', letter.dossier_code ?? '-', letter.reason, letter.state, letter.message.slice(0, 100)]),
-      ),
-    );
-    const total = counts.reduce((sum, { count }) => sum + count, 0);
-    if (total > letters.length) console.log(`… ${total - letters.length} more (use --limit, or narrow with --connector, --reason, --since)`);
+    const letters = counts.length === 0 ? [] : await listDeadLetters(db, filter, { limit: options.limit });
+    printView(deadLetterListView(counts, letters), options.output, () => {
+      if (counts.length === 0) return 'no dead letters match';
+      const total = counts.reduce((sum, { count }) => sum + count, 0);
+      return [
+        counts.map(({ reason, count }) => `${reason}: ${count}`).join('  ·  '),
+        formatTable(
+          ['id', 'received', 'connector', 'province', 'dossier', 'reason', 'state', 'message'],
+          letters.map((letter) => [letter.id, formatTime(letter.received_at), letter.connector_id, letter.province_code ?? '-', letter.dossier_code ?? '-', letter.reason, letter.state, letter.message.slice(0, 100)]),
+        ),
+        ...(total > letters.length ? [`… ${total - letters.length} more (use --limit, or narrow with --connector, --reason, --since)`] : []),
+      ];
+    });
   });
 }
 
-/** `fleet dlq show ID...`: letters with their raw payload (redacted when kept); an unknown id shows none (exit 2). */
-export async function dlqShow(config: Config, ids: readonly string[]): Promise<void> {
+/** A letter for a person: one field a line, then its raw payload as indented JSON. */
+function deadLetterText(letter: DeadLetterView): string {
+  return [
+    `id: ${letter.id}\nconnector: ${letter.connectorId}\nprovince: ${letter.provinceCode ?? '-'}\ndossier: ${letter.dossierCode ?? '-'}`,
+    `reason: ${letter.reason}\nmessage: ${letter.message}\nstate: ${letter.state}\nreceived: ${formatTime(letter.receivedAt)}`,
+    `raw payload:\n${JSON.stringify(letter.rawPayload, null, 2)}`,
+  ].join('\n');
+}
+
+/** `fleet dlq show ID...`: letters with their raw payload (redacted when kept); an unknown id shows none (exit 3). */
+export async function dlqShow(config: Config, ids: readonly string[], options: { output?: OutputFormat } = {}): Promise<void> {
   const bad = ids.find((id) => !/^\d+$/.test(id));
   if (bad !== undefined) throw new UsageError(`fleet dlq show: ${JSON.stringify(bad)} is not a dead letter id; expected a number from fleet dlq list`);
   await withDatabase(config, async (db) => {
-    const letters = [];
+    const letters: DeadLetterView[] = [];
     for (const id of ids) {
       const letter = await findDeadLetter(db, id);
-      if (!letter) throw new UsageError(`fleet dlq show: no dead letter ${id}`);
-      letters.push(letter);
+      if (!letter) throw new NotFoundError(`fleet dlq show: no dead letter ${id}`);
+      letters.push(deadLetterView(letter, true));
     }
-    for (const [index, letter] of letters.entries()) {
-      if (index > 0) console.log('');
-      console.log(`id: ${letter.id}\nconnector: ${letter.connector_id}\nprovince: ${letter.province_code ?? '-'}\ndossier: ${letter.dossier_code ?? '-'}`);
-      console.log(`reason: ${letter.reason}\nmessage: ${letter.message}\nstate: ${letter.state}\nreceived: ${formatTime(letter.received_at)}`);
-      console.log(`raw payload:\n${JSON.stringify(JSON.parse(letter.raw_payload), null, 2)}`);
-    }
+    printView({ deadLetters: letters }, options.output, () => letters.map(deadLetterText).join('\n\n'));
   });
 }
 
@@ -89,11 +95,12 @@ export async function dlqReplay(config: Config, options: DeadLetterOptions & { b
       console.log('no new dead letters match: nothing to replay');
       return;
     }
+    const progress = new Progress();
     const result = await replayDeadLetters(db, filter, {
       batchSize: options.batchSize,
-      onProgress: (progress) => process.stderr.write(`\rreplaying: ${progress.processed}/${total} (${progress.replayed} stored, ${progress.stillFailing} still failing)   `),
+      onProgress: (done) => progress.update(`replaying: ${done.processed}/${total} (${done.replayed} stored, ${done.stillFailing} still failing)`),
     });
-    process.stderr.write('\n');
+    progress.done();
     console.log(`replayed ${result.processed} dead letters: ${result.replayed} stored and marked replayed, ${result.stillFailing} still failing (kept, with the reason of this attempt)`);
   });
 }

@@ -7,8 +7,11 @@ import { IngestQueue } from '../../../workers/queue/ingest-queue.js';
 import { createLogger } from '../../../workers/logger.js';
 import type { IngestBatch } from '../../../workers/queue/queues.js';
 import { assertRedisReachable, createRedis } from '../../../workers/redis.js';
-import { UsageError } from '../cli-errors.js';
+import { failedBatchListView, failedBatchView, type FailedBatchView } from '../../../workers/control-plane/failed-batch-view.js';
+import { NotFoundError, UsageError } from '../cli-errors.js';
 import { formatTable, formatTime, withDatabase } from '../cli-output.js';
+import { printView, type OutputFormat } from '../output-format.js';
+import { Progress } from '../progress.js';
 
 // `fleet failed-batch list|show|retry|discard`: ingest batches the writer gave up on, kept in Postgres by the
 // writer's failed-batch sweep. A retry goes through the queue and the writer like any batch, never around them.
@@ -78,46 +81,50 @@ async function* selected(db: Kysely<Database>, verb: string, ids: readonly strin
 }
 
 /** `fleet failed-batch list`: counts by province, then the batches (no batch content). */
-export async function failedBatchList(config: Config, options: FailedBatchOptions & { limit: number }): Promise<void> {
+export async function failedBatchList(config: Config, options: FailedBatchOptions & { limit: number; output?: OutputFormat }): Promise<void> {
   const filter = failedBatchFilter('list', options);
   await withDatabase(config, async (db) => {
     const counts = await countFailedBatches(db, filter);
-    if (counts.length === 0) {
-      console.log('no failed batches match');
-      return;
-    }
-    console.log(counts.map(({ provinceCode, count }) => `province ${provinceCode}: ${count}`).join('  ·  '));
-    const rows = await listFailedBatches(db, filter, { limit: options.limit });
-    console.log(
-      formatTable(
-        ['id', 'failed', 'province', 'connector', 'origin', 'records', 'dead letters', 'attempts', 'failures', 'state', 'error'],
-        rows.map((row) => [
-          row.id, formatTime(row.failed_at), row.province_code, row.connector_id, row.origin, String(row.records), String(row.dead_letters),
-          String(row.attempts), String(row.failures), row.state, row.error.replace(/\s+/g, ' ').slice(0, 100),
-        ]),
-      ),
-    );
-    const total = counts.reduce((sum, { count }) => sum + count, 0);
-    if (total > rows.length) console.log(`… ${total - rows.length} more (use --limit, or narrow with --connector, --province, --since)`);
+    const rows = counts.length === 0 ? [] : await listFailedBatches(db, filter, { limit: options.limit });
+    printView(failedBatchListView(counts, rows), options.output, () => {
+      if (counts.length === 0) return 'no failed batches match';
+      const total = counts.reduce((sum, { count }) => sum + count, 0);
+      return [
+        counts.map(({ provinceCode, count }) => `province ${provinceCode}: ${count}`).join('  ·  '),
+        formatTable(
+          ['id', 'failed', 'province', 'connector', 'origin', 'records', 'dead letters', 'attempts', 'failures', 'state', 'error'],
+          rows.map((row) => [
+            row.id, formatTime(row.failed_at), row.province_code, row.connector_id, row.origin, String(row.records), String(row.dead_letters),
+            String(row.attempts), String(row.failures), row.state, row.error.replace(/\s+/g, ' ').slice(0, 100),
+          ]),
+        ),
+        ...(total > rows.length ? [`… ${total - rows.length} more (use --limit, or narrow with --connector, --province, --since)`] : []),
+      ];
+    });
   });
 }
 
+/** A failed batch for a person: one field a line, the first dossier codes, and with --batch the whole batch. */
+function failedBatchText(view: FailedBatchView): string[] {
+  const { dossierCodes: codes, deadLettersByReason: reasons } = view;
+  const deadLetters = reasons.reduce((sum, { count }) => sum + count, 0);
+  return [
+    `id: ${view.id}\nstate: ${view.state}${view.stateChangedAt ? ` (${formatTime(view.stateChangedAt)})` : ''}\nprovince: ${view.provinceCode}\nconnector: ${view.connectorId}\norigin: ${view.origin}`,
+    `failed: ${formatTime(view.failedAt)} (first ${formatTime(view.firstFailedAt)}; ${view.failures} time${view.failures === 1 ? '' : 's'}, ${view.attempts} attempts the last time)\nerror: ${view.error}`,
+    `records: ${codes.length}${codes.length > 0 ? ` (${codes.slice(0, 20).join(', ')}${codes.length > 20 ? `, … ${codes.length - 20} more` : ''})` : ''}`,
+    `dead letters: ${deadLetters}${reasons.length > 0 ? ` (${reasons.map(({ reason, count }) => `${reason}: ${count}`).join(', ')})` : ''}`,
+    `cursor move: ${view.cursor ? `${JSON.stringify(view.cursor.before)} → ${JSON.stringify(view.cursor.after)}` : 'none'}`,
+    ...(view.batch ? [`batch:\n${JSON.stringify(view.batch, null, 2)}`] : []),
+  ];
+}
+
 /** `fleet failed-batch show ID`: one batch, what it holds (dossier codes, dead letters by reason, cursor move). */
-export async function failedBatchShow(config: Config, id: string, options: { batch?: boolean }): Promise<void> {
+export async function failedBatchShow(config: Config, id: string, options: { batch?: boolean; output?: OutputFormat }): Promise<void> {
   const [batchId] = batchIds('show', [id]);
   await withDatabase(config, async (db) => {
     const row = await findFailedBatch(db, batchId!);
-    if (!row) throw new UsageError(`fleet failed-batch show: no failed batch ${batchId}`);
-    const batch = JSON.parse(row.batch) as IngestBatch;
-    console.log(`id: ${row.id}\nstate: ${row.state}${row.state_changed_at ? ` (${formatTime(row.state_changed_at)})` : ''}\nprovince: ${row.province_code}\nconnector: ${row.connector_id}\norigin: ${row.origin}`);
-    console.log(`failed: ${formatTime(row.failed_at)} (first ${formatTime(row.first_failed_at)}; ${row.failures} time${row.failures === 1 ? '' : 's'}, ${row.attempts} attempts the last time)\nerror: ${row.error}`);
-    const codes = (batch.records ?? []).map((record) => record.dossierCode);
-    console.log(`records: ${codes.length}${codes.length > 0 ? ` (${codes.slice(0, 20).join(', ')}${codes.length > 20 ? `, … ${codes.length - 20} more` : ''})` : ''}`);
-    const reasons = new Map<string, number>();
-    for (const letter of batch.deadLetters ?? []) reasons.set(letter.reason, (reasons.get(letter.reason) ?? 0) + 1);
-    console.log(`dead letters: ${batch.deadLetters?.length ?? 0}${reasons.size > 0 ? ` (${[...reasons].map(([reason, n]) => `${reason}: ${n}`).join(', ')})` : ''}`);
-    console.log(`cursor move: ${batch.cursor ? `${JSON.stringify(batch.cursor.before)} → ${JSON.stringify(batch.cursor.after)}` : 'none'}`);
-    if (options.batch) console.log(`batch:\n${JSON.stringify(batch, null, 2)}`);
+    if (!row) throw new NotFoundError(`fleet failed-batch show: no failed batch ${batchId}`);
+    printView(failedBatchView(row, { withBatch: options.batch === true }), options.output, failedBatchText);
   });
 }
 
@@ -137,6 +144,7 @@ export async function failedBatchRetry(config: Config, ids: readonly string[], o
     }, new BackgroundErrorReporter(createLogger(config.LOG_LEVEL)));
     let retried = 0;
     let records = 0;
+    const progress = new Progress();
     try {
       for await (const id of selected(db, 'retry', ids, options)) {
         const row = await findFailedBatch(db, id);
@@ -146,9 +154,11 @@ export async function failedBatchRetry(config: Config, ids: readonly string[], o
         if ((await markFailedBatches(db, [id], 'retried')).length === 1) {
           retried += 1;
           records += batch.records.length + batch.deadLetters.length;
+          progress.update(`retrying: ${retried} failed batch${retried === 1 ? '' : 'es'} queued (${records} records and dead letters)`);
         }
       }
     } finally {
+      progress.done();
       await ingest.close();
       for (const connection of connections) connection.disconnect();
     }

@@ -1,7 +1,7 @@
 import type { Config } from '../../../config/env.js';
 import { rotateWebhookSecret } from '../../../db/queries/webhook-secrets.js';
 import { generateWebhookSecret, MissingSecretsKeyError, SecretBox } from '../../../workers/webhooks/secret-box.js';
-import { UsageError } from '../cli-errors.js';
+import { NotFoundError, UsageError } from '../cli-errors.js';
 import { formatTime, withDatabase } from '../cli-output.js';
 
 // `fleet connector rotate-secret ID [--grace 24h]`: issues a connector's webhook secret (Standard Webhooks,
@@ -35,7 +35,7 @@ export async function connectorRotateSecret(config: Config, id: string, options:
   if (!box) throw new UsageError(`fleet connector rotate-secret: ${new MissingSecretsKeyError('cannot encrypt the new webhook secret').message}`);
   const secret = generateWebhookSecret();
   const outcome = await withDatabase(config, (db) => rotateWebhookSecret(db, id, box.seal(secret, id), graceSeconds));
-  if (outcome.status === 'not_found') throw new UsageError(`fleet connector rotate-secret: there is no connector ${id}; expected an id fleet connector list shows`);
+  if (outcome.status === 'not_found') throw new NotFoundError(`fleet connector rotate-secret: there is no connector ${id}; expected an id fleet connector list shows`);
   if (outcome.status === 'removed') throw new UsageError(`fleet connector rotate-secret: connector ${id} is removed; register it again with fleet connector add first`);
 
   const { previous } = outcome;

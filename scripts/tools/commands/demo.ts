@@ -9,6 +9,7 @@ import type { Logger } from '../../../workers/logger.js';
 import { ProvinceSimulator } from '../simulator/province-simulator.js';
 import { UsageError } from '../../cli/cli-errors.js';
 import { migrateCommand } from '../../cli/commands/migrate.js';
+import { Progress } from '../../cli/progress.js';
 import { untilSignal } from '../../cli/until-signal.js';
 
 /** Options of `fleet demo`. */
@@ -23,7 +24,7 @@ export interface DemoOptions {
   exit: boolean;
   /** Fraction of simulated records served malformed, to show dead letters. Default 0.0005. */
   malformedRate: number;
-  /** Print progress lines. Default true. */
+  /** Print what it does: progress (on stderr) and the summary. Default true. */
   progress: boolean;
 }
 
@@ -125,6 +126,7 @@ export async function demoCommand(config: Config, options: DemoOptions, logger: 
   for (const row of simulator.truth()) if (!row.malformed) expected.set(row.provinceCode, (expected.get(row.provinceCode) ?? 0) + 1);
   const total = [...expected.values()].reduce((sum, count) => sum + count, 0);
   const started = performance.now();
+  const progress = new Progress(process.stderr, 5_000);
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const synced = await syncedByProvince(fleet.db, ids);
@@ -132,10 +134,11 @@ export async function demoCommand(config: Config, options: DemoOptions, logger: 
     const seconds = (performance.now() - started) / 1000;
     if (options.progress) {
       const parts = [...expected.keys()].map((province) => `${province}: ${synced.get(province) ?? 0}/${expected.get(province)}`);
-      process.stdout.write(`\r[${seconds.toFixed(1)} s] synced ${parts.join('  ')}   `);
+      progress.update(`[${seconds.toFixed(1)} s] synced ${parts.join('  ')}`);
     }
     if (done) break;
   }
+  progress.done();
   const seconds = (performance.now() - started) / 1000;
   const batches = (await fleet.metrics.writeBatchDuration.get()).values;
   const batchSeconds = batches.find((value) => value.metricName?.endsWith('_sum'))?.value ?? 0;

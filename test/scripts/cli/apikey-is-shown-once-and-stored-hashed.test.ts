@@ -57,7 +57,7 @@ it('lists keys with name, scope, created, last used and revoked, never the key; 
   expect(await verifyApiKey(env.db, key)).toEqual({ status: 'revoked' });
 });
 
-it('refuses a scope it does not know, an empty name and an unknown id with exit 2', async () => {
+it('refuses a scope it does not know and an empty name with exit 2, and an unknown id with exit 3 (not found)', async () => {
   const [scope, name, unknown] = await Promise.all([
     fleet('apikey', 'create', '--name', 'x', '--scope', 'root'),
     fleet('apikey', 'create', '--name', ' ', '--scope', 'read'),
@@ -67,7 +67,7 @@ it('refuses a scope it does not know, an empty name and an unknown id with exit 
   expect(scope.output).toMatch(/argument 'root' is invalid\. Allowed choices are admin, read/);
   expect(name.code).toBe(2);
   expect(name.output.trim()).toBe('fleet apikey create: --name " ": expected 1 to 100 characters without control characters, naming who uses the key');
-  expect(unknown.code).toBe(2);
+  expect(unknown.code).toBe(3);
   expect(unknown.output.trim()).toBe('fleet apikey revoke: there is no API key 999; expected an id fleet apikey list shows');
   expect(await env.db.selectFrom('api_keys').select('id').execute()).toHaveLength(1);
 });

@@ -84,12 +84,12 @@ it('says where a file is not YAML, and when it cannot be read', async () => {
   expect(absent.output.trim()).toBe(`fleet connector: --file ${file('absent.yaml')}: cannot read it (ENOENT); expected a connector definition file (YAML or JSON)`);
 });
 
-it('refuses to add an id that exists, and to update one that does not, with exit 2', async () => {
+it('refuses to add an id that exists with exit 2, and to update one that does not with exit 3 (not found)', async () => {
   const before = await connectors();
   const [exists, missing] = await Promise.all([fleet('connector', 'add', '--file', file('hcm-changed.yaml')), fleet('connector', 'update', '--file', file('missing.yaml'))]);
   expect(exists.code).toBe(2);
   expect(exists.output.trim()).toBe('fleet connector add: connector hcm-rest already exists; use update to change its definition');
-  expect(missing.code).toBe(2);
+  expect(missing.code).toBe(3);
   expect(missing.output.trim()).toBe('fleet connector update: connector nowhere is not registered; use add to register it');
   expect(await connectors()).toEqual(before);
 });
