@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LgspSoapConnector, lgspSoapConfig } from '../../../connectors/lgsp-soap/lgsp-soap-connector.js';
 import type { ReadState } from '../../../connectors/sdk/connector.js';
 import { mapItems } from '../../../connectors/sdk/normalise.js';
-import { ProvinceSimulator } from '../../../scripts/simulator/province-simulator.js';
+import { ProvinceSimulator } from '../../../scripts/tools/simulator/province-simulator.js';
 import { checkOnce } from '../check-once.js';
 
 let simulator: ProvinceSimulator;
