@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { parse as parseYaml } from 'yaml';
 import { parseDefinition, parseDefinitionText, type ConnectorDefinition } from './definition.js';
+import type { RequestErrorCode } from '../../config/error-catalogue.js';
 import type { CodeSet } from '../../config/provinces.js';
 import {
   addConnector,
@@ -18,11 +19,14 @@ import type { Database } from '../../db/schema.js';
  * It only writes the `connectors` table; the scheduler brings the poll schedules in line within one refresh.
  */
 
-/** A registry operation that cannot be done: the connector does not exist, or its state does not allow it. */
+/** Why a registry operation cannot be done: codes of the error catalogue. */
+export type RegistryErrorCode = Extract<RequestErrorCode, 'not_found' | 'conflict'>;
+
+/** A registry operation that cannot be done: the connector does not exist (`not_found`), or its state does not allow it (`conflict`). */
 export class RegistryError extends Error {
   override readonly name = 'RegistryError';
   constructor(
-    readonly code: 'not_found' | 'conflict',
+    readonly code: RegistryErrorCode,
     message: string,
   ) {
     super(message);
