@@ -57,8 +57,8 @@ export const requestErrors = {
 
   // Readiness (/readyz): the answer's status, and the code of the check that failed.
   not_ready: { status: 503, title: 'Service Unavailable' },
-  postgres_unreachable: { status: 503, title: 'Postgres did not answer SELECT 1' },
-  redis_unreachable: { status: 503, title: 'Redis did not answer PING' },
+  postgres_unreachable: { status: 503, title: 'Service Unavailable' },
+  redis_unreachable: { status: 503, title: 'Service Unavailable' },
 } as const satisfies Record<string, RequestErrorEntry>;
 
 /** Why a source record was kept as a dead letter instead of stored. */
@@ -68,7 +68,7 @@ export const deadLetterReasons = {
   bad_date: { title: 'a date cannot be read, or is outside the years 0001 to 9999' },
   bad_province: { title: 'the province code is not one of the code set' },
   bad_value: { title: 'a value is of the wrong type, too long, or holds text Postgres cannot store' },
-  // Also an update holding a prototype key (`__proto__`, `constructor`, `prototype`).
+  // Also an update holding a prototype key (`__proto__`, `constructor`, `prototype`), and a `map` that failed otherwise.
   malformed_record: { title: 'the record cannot be mapped at all' },
   // The writer's, not a mapping's: a record the database refused although it passed mapping (DESIGN.md guarantee 4).
   unstorable: { title: 'the database refused the record' },

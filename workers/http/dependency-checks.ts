@@ -1,21 +1,19 @@
 import type { Redis } from 'ioredis';
 import { sql, type Kysely } from 'kysely';
-import { requestErrors } from '../../config/error-catalogue.js';
 import type { Database } from '../../db/schema.js';
 import type { ReadinessCheck } from './http-server.js';
 
 /**
  * The checks of `/readyz`: Postgres answers `SELECT 1`, and Redis answers `PING` on the process's control
  * connection. A Redis connection that is not up fails at once: its commands would wait for the reconnection.
- * Each failure's fixed words are its code's title in the error catalogue.
  */
 export function dependencyChecks(db: Kysely<Database>, redis: Redis): ReadinessCheck[] {
   return [
-    { name: 'postgres', code: 'postgres_unreachable', reason: requestErrors.postgres_unreachable.title, check: async () => void (await sql`SELECT 1`.execute(db)) },
+    { name: 'postgres', code: 'postgres_unreachable', reason: 'Postgres did not answer SELECT 1', check: async () => void (await sql`SELECT 1`.execute(db)) },
     {
       name: 'redis',
       code: 'redis_unreachable',
-      reason: requestErrors.redis_unreachable.title,
+      reason: 'Redis did not answer PING',
       check: async () => {
         if (redis.status !== 'ready') throw new Error(`the Redis connection is ${redis.status}`);
         await redis.ping();
