@@ -134,24 +134,23 @@ export class WebhookIntake {
     return this.options.receivers?.isKnown(connectorId) ? connectorId : '(unknown)';
   }
 
-  /** Takes the delivery, then logs a refusal and counts the outcome. */
+  /** Takes the delivery, logs a refusal (a failure with its error), and counts the outcome. */
   private async outcomeOf(delivery: WebhookDelivery): Promise<DeliveryOutcome> {
-    const { metrics, logger } = this.options;
+    const { logger } = this.options;
     const connector = delivery.connectorId.slice(0, 64);
     let outcome: DeliveryOutcome;
     try {
       outcome = await this.take(delivery);
+      // A delivery whose every update is invalid was taken (its dead letters are kept): not a refusal to log.
+      if (outcome.kind === 'refused' && outcome.code !== 'all_records_invalid') {
+        logger[gatewayFailures.has(outcome.code) ? 'error' : 'info']({ connector, code: outcome.code }, 'webhook delivery refused');
+      }
     } catch (error) {
       logger.error({ connector, err: error instanceof Error ? error.message : String(error) }, 'webhook delivery failed');
       outcome = refusal('internal', 'the delivery could not be processed; it was not acknowledged, so send it again later (the error is in the gateway log)');
-      metrics.webhookDeliveries.inc({ connector: this.connectorLabel(delivery.connectorId), outcome: outcome.code });
-      return outcome;
     }
-    // A delivery whose every update is invalid was taken (its dead letters are kept): not a refusal to log.
-    if (outcome.kind === 'refused' && outcome.code !== 'all_records_invalid') {
-      logger[gatewayFailures.has(outcome.code) ? 'error' : 'info']({ connector, code: outcome.code }, 'webhook delivery refused');
-    }
-    metrics.webhookDeliveries.inc({ connector: this.connectorLabel(delivery.connectorId), outcome: outcome.replayed ? 'replayed' : outcome.kind === 'accepted' ? 'accepted' : outcome.code });
+    const counted = outcome.replayed ? 'replayed' : outcome.kind === 'accepted' ? 'accepted' : outcome.code;
+    this.options.metrics.webhookDeliveries.inc({ connector: this.connectorLabel(delivery.connectorId), outcome: counted });
     return outcome;
   }
 
