@@ -19,10 +19,10 @@ import { sql, type Kysely } from 'kysely';
 import { loadConfig, type Config } from '../config/env.js';
 import { createDatabase } from '../db/database.js';
 import { saveConnector } from '../db/queries/connectors.js';
-import { rotateWebhookSecret } from '../db/queries/webhook-secrets.js';
+import { issueWebhookSecret } from '../workers/control-plane/webhook-secrets.js';
 import type { Database } from '../db/schema.js';
 import { ingestQueueName } from '../workers/queue/queues.js';
-import { generateWebhookSecret, SecretBox } from '../workers/webhooks/secret-box.js';
+import { SecretBox } from '../workers/webhooks/secret-box.js';
 import { migrateCommand } from './commands/migrate.js';
 
 const { values: args } = parseArgs({
@@ -194,9 +194,8 @@ const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length 
 const ms = (value: number) => `${value.toFixed(0)} ms`;
 
 async function newConnector(db: Kysely<Database>, box: SecretBox, id: string): Promise<string> {
-  await saveConnector(db, { id, provinceCode: '79', codeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
-  const secret = generateWebhookSecret();
-  await rotateWebhookSecret(db, id, box.seal(secret, id), 0);
+  await saveConnector(db, { id, sourceProvinceCode: '79', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
+  const { secret } = await issueWebhookSecret(db, box, id, 0);
   return secret;
 }
 

@@ -1,5 +1,5 @@
 import type { Config } from '../../config/env.js';
-import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyScope } from '../../db/queries/api-keys.js';
+import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyScope } from '../../workers/control-plane/api-key-store.js';
 import { UsageError } from './cli-errors.js';
 import { formatTable, formatTime, withDatabase } from './cli-output.js';
 

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
 import { z } from 'zod';
 import type { Config } from '../../config/env.js';
-import { DefinitionError } from '../../workers/control-plane/definition.js';
+import { DefinitionError } from '../../connectors/sdk/definition-error.js';
 import { isPolled } from '../../connectors/plugins.js';
 import type { ConnectorStatusRow } from '../../db/queries/connectors.js';
 import { checkConnector, CheckInputError, emptyPageHint, emptySampleHint, type CheckField, type CheckResult } from '../../workers/control-plane/check-connector.js';

@@ -111,8 +111,8 @@ export async function demoCommand(config: Config, options: DemoOptions, logger: 
   for (const province of options.provinces) {
     await saveConnector(fleet.db, {
       id: connectorId(province),
-      provinceCode: province,
-      codeSet: '2025',
+      sourceProvinceCode: province,
+      sourceCodeSet: '2025',
       kind: 'national-rest',
       // The simulator's clock has one-second precision: a few seconds of look-back cover it.
       config: { baseUrl: simulatorUrl, pageSize: 1000, lookbackSeconds: 5, rateLimit: { requestsPerSecond: 100 } },

@@ -1,6 +1,6 @@
 import type { Config } from '../../config/env.js';
-import { rotateWebhookSecret } from '../../db/queries/webhook-secrets.js';
-import { generateWebhookSecret, MissingSecretsKeyError, SecretBox } from '../../workers/webhooks/secret-box.js';
+import { issueWebhookSecret } from '../../workers/control-plane/webhook-secrets.js';
+import { MissingSecretsKeyError, SecretBox } from '../../workers/webhooks/secret-box.js';
 import { UsageError } from './cli-errors.js';
 import { formatTime, withDatabase } from './cli-output.js';
 
@@ -33,8 +33,7 @@ export async function connectorRotateSecret(config: Config, id: string, options:
   const graceSeconds = parseDuration(options.grace, '--grace');
   const box = SecretBox.fromConfig(config);
   if (!box) throw new UsageError(`fleet connector rotate-secret: ${new MissingSecretsKeyError('cannot encrypt the new webhook secret').message}`);
-  const secret = generateWebhookSecret();
-  const outcome = await withDatabase(config, (db) => rotateWebhookSecret(db, id, box.seal(secret, id), graceSeconds));
+  const { secret, outcome } = await withDatabase(config, (db) => issueWebhookSecret(db, box, id, graceSeconds));
   if (outcome.status === 'not_found') throw new UsageError(`fleet connector rotate-secret: there is no connector ${id}; expected an id fleet connector list shows`);
   if (outcome.status === 'removed') throw new UsageError(`fleet connector rotate-secret: connector ${id} is removed; register it again with fleet connector add first`);
 

@@ -222,8 +222,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const province of provinces) {
       await saveConnector(database, {
         id: `chaos-${province}`,
-        provinceCode: province,
-        codeSet: '2025',
+        sourceProvinceCode: province,
+        sourceCodeSet: '2025',
         kind: 'national-rest',
         config: {
           baseUrl: simulatorUrl,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { verifyApiKey } from '../../db/queries/api-keys.js';
+import { verifyApiKey } from '../../workers/control-plane/api-key-store.js';
 import { runFleet, spawnFleet } from '../support/fleet-process.js';
 import { createTestEnvironment, type TestEnvironment } from '../support/test-environment.js';
 

@@ -14,7 +14,7 @@ const letter = (dossierCode: string, reason: 'unknown_status' | 'bad_date', raw:
 beforeAll(async () => {
   env = await createTestEnvironment();
   cli = { DATABASE_URL: env.config.DATABASE_URL };
-  await saveConnector(env.db, { id: 'danang', provinceCode: '48', codeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 60_000 });
+  await saveConnector(env.db, { id: 'danang', sourceProvinceCode: '48', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 60_000 });
   const good = { MaHoSo: '48.2026.000001', TrangThaiHoSo: '4', NgayCapNhat: '20261120080000', PhienBan: 3, ChuHoSo: '[redacted]' };
   await insertDeadLetters(env.db, [
     // Stored under an old mapping that refused it; today's mapping accepts it.

@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import { parse as parseYaml } from 'yaml';
-import { parseDefinition, parseDefinitionText, type ConnectorDefinition } from './definition.js';
+import { parseDefinition, parseDefinitionText } from './definition.js';
+import type { RegisteredConnector } from '../../connectors/plugins.js';
+import { sectionNames } from '../../connectors/declarative/declarative-config.js';
 import type { RequestErrorCode } from '../../config/error-catalogue.js';
 import type { CodeSet } from '../../config/provinces.js';
 import {
@@ -9,6 +11,7 @@ import {
   listConnectorStatus,
   setConnectorState,
   updateConnectorDefinition,
+  type ConnectorDefinition,
   type ConnectorRow,
   type ConnectorStatusRow,
 } from '../../db/queries/connectors.js';
@@ -52,8 +55,8 @@ export function definitionFromDocument(document: unknown): SubmittedDefinition {
 }
 
 /** The settings `createConnector` builds a connector from, out of a stored row. */
-export function connectorSettings(row: ConnectorRow): { id: string; provinceCode: string; codeSet: CodeSet; kind: string; config: unknown } {
-  return { id: row.id, provinceCode: row.province_code, codeSet: row.code_set as CodeSet, kind: row.kind, config: row.config };
+export function connectorSettings(row: ConnectorRow): RegisteredConnector {
+  return { id: row.id, sourceProvinceCode: row.province_code, sourceCodeSet: row.code_set as CodeSet, kind: row.kind, config: row.config };
 }
 
 /**
@@ -76,7 +79,7 @@ export function definitionOf(row: ConnectorRow): unknown {
  * Keys in the order a definition file writes them (declarative/README.md): jsonb stores keys in its own order
  * (shortest first), which would put `id` after `http`. Keys not named here keep their stored order.
  */
-const keyOrder = ['id', 'description', 'province', 'schedule', 'plugin', 'http', 'auth', 'request', 'pagination', 'incremental', 'records', 'fields', 'statuses', 'rateLimit', 'retry', 'type', 'name', 'code', 'codeSet', 'baseUrl', 'path', 'config', 'dossierCode', 'status'];
+const keyOrder: readonly string[] = ['id', 'description', 'province', 'schedule', 'plugin', ...sectionNames, 'type', 'name', 'code', 'codeSet', 'baseUrl', 'path', 'config', 'dossierCode', 'status'];
 
 function rank(key: string): number {
   const index = keyOrder.indexOf(key);

@@ -3,7 +3,7 @@ import { WebhookBodyError, type Connector } from '../../connectors/sdk/connector
 import type { DossierRecord } from '../../connectors/sdk/dossier-record.js';
 import { MappedPaths } from '../../connectors/sdk/mapped-paths.js';
 import { MappingError } from '../../connectors/sdk/mapping-error.js';
-import { mapItems, toDeadLetter, type DeadLetter, type MappedBatch, type Origin } from '../../connectors/sdk/normalise.js';
+import { mapItems, toDeadLetter, type DeadLetter, type MappedBatch, type MappingContext } from '../../connectors/sdk/normalise.js';
 import { normaliseText } from '../../connectors/sdk/text.js';
 import { refusal, type DeliveryRefused } from './delivery-outcome.js';
 import { findPrototypeKey, type PrototypeKeyPlace } from './prototype-keys.js';
@@ -67,7 +67,7 @@ export function readUpdates(connector: Connector, body: Buffer, maxDepth: number
 }
 
 /** Maps each update on its own, so a bad one costs only itself; an update holding a prototype key is never mapped. */
-export function mapUpdates(connector: Connector, updates: DeliveryUpdates, origin: Origin): MappedUpdates {
+export function mapUpdates(connector: Connector, updates: DeliveryUpdates, mapping: MappingContext): MappedUpdates {
   const { document, items, hasPrototypeKeys } = updates;
   const records: DossierRecord[] = [];
   const deadLetters: DeadLetter[] = [];
@@ -75,7 +75,7 @@ export function mapUpdates(connector: Connector, updates: DeliveryUpdates, origi
   items.forEach((item, index) => {
     const place = hasPrototypeKeys ? findPrototypeKey(item) : null;
     // Such an update never reaches the connector's `map`: it is kept as it came (redacted), with its reason.
-    const mapped: MappedBatch = place ? { records: [], deadLetters: [prototypeKeyLetter(connector, item, place, origin)] } : mapItems(connector, [item], origin);
+    const mapped: MappedBatch = place ? { records: [], deadLetters: [prototypeKeyLetter(connector, item, place, mapping)] } : mapItems(connector, [item], mapping);
     records.push(...mapped.records);
     for (const letter of mapped.deadLetters) {
       deadLetters.push(letter);
@@ -92,10 +92,10 @@ export function mapUpdates(connector: Connector, updates: DeliveryUpdates, origi
  * The dead letter of an update holding a prototype key: `malformed_record`, naming the key and where it is,
  * and the dossier when the update's code can be read (own properties only, at the path the connector maps it from).
  */
-function prototypeKeyLetter(connector: Connector, item: unknown, place: PrototypeKeyPlace, origin: Origin): DeadLetter {
+function prototypeKeyLetter(connector: Connector, item: unknown, place: PrototypeKeyPlace, mapping: MappingContext): DeadLetter {
   const codePath = connector.mappedFields().find((source) => source.field === 'dossierCode')?.path;
   const code = codePath === undefined ? undefined : readPath(item, codePath);
   const dossierCode = typeof code === 'string' ? normaliseText(code) : null;
   const message = `the update holds the key ${JSON.stringify(place.key)} (at ${place.path}), which is refused: ${prototypeKeyRule}; the update was not applied: remove the key at the source`;
-  return toDeadLetter(new MappingError('malformed_record', message, dossierCode && dossierCode.length <= 100 ? dossierCode : null), item, origin, origin.observedAt.toISOString(), MappedPaths.of(connector));
+  return toDeadLetter(new MappingError('malformed_record', message, dossierCode && dossierCode.length <= 100 ? dossierCode : null), item, mapping, mapping.observedAt.toISOString(), MappedPaths.of(connector));
 }

@@ -175,8 +175,8 @@ export class WebhookIntake {
     // Only an authentic body is parsed.
     const updates = readUpdates(destination.connector, delivery.body, this.maxDepth);
     if (isRefusal(updates)) return updates;
-    const origin = { connectorId: receiver.connectorId, provinceCode: receiver.provinceCode, codeSet: receiver.codeSet, observedAt: delivery.receivedAt };
-    const mapped = mapUpdates(destination.connector, updates, origin);
+    const mapping = { connectorId: receiver.connectorId, sourceProvinceCode: receiver.sourceProvinceCode, sourceCodeSet: receiver.sourceCodeSet, observedAt: delivery.receivedAt };
+    const mapped = mapUpdates(destination.connector, updates, mapping);
     return this.enqueueOnce(ledger, batcher, receiver, headers['webhook-id'], delivery.body, mapped);
   }
 

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createApiKey } from '../../../db/queries/api-keys.js';
+import { createApiKey } from '../../../workers/control-plane/api-key-store.js';
 import { ProvinceSimulator } from '../../../scripts/simulator/province-simulator.js';
 import { startFleet, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';

@@ -27,7 +27,7 @@ beforeAll(async () => {
   env = await createTestEnvironment({ SECRETS_KEY: secretsKey });
   cli = { DATABASE_URL: env.config.DATABASE_URL, LOG_LEVEL: 'silent', SECRETS_KEY: secretsKey };
   for (const id of ['cli-01', 'cli-paused', 'cli-removed']) {
-    await saveConnector(env.db, { id, provinceCode: '01', codeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
+    await saveConnector(env.db, { id, sourceProvinceCode: '01', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
   }
   await setConnectorState(env.db, 'cli-paused', 'paused', ['active']);
   await setConnectorState(env.db, 'cli-removed', 'removed', ['active']);

@@ -62,7 +62,7 @@ beforeAll(async () => {
   env = await createTestEnvironment();
   cli = { DATABASE_URL: env.config.DATABASE_URL, REDIS_URL: env.config.REDIS_URL, QUEUE_PREFIX: env.config.QUEUE_PREFIX };
   for (const id of ['stuck-push', 'refused-cursor']) {
-    await saveConnector(env.db, { id, provinceCode: '01', codeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
+    await saveConnector(env.db, { id, sourceProvinceCode: '01', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
   }
   // A fault no retry fixes while it lasts (not a data error: the batch is retried, then given up on), and a
   // refused cursor move (a data error: given up on at once).

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import { verifyApiKey, type ApiKeyScope } from '../../../db/queries/api-keys.js';
+import { verifyApiKey, type ApiKeyScope } from '../../control-plane/api-key-store.js';
 import type { Database } from '../../../db/schema.js';
 import { problem, sendProblem } from '../problem.js';
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifySchema } from 'fastify';
 import type { Kysely } from 'kysely';
-import { DefinitionError } from '../../control-plane/definition.js';
+import { DefinitionError } from '../../../connectors/sdk/definition-error.js';
 import type { ConnectorStatusRow } from '../../../db/queries/connectors.js';
 import type { Database } from '../../../db/schema.js';
 import { problem, problemSchema, sendProblem } from '../problem.js';
