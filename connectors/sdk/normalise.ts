@@ -1,8 +1,9 @@
+import type { DeadLetterReason } from '../../config/error-catalogue.js';
 import { currentProvinceCode, resolveProvince, type CodeSet } from '../../config/provinces.js';
 import type { Connector } from './connector.js';
 import { dossierDateFields, type DossierRecord, type DossierRecordInput } from './dossier-record.js';
 import { isDossierStatus } from './dossier-status.js';
-import { MappingError, type DeadLetterReason } from './mapping-error.js';
+import { MappingError } from './mapping-error.js';
 import { MappedPaths } from './mapped-paths.js';
 import { quoteSourceValue, redactPersonalData } from './personal-data.js';
 import { escapeUnstorable, isStorableInstant, storablePayload, unstorableCharacter } from './storable-text.js';

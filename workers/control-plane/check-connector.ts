@@ -1,6 +1,7 @@
 import { createConnector, type RegisteredConnector } from '../../connectors/plugins.js';
 import { readPath } from '../../connectors/declarative/json-path.js';
 import { canRead, WebhookBodyError, type Connector, type FieldSource } from '../../connectors/sdk/connector.js';
+import type { RequestErrorCode } from '../../config/error-catalogue.js';
 import { vietnamOffsetMinutes } from '../../connectors/sdk/dates.js';
 import { dossierDateFields, type DossierRecord } from '../../connectors/sdk/dossier-record.js';
 import type { DeadLetterReason } from '../../connectors/sdk/mapping-error.js';
@@ -105,7 +106,7 @@ export interface CheckOptions {
 export class CheckInputError extends Error {
   override readonly name = 'CheckInputError';
   constructor(
-    readonly code: 'sample_required' | 'pushes_not_supported',
+    readonly code: Extract<RequestErrorCode, 'sample_required' | 'pushes_not_supported'>,
     message: string,
   ) {
     super(message);

@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseDefinition, parseDefinitionText } from './definition.js';
 import type { RegisteredConnector } from '../../connectors/plugins.js';
 import { sectionNames } from '../../connectors/declarative/declarative-config.js';
+import type { RequestErrorCode } from '../../config/error-catalogue.js';
 import type { CodeSet } from '../../config/provinces.js';
 import {
   addConnector,
@@ -21,11 +22,14 @@ import type { Database } from '../../db/schema.js';
  * It only writes the `connectors` table; the scheduler brings the poll schedules in line within one refresh.
  */
 
-/** A registry operation that cannot be done: the connector does not exist, or its state does not allow it. */
+/** Why a registry operation cannot be done: codes of the error catalogue. */
+export type RegistryErrorCode = Extract<RequestErrorCode, 'not_found' | 'conflict'>;
+
+/** A registry operation that cannot be done: the connector does not exist (`not_found`), or its state does not allow it (`conflict`). */
 export class RegistryError extends Error {
   override readonly name = 'RegistryError';
   constructor(
-    readonly code: 'not_found' | 'conflict',
+    readonly code: RegistryErrorCode,
     message: string,
   ) {
     super(message);

@@ -183,12 +183,12 @@ function submittedDefinition(body: unknown, reply: FastifyReply, expectedId?: st
     submitted = typeof body === 'string' ? definitionFromText(body, 'body') : definitionFromDocument(body);
   } catch (error) {
     if (!(error instanceof DefinitionError)) throw error;
-    void sendProblem(reply, problem(422, 'invalid_definition', `the connector definition is not valid: ${error.problems.join('; ')}`, { errors: error.problems }));
+    void sendProblem(reply, problem('invalid_definition', `the connector definition is not valid: ${error.problems.join('; ')}`, { errors: error.problems }));
     return undefined;
   }
   if (expectedId !== undefined && submitted.definition.id !== expectedId) {
     const line = `id: expected ${JSON.stringify(expectedId)} (the connector in the URL), got ${JSON.stringify(submitted.definition.id)}`;
-    void sendProblem(reply, problem(422, 'invalid_definition', `the connector definition is not valid: ${line}`, { errors: [line] }));
+    void sendProblem(reply, problem('invalid_definition', `the connector definition is not valid: ${line}`, { errors: [line] }));
     return undefined;
   }
   return submitted;
@@ -199,7 +199,7 @@ async function answer<T>(reply: FastifyReply, work: () => Promise<T>): Promise<T
   try {
     return await work();
   } catch (error) {
-    if (error instanceof RegistryError) return sendProblem(reply, problem(error.code === 'not_found' ? 404 : 409, error.code, error.message));
+    if (error instanceof RegistryError) return sendProblem(reply, problem(error.code, error.message));
     throw error;
   }
 }
@@ -296,7 +296,7 @@ export function registerConnectorRoutes(api: FastifyInstance, db: Kysely<Databas
           return await checkConnector(settings, { acceptDeadLetters: asked.acceptDeadLetters ?? 0, ...('sample' in asked ? { sample: asked.sample } : {}) });
         } catch (error) {
           if (!(error instanceof CheckInputError)) throw error;
-          return sendProblem(reply, problem(422, error.code, `${error.message}${error.code === 'sample_required' ? ' as "sample" in the request body' : ''}`));
+          return sendProblem(reply, problem(error.code, `${error.message}${error.code === 'sample_required' ? ' as "sample" in the request body' : ''}`));
         }
       }),
   );
