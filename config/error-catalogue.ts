@@ -105,3 +105,8 @@ export type CodedError = Error & { readonly code: ErrorCode };
 export function isCodedError(error: unknown): error is CodedError {
   return error instanceof Error && isErrorCode((error as { code?: unknown }).code);
 }
+
+/** The HTTP status a request refused with this code is answered with; undefined for a dead-letter reason. */
+export function statusOfCode(code: string): number | undefined {
+  return isRequestErrorCode(code) ? requestErrors[code].status : undefined;
+}

@@ -1,4 +1,5 @@
 import { ConfigError } from '../../config/env.js';
+import { isCodedError } from '../../config/error-catalogue.js';
 import { DatabaseUnavailableError } from '../../db/database.js';
 import { RedisUnavailableError } from '../../workers/redis.js';
 
@@ -35,10 +36,9 @@ export class NotFoundError extends Error {
   override readonly name = 'NotFoundError';
 }
 
-/** A machine code an error carries (`connector_not_found`, `signature_invalid`…), if it carries one. */
+/** The catalogue code an error carries (`connector_not_found`, `signature_invalid`…), if it carries one. */
 export function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/.test(code) ? code : undefined;
+  return isCodedError(error) ? error.code : undefined;
 }
 
 /** An error's message on one line; an AggregateError (every address of a host refused) says what its first did. */

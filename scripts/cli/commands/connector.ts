@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
 import { z } from 'zod';
 import type { Config } from '../../../config/env.js';
+import { statusOfCode } from '../../../config/error-catalogue.js';
 import { DefinitionError } from '../../../connectors/sdk/definition-error.js';
 import { isPolled } from '../../../connectors/plugins.js';
 import type { ConnectorStatusRow } from '../../../db/queries/connectors.js';
@@ -29,11 +30,6 @@ function truncate(text: string, max: number): string {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
-/** Whether a registry refusal says the connector does not exist (today `not_found`; a catalogue may prefix it). */
-function isNotFound(error: RegistryError): boolean {
-  return /(^|_)not_found$/.test(error.code);
-}
-
 /** Registry errors on the command line, one line: an unknown connector exits 3, any other refusal 2 (bad input). */
 async function registry<T>(config: Config, verb: string, work: (registry: ConnectorRegistry) => Promise<T>): Promise<T> {
   try {
@@ -41,7 +37,7 @@ async function registry<T>(config: Config, verb: string, work: (registry: Connec
   } catch (error) {
     if (error instanceof RegistryError) {
       const message = `fleet connector ${verb}: ${error.message}`;
-      throw isNotFound(error) ? new NotFoundError(message) : new UsageError(message);
+      throw statusOfCode(error.code) === 404 ? new NotFoundError(message) : new UsageError(message);
     }
     throw error;
   }
