@@ -1,6 +1,9 @@
 import type { Config } from '../../config/env.js';
 import { countDeadLetters, discardDeadLetters, findDeadLetter, listDeadLetters, type DeadLetterFilter } from '../../db/queries/dead-letters.js';
+import { BackgroundErrorReporter } from '../../workers/background-error-reporter.js';
 import { replayDeadLetters } from '../../workers/control-plane/dead-letter-replay.js';
+import { createLogger } from '../../workers/logger.js';
+import { openIngestQueue } from '../../workers/queue/ingest-queue.js';
 import { UsageError } from './cli-errors.js';
 import { formatTable, formatTime, withDatabase } from './cli-output.js';
 
@@ -80,7 +83,10 @@ export async function dlqShow(config: Config, ids: readonly string[]): Promise<v
   });
 }
 
-/** `fleet dlq replay`: re-maps the matching letters with their connector's current definition, with progress. */
+/**
+ * `fleet dlq replay`: re-maps the matching letters with their connector's current definition, with progress. The
+ * records go through the ingest queue; the command waits for a running writer to commit them.
+ */
 export async function dlqReplay(config: Config, options: DeadLetterOptions & { batchSize: number }): Promise<void> {
   const filter = deadLetterFilter(options);
   await withDatabase(config, async (db) => {
@@ -89,10 +95,11 @@ export async function dlqReplay(config: Config, options: DeadLetterOptions & { b
       console.log('no new dead letters match: nothing to replay');
       return;
     }
-    const result = await replayDeadLetters(db, filter, {
+    const ingest = await openIngestQueue(config.REDIS_URL, config.QUEUE_PREFIX, new BackgroundErrorReporter(createLogger(config.LOG_LEVEL)));
+    const result = await replayDeadLetters(db, ingest, filter, {
       batchSize: options.batchSize,
       onProgress: (progress) => process.stderr.write(`\rreplaying: ${progress.processed}/${total} (${progress.replayed} stored, ${progress.stillFailing} still failing)   `),
-    });
+    }).finally(() => ingest.close());
     process.stderr.write('\n');
     console.log(`replayed ${result.processed} dead letters: ${result.replayed} stored and marked replayed, ${result.stillFailing} still failing (kept, with the reason of this attempt)`);
   });
