@@ -21,7 +21,9 @@ function isCallersFault(error: unknown): boolean {
 /**
  * Everything between the fleet and one province system: a long-lived circuit breaker (one per connector per
  * process), and retries of transient failures with backoff and full jitter, within a per-connector budget so
- * that a failing system is not hammered. One policy for polling, backfill and reconcile.
+ * that a failing system is not hammered. One policy for polling, backfill and reconcile. Which failures are
+ * transient is the connector's to say (`SourceError.transient`): every kind classifies an answered request by its
+ * `retry.transientStatusCodes` (`withTransientStatuses`).
  */
 export class SourceGuard {
   /** The connector's circuit breaker (opossum). */
