@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { redisScripts } from '../redis-scripts/redis-scripts.js';
 
 /** The answer a delivery got, kept so that a retry of it (same webhook-id) gets the same one. */
 export interface RecordedAnswer {
@@ -71,9 +72,6 @@ function claimedHash(value: string): string | null {
 /** Claims of this process are told apart by a random process part and a counter (no random bytes per delivery). */
 const processToken = randomBytes(9).toString('base64url');
 let claims = 0;
-
-// Deletes the claim only if this request still holds it (another one may have taken an expired claim since).
-const releaseScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /**
  * The idempotency ledger of webhook deliveries, in Redis: one key per (connector, webhook-id) under the fleet's
@@ -193,6 +191,7 @@ export class DeliveryLedger {
 
   /** Gives a claim up (the delivery was refused, or failed): a retry is processed afresh. */
   private async release(key: string, token: string): Promise<void> {
-    await this.redis.eval(releaseScript, 1, key, token);
+    // Only if this request still holds it: another one may have taken an expired claim since.
+    await redisScripts(this.redis).releaseIfHeld(key, token);
   }
 }
