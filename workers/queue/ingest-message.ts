@@ -12,9 +12,9 @@ import type { CursorMove } from '../../db/queries/sync-cursors.js';
 // rolling deploy that changes a batch's shape then fails loudly — the writer refuses the job before any database
 // work, and it is kept as a failed batch with the reason — rather than writing what it misreads.
 //
-// The schema is the envelope, not the content: the fields and their types. Whether a value can be stored is the
-// database's to say, record by record (write-batch.ts isolates what it refuses), so a bad value never costs the
-// batch's good records.
+// The schema is the envelope, not the content: the fields, none more or fewer (a field added without a new
+// version is refused, not dropped), and their types. Whether a value can be stored is the database's to say,
+// record by record (write-batch.ts isolates what it refuses), so a bad value never costs the batch's good records.
 
 const text = z.string();
 const optionalText = z.string().nullable();
@@ -27,7 +27,7 @@ const codeSet = z.custom<CodeSet>((value) => typeof value === 'string', { error:
 /** A connector's position: opaque to the framework, and JSON as every job's data is; only its presence is checked. */
 const position = z.custom<Cursor>((value) => value !== undefined, { error: 'expected a cursor position' });
 
-const dossierRecord: z.ZodType<DossierRecord> = z.object({
+const dossierRecord: z.ZodType<DossierRecord> = z.strictObject({
   provinceCode: text,
   dossierCode: text,
   altDossierCode: optionalText,
@@ -52,7 +52,7 @@ const dossierRecord: z.ZodType<DossierRecord> = z.object({
   connectorId: text,
 });
 
-const deadLetter: z.ZodType<DeadLetter> = z.object({
+const deadLetter: z.ZodType<DeadLetter> = z.strictObject({
   connectorId: text,
   provinceCode: text,
   dossierCode: optionalText,
@@ -62,12 +62,12 @@ const deadLetter: z.ZodType<DeadLetter> = z.object({
   receivedAt: text,
 });
 
-const cursorMove: z.ZodType<CursorMove> = z.object({ before: position, after: position });
+const cursorMove: z.ZodType<CursorMove> = z.strictObject({ before: position, after: position });
 
 /** The version of an ingest batch this release produces and reads. */
 export const ingestBatchVersion = 1;
 
-const ingestBatchMessage = z.object({
+const ingestBatchMessage = z.strictObject({
   version: z.literal(ingestBatchVersion),
   /**
    * How its records came: read by a poller, or pushed to the gateway. A pushed batch never moves a cursor; the
@@ -122,9 +122,17 @@ function describeVersion(value: unknown): string {
   return typeof value === 'number' && Number.isFinite(value) ? `version ${value}` : `a version that is not a number (${value === null ? 'null' : typeof value})`;
 }
 
-/** The first problems zod found, each as the path and what was expected there (never the value found). */
+/** One problem zod found: its path and what was expected there (never the value found). */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.length > 0 ? issue.path.join('.') : '(the job data)';
+  if (issue.code !== 'unrecognized_keys') return `${path}: ${issue.message}`;
+  const names = issue.keys.slice(0, 3).map((key) => JSON.stringify(key.slice(0, 40)));
+  return `${path}: field${issue.keys.length === 1 ? '' : 's'} this version does not have: ${names.join(', ')}${issue.keys.length > names.length ? ', …' : ''}`;
+}
+
+/** The first problems zod found. */
 function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
-  const shown = issues.slice(0, 3).map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(the job data)'}: ${issue.message}`);
+  const shown = issues.slice(0, 3).map(describeIssue);
   return `${shown.join('; ')}${issues.length > shown.length ? `; and ${issues.length - shown.length} more` : ''}`;
 }
 
