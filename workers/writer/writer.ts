@@ -56,7 +56,11 @@ export class Writer {
     this.turns = pLimit(options.concurrency ?? 2);
     const errors = options.errors ?? new BackgroundErrorReporter(logger, { counter: metrics.backgroundErrors });
     this.workers = currentProvinces.map(({ code }) => {
-      const worker = new Worker<IngestMessage, WriteOutcome>(ingestQueueName(code), (job) => this.turns(() => this.process(job, code)), {
+      const worker = new Worker<IngestMessage, WriteOutcome>(ingestQueueName(code), async (job) => {
+        // Read before taking a place in the line: a job this release cannot read never waits for a commit slot.
+        const batch = this.read(job, code);
+        return this.turns(() => this.process(job, batch));
+      }, {
         connection,
         prefix: options.prefix,
         concurrency: 1,
@@ -102,8 +106,7 @@ export class Writer {
     }
   }
 
-  private async process(job: Job<IngestMessage, WriteOutcome>, queueProvince: string): Promise<WriteOutcome> {
-    const batch = this.read(job, queueProvince);
+  private async process(job: Job<IngestMessage, WriteOutcome>, batch: IngestMessage): Promise<WriteOutcome> {
     const province = batch.provinceCode;
     const stopTimer = this.metrics.writeBatchDuration.startTimer();
     try {
