@@ -13,7 +13,8 @@ COPY connectors ./connectors
 COPY db ./db
 COPY workers ./workers
 COPY scripts/cli ./scripts/cli
-RUN npm run build && cp config/provinces.json dist/config/provinces.json
+# The build copies what the compiled code reads beside it: the province catalogue and the Lua scripts.
+RUN npm run build
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production HTTP_HOST=0.0.0.0 STARTUP_WAIT_MS=60000

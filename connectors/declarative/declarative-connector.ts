@@ -8,7 +8,7 @@ import { parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { compareSinceCursors, sinceOf } from '../sdk/since-cursor.js';
 import { compareWalks, nextWalk, walkFields, walkOf } from '../sdk/walk-cursor.js';
-import { SourceError, toSourceError } from '../sdk/source-error.js';
+import { SourceError, toSourceError, withTransientStatuses } from '../sdk/source-error.js';
 import { declarativeSections, isPushOnly, type DeclarativeConfig, type PushOnlyConfig } from './declarative-config.js';
 import { readPath } from './json-path.js';
 import { PushOnlyConnector } from './push-only-connector.js';
@@ -283,9 +283,7 @@ export class DeclarativeConnector implements Connector {
         throw error;
       }
     } catch (error) {
-      const failure = toSourceError(error, what);
-      const transient = failure.status === null ? failure.transient : retry.transientStatusCodes.includes(failure.status);
-      throw new SourceError(failure.message, transient, failure.status, failure.retryAfterMs);
+      throw withTransientStatuses(toSourceError(error, what), retry.transientStatusCodes);
     }
   }
 

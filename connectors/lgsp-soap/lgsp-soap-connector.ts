@@ -241,7 +241,10 @@ export class LgspSoapConnector implements Connector {
     return { items, cursor: { since: newest, ...walkFields(state, resume) }, next };
   }
 
-  /** A SOAP fault as an actionable error: authentication faults are not worth retrying, server faults are. */
+  /**
+   * A SOAP fault as an actionable error: an authentication or client fault is never worth retrying, whatever its
+   * status; any other is transient when its status is one of the connector's `retry.transientStatusCodes`.
+   */
   private fault(xml: string, status: number, what: string): SourceError {
     let faultCode = '';
     let faultString = '';
@@ -254,7 +257,8 @@ export class LgspSoapConnector implements Connector {
     }
     const client = /Client$/.test(faultCode) || status === 401 || status === 403;
     const hint = client ? '; check the gateway user name and the password reference' : '';
-    return new SourceError(`${what}: ${faultString ? `SOAP fault ${faultCode}: ${faultString}` : `HTTP ${status}`}${hint}`, !client, status);
+    const transient = !client && this.settings.config.retry.transientStatusCodes.includes(status);
+    return new SourceError(`${what}: ${faultString ? `SOAP fault ${faultCode}: ${faultString}` : `HTTP ${status}`}${hint}`, transient, status);
   }
 
   map(item: unknown): DossierRecordInput {

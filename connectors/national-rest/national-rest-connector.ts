@@ -9,7 +9,7 @@ import { quoteSourceValue } from '../sdk/personal-data.js';
 import type { RequestGate } from '../sdk/request-gate.js';
 import { breakerSchema, defaultBreaker, defaultRateLimit, defaultRetry, rateLimitSchema, retrySchema } from '../sdk/source-policy.js';
 import { RequestPacer } from '../sdk/request-pacer.js';
-import { SourceError, toSourceError } from '../sdk/source-error.js';
+import { SourceError, toSourceError, withTransientStatuses } from '../sdk/source-error.js';
 import { lazySecret, secretReference } from '../sdk/secrets.js';
 import { compareWalks, nextWalk, walkFields, walkOf } from '../sdk/walk-cursor.js';
 
@@ -249,7 +249,7 @@ export class NationalRestConnector implements Connector {
     try {
       body = (await this.gate.run(() => this.http.get('/api/dossiers', { params, headers, signal }))).data;
     } catch (error) {
-      throw toSourceError(error, `connector ${this.settings.id}: GET /api/dossiers`);
+      throw withTransientStatuses(toSourceError(error, `connector ${this.settings.id}: GET /api/dossiers`), this.settings.config.retry.transientStatusCodes);
     }
     const page = body as { items?: unknown; hasMore?: unknown } | null;
     if (!page || !Array.isArray(page.items)) {

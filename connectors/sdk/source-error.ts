@@ -29,6 +29,16 @@ export function retryAfterOf(header: unknown, now = Date.now()): number | null {
 
 const transientCodes = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ECONNABORTED', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ERR_SOCKET_CONNECTION_TIMEOUT']);
 
+/**
+ * A failure classified by a connector's `retry.transientStatusCodes` (source-policy.ts): a request the system
+ * answered is transient exactly when its status is listed; one it did not answer keeps its own classification.
+ */
+export function withTransientStatuses(failure: SourceError, transientStatusCodes: readonly number[]): SourceError {
+  if (failure.status === null) return failure;
+  const transient = transientStatusCodes.includes(failure.status);
+  return transient === failure.transient ? failure : new SourceError(failure.message, transient, failure.status, failure.retryAfterMs);
+}
+
 /** Turns an axios failure into a SourceError a provincial IT team can act on. */
 export function toSourceError(error: unknown, what: string): SourceError {
   if (error instanceof SourceError) return error;

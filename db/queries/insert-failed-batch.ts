@@ -1,14 +1,19 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { escapeUnstorable, storablePayload } from '../../connectors/sdk/storable-text.js';
-import type { IngestBatch } from '../../workers/queue/queues.js';
 import type { Database } from '../schema.js';
+
+/**
+ * A job's data as a queue's failed set held it: an ingest batch, or whatever a producer of another release queued
+ * (the writer refused it for that), so every field is read with care.
+ */
+export type KeptBatch = { readonly [field: string]: unknown };
 
 /** An ingest batch the writer gave up on, as the failed-batch sweep found it in a queue's failed set. */
 export interface FailedBatch {
   /** The current province whose queue held it. */
   provinceCode: string;
-  batch: IngestBatch;
+  batch: KeptBatch;
   /** The writer's last error (BullMQ's failed reason). */
   error: string;
   /** Attempts the job made. */
@@ -21,17 +26,26 @@ export interface FailedBatch {
 /** Longest error kept; the rest is cut (an error is a line for an operator, not a dump). */
 const maxErrorLength = 2000;
 
+const listOf = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
+/** An object without one field; anything else as it is. */
+function without(value: unknown, field: string): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const { [field]: _dropped, ...rest } = value as Record<string, unknown>;
+  return rest;
+}
+
 /**
  * What a batch would store, whatever the moment it was read or received: a poll page read again by the next run
  * (its records observed later) has the same fingerprint, so it finds its row instead of adding one per run.
  */
-function fingerprintOf(batch: IngestBatch): string {
+function fingerprintOf(batch: KeptBatch): string {
   const what = {
     connectorId: batch.connectorId,
     origin: batch.origin,
     cursor: batch.cursor ?? null,
-    records: (batch.records ?? []).map(({ observedAt: _observedAt, ...record }) => record),
-    deadLetters: (batch.deadLetters ?? []).map(({ receivedAt: _receivedAt, ...letter }) => letter),
+    records: listOf(batch.records).map((record) => without(record, 'observedAt')),
+    deadLetters: listOf(batch.deadLetters).map((letter) => without(letter, 'receivedAt')),
   };
   return createHash('sha1').update(JSON.stringify(storablePayload(what))).digest('base64');
 }
@@ -54,7 +68,7 @@ export async function keepFailedBatch(db: Kysely<Database>, failed: FailedBatch)
       INSERT INTO failed_batches AS f (province_code, connector_id, origin, batch, records, dead_letters, error, attempts, fingerprint, last_job, failed_at)
       VALUES (
         ${escapeUnstorable(failed.provinceCode)}, ${escapeUnstorable(String(batch.connectorId))}, ${origin},
-        ${JSON.stringify(storablePayload(batch))}, ${batch.records?.length ?? 0}, ${batch.deadLetters?.length ?? 0},
+        ${JSON.stringify(storablePayload(batch))}, ${listOf(batch.records).length}, ${listOf(batch.deadLetters).length},
         ${escapeUnstorable(failed.error).slice(0, maxErrorLength)}, ${failed.attempts}, ${fingerprint}, ${escapeUnstorable(failed.job)}, ${failed.failedAt})
       ON CONFLICT (fingerprint) WHERE state = 'failed' DO UPDATE SET
         failures = f.failures + CASE WHEN f.last_job = excluded.last_job THEN 0 ELSE 1 END,

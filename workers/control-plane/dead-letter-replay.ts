@@ -5,27 +5,44 @@ import type { DossierRecord } from '../../connectors/sdk/dossier-record.js';
 import { mapItems } from '../../connectors/sdk/normalise.js';
 import type { CodeSet } from '../../config/provinces.js';
 import { findConnector } from '../../db/queries/connectors.js';
-import { listDeadLetters, markDeadLetters, updateDeadLetterReasons, type DeadLetterFilter } from '../../db/queries/dead-letters.js';
-import { upsertDossiers } from '../../db/queries/upsert-dossiers.js';
+import { listDeadLetters, updateDeadLetterReasons, type DeadLetterFilter } from '../../db/queries/dead-letters.js';
 import type { Database } from '../../db/schema.js';
+import type { IngestBatch } from '../queue/ingest-message.js';
+import { BatchNotCommittedError, type IngestQueue } from '../queue/ingest-queue.js';
 
 /** Where a replay is. */
 export interface ReplayProgress {
   /** Letters looked at so far. */
   processed: number;
-  /** Letters whose payload now maps: their records are stored, the letters marked `replayed`. */
+  /** Letters whose payload now maps: their records are committed by the writer, the letters marked `replayed`. */
   replayed: number;
   /** Letters that still fail: kept `new`, with the reason and message of this attempt. */
   stillFailing: number;
 }
 
+/** Options of a replay. */
+export interface ReplayOptions {
+  /** Letters read at a time. Default 500. */
+  batchSize?: number;
+  /** Told after each batch of letters. */
+  onProgress?: (progress: ReplayProgress) => void;
+  /** How long to wait for the writer to commit one batch. Default 2 minutes. */
+  commitTimeoutMs?: number;
+}
+
+/** A replay's batch: the records of one connector and current province, with the letters they were mapped from. */
+type ReplayBatch = IngestBatch & { replayedDeadLetters: string[] };
+
 /**
  * Re-runs kept raw payloads through their connector's *current* mapping (after a definition was fixed), in
- * batches: each batch's records and the marking of its letters commit in one transaction. A replayed record
- * counts as observed when it was first received, so it never overrides a newer state of the same version.
+ * batches. The records go the one way into `dossiers`: through the ingest queue to the writer, which commits each
+ * batch's records and marks its letters replayed in one transaction; the replay waits for each commit, so it
+ * needs a running writer. A replayed record counts as observed when it was first received, so it never overrides
+ * a newer state of the same version. Letters that still fail keep their place, with this attempt's reason.
  */
-export async function replayDeadLetters(db: Kysely<Database>, filter: DeadLetterFilter, options: { batchSize?: number; onProgress?: (progress: ReplayProgress) => void } = {}): Promise<ReplayProgress> {
+export async function replayDeadLetters(db: Kysely<Database>, ingest: Pick<IngestQueue, 'addAndWait'>, filter: DeadLetterFilter, options: ReplayOptions = {}): Promise<ReplayProgress> {
   const progress: ReplayProgress = { processed: 0, replayed: 0, stillFailing: 0 };
+  const commitTimeoutMs = options.commitTimeoutMs ?? 120_000;
   const connectors = new Map<string, { connector: Connector; provinceCode: string; codeSet: CodeSet } | null>();
   let afterId: string | undefined;
   for (;;) {
@@ -33,8 +50,8 @@ export async function replayDeadLetters(db: Kysely<Database>, filter: DeadLetter
     if (letters.length === 0) break;
     afterId = letters.at(-1)!.id;
 
-    const records: DossierRecord[] = [];
-    const replayed: string[] = [];
+    const batches = new Map<string, ReplayBatch>();
+    let replayed = 0;
     const failures: { id: string; reason: string; message: string }[] = [];
     for (const letter of letters) {
       // The writer's letters hold the record (or letter) as it reached the database, not what the source sent:
@@ -62,22 +79,46 @@ export async function replayDeadLetters(db: Kysely<Database>, filter: DeadLetter
         observedAt: new Date(letter.received_at),
       });
       if (mapped.records.length === 1) {
-        records.push(mapped.records[0]!);
-        replayed.push(letter.id);
+        const record = mapped.records[0]!;
+        const batch = batchOf(batches, letter.connector_id, source.provinceCode, record);
+        batch.records.push(record);
+        batch.replayedDeadLetters.push(letter.id);
+        replayed += 1;
       } else {
         const again = mapped.deadLetters[0]!;
         failures.push({ id: letter.id, reason: again.reason, message: again.message });
       }
     }
-    await db.transaction().execute(async (trx) => {
-      await upsertDossiers(trx, records);
-      await markDeadLetters(trx, replayed, 'replayed');
-      await updateDeadLetterReasons(trx, failures);
-    });
+    for (const batch of batches.values()) await commit(ingest, batch, commitTimeoutMs);
+    await updateDeadLetterReasons(db, failures);
     progress.processed += letters.length;
-    progress.replayed += replayed.length;
+    progress.replayed += replayed;
     progress.stillFailing += failures.length;
     options.onProgress?.({ ...progress });
   }
   return progress;
+}
+
+/**
+ * The batch a replayed record joins: one per connector and current province, so each goes to its province's
+ * queue as a poll page does. It moves no cursor.
+ */
+function batchOf(batches: Map<string, ReplayBatch>, connectorId: string, connectorProvince: string, record: DossierRecord): ReplayBatch {
+  const key = `${connectorId}\u0000${record.provinceCode}`;
+  let batch = batches.get(key);
+  if (!batch) {
+    batch = { origin: 'poll', connectorId, provinceCode: connectorProvince, records: [], deadLetters: [], replayedDeadLetters: [] };
+    batches.set(key, batch);
+  }
+  return batch;
+}
+
+/** Hands a batch to the writer and waits for its commit; a batch not committed says what to check. */
+async function commit(ingest: Pick<IngestQueue, 'addAndWait'>, batch: ReplayBatch, timeoutMs: number): Promise<void> {
+  try {
+    await ingest.addAndWait(batch, timeoutMs);
+  } catch (error) {
+    if (!(error instanceof BatchNotCommittedError)) throw error;
+    throw new BatchNotCommittedError(`${error.message}; replayed records are committed by the writer: check that a writer runs (fleet start --role writer) with this REDIS_URL and QUEUE_PREFIX`);
+  }
 }

@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { BackgroundErrors, ErrorSource } from '../background-error-reporter.js';
-
-const releaseScript = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
-const renewScript = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+import { redisScripts } from '../redis-scripts/redis-scripts.js';
 
 const renewalFailed: ErrorSource = {
   component: 'poller',
@@ -45,6 +43,7 @@ export class PollLock {
     const token = randomUUID();
     const taken = await this.redis.set(key, token, 'PX', this.ttlMs, 'NX');
     if (taken !== 'OK') return null;
+    const scripts = redisScripts(this.redis);
     let renewing = false;
     const renewal = setInterval(() => {
       if (renewing) {
@@ -54,8 +53,8 @@ export class PollLock {
         return;
       }
       renewing = true;
-      this.redis
-        .eval(renewScript, 1, key, token, this.ttlMs)
+      scripts
+        .renewIfHeld(key, token, this.ttlMs)
         .then((renewed) => {
           if (renewed === 0) {
             clearInterval(renewal);
@@ -69,7 +68,7 @@ export class PollLock {
     return {
       release: async () => {
         clearInterval(renewal);
-        await this.redis.eval(releaseScript, 1, key, token);
+        await scripts.releaseIfHeld(key, token);
       },
     };
   }

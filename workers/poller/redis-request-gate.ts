@@ -2,24 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RequestGate } from '../../connectors/sdk/request-gate.js';
 import type { RateLimit } from '../../connectors/sdk/source-policy.js';
-
-// One script, run atomically by Redis: drop leases that expired (a poller killed mid-request), then take a lease
-// if fewer than `concurrent` are held and the next start the rate allows has come. Returns 0 when the lease is
-// taken, or how many milliseconds to wait before asking again. Redis's clock is the one clock of every poller.
-const acquireScript = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 25 end
-local nextStart = tonumber(redis.call('GET', KEYS[2]) or '0')
-if nextStart > now then return math.ceil(nextStart - now) end
-local lease = tonumber(ARGV[4])
-redis.call('ZADD', KEYS[1], now + lease, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], lease * 2)
-local interval = 1000 / tonumber(ARGV[2])
-redis.call('SET', KEYS[2], tostring(now + interval), 'PX', math.ceil(interval) + 1000)
-return 0
-`;
+import { redisScripts } from '../redis-scripts/redis-scripts.js';
 
 /**
  * A connector's rate limit held in Redis, so that it holds across every poller process on every machine
@@ -48,7 +31,8 @@ export class RedisRequestGate implements RequestGate {
   async run<T>(request: () => Promise<T>): Promise<T> {
     const token = randomUUID();
     for (;;) {
-      const wait = Number(await this.redis.eval(acquireScript, 2, this.leases, this.nextStart, token, this.limit.requestsPerSecond, this.limit.concurrentRequests, this.leaseMs));
+      // Atomically, on Redis's clock: drop expired leases, take one if the rate and concurrency allow.
+      const wait = await redisScripts(this.redis).takeRequestLease(this.leases, this.nextStart, token, this.limit.requestsPerSecond, this.limit.concurrentRequests, this.leaseMs);
       if (wait === 0) break;
       await new Promise((resolve) => setTimeout(resolve, wait));
     }

@@ -1,6 +1,6 @@
 import CircuitBreaker from 'opossum';
 import type { ReadableConnector, ReadState, SourcePage } from '../../connectors/sdk/connector.js';
-import { retryDelay, retryPolicy } from '../../connectors/sdk/retry-policy.js';
+import { backoffDelay, sourceRequestBackoff } from '../../connectors/sdk/retry-policy.js';
 import type { BreakerSettings, RetrySettings } from '../../connectors/sdk/source-policy.js';
 import { SourceError } from '../../connectors/sdk/source-error.js';
 import { SecretUnavailableError } from '../../connectors/sdk/secrets.js';
@@ -21,7 +21,9 @@ function isCallersFault(error: unknown): boolean {
 /**
  * Everything between the fleet and one province system: a long-lived circuit breaker (one per connector per
  * process), and retries of transient failures with backoff and full jitter, within a per-connector budget so
- * that a failing system is not hammered. One policy for polling, backfill and reconcile.
+ * that a failing system is not hammered. One policy for polling, backfill and reconcile. Which failures are
+ * transient is the connector's to say (`SourceError.transient`): every kind classifies an answered request by its
+ * `retry.transientStatusCodes` (`withTransientStatuses`).
  */
 export class SourceGuard {
   /** The connector's circuit breaker (opossum). */
@@ -85,7 +87,7 @@ export class SourceGuard {
         const transient = error instanceof SourceError ? error.transient : false;
         if (signal?.aborted || !transient || attempt >= this.retry.maxAttempts || !this.takeRetry()) throw error;
         const asked = error instanceof SourceError ? error.retryAfterMs : null;
-        const delay = asked !== null ? Math.min(asked, retryPolicy.maxDelayMs) : retryDelay(attempt);
+        const delay = asked !== null ? Math.min(asked, sourceRequestBackoff.maxDelayMs) : backoffDelay(attempt, sourceRequestBackoff);
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }

@@ -1,8 +1,9 @@
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { retryPolicy } from '../../connectors/sdk/retry-policy.js';
 import type { BackgroundErrors, ErrorSource } from '../background-error-reporter.js';
-import { ingestQueueName, type IngestBatch } from './queues.js';
+import { assertRedisReachable, createRedis } from '../redis.js';
+import { ingestMessageOf, type IngestBatch, type IngestJobName, type IngestMessage } from './ingest-message.js';
+import { ingestQueueName } from './queues.js';
 import type { WriteOutcome } from '../writer/write-batch.js';
 
 /** The writer did not commit a batch in time, or gave up on it. */
@@ -15,6 +16,16 @@ export function queueProvinceOf(batch: IngestBatch): string {
   return batch.records[0]?.provinceCode ?? batch.provinceCode;
 }
 
+/**
+ * How often a batch is tried before it is kept in the failed set: 30 attempts, at the writer's delays
+ * (workers/writer/batch-retry-policy.ts, the `jittered` strategy), are about 25 minutes of retrying — a Postgres
+ * restart or failover passes well within them.
+ */
+export const ingestJobRetries = { attempts: 30, backoff: { type: 'jittered' } } as const;
+
+/** The one job name of ingest batches (workers/queue/ingest-message.ts). */
+const batchJob: IngestJobName = 'batch';
+
 const queueError: ErrorSource = { component: 'ingest_queue', kind: 'queue', message: 'ingest queue error; adding batches waits for Redis (pollers wait, webhooks answer 503)' };
 const eventsError: ErrorSource = { component: 'queue_events', kind: 'queue', message: 'ingest queue events error; pollers waiting for a commit also look at the job itself, every second' };
 
@@ -24,7 +35,7 @@ const eventsError: ErrorSource = { component: 'queue_events', kind: 'queue', mes
  * connector is handed over only after the previous one, so cursor moves stay in order).
  */
 export class IngestQueue {
-  private readonly queues = new Map<string, Queue<IngestBatch, WriteOutcome>>();
+  private readonly queues = new Map<string, Queue<IngestMessage, WriteOutcome>>();
   private readonly events = new Map<string, { events: QueueEvents; connection: Redis }>();
 
   constructor(
@@ -34,18 +45,19 @@ export class IngestQueue {
     private readonly openConnection: () => Redis,
     /** Where the queues' and event streams' errors are told (a Redis outage: logged, rate-limited, and counted). */
     private readonly errors: BackgroundErrors,
+    /** Called once everything is closed (connections the queue owns: `openIngestQueue`). */
+    private readonly onClosed: () => void = () => {},
   ) {}
 
   /** The queue of one province, created on first use. */
-  queueOf(province: string): Queue<IngestBatch, WriteOutcome> {
+  queueOf(province: string): Queue<IngestMessage, WriteOutcome> {
     let queue = this.queues.get(province);
     if (!queue) {
-      queue = new Queue<IngestBatch, WriteOutcome>(ingestQueueName(province), {
+      queue = new Queue<IngestMessage, WriteOutcome>(ingestQueueName(province), {
         connection: this.connection,
         prefix: this.prefix,
         defaultJobOptions: {
-          attempts: retryPolicy.attempts,
-          backoff: { type: 'jittered' },
+          ...ingestJobRetries,
           // Completed batches are of no use once committed; failed ones stay until the writer's failed-batch sweep
           // has kept them in Postgres (failed_batches), then it removes them.
           removeOnComplete: { age: 600, count: 1000 },
@@ -59,9 +71,12 @@ export class IngestQueue {
     return queue;
   }
 
-  /** Adds a batch to its province's queue; resolves once Redis has acknowledged it (the batch is then durable). */
-  async add(batch: IngestBatch): Promise<Job<IngestBatch, WriteOutcome>> {
-    return this.queueOf(queueProvinceOf(batch)).add('batch', batch);
+  /**
+   * Adds a batch to its province's queue, stamped with its version (`ingestMessageOf`); resolves once Redis has
+   * acknowledged it (the batch is then durable).
+   */
+  async add(batch: IngestBatch): Promise<Job<IngestMessage, WriteOutcome>> {
+    return this.queueOf(queueProvinceOf(batch)).add(batchJob, ingestMessageOf(batch));
   }
 
   /**
@@ -78,7 +93,7 @@ export class IngestQueue {
     const province = queueProvinceOf(batch);
     const queue = this.queueOf(province);
     const events = await this.queueEvents(province);
-    const job = await queue.add('batch', batch);
+    const job = await queue.add(batchJob, ingestMessageOf(batch));
     let timer: NodeJS.Timeout | undefined;
     const watched = new Promise<WriteOutcome>((resolve, reject) => {
       timer = setInterval(() => {
@@ -112,7 +127,7 @@ export class IngestQueue {
    * attempt, so one found active is tried again a few times; one still active after that is being written, and
    * finishes as any other. Never throws.
    */
-  private async abandon(queue: Queue<IngestBatch, WriteOutcome>, jobId: string, tries = 10): Promise<void> {
+  private async abandon(queue: Queue<IngestMessage, WriteOutcome>, jobId: string, tries = 10): Promise<void> {
     for (let attempt = 1; attempt <= tries; attempt++) {
       try {
         const state = await queue.getJobState(jobId);
@@ -159,5 +174,23 @@ export class IngestQueue {
       }),
     );
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
+    this.onClosed();
   }
+}
+
+/**
+ * An ingest queue over connections of its own, which `close` ends: for a command that hands batches to the
+ * writer and exits (`fleet failed-batch retry`, `fleet dlq replay`). Fails at once when Redis does not answer.
+ */
+export async function openIngestQueue(redisUrl: string, prefix: string, errors: BackgroundErrors): Promise<IngestQueue> {
+  await assertRedisReachable(redisUrl);
+  const connections: Redis[] = [];
+  const connect = () => {
+    const connection = createRedis(redisUrl);
+    connections.push(connection);
+    return connection;
+  };
+  return new IngestQueue(connect(), prefix, connect, errors, () => {
+    for (const connection of connections) connection.disconnect();
+  });
 }

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { answerOfRecordedBody, type DeliveryAnswer } from './delivery-outcome.js';
+import { redisScripts } from '../redis-scripts/redis-scripts.js';
 
 /** Redis did not answer the ledger: the delivery cannot be checked for a repeat, so it is not taken. */
 export class LedgerUnavailableError extends Error {
@@ -84,9 +85,6 @@ function readRecord(value: string): { bodyHash?: string; answer: DeliveryAnswer 
 /** Claims of this process are told apart by a random process part and a counter (no random bytes per delivery). */
 const processToken = randomBytes(9).toString('base64url');
 let claims = 0;
-
-// Deletes the claim only if this request still holds it (another one may have taken an expired claim since).
-const releaseScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /**
  * The idempotency ledger of webhook deliveries, in Redis: one key per (connector, webhook-id) under the fleet's
@@ -204,6 +202,7 @@ export class DeliveryLedger {
 
   /** Gives a claim up (the delivery was refused, or failed): a retry is processed afresh. */
   private async release(key: string, token: string): Promise<void> {
-    await this.redis.eval(releaseScript, 1, key, token);
+    // Only if this request still holds it: another one may have taken an expired claim since.
+    await redisScripts(this.redis).releaseIfHeld(key, token);
   }
 }

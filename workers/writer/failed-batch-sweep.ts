@@ -1,14 +1,14 @@
 import type { Kysely } from 'kysely';
 import { describePgError } from '../../db/database.js';
-import { keepFailedBatch } from '../../db/queries/insert-failed-batch.js';
+import { keepFailedBatch, type KeptBatch } from '../../db/queries/insert-failed-batch.js';
 import type { Database } from '../../db/schema.js';
 import type { Logger } from '../logger.js';
-import type { IngestBatch } from '../queue/queues.js';
 
 /** A job in a queue's failed set, as the sweep needs it. */
 export interface FailedJob {
   id?: string;
-  data: IngestBatch;
+  /** Its data: an ingest batch, or what a producer of another release queued (the writer refused it for that). */
+  data: unknown;
   failedReason: string;
   attemptsMade: number;
   /** When it was created and when it failed for good (ms since 1970). */
@@ -116,9 +116,10 @@ export class FailedBatchSweep {
         seen.add(`${job.id}:${job.timestamp}`);
         // A job may hold no batch at all (its data lost): there is nothing to keep.
         if (job.data && typeof job.data === 'object') {
+          const batch = job.data as KeptBatch;
           const kept = await keepFailedBatch(this.db, {
             provinceCode: province,
-            batch: job.data,
+            batch,
             error: job.failedReason || 'failed without a reason',
             attempts: job.attemptsMade,
             failedAt: new Date(job.finishedOn ?? Date.now()),
@@ -126,7 +127,7 @@ export class FailedBatchSweep {
           });
           if (kept.counted) this.failedBatches.inc({ province });
           this.logger.error(
-            { province, connector: job.data.connectorId, failedBatch: kept.id, attempts: job.attemptsMade, err: job.failedReason },
+            { province, connector: typeof batch.connectorId === 'string' ? batch.connectorId.slice(0, 63) : undefined, failedBatch: kept.id, attempts: job.attemptsMade, err: job.failedReason },
             'ingest batch failed for good; kept in failed_batches (fleet failed-batch list)',
           );
         }

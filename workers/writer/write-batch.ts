@@ -4,11 +4,12 @@ import { dossierDateFields } from '../../connectors/sdk/dossier-record.js';
 import type { DeadLetter } from '../../connectors/sdk/normalise.js';
 import { escapeUnstorable, isStorableInstant, isStorableText } from '../../connectors/sdk/storable-text.js';
 import { describeDataError, isDataError } from '../../db/database.js';
+import { markDeadLetters } from '../../db/queries/dead-letters.js';
 import { insertDeadLetters } from '../../db/queries/insert-dead-letters.js';
 import { commitCursor } from '../../db/queries/sync-cursors.js';
 import { upsertDossiers, type UpsertOutcome } from '../../db/queries/upsert-dossiers.js';
 import type { Database } from '../../db/schema.js';
-import type { IngestBatch } from '../queue/queues.js';
+import type { IngestBatch } from '../queue/ingest-message.js';
 
 /** What committing one batch did. */
 export interface WriteOutcome extends UpsertOutcome {
@@ -23,8 +24,10 @@ export interface WriteOutcome extends UpsertOutcome {
 const noUpsert: UpsertOutcome = { inserted: 0, updated: 0, unchanged: 0, events: 0 };
 
 /**
- * Commits one ingest batch in one transaction: the guarded upsert, the history, the dead letters and the
- * cursor move. Either all of it is stored or none (guarantee 1: the cursor never covers an uncommitted record).
+ * Commits one ingest batch in one transaction: the guarded upsert, the history, the dead letters, and the
+ * cursor move or, for a dead-letter replay's batch, the marking of its letters as replayed. Either all of it is
+ * stored or none (guarantee 1: the cursor never covers an uncommitted record; a letter is marked replayed only
+ * with its record).
  *
  * A batch the database refuses with a data error (class 22 or 23: mapping lets nothing through that causes one,
  * but a batch from an older gateway or a plugin may) is not given up: it is committed again with the refused
@@ -36,6 +39,7 @@ export async function writeBatch(db: Kysely<Database>, batch: IngestBatch): Prom
       const outcome = await upsertDossiers(trx, batch.records);
       const deadLetters = await insertDeadLetters(trx, batch.deadLetters);
       const cursorMoved = await moveCursor(trx, batch);
+      await markReplayed(trx, batch);
       return { ...outcome, deadLetters, unstorable: 0, cursorMoved };
     });
   } catch (error) {
@@ -46,6 +50,14 @@ export async function writeBatch(db: Kysely<Database>, batch: IngestBatch): Prom
 
 function moveCursor(trx: Transaction<Database>, batch: IngestBatch): Promise<boolean> {
   return batch.cursor ? commitCursor(trx, batch.connectorId, batch.cursor, batch.records.length + batch.deadLetters.length) : Promise.resolve(false);
+}
+
+/**
+ * A replay's letters are marked with their records. A record the database refuses (an isolated one) is kept as an
+ * `unstorable` letter like any batch's; its letter is marked too: the record it maps to now is the unstorable one.
+ */
+async function markReplayed(trx: Transaction<Database>, batch: IngestBatch): Promise<void> {
+  if (batch.replayedDeadLetters) await markDeadLetters(trx, batch.replayedDeadLetters, 'replayed');
 }
 
 /**
@@ -70,6 +82,7 @@ async function commitIsolating(trx: Transaction<Database>, batch: IngestBatch): 
   // A fallback letter is made of escaped text and a time of now: if even it is refused, the batch fails whole.
   const deadLetters = stored.reduce((sum, count) => sum + count, 0) + (await insertDeadLetters(trx, fallbacks));
   const cursorMoved = await moveCursor(trx, batch);
+  await markReplayed(trx, batch);
   return { ...outcome, deadLetters, unstorable: refused.length, cursorMoved };
 }
 

@@ -8,8 +8,9 @@ import type { Database } from '../../db/schema.js';
 import { BackgroundErrorReporter, type BackgroundErrors } from '../background-error-reporter.js';
 import type { Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
-import { ingestQueueName, type IngestBatch } from '../queue/queues.js';
-import { retryDelay } from '../../connectors/sdk/retry-policy.js';
+import { IngestMessageError, readIngestJob, type IngestMessage } from '../queue/ingest-message.js';
+import { ingestQueueName } from '../queue/queues.js';
+import { batchRetryDelay } from './batch-retry-policy.js';
 import { writeBatch, type WriteOutcome } from './write-batch.js';
 
 /** Options of the writer. */
@@ -27,14 +28,22 @@ export interface WriterOptions {
   onBatchFailed?: (province: string) => void;
 }
 
+/** The connector a job names, for the log: only when it is a plausible id (the job may be anything). */
+function connectorOf(data: unknown): string | undefined {
+  const connectorId = data !== null && typeof data === 'object' ? (data as { connectorId?: unknown }).connectorId : undefined;
+  return typeof connectorId === 'string' && /^[a-z0-9][a-z0-9-]{0,62}$/.test(connectorId) ? connectorId : undefined;
+}
+
 /**
  * Takes ingest batches off the provinces' queues and commits each in one Postgres transaction. Each province's
  * queue has its own BullMQ worker taking one batch at a time, and the commits wait their turn in one FIFO line
  * of `concurrency` places: every province with work gets a place in turn, so a province's backlog of millions
- * does not delay another's fresh update by more than one round.
+ * does not delay another's fresh update by more than one round. Each job is read against its schema first
+ * (workers/queue/ingest-message.ts): one this release cannot read fails for good, untouched, and is kept as a
+ * failed batch with the reason.
  */
 export class Writer {
-  private readonly workers: Worker<IngestBatch, WriteOutcome>[];
+  private readonly workers: Worker<IngestMessage, WriteOutcome>[];
   private readonly turns: LimitFunction;
 
   constructor(
@@ -47,7 +56,11 @@ export class Writer {
     this.turns = pLimit(options.concurrency ?? 2);
     const errors = options.errors ?? new BackgroundErrorReporter(logger, { counter: metrics.backgroundErrors });
     this.workers = currentProvinces.map(({ code }) => {
-      const worker = new Worker<IngestBatch, WriteOutcome>(ingestQueueName(code), (job) => this.turns(() => this.process(job)), {
+      const worker = new Worker<IngestMessage, WriteOutcome>(ingestQueueName(code), async (job) => {
+        // Read before taking a place in the line: a job this release cannot read never waits for a commit slot.
+        const batch = this.read(job, code);
+        return this.turns(() => this.process(job, batch));
+      }, {
         connection,
         prefix: options.prefix,
         concurrency: 1,
@@ -59,7 +72,7 @@ export class Writer {
         lockDuration: 6_000,
         stalledInterval: 3_000,
         maxStalledCount: 10,
-        settings: { backoffStrategy: (attemptsMade: number) => retryDelay(attemptsMade) },
+        settings: { backoffStrategy: batchRetryDelay },
       });
       worker.on('error', (error) => errors.report({ component: 'writer', kind: 'worker', message: 'writer queue connection error; batches wait for Redis' }, error, { province: code }));
       // BullMQ tells every failed attempt; only a final one (finishedOn set) leaves the batch in the failed set.
@@ -80,8 +93,20 @@ export class Writer {
     await Promise.all(this.workers.map((worker) => worker.close()));
   }
 
-  private async process(job: Job<IngestBatch, WriteOutcome>): Promise<WriteOutcome> {
-    const batch = job.data;
+  /** Reads a job's data as a batch of this release; one it cannot read fails for good, before any database work. */
+  private read(job: Job<IngestMessage, WriteOutcome>, queueProvince: string): IngestMessage {
+    try {
+      return readIngestJob(job.name, job.data);
+    } catch (error) {
+      if (!(error instanceof IngestMessageError)) throw error;
+      this.metrics.writeFailures.inc({ province: queueProvince });
+      // The reason names the version, paths and expectations; never a value of the job.
+      this.logger.error({ province: queueProvince, connector: connectorOf(job.data), batch: job.id, err: error.message }, 'ingest batch refused: not a batch this writer reads; kept as a failed batch');
+      throw new UnrecoverableError(error.message);
+    }
+  }
+
+  private async process(job: Job<IngestMessage, WriteOutcome>, batch: IngestMessage): Promise<WriteOutcome> {
     const province = batch.provinceCode;
     const stopTimer = this.metrics.writeBatchDuration.startTimer();
     try {

@@ -1,7 +1,10 @@
 import type { Config } from '../../../config/env.js';
 import { countDeadLetters, discardDeadLetters, findDeadLetter, listDeadLetters, type DeadLetterFilter } from '../../../db/queries/dead-letters.js';
+import { BackgroundErrorReporter } from '../../../workers/background-error-reporter.js';
 import { replayDeadLetters } from '../../../workers/control-plane/dead-letter-replay.js';
 import { deadLetterListView, deadLetterView, type DeadLetterView } from '../../../workers/control-plane/dead-letter-view.js';
+import { createLogger } from '../../../workers/logger.js';
+import { openIngestQueue } from '../../../workers/queue/ingest-queue.js';
 import { NotFoundError, UsageError } from '../cli-errors.js';
 import { formatTable, formatTime, withDatabase } from '../cli-output.js';
 import { printView, type OutputFormat } from '../output-format.js';
@@ -86,7 +89,10 @@ export async function dlqShow(config: Config, ids: readonly string[], options: {
   });
 }
 
-/** `fleet dlq replay`: re-maps the matching letters with their connector's current definition, with progress. */
+/**
+ * `fleet dlq replay`: re-maps the matching letters with their connector's current definition, with progress. The
+ * records go through the ingest queue; the command waits for a running writer to commit them.
+ */
 export async function dlqReplay(config: Config, options: DeadLetterOptions & { batchSize: number }): Promise<void> {
   const filter = deadLetterFilter(options);
   await withDatabase(config, async (db) => {
@@ -95,12 +101,15 @@ export async function dlqReplay(config: Config, options: DeadLetterOptions & { b
       console.log('no new dead letters match: nothing to replay');
       return;
     }
+    const ingest = await openIngestQueue(config.REDIS_URL, config.QUEUE_PREFIX, new BackgroundErrorReporter(createLogger(config.LOG_LEVEL)));
     const progress = new Progress();
-    const result = await replayDeadLetters(db, filter, {
+    const result = await replayDeadLetters(db, ingest, filter, {
       batchSize: options.batchSize,
       onProgress: (done) => progress.update(`replaying: ${done.processed}/${total} (${done.replayed} stored, ${done.stillFailing} still failing)`),
+    }).finally(async () => {
+      progress.done();
+      await ingest.close();
     });
-    progress.done();
     console.log(`replayed ${result.processed} dead letters: ${result.replayed} stored and marked replayed, ${result.stillFailing} still failing (kept, with the reason of this attempt)`);
   });
 }

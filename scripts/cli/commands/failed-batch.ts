@@ -3,10 +3,9 @@ import type { Config } from '../../../config/env.js';
 import { countFailedBatches, findFailedBatch, listFailedBatches, markFailedBatches, type FailedBatchFilter } from '../../../db/queries/failed-batches.js';
 import type { Database } from '../../../db/schema.js';
 import { BackgroundErrorReporter } from '../../../workers/background-error-reporter.js';
-import { IngestQueue } from '../../../workers/queue/ingest-queue.js';
+import { openIngestQueue } from '../../../workers/queue/ingest-queue.js';
 import { createLogger } from '../../../workers/logger.js';
 import type { IngestBatch } from '../../../workers/queue/queues.js';
-import { assertRedisReachable, createRedis } from '../../../workers/redis.js';
 import { failedBatchListView, failedBatchView, type FailedBatchView } from '../../../workers/control-plane/failed-batch-view.js';
 import { NotFoundError, UsageError } from '../cli-errors.js';
 import { formatTable, formatTime, withDatabase } from '../cli-output.js';
@@ -135,13 +134,7 @@ export async function failedBatchShow(config: Config, id: string, options: { bat
  */
 export async function failedBatchRetry(config: Config, ids: readonly string[], options: FailedBatchOptions & { allFailed?: boolean }): Promise<void> {
   await withDatabase(config, async (db) => {
-    await assertRedisReachable(config.REDIS_URL);
-    const connections = [createRedis(config.REDIS_URL)];
-    const ingest = new IngestQueue(connections[0]!, config.QUEUE_PREFIX, () => {
-      const connection = createRedis(config.REDIS_URL);
-      connections.push(connection);
-      return connection;
-    }, new BackgroundErrorReporter(createLogger(config.LOG_LEVEL)));
+    const ingest = await openIngestQueue(config.REDIS_URL, config.QUEUE_PREFIX, new BackgroundErrorReporter(createLogger(config.LOG_LEVEL)));
     let retried = 0;
     let records = 0;
     const progress = new Progress();
@@ -160,7 +153,6 @@ export async function failedBatchRetry(config: Config, ids: readonly string[], o
     } finally {
       progress.done();
       await ingest.close();
-      for (const connection of connections) connection.disconnect();
     }
     console.log(
       retried === 0

@@ -2,18 +2,23 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import { countDeadLetters } from '../../../db/queries/dead-letters.js';
 import { insertDeadLetters } from '../../../db/queries/insert-dead-letters.js';
+import { startFleet, type Fleet } from '../../../workers/fleet.js';
+import { createLogger } from '../../../workers/logger.js';
 import { runFleet } from '../../support/fleet-process.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
 
 let env: TestEnvironment;
 let cli: Record<string, string>;
+let writer: Fleet;
 const letter = (dossierCode: string, reason: 'unknown_status' | 'bad_date', raw: unknown) => ({
   connectorId: 'danang', provinceCode: '48', dossierCode, reason, message: `${reason} of ${dossierCode}`, rawPayload: raw, receivedAt: '2026-11-20T01:00:00.000Z',
 });
 
 beforeAll(async () => {
   env = await createTestEnvironment();
-  cli = { DATABASE_URL: env.config.DATABASE_URL };
+  cli = { DATABASE_URL: env.config.DATABASE_URL, REDIS_URL: env.config.REDIS_URL, QUEUE_PREFIX: env.config.QUEUE_PREFIX };
+  // A replay's records are committed by the writer: one runs, as in production.
+  writer = await startFleet(env.config, ['writer'], createLogger('silent'));
   await saveConnector(env.db, { id: 'danang', sourceProvinceCode: '48', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 60_000 });
   const good = { MaHoSo: '48.2026.000001', TrangThaiHoSo: '4', NgayCapNhat: '20261120080000', PhienBan: 3, ChuHoSo: '[redacted]' };
   await insertDeadLetters(env.db, [
@@ -23,7 +28,10 @@ beforeAll(async () => {
     letter('48.2026.000003', 'bad_date', { ...good, MaHoSo: '48.2026.000003', NgayHenTra: '20260231250000' }),
   ]);
 });
-afterAll(async () => env?.cleanup());
+afterAll(async () => {
+  await writer?.stop();
+  await env?.cleanup();
+});
 
 it('lists by reason with filters', async () => {
   const { code, output } = await runFleet(['dlq', 'list', '--reason', 'unknown_status'], cli);

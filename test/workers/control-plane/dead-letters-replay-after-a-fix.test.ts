@@ -9,11 +9,15 @@ import { ProvinceSimulator } from '../../../scripts/tools/simulator/province-sim
 import { startFleet, roles, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';
 import { replayDeadLetters, type ReplayProgress } from '../../../workers/control-plane/dead-letter-replay.js';
+import { BackgroundErrorReporter } from '../../../workers/background-error-reporter.js';
+import { openIngestQueue, type IngestQueue } from '../../../workers/queue/ingest-queue.js';
 import { createTestEnvironment, waitFor, type TestEnvironment } from '../../support/test-environment.js';
 
 let env: TestEnvironment;
 let simulator: ProvinceSimulator;
 let fleet: Fleet;
+let writer: Fleet;
+let ingest: IngestQueue;
 let config: DeclarativeConfig;
 const definition = parseDefinitionText(readFileSync(new URL('../../../connectors/examples/hcm-igate.yaml', import.meta.url), 'utf8'), 'hcm-igate.yaml');
 
@@ -28,8 +32,13 @@ beforeAll(async () => {
   const malformed = [...simulator.truth()].filter((row) => row.malformed).length;
   await waitFor(async () => (await countDeadLetters(env.db, {})).reduce((sum, { count }) => sum + count, 0) === malformed, 'every malformed record kept');
   await fleet.stop();
+  // A replay hands its records to the writer through the ingest queue, as a production operator's does.
+  writer = await startFleet(env.config, ['writer'], createLogger('silent'));
+  ingest = await openIngestQueue(env.config.REDIS_URL, env.config.QUEUE_PREFIX, new BackgroundErrorReporter(createLogger('silent')));
 });
 afterAll(async () => {
+  await ingest?.close();
+  await writer?.stop();
   await simulator?.stop();
   await env?.cleanup();
 });
@@ -45,7 +54,7 @@ it('replays dead letters through the fixed mapping, in batches with progress, ke
   // The provincial team learns its system also says "archived" for returned results, and fixes the definition.
   await saveConnector(env.db, { ...definition, config: { ...config, statuses: { ...config.statuses, map: { archived: 10 } } }, pollIntervalMs: 300 });
   const seen: ReplayProgress[] = [];
-  const result = await replayDeadLetters(env.db, { connectorId: 'hcm-igate' }, { batchSize: 10, onProgress: (progress) => seen.push(progress) });
+  const result = await replayDeadLetters(env.db, ingest, { connectorId: 'hcm-igate' }, { batchSize: 10, onProgress: (progress) => seen.push(progress) });
 
   expect(result).toEqual({ processed: unknown.length + badDates.length, replayed: unknown.length, stillFailing: badDates.length });
   expect(seen.length).toBeGreaterThan(1);
@@ -57,7 +66,7 @@ it('replays dead letters through the fixed mapping, in batches with progress, ke
   expect(await countDeadLetters(env.db, { state: 'new' })).toEqual([{ reason: 'bad_date', count: badDates.length }]);
 
   // A second replay finds only the letters that still fail, and changes nothing.
-  expect(await replayDeadLetters(env.db, { connectorId: 'hcm-igate' })).toEqual({ processed: badDates.length, replayed: 0, stillFailing: badDates.length });
+  expect(await replayDeadLetters(env.db, ingest, { connectorId: 'hcm-igate' })).toEqual({ processed: badDates.length, replayed: 0, stillFailing: badDates.length });
 });
 
 it('discards by filter, keeping the letters marked', async () => {

@@ -6,6 +6,7 @@ import { createDatabase } from '../../../db/database.js';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import { startFleet, type Fleet } from '../../../workers/fleet.js';
 import { IngestQueue } from '../../../workers/queue/ingest-queue.js';
+import { ingestMessageOf } from '../../../workers/queue/ingest-message.js';
 import { createLogger } from '../../../workers/logger.js';
 import { FleetMetrics } from '../../../workers/metrics.js';
 import { ingestQueueName, type IngestBatch } from '../../../workers/queue/queues.js';
@@ -90,7 +91,7 @@ afterAll(async () => {
 });
 
 it('keeps a batch that spent its retries and one refused for good in failed_batches, not in Redis, and counts them', async () => {
-  await ingest.queueOf('01').add('batch', push(['stuck-1', 'stuck-2']), { attempts: 3 });
+  await ingest.queueOf('01').add('batch', ingestMessageOf(push(['stuck-1', 'stuck-2'])), { attempts: 3 });
   await ingest.add(refusedCursorPage());
 
   await waitFor(async () => (await rows()).length === 2, 'both batches kept in failed_batches', 60_000);

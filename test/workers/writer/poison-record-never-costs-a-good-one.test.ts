@@ -125,6 +125,6 @@ it('a batch that is only poison still commits its cursor move', async () => {
 it('a replay leaves unstorable letters as they are: they hold the record as the writer received it, not a source payload', async () => {
   const before = await env.db.selectFrom('dead_letters').select(['id', 'reason', 'message']).where('reason', '=', 'unstorable').orderBy('id').execute();
   expect(before.length).toBeGreaterThan(0);
-  expect(await replayDeadLetters(env.db, { reason: 'unstorable' })).toEqual({ processed: before.length, replayed: 0, stillFailing: before.length });
+  expect(await replayDeadLetters(env.db, ingest, { reason: 'unstorable' })).toEqual({ processed: before.length, replayed: 0, stillFailing: before.length });
   expect(await env.db.selectFrom('dead_letters').select(['id', 'reason', 'message']).where('reason', '=', 'unstorable').orderBy('id').execute()).toEqual(before);
 });

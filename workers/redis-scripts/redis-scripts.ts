@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+// The fleet's Lua scripts live in their own files beside this module (the build copies them beside its output),
+// are read once per process, and are defined once per connection with ioredis `defineCommand`: a call sends
+// EVALSHA, and the whole script only the first time on a connection, or again when Redis has lost its script
+// cache (NOSCRIPT) — never on every call.
+
+/** Every script: its file, and how many of its arguments are keys (all on one Redis Cluster shard). */
+const scriptFiles = {
+  releaseIfHeld: { file: 'release-if-held.lua', keys: 1 },
+  renewIfHeld: { file: 'renew-if-held.lua', keys: 1 },
+  takeRequestLease: { file: 'take-request-lease.lua', keys: 2 },
+} as const;
+
+type ScriptName = keyof typeof scriptFiles;
+
+const sources = Object.fromEntries(
+  Object.entries(scriptFiles).map(([name, { file }]) => [name, readFileSync(new URL(`./${file}`, import.meta.url), 'utf8')]),
+) as Record<ScriptName, string>;
+
+/** The fleet's scripts on one connection. Each resolves with the script's integer reply. */
+export interface RedisScripts {
+  /** Deletes `key` if it still holds `token` (a lock or a claim its holder took): 1 if deleted, else 0. */
+  releaseIfHeld(key: string, token: string): Promise<number>;
+  /** Extends `key`'s life to `ttlMs` if it still holds `token`: 1 if renewed, else 0. */
+  renewIfHeld(key: string, token: string, ttlMs: number): Promise<number>;
+  /**
+   * Takes a request lease of a connector's gate: 0 when taken, else how many milliseconds to wait before asking
+   * again (take-request-lease.lua).
+   */
+  takeRequestLease(leases: string, nextStart: string, token: string, requestsPerSecond: number, concurrentRequests: number, leaseMs: number): Promise<number>;
+}
+
+/** The command name a script is defined under: apart from every command ioredis has of its own. */
+const commandOf = (name: ScriptName) => `fleetScript_${name}`;
+
+const defined = new WeakMap<Redis, RedisScripts>();
+
+/** The fleet's scripts on `redis`, defined on it the first time they are asked for. */
+export function redisScripts(redis: Redis): RedisScripts {
+  let scripts = defined.get(redis);
+  if (!scripts) {
+    const commands = redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>;
+    const command = (name: ScriptName) => {
+      redis.defineCommand(commandOf(name), { numberOfKeys: scriptFiles[name].keys, lua: sources[name] });
+      return async (...args: (string | number)[]) => Number(await commands[commandOf(name)]!(...args));
+    };
+    scripts = { releaseIfHeld: command('releaseIfHeld'), renewIfHeld: command('renewIfHeld'), takeRequestLease: command('takeRequestLease') };
+    defined.set(redis, scripts);
+  }
+  return scripts;
+}
