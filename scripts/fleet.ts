@@ -141,6 +141,16 @@ connector
   });
 
 connector
+  .command('status')
+  .description("where the connector's sync stands: its run (pages, records, records/s), position, last error, state, pushes and the dossiers stored; exit 3 if not registered")
+  .argument('<id>', 'the connector id')
+  .addOption(new Option('-o, --output <format>', 'print the view as json (as the admin API returns it) instead of text').choices(['json']))
+  .action(async (id: string, options: { output?: 'json' }) => {
+    const { connectorStatusCommand } = await import('./commands/connector-status.js');
+    process.exitCode = await connectorStatusCommand(config(), id, options);
+  });
+
+connector
   .command('check')
   .description('connect, authenticate, read and map one page (or map a sample pushed body): what would be stored and dead-lettered, and why (writes nothing); exit 1 on any dead letter beyond the accepted share')
   .argument('[id]', 'a registered connector')

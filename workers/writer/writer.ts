@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
 import { ingestQueueName, type IngestBatch } from '../queue/queues.js';
 import { retryDelay } from '../../connectors/sdk/retry-policy.js';
+import { PushTally } from './push-tally.js';
 import { writeBatch, type WriteOutcome } from './write-batch.js';
 
 /** Options of the writer. */
@@ -36,6 +37,8 @@ export interface WriterOptions {
 export class Writer {
   private readonly workers: Worker<IngestBatch, WriteOutcome>[];
   private readonly turns: LimitFunction;
+  /** The pushes committed, per connector, for `fleet connector status`. */
+  private readonly pushes: PushTally;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -46,6 +49,7 @@ export class Writer {
   ) {
     this.turns = pLimit(options.concurrency ?? 2);
     const errors = options.errors ?? new BackgroundErrorReporter(logger, { counter: metrics.backgroundErrors });
+    this.pushes = new PushTally(db, errors);
     this.workers = currentProvinces.map(({ code }) => {
       const worker = new Worker<IngestBatch, WriteOutcome>(ingestQueueName(code), (job) => this.turns(() => this.process(job)), {
         connection,
@@ -78,6 +82,7 @@ export class Writer {
   /** Stops taking batches and waits for the current ones to commit. */
   async close(): Promise<void> {
     await Promise.all(this.workers.map((worker) => worker.close()));
+    await this.pushes.close();
   }
 
   private async process(job: Job<IngestBatch, WriteOutcome>): Promise<WriteOutcome> {
@@ -93,6 +98,7 @@ export class Writer {
       for (const letter of batch.deadLetters) this.metrics.recordsRejected.inc({ province, reason: letter.reason });
       if (outcome.unstorable > 0) this.metrics.recordsRejected.inc({ province, reason: 'unstorable' }, outcome.unstorable);
       if (batch.origin === 'push') {
+        this.pushes.committed(batch);
         // A pushed (webhook) batch: each record's time from receipt by the gateway to this commit.
         const committedAt = Date.now();
         for (const record of batch.records) this.metrics.webhookLatency.observe({ province }, Math.max(0, committedAt - Date.parse(record.observedAt)) / 1000);
