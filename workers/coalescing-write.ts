@@ -18,10 +18,11 @@ export class CoalescingWrite<V> {
     private readonly retryMs = 5_000,
   ) {}
 
-  /** Notes a value to write; returns at once. */
+  /** Notes a value to write; returns at once. Once closed, a note is dropped. */
   note(key: string, value: V): void {
+    if (this.closed) return;
     this.put(key, value, false);
-    if (!this.closed) this.writing ??= this.drain();
+    this.writing ??= this.drain();
   }
 
   /** Writes what is still noted (one last try if a write is failing), then stops taking notes. */

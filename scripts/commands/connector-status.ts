@@ -36,7 +36,7 @@ function formatSource(source: Json): string {
 function formatRun(run: PollRunView): string {
   const figures = [plural(run.pages, 'page'), plural(run.records, 'record'), plural(run.deadLetters, 'dead letter'), `${run.recordsPerSecond ?? '-'} records/s`].join(', ');
   if (run.outcome === 'running') {
-    return `run: running since ${formatTime(run.startedAt)}: ${figures}; last page ${formatTime(run.lastPageAt)}`;
+    return `run: running since ${formatTime(run.startedAt)}: ${figures}; ${run.lastPageAt ? `last page ${formatTime(run.lastPageAt)}` : 'no page yet'}`;
   }
   const ended = { caught_up: 'caught up', continued: 'read its most pages; a new run carries on', failed: 'failed (last error below)', interrupted: 'interrupted (shutdown)' }[run.outcome];
   return `last run: ${formatTime(run.startedAt)} to ${formatTime(run.endedAt)}, ${ended}: ${figures}`;
