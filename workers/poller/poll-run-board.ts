@@ -44,7 +44,7 @@ export class PollRunBoard {
     };
     publish({});
     return {
-      page: (counts) => publish({ ...counts, lastPageAt: new Date() }),
+      page: ({ pages, records, deadLetters }) => publish({ pages, records, deadLetters, lastPageAt: new Date() }),
       end: (outcome) => publish({ outcome, endedAt: new Date() }),
     };
   }
