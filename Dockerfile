@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# Build: compile the TypeScript; run: production dependencies and the compiled JavaScript only, as a non-root
-# user. `fleet start` is the entry point; the role is the argument, e.g.
+# Build: compile the TypeScript of the production code path (scripts/cli/, not the simulator or the benchmarks in
+# scripts/tools/); run: production dependencies and the compiled JavaScript only, as a non-root user. The
+# production `fleet start` is the entry point; the role is the argument, e.g.
 #   docker run dossier-sync --role writer
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
@@ -11,7 +12,7 @@ COPY config ./config
 COPY connectors ./connectors
 COPY db ./db
 COPY workers ./workers
-COPY scripts ./scripts
+COPY scripts/cli ./scripts/cli
 RUN npm run build && cp config/provinces.json dist/config/provinces.json
 
 FROM node:20-bookworm-slim AS runtime
@@ -22,5 +23,5 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 8080
-ENTRYPOINT ["node", "dist/scripts/fleet.js", "start"]
+ENTRYPOINT ["node", "dist/scripts/cli/fleet.js", "start"]
 CMD ["--role", "all"]

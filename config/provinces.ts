@@ -44,6 +44,15 @@ export function resolveProvince(code: string, codeSet: CodeSet): Province | unde
   return former ? currentByCode.get(former.successor) : undefined;
 }
 
+/**
+ * The current (2025) code of a connector's province, whatever code set its definition uses: the one meaning of
+ * `provinceCode` outside a connector's own settings (queues, metric labels, failed batches, dead letters). A code
+ * the set does not have stays as it is (a definition is validated before it is stored, so only a stale row has one).
+ */
+export function currentProvinceCode(code: string, codeSet: CodeSet): string {
+  return resolveProvince(code, codeSet)?.code ?? code;
+}
+
 /** The current province with this code, or undefined. */
 export function currentProvince(code: string): Province | undefined {
   return currentByCode.get(code);

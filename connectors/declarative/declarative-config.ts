@@ -44,8 +44,8 @@ const timezone = z
 
 /** Sections a polled definition cannot do without; a push-only one has none of them. */
 export const polledOnlySections = ['http', 'request', 'records'] as const;
-/** Every section about reading the system: a push-only definition has none of them. */
-export const readingSections = ['http', 'auth', 'request', 'pagination', 'incremental', 'records', 'rateLimit', 'retry', 'breaker'] as const;
+/** The sections a system that only pushes has: where updates are in a pushed body, and how they map. */
+const pushSections = ['webhook', 'fields', 'statuses'] as const;
 
 /** The error of a required section: what it is for when it is missing, what shape it takes otherwise. */
 const requiredSection = (name: (typeof polledOnlySections)[number], what: string) => ({
@@ -297,18 +297,40 @@ export const statusesSection = z
   .strict()
   .refine((statuses) => statuses.preset !== undefined || Object.keys(statuses.map).length > 0, { error: 'expected a preset or a map of vendor statuses' });
 
+/**
+ * Every section of a declarative definition, in the order a file writes them (declarative/README.md). The one
+ * list of them: the definition file's keys, the JSON Schema, the stored definition's key order and the push-only
+ * check all come from here.
+ */
+export const sectionSchemas = {
+  http: httpSection,
+  auth: authSection,
+  request: requestSection,
+  pagination: paginationSection,
+  incremental: incrementalSection,
+  records: recordsSection,
+  webhook: webhookSection,
+  fields: fieldsSection,
+  statuses: statusesSection,
+  rateLimit: rateLimitSchema,
+  retry: retrySchema,
+  breaker: breakerSchema,
+} as const;
+/** The name of a declarative section. */
+export type SectionName = keyof typeof sectionSchemas;
+/** Every declarative section's name, in file order; a plugin definition has none of them. */
+export const sectionNames = Object.keys(sectionSchemas) as SectionName[];
+/** Every section about reading the system: a push-only definition has none of them. */
+export const readingSections = sectionNames.filter((name) => !(pushSections as readonly string[]).includes(name));
+
 /** The declarative connector's configuration: the definition's REST sections. */
 export const declarativeConfig = z
   .object({
-    http: httpSection,
+    ...sectionSchemas,
     auth: authSection.default({ type: 'none' }),
-    request: requestSection,
     pagination: paginationSection.default({ type: 'none' }),
     incremental: incrementalSection.optional(),
-    records: recordsSection,
     webhook: webhookSection.optional(),
-    fields: fieldsSection,
-    statuses: statusesSection,
     rateLimit: rateLimitSchema.default(defaultRateLimit),
     retry: retrySchema.default(defaultRetry),
     breaker: breakerSchema.default(defaultBreaker),
@@ -341,11 +363,7 @@ export type DeclarativeConfig = z.infer<typeof declarativeConfig>;
  * has no section about reading the system, and is never polled.
  */
 export const pushOnlyConfig = z
-  .object({
-    webhook: webhookSection,
-    fields: fieldsSection,
-    statuses: statusesSection,
-  })
+  .object({ webhook: sectionSchemas.webhook, fields: sectionSchemas.fields, statuses: sectionSchemas.statuses } satisfies Record<(typeof pushSections)[number], z.ZodType>)
   .strict()
   .superRefine((config, context) => {
     if (config.fields.sourceUpdatedAt === undefined) {

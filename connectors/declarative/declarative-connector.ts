@@ -23,7 +23,7 @@ import { renderJson, renderTemplate, type TemplateValues } from './templates.js'
  * which walk it is (connectors/sdk/walk-cursor.ts). Mid-walk, a page's cursor keeps the position of the page after
  * it, so a later run carries the walk on from there.
  */
-interface RunState {
+interface DeclarativeReadState {
   [key: string]: string | number | null;
   /** The since-filter of the current window or run (ISO instant), null for the source's beginning. */
   since: string | null;
@@ -170,7 +170,7 @@ export class DeclarativeConnector implements Connector {
     } else if (incremental?.startDate) {
       since = (parseSourceDate(incremental.startDate, 'incremental.startDate', 'iso', offsetOf(incremental.timezone)) ?? new Date(0)).toISOString();
     }
-    const state: RunState = {
+    const state: DeclarativeReadState = {
       since,
       windowEnd: this.windowEndFor(since),
       page: this.firstPage(),
@@ -184,7 +184,7 @@ export class DeclarativeConnector implements Connector {
   }
 
   /** The walk a mid-walk cursor saved, where it stopped; null when there is none to carry on. */
-  private resumedWalk(committed: Cursor | null): RunState | null {
+  private resumedWalk(committed: Cursor | null): DeclarativeReadState | null {
     const { resume, walk, pages, walkStartedAt } = walkOf(committed);
     if (!resume || resume.walkSettings !== this.walkSettings) return null;
     const text = (value: unknown) => value === null || typeof value === 'string';
@@ -211,7 +211,7 @@ export class DeclarativeConnector implements Connector {
   }
 
   /** What a cursor keeps of the next page's state to resume the walk at it. */
-  private resumeOf(next: RunState): { [key: string]: string | number | null } {
+  private resumeOf(next: DeclarativeReadState): { [key: string]: string | number | null } {
     const position: { [key: string]: string | number | null } = { walkSettings: this.walkSettings };
     for (const key of resumeKeys) position[key] = next[key];
     position.nextUrl = this.withoutQueryKey(next.nextUrl);
@@ -237,13 +237,13 @@ export class DeclarativeConnector implements Connector {
    * earlier, so the filter always includes the since-time itself; a window's end is written rounded up. Either
    * way a request asks for a little more than needed, never less: re-read records are exact repeats.
    */
-  private templateValues(state: RunState): TemplateValues {
+  private templateValues(state: DeclarativeReadState): TemplateValues {
     const pattern = this.requestPattern;
     const exclusive = this.config.incremental?.inclusive === false;
     const since = state.since === null ? null : pattern.format(new Date(Date.parse(state.since) - (exclusive ? pattern.precisionMs : 0)), this.sourceOffset);
     const windowEnd = state.windowEnd === null ? null : pattern.format(pattern.ceil(new Date(state.windowEnd), this.sourceOffset), this.sourceOffset);
     return {
-      province: this.settings.provinceCode,
+      province: this.settings.sourceProvinceCode,
       cursor: since,
       windowStart: since,
       windowEnd,
@@ -259,7 +259,7 @@ export class DeclarativeConnector implements Connector {
    * Sends one request. A failure is classified transient or not by the definition's `retry` section; retrying
    * it is the fleet's (one policy for every connector). Only a refused OAuth2 token is renewed here, once.
    */
-  private async send(state: RunState, signal?: AbortSignal): Promise<AxiosResponse> {
+  private async send(state: DeclarativeReadState, signal?: AbortSignal): Promise<AxiosResponse> {
     const { request, retry } = this.config;
     const values = this.templateValues(state);
     const what = `connector ${this.settings.id}: ${state.nextUrl ? 'GET (next link)' : `${request.method} ${renderTemplate(request.path, values)}`}`;
@@ -290,7 +290,7 @@ export class DeclarativeConnector implements Connector {
   }
 
   async read(from: ReadState | null, signal?: AbortSignal): Promise<SourcePage> {
-    const state = (from as RunState | null) ?? (this.startFrom(null) as RunState);
+    const state = (from as DeclarativeReadState | null) ?? (this.startFrom(null) as DeclarativeReadState);
     // A missing secret is a configuration problem of ours, said as such, not a failed request.
     this.auth.loadSecrets();
     const response = await this.send(state, signal);
@@ -310,7 +310,7 @@ export class DeclarativeConnector implements Connector {
       }
     }
 
-    let next: RunState | null = null;
+    let next: DeclarativeReadState | null = null;
     const full = this.pageSize > 0 && items.length >= this.pageSize;
     if (pagination.type === 'pageNumber' && full) next = { ...state, page: state.page + 1 };
     if (pagination.type === 'offset' && full) next = { ...state, page: state.page + items.length };

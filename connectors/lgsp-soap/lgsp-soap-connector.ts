@@ -55,7 +55,7 @@ export type LgspSoapConfig = z.infer<typeof lgspSoapConfig>;
  * look-back: a backlog of more records in the look-back window than one run reads (a bulk change stamped in one
  * minute) would otherwise be read again from its start by every run, and never passed.
  */
-interface RunState {
+interface LgspSoapReadState {
   [key: string]: string | number | null;
   since: string | null;
   offset: number;
@@ -170,12 +170,12 @@ export class LgspSoapConnector implements Connector {
     const { resume, walk, pages, walkStartedAt } = walkOf(committed);
     const text = (value: unknown): value is string | null => value === null || typeof value === 'string';
     if (resume && text(resume.since) && text(resume.newest) && typeof resume.offset === 'number') {
-      const carried: RunState = { since: resume.since, offset: resume.offset, newest: resume.newest, walk, pages, walkStartedAt };
+      const carried: LgspSoapReadState = { since: resume.since, offset: resume.offset, newest: resume.newest, walk, pages, walkStartedAt };
       return carried;
     }
     const since = sinceOf(committed);
     const rewound = since === null ? null : new Date(Date.parse(since) - this.settings.config.lookbackSeconds * 1000).toISOString();
-    const state: RunState = { since: rewound, offset: 0, newest: since, ...nextWalk(committed) };
+    const state: LgspSoapReadState = { since: rewound, offset: 0, newest: since, ...nextWalk(committed) };
     return state;
   }
 
@@ -184,8 +184,8 @@ export class LgspSoapConnector implements Connector {
     return compareWalks(a, b) || compareSinceCursors(a, b);
   }
 
-  private envelope(state: RunState): string {
-    const operation: Record<string, unknown> = { '@_xmlns': namespace, MaTinh: this.settings.provinceCode };
+  private envelope(state: LgspSoapReadState): string {
+    const operation: Record<string, unknown> = { '@_xmlns': namespace, MaTinh: this.settings.sourceProvinceCode };
     if (state.since) operation.TuNgay = formatSourceDate(new Date(state.since), dateFormat);
     operation.ViTri = state.offset;
     operation.SoLuong = this.settings.config.pageSize;
@@ -195,7 +195,7 @@ export class LgspSoapConnector implements Connector {
   }
 
   async read(from: ReadState | null, signal?: AbortSignal): Promise<SourcePage> {
-    const state = (from as RunState | null) ?? (this.startFrom(null) as RunState);
+    const state = (from as LgspSoapReadState | null) ?? (this.startFrom(null) as LgspSoapReadState);
     const { config } = this.settings;
     const what = `connector ${this.settings.id}: SOAP LayDanhSachHoSo at ${config.path}`;
     const auth = { username: config.username, password: this.password() };
@@ -236,7 +236,7 @@ export class LgspSoapConnector implements Connector {
         // A record with a bad update time becomes a dead letter through `map` and moves no cursor.
       }
     }
-    const next: RunState | null = items.length >= config.pageSize ? { ...state, offset: state.offset + items.length, newest, pages: state.pages + 1 } : null;
+    const next: LgspSoapReadState | null = items.length >= config.pageSize ? { ...state, offset: state.offset + items.length, newest, pages: state.pages + 1 } : null;
     const resume = next ? { since: next.since, offset: next.offset, newest } : null;
     return { items, cursor: { since: newest, ...walkFields(state, resume) }, next };
   }

@@ -239,7 +239,7 @@ export class NationalRestConnector implements Connector {
    */
   async read(from: ReadState | null, signal?: AbortSignal): Promise<SourcePage> {
     const position = isCursor(from) ? from : null;
-    const params: Record<string, string | number> = { province: this.settings.provinceCode, limit: this.settings.config.pageSize };
+    const params: Record<string, string | number> = { province: this.settings.sourceProvinceCode, limit: this.settings.config.pageSize };
     if (position) {
       params.updatedSince = position.updatedSince;
       if (position.afterCode !== null) params.afterCode = position.afterCode;

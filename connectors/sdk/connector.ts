@@ -106,8 +106,8 @@ export interface ConnectorSettings<Config> {
   /** The connector's id, e.g. `hcm-rest`. */
   id: string;
   /** The province the connector belongs to, and the code set that code is in. */
-  provinceCode: string;
-  codeSet: CodeSet;
+  sourceProvinceCode: string;
+  sourceCodeSet: CodeSet;
   /** The plugin's own configuration, validated against its `configSchema`. */
   config: Config;
 }

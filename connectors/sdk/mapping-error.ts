@@ -1,18 +1,7 @@
-/**
- * Why a record was turned into a dead letter. Stable machine codes: provincial IT teams and alert rules
- * match on them.
- */
-export const deadLetterReasons = [
-  'unknown_status',
-  'missing_field',
-  'bad_date',
-  'bad_province',
-  'bad_value',
-  'malformed_record',
-  // The writer's, not a mapping's: a record the database refused although it passed mapping (DESIGN.md guarantee 4).
-  'unstorable',
-] as const;
-export type DeadLetterReason = (typeof deadLetterReasons)[number];
+import type { DeadLetterReason } from '../../config/error-catalogue.js';
+
+/** Why a record was turned into a dead letter: declared, with every other machine code, in config/error-catalogue.ts. */
+export type { DeadLetterReason };
 
 /**
  * A record that cannot be mapped to the canonical form. The message names the source field and what was

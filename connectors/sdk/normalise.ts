@@ -1,8 +1,9 @@
-import { resolveProvince, type CodeSet } from '../../config/provinces.js';
+import type { DeadLetterReason } from '../../config/error-catalogue.js';
+import { currentProvinceCode, resolveProvince, type CodeSet } from '../../config/provinces.js';
 import type { Connector } from './connector.js';
 import { dossierDateFields, type DossierRecord, type DossierRecordInput } from './dossier-record.js';
 import { isDossierStatus } from './dossier-status.js';
-import { MappingError, type DeadLetterReason } from './mapping-error.js';
+import { MappingError } from './mapping-error.js';
 import { MappedPaths } from './mapped-paths.js';
 import { quoteSourceValue, redactPersonalData } from './personal-data.js';
 import { escapeUnstorable, isStorableInstant, storablePayload, unstorableCharacter } from './storable-text.js';
@@ -23,11 +24,11 @@ export interface DeadLetter {
 }
 
 /** Where a batch of source records came from. */
-export interface Origin {
+export interface MappingContext {
   connectorId: string;
   /** The connector's province, and the code set its code is in. */
-  provinceCode: string;
-  codeSet: CodeSet;
+  sourceProvinceCode: string;
+  sourceCodeSet: CodeSet;
   /** When the records were fetched or received. */
   observedAt: Date;
 }
@@ -45,16 +46,16 @@ const maxCodeLength = 100;
  * validates the result. Every item ends up either as a record or as a dead letter: none is dropped. The
  * connector's `mappedFields` say what a dead letter keeps and a message may quote (none: nothing).
  */
-export function mapItems(connector: Pick<Connector, 'map'> & Partial<Pick<Connector, 'mappedFields'>>, items: readonly unknown[], origin: Origin): MappedBatch {
+export function mapItems(connector: Pick<Connector, 'map'> & Partial<Pick<Connector, 'mappedFields'>>, items: readonly unknown[], mapping: MappingContext): MappedBatch {
   const records: DossierRecord[] = [];
   const deadLetters: DeadLetter[] = [];
-  const observedAt = origin.observedAt.toISOString();
+  const observedAt = mapping.observedAt.toISOString();
   const mapped = MappedPaths.of(connector);
   for (const item of items) {
     try {
-      records.push(normalise(connector.map(item), origin, observedAt, mapped));
+      records.push(normalise(connector.map(item), mapping, observedAt, mapped));
     } catch (error) {
-      deadLetters.push(toDeadLetter(error, item, origin, observedAt, mapped));
+      deadLetters.push(toDeadLetter(error, item, mapping, observedAt, mapped));
     }
   }
   return { records, deadLetters };
@@ -67,17 +68,17 @@ export function mapItems(connector: Pick<Connector, 'map'> & Partial<Pick<Connec
  * escapes, and the raw payload — kept as JSON text, which escapes those characters itself — is made of values JSON
  * can write.
  */
-export function toDeadLetter(error: unknown, item: unknown, origin: Origin, receivedAt: string, mapped: MappedPaths = MappedPaths.none): DeadLetter {
-  const mapping = error instanceof MappingError ? error : null;
-  const dossierCode = mapping?.dossierCode ?? null;
+export function toDeadLetter(error: unknown, item: unknown, mapping: MappingContext, receivedAt: string, mapped: MappedPaths = MappedPaths.none): DeadLetter {
+  const refusal = error instanceof MappingError ? error : null;
+  const dossierCode = refusal?.dossierCode ?? null;
   return {
-    connectorId: origin.connectorId,
-    provinceCode: origin.provinceCode,
+    connectorId: mapping.connectorId,
+    provinceCode: currentProvinceCode(mapping.sourceProvinceCode, mapping.sourceCodeSet),
     // A dossier code read from a personal-looking field (a definition's mistake) is not repeated on the letter.
     dossierCode: dossierCode === null || mapped.readsPersonalData('dossierCode') ? null : escapeUnstorable(dossierCode),
-    reason: mapping?.reason ?? 'malformed_record',
+    reason: refusal?.reason ?? 'malformed_record',
     // A plugin's unexpected exception may quote the payload: keep only its type, never its text.
-    message: escapeUnstorable(mapping ? mapping.message : `the connector could not map this record (${error instanceof Error ? error.name : typeof error})`),
+    message: escapeUnstorable(refusal ? refusal.message : `the connector could not map this record (${error instanceof Error ? error.name : typeof error})`),
     rawPayload: storablePayload(redactPersonalData(item, mapped)),
     receivedAt,
   };
@@ -127,7 +128,7 @@ function date(value: unknown, field: string, dossierCode: string): string | null
  * Validates a connector's output and puts it in canonical form; throws MappingError naming the field. A message
  * quotes a value only for a field read from one of the connector's mapped paths (`mapped`; default none).
  */
-export function normalise(input: DossierRecordInput, origin: Origin, observedAt: string, mapped: MappedPaths = MappedPaths.none): DossierRecord {
+export function normalise(input: DossierRecordInput, mapping: MappingContext, observedAt: string, mapped: MappedPaths = MappedPaths.none): DossierRecord {
   const rawCode = typeof input.dossierCode === 'string' ? input.dossierCode : null;
   const dossierCode = rawCode === null ? null : normaliseText(storable(rawCode, 'dossierCode', rawCode));
   if (!dossierCode) throw new MappingError('missing_field', 'dossierCode: expected the dossier code (MaHoSo), got none');
@@ -135,9 +136,9 @@ export function normalise(input: DossierRecordInput, origin: Origin, observedAt:
     throw new MappingError('bad_value', `dossierCode: expected at most ${maxCodeLength} characters, got ${dossierCode.length}`);
   }
 
-  const sourceCodeSet = input.provinceCodeSet ?? origin.codeSet;
+  const sourceCodeSet = input.provinceCodeSet ?? mapping.sourceCodeSet;
   const recordProvinceCode = text(input.provinceCode, 'provinceCode', dossierCode);
-  const sourceProvinceCode = recordProvinceCode ?? origin.provinceCode;
+  const sourceProvinceCode = recordProvinceCode ?? mapping.sourceProvinceCode;
   const province = resolveProvince(sourceProvinceCode, sourceCodeSet);
   if (!province) {
     throw new MappingError(
@@ -179,7 +180,7 @@ export function normalise(input: DossierRecordInput, origin: Origin, observedAt:
     sourceUpdatedAt,
     sourceVersion: input.sourceVersion,
     observedAt,
-    connectorId: origin.connectorId,
+    connectorId: mapping.connectorId,
   };
   for (const field of dossierDateFields) record[field] = date(input[field], field, dossierCode);
   return record;

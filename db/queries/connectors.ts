@@ -5,24 +5,29 @@ import type { ConnectorsTable, Database } from '../schema.js';
 /** A registered connector as the workers use it. */
 export type ConnectorRow = Selectable<ConnectorsTable>;
 
-/** What registering a connector takes. */
-export interface ConnectorRegistration {
+/** A validated connector definition, ready to store: what a `connectors` row holds. */
+export interface ConnectorDefinition {
   id: string;
-  provinceCode: string;
-  codeSet: CodeSet;
+  /** One line on what system this is. */
+  description?: string | null;
+  /** The connector's province code, in its own code set (`sourceCodeSet`): the definition's province.code. */
+  sourceProvinceCode: string;
+  sourceCodeSet: CodeSet;
+  /** `declarative`, or the plugin's name. */
   kind: string;
+  /** The kind's validated configuration (secrets as references only). */
   config: unknown;
   pollIntervalMs: number;
 }
 
 /** Registers a connector, or updates its settings when the id exists (its cursor and state are kept). */
-export async function saveConnector(db: Kysely<Database>, connector: ConnectorRegistration): Promise<void> {
+export async function saveConnector(db: Kysely<Database>, connector: ConnectorDefinition): Promise<void> {
   await db
     .insertInto('connectors')
     .values({
       id: connector.id,
-      province_code: connector.provinceCode,
-      code_set: connector.codeSet,
+      province_code: connector.sourceProvinceCode,
+      code_set: connector.sourceCodeSet,
       kind: connector.kind,
       config: JSON.stringify(connector.config),
       poll_interval_ms: connector.pollIntervalMs,
@@ -30,8 +35,8 @@ export async function saveConnector(db: Kysely<Database>, connector: ConnectorRe
     })
     .onConflict((oc) =>
       oc.column('id').doUpdateSet({
-        province_code: connector.provinceCode,
-        code_set: connector.codeSet,
+        province_code: connector.sourceProvinceCode,
+        code_set: connector.sourceCodeSet,
         kind: connector.kind,
         config: JSON.stringify(connector.config),
         poll_interval_ms: connector.pollIntervalMs,
@@ -73,8 +78,7 @@ export async function markConnectorError(db: Kysely<Database>, id: string, messa
 }
 
 /** What the registry stores for a connector: its settings and the definition they were validated from. */
-export interface ConnectorDefinitionRow extends ConnectorRegistration {
-  description: string | null;
+export interface StoredDefinition extends ConnectorDefinition {
   /** The definition as submitted (secrets only as references). */
   definition: unknown;
 }
@@ -82,14 +86,14 @@ export interface ConnectorDefinitionRow extends ConnectorRegistration {
 /** What `addConnector` did: a new row, a removed connector registered again, or nothing (the id is taken). */
 export type AddOutcome = 'added' | 'reactivated' | 'exists';
 
-function definitionColumns(connector: ConnectorDefinitionRow) {
+function definitionColumns(connector: StoredDefinition) {
   return {
-    province_code: connector.provinceCode,
-    code_set: connector.codeSet,
+    province_code: connector.sourceProvinceCode,
+    code_set: connector.sourceCodeSet,
     kind: connector.kind,
     config: JSON.stringify(connector.config),
     poll_interval_ms: connector.pollIntervalMs,
-    description: connector.description,
+    description: connector.description ?? null,
     definition: JSON.stringify(connector.definition),
   };
 }
@@ -98,7 +102,7 @@ function definitionColumns(connector: ConnectorDefinitionRow) {
  * Registers a new connector, active. An id whose connector was removed is registered again with the new
  * definition (its dossiers, cursor and dead letters were kept); any other existing id is left alone.
  */
-export async function addConnector(db: Kysely<Database>, connector: ConnectorDefinitionRow): Promise<AddOutcome> {
+export async function addConnector(db: Kysely<Database>, connector: StoredDefinition): Promise<AddOutcome> {
   const row = await db
     .insertInto('connectors')
     .values({ id: connector.id, ...definitionColumns(connector), state: 'active' })
@@ -116,7 +120,7 @@ export async function addConnector(db: Kysely<Database>, connector: ConnectorDef
 }
 
 /** Replaces the definition of a registered (not removed) connector, keeping its state and cursor; false if there is none. */
-export async function updateConnectorDefinition(db: Kysely<Database>, connector: ConnectorDefinitionRow): Promise<boolean> {
+export async function updateConnectorDefinition(db: Kysely<Database>, connector: StoredDefinition): Promise<boolean> {
   const result = await db
     .updateTable('connectors')
     .set({ ...definitionColumns(connector), updated_at: sql<Date>`now()` })

@@ -4,9 +4,9 @@ import { sql, type Kysely } from 'kysely';
 import { saveConnector } from '../../db/queries/connectors.js';
 import { createDatabase } from '../../db/database.js';
 import type { Database } from '../../db/schema.js';
-import { migrateCommand } from '../../scripts/commands/migrate.js';
+import { migrateCommand } from '../../scripts/cli/commands/migrate.js';
 import { loadConfig } from '../../config/env.js';
-import { ProvinceSimulator } from '../../scripts/simulator/province-simulator.js';
+import { ProvinceSimulator } from '../../scripts/tools/simulator/province-simulator.js';
 import { spawnFleet, type FleetProcess } from '../support/fleet-process.js';
 import { OwnPostgres, OwnRedis } from '../support/own-services.js';
 import { compareWithTruth, duplicateHistoryRows, type TruthComparison } from '../support/simulator-truth.js';
@@ -222,8 +222,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const province of provinces) {
       await saveConnector(database, {
         id: `chaos-${province}`,
-        provinceCode: province,
-        codeSet: '2025',
+        sourceProvinceCode: province,
+        sourceCodeSet: '2025',
         kind: 'national-rest',
         config: {
           baseUrl: simulatorUrl,

@@ -13,7 +13,7 @@ import { SecretUnavailableError } from '../../connectors/sdk/secrets.js';
 
 /** The example's connector, built as the fleet builds it; every example here is of a system that can be read. */
 function readableConnector(definition: ReturnType<typeof parseDefinitionText>): ReadableConnector {
-  const connector = createConnector({ id: definition.id, provinceCode: definition.provinceCode, codeSet: definition.codeSet, kind: definition.kind, config: definition.config });
+  const connector = createConnector({ id: definition.id, sourceProvinceCode: definition.sourceProvinceCode, sourceCodeSet: definition.sourceCodeSet, kind: definition.kind, config: definition.config });
   if (!canRead(connector)) throw new Error(`${definition.id} cannot be read`);
   return connector;
 }

@@ -11,7 +11,7 @@ import { dossierRecord } from '../support/records.js';
 let env: TestEnvironment;
 beforeAll(async () => {
   env = await createTestEnvironment();
-  await saveConnector(env.db, { id: 'test', provinceCode: '01', codeSet: '2025', kind: 'national-rest', config: {}, pollIntervalMs: 1000 });
+  await saveConnector(env.db, { id: 'test', sourceProvinceCode: '01', sourceCodeSet: '2025', kind: 'national-rest', config: {}, pollIntervalMs: 1000 });
 });
 afterAll(async () => env.cleanup());
 beforeEach(async () => {

@@ -12,8 +12,8 @@ export async function registerSimulatorConnector(
   const id = options.id ?? `sim-${province}`;
   await saveConnector(db, {
     id,
-    provinceCode: province,
-    codeSet: '2025',
+    sourceProvinceCode: province,
+    sourceCodeSet: '2025',
     kind: 'national-rest',
     config: { baseUrl: simulatorUrl, pageSize: options.pageSize ?? 1000, lookbackSeconds: options.lookbackSeconds ?? 3, rateLimit: { requestsPerSecond: 200 } },
     pollIntervalMs: options.pollIntervalMs ?? 300,

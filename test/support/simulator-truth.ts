@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
-import type { ProvinceSimulator } from '../../scripts/simulator/province-simulator.js';
+import type { ProvinceSimulator } from '../../scripts/tools/simulator/province-simulator.js';
 
 /** How the `dossiers` table differs from the simulator's truth. */
 export interface TruthComparison {

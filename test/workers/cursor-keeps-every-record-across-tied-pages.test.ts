@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { readCursor } from '../../db/queries/sync-cursors.js';
-import { ProvinceSimulator } from '../../scripts/simulator/province-simulator.js';
+import { ProvinceSimulator } from '../../scripts/tools/simulator/province-simulator.js';
 import { startFleet, roles, type Fleet } from '../../workers/fleet.js';
 import { createLogger } from '../../workers/logger.js';
 import { registerSimulatorConnector } from '../support/connectors.js';

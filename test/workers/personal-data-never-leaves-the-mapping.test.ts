@@ -180,8 +180,8 @@ beforeAll(async () => {
 
   await saveConnector(env.db, {
     id: 'pd-national',
-    provinceCode: '01',
-    codeSet: '2025',
+    sourceProvinceCode: '01',
+    sourceCodeSet: '2025',
     kind: 'national-rest',
     config: { baseUrl: vendorUrl, pageSize: 100, lookbackSeconds: 0, rateLimit: { requestsPerSecond: 50 } },
     pollIntervalMs: 1000,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { sql } from 'kysely';
-import { ProvinceSimulator } from '../../scripts/simulator/province-simulator.js';
+import { ProvinceSimulator } from '../../scripts/tools/simulator/province-simulator.js';
 import { ingestQueueName } from '../../workers/queue/queues.js';
 import { registerSimulatorConnector } from '../support/connectors.js';
 import { spawnFleet, type FleetProcess } from '../support/fleet-process.js';

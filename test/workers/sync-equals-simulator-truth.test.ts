@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ProvinceSimulator } from '../../scripts/simulator/province-simulator.js';
+import { ProvinceSimulator } from '../../scripts/tools/simulator/province-simulator.js';
 import { startFleet, roles, type Fleet } from '../../workers/fleet.js';
 import { createLogger } from '../../workers/logger.js';
 import { registerSimulatorConnector } from '../support/connectors.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { ProvinceSimulator } from '../../scripts/simulator/province-simulator.js';
+import { ProvinceSimulator } from '../../scripts/tools/simulator/province-simulator.js';
 import { registerSimulatorConnector } from '../support/connectors.js';
 import { spawnFleet, type FleetProcess } from '../support/fleet-process.js';
 import { compareWithTruth, duplicateHistoryRows } from '../support/simulator-truth.js';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { parseDefinitionText } from '../../workers/control-plane/definition.js';
 import { saveConnector } from '../../db/queries/connectors.js';
-import { ProvinceSimulator } from '../../scripts/simulator/province-simulator.js';
+import { ProvinceSimulator } from '../../scripts/tools/simulator/province-simulator.js';
 import { startFleet, roles, type Fleet } from '../../workers/fleet.js';
 import { createLogger } from '../../workers/logger.js';
 import { compareWithTruth, duplicateHistoryRows } from '../support/simulator-truth.js';

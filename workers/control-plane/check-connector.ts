@@ -1,11 +1,11 @@
-import { createConnector } from '../../connectors/plugins.js';
+import { createConnector, type RegisteredConnector } from '../../connectors/plugins.js';
 import { readPath } from '../../connectors/declarative/json-path.js';
 import { canRead, WebhookBodyError, type Connector, type FieldSource } from '../../connectors/sdk/connector.js';
-import type { CodeSet } from '../../config/provinces.js';
+import type { RequestErrorCode } from '../../config/error-catalogue.js';
 import { vietnamOffsetMinutes } from '../../connectors/sdk/dates.js';
 import { dossierDateFields, type DossierRecord } from '../../connectors/sdk/dossier-record.js';
 import type { DeadLetterReason } from '../../connectors/sdk/mapping-error.js';
-import { mapItems, type Origin } from '../../connectors/sdk/normalise.js';
+import { mapItems, type MappingContext } from '../../connectors/sdk/normalise.js';
 import { SourceError } from '../../connectors/sdk/source-error.js';
 import { SecretUnavailableError } from '../../connectors/sdk/secrets.js';
 
@@ -106,7 +106,7 @@ export interface CheckOptions {
 export class CheckInputError extends Error {
   override readonly name = 'CheckInputError';
   constructor(
-    readonly code: 'sample_required' | 'pushes_not_supported',
+    readonly code: Extract<RequestErrorCode, 'sample_required' | 'pushes_not_supported'>,
     message: string,
   ) {
     super(message);
@@ -141,7 +141,7 @@ function sourceValue(item: unknown, path: string): { value?: unknown } {
 const given = (value: unknown) => value !== undefined && value !== null && value !== '';
 
 /** Every canonical field of a record that would be stored, beside what the source wrote where the connector reads it. */
-function exampleFields(record: DossierRecord, item: unknown, paths: readonly FieldSource[], origin: Origin): CheckField[] {
+function exampleFields(record: DossierRecord, item: unknown, paths: readonly FieldSource[], mapping: MappingContext): CheckField[] {
   const stored: [string, string | number | null][] = [
     ['dossierCode', record.dossierCode],
     ['altDossierCode', record.altDossierCode],
@@ -164,7 +164,7 @@ function exampleFields(record: DossierRecord, item: unknown, paths: readonly Fie
     if (field === 'provinceCode' && !fromRecord) note = "none in the record: the connector's own province";
     else if (field === 'provinceCode' && (record.sourceCodeSet !== '2025' || record.sourceProvinceCode !== record.provinceCode)) {
       note = `code set ${record.sourceCodeSet}'s ${record.sourceProvinceCode}, stored under its successor ${record.provinceCode}`;
-    } else if (field === 'provinceCodeSet' && !fromRecord) note = `none in the record: the connector's code set (${origin.codeSet})`;
+    } else if (field === 'provinceCodeSet' && !fromRecord) note = `none in the record: the connector's code set (${mapping.sourceCodeSet})`;
     else if (field === 'sourceVersion' && !fromRecord) note = 'none in the record: the update time in epoch milliseconds';
     else if (sources.length === 0 && value === null) note = 'not mapped';
     return { field, stored: value, sources, ...(note ? { note } : {}) };
@@ -172,12 +172,12 @@ function exampleFields(record: DossierRecord, item: unknown, paths: readonly Fie
 }
 
 /** What a mapped path that no record has costs, for the warning. */
-function absentPathCost(field: string, origin: Origin): string {
+function absentPathCost(field: string, mapping: MappingContext): string {
   switch (field) {
     case 'provinceCode':
-      return `every record would be stored under the connector's own province ${origin.provinceCode} (code set ${origin.codeSet})`;
+      return `every record would be stored under the connector's own province ${mapping.sourceProvinceCode} (code set ${mapping.sourceCodeSet})`;
     case 'provinceCodeSet':
-      return `every record's province code would be taken in the connector's code set ${origin.codeSet}`;
+      return `every record's province code would be taken in the connector's code set ${mapping.sourceCodeSet}`;
     case 'sourceVersion':
       return 'every version would fall back to the update time in epoch milliseconds';
     case 'dossierCode':
@@ -190,12 +190,12 @@ function absentPathCost(field: string, origin: Origin): string {
 }
 
 /** A warning for every mapped path that none of the items has. */
-function absentPaths(items: readonly unknown[], paths: readonly FieldSource[], origin: Origin): CheckWarning[] {
+function absentPaths(items: readonly unknown[], paths: readonly FieldSource[], mapping: MappingContext): CheckWarning[] {
   if (items.length === 0) return [];
   const none = items.length === 1 ? 'the only record has no' : `none of the ${items.length} records has`;
   return paths
     .filter(({ path }) => !items.some((item) => readPath(item, path) !== undefined))
-    .map(({ field, path }) => ({ field, path, message: `${field}: ${none} ${JSON.stringify(path)}: ${absentPathCost(field, origin)}; check the path` }));
+    .map(({ field, path }) => ({ field, path, message: `${field}: ${none} ${JSON.stringify(path)}: ${absentPathCost(field, mapping)}; check the path` }));
 }
 
 /**
@@ -205,7 +205,7 @@ function absentPaths(items: readonly unknown[], paths: readonly FieldSource[], o
  * no record has. Writes nothing anywhere. Throws CheckInputError for a check that cannot be done as asked.
  */
 export async function checkConnector(
-  settings: { id: string; provinceCode: string; codeSet: CodeSet; kind: string; config: unknown },
+  settings: RegisteredConnector,
   options: CheckOptions = {},
   /** A connector already built from these settings; by default it is built here. */
   built?: Connector,
@@ -215,7 +215,7 @@ export async function checkConnector(
   const result: CheckResult = {
     connectorId: settings.id,
     kind: settings.kind,
-    provinceCode: settings.provinceCode,
+    provinceCode: settings.sourceProvinceCode,
     ok: false,
     stage: 'configuration',
     message: '',
@@ -263,14 +263,14 @@ export async function checkConnector(
     }
   }
 
-  const origin: Origin = { connectorId: settings.id, provinceCode: settings.provinceCode, codeSet: settings.codeSet, observedAt: new Date() };
+  const mapping: MappingContext = { connectorId: settings.id, sourceProvinceCode: settings.sourceProvinceCode, sourceCodeSet: settings.sourceCodeSet, observedAt: new Date() };
   const paths = connector.mappedFields();
   // One item at a time, so that each stored example is shown beside the record it came from.
   const stored: { record: DossierRecord; item: unknown }[] = [];
   const byReason = new Map<DeadLetterReason, CheckDeadLetterGroup>();
   let deadLetters = 0;
   for (const item of items) {
-    const mapped = mapItems(connector, [item], origin);
+    const mapped = mapItems(connector, [item], mapping);
     for (const record of mapped.records) stored.push({ record, item });
     for (const letter of mapped.deadLetters) {
       deadLetters += 1;
@@ -294,7 +294,7 @@ export async function checkConnector(
         submittedAt: record.submittedAt,
         dueAt: record.dueAt,
         sourceUpdatedAt: record.sourceUpdatedAt,
-        fields: exampleFields(record, item, paths, origin),
+        fields: exampleFields(record, item, paths, mapping),
       })),
     },
     deadLettered: {
@@ -302,7 +302,7 @@ export async function checkConnector(
       percent: items.length === 0 ? 0 : (deadLetters * 100) / items.length,
       byReason: [...byReason.values()].sort((a, b) => b.count - a.count),
     },
-    warnings: absentPaths(items, paths, origin),
+    warnings: absentPaths(items, paths, mapping),
     // Compared in whole numbers where it matters: 7 of 100 is exactly 7%, not 7.000000000000001%.
     passed: deadLetters * 100 <= accepted * items.length,
   };

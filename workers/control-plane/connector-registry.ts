@@ -1,6 +1,9 @@
 import type { Kysely } from 'kysely';
 import { parse as parseYaml } from 'yaml';
-import { parseDefinition, parseDefinitionText, type ConnectorDefinition } from './definition.js';
+import { parseDefinition, parseDefinitionText } from './definition.js';
+import type { RegisteredConnector } from '../../connectors/plugins.js';
+import { sectionNames } from '../../connectors/declarative/declarative-config.js';
+import type { RequestErrorCode } from '../../config/error-catalogue.js';
 import type { CodeSet } from '../../config/provinces.js';
 import {
   addConnector,
@@ -8,6 +11,7 @@ import {
   listConnectorStatus,
   setConnectorState,
   updateConnectorDefinition,
+  type ConnectorDefinition,
   type ConnectorRow,
   type ConnectorStatusRow,
 } from '../../db/queries/connectors.js';
@@ -18,11 +22,14 @@ import type { Database } from '../../db/schema.js';
  * It only writes the `connectors` table; the scheduler brings the poll schedules in line within one refresh.
  */
 
-/** A registry operation that cannot be done: the connector does not exist, or its state does not allow it. */
+/** Why a registry operation cannot be done: codes of the error catalogue. */
+export type RegistryErrorCode = Extract<RequestErrorCode, 'not_found' | 'conflict'>;
+
+/** A registry operation that cannot be done: the connector does not exist (`not_found`), or its state does not allow it (`conflict`). */
 export class RegistryError extends Error {
   override readonly name = 'RegistryError';
   constructor(
-    readonly code: 'not_found' | 'conflict',
+    readonly code: RegistryErrorCode,
     message: string,
   ) {
     super(message);
@@ -48,8 +55,8 @@ export function definitionFromDocument(document: unknown): SubmittedDefinition {
 }
 
 /** The settings `createConnector` builds a connector from, out of a stored row. */
-export function connectorSettings(row: ConnectorRow): { id: string; provinceCode: string; codeSet: CodeSet; kind: string; config: unknown } {
-  return { id: row.id, provinceCode: row.province_code, codeSet: row.code_set as CodeSet, kind: row.kind, config: row.config };
+export function connectorSettings(row: ConnectorRow): RegisteredConnector {
+  return { id: row.id, sourceProvinceCode: row.province_code, sourceCodeSet: row.code_set as CodeSet, kind: row.kind, config: row.config };
 }
 
 /**
@@ -72,7 +79,7 @@ export function definitionOf(row: ConnectorRow): unknown {
  * Keys in the order a definition file writes them (declarative/README.md): jsonb stores keys in its own order
  * (shortest first), which would put `id` after `http`. Keys not named here keep their stored order.
  */
-const keyOrder = ['id', 'description', 'province', 'schedule', 'plugin', 'http', 'auth', 'request', 'pagination', 'incremental', 'records', 'fields', 'statuses', 'rateLimit', 'retry', 'type', 'name', 'code', 'codeSet', 'baseUrl', 'path', 'config', 'dossierCode', 'status'];
+const keyOrder: readonly string[] = ['id', 'description', 'province', 'schedule', 'plugin', ...sectionNames, 'type', 'name', 'code', 'codeSet', 'baseUrl', 'path', 'config', 'dossierCode', 'status'];
 
 function rank(key: string): number {
   const index = keyOrder.indexOf(key);

@@ -8,6 +8,7 @@ import type { ConnectorStatusRow } from '../../db/queries/connectors.js';
 import { countStoredDossiers } from '../../db/queries/stored-dossiers.js';
 import type { Database } from '../../db/schema.js';
 import { ConnectorRegistry, connectorSettings } from './connector-registry.js';
+import { isoTime } from './view-time.js';
 
 /** A connector's current (or last) poll run, as its poller published it page by page. */
 export interface PollRunView {
@@ -59,8 +60,6 @@ export interface ConnectorStatusView {
   pushes: { updates: number; lastReceivedAt: string | null; lastCommittedAt: string | null };
 }
 
-const iso = (time: Date | string | null | undefined): string | null => (time === null || time === undefined ? null : new Date(time).toISOString());
-
 const walkKeys = new Set(['walk', 'pages', 'walkStartedAt', 'resume']);
 
 function positionOf(row: ConnectorStatusRow): PositionView | null {
@@ -71,7 +70,7 @@ function positionOf(row: ConnectorStatusRow): PositionView | null {
   return {
     source,
     walk: walk.walk === 0 ? null : { number: walk.walk, pages: walk.pages, startedAt: walk.walkStartedAt, complete: walk.resume === null },
-    movedAt: iso(row.cursor_updated_at),
+    movedAt: isoTime(row.cursor_updated_at),
     cursor,
   };
 }
@@ -85,8 +84,8 @@ function runOf(activity: ConnectorActivityRow | undefined): PollRunView | null {
   return {
     outcome: activity.run_outcome,
     startedAt: startedAt.toISOString(),
-    lastPageAt: iso(activity.run_last_page_at),
-    endedAt: iso(activity.run_ended_at),
+    lastPageAt: isoTime(activity.run_last_page_at),
+    endedAt: isoTime(activity.run_ended_at),
     pages: activity.run_pages,
     records: activity.run_records,
     deadLetters: activity.run_dead_letters,
@@ -100,7 +99,7 @@ export async function connectorStatus(db: Kysely<Database>, id: string): Promise
   const [activity, storedDossiers] = await Promise.all([findConnectorActivity(db, id), countStoredDossiers(db, id)]);
   const polled = isPolled(connectorSettings(row));
   const lastError = row.last_error
-    ? { message: row.last_error, at: iso(row.last_error_at), followedBySuccess: row.last_success_at !== null && row.last_error_at !== null && new Date(row.last_success_at) > new Date(row.last_error_at) }
+    ? { message: row.last_error, at: isoTime(row.last_error_at), followedBySuccess: row.last_success_at !== null && row.last_error_at !== null && new Date(row.last_success_at) > new Date(row.last_error_at) }
     : null;
   return {
     id: row.id,
@@ -109,12 +108,12 @@ export async function connectorStatus(db: Kysely<Database>, id: string): Promise
     kind: row.kind,
     state: row.state,
     polled,
-    breaker: row.breaker_state ? { state: row.breaker_state, changedAt: iso(row.breaker_changed_at) } : null,
+    breaker: row.breaker_state ? { state: row.breaker_state, changedAt: isoTime(row.breaker_changed_at) } : null,
     storedDossiers,
-    lastSuccessAt: iso(row.last_success_at),
+    lastSuccessAt: isoTime(row.last_success_at),
     lastError,
     run: polled ? runOf(activity) : null,
     position: polled ? positionOf(row) : null,
-    pushes: { updates: Number(activity?.push_updates ?? 0), lastReceivedAt: iso(activity?.push_last_received_at), lastCommittedAt: iso(activity?.push_last_committed_at) },
+    pushes: { updates: Number(activity?.push_updates ?? 0), lastReceivedAt: isoTime(activity?.push_last_received_at), lastCommittedAt: isoTime(activity?.push_last_committed_at) },
   };
 }

@@ -47,7 +47,7 @@ export async function replayDeadLetters(db: Kysely<Database>, filter: DeadLetter
         const row = await findConnector(db, letter.connector_id);
         connectors.set(
           letter.connector_id,
-          row ? { connector: createConnector({ id: row.id, provinceCode: row.province_code, codeSet: row.code_set as CodeSet, kind: row.kind, config: row.config }), provinceCode: row.province_code, codeSet: row.code_set as CodeSet } : null,
+          row ? { connector: createConnector({ id: row.id, sourceProvinceCode: row.province_code, sourceCodeSet: row.code_set as CodeSet, kind: row.kind, config: row.config }), provinceCode: row.province_code, codeSet: row.code_set as CodeSet } : null,
         );
       }
       const source = connectors.get(letter.connector_id);
@@ -57,8 +57,8 @@ export async function replayDeadLetters(db: Kysely<Database>, filter: DeadLetter
       }
       const mapped = mapItems(source.connector, [JSON.parse(letter.raw_payload)], {
         connectorId: letter.connector_id,
-        provinceCode: source.provinceCode,
-        codeSet: source.codeSet,
+        sourceProvinceCode: source.provinceCode,
+        sourceCodeSet: source.codeSet,
         observedAt: new Date(letter.received_at),
       });
       if (mapped.records.length === 1) {

@@ -1,20 +1,6 @@
 import { z } from 'zod';
-import { declarativeKeys, definitionFile } from './definition.js';
-import { breakerSchema, rateLimitSchema, retrySchema } from '../../connectors/sdk/source-policy.js';
-import {
-  authSection,
-  declarativeConfig,
-  fieldsSection,
-  httpSection,
-  incrementalSection,
-  paginationSection,
-  pushOnlyConfig,
-  readingSections,
-  recordsSection,
-  requestSection,
-  statusesSection,
-  webhookSection,
-} from '../../connectors/declarative/declarative-config.js';
+import { definitionFile } from './definition.js';
+import { declarativeConfig, pushOnlyConfig, readingSections, sectionNames, sectionSchemas } from '../../connectors/declarative/declarative-config.js';
 
 /** The keys a schema requires of its input (defaults and optional keys excluded), as the JSON Schema of it says. */
 function requiredOf(schema: z.ZodType): string[] {
@@ -30,27 +16,14 @@ const sourceUpdatedAtRequired = { properties: { fields: { required: ['sourceUpda
  * `oneOf` says which sections each kind requires: a code plugin, a polled system, a system that only pushes.
  */
 export function definitionJsonSchema(): Record<string, unknown> {
-  const file = definitionFile.extend({
-    http: httpSection.optional(),
-    auth: authSection.optional(),
-    request: requestSection.optional(),
-    pagination: paginationSection.optional(),
-    incremental: incrementalSection.optional(),
-    records: recordsSection.optional(),
-    webhook: webhookSection.optional(),
-    fields: fieldsSection.optional(),
-    statuses: statusesSection.optional(),
-    rateLimit: rateLimitSchema.optional(),
-    retry: retrySchema.optional(),
-    breaker: breakerSchema.optional(),
-  });
+  const file = definitionFile.extend(Object.fromEntries(Object.entries(sectionSchemas).map(([name, schema]) => [name, schema.optional()])));
   return {
     $id: 'https://dossier-sync/connectors/declarative/schema.json',
     title: 'dossier-sync connector definition',
     description: 'One file a provincial IT team writes to connect its system: the declarative REST sections, or a code plugin. See connectors/declarative/README.md.',
     ...z.toJSONSchema(file, { io: 'input', unrepresentable: 'any' }),
     oneOf: [
-      { title: 'a code plugin', description: 'plugin, with its own config; none of the declarative sections', required: ['plugin'], not: { anyOf: declarativeKeys.map(has) } },
+      { title: 'a code plugin', description: 'plugin, with its own config; none of the declarative sections', required: ['plugin'], not: { anyOf: sectionNames.map(has) } },
       {
         title: 'a polled system (which may push too, with webhook)',
         description: 'http, request, records, fields and statuses; fields.sourceUpdatedAt unless incremental.cursorField gives the update time',

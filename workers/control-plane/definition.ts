@@ -1,7 +1,9 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { codeSets, resolveProvince, type CodeSet } from '../../config/provinces.js';
-import { declarativeSections, isPushOnly } from '../../connectors/declarative/declarative-config.js';
+import { declarativeSections, isPushOnly, sectionNames, type SectionName } from '../../connectors/declarative/declarative-config.js';
+import { DefinitionError } from '../../connectors/sdk/definition-error.js';
+import type { ConnectorDefinition } from '../../db/queries/connectors.js';
 import { connectorPlugins } from '../../connectors/plugins.js';
 
 /**
@@ -35,44 +37,10 @@ export const definitionFile = z
       .default({ pollIntervalSeconds: 60 }),
     /** A code plugin instead of the declarative sections: its name and its own configuration. */
     plugin: z.object({ name: z.string({ error: 'expected a plugin name' }), config: z.record(z.string(), z.unknown()).default({}) }).strict().optional(),
-    http: z.unknown().optional(),
-    auth: z.unknown().optional(),
-    request: z.unknown().optional(),
-    pagination: z.unknown().optional(),
-    incremental: z.unknown().optional(),
-    records: z.unknown().optional(),
-    webhook: z.unknown().optional(),
-    fields: z.unknown().optional(),
-    statuses: z.unknown().optional(),
-    rateLimit: z.unknown().optional(),
-    retry: z.unknown().optional(),
-    breaker: z.unknown().optional(),
+    ...Object.fromEntries(sectionNames.map((name) => [name, z.unknown().optional()])) as Record<SectionName, z.ZodOptional<z.ZodUnknown>>,
   })
   .strict();
 
-/** The sections of a declarative definition (polled or push-only); a plugin definition has none of them. */
-export const declarativeKeys = ['http', 'auth', 'request', 'pagination', 'incremental', 'records', 'webhook', 'fields', 'statuses', 'rateLimit', 'retry', 'breaker'] as const;
-
-/** A validated definition, ready to store: what the `connectors` table holds. */
-export interface ConnectorDefinition {
-  id: string;
-  description: string | null;
-  provinceCode: string;
-  codeSet: CodeSet;
-  /** `declarative`, or the plugin's name. */
-  kind: string;
-  /** The kind's validated configuration (secrets as references only). */
-  config: unknown;
-  pollIntervalMs: number;
-}
-
-/** A definition that does not validate: every problem as `path: what was expected, got what`. */
-export class DefinitionError extends Error {
-  override readonly name = 'DefinitionError';
-  constructor(readonly problems: string[]) {
-    super(problems.join('\n'));
-  }
-}
 
 function shown(input: unknown): string {
   if (input === undefined) return 'nothing';
@@ -117,7 +85,7 @@ export function parseDefinition(document: unknown): ConnectorDefinition {
   if (!province) {
     problems.push(`province.code: "${definition.province.code}" is not a province of the ${definition.province.codeSet} code set; expected a code of config/provinces.json such as "01" or "79"`);
   }
-  const sections = Object.fromEntries(declarativeKeys.filter((key) => definition[key] !== undefined).map((key) => [key, definition[key]]));
+  const sections = Object.fromEntries(sectionNames.filter((key) => definition[key] !== undefined).map((key) => [key, definition[key]]));
 
   let kind = 'declarative';
   let config: unknown = null;
@@ -144,8 +112,8 @@ export function parseDefinition(document: unknown): ConnectorDefinition {
   return {
     id: definition.id,
     description: definition.description ?? null,
-    provinceCode: definition.province.code,
-    codeSet: definition.province.codeSet,
+    sourceProvinceCode: definition.province.code,
+    sourceCodeSet: definition.province.codeSet,
     kind,
     config,
     pollIntervalMs: definition.schedule.pollIntervalSeconds * 1000,

@@ -1,15 +1,19 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { requestErrors, type RequestErrorCode } from '../../config/error-catalogue.js';
 import type { BackgroundErrors } from '../background-error-reporter.js';
 import type { FleetMetrics } from '../metrics.js';
 import { adminApi, type AdminApiOptions } from './admin/admin-api.js';
 import { webhookRoutes, type WebhookRoutesOptions } from './webhooks/webhook-routes.js';
+
+/** The catalogue's codes of a dependency that did not answer. */
+export type ReadinessFailureCode = Extract<RequestErrorCode, 'postgres_unreachable' | 'redis_unreachable'>;
 
 /** A dependency the readiness check asks. */
 export interface ReadinessCheck {
   /** The dependency, e.g. `postgres`. */
   name: string;
   /** Stable machine code of its failure, e.g. `postgres_unreachable`. */
-  code: 'postgres_unreachable' | 'redis_unreachable';
+  code: ReadinessFailureCode;
   /** Short fixed words shown when it fails; the raw error (hosts, users, server messages) goes to the log only. */
   reason: string;
   /** Resolves when the dependency answers. */
@@ -81,7 +85,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
   server.get('/readyz', async (_request, reply) => {
     const results = await Promise.all(options.readiness.map(ask));
     const ready = results.every((result) => result.ok);
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks: results });
+    return reply.code(ready ? 200 : requestErrors.not_ready.status).send({ status: ready ? 'ready' : 'not_ready', checks: results });
   });
 
   if (options.admin) await server.register(adminApi, { ...options.admin, prefix: '/v1/admin' });

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply } from 'fastify';
+import { isRequestErrorCode, requestErrors, type RequestErrorCode } from '../../config/error-catalogue.js';
 
 /**
  * An HTTP error as RFC 9457 problem details (`application/problem+json`), with the stable machine `code`
@@ -8,13 +9,13 @@ import type { FastifyReply } from 'fastify';
 export interface Problem {
   /** A URI naming the kind of problem: `urn:dossier-sync:problem:<code>`. */
   type: string;
-  /** The HTTP status's phrase. */
+  /** The code's title in the error catalogue: its HTTP status's phrase. */
   title: string;
   status: number;
   /** What is wrong and what is expected, for a person. */
   detail: string;
-  /** Stable machine code, e.g. `unauthorized`, `forbidden`, `not_found`, `invalid_definition`, `conflict`. */
-  code: string;
+  /** Stable machine code, declared in config/error-catalogue.ts, e.g. `unauthorized`, `not_found`, `signature_invalid`. */
+  code: RequestErrorCode;
   /** Every problem found, one line each (`path: expected …, got …`), when there are several. */
   errors?: string[];
   /** The request path the problem is about. */
@@ -39,9 +40,33 @@ export const problemSchema = {
   },
 } as const;
 
-/** A problem of the given status and machine code. */
-export function problem(status: number, code: string, detail: string, extra: { errors?: string[]; instance?: string } = {}): Problem {
-  return { type: `urn:dossier-sync:problem:${code}`, title: STATUS_CODES[status] ?? 'Error', status, detail, code, ...extra };
+/** What a problem may carry besides its code and detail. */
+export interface ProblemExtras {
+  /** Every problem found, one line each. */
+  errors?: string[];
+  /** The request path the problem is about; default: the request's. */
+  instance?: string;
+  /**
+   * Another status of the same class as the catalogue's, for a code that passes on a status it did not choose
+   * (`bad_request`: the 4xx fastify refused a request with); the title is then that status's phrase.
+   */
+  status?: number;
+}
+
+/**
+ * The problem of a catalogue code: its status and title come from config/error-catalogue.ts, the detail from the
+ * caller. A code the catalogue does not declare is a fault of ours, refused at once.
+ */
+export function problem(code: RequestErrorCode, detail: string, extras: ProblemExtras = {}): Problem {
+  if (!isRequestErrorCode(code)) throw new TypeError(`${JSON.stringify(code)} is not a request error code of the error catalogue (config/error-catalogue.ts)`);
+  const { status: passedOn, ...rest } = extras;
+  const entry = requestErrors[code];
+  if (passedOn !== undefined && Math.floor(passedOn / 100) !== Math.floor(entry.status / 100)) {
+    throw new RangeError(`${code} is answered with a ${Math.floor(entry.status / 100)}xx status, not ${passedOn}`);
+  }
+  const status = passedOn ?? entry.status;
+  const title = passedOn === undefined ? entry.title : (STATUS_CODES[passedOn] ?? 'Error');
+  return { type: `urn:dossier-sync:problem:${code}`, title, status, detail, code, ...rest };
 }
 
 /** Sends a problem as `application/problem+json`; the request path becomes its `instance`. */

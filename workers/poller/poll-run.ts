@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Cursor, ReadableConnector, ReadState, SourcePage } from '../../connectors/sdk/connector.js';
-import { mapItems, type Origin } from '../../connectors/sdk/normalise.js';
+import { mapItems, type MappingContext } from '../../connectors/sdk/normalise.js';
+import { currentProvinceCode } from '../../config/provinces.js';
 import { SourceError } from '../../connectors/sdk/source-error.js';
 import type { IngestBatch } from '../queue/queues.js';
 import type { WriteOutcome } from '../writer/write-batch.js';
 
 /** Where a poll run hands its batches: resolves once the writer committed the batch. */
-export interface BatchSink {
+export interface CommittingQueue {
   addAndWait(batch: IngestBatch, timeoutMs: number): Promise<WriteOutcome>;
 }
 
@@ -26,11 +27,11 @@ export interface PollRunOptions {
   /** A connector whose system can be read; one that only pushes is never polled. */
   connector: ReadableConnector;
   connectorId: string;
-  provinceCode: string;
-  codeSet: Origin['codeSet'];
+  sourceProvinceCode: string;
+  sourceCodeSet: MappingContext['sourceCodeSet'];
   /** The cursor committed in Postgres when the run starts. */
   committed: Cursor | null;
-  sink: BatchSink;
+  sink: CommittingQueue;
   /** How long to wait for the writer to commit one batch. Default 5 minutes. */
   commitTimeoutMs?: number;
   /** Stops the run after the page in hand (shutdown). */
@@ -98,8 +99,8 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
       }
       const mapped = mapItems(connector, page.items, {
         connectorId: options.connectorId,
-        provinceCode: options.provinceCode,
-        codeSet: options.codeSet,
+        sourceProvinceCode: options.sourceProvinceCode,
+        sourceCodeSet: options.sourceCodeSet,
         observedAt,
       });
       if (previousCommit) await previousCommit;
@@ -111,7 +112,7 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
         const batch: IngestBatch = {
           origin: 'poll',
           connectorId: options.connectorId,
-          provinceCode: options.provinceCode,
+          provinceCode: currentProvinceCode(options.sourceProvinceCode, options.sourceCodeSet),
           records: mapped.records,
           deadLetters: mapped.deadLetters,
           ...(advances ? { cursor: { before, after: page.cursor } } : {}),

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { canRead, type ReadableConnector } from '../../connectors/sdk/connector.js';
 import { createConnector } from '../../connectors/plugins.js';
-import type { CodeSet } from '../../config/provinces.js';
+import { currentProvinceCode, type CodeSet } from '../../config/provinces.js';
 import { findConnector, markConnectorError, markConnectorSuccess, type ConnectorRow } from '../../db/queries/connectors.js';
 import { readCursor } from '../../db/queries/sync-cursors.js';
 import type { Database } from '../../db/schema.js';
@@ -13,10 +13,13 @@ import type { FleetMetrics } from '../metrics.js';
 import { queueNames, type PollJob } from '../queue/queues.js';
 import { PollLock } from './poll-lock.js';
 import { PollRunBoard, type PublishedRun } from './poll-run-board.js';
-import { runPoll, type BatchSink } from './poll-run.js';
+import { runPoll, type CommittingQueue } from './poll-run.js';
 import { RedisRequestGate } from './redis-request-gate.js';
 import { SourceGuard, type BreakerState } from './source-guard.js';
 import { sourcePolicyOf } from '../../connectors/sdk/source-policy.js';
+
+/** A connector's current (2025) province: the label of its metrics and logs, whatever code set its definition uses. */
+const provinceOf = (row: ConnectorRow): string => currentProvinceCode(row.province_code, row.code_set as CodeSet);
 
 /** Options of the poller. */
 export interface PollerOptions {
@@ -68,7 +71,7 @@ export class Poller {
   constructor(
     private readonly db: Kysely<Database>,
     connection: Redis,
-    private readonly sink: BatchSink,
+    private readonly sink: CommittingQueue,
     private readonly metrics: FleetMetrics,
     private readonly logger: Logger,
     options: PollerOptions,
@@ -116,17 +119,17 @@ export class Poller {
     const policy = sourcePolicyOf(row.config);
     // A lease outlives the request's own timeout a little: a killed poller's place is free soon after.
     const gate = new RedisRequestGate(this.redis, this.prefix, row.id, policy.rateLimit, policy.requestTimeoutMs + 5000, (error) =>
-      this.errors.report(leaseNotReleased, error, { province: row.province_code, connector: row.id }),
+      this.errors.report(leaseNotReleased, error, { province: provinceOf(row), connector: row.id }),
     );
-    const connector = createConnector({ id: row.id, provinceCode: row.province_code, codeSet: row.code_set as CodeSet, kind: row.kind, config: row.config, gate });
+    const connector = createConnector({ id: row.id, sourceProvinceCode: row.province_code, sourceCodeSet: row.code_set as CodeSet, kind: row.kind, config: row.config, gate });
     if (!canRead(connector)) {
       this.connectors.set(row.id, { updatedAt, polled: null });
       return null;
     }
-    const labels = { province: row.province_code, connector: row.id };
+    const labels = { province: provinceOf(row), connector: row.id };
     const guard = new SourceGuard(row.id, policy.breaker, policy.retry, (state) => {
       this.logger.warn({ ...labels, breaker: state }, `circuit breaker of connector ${row.id} is now ${state}`);
-      this.onBreakerChange?.(row.id, row.province_code, state);
+      this.onBreakerChange?.(row.id, provinceOf(row), state);
     });
     const polled = { connector, guard };
     this.connectors.set(row.id, { updatedAt, polled });
@@ -137,7 +140,7 @@ export class Poller {
     const { connectorId } = job.data;
     const row = await findConnector(this.db, connectorId);
     if (!row || row.state !== 'active') return;
-    const labels = { province: row.province_code, connector: row.id };
+    const labels = { province: provinceOf(row), connector: row.id };
     const held = await this.lock.acquire(connectorId);
     if (!held) {
       this.metrics.pollRuns.inc({ ...labels, outcome: 'skipped_busy' });
@@ -157,12 +160,12 @@ export class Poller {
         connector,
         readPage: (state, signal) => guard.read(connector, state, signal),
         connectorId,
-        provinceCode: row.province_code,
-        codeSet: row.code_set as CodeSet,
+        sourceProvinceCode: row.province_code,
+        sourceCodeSet: row.code_set as CodeSet,
         committed: await readCursor(this.db, connectorId),
         sink: this.sink,
         signal: this.shutdown.signal,
-        onPage: (items) => this.metrics.recordsFetched.inc({ province: row.province_code }, items),
+        onPage: (items) => this.metrics.recordsFetched.inc({ province: provinceOf(row) }, items),
         onProgress: (counts) => published?.page(counts),
       });
       published.end(result.interrupted ? 'interrupted' : result.more ? 'continued' : 'caught_up');

@@ -1,6 +1,5 @@
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { resolveProvince } from '../../config/provinces.js';
 import { retryPolicy } from '../../connectors/sdk/retry-policy.js';
 import type { BackgroundErrors, ErrorSource } from '../background-error-reporter.js';
 import { ingestQueueName, type IngestBatch } from './queues.js';
@@ -11,13 +10,9 @@ export class BatchNotCommittedError extends Error {
   override readonly name = 'BatchNotCommittedError';
 }
 
-/**
- * The current province a batch is queued under: its records' own (they are resolved already), else the
- * connector's code — read in the 2025 set first: each reused code's former province merged into the current
- * province that kept the code, so both sets lead to the same place.
- */
+/** The current province a batch is queued under: its records' own (they are resolved already), else the connector's. */
 export function queueProvinceOf(batch: IngestBatch): string {
-  return batch.records[0]?.provinceCode ?? resolveProvince(batch.provinceCode, '2025')?.code ?? resolveProvince(batch.provinceCode, '2008')?.code ?? batch.provinceCode;
+  return batch.records[0]?.provinceCode ?? batch.provinceCode;
 }
 
 const queueError: ErrorSource = { component: 'ingest_queue', kind: 'queue', message: 'ingest queue error; adding batches waits for Redis (pollers wait, webhooks answer 503)' };

@@ -32,7 +32,7 @@ export interface IngestBatch {
    */
   origin: 'poll' | 'push';
   connectorId: string;
-  /** The connector's province (for metrics and logs). */
+  /** The connector's current (2025) province: the queue it goes in, and the label of its metrics and logs. */
   provinceCode: string;
   records: DossierRecord[];
   deadLetters: DeadLetter[];

@@ -1,11 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-
-/** The answer a delivery got, kept so that a retry of it (same webhook-id) gets the same one. */
-export interface RecordedAnswer {
-  status: number;
-  body: Record<string, unknown>;
-}
+import { answerOfRecordedBody, type DeliveryAnswer } from './delivery-outcome.js';
 
 /** Redis did not answer the ledger: the delivery cannot be checked for a repeat, so it is not taken. */
 export class LedgerUnavailableError extends Error {
@@ -17,7 +12,7 @@ export type Claim =
   /** This request holds the delivery: process it, then `commit` or `release`. */
   | { kind: 'claimed'; token: string }
   /** The delivery was already answered: answer the same. */
-  | { kind: 'answered'; answer: RecordedAnswer }
+  | { kind: 'answered'; answer: DeliveryAnswer }
   /** Another request (in another gateway) is processing it right now and did not finish in time. */
   | { kind: 'in_progress' }
   /** The webhook-id is held, or was answered, for a message with another body. */
@@ -26,7 +21,7 @@ export type Claim =
 /** What `once` did with a delivery. */
 export type Outcome =
   /** Answered: by `work` (replayed false), or with the answer recorded for the same id and body (replayed true). */
-  | { kind: 'answered'; answer: RecordedAnswer; replayed: boolean }
+  | { kind: 'answered'; answer: DeliveryAnswer; replayed: boolean }
   /** A copy with the same id and body is being processed elsewhere and did not finish within `waitMs`. */
   | { kind: 'in_progress' }
   /** The id belongs to another message (another body): nothing was run. */
@@ -48,9 +43,14 @@ export interface DeliveryLedgerOptions {
 
 const pendingPrefix = 'pending:';
 
-/** The value kept for an answered delivery: the hash of the body it answered, and the answer. */
-interface LedgerRecord extends RecordedAnswer {
+/**
+ * The value kept for an answered delivery: the hash of the body it answered, and the answer. A gateway of the
+ * previous version kept the HTTP `body` it sent instead of the answer: read as the answer it was.
+ */
+interface LedgerRecord {
   bodyHash?: string;
+  answer?: DeliveryAnswer;
+  body?: Record<string, unknown>;
 }
 
 /** The SHA-256 of a delivery's raw body bytes (what was signed), in base64url: 43 characters. */
@@ -66,6 +66,19 @@ function claimedHash(value: string): string | null {
   const rest = value.slice(pendingPrefix.length);
   const colon = rest.indexOf(':');
   return colon < 0 ? null : rest.slice(0, colon);
+}
+
+/** A recorded answer and the body hash it is for; null when the value is not a record of ours. */
+function readRecord(value: string): { bodyHash?: string; answer: DeliveryAnswer } | null {
+  let recorded: LedgerRecord;
+  try {
+    recorded = JSON.parse(value) as LedgerRecord;
+  } catch {
+    return null;
+  }
+  if (typeof recorded !== 'object' || recorded === null) return null;
+  const answer = recorded.answer ?? (typeof recorded.body === 'object' && recorded.body !== null ? answerOfRecordedBody(recorded.body) : null);
+  return answer ? { bodyHash: recorded.bodyHash, answer } : null;
 }
 
 /** Claims of this process are told apart by a random process part and a counter (no random bytes per delivery). */
@@ -91,7 +104,7 @@ const releaseScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redi
  * makes a repeat a no-op that adds no history row.
  */
 export class DeliveryLedger {
-  private readonly local = new Map<string, { bodyHash: string; answer: Promise<RecordedAnswer> }>();
+  private readonly local = new Map<string, { bodyHash: string; answer: Promise<DeliveryAnswer> }>();
 
   constructor(
     private readonly redis: Redis,
@@ -109,7 +122,7 @@ export class DeliveryLedger {
    * and records its answer when `work` says so. A copy with the same body already answered gets the recorded
    * answer (`replayed` true) without running `work`; one with another body is `reused`.
    */
-  async once(key: string, bodyHash: string, work: () => Promise<{ answer: RecordedAnswer; record: boolean }>): Promise<Outcome> {
+  async once(key: string, bodyHash: string, work: () => Promise<{ answer: DeliveryAnswer; record: boolean }>): Promise<Outcome> {
     const running = this.local.get(key);
     if (running) {
       if (running.bodyHash !== bodyHash) return { kind: 'reused' };
@@ -129,8 +142,8 @@ export class DeliveryLedger {
     if (claim.kind === 'answered') return { kind: 'answered', answer: claim.answer, replayed: true };
     if (claim.kind !== 'claimed') return { kind: claim.kind };
 
-    let settle!: { resolve: (answer: RecordedAnswer) => void; reject: (error: unknown) => void };
-    const shared = new Promise<RecordedAnswer>((resolve, reject) => (settle = { resolve, reject }));
+    let settle!: { resolve: (answer: DeliveryAnswer) => void; reject: (error: unknown) => void };
+    const shared = new Promise<DeliveryAnswer>((resolve, reject) => (settle = { resolve, reject }));
     // Awaited only by copies arriving meanwhile; with none, its rejection must not be an unhandled one.
     shared.catch(() => {});
     this.local.set(key, { bodyHash, answer: shared });
@@ -171,23 +184,21 @@ export class DeliveryLedger {
         await new Promise((resolve) => setTimeout(resolve, delay));
         continue;
       }
-      let recorded: LedgerRecord;
-      try {
-        recorded = JSON.parse(value) as LedgerRecord;
-      } catch {
+      const recorded = readRecord(value);
+      if (!recorded) {
         // Not ours to read: claim it afresh.
         await this.redis.del(key);
         continue;
       }
-      // A record without a hash was written by a gateway of the previous version: it answers any body, as then.
+      // A record without a hash was written by a gateway of an earlier version: it answers any body, as then.
       if (recorded.bodyHash !== undefined && recorded.bodyHash !== bodyHash) return { kind: 'reused' };
-      return { kind: 'answered', answer: { status: recorded.status, body: recorded.body } };
+      return { kind: 'answered', answer: recorded.answer };
     }
   }
 
   /** Records a delivery's answer, and the hash of the body it answers, in place of its claim. */
-  private async commit(key: string, bodyHash: string, answer: RecordedAnswer): Promise<void> {
-    const recorded: LedgerRecord = { bodyHash, status: answer.status, body: answer.body };
+  private async commit(key: string, bodyHash: string, answer: DeliveryAnswer): Promise<void> {
+    const recorded: LedgerRecord = { bodyHash, answer };
     await this.redis.set(key, JSON.stringify(recorded), 'EX', this.options.ttlSeconds);
   }
 

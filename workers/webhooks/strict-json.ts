@@ -67,11 +67,14 @@ export function parseStrictJson(text: string, maxDepth: number): ParsedJson {
 }
 
 /** Thrown by the scanning helpers with the position of the problem; `scan` adds the path. */
-class ScanError {
+class ScanError extends Error {
+  override readonly name = 'ScanError';
   constructor(
     readonly what: string,
     readonly at: number,
-  ) {}
+  ) {
+    super(`${what} at character ${at + 1}`);
+  }
 }
 
 const hex = (code: number) => (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x46) || (code >= 0x61 && code <= 0x66);

@@ -8,7 +8,7 @@ export class QueueUnavailableError extends Error {
 }
 
 /** Where batches go: `IngestQueue.add` resolves once Redis acknowledged the job. */
-export interface BatchSink {
+export interface AcknowledgingQueue {
   add(batch: IngestBatch): Promise<unknown>;
 }
 
@@ -50,7 +50,7 @@ export class WebhookBatcher {
   private closed = false;
 
   constructor(
-    private readonly sink: BatchSink,
+    private readonly sink: AcknowledgingQueue,
     private readonly options: WebhookBatcherOptions,
   ) {}
 

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { Webhook } from 'standardwebhooks';
-import type { CodeSet } from '../../config/provinces.js';
+import { currentProvinceCode, type CodeSet } from '../../config/provinces.js';
 import { createConnector } from '../../connectors/plugins.js';
 import type { Connector } from '../../connectors/sdk/connector.js';
 import { findConnector, type ConnectorRow } from '../../db/queries/connectors.js';
@@ -19,8 +19,11 @@ export interface Verifier {
 /** Everything the gateway needs to take a connector's deliveries. */
 export interface Receiver {
   connectorId: string;
+  /** The connector's current (2025) province: its queue and metric label. */
   provinceCode: string;
-  codeSet: CodeSet;
+  /** The connector's province in its own code set, as its definition says. */
+  sourceProvinceCode: string;
+  sourceCodeSet: CodeSet;
   kind: string;
   state: ConnectorRow['state'];
   /** The connector (its `map` and `webhookItems`); null when it cannot be built here (`buildError` says why). */
@@ -127,8 +130,9 @@ export class WebhookReceivers {
     }
     return {
       connectorId: row.id,
-      provinceCode: row.province_code,
-      codeSet: row.code_set as CodeSet,
+      provinceCode: currentProvinceCode(row.province_code, row.code_set as CodeSet),
+      sourceProvinceCode: row.province_code,
+      sourceCodeSet: row.code_set as CodeSet,
       kind: row.kind,
       state: row.state,
       connector,

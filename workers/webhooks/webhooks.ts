@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
 import { DeliveryLedger } from './delivery-ledger.js';
 import { SecretBox } from './secret-box.js';
-import { WebhookBatcher, type BatchSink } from './webhook-batcher.js';
+import { WebhookBatcher, type AcknowledgingQueue } from './webhook-batcher.js';
 import { WebhookIntake } from './webhook-intake.js';
 import { WebhookReceivers } from './webhook-receivers.js';
 
@@ -43,7 +43,7 @@ export interface Webhooks {
  * ingest queue. Without SECRETS_KEY the intake answers every delivery 503 `webhooks_not_configured` (and says so
  * once in the log); the rest of the fleet runs.
  */
-export function createWebhooks(config: Config, db: Kysely<Database>, ingest: BatchSink, metrics: FleetMetrics, logger: Logger, errors: BackgroundErrors): Webhooks {
+export function createWebhooks(config: Config, db: Kysely<Database>, ingest: AcknowledgingQueue, metrics: FleetMetrics, logger: Logger, errors: BackgroundErrors): Webhooks {
   const box = SecretBox.fromConfig(config);
   if (!box) {
     logger.warn('SECRETS_KEY is not set: webhook deliveries are refused (503 webhooks_not_configured) until it is; set it to the key the webhook secrets were issued with');

@@ -37,7 +37,7 @@ it('walks windows of windowHours from the start date, filtering with {{windowSta
     statuses: { preset: 'english' },
     rateLimit: { requestsPerSecond: 1000 },
   });
-  const source = new DeclarativeConnector({ id: 'windows', provinceCode: '79', codeSet: '2025', config });
+  const source = new DeclarativeConnector({ id: 'windows', sourceProvinceCode: '79', sourceCodeSet: '2025', config });
   const { codes, cursor } = await readAll(source, source.startFrom(null));
 
   // Every record from the start date on, once, in order; nothing before it.
@@ -59,7 +59,7 @@ it('reads one more second before an exclusive cursor, so ties at the cursor time
     fields: { dossierCode: 'code', status: 'state' },
     statuses: { preset: 'english' },
   });
-  const source = new DeclarativeConnector({ id: 'exclusive', provinceCode: '79', codeSet: '2025', config });
+  const source = new DeclarativeConnector({ id: 'exclusive', sourceProvinceCode: '79', sourceCodeSet: '2025', config });
   // Committed at 09:40 Vietnam time (02:40 UTC): the request asks from 09:39:59.
   await readAll(source, source.startFrom({ since: '2026-11-20T02:40:00.000Z' }));
   expect([...server.seen.windows]).toEqual(['2026-11-20T09:39:59..']);

@@ -36,7 +36,7 @@ function definition(url: string, style: VendorOptions['pagination'], extra: Reco
   });
 }
 
-const connector = (config: ReturnType<typeof definition>) => new DeclarativeConnector({ id: 'walk', provinceCode: '79', codeSet: '2025', config });
+const connector = (config: ReturnType<typeof definition>) => new DeclarativeConnector({ id: 'walk', sourceProvinceCode: '79', sourceCodeSet: '2025', config });
 
 /** Reads at most `pages` pages from the committed cursor, as a run does; the cursor comes back through JSON, as from Postgres. */
 async function run(source: DeclarativeConnector, committed: Cursor | null, pages = Infinity) {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DefinitionError, parseDefinition, parseDefinitionText } from '../../../workers/control-plane/definition.js';
+import { DefinitionError } from '../../../connectors/sdk/definition-error.js';
+import { parseDefinition, parseDefinitionText } from '../../../workers/control-plane/definition.js';
 import { createConnector, isPolled } from '../../../connectors/plugins.js';
 import { canRead } from '../../../connectors/sdk/connector.js';
 import { validDefinition } from './valid-definition.js';
@@ -32,7 +33,7 @@ function problemsOf(definition: Record<string, unknown>): string[] {
 describe('a push-only definition', () => {
   it('is valid with only webhook, fields and statuses, and builds a connector that cannot be read but maps pushes', () => {
     const definition = parseDefinition(pushOnly());
-    expect(definition).toMatchObject({ id: 'danang-push', kind: 'declarative', provinceCode: '48' });
+    expect(definition).toMatchObject({ id: 'danang-push', kind: 'declarative', sourceProvinceCode: '48' });
     expect(Object.keys(definition.config as object).sort()).toEqual(['fields', 'statuses', 'webhook']);
     const connector = createConnector({ ...definition });
     expect(canRead(connector)).toBe(false);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DefinitionError, parseDefinition, parseDefinitionText } from '../../../workers/control-plane/definition.js';
+import { DefinitionError } from '../../../connectors/sdk/definition-error.js';
+import { parseDefinition, parseDefinitionText } from '../../../workers/control-plane/definition.js';
 import { validDefinition } from './valid-definition.js';
 
 function problemsOf(change: (definition: Record<string, unknown>) => void): string[] {
@@ -24,7 +25,7 @@ describe('a valid definition', () => {
 
   it('is accepted with defaults filled in', () => {
     const definition = parseDefinition(validDefinition());
-    expect(definition).toMatchObject({ id: 'hcm-igate', provinceCode: '79', codeSet: '2025', kind: 'declarative', pollIntervalMs: 30_000 });
+    expect(definition).toMatchObject({ id: 'hcm-igate', sourceProvinceCode: '79', sourceCodeSet: '2025', kind: 'declarative', pollIntervalMs: 30_000 });
     expect(definition.config).toMatchObject({ http: { tls: { rejectUnauthorized: true } }, incremental: { inclusive: true, timezone: 'Asia/Ho_Chi_Minh' }, retry: { transientStatusCodes: [408, 429, 500, 502, 503, 504] } });
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { declarativeConfig } from '../../../connectors/declarative/declarative-config.js';
 import { RecordMapper } from '../../../connectors/declarative/record-mapper.js';
-import { DefinitionError, parseDefinition } from '../../../workers/control-plane/definition.js';
+import { DefinitionError } from '../../../connectors/sdk/definition-error.js';
+import { parseDefinition } from '../../../workers/control-plane/definition.js';
 import { catchMappingError } from '../catch-mapping-error.js';
 import { validDefinition } from './valid-definition.js';
 

@@ -49,7 +49,7 @@ function connector(url: string, incremental: Record<string, unknown>): Declarati
     statuses: { preset: 'english' },
     rateLimit: { requestsPerSecond: 1000 },
   });
-  return new DeclarativeConnector({ id: 'minutes', provinceCode: '79', codeSet: '2025', config });
+  return new DeclarativeConnector({ id: 'minutes', sourceProvinceCode: '79', sourceCodeSet: '2025', config });
 }
 
 /** One poll run as the poller makes it: from the committed cursor to the last page; the items and the cursor reached. */
@@ -76,7 +76,7 @@ describe('a source whose update time has minute precision (dd/MM/yyyy HH:mm)', (
 
     const first = await pollRun(source, null);
     expect(codes(first.items)).toEqual(codes(records));
-    const mapped = mapItems(source, first.items, { connectorId: 'minutes', provinceCode: '79', codeSet: '2025', observedAt: new Date() });
+    const mapped = mapItems(source, first.items, { connectorId: 'minutes', sourceProvinceCode: '79', sourceCodeSet: '2025', observedAt: new Date() });
     expect(mapped.deadLetters).toEqual([]);
     expect(mapped.records[0]).toMatchObject({ sourceUpdatedAt: '2026-11-30T16:52:00.000Z', sourceVersion: Date.parse('2026-11-30T16:52:00.000Z'), dueAt: '2026-12-15T10:30:00.000Z' });
     expect(mapped.records.at(-1)).toMatchObject({ sourceUpdatedAt: '2026-11-30T17:05:00.000Z' });

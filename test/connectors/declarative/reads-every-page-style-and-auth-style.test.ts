@@ -33,7 +33,7 @@ function connector(url: string, style: VendorOptions['pagination'], auth: unknow
     rateLimit: { requestsPerSecond: 1000 },
     ...extra,
   });
-  return new DeclarativeConnector({ id: 'test', provinceCode: '79', codeSet: '2025', config });
+  return new DeclarativeConnector({ id: 'test', sourceProvinceCode: '79', sourceCodeSet: '2025', config });
 }
 
 /** Reads a whole run, as the poller does, and returns every item's code. */
@@ -150,7 +150,7 @@ describe('incremental reads', () => {
     expect(resumed.every((item) => item.updatedAt >= '2026-11-20T08:00:07')).toBe(true);
     expect(resumed.length).toBe(9);
 
-    const { records: mapped, deadLetters } = mapItems(source, records.slice(0, 3), { connectorId: 'test', provinceCode: '79', codeSet: '2025', observedAt: new Date() });
+    const { records: mapped, deadLetters } = mapItems(source, records.slice(0, 3), { connectorId: 'test', sourceProvinceCode: '79', sourceCodeSet: '2025', observedAt: new Date() });
     expect(deadLetters).toEqual([]);
     expect(mapped[0]).toMatchObject({ status: 4, dueAt: '2026-12-20T10:00:00.000Z', sourceUpdatedAt: '2026-11-20T01:00:00.000Z' });
     expect(JSON.stringify(mapped)).not.toContain('Bình');

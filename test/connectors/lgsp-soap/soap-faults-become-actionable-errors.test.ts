@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LgspSoapConnector, lgspSoapConfig } from '../../../connectors/lgsp-soap/lgsp-soap-connector.js';
 import type { ReadState } from '../../../connectors/sdk/connector.js';
 import { mapItems } from '../../../connectors/sdk/normalise.js';
-import { ProvinceSimulator } from '../../../scripts/simulator/province-simulator.js';
+import { ProvinceSimulator } from '../../../scripts/tools/simulator/province-simulator.js';
 import { checkOnce } from '../check-once.js';
 
 let simulator: ProvinceSimulator;
@@ -15,7 +15,7 @@ afterAll(async () => simulator?.stop());
 
 const connector = (password: string) => {
   process.env.TEST_LGSP_PASSWORD = password;
-  return new LgspSoapConnector({ id: 'hanoi-lgsp', provinceCode: '01', codeSet: '2025', config: lgspSoapConfig.parse({ baseUrl: url, username: 'lgsp-user', password: { env: 'TEST_LGSP_PASSWORD' }, pageSize: 200 }) });
+  return new LgspSoapConnector({ id: 'hanoi-lgsp', sourceProvinceCode: '01', sourceCodeSet: '2025', config: lgspSoapConfig.parse({ baseUrl: url, username: 'lgsp-user', password: { env: 'TEST_LGSP_PASSWORD' }, pageSize: 200 }) });
 };
 
 it('pages through every dossier by offset and maps Vietnamese labels and dd/MM/yyyy times', async () => {
@@ -27,7 +27,7 @@ it('pages through every dossier by offset and maps Vietnamese labels and dd/MM/y
     state = page.next;
   }
   expect(items).toHaveLength(450);
-  const { records, deadLetters } = mapItems(source, items, { connectorId: 'hanoi-lgsp', provinceCode: '01', codeSet: '2025', observedAt: new Date() });
+  const { records, deadLetters } = mapItems(source, items, { connectorId: 'hanoi-lgsp', sourceProvinceCode: '01', sourceCodeSet: '2025', observedAt: new Date() });
   const truth = [...simulator.truth()];
   expect(deadLetters.map((letter) => letter.reason).sort()).toEqual(truth.filter((row) => row.malformed).map((row) => row.malformed).sort());
   for (const record of records) {

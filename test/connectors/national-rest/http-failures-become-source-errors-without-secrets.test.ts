@@ -23,8 +23,8 @@ afterAll(async () => {
 function connector(): NationalRestConnector {
   return new NationalRestConnector({
     id: 'hcm-rest',
-    provinceCode: '79',
-    codeSet: '2025',
+    sourceProvinceCode: '79',
+    sourceCodeSet: '2025',
     config: nationalRestConfig.parse({ baseUrl: server.url, apiKey: { env: keyVariable } }),
   });
 }
@@ -87,8 +87,8 @@ describe('an HTTP failure becomes a SourceError a provincial IT team can act on'
     await closed.close();
     const source = new NationalRestConnector({
       id: 'hcm-rest',
-      provinceCode: '79',
-      codeSet: '2025',
+      sourceProvinceCode: '79',
+      sourceCodeSet: '2025',
       config: nationalRestConfig.parse({ baseUrl: url, apiKey: { env: keyVariable } }),
     });
     const error = await readError(source);
@@ -108,8 +108,8 @@ describe('an HTTP failure becomes a SourceError a provincial IT team can act on'
   it('a connector whose API key variable is unset is built (to map pushes), and its reads fail naming the variable', async () => {
     const connector = new NationalRestConnector({
       id: 'hcm-rest',
-      provinceCode: '79',
-      codeSet: '2025',
+      sourceProvinceCode: '79',
+      sourceCodeSet: '2025',
       config: nationalRestConfig.parse({ baseUrl: server.url, apiKey: { env: 'DOSSIER_SYNC_TEST_UNSET_KEY' } }),
     });
     const before = server.requests.length;

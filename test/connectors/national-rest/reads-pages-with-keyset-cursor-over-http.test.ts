@@ -26,8 +26,8 @@ afterEach(() => {
 function connector(config: Record<string, unknown> = {}): NationalRestConnector {
   return new NationalRestConnector({
     id: 'hcm-rest',
-    provinceCode: '79',
-    codeSet: '2025',
+    sourceProvinceCode: '79',
+    sourceCodeSet: '2025',
     config: nationalRestConfig.parse({ baseUrl: server.url, apiKey: { env: keyVariable }, pageSize: 2, ...config }),
   });
 }

@@ -80,8 +80,8 @@ describe('mapNationalRecord rejects what it cannot map, naming the dossier and t
     const connector = { map: mapNationalRecord };
     const { records, deadLetters } = mapItems(connector, [nationalRecord({ PhienBan: -3 })], {
       connectorId: 'hcm-rest',
-      provinceCode: '79',
-      codeSet: '2025',
+      sourceProvinceCode: '79',
+      sourceCodeSet: '2025',
       observedAt: new Date('2026-11-27T03:00:00Z'),
     });
     expect(records).toEqual([]);

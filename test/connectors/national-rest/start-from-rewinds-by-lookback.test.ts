@@ -4,8 +4,8 @@ import { NationalRestConnector, nationalRestConfig } from '../../../connectors/n
 function connector(lookbackSeconds?: number): NationalRestConnector {
   return new NationalRestConnector({
     id: 'hcm-rest',
-    provinceCode: '79',
-    codeSet: '2025',
+    sourceProvinceCode: '79',
+    sourceCodeSet: '2025',
     config: nationalRestConfig.parse({ baseUrl: 'http://127.0.0.1:9', lookbackSeconds }),
   });
 }

@@ -210,8 +210,8 @@ describe('replay still works: a kept payload maps, under a fixed definition, to 
   const definition = (statusMap: Record<string, number>) =>
     new DeclarativeConnector({
       id: 'replay-test',
-      provinceCode: '79',
-      codeSet: '2025',
+      sourceProvinceCode: '79',
+      sourceCodeSet: '2025',
       config: declarativeConfig.parse({
         http: { baseUrl: 'http://127.0.0.1:9' },
         request: { path: '/records' },

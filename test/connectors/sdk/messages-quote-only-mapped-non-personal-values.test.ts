@@ -69,8 +69,8 @@ describe('quoteSourceValue', () => {
 describe('a declarative definition that maps personal fields by mistake never quotes them', () => {
   const mistaken = new DeclarativeConnector({
     id: 'mistaken',
-    provinceCode: '79',
-    codeSet: '2025',
+    sourceProvinceCode: '79',
+    sourceCodeSet: '2025',
     config: declarativeConfig.parse({
       http: { baseUrl: 'http://127.0.0.1:9' },
       request: { path: '/records' },
@@ -117,8 +117,8 @@ describe('a declarative definition that maps personal fields by mistake never qu
   it('a dossier code read from a personal-looking field is not put on the dead letter either', () => {
     const byMistake = new DeclarativeConnector({
       id: 'mistaken-code',
-      provinceCode: '79',
-      codeSet: '2025',
+      sourceProvinceCode: '79',
+      sourceCodeSet: '2025',
       config: declarativeConfig.parse({
         http: { baseUrl: 'http://127.0.0.1:9' },
         request: { path: '/records' },
@@ -138,8 +138,8 @@ describe('values from mapped, non-personal fields are still quoted, so a provinc
   it('declarative: an unmapped status, a value outside a map, a bad date, a bad number', () => {
     const connector = new DeclarativeConnector({
       id: 'ok',
-      provinceCode: '79',
-      codeSet: '2025',
+      sourceProvinceCode: '79',
+      sourceCodeSet: '2025',
       config: declarativeConfig.parse({
         http: { baseUrl: 'http://127.0.0.1:9' },
         request: { path: '/records' },

@@ -1,7 +1,7 @@
 import type { CodeSet } from '../../../config/provinces.js';
 import type { Connector } from '../../../connectors/sdk/connector.js';
 import type { DossierRecordInput } from '../../../connectors/sdk/dossier-record.js';
-import type { Origin } from '../../../connectors/sdk/normalise.js';
+import type { MappingContext } from '../../../connectors/sdk/normalise.js';
 
 /** The canonical fields, each read from the source key of the same name. */
 const canonicalFields = ['dossierCode', 'altDossierCode', 'provinceCode', 'provinceCodeSet', 'procedureCode', 'sectorCode', 'agencyCode', 'channel', 'applicantType', 'status', 'sourceStatus', 'submittedAt', 'receivedAt', 'dueAt', 'finishedAt', 'returnedAt', 'rejectedAt', 'sourceUpdatedAt', 'sourceVersion'];
@@ -14,8 +14,8 @@ export const passThrough: Pick<Connector, 'map' | 'mappedFields'> = {
 
 export const observedAt = new Date('2026-11-27T03:00:00Z');
 
-export function origin(provinceCode = '79', codeSet: CodeSet = '2025'): Origin {
-  return { connectorId: 'test-connector', provinceCode, codeSet, observedAt };
+export function origin(provinceCode = '79', codeSet: CodeSet = '2025'): MappingContext {
+  return { connectorId: 'test-connector', sourceProvinceCode: provinceCode, sourceCodeSet: codeSet, observedAt };
 }
 
 /** A valid connector output; tests override what they are about. */

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createApiKey } from '../../../db/queries/api-keys.js';
+import { createApiKey } from '../../../workers/control-plane/api-key-store.js';
 import type { ConnectorStatusView } from '../../../workers/control-plane/connector-status.js';
 import { startFleet, roles, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';

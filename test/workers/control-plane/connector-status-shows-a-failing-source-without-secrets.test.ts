@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createApiKey } from '../../../db/queries/api-keys.js';
+import { createApiKey } from '../../../workers/control-plane/api-key-store.js';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import type { ConnectorStatusView } from '../../../workers/control-plane/connector-status.js';
 import { startFleet, roles, type Fleet } from '../../../workers/fleet.js';
@@ -33,8 +33,8 @@ beforeAll(async () => {
   process.env.STATUS_TEST_PROVINCE_KEY = apiKey;
   await saveConnector(env.db, {
     id: 'hue-failing',
-    provinceCode: '46',
-    codeSet: '2025',
+    sourceProvinceCode: '46',
+    sourceCodeSet: '2025',
     kind: 'national-rest',
     config: { baseUrl, apiKey: { env: 'STATUS_TEST_PROVINCE_KEY' }, breaker: { volumeThreshold: 2, resetTimeoutSeconds: 60 }, retry: { maxAttempts: 1 } },
     pollIntervalMs: 200,
@@ -90,7 +90,7 @@ it('answers an unknown connector with exit 3 and one line, and 404 not_found fro
   for (const args of [['no-such-connector'], ['no-such-connector', '-o', 'json']]) {
     const { code, output } = await status(...args);
     expect(code).toBe(3);
-    expect(output.trim()).toBe('fleet connector status: connector no-such-connector is not registered; fleet connector list shows the registered ones');
+    expect(output.trim()).toBe('fleet connector status: connector no-such-connector is not registered');
   }
   const answer = await fetch(`${fleet.url}/v1/admin/connectors/no-such-connector/status`, { headers: { authorization: `Bearer ${key}` } });
   expect(answer.status).toBe(404);

@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createApiKey } from '../../../db/queries/api-keys.js';
+import { createApiKey } from '../../../workers/control-plane/api-key-store.js';
 import { saveConnector } from '../../../db/queries/connectors.js';
-import { ProvinceSimulator } from '../../../scripts/simulator/province-simulator.js';
+import { ProvinceSimulator } from '../../../scripts/tools/simulator/province-simulator.js';
 import type { ConnectorStatusView } from '../../../workers/control-plane/connector-status.js';
 import { startFleet, roles, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';
@@ -36,8 +36,8 @@ beforeAll(async () => {
   const url = await simulator.start();
   await saveConnector(env.db, {
     id: 'sim-79',
-    provinceCode: '79',
-    codeSet: '2025',
+    sourceProvinceCode: '79',
+    sourceCodeSet: '2025',
     kind: 'national-rest',
     config: { baseUrl: url, pageSize: 100, lookbackSeconds: 3, rateLimit: { requestsPerSecond: 5 } },
     pollIntervalMs: 1000,

@@ -5,7 +5,7 @@ import { parseDefinitionText } from '../../../workers/control-plane/definition.j
 import type { DeclarativeConfig } from '../../../connectors/declarative/declarative-config.js';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import { countDeadLetters, discardDeadLetters } from '../../../db/queries/dead-letters.js';
-import { ProvinceSimulator } from '../../../scripts/simulator/province-simulator.js';
+import { ProvinceSimulator } from '../../../scripts/tools/simulator/province-simulator.js';
 import { startFleet, roles, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';
 import { replayDeadLetters, type ReplayProgress } from '../../../workers/control-plane/dead-letter-replay.js';

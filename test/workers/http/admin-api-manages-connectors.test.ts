@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createApiKey } from '../../../db/queries/api-keys.js';
-import { ProvinceSimulator } from '../../../scripts/simulator/province-simulator.js';
+import { createApiKey } from '../../../workers/control-plane/api-key-store.js';
+import { ProvinceSimulator } from '../../../scripts/tools/simulator/province-simulator.js';
 import { startFleet, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';

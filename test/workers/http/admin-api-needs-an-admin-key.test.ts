@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey, revokeApiKey } from '../../../db/queries/api-keys.js';
+import { createApiKey, revokeApiKey } from '../../../workers/control-plane/api-key-store.js';
 import { startFleet, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';

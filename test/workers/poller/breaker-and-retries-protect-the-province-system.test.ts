@@ -15,7 +15,7 @@ afterEach(async () => {
 async function setUp(answer: (request: number) => Answer, breaker: Partial<BreakerSettings> = {}, retry: Partial<RetrySettings> = {}) {
   server = new FlakyServer(answer);
   const url = await server.start();
-  const connector = new NationalRestConnector({ id: 'flaky', provinceCode: '01', codeSet: '2025', config: nationalRestConfig.parse({ baseUrl: url, rateLimit: { requestsPerSecond: 1000 } }) });
+  const connector = new NationalRestConnector({ id: 'flaky', sourceProvinceCode: '01', sourceCodeSet: '2025', config: nationalRestConfig.parse({ baseUrl: url, rateLimit: { requestsPerSecond: 1000 } }) });
   const states: BreakerState[] = [];
   guard = new SourceGuard('flaky', { errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeoutSeconds: 1, windowSeconds: 60, ...breaker }, { ...defaultRetry, maxAttempts: 1, ...retry }, (state) => states.push(state));
   return { connector, states, read: () => guard!.read(connector, null) };

@@ -12,7 +12,7 @@ beforeAll(async () => {
   env = await createTestEnvironment();
   // A province system that is down: nothing listens on its port.
   const baseUrl = `http://127.0.0.1:${await sparePort()}`;
-  await saveConnector(env.db, { id: 'hue-down', provinceCode: '46', codeSet: '2025', kind: 'national-rest', config: { baseUrl, breaker: { volumeThreshold: 2, resetTimeoutSeconds: 60 }, retry: { maxAttempts: 1 } }, pollIntervalMs: 200 });
+  await saveConnector(env.db, { id: 'hue-down', sourceProvinceCode: '46', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl, breaker: { volumeThreshold: 2, resetTimeoutSeconds: 60 }, retry: { maxAttempts: 1 } }, pollIntervalMs: 200 });
   fleet = await startFleet(env.config, roles, createLogger('silent'));
 });
 afterAll(async () => {

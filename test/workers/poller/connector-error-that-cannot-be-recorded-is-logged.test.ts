@@ -46,8 +46,8 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   await saveConnector(env.db, {
     id: 'hue-unrecorded',
-    provinceCode: '46',
-    codeSet: '2025',
+    sourceProvinceCode: '46',
+    sourceCodeSet: '2025',
     kind: 'national-rest',
     config: { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` },
     pollIntervalMs: 3_600_000,

@@ -32,7 +32,7 @@ const connect = () => {
 beforeAll(async () => {
   env = await createTestEnvironment();
   source = await startProvinceServer();
-  await saveConnector(env.db, { id: 'slow-writes', provinceCode: '01', codeSet: '2025', kind: 'national-rest', config: { baseUrl: source.url }, pollIntervalMs: 3_600_000 });
+  await saveConnector(env.db, { id: 'slow-writes', sourceProvinceCode: '01', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: source.url }, pollIntervalMs: 3_600_000 });
   // Postgres keeps failing this connector's writes, with an error a retry might fix (not a data error).
   await sql`
     CREATE FUNCTION refuse_for_now() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -54,8 +54,8 @@ afterAll(async () => {
 
 it('leaves no batch in Redis after runs that could not commit theirs, and the page commits once the fault is gone', async () => {
   const page = { items: [nationalUpdate('S01'), nationalUpdate('S02')], hasMore: false };
-  const connector = createConnector({ id: 'slow-writes', provinceCode: '01', codeSet: '2025', kind: 'national-rest', config: { baseUrl: source.url } }) as ReadableConnector;
-  const run = () => runPoll({ connector, connectorId: 'slow-writes', provinceCode: '01', codeSet: '2025', committed: null, sink: ingest, commitTimeoutMs: 3_000 });
+  const connector = createConnector({ id: 'slow-writes', sourceProvinceCode: '01', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: source.url } }) as ReadableConnector;
+  const run = () => runPoll({ connector, connectorId: 'slow-writes', sourceProvinceCode: '01', sourceCodeSet: '2025', committed: null, sink: ingest, commitTimeoutMs: 3_000 });
 
   for (let n = 0; n < 3; n++) {
     source.answer({ status: 200, body: page });

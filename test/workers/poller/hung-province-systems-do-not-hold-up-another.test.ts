@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { currentProvinces } from '../../../config/provinces.js';
 import { saveConnector } from '../../../db/queries/connectors.js';
-import { ProvinceSimulator } from '../../../scripts/simulator/province-simulator.js';
+import { ProvinceSimulator } from '../../../scripts/tools/simulator/province-simulator.js';
 import { startFleet, roles, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';
 import { compareWithTruth } from '../../support/simulator-truth.js';
@@ -35,11 +35,11 @@ beforeAll(async () => {
   const simulatorUrl = await simulator.start();
   for (const province of hungProvinces) {
     // Their timeout outlasts the test: a request of theirs ends only if a poller gives up on it.
-    await saveConnector(env.db, { id: `hung-${province}`, provinceCode: province, codeSet: '2025', kind: 'national-rest', config: { baseUrl: hangingUrl, timeoutMs: 120_000, retry: { maxAttempts: 1 } }, pollIntervalMs: 200 });
+    await saveConnector(env.db, { id: `hung-${province}`, sourceProvinceCode: province, sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: hangingUrl, timeoutMs: 120_000, retry: { maxAttempts: 1 } }, pollIntervalMs: 200 });
   }
   fleet = await startFleet(env.config, roles, createLogger('silent'));
   await waitFor(() => held.size === hungProvinces.length, 'a request of each hung province system in flight at once', 30_000);
-  await saveConnector(env.db, { id: 'hanoi', provinceCode: '01', codeSet: '2025', kind: 'national-rest', config: { baseUrl: simulatorUrl, lookbackSeconds: 0 }, pollIntervalMs: 200 });
+  await saveConnector(env.db, { id: 'hanoi', sourceProvinceCode: '01', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: simulatorUrl, lookbackSeconds: 0 }, pollIntervalMs: 200 });
 }, 120_000);
 
 afterAll(async () => {

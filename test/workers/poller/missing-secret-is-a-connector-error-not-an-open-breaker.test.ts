@@ -24,8 +24,8 @@ beforeAll(async () => {
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   await saveConnector(env.db, {
     id: 'hue-keyless',
-    provinceCode: '46',
-    codeSet: '2025',
+    sourceProvinceCode: '46',
+    sourceCodeSet: '2025',
     kind: 'national-rest',
     config: { baseUrl, apiKey: { env: 'DOSSIER_SYNC_TEST_MISSING_KEY' }, breaker: { volumeThreshold: 2, resetTimeoutSeconds: 60 } },
     pollIntervalMs: 100,

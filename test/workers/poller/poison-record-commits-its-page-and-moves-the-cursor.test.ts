@@ -25,8 +25,8 @@ let failedSet: Queue;
 const register = (id: string, source: ProvinceServer) =>
   saveConnector(env.db, {
     id,
-    provinceCode: '01',
-    codeSet: '2025',
+    sourceProvinceCode: '01',
+    sourceCodeSet: '2025',
     kind: 'national-rest',
     config: { baseUrl: source.url, pageSize: 1000, lookbackSeconds: 120, rateLimit: { requestsPerSecond: 50 } },
     pollIntervalMs: 300,

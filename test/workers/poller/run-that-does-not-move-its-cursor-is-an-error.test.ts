@@ -41,7 +41,7 @@ let env: TestEnvironment;
 beforeAll(async () => {
   env = await createTestEnvironment();
   // The cursor belongs to a registered connector; this run is driven here, not by a poller.
-  await saveConnector(env.db, { id: 'hanoi-since-only', provinceCode: '01', codeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
+  await saveConnector(env.db, { id: 'hanoi-since-only', sourceProvinceCode: '01', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
 });
 afterAll(async () => {
   await env?.cleanup();
@@ -51,8 +51,8 @@ it('fails a run that read its most pages without moving the cursor, naming what 
   const options = {
     connector: new SinceOnlyConnector(),
     connectorId: 'hanoi-since-only',
-    provinceCode: '01',
-    codeSet: '2025' as const,
+    sourceProvinceCode: '01',
+    sourceCodeSet: '2025' as const,
     sink: { addAndWait: (batch: Parameters<typeof writeBatch>[1]) => writeBatch(env.db, batch) },
     maxPages: 5,
   };

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import { readCursor } from '../../../db/queries/sync-cursors.js';
-import { ProvinceSimulator } from '../../../scripts/simulator/province-simulator.js';
+import { ProvinceSimulator } from '../../../scripts/tools/simulator/province-simulator.js';
 import { startFleet, roles, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';
 import { registerSimulatorConnector } from '../../support/connectors.js';
@@ -25,8 +25,8 @@ beforeAll(async () => {
   process.env.DOSSIER_SYNC_TEST_LGSP_PASSWORD = 'unused: the simulator is open without credentials';
   await saveConnector(env.db, {
     id: 'hanoi-lgsp',
-    provinceCode: '01',
-    codeSet: '2025',
+    sourceProvinceCode: '01',
+    sourceCodeSet: '2025',
     kind: 'lgsp-soap',
     config: { baseUrl: url, username: 'lgsp-user', password: { env: 'DOSSIER_SYNC_TEST_LGSP_PASSWORD' }, pageSize: 2, rateLimit: { requestsPerSecond: 1000 } },
     pollIntervalMs: 3_600_000,

@@ -8,7 +8,7 @@ import { createLogger } from '../../../workers/logger.js';
 import { FleetMetrics } from '../../../workers/metrics.js';
 import type { IngestBatch } from '../../../workers/queue/queues.js';
 import { createRedis } from '../../../workers/redis.js';
-import type { BatchSink } from '../../../workers/webhooks/webhook-batcher.js';
+import type { AcknowledgingQueue } from '../../../workers/webhooks/webhook-batcher.js';
 import { DeliveryLedger } from '../../../workers/webhooks/delivery-ledger.js';
 import { SecretBox } from '../../../workers/webhooks/secret-box.js';
 import { QueueUnavailableError, WebhookBatcher } from '../../../workers/webhooks/webhook-batcher.js';
@@ -27,7 +27,7 @@ const secretsKey = testSecretsKey();
 let env: TestEnvironment;
 const connections: Redis[] = [];
 let queue: Queue<IngestBatch>;
-let sink: BatchSink;
+let sink: AcknowledgingQueue;
 
 const open = () => {
   const connection = createRedis(env.config.REDIS_URL);
@@ -38,7 +38,7 @@ const records = (prefix: string, n: number) => Array.from({ length: n }, (_, i) 
 const waitingBatches = async () => (await queue.getJobs(['waiting'])).map((job) => job.data);
 
 /** A queue on a Redis that is not there: nothing it is given is ever acknowledged. */
-function deadSink(): BatchSink {
+function deadSink(): AcknowledgingQueue {
   const connection = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
   connection.on('error', () => {});
   connections.push(connection);
@@ -116,7 +116,7 @@ it('fails every delivery of a batch Redis did not acknowledge', async () => {
 it('answers 503 queue_unavailable over HTTP when the queue does not acknowledge, and a retry is then processed afresh', async () => {
   const secret = await registerWebhookConnector(env.db, secretsKey, 'batch-01');
   const ledgerRedis = open();
-  const build = (target: BatchSink) =>
+  const build = (target: AcknowledgingQueue) =>
     new WebhookIntake({
       receivers: new WebhookReceivers(env.db, new SecretBox(secretsKey)),
       ledger: new DeliveryLedger(ledgerRedis, { prefix: env.config.QUEUE_PREFIX, ttlSeconds: 600, claimTtlMs: 30_000, waitMs: 2_000 }),

@@ -435,7 +435,7 @@ const counts = async () => {
 beforeAll(async () => {
   env = await createTestEnvironment({ SECRETS_KEY: secretsKey });
   const register = (id: string, kind = 'national-rest', config: unknown = { baseUrl: 'http://127.0.0.1:9' }) =>
-    saveConnector(env.db, { id, provinceCode: '01', codeSet: '2025', kind, config, pollIntervalMs: 3_600_000 });
+    saveConnector(env.db, { id, sourceProvinceCode: '01', sourceCodeSet: '2025', kind, config, pollIntervalMs: 3_600_000 });
   secret = await registerWebhookConnector(env.db, secretsKey, connector);
   otherSecret = await registerWebhookConnector(env.db, secretsKey, 'hostile-other');
   // These share the main secret, so the only thing wrong with their deliveries is what the case is about.

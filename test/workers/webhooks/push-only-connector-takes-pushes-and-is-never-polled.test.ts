@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ProvinceSimulator } from '../../../scripts/simulator/province-simulator.js';
+import { ProvinceSimulator } from '../../../scripts/tools/simulator/province-simulator.js';
 import { startFleet, roles, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';
 import { queueNames } from '../../../workers/queue/queues.js';

@@ -27,7 +27,7 @@ beforeAll(async () => {
   env = await createTestEnvironment({ SECRETS_KEY: secretsKey });
   cli = { DATABASE_URL: env.config.DATABASE_URL, LOG_LEVEL: 'silent', SECRETS_KEY: secretsKey };
   for (const id of ['cli-01', 'cli-paused', 'cli-removed']) {
-    await saveConnector(env.db, { id, provinceCode: '01', codeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
+    await saveConnector(env.db, { id, sourceProvinceCode: '01', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
   }
   await setConnectorState(env.db, 'cli-paused', 'paused', ['active']);
   await setConnectorState(env.db, 'cli-removed', 'removed', ['active']);
@@ -95,13 +95,13 @@ it('keeps the previous secret valid for --grace, and --grace 0 refuses every pre
   expect(await env.db.selectFrom('webhook_secrets').select('id').where('connector_id', '=', 'cli-01').execute()).toHaveLength(1);
 });
 
-it('notes a paused connector, and refuses bad input with exit 2 and one line', async () => {
+it('notes a paused connector, and refuses bad input with exit 2 and an unknown connector with exit 3, in one line', async () => {
   const paused = await rotate('cli-paused', '--grace', '30m');
   expect(paused.code).toBe(0);
   expect(paused.stdout).toMatch(/\(the connector is paused: its deliveries are refused until it is resumed\)/);
 
   const cases = await Promise.all([rotate('cli-01', '--grace', '5x'), rotate('cli-01', '--grace', '100d'), rotate('no-such'), rotate('cli-removed')]);
-  expect(cases.map((run) => run.code)).toEqual([2, 2, 2, 2]);
+  expect(cases.map((run) => run.code)).toEqual([2, 2, 3, 2]);
   expect(cases.map((run) => run.output.trim())).toEqual([
     'fleet connector rotate-secret: --grace "5x": expected a duration such as 30m, 24h or 7d (at most 90d), or 0 to refuse the old secret at once',
     'fleet connector rotate-secret: --grace "100d": expected a duration such as 30m, 24h or 7d (at most 90d), or 0 to refuse the old secret at once',

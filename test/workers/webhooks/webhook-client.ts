@@ -15,8 +15,8 @@ export const testSecretsKey = () => randomBytes(32).toString('base64');
 export async function registerWebhookConnector(db: Kysely<Database>, secretsKey: string, id: string, province = '01'): Promise<string> {
   await saveConnector(db, {
     id,
-    provinceCode: province,
-    codeSet: '2025',
+    sourceProvinceCode: province,
+    sourceCodeSet: '2025',
     kind: 'national-rest',
     config: { baseUrl: 'http://127.0.0.1:9', pageSize: 100 },
     pollIntervalMs: 3_600_000,

@@ -62,7 +62,7 @@ beforeAll(async () => {
   env = await createTestEnvironment();
   cli = { DATABASE_URL: env.config.DATABASE_URL, REDIS_URL: env.config.REDIS_URL, QUEUE_PREFIX: env.config.QUEUE_PREFIX };
   for (const id of ['stuck-push', 'refused-cursor']) {
-    await saveConnector(env.db, { id, provinceCode: '01', codeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
+    await saveConnector(env.db, { id, sourceProvinceCode: '01', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
   }
   // A fault no retry fixes while it lasts (not a data error: the batch is retried, then given up on), and a
   // refused cursor move (a data error: given up on at once).
@@ -152,10 +152,10 @@ it('fleet failed-batch retry gets a batch written through the queue and the writ
   await waitFor(async () => !/^dossier_sync_failed_batches\{province="01"\} [1-9]/m.test(await metricsText()), 'the gauge back to 0', 10_000);
 }, cliTimeout);
 
-it('refuses bad input with exit 2 and one line', async () => {
+it('refuses bad input with exit 2 and an unknown batch with exit 3, in one line', async () => {
   expect(await runFleet(['failed-batch', 'discard'], cli)).toMatchObject({ code: 2, output: expect.stringMatching(/expected failed batch ids, a filter .*or --all-failed/) });
   expect(await runFleet(['failed-batch', 'show', 'abc'], cli)).toMatchObject({ code: 2, output: expect.stringMatching(/"abc" is not a failed batch id/) });
-  expect(await runFleet(['failed-batch', 'show', '999999'], cli)).toMatchObject({ code: 2, output: expect.stringMatching(/no failed batch 999999/) });
+  expect(await runFleet(['failed-batch', 'show', '999999'], cli)).toMatchObject({ code: 3, output: expect.stringMatching(/no failed batch 999999/) });
   expect(await runFleet(['failed-batch', 'list', '--state', 'nope'], cli)).toMatchObject({ code: 2, output: expect.stringMatching(/--state "nope" is not a state; expected one of failed, retried, discarded, all/) });
   expect(await runFleet(['failed-batch', 'list', '--since', 'yesterday'], cli)).toMatchObject({ code: 2, output: expect.stringMatching(/--since "yesterday" is not a time/) });
 }, cliTimeout);

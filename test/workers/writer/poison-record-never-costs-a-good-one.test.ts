@@ -30,7 +30,7 @@ const connect = () => {
 
 beforeAll(async () => {
   env = await createTestEnvironment();
-  await saveConnector(env.db, { id: 'bypass', provinceCode: '01', codeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
+  await saveConnector(env.db, { id: 'bypass', sourceProvinceCode: '01', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
   ingest = new IngestQueue(connect(), env.config.QUEUE_PREFIX, connect, new BackgroundErrorReporter(createLogger('silent')));
   metrics = new FleetMetrics();
   writer = new Writer(env.db, connect(), metrics, createLogger('silent'), { prefix: env.config.QUEUE_PREFIX });

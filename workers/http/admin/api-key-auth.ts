@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import { verifyApiKey, type ApiKeyScope } from '../../../db/queries/api-keys.js';
+import { verifyApiKey, type ApiKeyScope } from '../../control-plane/api-key-store.js';
 import type { Database } from '../../../db/schema.js';
 import { problem, sendProblem } from '../problem.js';
 
@@ -11,7 +11,7 @@ import { problem, sendProblem } from '../problem.js';
 export function requireApiKey(db: Kysely<Database>, scope: ApiKeyScope) {
   const challenge = `Bearer realm="dossier-sync ${scope}"`;
   const refuse = (reply: FastifyReply, detail: string, invalid: boolean) =>
-    sendProblem(reply.header('www-authenticate', invalid ? `${challenge}, error="invalid_token"` : challenge), problem(401, 'unauthorized', detail));
+    sendProblem(reply.header('www-authenticate', invalid ? `${challenge}, error="invalid_token"` : challenge), problem('unauthorized', detail));
 
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const header = request.headers.authorization;
@@ -24,7 +24,7 @@ export function requireApiKey(db: Kysely<Database>, scope: ApiKeyScope) {
     if (verification.status === 'unknown') return refuse(reply, 'the API key is not valid; expected a key from fleet apikey create', true);
     if (verification.status === 'revoked') return refuse(reply, 'the API key was revoked; ask an operator for a new one', true);
     if (verification.scope !== scope) {
-      return sendProblem(reply, problem(403, 'forbidden', `API key ${verification.id} has scope ${verification.scope}; this API needs a key with scope ${scope}`));
+      return sendProblem(reply, problem('forbidden', `API key ${verification.id} has scope ${verification.scope}; this API needs a key with scope ${scope}`));
     }
   };
 }

@@ -1,17 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifySchema } from 'fastify';
 import type { Kysely } from 'kysely';
-import { DefinitionError } from '../../control-plane/definition.js';
-import type { ConnectorStatusRow } from '../../../db/queries/connectors.js';
+import { DefinitionError } from '../../../connectors/sdk/definition-error.js';
 import type { Database } from '../../../db/schema.js';
 import { problem, problemSchema, sendProblem } from '../problem.js';
 import { checkConnector, CheckInputError } from '../../control-plane/check-connector.js';
-import { isPolled } from '../../../connectors/plugins.js';
+import { connectorListView, connectorView } from '../../control-plane/connector-view.js';
 import {
   ConnectorRegistry,
   connectorSettings,
   definitionFromDocument,
   definitionFromText,
-  definitionOf,
   RegistryError,
   type SubmittedDefinition,
 } from '../../control-plane/connector-registry.js';
@@ -178,34 +176,6 @@ const documented = (schema: FastifySchema & { summary: string; tags: string[] })
 const problems = (...statuses: number[]) => Object.fromEntries(statuses.map((status) => [status, problemSchema]));
 const tags = ['admin: connectors'];
 
-function iso(time: Date | string | null): string | null {
-  return time === null ? null : new Date(time).toISOString();
-}
-
-/** The JSON view of a connector row. */
-export function connectorView(row: ConnectorStatusRow, detail: boolean) {
-  return {
-    id: row.id,
-    description: row.description,
-    provinceCode: row.province_code,
-    codeSet: row.code_set,
-    kind: row.kind,
-    state: row.state,
-    polled: isPolled(connectorSettings(row)),
-    pollIntervalMs: row.poll_interval_ms,
-    createdAt: iso(row.created_at)!,
-    updatedAt: iso(row.updated_at)!,
-    lastSuccessAt: iso(row.last_success_at),
-    lastErrorAt: iso(row.last_error_at),
-    lastError: row.last_error,
-    cursor:
-      row.cursor_position === null || row.cursor_position === undefined
-        ? null
-        : { position: row.cursor_position, recordsCommitted: Number(row.records_committed ?? 0), updatedAt: iso(row.cursor_updated_at) },
-    ...(detail ? { definition: definitionOf(row), config: row.config } : {}),
-  };
-}
-
 /** Reads the body's definition; undefined (after a 422 problem was sent) when it does not validate. */
 function submittedDefinition(body: unknown, reply: FastifyReply, expectedId?: string): SubmittedDefinition | undefined {
   let submitted: SubmittedDefinition;
@@ -213,12 +183,12 @@ function submittedDefinition(body: unknown, reply: FastifyReply, expectedId?: st
     submitted = typeof body === 'string' ? definitionFromText(body, 'body') : definitionFromDocument(body);
   } catch (error) {
     if (!(error instanceof DefinitionError)) throw error;
-    void sendProblem(reply, problem(422, 'invalid_definition', `the connector definition is not valid: ${error.problems.join('; ')}`, { errors: error.problems }));
+    void sendProblem(reply, problem('invalid_definition', `the connector definition is not valid: ${error.problems.join('; ')}`, { errors: error.problems }));
     return undefined;
   }
   if (expectedId !== undefined && submitted.definition.id !== expectedId) {
     const line = `id: expected ${JSON.stringify(expectedId)} (the connector in the URL), got ${JSON.stringify(submitted.definition.id)}`;
-    void sendProblem(reply, problem(422, 'invalid_definition', `the connector definition is not valid: ${line}`, { errors: [line] }));
+    void sendProblem(reply, problem('invalid_definition', `the connector definition is not valid: ${line}`, { errors: [line] }));
     return undefined;
   }
   return submitted;
@@ -229,7 +199,7 @@ async function answer<T>(reply: FastifyReply, work: () => Promise<T>): Promise<T
   try {
     return await work();
   } catch (error) {
-    if (error instanceof RegistryError) return sendProblem(reply, problem(error.code === 'not_found' ? 404 : 409, error.code, error.message));
+    if (error instanceof RegistryError) return sendProblem(reply, problem(error.code, error.message));
     throw error;
   }
 }
@@ -247,7 +217,7 @@ export function registerConnectorRoutes(api: FastifyInstance, db: Kysely<Databas
         response: { 200: { type: 'object', required: ['connectors'], properties: { connectors: { type: 'array', items: connectorSummarySchema } } }, ...problems(400, 401, 403) },
       }),
     },
-    async (request) => ({ connectors: (await registry.list({ includeRemoved: request.query.all === true })).map((row) => connectorView(row, false)) }),
+    async (request) => connectorListView(await registry.list({ includeRemoved: request.query.all === true })),
   );
 
   api.get<{ Params: { id: string } }>(
@@ -326,7 +296,7 @@ export function registerConnectorRoutes(api: FastifyInstance, db: Kysely<Databas
           return await checkConnector(settings, { acceptDeadLetters: asked.acceptDeadLetters ?? 0, ...('sample' in asked ? { sample: asked.sample } : {}) });
         } catch (error) {
           if (!(error instanceof CheckInputError)) throw error;
-          return sendProblem(reply, problem(422, error.code, `${error.message}${error.code === 'sample_required' ? ' as "sample" in the request body' : ''}`));
+          return sendProblem(reply, problem(error.code, `${error.message}${error.code === 'sample_required' ? ' as "sample" in the request body' : ''}`));
         }
       }),
   );

@@ -100,7 +100,7 @@ export function registerConnectorStatusRoute(api: FastifyInstance, db: Kysely<Da
       try {
         return await connectorStatus(db, request.params.id);
       } catch (error) {
-        if (error instanceof RegistryError && error.code === 'not_found') return sendProblem(reply, problem(404, 'not_found', error.message));
+        if (error instanceof RegistryError && error.code === 'not_found') return sendProblem(reply, problem('not_found', error.message));
         throw error;
       }
     },

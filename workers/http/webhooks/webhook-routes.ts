@@ -1,6 +1,7 @@
-import type { FastifyError, FastifyInstance, FastifySchema } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifySchema } from 'fastify';
+import type { DeliveryOutcome } from '../../webhooks/delivery-outcome.js';
 import type { WebhookIntake } from '../../webhooks/webhook-intake.js';
-import { problem, problemSchema, problemContentType, sendProblem } from '../problem.js';
+import { problem, problemSchema, sendProblem } from '../problem.js';
 
 /** What the webhook routes need. */
 export interface WebhookRoutesOptions {
@@ -38,6 +39,23 @@ const signatureHeaders = {
 const documented = (schema: FastifySchema & { summary: string; tags: string[] }): FastifySchema => schema;
 const problems = (...statuses: number[]) => Object.fromEntries(statuses.map((status) => [status, problemSchema]));
 
+/**
+ * A delivery's outcome in HTTP: 202 with the counts, or the refusal's problem (status and title from the error
+ * catalogue), with `Retry-After` when the same delivery may be taken a little later and `Idempotent-Replayed`
+ * when the answer is the one recorded for an earlier copy. A recorded answer names its connector as `instance`,
+ * not the request's spelling of the URL, so that every retry gets it byte for byte.
+ */
+function sendOutcome(reply: FastifyReply, connectorId: string, outcome: DeliveryOutcome): FastifyReply {
+  if (outcome.replayed) reply.header('idempotent-replayed', 'true');
+  if (outcome.kind === 'accepted') {
+    const { webhookId, accepted, rejected, problems } = outcome;
+    return reply.code(202).send({ webhookId, accepted, rejected, ...(problems.length > 0 ? { errors: problems } : {}) });
+  }
+  if (outcome.retryAfterSeconds !== undefined) reply.header('retry-after', String(outcome.retryAfterSeconds));
+  const recorded = outcome.code === 'all_records_invalid' ? { instance: `/v1/webhooks/${connectorId}` } : {};
+  return sendProblem(reply, problem(outcome.code, outcome.detail, { ...(outcome.problems ? { errors: outcome.problems } : {}), ...recorded }));
+}
+
 function connectorOf(url: string): string {
   const match = /^\/v1\/webhooks\/([^/?]*)/.exec(url);
   return match ? decodeURIComponent(match[1]!).slice(0, 64) : '';
@@ -61,7 +79,7 @@ export async function webhookRoutes(api: FastifyInstance, options: WebhookRoutes
   });
 
   api.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, problem(404, 'not_found', `there is no ${request.method} ${request.url.split('?')[0]}; webhooks are POST /v1/webhooks/{connectorId}`)),
+    sendProblem(reply, problem('not_found', `there is no ${request.method} ${request.url.split('?')[0]}; webhooks are POST /v1/webhooks/{connectorId}`)),
   );
 
   api.setErrorHandler((error: FastifyError, request, reply) => {
@@ -69,13 +87,13 @@ export async function webhookRoutes(api: FastifyInstance, options: WebhookRoutes
     const status = error.statusCode ?? 500;
     let details;
     if (status === 413) {
-      details = problem(413, 'payload_too_large', `the body is larger than ${options.bodyLimit} bytes, the limit of one delivery; send fewer updates per delivery`);
+      details = problem('payload_too_large', `the body is larger than ${options.bodyLimit} bytes, the limit of one delivery; send fewer updates per delivery`);
     } else if (status === 415) {
-      details = problem(415, 'unsupported_media_type', `expected Content-Type: application/json (UTF-8), got ${JSON.stringify((request.headers['content-type'] ?? 'none').slice(0, 100))}`);
+      details = problem('unsupported_media_type', `expected Content-Type: application/json (UTF-8), got ${JSON.stringify((request.headers['content-type'] ?? 'none').slice(0, 100))}`);
     } else if (status >= 400 && status < 500) {
-      details = problem(400, 'body_unparseable', 'the request body could not be read; expected JSON in UTF-8 with a correct Content-Length');
+      details = problem('body_unparseable', 'the request body could not be read; expected JSON in UTF-8 with a correct Content-Length');
     } else {
-      details = problem(500, 'internal', 'the delivery could not be processed; it was not acknowledged, so send it again later (the error is in the gateway log)');
+      details = problem('internal', 'the delivery could not be processed; it was not acknowledged, so send it again later (the error is in the gateway log)');
     }
     intake.countRefused(connectorId, details.code);
     return sendProblem(reply, details);
@@ -99,13 +117,10 @@ export async function webhookRoutes(api: FastifyInstance, options: WebhookRoutes
       if (request.body === undefined || request.body === null) {
         // No body and no Content-Type: fastify parses nothing.
         intake.countRefused(request.params.connectorId, 'unsupported_media_type');
-        return sendProblem(reply, problem(415, 'unsupported_media_type', 'expected a JSON body with Content-Type: application/json (UTF-8), got none'));
+        return sendProblem(reply, problem('unsupported_media_type', 'expected a JSON body with Content-Type: application/json (UTF-8), got none'));
       }
-      const answer = await intake.handle({ connectorId: request.params.connectorId, headers: request.headers, body: request.body as Buffer, receivedAt });
-      reply.headers(answer.headers ?? {});
-      if (answer.status >= 400) return sendProblem(reply, answer.body as never);
-      if (typeof answer.body.type === 'string') reply.type(problemContentType);
-      return reply.code(answer.status).send(answer.body);
+      const outcome = await intake.handle({ connectorId: request.params.connectorId, headers: request.headers, body: request.body as Buffer, receivedAt });
+      return sendOutcome(reply, request.params.connectorId, outcome);
     },
   );
 }

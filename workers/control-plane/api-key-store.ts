@@ -1,0 +1,40 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { findApiKeysByHashPrefix, insertApiKey, touchApiKey, type ApiKeyScope } from '../../db/queries/api-keys.js';
+import type { Database } from '../../db/schema.js';
+
+export { apiKeyScopes, listApiKeys, revokeApiKey, type ApiKeyRow, type ApiKeyScope } from '../../db/queries/api-keys.js';
+
+/** `dsk_` and 32 random bytes in base64url (43 characters). */
+const keyPattern = /^dsk_[A-Za-z0-9_-]{43}$/;
+/** A key's last use is written at most this often, so verifying a key is not a write per request. */
+const lastUsedResolution = '1 minute';
+
+function sha256(key: string): Buffer {
+  return createHash('sha256').update(key, 'utf8').digest();
+}
+
+/** Creates a key; returns it with its id. The key is returned here once: only its SHA-256 hash is stored. */
+export async function createApiKey(db: Kysely<Database>, name: string, scope: ApiKeyScope): Promise<{ id: string; key: string }> {
+  const key = `dsk_${randomBytes(32).toString('base64url')}`;
+  const id = await insertApiKey(db, { name, scope, hash: sha256(key) });
+  return { id, key };
+}
+
+/** What a presented key turned out to be. */
+export type KeyVerification = { status: 'valid'; id: string; name: string; scope: ApiKeyScope } | { status: 'unknown' } | { status: 'revoked' };
+
+/**
+ * Checks a presented key: finds the candidate rows by the first bytes of its hash, then compares the whole
+ * hash in constant time. Records the key's last use (at most once a minute).
+ */
+export async function verifyApiKey(db: Kysely<Database>, presented: string): Promise<KeyVerification> {
+  if (!keyPattern.test(presented)) return { status: 'unknown' };
+  const hash = sha256(presented);
+  const candidates = await findApiKeysByHashPrefix(db, hash);
+  const match = candidates.find((row) => row.key_hash.length === hash.length && timingSafeEqual(row.key_hash, hash));
+  if (!match) return { status: 'unknown' };
+  if (match.revoked_at !== null) return { status: 'revoked' };
+  await touchApiKey(db, String(match.id), lastUsedResolution);
+  return { status: 'valid', id: String(match.id), name: match.name, scope: match.scope };
+}
