@@ -150,6 +150,22 @@ export interface FailedBatchesTable {
   state_changed_at: Timestamp | null;
 }
 
+/** What a connector is doing: its current or last poll run, and the pushes committed for it. */
+export interface ConnectorActivityTable {
+  connector_id: string;
+  run_id: string | null;
+  run_started_at: Timestamp | null;
+  run_last_page_at: Timestamp | null;
+  run_ended_at: Timestamp | null;
+  run_outcome: 'running' | 'caught_up' | 'continued' | 'failed' | 'interrupted' | null;
+  run_pages: ColumnType<number, number | undefined, number>;
+  run_records: ColumnType<number, number | undefined, number>;
+  run_dead_letters: ColumnType<number, number | undefined, number>;
+  push_last_received_at: Timestamp | null;
+  push_last_committed_at: Timestamp | null;
+  push_updates: ColumnType<string, number | string | undefined, number | string>;
+}
+
 export interface Database {
   dossiers: DossiersTable;
   dossier_events: DossierEventsTable;
@@ -159,4 +175,5 @@ export interface Database {
   api_keys: ApiKeysTable;
   webhook_secrets: WebhookSecretsTable;
   failed_batches: FailedBatchesTable;
+  connector_activity: ConnectorActivityTable;
 }

@@ -15,6 +15,8 @@ export type ErrorKind =
   | 'rate_limit_release'
   | 'record_connector_error'
   | 'record_breaker_state'
+  | 'record_run_progress'
+  | 'record_pushes'
   | 'refresh'
   | 'ledger_commit'
   | 'ledger_release'

@@ -4,6 +4,7 @@ import * as connectorRegistry from './0002-connector-registry.js';
 import * as webhookSecrets from './0003-webhook-secrets.js';
 import * as breakerState from './0004-breaker-state.js';
 import * as failedBatches from './0005-failed-batches.js';
+import * as connectorActivity from './0006-connector-activity.js';
 
 /** Every migration, by name in the order they run. A new one is a new file, listed here. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '0003-webhook-secrets': webhookSecrets,
   '0004-breaker-state': breakerState,
   '0005-failed-batches': failedBatches,
+  '0006-connector-activity': connectorActivity,
 };

@@ -114,6 +114,16 @@ function addConnectorCommands(program: Command): void {
 
   addOutputOption(
     connector
+      .command('status')
+      .description("where the connector's sync stands: its run (pages, records, records/s), position, last error, state, pushes and the dossiers stored")
+      .argument('<id>', 'the connector id'),
+  ).action(async (id: string, options: Output) => {
+    const { connectorStatusCommand } = await import('./commands/connector-status.js');
+    await connectorStatusCommand(config(), id, options);
+  });
+
+  addOutputOption(
+    connector
       .command('check')
       .description(
         'connect, authenticate, read and map one page (or map a sample pushed body): what would be stored and dead-lettered, and why (writes nothing); exit 1 on any dead letter beyond the accepted share',

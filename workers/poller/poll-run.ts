@@ -43,6 +43,8 @@ export interface PollRunOptions {
   maxPages?: number;
   /** Called with each page's count of source records, for metrics. */
   onPage?: (items: number) => void;
+  /** Called with the run's counts after each page handed to the writer (`fleet connector status`). */
+  onProgress?: (run: Readonly<PollRunResult>) => void;
   /** Reads one page; by default straight from the connector (the poller passes its breaker and retries). */
   readPage?: (state: ReadState | null, signal?: AbortSignal) => Promise<SourcePage>;
 }
@@ -122,6 +124,7 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
         result.pages += 1;
         result.records += mapped.records.length;
         result.deadLetters += mapped.deadLetters.length;
+        options.onProgress?.(result);
       }
       if (page.next === null) break;
       if (result.pages >= maxPages) {

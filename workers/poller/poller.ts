@@ -12,6 +12,7 @@ import type { Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
 import { queueNames, type PollJob } from '../queue/queues.js';
 import { PollLock } from './poll-lock.js';
+import { PollRunBoard, type PublishedRun } from './poll-run-board.js';
 import { runPoll, type CommittingQueue } from './poll-run.js';
 import { RedisRequestGate } from './redis-request-gate.js';
 import { SourceGuard, type BreakerState } from './source-guard.js';
@@ -55,6 +56,8 @@ export class Poller {
   /** Where a run that stopped with more to read asks for the next one at once. */
   private readonly pollQueue: Queue<PollJob>;
   private readonly lock: PollLock;
+  /** Where each run's progress is published for `fleet connector status`. */
+  private readonly board: PollRunBoard;
   /** Per connector: the readable connector and its guard, or null for one whose system only pushes. */
   private readonly connectors = new Map<string, { updatedAt: number; polled: { connector: ReadableConnector; guard: SourceGuard } | null }>();
   private readonly shutdown = new AbortController();
@@ -77,6 +80,7 @@ export class Poller {
     this.prefix = options.prefix;
     this.errors = options.errors ?? new BackgroundErrorReporter(logger, { counter: metrics.backgroundErrors });
     this.lock = new PollLock(connection, options.prefix, this.errors);
+    this.board = new PollRunBoard(db, this.errors);
     this.pollQueue = new Queue<PollJob>(queueNames.poll, { connection, prefix: options.prefix });
     this.pollQueue.on('error', (error) => this.errors.report(pollQueueError, error, { queue: queueNames.poll }));
     this.worker = new Worker<PollJob>(queueNames.poll, (job) => this.process(job), {
@@ -99,6 +103,7 @@ export class Poller {
     await this.worker.close();
     for (const { polled } of this.connectors.values()) polled?.guard.shutdown();
     await this.pollQueue.close();
+    await this.board.close();
   }
 
   /**
@@ -141,6 +146,7 @@ export class Poller {
       this.metrics.pollRuns.inc({ ...labels, outcome: 'skipped_busy' });
       return;
     }
+    let published: PublishedRun | undefined;
     try {
       const polled = this.connectorFor(row);
       if (!polled) {
@@ -149,6 +155,7 @@ export class Poller {
         return;
       }
       const { connector, guard } = polled;
+      published = this.board.begin(connectorId);
       const result = await runPoll({
         connector,
         readPage: (state, signal) => guard.read(connector, state, signal),
@@ -159,7 +166,9 @@ export class Poller {
         sink: this.sink,
         signal: this.shutdown.signal,
         onPage: (items) => this.metrics.recordsFetched.inc({ province: provinceOf(row) }, items),
+        onProgress: (counts) => published?.page(counts),
       });
+      published.end(result.interrupted ? 'interrupted' : result.more ? 'continued' : 'caught_up');
       if (!result.interrupted) await markConnectorSuccess(this.db, connectorId);
       if (result.more && !result.interrupted) {
         // A backlog: the next run starts at once rather than at the next interval.
@@ -175,6 +184,7 @@ export class Poller {
       // The next scheduled run starts again from the committed cursor: nothing is lost, only delayed.
       const message = error instanceof Error ? error.message : String(error);
       this.metrics.pollRuns.inc({ ...labels, outcome: 'failed' });
+      published?.end('failed');
       this.logger.warn({ ...labels, err: message }, 'poll run failed; the next run resumes from the committed cursor');
       await markConnectorError(this.db, connectorId, message).catch((failure: unknown) => this.errors.report(connectorErrorNotRecorded, failure, labels));
     } finally {

@@ -11,6 +11,7 @@ import type { FleetMetrics } from '../metrics.js';
 import { IngestMessageError, readIngestJob, type IngestMessage } from '../queue/ingest-message.js';
 import { ingestQueueName } from '../queue/queues.js';
 import { batchRetryDelay } from './batch-retry-policy.js';
+import { PushTally } from './push-tally.js';
 import { writeBatch, type WriteOutcome } from './write-batch.js';
 
 /** Options of the writer. */
@@ -45,6 +46,8 @@ function connectorOf(data: unknown): string | undefined {
 export class Writer {
   private readonly workers: Worker<IngestMessage, WriteOutcome>[];
   private readonly turns: LimitFunction;
+  /** The pushes committed, per connector, for `fleet connector status`. */
+  private readonly pushes: PushTally;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -55,6 +58,7 @@ export class Writer {
   ) {
     this.turns = pLimit(options.concurrency ?? 2);
     const errors = options.errors ?? new BackgroundErrorReporter(logger, { counter: metrics.backgroundErrors });
+    this.pushes = new PushTally(db, errors);
     this.workers = currentProvinces.map(({ code }) => {
       const worker = new Worker<IngestMessage, WriteOutcome>(ingestQueueName(code), async (job) => {
         // Read before taking a place in the line: a job this release cannot read never waits for a commit slot.
@@ -91,6 +95,7 @@ export class Writer {
   /** Stops taking batches and waits for the current ones to commit. */
   async close(): Promise<void> {
     await Promise.all(this.workers.map((worker) => worker.close()));
+    await this.pushes.close();
   }
 
   /** Reads a job's data as a batch of this release; one it cannot read fails for good, before any database work. */
@@ -118,6 +123,7 @@ export class Writer {
       for (const letter of batch.deadLetters) this.metrics.recordsRejected.inc({ province, reason: letter.reason });
       if (outcome.unstorable > 0) this.metrics.recordsRejected.inc({ province, reason: 'unstorable' }, outcome.unstorable);
       if (batch.origin === 'push') {
+        this.pushes.committed(batch);
         // A pushed (webhook) batch: each record's time from receipt by the gateway to this commit.
         const committedAt = Date.now();
         for (const record of batch.records) this.metrics.webhookLatency.observe({ province }, Math.max(0, committedAt - Date.parse(record.observedAt)) / 1000);

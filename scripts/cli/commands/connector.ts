@@ -1,11 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
 import { z } from 'zod';
+import type { Kysely } from 'kysely';
 import type { Config } from '../../../config/env.js';
 import { statusOfCode } from '../../../config/error-catalogue.js';
 import { DefinitionError } from '../../../connectors/sdk/definition-error.js';
 import { isPolled } from '../../../connectors/plugins.js';
 import type { ConnectorStatusRow } from '../../../db/queries/connectors.js';
+import { countStoredDossiers } from '../../../db/queries/stored-dossiers.js';
+import type { Database } from '../../../db/schema.js';
 import { checkConnector, CheckInputError, emptyPageHint, emptySampleHint, type CheckField, type CheckResult } from '../../../workers/control-plane/check-connector.js';
 import { JsonBodyError, parseStrictJson } from '../../../workers/webhooks/strict-json.js';
 import {
@@ -31,9 +34,9 @@ function truncate(text: string, max: number): string {
 }
 
 /** Registry errors on the command line, one line: an unknown connector exits 3, any other refusal 2 (bad input). */
-async function registry<T>(config: Config, verb: string, work: (registry: ConnectorRegistry) => Promise<T>): Promise<T> {
+async function registry<T>(config: Config, verb: string, work: (registry: ConnectorRegistry, db: Kysely<Database>) => Promise<T>): Promise<T> {
   try {
-    return await withDatabase(config, (db) => work(new ConnectorRegistry(db)));
+    return await withDatabase(config, (db) => work(new ConnectorRegistry(db), db));
   } catch (error) {
     if (error instanceof RegistryError) {
       const message = `fleet connector ${verb}: ${error.message}`;
@@ -127,26 +130,30 @@ function connectorTable(rows: readonly ConnectorStatusRow[]): string {
   );
 }
 
-/** `fleet connector show ID`: its state and cursor as comments, then the stored definition as YAML. */
+/** `fleet connector show ID`: its state, cursor and the dossiers stored as comments, then the stored definition as YAML. */
 export async function connectorShow(config: Config, id: string, options: OutputOptions = {}): Promise<void> {
-  const row = await registry(config, 'show', (connectors) => connectors.get(id));
-  printView(connectorView(row, true), options.output, () => connectorText(row));
+  const { row, stored } = await registry(config, 'show', async (connectors, db) => {
+    const found = await connectors.get(id);
+    return { row: found, stored: await countStoredDossiers(db, id) };
+  });
+  printView(connectorView(row, true), options.output, () => connectorText(row, stored));
 }
 
-/** A connector for a person: its state and cursor as YAML comments, then the stored definition as YAML. */
-function connectorText(row: ConnectorStatusRow): string {
+/** A connector for a person: its state, cursor and the dossiers stored as YAML comments, then the stored definition as YAML. */
+function connectorText(row: ConnectorStatusRow, stored: number): string {
   const comment = (text: string) => `# ${text.replace(/\s+/g, ' ')}`;
   const polled = [
     comment(`last success: ${formatTime(row.last_success_at)}; last error: ${row.last_error ? `${formatTime(row.last_error_at)} ${row.last_error}` : '-'}`),
     comment(
       row.cursor_position === null
         ? 'cursor: none yet (the first run reads from the beginning)'
-        : `cursor: ${JSON.stringify(row.cursor_position)} (${row.records_committed} records committed, moved ${formatTime(row.cursor_updated_at)})`,
+        : `cursor: ${JSON.stringify(row.cursor_position)} (moved ${formatTime(row.cursor_updated_at)}, over ${row.records_committed} records read in the pages that moved it, re-reads counted again)`,
     ),
   ];
   const pushOnly = [comment(`push-only: never polled (no poll schedule, no cursor); it takes signed pushes at POST /v1/webhooks/${row.id}`)];
   const lines = [
     comment(`connector ${row.id} (${describe(row)}, code set ${row.code_set}): ${row.state}`),
+    comment(`stored: ${stored} dossier${stored === 1 ? '' : 's'} (fleet connector status ${row.id}: where its sync stands)`),
     ...(isPolled(connectorSettings(row)) ? polled : pushOnly),
     comment(`registered ${formatTime(row.created_at)}, definition updated ${formatTime(row.updated_at)}`),
   ];

@@ -99,7 +99,9 @@ it('lists it (state, breaker, last success, last error, cursor) and shows its de
 
   expect(show.code).toBe(0);
   expect(show.output).toMatch(/^# connector sim-01 \(national-rest, province 01, code set 2025\): active$/m);
-  expect(show.output).toMatch(/^# cursor: \{"afterCode":"01\.2026\.000042","updatedSince":"20260101080000"\} \(42 records committed/m);
+  // The cursor's counter is labelled for what it is (records read, re-reads counted again); what is stored is counted in dossiers.
+  expect(show.output).toMatch(/^# cursor: \{"afterCode":"01\.2026\.000042","updatedSince":"20260101080000"\} \(moved \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z, over 42 records read in the pages that moved it, re-reads counted again\)$/m);
+  expect(show.output).toMatch(/^# stored: 0 dossiers \(fleet connector status sim-01: where its sync stands\)$/m);
   expect(show.output).toMatch(/^# last success: -; last error: .*HTTP 503/m);
   // The whole output is a definition file again: fleet connector update --file takes it back.
   expect(parseYaml(show.output)).toEqual(definition);

@@ -5,6 +5,7 @@ import type { Logger } from '../../logger.js';
 import { problem, sendProblem } from '../problem.js';
 import { requireApiKey } from './api-key-auth.js';
 import { registerConnectorRoutes } from './connector-routes.js';
+import { registerConnectorStatusRoute } from './connector-status-route.js';
 
 /** What the admin API needs. */
 export interface AdminApiOptions {
@@ -41,4 +42,5 @@ export async function adminApi(api: FastifyInstance, options: AdminApiOptions): 
   });
 
   registerConnectorRoutes(api, options.db);
+  registerConnectorStatusRoute(api, options.db);
 }
