@@ -25,7 +25,13 @@ const integer = (min: number, max: number) =>
     .string()
     .regex(/^\d+$/, { message: `expected a whole number from ${min} to ${max}` })
     .transform(Number)
-    .pipe(z.number().int().min(min, { message: `expected a whole number from ${min} to ${max}` }).max(max, { message: `expected a whole number from ${min} to ${max}` }));
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, { message: `expected a whole number from ${min} to ${max}` })
+        .max(max, { message: `expected a whole number from ${min} to ${max}` }),
+    );
 
 /**
  * Every setting of the fleet, read from the environment. Each entry documents itself and its default;
@@ -33,9 +39,10 @@ const integer = (min: number, max: number) =>
  */
 const schema = z.object({
   /** Postgres connection string. Default: the local server, database `dossier_sync`. */
-  DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/dossier_sync').default(
+  DATABASE_URL: urlWithProtocols(
+    ['postgres:', 'postgresql:'],
     'postgres://postgres@127.0.0.1:5432/dossier_sync',
-  ),
+  ).default('postgres://postgres@127.0.0.1:5432/dossier_sync'),
   /** Redis connection string. Default: the local server, database 0. */
   REDIS_URL: urlWithProtocols(['redis:', 'rediss:'], 'redis://127.0.0.1:6379').default('redis://127.0.0.1:6379'),
   /** Port of the HTTP server (gateway: webhooks, read API, /metrics, health). Default 8080; 0 picks a free port. */
@@ -44,12 +51,18 @@ const schema = z.object({
   HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   /** pino log level. Default info. */
   LOG_LEVEL: z.enum(logLevels, { message: `expected one of ${logLevels.join(', ')}` }).default('info'),
-  /** Prefix of every Redis key of the fleet's queues, so several fleets (or tests) share one Redis. Default `dossier-sync`. */
+  /**
+   * Prefix of every Redis key of the fleet's queues, so several fleets (or tests) share one Redis. Default
+   * `dossier-sync`.
+   */
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'expected 1 to 64 letters, digits, dots, dashes or underscores' })
     .default('dossier-sync'),
-  /** Ingest batches written at once by one writer process; each holds one Postgres connection. Default 2 (limits.md: more gained nothing on 2 cores). */
+  /**
+   * Ingest batches written at once by one writer process; each holds one Postgres connection. Default 2 (limits.md:
+   * more gained nothing on 2 cores).
+   */
   WRITER_CONCURRENCY: integer(1, 64).default(2),
   /**
    * Connectors polled at once by one poller process. Default 64. A run against a hung province system holds its
@@ -72,15 +85,23 @@ const schema = z.object({
    */
   SECRETS_KEY: z
     .string()
-    .refine((value) => isSecretsKey(value), { message: 'expected 32 random bytes in base64 (44 characters, e.g. from: openssl rand -base64 32)' })
+    .refine((value) => isSecretsKey(value), {
+      message: 'expected 32 random bytes in base64 (44 characters, e.g. from: openssl rand -base64 32)',
+    })
     .optional(),
   /** Largest webhook body accepted; a larger one is refused with 413. Default 1048576 (1 MiB). */
   WEBHOOK_BODY_LIMIT_BYTES: integer(1024, 67_108_864).default(1_048_576),
   /** Pushed records grouped into one ingest job, at most. Default 500. */
   WEBHOOK_BATCH_MAX_RECORDS: integer(1, 5000).default(500),
-  /** How long pushed records wait for others to share their ingest job. Default 20 ms (bench:webhooks: fewer, larger jobs cost less per update than 10 ms, for a few ms of latency). */
+  /**
+   * How long pushed records wait for others to share their ingest job. Default 20 ms (bench:webhooks: fewer, larger
+   * jobs cost less per update than 10 ms, for a few ms of latency).
+   */
   WEBHOOK_BATCH_WAIT_MS: integer(0, 1000).default(20),
-  /** How long a delivery's webhook-id is remembered, so a retry is acknowledged without being applied twice. Default 86400 s (24 h). */
+  /**
+   * How long a delivery's webhook-id is remembered, so a retry is acknowledged without being applied twice. Default
+   * 86400 s (24 h).
+   */
   WEBHOOK_IDEMPOTENCY_TTL_SECONDS: integer(60, 2_592_000).default(86_400),
   /** How long a delivery waits for Redis to acknowledge its batch before it is answered 503. Default 10000 ms. */
   WEBHOOK_ACK_TIMEOUT_MS: integer(100, 120_000).default(10_000),
@@ -99,11 +120,14 @@ export type Config = z.infer<typeof schema>;
 
 /** Reads and validates the configuration; throws ConfigError naming the first wrong variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const present = Object.fromEntries(Object.keys(schema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]));
+  const present = Object.fromEntries(
+    Object.keys(schema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]),
+  );
   const result = schema.safeParse(present);
   if (result.success) {
     // An unset optional setting is absent rather than undefined: a config is also handed on as an environment.
-    for (const key of Object.keys(result.data) as (keyof Config)[]) if (result.data[key] === undefined) delete result.data[key];
+    for (const key of Object.keys(result.data) as (keyof Config)[])
+      if (result.data[key] === undefined) delete result.data[key];
     return result.data;
   }
   const issue = result.error.issues[0]!;

@@ -68,7 +68,8 @@ export const deadLetterReasons = {
   bad_date: { title: 'a date cannot be read, or is outside the years 0001 to 9999' },
   bad_province: { title: 'the province code is not one of the code set' },
   bad_value: { title: 'a value is of the wrong type, too long, or holds text Postgres cannot store' },
-  // Also an update holding a prototype key (`__proto__`, `constructor`, `prototype`), and a `map` that failed otherwise.
+  // Also an update holding a prototype key (`__proto__`, `constructor`, `prototype`), and a `map` that failed
+  // otherwise.
   malformed_record: { title: 'the record cannot be mapped at all' },
   // The writer's, not a mapping's: a record the database refused although it passed mapping (DESIGN.md guarantee 4).
   unstorable: { title: 'the database refused the record' },
@@ -86,7 +87,10 @@ const disjoint: [RequestErrorCode & DeadLetterReason] extends [never] ? true : f
 void disjoint;
 
 /** The whole catalogue, by code. */
-export const errorCatalogue: Readonly<Record<ErrorCode, RequestErrorEntry | DeadLetterReasonEntry>> = { ...requestErrors, ...deadLetterReasons };
+export const errorCatalogue: Readonly<Record<ErrorCode, RequestErrorEntry | DeadLetterReasonEntry>> = {
+  ...requestErrors,
+  ...deadLetterReasons,
+};
 
 /** Whether `value` is a code of the catalogue (own keys only: `constructor` is not a code). */
 export function isErrorCode(value: unknown): value is ErrorCode {
@@ -101,7 +105,9 @@ export function isRequestErrorCode(value: unknown): value is RequestErrorCode {
 /** An Error that carries a catalogue code, e.g. a RegistryError: a front end can name it by `code`. */
 export type CodedError = Error & { readonly code: ErrorCode };
 
-/** Whether `error` is an Error carrying a catalogue `code` (a Node or driver error's `ECONNREFUSED`, `23505` is not). */
+/**
+ * Whether `error` is an Error carrying a catalogue `code` (a Node or driver error's `ECONNREFUSED`, `23505` is not).
+ */
 export function isCodedError(error: unknown): error is CodedError {
   return error instanceof Error && isErrorCode((error as { code?: unknown }).code);
 }

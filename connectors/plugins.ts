@@ -5,10 +5,11 @@ import { declarativePlugin } from './declarative/declarative-connector.js';
 import { lgspSoapPlugin } from './lgsp-soap/lgsp-soap-connector.js';
 import { nationalRestPlugin } from './national-rest/national-rest-connector.js';
 
-
 /** Every connector kind, by the name a definition uses. */
 export const connectorPlugins: ReadonlyMap<string, ConnectorPlugin> = new Map(
-  [declarativePlugin as ConnectorPlugin, nationalRestPlugin as ConnectorPlugin, lgspSoapPlugin as ConnectorPlugin].map((plugin) => [plugin.kind, plugin]),
+  [declarativePlugin as ConnectorPlugin, nationalRestPlugin as ConnectorPlugin, lgspSoapPlugin as ConnectorPlugin].map(
+    (plugin) => [plugin.kind, plugin],
+  ),
 );
 
 /** A connector as the registry holds it: its kind and the settings it is built with. */
@@ -22,12 +23,16 @@ export interface RegisteredConnector extends Omit<ConnectorSettings<unknown>, 'g
 export function createConnector(settings: RegisteredConnector & { gate?: RequestGate }): Connector {
   const plugin = connectorPlugins.get(settings.kind);
   if (!plugin) {
-    throw new DefinitionError([`connector ${settings.id}: kind ${JSON.stringify(settings.kind)} is unknown; expected one of ${[...connectorPlugins.keys()].join(', ')}`]);
+    throw new DefinitionError([
+      `connector ${settings.id}: kind ${JSON.stringify(settings.kind)} is unknown; expected one of ${[...connectorPlugins.keys()].join(', ')}`,
+    ]);
   }
   const parsed = plugin.configSchema.safeParse(settings.config);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new DefinitionError([`connector ${settings.id}: config.${issue.path.join('.') || '(root)'}: ${issue.message}`]);
+    throw new DefinitionError([
+      `connector ${settings.id}: config.${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    ]);
   }
   const connectorSettings: ConnectorSettings<unknown> = { ...settings, config: parsed.data };
   return plugin.create(connectorSettings);

@@ -74,11 +74,11 @@ export function isDataError(error: unknown): boolean {
 /** Fixed descriptions of the data errors a write can meet (Postgres's own condition names, in words). */
 const dataErrorDescriptions: Record<string, string> = {
   '22001': 'text longer than its column allows',
-  '22003': 'a number out of its column\'s range',
+  '22003': "a number out of its column's range",
   '22007': 'a date or time in a form the database cannot read',
   '22008': 'a date or time out of the range the database stores',
   '22009': 'a date or time out of the range the database stores (or an impossible time zone offset)',
-  '22021': 'a character the database\'s encoding cannot hold (NUL)',
+  '22021': "a character the database's encoding cannot hold (NUL)",
   '22P02': 'a value that is not valid for its type (for text: an unpaired surrogate)',
   '22P05': 'a character the database cannot store (NUL)',
   '23502': 'a required value missing',
@@ -96,8 +96,19 @@ export function describeDataError(error: unknown): string {
   const { code, column, constraint } = (error ?? {}) as { code?: unknown; column?: unknown; constraint?: unknown };
   const sqlState = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : 'unknown';
   const description =
-    dataErrorDescriptions[sqlState] ?? (sqlState.startsWith('23') ? 'an integrity constraint violation' : sqlState.startsWith('22') ? 'a data exception' : 'an error');
-  const identifier = (value: unknown) => (typeof value === 'string' && /^[a-z_][a-z0-9_]{0,62}$/.test(value) ? value : null);
-  const place = [identifier(column) && `column ${identifier(column)}`, identifier(constraint) && `constraint ${identifier(constraint)}`].filter(Boolean).join(', ');
+    dataErrorDescriptions[sqlState] ??
+    (sqlState.startsWith('23')
+      ? 'an integrity constraint violation'
+      : sqlState.startsWith('22')
+        ? 'a data exception'
+        : 'an error');
+  const identifier = (value: unknown) =>
+    typeof value === 'string' && /^[a-z_][a-z0-9_]{0,62}$/.test(value) ? value : null;
+  const place = [
+    identifier(column) && `column ${identifier(column)}`,
+    identifier(constraint) && `constraint ${identifier(constraint)}`,
+  ]
+    .filter(Boolean)
+    .join(', ');
   return `SQLSTATE ${sqlState}: ${description}${place ? ` (${place})` : ''}`;
 }

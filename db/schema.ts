@@ -70,7 +70,10 @@ export interface ConnectorsTable {
   breaker_changed_at: Timestamp | null;
   /** One line on what system this is, from the definition. */
   description: ColumnType<string | null, string | null | undefined, string | null>;
-  /** The validated definition as submitted (JSON; secrets only as references); null for a connector registered without one. */
+  /**
+   * The validated definition as submitted (JSON; secrets only as references); null for a connector registered without
+   * one.
+   */
   definition: ColumnType<unknown, string | null | undefined, string | null>;
 }
 
@@ -96,7 +99,11 @@ export interface DeadLettersTable {
   raw_payload: string;
   received_at: Timestamp;
   created_at: ColumnType<Date, Date | string | undefined, never>;
-  state: ColumnType<'new' | 'replayed' | 'discarded', 'new' | 'replayed' | 'discarded' | undefined, 'new' | 'replayed' | 'discarded'>;
+  state: ColumnType<
+    'new' | 'replayed' | 'discarded',
+    'new' | 'replayed' | 'discarded' | undefined,
+    'new' | 'replayed' | 'discarded'
+  >;
 }
 
 /** A key of the admin and read APIs: only its SHA-256 hash is stored. */
@@ -146,7 +153,11 @@ export interface FailedBatchesTable {
   last_job: string;
   first_failed_at: ColumnType<Date, Date | string | undefined, never>;
   failed_at: Timestamp;
-  state: ColumnType<'failed' | 'retried' | 'discarded', 'failed' | 'retried' | 'discarded' | undefined, 'failed' | 'retried' | 'discarded'>;
+  state: ColumnType<
+    'failed' | 'retried' | 'discarded',
+    'failed' | 'retried' | 'discarded' | undefined,
+    'failed' | 'retried' | 'discarded'
+  >;
   state_changed_at: Timestamp | null;
 }
 

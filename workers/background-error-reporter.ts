@@ -2,7 +2,17 @@ import type { Counter } from 'prom-client';
 import type { Logger } from './logger.js';
 
 /** The parts of a fleet process whose failures no request awaits: the `component` label. */
-export type ErrorComponent = 'redis' | 'postgres' | 'ingest_queue' | 'queue_events' | 'poll_queue' | 'poller' | 'writer' | 'scheduler' | 'webhooks' | 'readiness';
+export type ErrorComponent =
+  | 'redis'
+  | 'postgres'
+  | 'ingest_queue'
+  | 'queue_events'
+  | 'poll_queue'
+  | 'poller'
+  | 'writer'
+  | 'scheduler'
+  | 'webhooks'
+  | 'readiness';
 
 /** What failed: the `kind` label. */
 export type ErrorKind =
@@ -44,9 +54,14 @@ export interface BackgroundErrors {
 
 /** Options of the reporter. */
 export interface BackgroundErrorReporterOptions {
-  /** Counts every failure by component and kind (`dossier_sync_background_errors_total`). Default: none, logged only. */
+  /**
+   * Counts every failure by component and kind (`dossier_sync_background_errors_total`). Default: none, logged only.
+   */
   counter?: Counter<'component' | 'kind'>;
-  /** At most one line per component and kind this often (ms); the repeats meanwhile are told, counted, in the next. Default 30000. */
+  /**
+   * At most one line per component and kind this often (ms); the repeats meanwhile are told, counted, in the next.
+   * Default 30000.
+   */
   intervalMs?: number;
 }
 
@@ -66,9 +81,13 @@ interface SourceState {
 
 /** A short text for an error, with any credentials of a URL in it (`redis://user:password@host`) cut out. */
 export function describeError(error: unknown): string {
-  if (error instanceof AggregateError && error.errors.length > 0 && error.message === '') return describeError(error.errors[0]);
+  if (error instanceof AggregateError && error.errors.length > 0 && error.message === '')
+    return describeError(error.errors[0]);
   const code = (error as { code?: unknown } | null)?.code;
-  const text = error instanceof Error ? `${error.message}${typeof code === 'string' && !error.message.includes(code) ? ` (${code})` : ''}` : String(error);
+  const text =
+    error instanceof Error
+      ? `${error.message}${typeof code === 'string' && !error.message.includes(code) ? ` (${code})` : ''}`
+      : String(error);
   return text.replace(/\/\/[^/@\s]*@/g, '//').slice(0, 500);
 }
 
@@ -136,7 +155,10 @@ export class BackgroundErrorReporter implements BackgroundErrors {
   /** One line for `failures` failures of a source, the last of which is shown. */
   private write({ source, error, context }: Pending, failures: number): void {
     const fields = { component: source.component, kind: source.kind, ...context, err: describeError(error), failures };
-    const message = failures > 1 ? `${source.message} (${failures} times since the last line; the last error is shown)` : source.message;
+    const message =
+      failures > 1
+        ? `${source.message} (${failures} times since the last line; the last error is shown)`
+        : source.message;
     this.logger[source.level ?? 'error'](fields, message);
   }
 }

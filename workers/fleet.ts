@@ -34,13 +34,23 @@ export interface Fleet {
   stop(): Promise<void>;
 }
 
-const redisConnectionError: ErrorSource = { component: 'redis', kind: 'connection', message: 'Redis connection error; its commands wait for the reconnection' };
+const redisConnectionError: ErrorSource = {
+  component: 'redis',
+  kind: 'connection',
+  message: 'Redis connection error; its commands wait for the reconnection',
+};
 const postgresConnectionError: ErrorSource = {
   component: 'postgres',
   kind: 'connection',
-  message: 'a Postgres connection failed; the pool opens another, and the query it carried fails and is retried by its caller',
+  message:
+    'a Postgres connection failed; the pool opens another, and the query it carried fails and is retried by its caller',
 };
-const breakerNotRecorded: ErrorSource = { component: 'poller', kind: 'record_breaker_state', level: 'warn', message: 'could not record the breaker state (fleet connector list may show an older one)' };
+const breakerNotRecorded: ErrorSource = {
+  component: 'poller',
+  kind: 'record_breaker_state',
+  level: 'warn',
+  message: 'could not record the breaker state (fleet connector list may show an older one)',
+};
 
 /** Runs a reachability check until it passes or `waitMs` is spent; the last failure is the one thrown. */
 async function waitForDependency(check: () => Promise<void>, waitMs: number, logger: Logger): Promise<void> {
@@ -50,7 +60,10 @@ async function waitForDependency(check: () => Promise<void>, waitMs: number, log
       return await check();
     } catch (error) {
       if (Date.now() >= deadline) throw error;
-      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'waiting for a dependency to answer (STARTUP_WAIT_MS)');
+      logger.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        'waiting for a dependency to answer (STARTUP_WAIT_MS)',
+      );
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   }
@@ -62,7 +75,8 @@ async function waitForDependency(check: () => Promise<void>, waitMs: number, log
  */
 export async function startFleet(config: Config, wanted: readonly Role[], logger: Logger): Promise<Fleet> {
   const metrics = new FleetMetrics();
-  // Every failure that no request or job awaits goes here: logged at most once per component and kind per 30 s, and counted.
+  // Every failure that no request or job awaits goes here: logged at most once per component and kind per 30 s, and
+  // counted.
   const errors = new BackgroundErrorReporter(logger, { counter: metrics.backgroundErrors });
   const db = createDatabase(config.DATABASE_URL, {
     maxConnections: config.WRITER_CONCURRENCY + 3,
@@ -84,27 +98,50 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
   await warnIfEvicting(control, logger);
 
   const has = (role: Role) => wanted.includes(role);
-  const ingest = new IngestQueue(openConnection('ingest'), config.QUEUE_PREFIX, () => openConnection('ingest-events'), errors);
+  const ingest = new IngestQueue(
+    openConnection('ingest'),
+    config.QUEUE_PREFIX,
+    () => openConnection('ingest-events'),
+    errors,
+  );
   for (const { code } of currentProvinces) metrics.watchQueue(ingest.queueOf(code));
   if (has('gateway')) metrics.watchDeadLetters(() => countDeadLetters(db, { state: 'new' }));
   if (has('gateway')) metrics.watchFailedBatches(() => countFailedBatches(db, { state: 'failed' }));
 
-  const scheduler = has('scheduler') ? new ConnectorScheduler(db, openConnection('scheduler'), logger, { prefix: config.QUEUE_PREFIX, errors }) : null;
+  const scheduler = has('scheduler')
+    ? new ConnectorScheduler(db, openConnection('scheduler'), logger, { prefix: config.QUEUE_PREFIX, errors })
+    : null;
   if (scheduler) metrics.watchQueue(scheduler.queue);
   const sweep = has('writer')
-    ? new FailedBatchSweep(db, currentProvinces.map(({ code }) => ({ province: code, queue: ingest.queueOf(code) })), metrics.batchesFailed, logger)
+    ? new FailedBatchSweep(
+        db,
+        currentProvinces.map(({ code }) => ({ province: code, queue: ingest.queueOf(code) })),
+        metrics.batchesFailed,
+        logger,
+      )
     : null;
   const writer = has('writer')
-    ? new Writer(db, openConnection('writer'), metrics, logger, { prefix: config.QUEUE_PREFIX, concurrency: config.WRITER_CONCURRENCY, errors, onBatchFailed: () => sweep?.soon() })
+    ? new Writer(db, openConnection('writer'), metrics, logger, {
+        prefix: config.QUEUE_PREFIX,
+        concurrency: config.WRITER_CONCURRENCY,
+        errors,
+        onBatchFailed: () => sweep?.soon(),
+      })
     : null;
   const poller = has('poller')
-    ? new Poller(db, openConnection('poller'), ingest, metrics, logger, { prefix: config.QUEUE_PREFIX, concurrency: config.POLLER_CONCURRENCY, errors })
+    ? new Poller(db, openConnection('poller'), ingest, metrics, logger, {
+        prefix: config.QUEUE_PREFIX,
+        concurrency: config.POLLER_CONCURRENCY,
+        errors,
+      })
     : null;
   if (poller) {
     const levels = { closed: 0, half_open: 1, open: 2 } as const;
     poller.onBreakerChange = (connectorId, province, state) => {
       metrics.breakerState.set({ province, connector: connectorId }, levels[state]);
-      recordBreakerState(db, connectorId, state).catch((error: unknown) => errors.report(breakerNotRecorded, error, { province, connector: connectorId }));
+      recordBreakerState(db, connectorId, state).catch((error: unknown) =>
+        errors.report(breakerNotRecorded, error, { province, connector: connectorId }),
+      );
     };
   }
 

@@ -12,7 +12,15 @@ export function createLogger(level: string, name = 'fleet'): Logger {
     name,
     level,
     redact: {
-      paths: ['*.apiKey', '*.password', '*.secret', '*.authorization', '*.headers.authorization', '*.headers["x-api-key"]', 'req.headers.authorization'],
+      paths: [
+        '*.apiKey',
+        '*.password',
+        '*.secret',
+        '*.authorization',
+        '*.headers.authorization',
+        '*.headers["x-api-key"]',
+        'req.headers.authorization',
+      ],
       censor: '[redacted]',
     },
   });

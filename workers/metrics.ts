@@ -3,7 +3,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** Something that can report how many jobs wait in each state of a queue. */
 export interface QueueDepthSource {
   readonly name: string;
-  /** Its Redis connection (a BullMQ queue's `client`), when it has one: a queue whose connection is down is left out of a scrape. */
+  /**
+   * Its Redis connection (a BullMQ queue's `client`), when it has one: a queue whose connection is down is left out of
+   * a scrape.
+   */
   readonly client?: Promise<{ status: string }>;
   getJobCounts(...states: string[]): Promise<Record<string, number>>;
 }
@@ -108,10 +111,13 @@ export class FleetMetrics {
       labelNames: ['queue', 'state'] as const,
       registers: [this.registry],
       async collect() {
-        const depths = await Promise.all(queues.map(async (queue) => ({ queue, counts: await depthOf(queue).catch(() => null) })));
+        const depths = await Promise.all(
+          queues.map(async (queue) => ({ queue, counts: await depthOf(queue).catch(() => null) })),
+        );
         this.reset();
         for (const { queue, counts } of depths) {
-          for (const [state, count] of Object.entries(counts ?? {})) this.set({ queue: queue.name.replace(/[{}]/g, ''), state }, count);
+          for (const [state, count] of Object.entries(counts ?? {}))
+            this.set({ queue: queue.name.replace(/[{}]/g, ''), state }, count);
         }
       },
     });
@@ -177,7 +183,9 @@ export class FleetMetrics {
     registers: [this.registry],
   });
 
-  /** Failures no request awaits (connection errors, lock renewals, bookkeeping writes), each also logged (rate-limited). */
+  /**
+   * Failures no request awaits (connection errors, lock renewals, bookkeeping writes), each also logged (rate-limited).
+   */
   readonly backgroundErrors = new Counter({
     name: 'dossier_sync_background_errors_total',
     help: 'Failures no request awaits, by component (redis, postgres, ingest_queue, poller, writer, scheduler, webhooks, readiness, …) and kind (connection, lock_renewal, record_connector_error, …); each is in the log, at most one line per component and kind per 30 s',

@@ -21,7 +21,12 @@ export function createRedis(url: string): Redis {
 
 /** Checks that Redis answers within a few seconds, without retrying forever. */
 export async function assertRedisReachable(url: string): Promise<void> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3_000 });
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 3_000,
+  });
   // Silent on purpose: a failure to connect rejects `connect()` below, and is thrown with what to check.
   probe.on('error', () => {});
   try {
@@ -29,7 +34,9 @@ export async function assertRedisReachable(url: string): Promise<void> {
     await probe.ping();
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new RedisUnavailableError(`cannot reach Redis at ${redactUrl(url)} (REDIS_URL): ${reason}; expected a running Redis 6.2 or newer`);
+    throw new RedisUnavailableError(
+      `cannot reach Redis at ${redactUrl(url)} (REDIS_URL): ${reason}; expected a running Redis 6.2 or newer`,
+    );
   } finally {
     probe.disconnect();
   }
@@ -43,7 +50,10 @@ export async function warnIfEvicting(redis: Redis, logger: Logger): Promise<void
   try {
     const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];
     if (policy !== 'noeviction') {
-      logger.warn({ policy }, `Redis maxmemory-policy is ${policy}; expected noeviction, or Redis may drop queued batches under memory pressure`);
+      logger.warn(
+        { policy },
+        `Redis maxmemory-policy is ${policy}; expected noeviction, or Redis may drop queued batches under memory pressure`,
+      );
     }
   } catch {
     // Managed Redis services often forbid CONFIG; the policy is then the operator's to check.

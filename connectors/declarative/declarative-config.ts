@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { DatePattern, DatePatternError } from '../sdk/date-pattern.js';
 import { dateFormats } from '../sdk/dates.js';
-import { breakerSchema, defaultBreaker, defaultRateLimit, defaultRetry, rateLimitSchema, retrySchema } from '../sdk/source-policy.js';
+import {
+  breakerSchema,
+  defaultBreaker,
+  defaultRateLimit,
+  defaultRetry,
+  rateLimitSchema,
+  retrySchema,
+} from '../sdk/source-policy.js';
 import { secretReference } from '../sdk/secrets.js';
 import { comparableText } from '../sdk/text.js';
 
@@ -9,11 +16,21 @@ import { comparableText } from '../sdk/text.js';
 // `schedule` and `plugin`. Each option is documented where it is declared, with its default; the JSON Schema
 // at connectors/declarative/schema.json is generated from these declarations (npm run schema).
 
-const positiveInt = (what = 'a positive integer') => z.number({ error: `expected ${what}` }).int({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
-const nonNegativeInt = (what = 'a whole number, 0 or more') => z.number({ error: `expected ${what}` }).int({ error: `expected ${what}` }).min(0, { error: `expected ${what}` });
+const positiveInt = (what = 'a positive integer') =>
+  z
+    .number({ error: `expected ${what}` })
+    .int({ error: `expected ${what}` })
+    .positive({ error: `expected ${what}` });
+const nonNegativeInt = (what = 'a whole number, 0 or more') =>
+  z
+    .number({ error: `expected ${what}` })
+    .int({ error: `expected ${what}` })
+    .min(0, { error: `expected ${what}` });
 const text = (what: string) => z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}` });
 /** A path into a JSON document: dot-separated keys and array indexes, e.g. `data.items` or `timeline.dueAt`. */
-const jsonPath = z.string({ error: 'expected a path such as data.items (dot-separated keys)' }).regex(/^[^.\s]+(\.[^.\s]+)*$/, { error: 'expected a path such as data.items (dot-separated keys)' });
+const jsonPath = z
+  .string({ error: 'expected a path such as data.items (dot-separated keys)' })
+  .regex(/^[^.\s]+(\.[^.\s]+)*$/, { error: 'expected a path such as data.items (dot-separated keys)' });
 /** Text with `{{variable}}` placeholders; the variables are checked against what a request can use. */
 const template = z.string({ error: 'expected text (placeholders such as {{cursor}} allowed)' });
 const dateFormatExpected = `a shorthand (${dateFormats.join(', ')}) or a pattern such as dd/MM/yyyy HH:mm`;
@@ -29,17 +46,23 @@ const dateFormat = z
       DatePattern.compile(text);
     } catch (error) {
       if (!(error instanceof DatePatternError)) throw error;
-      context.addIssue({ code: 'custom', message: `${JSON.stringify(text)} is not a date format: ${error.message}. Expected ${dateFormatExpected}` });
+      context.addIssue({
+        code: 'custom',
+        message: `${JSON.stringify(text)} is not a date format: ${error.message}. Expected ${dateFormatExpected}`,
+      });
     }
   })
   .meta({
-    description: "A shorthand (yyyyMMddHHmmss, dd/MM/yyyy HH:mm:ss, dd/MM/yyyy, yyyy-MM-ddTHH:mm:ss, iso) or a pattern: yyyy MM dd HH mm ss, S to SSSSSSSSS (fraction), M d H m s (one or two digits), X XX XXX x xx xxx Z (offset), other characters literal, 'quoted text', [optional part]. No offset: the zone of `timezone`.",
+    description:
+      "A shorthand (yyyyMMddHHmmss, dd/MM/yyyy HH:mm:ss, dd/MM/yyyy, yyyy-MM-ddTHH:mm:ss, iso) or a pattern: yyyy MM dd HH mm ss, S to SSSSSSSSS (fraction), M d H m s (one or two digits), X XX XXX x xx xxx Z (offset), other characters literal, 'quoted text', [optional part]. No offset: the zone of `timezone`.",
     examples: [...dateFormats, 'dd/MM/yyyy HH:mm', 'yyyy-MM-dd HH:mm:ss.SSS', "yyyy-MM-dd'T'HH:mm:ssXXX"],
   });
 /** The zone of times a source writes without an offset. Vietnam's fixed UTC+7 unless said otherwise. */
 const timezone = z
   .string({ error: 'expected Asia/Ho_Chi_Minh, UTC or an offset such as +07:00' })
-  .regex(/^(Asia\/Ho_Chi_Minh|UTC|[+-]\d{2}:\d{2})$/, { error: 'expected Asia/Ho_Chi_Minh, UTC or an offset such as +07:00' })
+  .regex(/^(Asia\/Ho_Chi_Minh|UTC|[+-]\d{2}:\d{2})$/, {
+    error: 'expected Asia/Ho_Chi_Minh, UTC or an offset such as +07:00',
+  })
   .default('Asia/Ho_Chi_Minh');
 
 /** Sections a polled definition cannot do without; a push-only one has none of them. */
@@ -57,24 +80,34 @@ const requiredSection = (name: (typeof polledOnlySections)[number], what: string
 
 /** Connection to the province system. */
 export const httpSection = z
-  .object({
-    /** Base URL every request path is relative to, e.g. https://dichvucong.hanoi.gov.vn. */
-    baseUrl: z.url({ error: 'expected an http(s) URL such as https://motcua.example.gov.vn' }).refine((url) => /^https?:\/\//.test(url), { error: 'expected an http(s) URL' }),
-    /** Time allowed for one request. Default 30000 ms. */
-    timeoutMs: positiveInt('a positive number of milliseconds').max(300_000, { error: 'expected at most 300000 ms' }).default(30_000),
-    /** Headers sent with every request (no secrets here: use `auth`). */
-    headers: z.record(z.string(), z.string({ error: 'expected a header value as text' })).default({}),
-    /** TLS options for https. */
-    tls: z
-      .object({
-        /** Refuse a certificate that does not verify. Default true; false only for a system with a self-signed certificate on a private network. */
-        rejectUnauthorized: z.boolean({ error: 'expected true or false' }).default(true),
-        /** A PEM file of extra certificate authorities to trust (a provincial CA). */
-        caFile: text('a path to a PEM file').optional(),
-      })
-      .strict()
-      .default({ rejectUnauthorized: true }),
-  }, requiredSection('http', 'baseUrl, timeoutMs, headers, tls'))
+  .object(
+    {
+      /** Base URL every request path is relative to, e.g. https://dichvucong.hanoi.gov.vn. */
+      baseUrl: z
+        .url({ error: 'expected an http(s) URL such as https://motcua.example.gov.vn' })
+        .refine((url) => /^https?:\/\//.test(url), { error: 'expected an http(s) URL' }),
+      /** Time allowed for one request. Default 30000 ms. */
+      timeoutMs: positiveInt('a positive number of milliseconds')
+        .max(300_000, { error: 'expected at most 300000 ms' })
+        .default(30_000),
+      /** Headers sent with every request (no secrets here: use `auth`). */
+      headers: z.record(z.string(), z.string({ error: 'expected a header value as text' })).default({}),
+      /** TLS options for https. */
+      tls: z
+        .object({
+          /**
+           * Refuse a certificate that does not verify. Default true; false only for a system with a self-signed
+           * certificate on a private network.
+           */
+          rejectUnauthorized: z.boolean({ error: 'expected true or false' }).default(true),
+          /** A PEM file of extra certificate authorities to trust (a provincial CA). */
+          caFile: text('a path to a PEM file').optional(),
+        })
+        .strict()
+        .default({ rejectUnauthorized: true }),
+    },
+    requiredSection('http', 'baseUrl, timeoutMs, headers, tls'),
+  )
   .strict();
 
 /** How requests are authenticated. Secrets are references, never values. */
@@ -114,22 +147,35 @@ export const authSection = z.discriminatedUnion(
 );
 
 /** Variables a request template may use. */
-export const templateVariables = ['province', 'cursor', 'page', 'pageSize', 'offset', 'limit', 'token', 'windowStart', 'windowEnd'] as const;
+export const templateVariables = [
+  'province',
+  'cursor',
+  'page',
+  'pageSize',
+  'offset',
+  'limit',
+  'token',
+  'windowStart',
+  'windowEnd',
+] as const;
 
 /** The request that reads one page. */
 export const requestSection = z
-  .object({
-    /** Path relative to http.baseUrl, with placeholders, e.g. /api/v1/provinces/{{province}}/dossiers. */
-    path: template,
-    /** HTTP method. Default GET. */
-    method: z.enum(['GET', 'POST'], { error: 'expected GET or POST' }).default('GET'),
-    /** Query parameters; one whose value renders empty (no cursor yet) is left out. */
-    query: z.record(z.string(), template).default({}),
-    /** Request headers. */
-    headers: z.record(z.string(), template).default({}),
-    /** A JSON body for POST, whose string values may hold placeholders. */
-    body: z.record(z.string(), z.unknown()).optional(),
-  }, requiredSection('request', 'path, method, query, headers, body'))
+  .object(
+    {
+      /** Path relative to http.baseUrl, with placeholders, e.g. /api/v1/provinces/{{province}}/dossiers. */
+      path: template,
+      /** HTTP method. Default GET. */
+      method: z.enum(['GET', 'POST'], { error: 'expected GET or POST' }).default('GET'),
+      /** Query parameters; one whose value renders empty (no cursor yet) is left out. */
+      query: z.record(z.string(), template).default({}),
+      /** Request headers. */
+      headers: z.record(z.string(), template).default({}),
+      /** A JSON body for POST, whose string values may hold placeholders. */
+      body: z.record(z.string(), z.unknown()).optional(),
+    },
+    requiredSection('request', 'path, method, query, headers, body'),
+  )
   .strict();
 
 /** How pages follow each other. */
@@ -149,7 +195,9 @@ export const paginationSection = z.discriminatedUnion(
       })
       .strict(),
     /** `{{offset}}` and `{{limit}}`: records skipped and records per page. */
-    z.object({ type: z.literal('offset'), pageSize: positiveInt().max(5000, { error: 'expected at most 5000' }) }).strict(),
+    z
+      .object({ type: z.literal('offset'), pageSize: positiveInt().max(5000, { error: 'expected at most 5000' }) })
+      .strict(),
     /** Follow a next-page URL, from the body (`path`) or the `Link: <…>; rel="next"` header. */
     z
       .object({
@@ -161,7 +209,10 @@ export const paginationSection = z.discriminatedUnion(
         pageSize: positiveInt().max(5000, { error: 'expected at most 5000' }).default(100),
       })
       .strict()
-      .refine((pagination) => pagination.from !== 'body' || pagination.path !== undefined, { error: 'path: expected the path of the next URL in the body', path: ['path'] }),
+      .refine((pagination) => pagination.from !== 'body' || pagination.path !== undefined, {
+        error: 'path: expected the path of the next URL in the body',
+        path: ['path'],
+      }),
     /** An opaque token from each page, sent back as `{{token}}`; no token means the last page. */
     z
       .object({
@@ -190,29 +241,50 @@ export const incrementalSection = z
     /** Whether the source's since-filter includes the cursor time itself. Default true. */
     inclusive: z.boolean({ error: 'expected true or false' }).default(true),
     /** Seconds re-read at the start of every run: update times are coarse, commits land late. Default 120. */
-    lookbackSeconds: nonNegativeInt().max(7 * 86_400, { error: 'expected at most 604800 (7 days)' }).default(120),
+    lookbackSeconds: nonNegativeInt()
+      .max(7 * 86_400, { error: 'expected at most 604800 (7 days)' })
+      .default(120),
     /** Where the first sync starts (ISO 8601 date or time); default: the source's beginning. */
-    startDate: z.iso.datetime({ offset: true, local: true, error: 'expected an ISO 8601 time such as 2025-07-01T00:00:00+07:00' }).or(z.iso.date({ error: 'expected an ISO 8601 date such as 2025-07-01' })).optional(),
-    /** Read in time windows of this many hours (`{{windowStart}}`/`{{windowEnd}}`), for sources that refuse long ranges. */
-    windowHours: positiveInt().max(24 * 366, { error: 'expected at most 8784 hours' }).optional(),
-    /** Whether the source returns records sorted by update time (ascending). Default true. Unsorted: the update time moves only at the end of a walk. */
+    startDate: z.iso
+      .datetime({ offset: true, local: true, error: 'expected an ISO 8601 time such as 2025-07-01T00:00:00+07:00' })
+      .or(z.iso.date({ error: 'expected an ISO 8601 date such as 2025-07-01' }))
+      .optional(),
+    /**
+     * Read in time windows of this many hours (`{{windowStart}}`/`{{windowEnd}}`), for sources that refuse long ranges.
+     */
+    windowHours: positiveInt()
+      .max(24 * 366, { error: 'expected at most 8784 hours' })
+      .optional(),
+    /**
+     * Whether the source returns records sorted by update time (ascending). Default true. Unsorted: the update time
+     * moves only at the end of a walk.
+     */
     sorted: z.boolean({ error: 'expected true or false' }).default(true),
   })
   .strict();
 
 /** Where the records are in a response. */
 export const recordsSection = z
-  .object({
-    /** Path to the array of records, e.g. data.content; `$` when the body itself is the array. */
-    path: z.union([z.literal('$'), jsonPath], { error: 'expected a path such as data.items (dot-separated keys), or $ when the body itself is the list' }),
-  }, requiredSection('records', 'path to the list of records in a response'))
+  .object(
+    {
+      /** Path to the array of records, e.g. data.content; `$` when the body itself is the array. */
+      path: z.union([z.literal('$'), jsonPath], {
+        error: 'expected a path such as data.items (dot-separated keys), or $ when the body itself is the list',
+      }),
+    },
+    requiredSection('records', 'path to the list of records in a response'),
+  )
   .strict();
 
 /** Pushed updates: where the records are in a webhook body (they are mapped by `fields` and `statuses`). */
 export const webhookSection = z
   .object({
     /** Path to the update or list of updates in a pushed body; `$` (default) when the body itself is one. */
-    recordsPath: z.union([z.literal('$'), jsonPath], { error: 'expected a path such as data (dot-separated keys), or $ for the body itself' }).default('$'),
+    recordsPath: z
+      .union([z.literal('$'), jsonPath], {
+        error: 'expected a path such as data (dot-separated keys), or $ for the body itself',
+      })
+      .default('$'),
   })
   .strict();
 
@@ -223,7 +295,10 @@ const valueMap = z.record(z.string(), z.union([z.string(), z.number()])).superRe
     const first = firstOf.get(comparableText(key));
     if (!first) firstOf.set(comparableText(key), [key, value]);
     else if (first[1] !== value) {
-      context.addIssue({ code: 'custom', message: `${JSON.stringify(first[0])} and ${JSON.stringify(key)} are the same text after Unicode NFC and trimming but map to ${JSON.stringify(first[1])} and ${JSON.stringify(value)}; keep one` });
+      context.addIssue({
+        code: 'custom',
+        message: `${JSON.stringify(first[0])} and ${JSON.stringify(key)} are the same text after Unicode NFC and trimming but map to ${JSON.stringify(first[1])} and ${JSON.stringify(value)}; keep one`,
+      });
     }
   }
 });
@@ -248,7 +323,9 @@ const fieldSource = z.union(
         map: valueMap.optional(),
       })
       .strict()
-      .refine((field) => (field.path === undefined) !== (field.constant === undefined), { error: 'expected exactly one of path or constant' }),
+      .refine((field) => (field.path === undefined) !== (field.constant === undefined), {
+        error: 'expected exactly one of path or constant',
+      }),
   ],
   { error: 'expected a path (text) or {path | constant, format?, timezone?, trim?, map?}' },
 );
@@ -288,14 +365,30 @@ export const fieldsSection = z
 export const statusesSection = z
   .object({
     /** A known vocabulary to start from: national (1-10), english (receiving…done), vietnamese (domain.md labels). */
-    preset: z.enum(['national', 'english', 'vietnamese'], { error: 'expected national, english or vietnamese' }).optional(),
+    preset: z
+      .enum(['national', 'english', 'vietnamese'], { error: 'expected national, english or vietnamese' })
+      .optional(),
     /** Vendor value → national code; added to (and overriding) the preset. */
-    map: z.record(z.string(), z.number({ error: 'expected a national status code 1-10' }).int({ error: 'expected a national status code 1-10' }).min(1, { error: 'expected a national status code 1-10' }).max(10, { error: 'expected a national status code 1-10' })).default({}),
-    /** Compare vendor values without regard to case. Default true. (Surrounding space and the Unicode form, NFC or NFD, never count.) */
+    map: z
+      .record(
+        z.string(),
+        z
+          .number({ error: 'expected a national status code 1-10' })
+          .int({ error: 'expected a national status code 1-10' })
+          .min(1, { error: 'expected a national status code 1-10' })
+          .max(10, { error: 'expected a national status code 1-10' }),
+      )
+      .default({}),
+    /**
+     * Compare vendor values without regard to case. Default true. (Surrounding space and the Unicode form, NFC or NFD,
+     * never count.)
+     */
     ignoreCase: z.boolean({ error: 'expected true or false' }).default(true),
   })
   .strict()
-  .refine((statuses) => statuses.preset !== undefined || Object.keys(statuses.map).length > 0, { error: 'expected a preset or a map of vendor statuses' });
+  .refine((statuses) => statuses.preset !== undefined || Object.keys(statuses.map).length > 0, {
+    error: 'expected a preset or a map of vendor statuses',
+  });
 
 /**
  * Every section of a declarative definition, in the order a file writes them (declarative/README.md). The one
@@ -340,19 +433,33 @@ export const declarativeConfig = z
     // Every placeholder must be one a request can fill.
     const templates: [string, string][] = [['request.path', config.request.path]];
     for (const [key, value] of Object.entries(config.request.query)) templates.push([`request.query.${key}`, value]);
-    for (const [key, value] of Object.entries(config.request.headers)) templates.push([`request.headers.${key}`, value]);
+    for (const [key, value] of Object.entries(config.request.headers))
+      templates.push([`request.headers.${key}`, value]);
     for (const [where, value] of templates) {
       for (const [, name] of value.matchAll(/\{\{\s*([^}\s]+)\s*\}\}/g)) {
         if (!(templateVariables as readonly string[]).includes(name!)) {
-          context.addIssue({ code: 'custom', path: where.split('.'), message: `{{${name}}} is not a placeholder; expected one of ${templateVariables.map((v) => `{{${v}}}`).join(', ')}` });
+          context.addIssue({
+            code: 'custom',
+            path: where.split('.'),
+            message: `{{${name}}} is not a placeholder; expected one of ${templateVariables.map((v) => `{{${v}}}`).join(', ')}`,
+          });
         }
       }
     }
     if (config.incremental?.windowHours && !JSON.stringify(config.request).includes('windowEnd')) {
-      context.addIssue({ code: 'custom', path: ['incremental', 'windowHours'], message: 'time windows need {{windowStart}} and {{windowEnd}} in the request' });
+      context.addIssue({
+        code: 'custom',
+        path: ['incremental', 'windowHours'],
+        message: 'time windows need {{windowStart}} and {{windowEnd}} in the request',
+      });
     }
     if (config.incremental === undefined && config.fields.sourceUpdatedAt === undefined) {
-      context.addIssue({ code: 'custom', path: ['fields', 'sourceUpdatedAt'], message: 'expected where each record says when it last changed (e.g. updatedAt): required unless incremental.cursorField says it' });
+      context.addIssue({
+        code: 'custom',
+        path: ['fields', 'sourceUpdatedAt'],
+        message:
+          'expected where each record says when it last changed (e.g. updatedAt): required unless incremental.cursorField says it',
+      });
     }
   });
 /** The configuration of a polled connector (it may take pushes too, with `webhook`). */
@@ -363,11 +470,20 @@ export type DeclarativeConfig = z.infer<typeof declarativeConfig>;
  * has no section about reading the system, and is never polled.
  */
 export const pushOnlyConfig = z
-  .object({ webhook: sectionSchemas.webhook, fields: sectionSchemas.fields, statuses: sectionSchemas.statuses } satisfies Record<(typeof pushSections)[number], z.ZodType>)
+  .object({
+    webhook: sectionSchemas.webhook,
+    fields: sectionSchemas.fields,
+    statuses: sectionSchemas.statuses,
+  } satisfies Record<(typeof pushSections)[number], z.ZodType>)
   .strict()
   .superRefine((config, context) => {
     if (config.fields.sourceUpdatedAt === undefined) {
-      context.addIssue({ code: 'custom', path: ['fields', 'sourceUpdatedAt'], message: 'expected where each update says when it last changed (e.g. updatedAt): required, since a push-only connector has no incremental.cursorField to take it from' });
+      context.addIssue({
+        code: 'custom',
+        path: ['fields', 'sourceUpdatedAt'],
+        message:
+          'expected where each update says when it last changed (e.g. updatedAt): required, since a push-only connector has no incremental.cursorField to take it from',
+      });
     }
   });
 export type PushOnlyConfig = z.infer<typeof pushOnlyConfig>;
@@ -382,14 +498,16 @@ export function isPushOnly(config: DeclarativeConfig | PushOnlyConfig): config i
  * http, request and records; polled otherwise. Each shape reports its own problems, path by path.
  */
 export const declarativeSections = z.unknown().transform((input, context): DeclarativeConfig | PushOnlyConfig => {
-  const sections = input !== null && typeof input === 'object' && !Array.isArray(input) ? (input as Record<string, unknown>) : {};
+  const sections =
+    input !== null && typeof input === 'object' && !Array.isArray(input) ? (input as Record<string, unknown>) : {};
   const given = (key: string) => sections[key] !== undefined;
   if (!polledOnlySections.some(given) && !given('webhook')) {
     context.issues.push({
       code: 'custom',
       path: [],
       input,
-      message: 'expected the sections of a polled connector (http, request, records, fields, statuses) or of one whose system only pushes (webhook, fields, statuses); got neither http, request and records nor webhook',
+      message:
+        'expected the sections of a polled connector (http, request, records, fields, statuses) or of one whose system only pushes (webhook, fields, statuses); got neither http, request and records nor webhook',
     });
     return z.NEVER;
   }
@@ -398,11 +516,18 @@ export const declarativeSections = z.unknown().transform((input, context): Decla
     // Push-only: a section about reading the system would be ignored in silence, so it is refused by name.
     const stray = readingSections.filter(given);
     for (const key of stray) {
-      context.issues.push({ code: 'custom', path: [key], input: sections[key], message: `a push-only connector (webhook without http, request and records) is never polled, so it has no ${key}; remove it, or add http, request and records to poll the system` });
+      context.issues.push({
+        code: 'custom',
+        path: [key],
+        input: sections[key],
+        message: `a push-only connector (webhook without http, request and records) is never polled, so it has no ${key}; remove it, or add http, request and records to poll the system`,
+      });
     }
     document = Object.fromEntries(Object.entries(sections).filter(([key]) => !(stray as string[]).includes(key)));
   }
-  const parsed = (polledOnlySections.some(given) ? declarativeConfig : pushOnlyConfig).safeParse(document, { reportInput: true });
+  const parsed = (polledOnlySections.some(given) ? declarativeConfig : pushOnlyConfig).safeParse(document, {
+    reportInput: true,
+  });
   if (!parsed.success) {
     // The shape's own issues, each with its path and message, as if the shape had been parsed in place.
     context.issues.push(...(parsed.error.issues as unknown as z.core.$ZodRawIssue[]));

@@ -2,7 +2,16 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
-import { itemsAt, type Connector, type FieldSource, type ConnectorPlugin, type ConnectorSettings, type Cursor, type ReadState, type SourcePage } from '../sdk/connector.js';
+import {
+  itemsAt,
+  type Connector,
+  type FieldSource,
+  type ConnectorPlugin,
+  type ConnectorSettings,
+  type Cursor,
+  type ReadState,
+  type SourcePage,
+} from '../sdk/connector.js';
 import { DatePattern } from '../sdk/date-pattern.js';
 import { parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
@@ -72,7 +81,8 @@ function linkHeaderNext(header: unknown): string | null {
 
 /** Why `records.path` found no list: where the path stops, and what is there instead. */
 function describeMiss(body: unknown, path: string): string {
-  const keysOf = (value: unknown) => (value !== null && typeof value === 'object' ? Object.keys(value).slice(0, 8).join(', ') || 'none' : null);
+  const keysOf = (value: unknown) =>
+    value !== null && typeof value === 'object' ? Object.keys(value).slice(0, 8).join(', ') || 'none' : null;
   let at: unknown = body;
   const walked: string[] = [];
   for (const key of path === '$' ? [] : path.split('.')) {
@@ -117,7 +127,10 @@ export class DeclarativeConnector implements Connector {
       baseURL: http.baseUrl,
       timeout: http.timeoutMs,
       headers: http.headers,
-      httpsAgent: new Agent({ rejectUnauthorized: http.tls.rejectUnauthorized, ...(http.tls.caFile ? { ca: readFileSync(http.tls.caFile) } : {}) }),
+      httpsAgent: new Agent({
+        rejectUnauthorized: http.tls.rejectUnauthorized,
+        ...(http.tls.caFile ? { ca: readFileSync(http.tls.caFile) } : {}),
+      }),
     });
     this.auth = createRequestAuth(this.config.auth, this.http, settings.id);
     this.http.interceptors.request.use(async (request) => {
@@ -128,10 +141,15 @@ export class DeclarativeConnector implements Connector {
     this.mapper = new RecordMapper(this.config);
     const incremental = this.config.incremental;
     this.cursorPattern = DatePattern.compile(incremental?.cursorFormat ?? 'iso');
-    this.requestPattern = incremental?.requestFormat ? DatePattern.compile(incremental.requestFormat) : this.cursorPattern;
+    this.requestPattern = incremental?.requestFormat
+      ? DatePattern.compile(incremental.requestFormat)
+      : this.cursorPattern;
     this.sourceOffset = offsetOf(incremental?.timezone);
     const { request, pagination } = this.config;
-    this.walkSettings = createHash('sha256').update(canonicalJson({ baseUrl: http.baseUrl, request, pagination, incremental })).digest('hex').slice(0, 16);
+    this.walkSettings = createHash('sha256')
+      .update(canonicalJson({ baseUrl: http.baseUrl, request, pagination, incremental }))
+      .digest('hex')
+      .slice(0, 16);
   }
 
   private get pageSize(): number {
@@ -168,7 +186,10 @@ export class DeclarativeConnector implements Connector {
       // Re-read the look-back window (an exclusive filter's one unit more is added where the time is written).
       since = new Date(Date.parse(committedSince) - incremental.lookbackSeconds * 1000).toISOString();
     } else if (incremental?.startDate) {
-      since = (parseSourceDate(incremental.startDate, 'incremental.startDate', 'iso', offsetOf(incremental.timezone)) ?? new Date(0)).toISOString();
+      since = (
+        parseSourceDate(incremental.startDate, 'incremental.startDate', 'iso', offsetOf(incremental.timezone)) ??
+        new Date(0)
+      ).toISOString();
     }
     const state: DeclarativeReadState = {
       since,
@@ -240,8 +261,14 @@ export class DeclarativeConnector implements Connector {
   private templateValues(state: DeclarativeReadState): TemplateValues {
     const pattern = this.requestPattern;
     const exclusive = this.config.incremental?.inclusive === false;
-    const since = state.since === null ? null : pattern.format(new Date(Date.parse(state.since) - (exclusive ? pattern.precisionMs : 0)), this.sourceOffset);
-    const windowEnd = state.windowEnd === null ? null : pattern.format(pattern.ceil(new Date(state.windowEnd), this.sourceOffset), this.sourceOffset);
+    const since =
+      state.since === null
+        ? null
+        : pattern.format(new Date(Date.parse(state.since) - (exclusive ? pattern.precisionMs : 0)), this.sourceOffset);
+    const windowEnd =
+      state.windowEnd === null
+        ? null
+        : pattern.format(pattern.ceil(new Date(state.windowEnd), this.sourceOffset), this.sourceOffset);
     return {
       province: this.settings.sourceProvinceCode,
       cursor: since,
@@ -268,12 +295,21 @@ export class DeclarativeConnector implements Connector {
         .map(([name, value]) => [name, renderTemplate(value, values)] as const)
         .filter(([, value]) => value !== ''),
     );
-    const headers = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, renderTemplate(value, values)]));
+    const headers = Object.fromEntries(
+      Object.entries(request.headers).map(([name, value]) => [name, renderTemplate(value, values)]),
+    );
     const attempt = () =>
       this.pacer.run(() =>
         state.nextUrl
           ? this.http.get(state.nextUrl, { signal })
-          : this.http.request({ url: renderTemplate(request.path, values), method: request.method, params, headers, data: request.body ? renderJson(request.body, values) : undefined, signal }),
+          : this.http.request({
+              url: renderTemplate(request.path, values),
+              method: request.method,
+              params,
+              headers,
+              data: request.body ? renderJson(request.body, values) : undefined,
+              signal,
+            }),
       );
     try {
       try {
@@ -294,13 +330,18 @@ export class DeclarativeConnector implements Connector {
     const response = await this.send(state, signal);
     const { records: recordsAt, pagination, incremental } = this.config;
     const items = readPath(response.data, recordsAt.path);
-    if (!Array.isArray(items)) throw new SourceError(`connector ${this.settings.id}: ${describeMiss(response.data, recordsAt.path)}`, false);
+    if (!Array.isArray(items))
+      throw new SourceError(`connector ${this.settings.id}: ${describeMiss(response.data, recordsAt.path)}`, false);
 
     let newest = state.newest;
     if (incremental) {
       for (const item of items) {
         try {
-          const updated = this.cursorPattern.parse(readPath(item, incremental.cursorField), incremental.cursorField, this.sourceOffset);
+          const updated = this.cursorPattern.parse(
+            readPath(item, incremental.cursorField),
+            incremental.cursorField,
+            this.sourceOffset,
+          );
           if (updated) newest = later(newest, updated.toISOString());
         } catch {
           // The record becomes a dead letter through `map`; it moves no cursor.
@@ -314,16 +355,28 @@ export class DeclarativeConnector implements Connector {
     if (pagination.type === 'offset' && full) next = { ...state, page: state.page + items.length };
     if (pagination.type === 'cursorToken') {
       const token = readPath(response.data, pagination.path);
-      if (typeof token === 'string' && token !== '' && items.length > 0) next = { ...state, token: this.unrepeated(token, state.token) };
+      if (typeof token === 'string' && token !== '' && items.length > 0)
+        next = { ...state, token: this.unrepeated(token, state.token) };
     }
     if (pagination.type === 'nextLink') {
-      const link = pagination.from === 'linkHeader' ? linkHeaderNext(response.headers.link) : readPath(response.data, pagination.path!);
-      if (typeof link === 'string' && link !== '' && items.length > 0) next = { ...state, nextUrl: this.unrepeated(link, state.nextUrl) };
+      const link =
+        pagination.from === 'linkHeader'
+          ? linkHeaderNext(response.headers.link)
+          : readPath(response.data, pagination.path!);
+      if (typeof link === 'string' && link !== '' && items.length > 0)
+        next = { ...state, nextUrl: this.unrepeated(link, state.nextUrl) };
     }
     if (next === null && state.windowEnd !== null && Date.parse(state.windowEnd) < Date.now() - 1000) {
       // This window is read to its end: everything before its end is seen. On to the next window.
       newest = later(newest, state.windowEnd);
-      next = { ...state, since: state.windowEnd, windowEnd: this.windowEndFor(state.windowEnd), page: this.firstPage(), token: null, nextUrl: null };
+      next = {
+        ...state,
+        since: state.windowEnd,
+        windowEnd: this.windowEndFor(state.windowEnd),
+        page: this.firstPage(),
+        token: null,
+        nextUrl: null,
+      };
     }
     if (next) {
       next.newest = newest;
@@ -334,14 +387,22 @@ export class DeclarativeConnector implements Connector {
     // up to the newest time seen; an unsorted one only once the walk has read its last page — until then the
     // position in `resume` carries the walk on, and the newest time seen with it.
     const canResume = !incremental || incremental.sorted || next === null;
-    const cursor: Cursor = { since: canResume ? newest : state.committed, ...walkFields(state, next ? this.resumeOf(next) : null) };
+    const cursor: Cursor = {
+      since: canResume ? newest : state.committed,
+      ...walkFields(state, next ? this.resumeOf(next) : null),
+    };
     return { items, cursor, next };
   }
 
-  /** The token or link to the next page, unless it is the one this page was read with: then the walk would never end. */
+  /**
+   * The token or link to the next page, unless it is the one this page was read with: then the walk would never end.
+   */
   private unrepeated(position: string, current: string | null): string {
     if (position === current) {
-      throw new SourceError(`connector ${this.settings.id}: the source has more pages but the next request would repeat this one; check the pagination settings`, false);
+      throw new SourceError(
+        `connector ${this.settings.id}: the source has more pages but the next request would repeat this one; check the pagination settings`,
+        false,
+      );
     }
     return position;
   }
@@ -365,5 +426,8 @@ export const declarativePlugin: ConnectorPlugin<DeclarativeConfig | PushOnlyConf
   kind: 'declarative',
   description: 'any REST/JSON system, described by a definition file (connectors/declarative/README.md)',
   configSchema: declarativeSections,
-  create: ({ config, ...settings }) => (isPushOnly(config) ? new PushOnlyConnector({ ...settings, config }) : new DeclarativeConnector({ ...settings, config })),
+  create: ({ config, ...settings }) =>
+    isPushOnly(config)
+      ? new PushOnlyConnector({ ...settings, config })
+      : new DeclarativeConnector({ ...settings, config }),
 };

@@ -6,7 +6,8 @@ export function readPath(document: unknown, path: string): unknown {
   if (path === '$') return document;
   let value: unknown = document;
   for (const key of path.split('.')) {
-    if (value === null || typeof value !== 'object' || !Object.prototype.hasOwnProperty.call(value, key)) return undefined;
+    if (value === null || typeof value !== 'object' || !Object.prototype.hasOwnProperty.call(value, key))
+      return undefined;
     value = (value as Record<string, unknown>)[key];
   }
   return value;

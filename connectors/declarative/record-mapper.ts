@@ -18,7 +18,9 @@ interface FieldRule {
   trim: boolean;
   map?: Record<string, string | number>;
 }
-/** A field's rule as the mapper applies it, prepared once: its date pattern compiled, its map keyed by comparable text. */
+/**
+ * A field's rule as the mapper applies it, prepared once: its date pattern compiled, its map keyed by comparable text.
+ */
 interface PreparedRule extends FieldRule {
   datePattern: DatePattern;
   /** Minutes east of UTC of a date written without an offset. */
@@ -44,8 +46,15 @@ function rule(spec: FieldSpec | undefined): FieldRule | undefined {
 
 /** Compiles a rule's date pattern (`defaults` when it names none) and keys its map by NFC, trimmed text. */
 function prepare(spec: FieldRule, defaults: { pattern: DatePattern; timezone: string | undefined }): PreparedRule {
-  const lookup = spec.map ? new Map(Object.entries(spec.map).map(([vendor, canonical]) => [comparableText(vendor), canonical])) : undefined;
-  return { ...spec, datePattern: spec.format ? DatePattern.compile(spec.format) : defaults.pattern, offsetMinutes: offsetOf(spec.timezone ?? defaults.timezone), lookup };
+  const lookup = spec.map
+    ? new Map(Object.entries(spec.map).map(([vendor, canonical]) => [comparableText(vendor), canonical]))
+    : undefined;
+  return {
+    ...spec,
+    datePattern: spec.format ? DatePattern.compile(spec.format) : defaults.pattern,
+    offsetMinutes: offsetOf(spec.timezone ?? defaults.timezone),
+    lookup,
+  };
 }
 
 /** The vendor-status table: a preset vocabulary plus the definition's own map, compared as the definition says. */
@@ -53,10 +62,12 @@ function statusTable(statuses: DeclarativeConfig['statuses']): (value: unknown) 
   const key = (value: string) => (statuses.ignoreCase ? comparableText(value).toLowerCase() : comparableText(value));
   const table = new Map<string, DossierStatus>();
   if (statuses.preset === 'national') for (const code of statusCodes) table.set(key(String(code)), code);
-  if (statuses.preset === 'english') for (const [word, code] of Object.entries(englishStatusWords)) table.set(key(word), code);
+  if (statuses.preset === 'english')
+    for (const [word, code] of Object.entries(englishStatusWords)) table.set(key(word), code);
   if (statuses.preset === 'vietnamese') for (const [label, code] of vietnameseStatusLabels) table.set(key(label), code);
   for (const [vendor, code] of Object.entries(statuses.map)) table.set(key(vendor), code as DossierStatus);
-  return (value) => (typeof value === 'string' || typeof value === 'number' ? table.get(key(String(value))) : undefined);
+  return (value) =>
+    typeof value === 'string' || typeof value === 'number' ? table.get(key(String(value))) : undefined;
 }
 
 /** Maps source records to the canonical form as a definition's `fields` and `statuses` say. */
@@ -66,26 +77,48 @@ export class RecordMapper {
 
   constructor(config: Pick<DeclarativeConfig, 'fields' | 'statuses' | 'incremental'>) {
     this.lookupStatus = statusTable(config.statuses);
-    const rules: Record<string, FieldRule | undefined> = Object.fromEntries(Object.entries(config.fields).map(([name, spec]) => [name, rule(spec)]));
-    const updated = rules.sourceUpdatedAt ?? (config.incremental ? { path: config.incremental.cursorField, format: config.incremental.cursorFormat, timezone: config.incremental.timezone, trim: true } : undefined);
+    const rules: Record<string, FieldRule | undefined> = Object.fromEntries(
+      Object.entries(config.fields).map(([name, spec]) => [name, rule(spec)]),
+    );
+    const updated =
+      rules.sourceUpdatedAt ??
+      (config.incremental
+        ? {
+            path: config.incremental.cursorField,
+            format: config.incremental.cursorFormat,
+            timezone: config.incremental.timezone,
+            trim: true,
+          }
+        : undefined);
     rules.sourceUpdatedAt = updated;
     // Patterns are compiled here, once per definition, never per record.
-    const defaults = { pattern: DatePattern.compile(config.incremental?.cursorFormat ?? 'iso'), timezone: config.incremental?.timezone };
-    this.fields = Object.fromEntries(Object.entries(rules).map(([name, spec]) => [name, spec && prepare(spec, defaults)]));
+    const defaults = {
+      pattern: DatePattern.compile(config.incremental?.cursorFormat ?? 'iso'),
+      timezone: config.incremental?.timezone,
+    };
+    this.fields = Object.fromEntries(
+      Object.entries(rules).map(([name, spec]) => [name, spec && prepare(spec, defaults)]),
+    );
   }
 
   /** The source path of every canonical field read from the record (constants have none). */
   mappedFields(): FieldSource[] {
-    return Object.entries(this.fields).flatMap(([field, spec]) => (spec?.path !== undefined && spec.constant === undefined ? [{ field, path: spec.path }] : []));
+    return Object.entries(this.fields).flatMap(([field, spec]) =>
+      spec?.path !== undefined && spec.constant === undefined ? [{ field, path: spec.path }] : [],
+    );
   }
 
   /** Maps one record; throws MappingError naming the source field. */
   map(item: unknown): DossierRecordInput {
     if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-      throw new MappingError('malformed_record', `expected a JSON object for a dossier, got ${Array.isArray(item) ? 'an array' : item === null ? 'null' : typeof item}`);
+      throw new MappingError(
+        'malformed_record',
+        `expected a JSON object for a dossier, got ${Array.isArray(item) ? 'an array' : item === null ? 'null' : typeof item}`,
+      );
     }
     const dossierCode = this.text(item, 'dossierCode');
-    if (!dossierCode) throw new MappingError('missing_field', `${this.label('dossierCode')}: expected the dossier code, got none`);
+    if (!dossierCode)
+      throw new MappingError('missing_field', `${this.label('dossierCode')}: expected the dossier code, got none`);
     try {
       return this.mapFields(item, dossierCode);
     } catch (error) {
@@ -96,16 +129,27 @@ export class RecordMapper {
 
   private mapFields(item: object, dossierCode: string): DossierRecordInput {
     const rawStatus = this.value(item, 'status');
-    if (rawStatus === undefined || rawStatus === null || rawStatus === '') throw new MappingError('missing_field', `${this.label('status')}: expected the dossier's status, got none`);
+    if (rawStatus === undefined || rawStatus === null || rawStatus === '')
+      throw new MappingError('missing_field', `${this.label('status')}: expected the dossier's status, got none`);
     const status = this.lookupStatus(rawStatus);
     if (status === undefined) {
-      throw new MappingError('unknown_status', `${this.label('status')}: ${this.quote(rawStatus, 'status')} is not a status this definition maps; add it to statuses.map`);
+      throw new MappingError(
+        'unknown_status',
+        `${this.label('status')}: ${this.quote(rawStatus, 'status')} is not a status this definition maps; add it to statuses.map`,
+      );
     }
     const sourceUpdatedAt = this.date(item, 'sourceUpdatedAt');
-    if (!sourceUpdatedAt) throw new MappingError('missing_field', `${this.label('sourceUpdatedAt')}: expected the time of the last change, got none`);
+    if (!sourceUpdatedAt)
+      throw new MappingError(
+        'missing_field',
+        `${this.label('sourceUpdatedAt')}: expected the time of the last change, got none`,
+      );
     const codeSet = this.text(item, 'provinceCodeSet');
     if (codeSet !== null && !(codeSets as readonly string[]).includes(codeSet)) {
-      throw new MappingError('bad_value', `${this.label('provinceCodeSet')}: ${this.quote(codeSet, 'provinceCodeSet')} is not a code set; expected 2025 or 2008`);
+      throw new MappingError(
+        'bad_value',
+        `${this.label('provinceCodeSet')}: ${this.quote(codeSet, 'provinceCodeSet')} is not a code set; expected 2025 or 2008`,
+      );
     }
     return {
       dossierCode,
@@ -151,8 +195,15 @@ export class RecordMapper {
       const mapped = spec.lookup.get(comparableText(String(value)));
       if (mapped === undefined) {
         const accepted = [...spec.lookup.keys()];
-        const listed = accepted.slice(0, listedValues).map((key) => JSON.stringify(key)).join(', ') + (accepted.length > listedValues ? `, … (${accepted.length} in all)` : '');
-        throw new MappingError('bad_value', `${this.label(field)}: ${this.quote(value, field)} is not a value this definition maps; expected one of ${listed} (compared after trimming, in Unicode NFC)`);
+        const listed =
+          accepted
+            .slice(0, listedValues)
+            .map((key) => JSON.stringify(key))
+            .join(', ') + (accepted.length > listedValues ? `, … (${accepted.length} in all)` : '');
+        throw new MappingError(
+          'bad_value',
+          `${this.label(field)}: ${this.quote(value, field)} is not a value this definition maps; expected one of ${listed} (compared after trimming, in Unicode NFC)`,
+        );
       }
       value = mapped;
     }
@@ -172,7 +223,10 @@ export class RecordMapper {
     if (value === null || value === undefined || value === '') return null;
     const number = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
     if (typeof number !== 'number' || !Number.isSafeInteger(number)) {
-      throw new MappingError('bad_value', `${this.label(field)}: expected a whole number, got ${this.quote(value, field)}`);
+      throw new MappingError(
+        'bad_value',
+        `${this.label(field)}: expected a whole number, got ${this.quote(value, field)}`,
+      );
     }
     return number;
   }

@@ -42,7 +42,8 @@ class ClientCredentialsAuth implements RequestAuth {
 
   async apply(request: InternalAxiosRequestConfig): Promise<void> {
     const renewAt = (this.token?.expiresAt ?? 0) - this.section.refreshBeforeSeconds * 1000;
-    if (!this.token || Date.now() >= renewAt) this.token = await (this.pending ??= this.fetchToken().finally(() => (this.pending = null)));
+    if (!this.token || Date.now() >= renewAt)
+      this.token = await (this.pending ??= this.fetchToken().finally(() => (this.pending = null)));
     request.headers.set('Authorization', `Bearer ${this.token.value}`);
   }
 
@@ -64,18 +65,27 @@ class ClientCredentialsAuth implements RequestAuth {
     try {
       const response = await this.http.post(section.tokenUrl, form.toString(), {
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        ...(section.clientAuthentication === 'basic' ? { auth: { username: section.clientId, password: this.secret() } } : {}),
+        ...(section.clientAuthentication === 'basic'
+          ? { auth: { username: section.clientId, password: this.secret() } }
+          : {}),
       });
       body = response.data as typeof body;
     } catch (error) {
       const failure = toSourceError(error, what);
       if (failure.status === 400 || failure.status === 401) {
-        throw new SourceError(`${what}: the token endpoint refused the client credentials (HTTP ${failure.status}); check auth.clientId and the secret auth.clientSecret points to`, false, failure.status);
+        throw new SourceError(
+          `${what}: the token endpoint refused the client credentials (HTTP ${failure.status}); check auth.clientId and the secret auth.clientSecret points to`,
+          false,
+          failure.status,
+        );
       }
       throw failure;
     }
     if (typeof body?.access_token !== 'string' || body.access_token === '') {
-      throw new SourceError(`${what}: the answer has no access_token; expected {"access_token": "...", "expires_in": seconds}`, false);
+      throw new SourceError(
+        `${what}: the answer has no access_token; expected {"access_token": "...", "expires_in": seconds}`,
+        false,
+      );
     }
     const lifetime = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 300;
     return { value: body.access_token, expiresAt: Date.now() + lifetime * 1000 };
@@ -104,14 +114,30 @@ export function createRequestAuth(section: AuthSection, http: AxiosInstance, con
     }
     case 'bearer': {
       const token = lazySecret(section.token, where('token'));
-      return { loadSecrets: () => void token(), apply: async (request) => void request.headers.set('Authorization', `Bearer ${token()}`), refresh: () => false };
+      return {
+        loadSecrets: () => void token(),
+        apply: async (request) => void request.headers.set('Authorization', `Bearer ${token()}`),
+        refresh: () => false,
+      };
     }
     case 'basic': {
       const password = lazySecret(section.password, where('password'));
       const encoded = () => Buffer.from(`${section.username}:${password()}`).toString('base64');
-      return { loadSecrets: () => void password(), apply: async (request) => void request.headers.set('Authorization', `Basic ${encoded()}`), refresh: () => false };
+      return {
+        loadSecrets: () => void password(),
+        apply: async (request) => void request.headers.set('Authorization', `Basic ${encoded()}`),
+        refresh: () => false,
+      };
     }
     case 'oauth2ClientCredentials':
-      return new ClientCredentialsAuth(section, axios.create({ baseURL: http.defaults.baseURL, timeout: http.defaults.timeout, httpsAgent: http.defaults.httpsAgent }), connectorId);
+      return new ClientCredentialsAuth(
+        section,
+        axios.create({
+          baseURL: http.defaults.baseURL,
+          timeout: http.defaults.timeout,
+          httpsAgent: http.defaults.httpsAgent,
+        }),
+        connectorId,
+      );
   }
 }

@@ -1,7 +1,15 @@
 import axios, { type AxiosInstance } from 'axios';
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
 import { z } from 'zod';
-import type { Connector, FieldSource, ConnectorPlugin, ConnectorSettings, Cursor, ReadState, SourcePage } from '../sdk/connector.js';
+import type {
+  Connector,
+  FieldSource,
+  ConnectorPlugin,
+  ConnectorSettings,
+  Cursor,
+  ReadState,
+  SourcePage,
+} from '../sdk/connector.js';
 import { formatSourceDate, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { vietnameseStatusLabels, type DossierStatus } from '../sdk/dossier-status.js';
@@ -9,7 +17,14 @@ import { MappingError } from '../sdk/mapping-error.js';
 import { quoteSourceValue } from '../sdk/personal-data.js';
 import { lazySecret, secretReference } from '../sdk/secrets.js';
 import type { RequestGate } from '../sdk/request-gate.js';
-import { breakerSchema, defaultBreaker, defaultRateLimit, defaultRetry, rateLimitSchema, retrySchema } from '../sdk/source-policy.js';
+import {
+  breakerSchema,
+  defaultBreaker,
+  defaultRateLimit,
+  defaultRetry,
+  rateLimitSchema,
+  retrySchema,
+} from '../sdk/source-policy.js';
 import { RequestPacer } from '../sdk/request-pacer.js';
 import { compareSinceCursors, sinceOf } from '../sdk/since-cursor.js';
 import { compareWalks, nextWalk, walkFields, walkOf } from '../sdk/walk-cursor.js';
@@ -33,7 +48,12 @@ export const lgspSoapConfig = z
     /** Its password, as a reference. */
     password: secretReference,
     /** Dossiers per page (SoLuong), 1 to 500. Default 200. */
-    pageSize: z.number({ error: 'expected a whole number from 1 to 500' }).int().min(1).max(500, { error: 'expected a whole number from 1 to 500' }).default(200),
+    pageSize: z
+      .number({ error: 'expected a whole number from 1 to 500' })
+      .int()
+      .min(1)
+      .max(500, { error: 'expected a whole number from 1 to 500' })
+      .default(200),
     /** Seconds re-read at the start of each run. Default 120. */
     lookbackSeconds: z.number({ error: 'expected a whole number of seconds' }).int().min(0).max(604_800).default(120),
     /** Request timeout. Default 30000 ms. */
@@ -109,7 +129,8 @@ export const lgspFieldSources: readonly FieldSource[] = [
 
 /** Maps one `<HoSo>` element to the canonical form. */
 export function mapLgspDossier(raw: unknown): DossierRecordInput {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new MappingError('malformed_record', 'expected a <HoSo> element with child elements');
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new MappingError('malformed_record', 'expected a <HoSo> element with child elements');
   const item = raw as Record<string, unknown>;
   const dossierCode = textOf(item, 'SoHoSo');
   if (!dossierCode) throw new MappingError('missing_field', 'SoHoSo: expected the dossier code, got none');
@@ -118,15 +139,21 @@ export function mapLgspDossier(raw: unknown): DossierRecordInput {
     const number = (name: string) => {
       const value = textOf(item, name);
       if (value === null) return null;
-      if (!/^\d+$/.test(value)) throw new MappingError('bad_value', `${name}: expected a whole number, got ${quoteSourceValue(value, name)}`);
+      if (!/^\d+$/.test(value))
+        throw new MappingError('bad_value', `${name}: expected a whole number, got ${quoteSourceValue(value, name)}`);
       return Number(value);
     };
     const label = textOf(item, 'TrangThai');
     if (!label) throw new MappingError('missing_field', 'TrangThai: expected the dossier status, got none');
     const status: DossierStatus | undefined = vietnameseStatusLabels.get(label.normalize('NFC').trim().toLowerCase());
-    if (!status) throw new MappingError('unknown_status', `TrangThai: ${quoteSourceValue(label, 'TrangThai')} is not a status label of the national list`);
+    if (!status)
+      throw new MappingError(
+        'unknown_status',
+        `TrangThai: ${quoteSourceValue(label, 'TrangThai')} is not a status label of the national list`,
+      );
     const sourceUpdatedAt = date('NgayCapNhat');
-    if (!sourceUpdatedAt) throw new MappingError('missing_field', 'NgayCapNhat: expected the time of the last change, got none');
+    if (!sourceUpdatedAt)
+      throw new MappingError('missing_field', 'NgayCapNhat: expected the time of the last change, got none');
     return {
       dossierCode,
       provinceCode: textOf(item, 'MaTinh'),
@@ -170,11 +197,19 @@ export class LgspSoapConnector implements Connector {
     const { resume, walk, pages, walkStartedAt } = walkOf(committed);
     const text = (value: unknown): value is string | null => value === null || typeof value === 'string';
     if (resume && text(resume.since) && text(resume.newest) && typeof resume.offset === 'number') {
-      const carried: LgspSoapReadState = { since: resume.since, offset: resume.offset, newest: resume.newest, walk, pages, walkStartedAt };
+      const carried: LgspSoapReadState = {
+        since: resume.since,
+        offset: resume.offset,
+        newest: resume.newest,
+        walk,
+        pages,
+        walkStartedAt,
+      };
       return carried;
     }
     const since = sinceOf(committed);
-    const rewound = since === null ? null : new Date(Date.parse(since) - this.settings.config.lookbackSeconds * 1000).toISOString();
+    const rewound =
+      since === null ? null : new Date(Date.parse(since) - this.settings.config.lookbackSeconds * 1000).toISOString();
     const state: LgspSoapReadState = { since: rewound, offset: 0, newest: since, ...nextWalk(committed) };
     return state;
   }
@@ -190,7 +225,10 @@ export class LgspSoapConnector implements Connector {
     operation.ViTri = state.offset;
     operation.SoLuong = this.settings.config.pageSize;
     return builder.build({
-      'soap:Envelope': { '@_xmlns:soap': 'http://schemas.xmlsoap.org/soap/envelope/', 'soap:Body': { LayDanhSachHoSo: operation } },
+      'soap:Envelope': {
+        '@_xmlns:soap': 'http://schemas.xmlsoap.org/soap/envelope/',
+        'soap:Body': { LayDanhSachHoSo: operation },
+      },
     }) as string;
   }
 
@@ -220,12 +258,18 @@ export class LgspSoapConnector implements Connector {
     } catch {
       throw new SourceError(`${what}: the answer is not well-formed XML`, false);
     }
-    const result = (((document.Envelope as Record<string, unknown> | undefined)?.Body as Record<string, unknown> | undefined)?.LayDanhSachHoSoResponse as Record<string, unknown> | undefined)?.KetQua as
-      | Record<string, unknown>
-      | undefined;
-    if (!result) throw new SourceError(`${what}: the answer has no LayDanhSachHoSoResponse/KetQua element; check the path and SOAPAction`, false);
+    const result = (
+      ((document.Envelope as Record<string, unknown> | undefined)?.Body as Record<string, unknown> | undefined)
+        ?.LayDanhSachHoSoResponse as Record<string, unknown> | undefined
+    )?.KetQua as Record<string, unknown> | undefined;
+    if (!result)
+      throw new SourceError(
+        `${what}: the answer has no LayDanhSachHoSoResponse/KetQua element; check the path and SOAPAction`,
+        false,
+      );
     const list = result.DanhSachHoSo;
-    const items: unknown[] = list && typeof list === 'object' ? (((list as Record<string, unknown>).HoSo as unknown[] | undefined) ?? []) : [];
+    const items: unknown[] =
+      list && typeof list === 'object' ? (((list as Record<string, unknown>).HoSo as unknown[] | undefined) ?? []) : [];
 
     let newest = state.newest;
     for (const item of items) {
@@ -236,7 +280,10 @@ export class LgspSoapConnector implements Connector {
         // A record with a bad update time becomes a dead letter through `map` and moves no cursor.
       }
     }
-    const next: LgspSoapReadState | null = items.length >= config.pageSize ? { ...state, offset: state.offset + items.length, newest, pages: state.pages + 1 } : null;
+    const next: LgspSoapReadState | null =
+      items.length >= config.pageSize
+        ? { ...state, offset: state.offset + items.length, newest, pages: state.pages + 1 }
+        : null;
     const resume = next ? { since: next.since, offset: next.offset, newest } : null;
     return { items, cursor: { since: newest, ...walkFields(state, resume) }, next };
   }
@@ -249,7 +296,8 @@ export class LgspSoapConnector implements Connector {
     let faultCode = '';
     let faultString = '';
     try {
-      const fault = ((parser.parse(xml) as Record<string, Record<string, Record<string, unknown>>>).Envelope?.Body?.Fault ?? {}) as Record<string, unknown>;
+      const fault = ((parser.parse(xml) as Record<string, Record<string, Record<string, unknown>>>).Envelope?.Body
+        ?.Fault ?? {}) as Record<string, unknown>;
       faultCode = String(fault.faultcode ?? '');
       faultString = String(fault.faultstring ?? '').slice(0, 200);
     } catch {
@@ -258,7 +306,11 @@ export class LgspSoapConnector implements Connector {
     const client = /Client$/.test(faultCode) || status === 401 || status === 403;
     const hint = client ? '; check the gateway user name and the password reference' : '';
     const transient = !client && this.settings.config.retry.transientStatusCodes.includes(status);
-    return new SourceError(`${what}: ${faultString ? `SOAP fault ${faultCode}: ${faultString}` : `HTTP ${status}`}${hint}`, transient, status);
+    return new SourceError(
+      `${what}: ${faultString ? `SOAP fault ${faultCode}: ${faultString}` : `HTTP ${status}`}${hint}`,
+      transient,
+      status,
+    );
   }
 
   map(item: unknown): DossierRecordInput {
@@ -273,7 +325,8 @@ export class LgspSoapConnector implements Connector {
 /** The plugin: loaded by the name `lgsp-soap`. */
 export const lgspSoapPlugin: ConnectorPlugin<LgspSoapConfig> = {
   kind: 'lgsp-soap',
-  description: 'SOAP/XML one-stop-shop service behind the provincial integration platform (LGSP), operation LayDanhSachHoSo',
+  description:
+    'SOAP/XML one-stop-shop service behind the provincial integration platform (LGSP), operation LayDanhSachHoSo',
   configSchema: lgspSoapConfig,
   create: (settings) => new LgspSoapConnector(settings),
 };

@@ -1,13 +1,30 @@
 import axios, { type AxiosInstance } from 'axios';
 import { z } from 'zod';
-import { itemsAt, type Connector, type FieldSource, type ConnectorPlugin, type ConnectorSettings, type Cursor, type Json, type ReadState, type SourcePage } from '../sdk/connector.js';
+import {
+  itemsAt,
+  type Connector,
+  type FieldSource,
+  type ConnectorPlugin,
+  type ConnectorSettings,
+  type Cursor,
+  type Json,
+  type ReadState,
+  type SourcePage,
+} from '../sdk/connector.js';
 import { formatVietnamTime, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
 import { isDossierStatus, type DossierStatus } from '../sdk/dossier-status.js';
 import { MappingError } from '../sdk/mapping-error.js';
 import { quoteSourceValue } from '../sdk/personal-data.js';
 import type { RequestGate } from '../sdk/request-gate.js';
-import { breakerSchema, defaultBreaker, defaultRateLimit, defaultRetry, rateLimitSchema, retrySchema } from '../sdk/source-policy.js';
+import {
+  breakerSchema,
+  defaultBreaker,
+  defaultRateLimit,
+  defaultRetry,
+  rateLimitSchema,
+  retrySchema,
+} from '../sdk/source-policy.js';
 import { RequestPacer } from '../sdk/request-pacer.js';
 import { SourceError, toSourceError, withTransientStatuses } from '../sdk/source-error.js';
 import { lazySecret, secretReference } from '../sdk/secrets.js';
@@ -17,24 +34,25 @@ import { compareWalks, nextWalk, walkFields, walkOf } from '../sdk/walk-cursor.j
  * Settings of a system that serves dossiers in the national portal's own field naming (`MaHoSo`,
  * `TrangThaiHoSo`, `NgayCapNhat`…) with an updated-since keyset cursor, as the province simulator does.
  */
-export const nationalRestConfig = z.object({
-  /** Base URL of the province system, e.g. http://127.0.0.1:9090. */
-  baseUrl: z.url({ message: 'expected an http(s) URL' }),
-  /** Where the API key sent as `X-Api-Key` is, `{env: NAME}` or `{file: /path}`; no key by default. */
-  apiKey: secretReference.optional(),
-  /** Records per page. Default 1000: a page is one ingest batch (limits.md: 1,000-2,000 rows per statement). */
-  pageSize: z.number().int().min(1).max(5000).default(1000),
-  /** Seconds re-read at the start of each poll run, for sources whose update times are coarse. Default 120. */
-  lookbackSeconds: z.number().int().min(0).max(86_400).default(120),
-  /** Request timeout. Default 10000 ms. */
-  timeoutMs: z.number().int().min(100).max(300_000).default(10_000),
-  /** Requests per second and in flight, across every poller. Default 5 per second, 1 at a time. */
-  rateLimit: rateLimitSchema.default(defaultRateLimit),
-  /** When its circuit breaker opens. */
-  breaker: breakerSchema.default(defaultBreaker),
-  /** Which failures are retried, and the retry budget. */
-  retry: retrySchema.default(defaultRetry),
-})
+export const nationalRestConfig = z
+  .object({
+    /** Base URL of the province system, e.g. http://127.0.0.1:9090. */
+    baseUrl: z.url({ message: 'expected an http(s) URL' }),
+    /** Where the API key sent as `X-Api-Key` is, `{env: NAME}` or `{file: /path}`; no key by default. */
+    apiKey: secretReference.optional(),
+    /** Records per page. Default 1000: a page is one ingest batch (limits.md: 1,000-2,000 rows per statement). */
+    pageSize: z.number().int().min(1).max(5000).default(1000),
+    /** Seconds re-read at the start of each poll run, for sources whose update times are coarse. Default 120. */
+    lookbackSeconds: z.number().int().min(0).max(86_400).default(120),
+    /** Request timeout. Default 10000 ms. */
+    timeoutMs: z.number().int().min(100).max(300_000).default(10_000),
+    /** Requests per second and in flight, across every poller. Default 5 per second, 1 at a time. */
+    rateLimit: rateLimitSchema.default(defaultRateLimit),
+    /** When its circuit breaker opens. */
+    breaker: breakerSchema.default(defaultBreaker),
+    /** Which failures are retried, and the retry budget. */
+    retry: retrySchema.default(defaultRetry),
+  })
   // A misspelt setting would otherwise be dropped in silence (an `apiKeyEnv` of old: no key sent, 401s).
   .strict();
 export type NationalRestConfig = z.infer<typeof nationalRestConfig>;
@@ -80,7 +98,8 @@ function compareKeysets(a: Cursor | null, b: Cursor | null): number {
 function lastKeyset(items: unknown[]): NationalRestCursor | null {
   for (let i = items.length - 1; i >= 0; i--) {
     const item = items[i] as Record<string, unknown> | null;
-    if (item && typeof item === 'object' && typeof item.NgayCapNhat === 'string' && typeof item.MaHoSo === 'string') return { updatedSince: item.NgayCapNhat, afterCode: item.MaHoSo };
+    if (item && typeof item === 'object' && typeof item.NgayCapNhat === 'string' && typeof item.MaHoSo === 'string')
+      return { updatedSince: item.NgayCapNhat, afterCode: item.MaHoSo };
   }
   return null;
 }
@@ -102,7 +121,11 @@ function optionalNumber(item: Record<string, unknown>, name: string, dossierCode
   if (value === null || value === undefined || value === '') return null;
   const number = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
   if (typeof number !== 'number' || !Number.isInteger(number)) {
-    throw new MappingError('bad_value', `${name}: expected a whole number, got ${quoteSourceValue(value, name)}`, dossierCode);
+    throw new MappingError(
+      'bad_value',
+      `${name}: expected a whole number, got ${quoteSourceValue(value, name)}`,
+      dossierCode,
+    );
   }
   return number;
 }
@@ -111,7 +134,11 @@ function optionalNumber(item: Record<string, unknown>, name: string, dossierCode
 function nationalStatus(value: unknown, dossierCode: string): DossierStatus {
   const code = typeof value === 'string' && /^\d{1,2}$/.test(value.trim()) ? Number(value.trim()) : value;
   if (isDossierStatus(code)) return code;
-  throw new MappingError('unknown_status', `TrangThaiHoSo: ${quoteSourceValue(value, 'TrangThaiHoSo')} is not a national status code; expected 1 to 10`, dossierCode);
+  throw new MappingError(
+    'unknown_status',
+    `TrangThaiHoSo: ${quoteSourceValue(value, 'TrangThaiHoSo')} is not a national status code; expected 1 to 10`,
+    dossierCode,
+  );
 }
 
 /** Where `mapNationalRecord` reads each canonical field: the national portal's own names. */
@@ -139,7 +166,10 @@ export const nationalFieldSources: readonly FieldSource[] = [
 /** Maps one record in the national portal's naming to the canonical form. */
 export function mapNationalRecord(raw: unknown): DossierRecordInput {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new MappingError('malformed_record', `expected a JSON object for a dossier, got ${Array.isArray(raw) ? 'an array' : typeof raw}`);
+    throw new MappingError(
+      'malformed_record',
+      `expected a JSON object for a dossier, got ${Array.isArray(raw) ? 'an array' : typeof raw}`,
+    );
   }
   const item = raw as Record<string, unknown>;
   const code = field(item, 'MaHoSo');
@@ -156,7 +186,8 @@ export function mapNationalRecord(raw: unknown): DossierRecordInput {
     }
   };
   const sourceUpdatedAt = date('NgayCapNhat');
-  if (!sourceUpdatedAt) throw new MappingError('missing_field', 'NgayCapNhat: expected the time of the last change, got none', dossierCode);
+  if (!sourceUpdatedAt)
+    throw new MappingError('missing_field', 'NgayCapNhat: expected the time of the last change, got none', dossierCode);
   const status = field(item, 'TrangThaiHoSo');
   // A moved due date (after a supplement request) replaces the first; both must still be dates.
   const firstDueAt = date('NgayHenTra');
@@ -204,9 +235,18 @@ export class NationalRestConnector implements Connector {
    */
   startFrom(committed: Cursor | null): ReadState {
     const { resume, walk, pages, walkStartedAt } = walkOf(committed);
-    const stored = isCursor(committed) ? { updatedSince: committed.updatedSince, afterCode: committed.afterCode } : null;
+    const stored = isCursor(committed)
+      ? { updatedSince: committed.updatedSince, afterCode: committed.afterCode }
+      : null;
     if (isCursor(resume)) {
-      const carried: NationalRestReadState = { updatedSince: resume.updatedSince, afterCode: resume.afterCode, walk, pages, walkStartedAt, stored };
+      const carried: NationalRestReadState = {
+        updatedSince: resume.updatedSince,
+        afterCode: resume.afterCode,
+        walk,
+        pages,
+        walkStartedAt,
+        stored,
+      };
       return carried;
     }
     const state: NationalRestReadState = { ...this.rewound(stored), ...nextWalk(committed), stored };
@@ -219,7 +259,10 @@ export class NationalRestConnector implements Connector {
     try {
       const since = parseSourceDate(stored.updatedSince, 'updatedSince', dateFormat);
       if (!since) return {};
-      return { updatedSince: formatVietnamTime(new Date(since.getTime() - this.settings.config.lookbackSeconds * 1000)), afterCode: null };
+      return {
+        updatedSince: formatVietnamTime(new Date(since.getTime() - this.settings.config.lookbackSeconds * 1000)),
+        afterCode: null,
+      };
     } catch {
       return { updatedSince: stored.updatedSince, afterCode: null };
     }
@@ -239,7 +282,10 @@ export class NationalRestConnector implements Connector {
    */
   async read(from: ReadState | null, signal?: AbortSignal): Promise<SourcePage> {
     const position = isCursor(from) ? from : null;
-    const params: Record<string, string | number> = { province: this.settings.sourceProvinceCode, limit: this.settings.config.pageSize };
+    const params: Record<string, string | number> = {
+      province: this.settings.sourceProvinceCode,
+      limit: this.settings.config.pageSize,
+    };
     if (position) {
       params.updatedSince = position.updatedSince;
       if (position.afterCode !== null) params.afterCode = position.afterCode;
@@ -249,26 +295,44 @@ export class NationalRestConnector implements Connector {
     try {
       body = (await this.gate.run(() => this.http.get('/api/dossiers', { params, headers, signal }))).data;
     } catch (error) {
-      throw withTransientStatuses(toSourceError(error, `connector ${this.settings.id}: GET /api/dossiers`), this.settings.config.retry.transientStatusCodes);
+      throw withTransientStatuses(
+        toSourceError(error, `connector ${this.settings.id}: GET /api/dossiers`),
+        this.settings.config.retry.transientStatusCodes,
+      );
     }
     const page = body as { items?: unknown; hasMore?: unknown } | null;
     if (!page || !Array.isArray(page.items)) {
-      throw new SourceError(`connector ${this.settings.id}: GET /api/dossiers answered without an "items" array; expected {"items": [...], "hasMore": boolean}`, false);
+      throw new SourceError(
+        `connector ${this.settings.id}: GET /api/dossiers answered without an "items" array; expected {"items": [...], "hasMore": boolean}`,
+        false,
+      );
     }
     const items: unknown[] = page.items;
     const read = lastKeyset(items);
     if (page.hasMore === true && items.length > 0 && read === null) {
       // Nothing on this page to page on from: ending the walk here would leave the rest of the source unread.
-      throw new SourceError(`connector ${this.settings.id}: GET /api/dossiers answered a page with more after it, but no record of it has NgayCapNhat and MaHoSo as text to read on from`, false);
+      throw new SourceError(
+        `connector ${this.settings.id}: GET /api/dossiers answered a page with more after it, but no record of it has NgayCapNhat and MaHoSo as text to read on from`,
+        false,
+      );
     }
     const walk = walkOf(from);
     // A read state of a walk says what is stored; a bare keyset (a cursor of old) is itself the stored one.
-    const before: NationalRestCursor | null = from !== null && typeof from === 'object' && !Array.isArray(from) && 'stored' in from ? (isCursor(from.stored) ? from.stored : null) : position;
+    const before: NationalRestCursor | null =
+      from !== null && typeof from === 'object' && !Array.isArray(from) && 'stored' in from
+        ? isCursor(from.stored)
+          ? from.stored
+          : null
+        : position;
     const newest = read && (!before || compareKeysets(read, before) > 0) ? read : before;
-    const stored: NationalRestCursor | null = newest ? { updatedSince: newest.updatedSince, afterCode: newest.afterCode } : null;
+    const stored: NationalRestCursor | null = newest
+      ? { updatedSince: newest.updatedSince, afterCode: newest.afterCode }
+      : null;
     const resume = page.hasMore === true && read !== null ? read : null;
     const cursor: Cursor = { ...stored, ...walkFields(walk, resume) };
-    const next: NationalRestReadState | null = resume ? { ...resume, walk: walk.walk, pages: walk.pages + 1, walkStartedAt: walk.walkStartedAt, stored } : null;
+    const next: NationalRestReadState | null = resume
+      ? { ...resume, walk: walk.walk, pages: walk.pages + 1, walkStartedAt: walk.walkStartedAt, stored }
+      : null;
     return { items, cursor, next };
   }
 
@@ -289,7 +353,8 @@ export class NationalRestConnector implements Connector {
 /** The plugin: loaded by the name `national-rest`. */
 export const nationalRestPlugin: ConnectorPlugin<NationalRestConfig> = {
   kind: 'national-rest',
-  description: 'REST/JSON system with the national portal field naming and an updated-since keyset cursor (the province simulator)',
+  description:
+    'REST/JSON system with the national portal field naming and an updated-since keyset cursor (the province simulator)',
   configSchema: nationalRestConfig as z.ZodType<NationalRestConfig>,
   create: (settings) => new NationalRestConnector(settings),
 };

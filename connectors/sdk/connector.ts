@@ -79,7 +79,11 @@ export type ReadableConnector = Connector & Required<Pick<Connector, 'read' | 's
 
 /** Whether the connector's system can be read (polled); false for one that only pushes. */
 export function canRead(connector: Connector): connector is ReadableConnector {
-  return typeof connector.read === 'function' && typeof connector.startFrom === 'function' && typeof connector.compareCursors === 'function';
+  return (
+    typeof connector.read === 'function' &&
+    typeof connector.startFrom === 'function' &&
+    typeof connector.compareCursors === 'function'
+  );
 }
 
 /** A pushed body without records where the connector expects them; the message says where and what. */
@@ -91,12 +95,18 @@ export class WebhookBodyError extends Error {
  * The records of a pushed body in the common shape: one record (an object) or a list of them, at `path` in the
  * body (`$`: the body itself).
  */
-export function itemsAt(body: unknown, path: string, readPath: (document: unknown, path: string) => unknown): unknown[] {
+export function itemsAt(
+  body: unknown,
+  path: string,
+  readPath: (document: unknown, path: string) => unknown,
+): unknown[] {
   const found = readPath(body, path);
   if (Array.isArray(found)) return found;
   if (found !== null && typeof found === 'object') return [found];
   const where = path === '$' ? 'the body' : `webhook.recordsPath "${path}"`;
-  throw new WebhookBodyError(`${where}: expected one update (a JSON object) or a list of them, got ${found === undefined ? 'nothing' : found === null ? 'null' : typeof found}`);
+  throw new WebhookBodyError(
+    `${where}: expected one update (a JSON object) or a list of them, got ${found === undefined ? 'nothing' : found === null ? 'null' : typeof found}`,
+  );
 }
 
 /** What a connector is registered with: its province and its own settings. */

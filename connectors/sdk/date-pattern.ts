@@ -17,7 +17,10 @@ export class DatePatternError extends Error {
 }
 
 type Unit = 'year' | 'month' | 'day' | 'hour' | 'minute' | 'second' | 'fraction' | 'offset';
-/** How an offset is written: `X` ±HH (and mm when not whole hours), `XX`/`Z` ±HHmm, `XXX` ±HH:mm; `X` letters write UTC as Z. */
+/**
+ * How an offset is written: `X` ±HH (and mm when not whole hours), `XX`/`Z` ±HHmm, `XXX` ±HH:mm; `X` letters write UTC
+ * as Z.
+ */
 interface OffsetStyle {
   colon: boolean;
   minutes: 'always' | 'whenNotWhole';
@@ -55,7 +58,8 @@ const fixedTokens: Record<string, Omit<FieldToken, 'kind' | 'letters'>> = {
   xxx: { unit: 'offset', digits: 0, variable: false, offset: { colon: true, minutes: 'always', zulu: false } },
   Z: { unit: 'offset', digits: 0, variable: false, offset: { colon: false, minutes: 'always', zulu: false } },
 };
-const tokenList = 'yyyy, MM, M, dd, d, HH, H, mm, m, ss, s, S to SSSSSSSSS (fraction digits), X, XX, XXX, x, xx, xxx, Z (offset)';
+const tokenList =
+  'yyyy, MM, M, dd, d, HH, H, mm, m, ss, s, S to SSSSSSSSS (fraction digits), X, XX, XXX, x, xx, xxx, Z (offset)';
 /** What a letter a pattern cannot use probably meant. */
 const hints: Record<string, string> = {
   y: 'yyyy is the year',
@@ -80,7 +84,16 @@ const hints: Record<string, string> = {
   z: 'XXX is the offset (zone names are not supported)',
   E: 'day names are not supported',
 };
-const unitNames: Record<Unit, string> = { year: 'year', month: 'month', day: 'day', hour: 'hour', minute: 'minutes', second: 'seconds', fraction: 'fraction', offset: 'offset' };
+const unitNames: Record<Unit, string> = {
+  year: 'year',
+  month: 'month',
+  day: 'day',
+  hour: 'hour',
+  minute: 'minutes',
+  second: 'seconds',
+  fraction: 'fraction',
+  offset: 'offset',
+};
 const unitMs: Partial<Record<Unit, number>> = { day: 86_400_000, hour: 3_600_000, minute: 60_000, second: 1000 };
 
 /** Splits a pattern into literals, tokens and optional parts; throws DatePatternError. */
@@ -102,7 +115,8 @@ function tokenize(pattern: string): Part[] {
       let text = '';
       let j = i + 1;
       for (;;) {
-        if (j >= pattern.length) fail(`a quote ' is not closed; put literal letters in quotes, such as 'T', and write '' for a quote itself`);
+        if (j >= pattern.length)
+          fail(`a quote ' is not closed; put literal letters in quotes, such as 'T', and write '' for a quote itself`);
         if (pattern[j] === "'") {
           if (pattern[j + 1] === "'") {
             text += "'";
@@ -137,8 +151,12 @@ function tokenize(pattern: string): Part[] {
       }
       const fixed = fixedTokens[letters];
       if (fixed) top().push({ kind: 'field', letters, ...fixed });
-      else if (char === 'S' && letters.length <= 9) top().push({ kind: 'field', letters, unit: 'fraction', digits: letters.length, variable: false });
-      else fail(`"${letters}" is not a date token; ${hints[char] ?? `expected one of ${tokenList}, with other letters in quotes, such as 'h'`}`);
+      else if (char === 'S' && letters.length <= 9)
+        top().push({ kind: 'field', letters, unit: 'fraction', digits: letters.length, variable: false });
+      else
+        fail(
+          `"${letters}" is not a date token; ${hints[char] ?? `expected one of ${tokenList}, with other letters in quotes, such as 'h'`}`,
+        );
     } else {
       top().push({ kind: 'literal', text: char, quoted: false });
       i += 1;
@@ -173,11 +191,15 @@ function checkStructure(pattern: string, parts: Part[]): void {
   const seen = new Map<Unit, FieldToken>();
   for (const { token, groups, literal } of flat) {
     const optional = groups.length > 0;
-    if (literal?.quoted && literal.text === 'Z') fail(`'Z' in quotes is text, so the time would be read in the definition's zone; use X, which reads Z and offsets such as +07:00`);
+    if (literal?.quoted && literal.text === 'Z')
+      fail(
+        `'Z' in quotes is text, so the time would be read in the definition's zone; use X, which reads Z and offsets such as +07:00`,
+      );
     if (!token) continue;
     if (seen.has(token.unit)) fail(`it has the ${unitNames[token.unit]} twice`);
     seen.set(token.unit, token);
-    if (optional && (token.unit === 'year' || token.unit === 'month' || token.unit === 'day')) fail(`the ${token.unit} cannot be optional; only a time or an offset can be left out`);
+    if (optional && (token.unit === 'year' || token.unit === 'month' || token.unit === 'day'))
+      fail(`the ${token.unit} cannot be optional; only a time or an offset can be left out`);
   }
   if (!seen.has('year')) fail('it has no year (yyyy)');
   if (!seen.has('month')) fail('it has no month (MM or M)');
@@ -198,7 +220,9 @@ function checkStructure(pattern: string, parts: Part[]): void {
   };
   flat.forEach((entry, index) => {
     if (entry.token?.variable && (nextToNumber(index, -1) || nextToNumber(index, 1))) {
-      fail(`"${entry.token.letters}" takes one or two digits, so it needs a separator from the number beside it; use ${entry.token.letters.repeat(2)}`);
+      fail(
+        `"${entry.token.letters}" takes one or two digits, so it needs a separator from the number beside it; use ${entry.token.letters.repeat(2)}`,
+      );
     }
   });
 }
@@ -213,9 +237,28 @@ function daysInMonth(year: number, month: number): number {
 }
 
 /** The instant of local fields at an offset, or null when a field is out of range (31/02, 24:00, 60 minutes). */
-function instantOf(year: number, month: number, day: number, hour: number, minute: number, second: number, millis: number, offsetMinutes: number): Date | null {
+function instantOf(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+  millis: number,
+  offsetMinutes: number,
+): Date | null {
   // Date.UTC reads years 0-99 as 1900-1999: such a year is no real update time anyway.
-  if (year < 100 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59) return null;
+  if (
+    year < 100 ||
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    day > daysInMonth(year, month) ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59
+  )
+    return null;
   return new Date(Date.UTC(year, month - 1, day, hour, minute, second, millis) - offsetMinutes * 60_000);
 }
 
@@ -239,7 +282,16 @@ function readIso(text: string, localOffset: number): Date | null {
   const millis = match[7] ? Number(match[7].slice(0, 3).padEnd(3, '0')) : 0;
   const offset = match[8] ? offsetMinutesOf(match[8]) : localOffset;
   if (offset === null) return null;
-  return instantOf(+match[1]!, +match[2]!, +match[3]!, numberAt(match, 4), numberAt(match, 5), numberAt(match, 6), millis, offset);
+  return instantOf(
+    +match[1]!,
+    +match[2]!,
+    +match[3]!,
+    numberAt(match, 4),
+    numberAt(match, 5),
+    numberAt(match, 6),
+    millis,
+    offset,
+  );
 }
 
 /** The number in a match's group; 0 for a unit the pattern lacks (group 0) or an optional part left out. */
@@ -304,7 +356,9 @@ function writeToken(token: FieldToken, local: Date, offsetMinutes: number): stri
 
 /** Literals and tokens in writing order: optional parts are written in full. */
 function writerOf(parts: Part[]): (string | FieldToken)[] {
-  return parts.flatMap((part) => (part.kind === 'literal' ? [part.text] : part.kind === 'optional' ? writerOf(part.parts) : [part]));
+  return parts.flatMap((part) =>
+    part.kind === 'literal' ? [part.text] : part.kind === 'optional' ? writerOf(part.parts) : [part],
+  );
 }
 
 /** The smallest unit a writer writes, in milliseconds. */
@@ -350,7 +404,8 @@ export class DatePattern {
   static compile(text: string): DatePattern {
     if (text === 'iso') return new DatePattern(text, readIso, writerOf(tokenize("yyyy-MM-dd'T'HH:mm:ssxxx")), false);
     if (text.length === 0) throw new DatePatternError(text, 'the pattern is empty');
-    if (text.length > maxPatternLength) throw new DatePatternError(text, `the pattern is longer than ${maxPatternLength} characters`);
+    if (text.length > maxPatternLength)
+      throw new DatePatternError(text, `the pattern is longer than ${maxPatternLength} characters`);
     const parts = tokenize(text);
     checkStructure(text, parts);
     const { regex, groups, fractionDigits } = readerOf(parts);
@@ -364,25 +419,41 @@ export class DatePattern {
       const zone = offset === 0 ? undefined : match[offset];
       const zoneOffset = zone === undefined ? localOffset : offsetMinutesOf(zone);
       if (zoneOffset === null) return null;
-      return instantOf(+match[year]!, +match[month]!, +match[day]!, numberAt(match, hour), numberAt(match, minute), numberAt(match, second), millis, zoneOffset);
+      return instantOf(
+        +match[year]!,
+        +match[month]!,
+        +match[day]!,
+        numberAt(match, hour),
+        numberAt(match, minute),
+        numberAt(match, second),
+        millis,
+        zoneOffset,
+      );
     };
     return new DatePattern(text, read, writerOf(parts), /[^\0-\x7f]/.test(text));
   }
 
   /**
    * Reads one source value; null for an absent one (null, undefined, ''). Throws MappingError `bad_date`
-   * naming `field`, the source path the value was read from. `offsetMinutes` is the zone of a time written without an offset.
+   * naming `field`, the source path the value was read from. `offsetMinutes` is the zone of a time written without an
+   * offset.
    */
   parse(value: unknown, field: string, offsetMinutes = vietnamOffsetMinutes): Date | null {
     if (value === null || value === undefined || value === '') return null;
     if (typeof value !== 'string') {
-      throw new MappingError('bad_date', `${field}: expected a date as text in format ${this.text}, got ${quoteSourceValue(value, field)}`);
+      throw new MappingError(
+        'bad_date',
+        `${field}: expected a date as text in format ${this.text}, got ${quoteSourceValue(value, field)}`,
+      );
     }
     const text = this.normalises ? value.normalize('NFC').trim() : value.trim();
     const date = this.read(text, offsetMinutes);
     if (!date) {
       // `field` is the source path the value was read from: the value is quoted only if that path is not personal.
-      throw new MappingError('bad_date', `${field}: ${quoteSourceValue(text, field)} is not a date in format ${this.text} (${zoneName(offsetMinutes)} when no offset)`);
+      throw new MappingError(
+        'bad_date',
+        `${field}: ${quoteSourceValue(text, field)} is not a date in format ${this.text} (${zoneName(offsetMinutes)} when no offset)`,
+      );
     }
     return date;
   }

@@ -9,18 +9,32 @@ export { vietnamOffsetMinutes };
  * Vietnam local time: Asia/Ho_Chi_Minh, a fixed UTC+7 with no daylight saving, so no time-zone database is
  * needed. A definition may also write its own pattern (date-pattern.ts).
  */
-export const dateFormats = ['yyyyMMddHHmmss', 'dd/MM/yyyy HH:mm:ss', 'dd/MM/yyyy', 'yyyy-MM-ddTHH:mm:ss', 'iso'] as const;
+export const dateFormats = [
+  'yyyyMMddHHmmss',
+  'dd/MM/yyyy HH:mm:ss',
+  'dd/MM/yyyy',
+  'yyyy-MM-ddTHH:mm:ss',
+  'iso',
+] as const;
 export type DateFormat = (typeof dateFormats)[number];
 
 /** Each named format, compiled once. */
-const namedPatterns = Object.fromEntries(dateFormats.map((format) => [format, DatePattern.compile(format)])) as Record<DateFormat, DatePattern>;
+const namedPatterns = Object.fromEntries(dateFormats.map((format) => [format, DatePattern.compile(format)])) as Record<
+  DateFormat,
+  DatePattern
+>;
 
 /**
  * Parses one source date in the given format; null for an absent value. Throws MappingError `bad_date`, naming
  * `field` — the source path the value was read from, so its message quotes the value only if the path does not
  * look personal. `offsetMinutes` is the zone of times written without an offset (default Vietnam, UTC+7).
  */
-export function parseSourceDate(value: unknown, field: string, format: DateFormat, offsetMinutes = vietnamOffsetMinutes): Date | null {
+export function parseSourceDate(
+  value: unknown,
+  field: string,
+  format: DateFormat,
+  offsetMinutes = vietnamOffsetMinutes,
+): Date | null {
   return namedPatterns[format].parse(value, field, offsetMinutes);
 }
 

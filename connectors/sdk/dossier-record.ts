@@ -74,4 +74,11 @@ export interface DossierRecord {
 }
 
 /** The date fields of a dossier, in the order they are stored. */
-export const dossierDateFields = ['submittedAt', 'receivedAt', 'dueAt', 'finishedAt', 'returnedAt', 'rejectedAt'] as const;
+export const dossierDateFields = [
+  'submittedAt',
+  'receivedAt',
+  'dueAt',
+  'finishedAt',
+  'returnedAt',
+  'rejectedAt',
+] as const;

@@ -39,7 +39,10 @@ export const englishStatusWords: Readonly<Record<string, DossierStatus>> = {
   done: 10,
 };
 
-/** The Vietnamese labels of the national list (NFC, lower case) → national code. A Map: a vendor value such as "constructor" finds nothing. */
+/**
+ * The Vietnamese labels of the national list (NFC, lower case) → national code. A Map: a vendor value such as
+ * "constructor" finds nothing.
+ */
 export const vietnameseStatusLabels: ReadonlyMap<string, DossierStatus> = new Map(
   statusCodes.map((code) => [dossierStatuses[code].vi.normalize('NFC').toLowerCase(), code]),
 );

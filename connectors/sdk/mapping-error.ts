@@ -1,6 +1,8 @@
 import type { DeadLetterReason } from '../../config/error-catalogue.js';
 
-/** Why a record was turned into a dead letter: declared, with every other machine code, in config/error-catalogue.ts. */
+/**
+ * Why a record was turned into a dead letter: declared, with every other machine code, in config/error-catalogue.ts.
+ */
 export type { DeadLetterReason };
 
 /**

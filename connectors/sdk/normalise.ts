@@ -46,7 +46,11 @@ const maxCodeLength = 100;
  * validates the result. Every item ends up either as a record or as a dead letter: none is dropped. The
  * connector's `mappedFields` say what a dead letter keeps and a message may quote (none: nothing).
  */
-export function mapItems(connector: Pick<Connector, 'map'> & Partial<Pick<Connector, 'mappedFields'>>, items: readonly unknown[], mapping: MappingContext): MappedBatch {
+export function mapItems(
+  connector: Pick<Connector, 'map'> & Partial<Pick<Connector, 'mappedFields'>>,
+  items: readonly unknown[],
+  mapping: MappingContext,
+): MappedBatch {
   const records: DossierRecord[] = [];
   const deadLetters: DeadLetter[] = [];
   const observedAt = mapping.observedAt.toISOString();
@@ -68,7 +72,13 @@ export function mapItems(connector: Pick<Connector, 'map'> & Partial<Pick<Connec
  * escapes, and the raw payload — kept as JSON text, which escapes those characters itself — is made of values JSON
  * can write.
  */
-export function toDeadLetter(error: unknown, item: unknown, mapping: MappingContext, receivedAt: string, mapped: MappedPaths = MappedPaths.none): DeadLetter {
+export function toDeadLetter(
+  error: unknown,
+  item: unknown,
+  mapping: MappingContext,
+  receivedAt: string,
+  mapped: MappedPaths = MappedPaths.none,
+): DeadLetter {
   const refusal = error instanceof MappingError ? error : null;
   const dossierCode = refusal?.dossierCode ?? null;
   return {
@@ -78,7 +88,11 @@ export function toDeadLetter(error: unknown, item: unknown, mapping: MappingCont
     dossierCode: dossierCode === null || mapped.readsPersonalData('dossierCode') ? null : escapeUnstorable(dossierCode),
     reason: refusal?.reason ?? 'malformed_record',
     // A plugin's unexpected exception may quote the payload: keep only its type, never its text.
-    message: escapeUnstorable(refusal ? refusal.message : `the connector could not map this record (${error instanceof Error ? error.name : typeof error})`),
+    message: escapeUnstorable(
+      refusal
+        ? refusal.message
+        : `the connector could not map this record (${error instanceof Error ? error.name : typeof error})`,
+    ),
     rawPayload: storablePayload(redactPersonalData(item, mapped)),
     receivedAt,
   };
@@ -91,25 +105,44 @@ export function toDeadLetter(error: unknown, item: unknown, mapping: MappingCont
 function storable(value: string, field: string, dossierCode: string | null): string {
   const character = unstorableCharacter(value);
   if (character) {
-    throw new MappingError('bad_value', `${field}: contains ${character.description} at character ${character.position}, which cannot be stored; expected text without NUL characters or unpaired surrogates`, dossierCode);
+    throw new MappingError(
+      'bad_value',
+      `${field}: contains ${character.description} at character ${character.position}, which cannot be stored; expected text without NUL characters or unpaired surrogates`,
+      dossierCode,
+    );
   }
   return value;
 }
 
 function text(value: unknown, field: string, dossierCode: string): string | null {
   if (value === null || value === undefined) return null;
-  if (typeof value !== 'string') throw new MappingError('bad_value', `${field}: expected text, got a ${typeof value}`, dossierCode);
+  if (typeof value !== 'string')
+    throw new MappingError('bad_value', `${field}: expected text, got a ${typeof value}`, dossierCode);
   const result = normaliseText(storable(value, field, dossierCode));
   if (result !== null && result.length > maxCodeLength) {
-    throw new MappingError('bad_value', `${field}: expected at most ${maxCodeLength} characters, got ${result.length}`, dossierCode);
+    throw new MappingError(
+      'bad_value',
+      `${field}: expected at most ${maxCodeLength} characters, got ${result.length}`,
+      dossierCode,
+    );
   }
   return result;
 }
 
-function smallCode(value: unknown, field: string, max: number, dossierCode: string, mapped: MappedPaths): number | null {
+function smallCode(
+  value: unknown,
+  field: string,
+  max: number,
+  dossierCode: string,
+  mapped: MappedPaths,
+): number | null {
   if (value === null || value === undefined) return null;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    throw new MappingError('bad_value', `${field}: expected a whole number from 1 to ${max}, got ${quoteSourceValue(value, mapped.pathsOf(field))}`, dossierCode);
+    throw new MappingError(
+      'bad_value',
+      `${field}: expected a whole number from 1 to ${max}, got ${quoteSourceValue(value, mapped.pathsOf(field))}`,
+      dossierCode,
+    );
   }
   return value;
 }
@@ -120,7 +153,12 @@ function date(value: unknown, field: string, dossierCode: string): string | null
     throw new MappingError('bad_date', `${field}: expected a valid date`, dossierCode);
   }
   const iso = value.toISOString();
-  if (!isStorableInstant(iso)) throw new MappingError('bad_date', `${field}: ${iso} is outside the years 0001 to 9999 that can be stored; expected a real date`, dossierCode);
+  if (!isStorableInstant(iso))
+    throw new MappingError(
+      'bad_date',
+      `${field}: ${iso} is outside the years 0001 to 9999 that can be stored; expected a real date`,
+      dossierCode,
+    );
   return iso;
 }
 
@@ -128,12 +166,21 @@ function date(value: unknown, field: string, dossierCode: string): string | null
  * Validates a connector's output and puts it in canonical form; throws MappingError naming the field. A message
  * quotes a value only for a field read from one of the connector's mapped paths (`mapped`; default none).
  */
-export function normalise(input: DossierRecordInput, mapping: MappingContext, observedAt: string, mapped: MappedPaths = MappedPaths.none): DossierRecord {
+export function normalise(
+  input: DossierRecordInput,
+  mapping: MappingContext,
+  observedAt: string,
+  mapped: MappedPaths = MappedPaths.none,
+): DossierRecord {
   const rawCode = typeof input.dossierCode === 'string' ? input.dossierCode : null;
   const dossierCode = rawCode === null ? null : normaliseText(storable(rawCode, 'dossierCode', rawCode));
-  if (!dossierCode) throw new MappingError('missing_field', 'dossierCode: expected the dossier code (MaHoSo), got none');
+  if (!dossierCode)
+    throw new MappingError('missing_field', 'dossierCode: expected the dossier code (MaHoSo), got none');
   if (dossierCode.length > maxCodeLength) {
-    throw new MappingError('bad_value', `dossierCode: expected at most ${maxCodeLength} characters, got ${dossierCode.length}`);
+    throw new MappingError(
+      'bad_value',
+      `dossierCode: expected at most ${maxCodeLength} characters, got ${dossierCode.length}`,
+    );
   }
 
   const sourceCodeSet = input.provinceCodeSet ?? mapping.sourceCodeSet;
@@ -150,13 +197,26 @@ export function normalise(input: DossierRecordInput, mapping: MappingContext, ob
   }
 
   if (!isDossierStatus(input.status)) {
-    throw new MappingError('unknown_status', `status: expected a national status code 1-10, got ${quoteSourceValue(input.status, mapped.pathsOf('status'))}`, dossierCode);
+    throw new MappingError(
+      'unknown_status',
+      `status: expected a national status code 1-10, got ${quoteSourceValue(input.status, mapped.pathsOf('status'))}`,
+      dossierCode,
+    );
   }
   if (!Number.isSafeInteger(input.sourceVersion) || input.sourceVersion < 0) {
-    throw new MappingError('bad_value', `sourceVersion: expected a non-negative whole number, got ${quoteSourceValue(input.sourceVersion, mapped.pathsOf('sourceVersion'))}`, dossierCode);
+    throw new MappingError(
+      'bad_value',
+      `sourceVersion: expected a non-negative whole number, got ${quoteSourceValue(input.sourceVersion, mapped.pathsOf('sourceVersion'))}`,
+      dossierCode,
+    );
   }
   const sourceUpdatedAt = date(input.sourceUpdatedAt, 'sourceUpdatedAt', dossierCode);
-  if (!sourceUpdatedAt) throw new MappingError('missing_field', 'sourceUpdatedAt: expected the time of the last change, got none', dossierCode);
+  if (!sourceUpdatedAt)
+    throw new MappingError(
+      'missing_field',
+      'sourceUpdatedAt: expected the time of the last change, got none',
+      dossierCode,
+    );
 
   const record: DossierRecord = {
     provinceCode: province.code,
@@ -170,7 +230,10 @@ export function normalise(input: DossierRecordInput, mapping: MappingContext, ob
     channel: smallCode(input.channel, 'channel', 3, dossierCode, mapped),
     applicantType: smallCode(input.applicantType, 'applicantType', 4, dossierCode, mapped),
     status: input.status,
-    sourceStatus: (normaliseText(storable(String(input.sourceStatus ?? input.status), 'sourceStatus', dossierCode)) ?? String(input.status)).slice(0, maxCodeLength),
+    sourceStatus: (
+      normaliseText(storable(String(input.sourceStatus ?? input.status), 'sourceStatus', dossierCode)) ??
+      String(input.status)
+    ).slice(0, maxCodeLength),
     submittedAt: null,
     receivedAt: null,
     dueAt: null,

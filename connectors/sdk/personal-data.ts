@@ -8,24 +8,63 @@ import type { MappedPaths, PathNode } from './mapped-paths.js';
  */
 const personalKeyPatterns = [
   // names
-  /^chuhoso/, /^ho(va)?ten/, /^ten(nguoi|congdan|chuhoso|canbo|cd|chs)/, /^nguoi/, /^canbo/,
+  /^chuhoso/,
+  /^ho(va)?ten/,
+  /^ten(nguoi|congdan|chuhoso|canbo|cd|chs)/,
+  /^nguoi/,
+  /^canbo/,
   /(^|full|first|last|middle|given|family|display|sur|applicant|owner|citizen|person|contact|customer|sender|receiver|user)name$/,
   // identity documents
-  /^sogiayto/, /^(ma|so)?dinhdanh(?!hoso)/, /^(so)?(cmnd|cccd|cmt)/, /^(so)?hochieu/, /passport/, /^identity/, /^(citizen|personal|national)(id|number|no|card)$/, /^id(number|card|no)$/, /^(ma)?sothue/,
+  /^sogiayto/,
+  /^(ma|so)?dinhdanh(?!hoso)/,
+  /^(so)?(cmnd|cccd|cmt)/,
+  /^(so)?hochieu/,
+  /passport/,
+  /^identity/,
+  /^(citizen|personal|national)(id|number|no|card)$/,
+  /^id(number|card|no)$/,
+  /^(ma)?sothue/,
   // phones
-  /^(so)?(dien)?thoai/, /^sdt/, /^(so)?didong/, /phone/, /mobile/, /^tel(ephone)?$/, /^fax/, /^zalo/,
+  /^(so)?(dien)?thoai/,
+  /^sdt/,
+  /^(so)?didong/,
+  /phone/,
+  /mobile/,
+  /^tel(ephone)?$/,
+  /^fax/,
+  /^zalo/,
   // e-mail
-  /mail/, /^thudientu/,
+  /mail/,
+  /^thudientu/,
   // addresses
-  /^diachi/, /^address/, /^street/, /^noi(cutru|o|sinh|thuongtru|tamtru)/, /^quequan/,
+  /^diachi/,
+  /^address/,
+  /^street/,
+  /^noi(cutru|o|sinh|thuongtru|tamtru)/,
+  /^quequan/,
   // birth, gender, and the rest of Decree 13's list
-  /^ngaysinh/, /^namsinh/, /birth/, /^dob$/, /^gioitinh/, /^gender$/, /^sex$/, /^dantoc/, /^tongiao/, /^quoctich/, /^(so)?taikhoan/,
+  /^ngaysinh/,
+  /^namsinh/,
+  /birth/,
+  /^dob$/,
+  /^gioitinh/,
+  /^gender$/,
+  /^sex$/,
+  /^dantoc/,
+  /^tongiao/,
+  /^quoctich/,
+  /^(so)?taikhoan/,
   /^applicant$|^applicant(name|id|phone|address|email|birth)/,
 ];
 
 /** True when a key names personal data, however it is cased, separated or accented (HoTen, ho_ten, Họ và tên). */
 export function isPersonalKey(key: string): boolean {
-  const bare = key.normalize('NFD').replace(/\p{M}/gu, '').replace(/[đĐ]/g, 'd').replace(/[\s_.-]/g, '').toLowerCase();
+  const bare = key
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .replace(/[đĐ]/g, 'd')
+    .replace(/[\s_.-]/g, '')
+    .toLowerCase();
   return personalKeyPatterns.some((pattern) => pattern.test(bare));
 }
 
@@ -43,7 +82,8 @@ const fieldNamePattern = /^[@#]?[A-Za-z_$][A-Za-z0-9_$:-]{0,63}$/;
 
 const plural = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
 /** Characters (code points, so an emoji counts once) in words, without copying a text that may be huge. */
-const characters = (text: string) => plural(text.length - (text.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g)?.length ?? 0), 'character');
+const characters = (text: string) =>
+  plural(text.length - (text.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g)?.length ?? 0), 'character');
 
 /** The marker that replaces a value that is not kept: its type, and for text its length. */
 function marker(value: unknown): unknown {
@@ -73,11 +113,14 @@ export function redactPersonalData(payload: unknown, mapped: MappedPaths): unkno
 function redactValue(value: unknown, node: PathNode | undefined, depth: number, budget: { left: number }): unknown {
   // A Date only comes from a code plugin's own parsing: a value like text, kept as JSON writes it.
   if (value === null || typeof value !== 'object' || value instanceof Date) {
-    const scalar = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value instanceof Date;
+    const scalar =
+      typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value instanceof Date;
     return node?.kept && scalar ? value : marker(value);
   }
   if (depth >= maxDepth) {
-    return Array.isArray(value) ? `[list of ${plural(value.length, 'item')}, too deep to show]` : `[object of ${plural(Object.keys(value).length, 'key')}, too deep to show]`;
+    return Array.isArray(value)
+      ? `[list of ${plural(value.length, 'item')}, too deep to show]`
+      : `[object of ${plural(Object.keys(value).length, 'key')}, too deep to show]`;
   }
   if (Array.isArray(value)) {
     const copy: unknown[] = [];
@@ -104,7 +147,11 @@ function redactValue(value: unknown, node: PathNode | undefined, depth: number, 
     const shownKey = child || fieldNamePattern.test(key) ? key : `[key ${(replacedKeys += 1)}]`;
     // Under a personal-looking key only the mapped paths that go through it are looked at.
     const throughPersonal = child !== undefined && child.children.size > 0 && item !== null && typeof item === 'object';
-    defineKey(copy, shownKey, isPersonalKey(key) && !throughPersonal ? '[personal data]' : redactValue(item, child, depth + 1, budget));
+    defineKey(
+      copy,
+      shownKey,
+      isPersonalKey(key) && !throughPersonal ? '[personal data]' : redactValue(item, child, depth + 1, budget),
+    );
   }
   if (omitted > 0) defineKey(copy, `[… ${plural(omitted, 'more key')}]`, '[not shown]');
   return copy;

@@ -5,9 +5,13 @@ import { z } from 'zod';
  * A secret is never written in a connector definition nor stored in Postgres: the definition names where to
  * find it, an environment variable or a file (a mounted Kubernetes/Docker secret).
  */
-export const secretReference = z.union([z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/) }).strict(), z.object({ file: z.string().min(1) }).strict()], {
-  error: 'expected a secret reference, {env: VARIABLE_NAME} or {file: /path/to/secret}; a secret itself is never written in a definition',
-});
+export const secretReference = z.union(
+  [z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/) }).strict(), z.object({ file: z.string().min(1) }).strict()],
+  {
+    error:
+      'expected a secret reference, {env: VARIABLE_NAME} or {file: /path/to/secret}; a secret itself is never written in a definition',
+  },
+);
 export type SecretReference = z.infer<typeof secretReference>;
 
 /** A secret reference that names nothing usable; the message names the reference, never a value. */
@@ -38,6 +42,8 @@ function resolveSecret(reference: SecretReference, what: string): string {
     return value;
   } catch (error) {
     if (error instanceof SecretUnavailableError) throw error;
-    throw new SecretUnavailableError(`${what}: cannot read secret file ${reference.file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new SecretUnavailableError(
+      `${what}: cannot read secret file ${reference.file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
 }

@@ -6,7 +6,9 @@ import type { Cursor } from './connector.js';
  * cannot resume mid-run from anything but a time.
  */
 export function sinceOf(cursor: Cursor | null): string | null {
-  return cursor && typeof cursor === 'object' && !Array.isArray(cursor) && typeof cursor.since === 'string' ? cursor.since : null;
+  return cursor && typeof cursor === 'object' && !Array.isArray(cursor) && typeof cursor.since === 'string'
+    ? cursor.since
+    : null;
 }
 
 /** Orders two `{since}` cursors; ISO instants of one format order as text. */

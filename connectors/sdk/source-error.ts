@@ -27,7 +27,16 @@ export function retryAfterOf(header: unknown, now = Date.now()): number | null {
   return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
-const transientCodes = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ECONNABORTED', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ERR_SOCKET_CONNECTION_TIMEOUT']);
+const transientCodes = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ERR_SOCKET_CONNECTION_TIMEOUT',
+]);
 
 /**
  * A failure classified by a connector's `retry.transientStatusCodes` (source-policy.ts): a request the system
@@ -36,7 +45,9 @@ const transientCodes = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ECON
 export function withTransientStatuses(failure: SourceError, transientStatusCodes: readonly number[]): SourceError {
   if (failure.status === null) return failure;
   const transient = transientStatusCodes.includes(failure.status);
-  return transient === failure.transient ? failure : new SourceError(failure.message, transient, failure.status, failure.retryAfterMs);
+  return transient === failure.transient
+    ? failure
+    : new SourceError(failure.message, transient, failure.status, failure.retryAfterMs);
 }
 
 /** Turns an axios failure into a SourceError a provincial IT team can act on. */
@@ -56,10 +67,18 @@ export function toSourceError(error: unknown, what: string): SourceError {
                 ? 'the province system failed'
                 : 'the system refused the request';
       const retryAfter = retryAfterOf(error.response?.headers?.['retry-after']);
-      return new SourceError(`${what}: the province system answered HTTP ${status}; ${hint}`, status >= 500 || status === 408 || status === 429, status, retryAfter);
+      return new SourceError(
+        `${what}: the province system answered HTTP ${status}; ${hint}`,
+        status >= 500 || status === 408 || status === 429,
+        status,
+        retryAfter,
+      );
     }
     const code = error.code ?? 'network error';
-    return new SourceError(`${what}: no answer from the province system (${code}); check the base URL and that it is reachable`, transientCodes.has(code) || code === 'network error');
+    return new SourceError(
+      `${what}: no answer from the province system (${code}); check the base URL and that it is reachable`,
+      transientCodes.has(code) || code === 'network error',
+    );
   }
   const message = error instanceof Error ? error.message : String(error);
   return new SourceError(`${what}: ${message}`, false);

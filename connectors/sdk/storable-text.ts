@@ -31,7 +31,10 @@ export function unstorableCharacter(text: string): UnstorableCharacter | null {
   unstorablePattern.lastIndex = 0;
   const match = unstorablePattern.exec(text)!;
   const unit = match[0].charCodeAt(0);
-  return { position: match.index + 1, description: unit === 0 ? 'U+0000 (NUL)' : `an unpaired surrogate (U+${hex(unit)})` };
+  return {
+    position: match.index + 1,
+    description: unit === 0 ? 'U+0000 (NUL)' : `an unpaired surrogate (U+${hex(unit)})`,
+  };
 }
 
 /**
@@ -71,7 +74,12 @@ function jsonSafe(value: unknown, ancestors: Set<object>, depth: number): unknow
     const copy: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
       // defineProperty: a "__proto__" key in a vendor payload stays a plain key, never a prototype.
-      Object.defineProperty(copy, key, { value: jsonSafe(item, ancestors, depth + 1), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(copy, key, {
+        value: jsonSafe(item, ancestors, depth + 1),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return copy;
   } finally {
@@ -92,7 +100,9 @@ function holdsUnstorableText(value: unknown, depth = 0): boolean {
 function isWrapper(value: unknown): value is { [jsonTextKey]: string } {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   const keys = Object.keys(value);
-  return keys.length === 1 && keys[0] === jsonTextKey && typeof (value as Record<string, unknown>)[jsonTextKey] === 'string';
+  return (
+    keys.length === 1 && keys[0] === jsonTextKey && typeof (value as Record<string, unknown>)[jsonTextKey] === 'string'
+  );
 }
 
 /**

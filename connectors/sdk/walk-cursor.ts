@@ -30,12 +30,15 @@ export interface WalkPosition {
   resume: { [key: string]: Json } | null;
 }
 
-const isObject = (value: unknown): value is { [key: string]: Json } => value !== null && typeof value === 'object' && !Array.isArray(value);
-const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+const isObject = (value: unknown): value is { [key: string]: Json } =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+const isCount = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 
 /** The walk a cursor is in; a cursor without one (none yet, or stored before walks were counted) is walk 0. */
 export function walkOf(cursor: Cursor | null): WalkPosition {
-  if (!isObject(cursor) || !isCount(cursor.walk) || !isCount(cursor.pages)) return { walk: 0, pages: 0, walkStartedAt: null, resume: null };
+  if (!isObject(cursor) || !isCount(cursor.walk) || !isCount(cursor.pages))
+    return { walk: 0, pages: 0, walkStartedAt: null, resume: null };
   return {
     walk: cursor.walk,
     pages: cursor.pages,
@@ -51,11 +54,24 @@ export function compareWalks(a: Cursor | null, b: Cursor | null): number {
 }
 
 /** The position of a new walk after the committed cursor: the next walk number, no page read yet. */
-export function nextWalk(committed: Cursor | null, now = new Date()): Pick<WalkPosition, 'walk' | 'pages'> & { walkStartedAt: string } {
+export function nextWalk(
+  committed: Cursor | null,
+  now = new Date(),
+): Pick<WalkPosition, 'walk' | 'pages'> & { walkStartedAt: string } {
   return { walk: walkOf(committed).walk + 1, pages: 0, walkStartedAt: now.toISOString() };
 }
 
-/** The walk fields of a page's cursor: one page further than the state it was read from; `resume` when the walk goes on. */
-export function walkFields(state: { walk: number; pages: number; walkStartedAt: string | null }, resume: { [key: string]: Json } | null): { [key: string]: Json } {
-  return { walk: state.walk, pages: state.pages + 1, walkStartedAt: state.walkStartedAt, ...(resume ? { resume } : {}) };
+/**
+ * The walk fields of a page's cursor: one page further than the state it was read from; `resume` when the walk goes on.
+ */
+export function walkFields(
+  state: { walk: number; pages: number; walkStartedAt: string | null },
+  resume: { [key: string]: Json } | null,
+): { [key: string]: Json } {
+  return {
+    walk: state.walk,
+    pages: state.pages + 1,
+    walkStartedAt: state.walkStartedAt,
+    ...(resume ? { resume } : {}),
+  };
 }

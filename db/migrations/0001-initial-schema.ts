@@ -78,8 +78,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     ) PARTITION BY LIST (province_code)`.execute(db);
 
   for (const { code } of currentProvinces) {
-    await sql`CREATE TABLE ${sql.table(`dossiers_p${code}`)} PARTITION OF dossiers FOR VALUES IN (${sql.lit(code)})`.execute(db);
-    await sql`CREATE TABLE ${sql.table(`dossier_events_p${code}`)} PARTITION OF dossier_events FOR VALUES IN (${sql.lit(code)})`.execute(db);
+    await sql`CREATE TABLE ${sql.table(`dossiers_p${code}`)} PARTITION OF dossiers FOR VALUES IN (${sql.lit(code)})`.execute(
+      db,
+    );
+    await sql`CREATE TABLE ${sql.table(`dossier_events_p${code}`)} PARTITION OF dossier_events FOR VALUES IN (${sql.lit(code)})`.execute(
+      db,
+    );
   }
 
   await sql`

@@ -17,7 +17,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       -- null: the current secret; otherwise accepted until then (a rotation's grace period).
       expires_at   timestamptz
     )`.execute(db);
-  await sql`CREATE UNIQUE INDEX webhook_secrets_one_current ON webhook_secrets (connector_id) WHERE expires_at IS NULL`.execute(db);
+  await sql`CREATE UNIQUE INDEX webhook_secrets_one_current ON webhook_secrets (connector_id) WHERE expires_at IS NULL`.execute(
+    db,
+  );
   await sql`CREATE INDEX webhook_secrets_by_connector ON webhook_secrets (connector_id, expires_at)`.execute(db);
 }
 

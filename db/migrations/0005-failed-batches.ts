@@ -32,7 +32,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       state            text NOT NULL DEFAULT 'failed' CHECK (state IN ('failed', 'retried', 'discarded')),
       state_changed_at timestamptz
     )`.execute(db);
-  await sql`CREATE UNIQUE INDEX failed_batches_one_waiting ON failed_batches (fingerprint) WHERE state = 'failed'`.execute(db);
+  await sql`CREATE UNIQUE INDEX failed_batches_one_waiting ON failed_batches (fingerprint) WHERE state = 'failed'`.execute(
+    db,
+  );
   await sql`CREATE INDEX failed_batches_by_province ON failed_batches (province_code, state, failed_at)`.execute(db);
   await sql`CREATE INDEX failed_batches_by_connector ON failed_batches (connector_id, failed_at)`.execute(db);
 }

@@ -9,10 +9,18 @@ export type ApiKeyScope = (typeof apiKeyScopes)[number];
 export type ApiKeyRow = Omit<Selectable<ApiKeysTable>, 'key_hash' | 'hash_prefix'>;
 
 /** Stores a new key by its SHA-256 hash (the key itself is never stored); returns its id. */
-export async function insertApiKey(db: Kysely<Database>, key: { name: string; scope: ApiKeyScope; hash: Buffer }): Promise<string> {
+export async function insertApiKey(
+  db: Kysely<Database>,
+  key: { name: string; scope: ApiKeyScope; hash: Buffer },
+): Promise<string> {
   const row = await db
     .insertInto('api_keys')
-    .values({ name: key.name, scope: key.scope, key_hash: key.hash, hash_prefix: key.hash.subarray(0, 8).toString('hex') })
+    .values({
+      name: key.name,
+      scope: key.scope,
+      key_hash: key.hash,
+      hash_prefix: key.hash.subarray(0, 8).toString('hex'),
+    })
     .returning('id')
     .executeTakeFirstOrThrow();
   return String(row.id);
@@ -20,7 +28,11 @@ export async function insertApiKey(db: Kysely<Database>, key: { name: string; sc
 
 /** Every key, oldest first, without the key or its hash. */
 export async function listApiKeys(db: Kysely<Database>): Promise<ApiKeyRow[]> {
-  return db.selectFrom('api_keys').select(['id', 'name', 'scope', 'created_at', 'revoked_at', 'last_used_at']).orderBy('id').execute();
+  return db
+    .selectFrom('api_keys')
+    .select(['id', 'name', 'scope', 'created_at', 'revoked_at', 'last_used_at'])
+    .orderBy('id')
+    .execute();
 }
 
 /** Revokes a key; returns it as it was before (undefined: no such key). Revoking twice keeps the first time. */
@@ -32,7 +44,12 @@ export async function revokeApiKey(db: Kysely<Database>, id: string): Promise<Ap
       .where('id', '=', id)
       .forUpdate()
       .executeTakeFirst();
-    if (row && row.revoked_at === null) await trx.updateTable('api_keys').set({ revoked_at: sql<Date>`now()` }).where('id', '=', id).execute();
+    if (row && row.revoked_at === null)
+      await trx
+        .updateTable('api_keys')
+        .set({ revoked_at: sql<Date>`now()` })
+        .where('id', '=', id)
+        .execute();
     return row;
   });
 }
@@ -52,6 +69,8 @@ export async function touchApiKey(db: Kysely<Database>, id: string, resolution: 
     .updateTable('api_keys')
     .set({ last_used_at: sql<Date>`now()` })
     .where('id', '=', id)
-    .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', sql<Date>`now() - ${resolution}::interval`)]))
+    .where((eb) =>
+      eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', sql<Date>`now() - ${resolution}::interval`)]),
+    )
     .execute();
 }

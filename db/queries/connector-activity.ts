@@ -57,13 +57,19 @@ export async function recordPollRuns(db: Kysely<Database>, runs: readonly PollRu
       run_id = excluded.run_id, run_started_at = excluded.run_started_at, run_last_page_at = excluded.run_last_page_at,
       run_ended_at = excluded.run_ended_at, run_outcome = excluded.run_outcome, run_pages = excluded.run_pages,
       run_records = excluded.run_records, run_dead_letters = excluded.run_dead_letters
-    WHERE a.run_started_at IS NULL OR a.run_id = excluded.run_id OR a.run_started_at < excluded.run_started_at`.execute(db);
+    WHERE a.run_started_at IS NULL OR a.run_id = excluded.run_id OR a.run_started_at < excluded.run_started_at`.execute(
+    db,
+  );
 }
 
 /** Adds pushed updates committed to their connectors' counts, in one statement. */
 export async function recordPushes(db: Kysely<Database>, tallies: readonly PushTally[]): Promise<void> {
   if (tallies.length === 0) return;
-  const rows = tallies.map((tally) => ({ connector_id: tally.connectorId, push_updates: tally.updates, push_last_received_at: tally.lastReceivedAt }));
+  const rows = tallies.map((tally) => ({
+    connector_id: tally.connectorId,
+    push_updates: tally.updates,
+    push_last_received_at: tally.lastReceivedAt,
+  }));
   await sql`
     INSERT INTO connector_activity AS a (connector_id, push_updates, push_last_received_at, push_last_committed_at)
     SELECT r.connector_id, r.push_updates, r.push_last_received_at, now()
@@ -75,6 +81,9 @@ export async function recordPushes(db: Kysely<Database>, tallies: readonly PushT
 }
 
 /** A connector's activity, or undefined when no run or push was recorded for it. */
-export async function findConnectorActivity(db: Kysely<Database>, connectorId: string): Promise<ConnectorActivityRow | undefined> {
+export async function findConnectorActivity(
+  db: Kysely<Database>,
+  connectorId: string,
+): Promise<ConnectorActivityRow | undefined> {
   return db.selectFrom('connector_activity').selectAll().where('connector_id', '=', connectorId).executeTakeFirst();
 }

@@ -60,12 +60,24 @@ export async function listConnectors(db: Kysely<Database>): Promise<ConnectorRow
 
 /** Records the end of a successful poll run. */
 export async function markConnectorSuccess(db: Kysely<Database>, id: string): Promise<void> {
-  await db.updateTable('connectors').set({ last_success_at: sql<Date>`now()` }).where('id', '=', id).execute();
+  await db
+    .updateTable('connectors')
+    .set({ last_success_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .execute();
 }
 
 /** Records a change of a connector's circuit breaker state. */
-export async function recordBreakerState(db: Kysely<Database>, id: string, state: 'closed' | 'half_open' | 'open'): Promise<void> {
-  await db.updateTable('connectors').set({ breaker_state: state, breaker_changed_at: sql<Date>`now()` }).where('id', '=', id).execute();
+export async function recordBreakerState(
+  db: Kysely<Database>,
+  id: string,
+  state: 'closed' | 'half_open' | 'open',
+): Promise<void> {
+  await db
+    .updateTable('connectors')
+    .set({ breaker_state: state, breaker_changed_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .execute();
 }
 
 /** Records why a poll run failed; the message is the one logged (no secrets, no personal data). */
@@ -119,7 +131,10 @@ export async function addConnector(db: Kysely<Database>, connector: StoredDefini
   return row.inserted ? 'added' : 'reactivated';
 }
 
-/** Replaces the definition of a registered (not removed) connector, keeping its state and cursor; false if there is none. */
+/**
+ * Replaces the definition of a registered (not removed) connector, keeping its state and cursor; false if there is
+ * none.
+ */
 export async function updateConnectorDefinition(db: Kysely<Database>, connector: StoredDefinition): Promise<boolean> {
   const result = await db
     .updateTable('connectors')
@@ -144,7 +159,11 @@ export async function setConnectorState(
     const row = await trx.selectFrom('connectors').select('state').where('id', '=', id).forUpdate().executeTakeFirst();
     if (!row) return undefined;
     if (row.state !== state && from.includes(row.state)) {
-      await trx.updateTable('connectors').set({ state, updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
+      await trx
+        .updateTable('connectors')
+        .set({ state, updated_at: sql<Date>`now()` })
+        .where('id', '=', id)
+        .execute();
     }
     return row.state;
   });
@@ -162,11 +181,18 @@ function selectStatus(db: Kysely<Database>) {
     .selectFrom('connectors')
     .leftJoin('sync_cursors', 'sync_cursors.connector_id', 'connectors.id')
     .selectAll('connectors')
-    .select(['sync_cursors.position as cursor_position', 'sync_cursors.records_committed', 'sync_cursors.updated_at as cursor_updated_at']);
+    .select([
+      'sync_cursors.position as cursor_position',
+      'sync_cursors.records_committed',
+      'sync_cursors.updated_at as cursor_updated_at',
+    ]);
 }
 
 /** Every connector with its cursor, by id; removed ones only when asked for. */
-export async function listConnectorStatus(db: Kysely<Database>, options: { includeRemoved?: boolean } = {}): Promise<ConnectorStatusRow[]> {
+export async function listConnectorStatus(
+  db: Kysely<Database>,
+  options: { includeRemoved?: boolean } = {},
+): Promise<ConnectorStatusRow[]> {
   let query = selectStatus(db).orderBy('connectors.id');
   if (!options.includeRemoved) query = query.where('connectors.state', '<>', 'removed');
   return query.execute();

@@ -30,7 +30,11 @@ function filtered(db: Kysely<Database>, filter: DeadLetterFilter) {
 }
 
 /** Dead letters matching a filter, oldest first, after `afterId` (keyset pages). */
-export async function listDeadLetters(db: Kysely<Database>, filter: DeadLetterFilter, page: { afterId?: string; limit: number }): Promise<DeadLetterRow[]> {
+export async function listDeadLetters(
+  db: Kysely<Database>,
+  filter: DeadLetterFilter,
+  page: { afterId?: string; limit: number },
+): Promise<DeadLetterRow[]> {
   return filtered(db, filter)
     .selectAll()
     .$if(page.afterId !== undefined, (query) => query.where('id', '>', page.afterId!))
@@ -40,8 +44,15 @@ export async function listDeadLetters(db: Kysely<Database>, filter: DeadLetterFi
 }
 
 /** How many dead letters match, by reason. */
-export async function countDeadLetters(db: Kysely<Database>, filter: DeadLetterFilter): Promise<{ reason: string; count: number }[]> {
-  const rows = await filtered(db, filter).select(['reason', sql<string>`count(*)`.as('count')]).groupBy('reason').orderBy('reason').execute();
+export async function countDeadLetters(
+  db: Kysely<Database>,
+  filter: DeadLetterFilter,
+): Promise<{ reason: string; count: number }[]> {
+  const rows = await filtered(db, filter)
+    .select(['reason', sql<string>`count(*)`.as('count')])
+    .groupBy('reason')
+    .orderBy('reason')
+    .execute();
   return rows.map((row) => ({ reason: row.reason, count: Number(row.count) }));
 }
 
@@ -51,21 +62,37 @@ export async function findDeadLetter(db: Kysely<Database>, id: string): Promise<
 }
 
 /** Marks letters as replayed or discarded (they are kept). Only letters still `new` change; returns how many did. */
-export async function markDeadLetters(db: Kysely<Database>, ids: readonly string[], state: 'replayed' | 'discarded'): Promise<number> {
+export async function markDeadLetters(
+  db: Kysely<Database>,
+  ids: readonly string[],
+  state: 'replayed' | 'discarded',
+): Promise<number> {
   if (ids.length === 0) return 0;
-  const result = await db.updateTable('dead_letters').set({ state }).where('id', 'in', ids).where('state', '=', 'new').executeTakeFirst();
+  const result = await db
+    .updateTable('dead_letters')
+    .set({ state })
+    .where('id', 'in', ids)
+    .where('state', '=', 'new')
+    .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }
 
 /** Marks every `new` letter matching a filter as discarded; returns how many. */
 export async function discardDeadLetters(db: Kysely<Database>, filter: DeadLetterFilter): Promise<number> {
   const ids = filtered(db, { ...filter, state: 'new' }).select('id');
-  const result = await db.updateTable('dead_letters').set({ state: 'discarded' }).where('id', 'in', ids).executeTakeFirst();
+  const result = await db
+    .updateTable('dead_letters')
+    .set({ state: 'discarded' })
+    .where('id', 'in', ids)
+    .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }
 
 /** A letter that still fails after a replay keeps its place, with the reason and message of the new attempt. */
-export async function updateDeadLetterReasons(db: Kysely<Database>, failures: readonly { id: string; reason: string; message: string }[]): Promise<void> {
+export async function updateDeadLetterReasons(
+  db: Kysely<Database>,
+  failures: readonly { id: string; reason: string; message: string }[],
+): Promise<void> {
   if (failures.length === 0) return;
   await sql`
     UPDATE dead_letters d SET reason = f.reason, message = f.message

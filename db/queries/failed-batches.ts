@@ -35,12 +35,29 @@ function filtered(db: Kysely<Database>, filter: FailedBatchFilter) {
 }
 
 const summaryColumns = [
-  'id', 'province_code', 'connector_id', 'origin', 'records', 'dead_letters', 'error', 'attempts', 'failures', 'fingerprint', 'last_job',
-  'first_failed_at', 'failed_at', 'state', 'state_changed_at',
+  'id',
+  'province_code',
+  'connector_id',
+  'origin',
+  'records',
+  'dead_letters',
+  'error',
+  'attempts',
+  'failures',
+  'fingerprint',
+  'last_job',
+  'first_failed_at',
+  'failed_at',
+  'state',
+  'state_changed_at',
 ] as const;
 
 /** Failed batches matching a filter, oldest first, after `afterId` (keyset pages), without the batches themselves. */
-export async function listFailedBatches(db: Kysely<Database>, filter: FailedBatchFilter, page: { afterId?: string; limit: number }): Promise<FailedBatchSummary[]> {
+export async function listFailedBatches(
+  db: Kysely<Database>,
+  filter: FailedBatchFilter,
+  page: { afterId?: string; limit: number },
+): Promise<FailedBatchSummary[]> {
   return filtered(db, filter)
     .select(summaryColumns)
     .$if(page.afterId !== undefined, (query) => query.where('id', '>', page.afterId!))
@@ -50,8 +67,15 @@ export async function listFailedBatches(db: Kysely<Database>, filter: FailedBatc
 }
 
 /** How many failed batches match, by province. */
-export async function countFailedBatches(db: Kysely<Database>, filter: FailedBatchFilter): Promise<{ provinceCode: string; count: number }[]> {
-  const rows = await filtered(db, filter).select(['province_code', sql<string>`count(*)`.as('count')]).groupBy('province_code').orderBy('province_code').execute();
+export async function countFailedBatches(
+  db: Kysely<Database>,
+  filter: FailedBatchFilter,
+): Promise<{ provinceCode: string; count: number }[]> {
+  const rows = await filtered(db, filter)
+    .select(['province_code', sql<string>`count(*)`.as('count')])
+    .groupBy('province_code')
+    .orderBy('province_code')
+    .execute();
   return rows.map((row) => ({ provinceCode: row.province_code, count: Number(row.count) }));
 }
 
@@ -61,7 +85,11 @@ export async function findFailedBatch(db: Kysely<Database>, id: string): Promise
 }
 
 /** Marks batches retried or discarded (they are kept). Only batches still `failed` change; returns the ids that did. */
-export async function markFailedBatches(db: Kysely<Database>, ids: readonly string[], state: 'retried' | 'discarded'): Promise<string[]> {
+export async function markFailedBatches(
+  db: Kysely<Database>,
+  ids: readonly string[],
+  state: 'retried' | 'discarded',
+): Promise<string[]> {
   if (ids.length === 0) return [];
   const rows = await db
     .updateTable('failed_batches')

@@ -25,7 +25,10 @@ export async function insertDeadLetters(db: Kysely<Database>, deadLetters: reado
       message: escapeUnstorable(letter.message),
       fingerprint: createHash('sha1').update(reason).update('\u0000').update(rawPayload).digest('base64'),
       raw_payload: rawPayload,
-      received_at: typeof letter.receivedAt === 'string' && isStorableInstant(letter.receivedAt) ? letter.receivedAt : new Date().toISOString(),
+      received_at:
+        typeof letter.receivedAt === 'string' && isStorableInstant(letter.receivedAt)
+          ? letter.receivedAt
+          : new Date().toISOString(),
     };
   });
   const result = await sql`

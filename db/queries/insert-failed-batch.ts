@@ -47,7 +47,9 @@ function fingerprintOf(batch: KeptBatch): string {
     records: listOf(batch.records).map((record) => without(record, 'observedAt')),
     deadLetters: listOf(batch.deadLetters).map((letter) => without(letter, 'receivedAt')),
   };
-  return createHash('sha1').update(JSON.stringify(storablePayload(what))).digest('base64');
+  return createHash('sha1')
+    .update(JSON.stringify(storablePayload(what)))
+    .digest('base64');
 }
 
 /**
@@ -56,7 +58,10 @@ function fingerprintOf(batch: KeptBatch): string {
  * the very job already kept (a sweep that stopped before removing it from Redis). Returns the row's id and
  * whether this was a failure not counted before (for the metric).
  */
-export async function keepFailedBatch(db: Kysely<Database>, failed: FailedBatch): Promise<{ id: string; counted: boolean }> {
+export async function keepFailedBatch(
+  db: Kysely<Database>,
+  failed: FailedBatch,
+): Promise<{ id: string; counted: boolean }> {
   const { batch } = failed;
   const fingerprint = fingerprintOf(batch);
   const origin = batch.origin === 'push' ? 'push' : 'poll';
@@ -79,6 +84,8 @@ export async function keepFailedBatch(db: Kysely<Database>, failed: FailedBatch)
         failed_at = GREATEST(f.failed_at, excluded.failed_at)
       RETURNING id
     )
-    SELECT id, NOT EXISTS (SELECT 1 FROM previous WHERE last_job = ${escapeUnstorable(failed.job)}) AS counted FROM kept`.execute(db);
+    SELECT id, NOT EXISTS (SELECT 1 FROM previous WHERE last_job = ${escapeUnstorable(failed.job)}) AS counted FROM kept`.execute(
+    db,
+  );
   return { id: String(rows[0]!.id), counted: rows[0]!.counted };
 }

@@ -5,7 +5,11 @@ import type { Database } from '../schema.js';
 
 /** The committed cursor of a connector, or null before its first committed page. */
 export async function readCursor(db: Kysely<Database>, connectorId: string): Promise<Cursor | null> {
-  const row = await db.selectFrom('sync_cursors').select('position').where('connector_id', '=', connectorId).executeTakeFirst();
+  const row = await db
+    .selectFrom('sync_cursors')
+    .select('position')
+    .where('connector_id', '=', connectorId)
+    .executeTakeFirst();
   return row ? (fromStorableJsonb(row.position) as Cursor) : null;
 }
 
@@ -29,7 +33,12 @@ export interface CursorMove {
  * only from the position the page was read after, so a stale or repeated batch can never move it backwards or
  * past a page not yet committed. Returns whether it moved.
  */
-export async function commitCursor(db: Kysely<Database>, connectorId: string, move: CursorMove, records: number): Promise<boolean> {
+export async function commitCursor(
+  db: Kysely<Database>,
+  connectorId: string,
+  move: CursorMove,
+  records: number,
+): Promise<boolean> {
   const after = positionJson(move.after);
   const result =
     move.before === null

@@ -18,9 +18,23 @@ export interface UpsertOutcome {
 /** The fields that make up a dossier's state: two records with the same hash are the same state. */
 function contentHash(record: DossierRecord): string {
   const state = [
-    record.altDossierCode, record.sourceProvinceCode, record.sourceCodeSet, record.procedureCode, record.sectorCode,
-    record.agencyCode, record.channel, record.applicantType, record.status, record.sourceStatus, record.submittedAt,
-    record.receivedAt, record.dueAt, record.finishedAt, record.returnedAt, record.rejectedAt, record.sourceUpdatedAt,
+    record.altDossierCode,
+    record.sourceProvinceCode,
+    record.sourceCodeSet,
+    record.procedureCode,
+    record.sectorCode,
+    record.agencyCode,
+    record.channel,
+    record.applicantType,
+    record.status,
+    record.sourceStatus,
+    record.submittedAt,
+    record.receivedAt,
+    record.dueAt,
+    record.finishedAt,
+    record.returnedAt,
+    record.rejectedAt,
+    record.sourceUpdatedAt,
     record.sourceVersion,
   ];
   return createHash('sha1').update(JSON.stringify(state)).digest('base64');
@@ -81,9 +95,21 @@ export function reduceBatch(records: readonly DossierRecord[]): (Row & { newest:
   }
   const winners = new Set(newest.values());
   const byKey = (a: Row, b: Row) =>
-    a.province_code < b.province_code ? -1 : a.province_code > b.province_code ? 1 : a.dossier_code < b.dossier_code ? -1 : a.dossier_code > b.dossier_code ? 1 : 0;
+    a.province_code < b.province_code
+      ? -1
+      : a.province_code > b.province_code
+        ? 1
+        : a.dossier_code < b.dossier_code
+          ? -1
+          : a.dossier_code > b.dossier_code
+            ? 1
+            : 0;
   // A state repeated within the batch is kept once; make sure the kept copy is the winning one.
-  for (const winner of winners) states.set(`${winner.province_code}\u0000${winner.dossier_code}\u0000${winner.source_version}\u0000${winner.content_hash}`, winner);
+  for (const winner of winners)
+    states.set(
+      `${winner.province_code}\u0000${winner.dossier_code}\u0000${winner.source_version}\u0000${winner.content_hash}`,
+      winner,
+    );
   return [...states.values()].sort(byKey).map((row) => ({ ...row, newest: winners.has(row) }));
 }
 
@@ -105,7 +131,9 @@ export async function upsertDossiers(db: Kysely<Database>, records: readonly Dos
   if (records.length === 0) return { inserted: 0, updated: 0, unchanged: 0, events: 0 };
   const rows = reduceBatch(records);
 
-  const { rows: [counts] } = await sql<{ inserted: string; updated: string; events: string }>`
+  const {
+    rows: [counts],
+  } = await sql<{ inserted: string; updated: string; events: string }>`
     WITH incoming AS (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r(${recordsetColumns})
     ),

@@ -22,9 +22,19 @@ export type RotationOutcome =
  * `graceSeconds` more (0: refused at once); secrets whose grace period is over are deleted. Rotations of one
  * connector are serialised on its row, so two at once cannot leave two current secrets.
  */
-export async function rotateWebhookSecret(db: Kysely<Database>, connectorId: string, sealed: Buffer, graceSeconds: number): Promise<RotationOutcome> {
+export async function rotateWebhookSecret(
+  db: Kysely<Database>,
+  connectorId: string,
+  sealed: Buffer,
+  graceSeconds: number,
+): Promise<RotationOutcome> {
   return db.transaction().execute(async (trx) => {
-    const connector = await trx.selectFrom('connectors').select('state').where('id', '=', connectorId).forUpdate().executeTakeFirst();
+    const connector = await trx
+      .selectFrom('connectors')
+      .select('state')
+      .where('id', '=', connectorId)
+      .forUpdate()
+      .executeTakeFirst();
     if (!connector) return { status: 'not_found' };
     if (connector.state === 'removed') return { status: 'removed' };
     const grace = sql`make_interval(secs => ${graceSeconds})`;
@@ -35,9 +45,16 @@ export async function rotateWebhookSecret(db: Kysely<Database>, connectorId: str
       .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
       .returning('expires_at')
       .execute();
-    await trx.deleteFrom('webhook_secrets').where('connector_id', '=', connectorId).where('expires_at', '<=', sql<Date>`now()`).execute();
+    await trx
+      .deleteFrom('webhook_secrets')
+      .where('connector_id', '=', connectorId)
+      .where('expires_at', '<=', sql<Date>`now()`)
+      .execute();
     await trx.insertInto('webhook_secrets').values({ connector_id: connectorId, sealed, expires_at: null }).execute();
-    const validUntil = graceSeconds > 0 && kept.length > 0 ? new Date(Math.max(...kept.map((row) => new Date(row.expires_at!).getTime()))) : null;
+    const validUntil =
+      graceSeconds > 0 && kept.length > 0
+        ? new Date(Math.max(...kept.map((row) => new Date(row.expires_at!).getTime())))
+        : null;
     return { status: 'rotated', state: connector.state, previous: { count: kept.length, validUntil } };
   });
 }
@@ -52,5 +69,10 @@ export async function findWebhookSecrets(db: Kysely<Database>, connectorId: stri
     .orderBy(sql`expires_at IS NULL`, 'desc')
     .orderBy('expires_at', 'desc')
     .execute();
-  return rows.map((row) => ({ id: String(row.id), sealed: row.sealed, createdAt: row.created_at, expiresAt: row.expires_at === null ? null : new Date(row.expires_at) }));
+  return rows.map((row) => ({
+    id: String(row.id),
+    sealed: row.sealed,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at === null ? null : new Date(row.expires_at),
+  }));
 }

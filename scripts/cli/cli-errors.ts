@@ -45,7 +45,11 @@ export function errorCode(error: unknown): string | undefined {
 function oneLine(error: unknown): string {
   if (!(error instanceof Error)) return String(error).replace(/\s+/g, ' ').trim();
   const inner = error instanceof AggregateError ? (error.errors[0] as unknown) : undefined;
-  const message = error.message || (inner instanceof Error ? inner.message : '') || ((error as { code?: unknown }).code as string | undefined) || error.name;
+  const message =
+    error.message ||
+    (inner instanceof Error ? inner.message : '') ||
+    ((error as { code?: unknown }).code as string | undefined) ||
+    error.name;
   return message.replace(/\s+/g, ' ').trim();
 }
 

@@ -10,9 +10,16 @@ export type MachineFormat = 'json' | 'yaml';
 /** What `-o` was given: a machine format, or undefined for the text a person reads. */
 export type OutputFormat = MachineFormat | undefined;
 
-/** Adds `-o, --output <format>` to a verb (its value is `options.output`); commander refuses any other value (exit 2). */
+/**
+ * Adds `-o, --output <format>` to a verb (its value is `options.output`); commander refuses any other value (exit 2).
+ */
 export function addOutputOption(command: Command, formats: readonly MachineFormat[] = ['json']): Command {
-  return command.addOption(new Option('-o, --output <format>', `print the view as ${formats.join(' or ')} (as the admin API returns it) instead of text`).choices(formats));
+  return command.addOption(
+    new Option(
+      '-o, --output <format>',
+      `print the view as ${formats.join(' or ')} (as the admin API returns it) instead of text`,
+    ).choices(formats),
+  );
 }
 
 /** Prints `view` as JSON or YAML when asked for, else the text `renderText` makes of it. */

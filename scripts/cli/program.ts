@@ -39,7 +39,12 @@ export function createProgram(): Command {
   program
     .command('start')
     .description('run fleet roles until SIGTERM/SIGINT')
-    .addOption(new Option('--role <roles>', 'all, or one or more of gateway, poller, writer, scheduler (comma-separated)').default('all'))
+    .addOption(
+      new Option(
+        '--role <roles>',
+        'all, or one or more of gateway, poller, writer, scheduler (comma-separated)',
+      ).default('all'),
+    )
     .action(async (options: { role: string }) => {
       const [{ startFleet }, { parseRoles }, { untilSignal }] = await Promise.all([
         import('../../workers/fleet.js'),
@@ -49,8 +54,12 @@ export function createProgram(): Command {
       const settings = config();
       const logger = createLogger(settings.LOG_LEVEL);
       // A running fleet's crash goes to its log with the stack, before the one line on stderr.
-      process.prependListener('uncaughtException', (error) => logger.fatal({ err: error }, 'uncaught exception: exiting'));
-      process.prependListener('unhandledRejection', (error) => logger.fatal({ err: error }, 'unhandled rejection: exiting'));
+      process.prependListener('uncaughtException', (error) =>
+        logger.fatal({ err: error }, 'uncaught exception: exiting'),
+      );
+      process.prependListener('unhandledRejection', (error) =>
+        logger.fatal({ err: error }, 'unhandled rejection: exiting'),
+      );
       const started = startFleet(settings, parseRoles(options.role), logger);
       const stopped = untilSignal(started, settings.SHUTDOWN_TIMEOUT_MS, logger);
       await started;
@@ -72,7 +81,9 @@ export function createProgram(): Command {
 function addConnectorCommands(program: Command): void {
   const connector = program
     .command('connector')
-    .description('register and operate the connectors of province systems (the registry; the scheduler follows within 5 s)');
+    .description(
+      'register and operate the connectors of province systems (the registry; the scheduler follows within 5 s)',
+    );
   const connectorCommands = () => import('./commands/connector.js');
 
   addOutputOption(
@@ -105,17 +116,22 @@ function addConnectorCommands(program: Command): void {
     await (await connectorCommands()).connectorList(config(), options);
   });
 
-  addOutputOption(connector.command('show').description('the stored definition as YAML, with state and cursor').argument('<id>', 'the connector id'), [
-    'json',
-    'yaml',
-  ]).action(async (id: string, options: Output) => {
+  addOutputOption(
+    connector
+      .command('show')
+      .description('the stored definition as YAML, with state and cursor')
+      .argument('<id>', 'the connector id'),
+    ['json', 'yaml'],
+  ).action(async (id: string, options: Output) => {
     await (await connectorCommands()).connectorShow(config(), id, options);
   });
 
   addOutputOption(
     connector
       .command('status')
-      .description("where the connector's sync stands: its run (pages, records, records/s), position, last error, state, pushes and the dossiers stored")
+      .description(
+        "where the connector's sync stands: its run (pages, records, records/s), position, last error, state, pushes and the dossiers stored",
+      )
       .argument('<id>', 'the connector id'),
   ).action(async (id: string, options: Output) => {
     const { connectorStatusCommand } = await import('./commands/connector-status.js');
@@ -130,11 +146,22 @@ function addConnectorCommands(program: Command): void {
       )
       .argument('[id]', 'a registered connector')
       .option('--file <path>', 'a definition file, checked before it is added')
-      .option('--sample <path>', 'a webhook body (JSON) as the system pushes it, mapped instead of reading a page: no network')
-      .option('--accept-dead-letters <percent>', 'the share of records (0-100) that may be dead-lettered and the check still pass (default 0)'),
-  ).action(async (id: string | undefined, options: { file?: string; sample?: string; acceptDeadLetters?: string } & Output) => {
-    process.exitCode = await (await connectorCommands()).connectorCheck(config(), id, options);
-  });
+      .option(
+        '--sample <path>',
+        'a webhook body (JSON) as the system pushes it, mapped instead of reading a page: no network',
+      )
+      .option(
+        '--accept-dead-letters <percent>',
+        'the share of records (0-100) that may be dead-lettered and the check still pass (default 0)',
+      ),
+  ).action(
+    async (
+      id: string | undefined,
+      options: { file?: string; sample?: string; acceptDeadLetters?: string } & Output,
+    ) => {
+      process.exitCode = await (await connectorCommands()).connectorCheck(config(), id, options);
+    },
+  );
 
   const stateVerbs = [
     ['pause', 'stop scheduling poll runs and refuse pushes (cursor and data kept)', 'connectorPause'],
@@ -142,16 +169,22 @@ function addConnectorCommands(program: Command): void {
     ['remove', 'stop scheduling for good; dossiers, cursor and dead letters are kept', 'connectorRemove'],
   ] as const;
   for (const [name, description, verb] of stateVerbs) {
-    addOutputOption(connector.command(name).description(description).argument('<id>', 'the connector id')).action(async (id: string, options: Output) => {
-      await (await connectorCommands())[verb](config(), id, options);
-    });
+    addOutputOption(connector.command(name).description(description).argument('<id>', 'the connector id')).action(
+      async (id: string, options: Output) => {
+        await (await connectorCommands())[verb](config(), id, options);
+      },
+    );
   }
 
   connector
     .command('rotate-secret')
     .description('issue a new webhook secret (whsec_…) and print it once; the old one stays valid for the grace period')
     .argument('<id>', 'the connector id')
-    .option('--grace <duration>', 'how long the previous secret stays valid: 30m, 24h, 7d…; 0 refuses it at once', '24h')
+    .option(
+      '--grace <duration>',
+      'how long the previous secret stays valid: 30m, 24h, 7d…; 0 refuses it at once',
+      '24h',
+    )
     .action(async (id: string, options: { grace: string }) => {
       const { connectorRotateSecret } = await import('./commands/webhook-secret.js');
       await connectorRotateSecret(config(), id, options);
@@ -166,12 +199,18 @@ function addApiKeyCommands(program: Command): void {
     .command('create')
     .description('create a key and print it once, alone on the last line')
     .requiredOption('--name <name>', 'who or what uses the key, e.g. "hcm-it-team"')
-    .addOption(new Option('--scope <scope>', 'admin: the admin API; read: the read API').choices(['admin', 'read']).makeOptionMandatory())
+    .addOption(
+      new Option('--scope <scope>', 'admin: the admin API; read: the read API')
+        .choices(['admin', 'read'])
+        .makeOptionMandatory(),
+    )
     .action(async (options: { name: string; scope: 'admin' | 'read' }) => {
       await (await apiKeyCommands()).apiKeyCreate(config(), options);
     });
 
-  addOutputOption(apikey.command('list').description('every key: id, name, scope, created, last used, revoked (never the key)')).action(async (options: Output) => {
+  addOutputOption(
+    apikey.command('list').description('every key: id, name, scope, created, last used, revoked (never the key)'),
+  ).action(async (options: Output) => {
     await (await apiKeyCommands()).apiKeyList(config(), options);
   });
 
@@ -190,10 +229,15 @@ function addDeadLetterCommands(program: Command): void {
     command
       .option('--connector <id>', 'only this connector')
       .option('--province <code>', 'only this (current) province')
-      .option('--reason <reason>', 'only this reason: unknown_status, missing_field, bad_date, bad_province, bad_value, malformed_record, unstorable')
+      .option(
+        '--reason <reason>',
+        'only this reason: unknown_status, missing_field, bad_date, bad_province, bad_value, malformed_record, unstorable',
+      )
       .option('--since <time>', 'received at or after (ISO 8601)')
       .option('--until <time>', 'received before (ISO 8601)');
-  const dlq = program.command('dlq').description('dead letters: records that could not be accepted, kept with their reason and raw payload');
+  const dlq = program
+    .command('dlq')
+    .description('dead letters: records that could not be accepted, kept with their reason and raw payload');
 
   addOutputOption(
     withFilters(dlq.command('list').description('counts by reason, then the letters'))
@@ -212,7 +256,13 @@ function addDeadLetterCommands(program: Command): void {
     await (await deadLetterCommands()).dlqShow(config(), ids, options);
   });
 
-  withFilters(dlq.command('replay').description("re-run the matching letters through their connector's current definition (after a fix); stored ones are marked replayed"))
+  withFilters(
+    dlq
+      .command('replay')
+      .description(
+        "re-run the matching letters through their connector's current definition (after a fix); stored ones are marked replayed",
+      ),
+  )
     .option('--batch-size <n>', 'letters per transaction', integer('--batch-size', 1), 500)
     .action(async (options) => {
       await (await deadLetterCommands()).dlqReplay(config(), options);
@@ -236,7 +286,9 @@ function addFailedBatchCommands(program: Command): void {
       .option('--until <time>', 'failed (last) before (ISO 8601)');
   const failedBatch = program
     .command('failed-batch')
-    .description('ingest batches the writer gave up on (every retry spent, or refused by Postgres), kept in Postgres until retried or discarded');
+    .description(
+      'ingest batches the writer gave up on (every retry spent, or refused by Postgres), kept in Postgres until retried or discarded',
+    );
 
   addOutputOption(
     withBatchFilters(failedBatch.command('list').description('counts by province, then the batches'))
@@ -256,7 +308,11 @@ function addFailedBatchCommands(program: Command): void {
     await (await failedBatchCommands()).failedBatchShow(config(), id, options);
   });
 
-  withBatchFilters(failedBatch.command('retry').description('queue the batches again, as they were, for the writer; they are marked retried'))
+  withBatchFilters(
+    failedBatch
+      .command('retry')
+      .description('queue the batches again, as they were, for the writer; they are marked retried'),
+  )
     .argument('[ids...]', 'failed batch ids, as listed')
     .option('--all-failed', 'every failed batch (no id or filter needed)')
     .action(async (ids: string[], options) => {

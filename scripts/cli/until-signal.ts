@@ -22,7 +22,10 @@ export function untilSignal(started: Promise<Stoppable>, timeoutMs: number, logg
       stopping = true;
       logger.info({ signal, timeoutMs }, 'stopping: no new work, finishing the current work');
       const deadline = setTimeout(() => {
-        logger.error({ timeoutMs }, 'shutdown took longer than SHUTDOWN_TIMEOUT_MS; exiting with work unfinished (it will be retried)');
+        logger.error(
+          { timeoutMs },
+          'shutdown took longer than SHUTDOWN_TIMEOUT_MS; exiting with work unfinished (it will be retried)',
+        );
         resolve(1);
       }, timeoutMs);
       deadline.unref();

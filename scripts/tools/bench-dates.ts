@@ -16,7 +16,11 @@ import { DatePattern } from '../../connectors/sdk/date-pattern.js';
 import { dateFormats, type DateFormat } from '../../connectors/sdk/dates.js';
 
 const { values: args } = parseArgs({
-  options: { count: { type: 'string', default: '1000000' }, rounds: { type: 'string', default: '5' }, baseline: { type: 'string', default: '81f03e1' } },
+  options: {
+    count: { type: 'string', default: '1000000' },
+    rounds: { type: 'string', default: '5' },
+    baseline: { type: 'string', default: '81f03e1' },
+  },
 });
 const count = Number(args.count);
 const rounds = Number(args.rounds);
@@ -24,13 +28,20 @@ const rounds = Number(args.rounds);
 type Parse = (value: unknown, field: string) => Date | null;
 
 /** The baseline's parseSourceDate, written out of git into a scratch directory and imported from there. */
-async function baselineParser(ref: string): Promise<(value: unknown, field: string, format: DateFormat) => Date | null> {
+async function baselineParser(
+  ref: string,
+): Promise<(value: unknown, field: string, format: DateFormat) => Date | null> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-dates-'));
   try {
     for (const file of ['connectors/sdk/dates.ts', 'connectors/sdk/mapping-error.ts']) {
-      writeFileSync(join(dir, basename(file)), execFileSync('git', ['show', `${ref}:${file}`], { cwd: new URL('../..', import.meta.url) }));
+      writeFileSync(
+        join(dir, basename(file)),
+        execFileSync('git', ['show', `${ref}:${file}`], { cwd: new URL('../..', import.meta.url) }),
+      );
     }
-    const module = (await import(pathToFileURL(join(dir, 'dates.ts')).href)) as { parseSourceDate: (value: unknown, field: string, format: DateFormat) => Date | null };
+    const module = (await import(pathToFileURL(join(dir, 'dates.ts')).href)) as {
+      parseSourceDate: (value: unknown, field: string, format: DateFormat) => Date | null;
+    };
     return module.parseSourceDate;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -39,7 +50,9 @@ async function baselineParser(ref: string): Promise<(value: unknown, field: stri
 
 /** 100,000 distinct texts of one format, spread over ten years (cycled to `count` reads). */
 function texts(write: (date: Date) => string): string[] {
-  return Array.from({ length: 100_000 }, (_, i) => write(new Date(Date.UTC(2020, 0, 1) + ((i * 3_155_760_127) % (10 * 365 * 86_400_000)))));
+  return Array.from({ length: 100_000 }, (_, i) =>
+    write(new Date(Date.UTC(2020, 0, 1) + ((i * 3_155_760_127) % (10 * 365 * 86_400_000)))),
+  );
 }
 
 /** Reads `count` texts; records per second and a checksum of the instants read. */
@@ -55,7 +68,9 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const rate = (perSecond: number) => `${(perSecond / 1e6).toFixed(2)} M/s`.padStart(10);
 
 const baseline = await baselineParser(args.baseline);
-console.log(`${count.toLocaleString('en')} dates per measurement, median of ${rounds} alternating rounds; baseline ${args.baseline}`);
+console.log(
+  `${count.toLocaleString('en')} dates per measurement, median of ${rounds} alternating rounds; baseline ${args.baseline}`,
+);
 console.log(`${'format'.padEnd(28)} ${'before'.padStart(10)} ${'patterns'.padStart(10)}  ratio`);
 let slower = false;
 for (const format of dateFormats) {
@@ -77,11 +92,19 @@ for (const format of dateFormats) {
   slower ||= ratio < 1;
   console.log(`${format.padEnd(28)} ${rate(median(before))} ${rate(median(after))}  ${ratio.toFixed(2)}×`);
 }
-for (const text of ['dd/MM/yyyy HH:mm', 'yyyy-MM-dd HH:mm:ss.SSS', "yyyy-MM-dd'T'HH:mm:ssXXX", 'dd/MM/yyyy[ HH:mm[:ss]]']) {
+for (const text of [
+  'dd/MM/yyyy HH:mm',
+  'yyyy-MM-dd HH:mm:ss.SSS',
+  "yyyy-MM-dd'T'HH:mm:ssXXX",
+  'dd/MM/yyyy[ HH:mm[:ss]]',
+]) {
   const pattern = DatePattern.compile(text);
   const values = texts((date) => pattern.format(date));
   measure((value, field) => pattern.parse(value, field), values, 200_000);
-  const after = Array.from({ length: rounds }, () => measure((value, field) => pattern.parse(value, field), values).perSecond);
+  const after = Array.from(
+    { length: rounds },
+    () => measure((value, field) => pattern.parse(value, field), values).perSecond,
+  );
   console.log(`${text.padEnd(28)} ${'-'.padStart(10)} ${rate(median(after))}`);
 }
 if (slower) console.log('a pattern read slower than the code before it');

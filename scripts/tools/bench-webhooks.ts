@@ -26,7 +26,11 @@ import { SecretBox } from '../../workers/webhooks/secret-box.js';
 import { migrateCommand } from '../cli/commands/migrate.js';
 
 const { values: args } = parseArgs({
-  options: { seconds: { type: 'string', default: '20' }, concurrency: { type: 'string', default: '256' }, rate: { type: 'string', default: '1000' } },
+  options: {
+    seconds: { type: 'string', default: '20' },
+    concurrency: { type: 'string', default: '256' },
+    rate: { type: 'string', default: '1000' },
+  },
 });
 const seconds = Number(args.seconds);
 const concurrency = Number(args.concurrency);
@@ -45,7 +49,9 @@ async function freePort(): Promise<number> {
 async function freshDatabase(config: Config): Promise<Config> {
   const url = new URL(config.DATABASE_URL);
   const name = `${url.pathname.replace(/^\//, '') || 'dossier_sync'}_webhooks_bench`;
-  const admin = createDatabase(Object.assign(new URL(url), { pathname: '/postgres' }).toString(), { maxConnections: 1 });
+  const admin = createDatabase(Object.assign(new URL(url), { pathname: '/postgres' }).toString(), {
+    maxConnections: 1,
+  });
   await sql`DROP DATABASE IF EXISTS ${sql.id(name)} WITH (FORCE)`.execute(admin);
   await admin.destroy();
   url.pathname = `/${name}`;
@@ -59,7 +65,10 @@ function startRole(config: Config, role: string, port: number): ChildProcess {
   for (const [key, value] of Object.entries(config)) env[key] = String(value);
   env.HTTP_PORT = String(port);
   env.LOG_LEVEL = 'warn';
-  const child = spawn(process.execPath, [fleetBin, 'start', '--role', role], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [fleetBin, 'start', '--role', role], {
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   return child;
 }
 
@@ -187,14 +196,27 @@ function machineCpu(since?: { ticks: number[] }): { ticks: number[]; busy: numbe
   const d = ticks.map((value, i) => value - (since.ticks[i] ?? 0));
   const total = d.reduce((a, b) => a + b, 0);
   const idle = (d[3] ?? 0) + (d[4] ?? 0);
-  return { ticks, busy: (100 * (total - idle)) / total, system: (100 * ((d[2] ?? 0) + (d[5] ?? 0) + (d[6] ?? 0))) / total, steal: (100 * (d[7] ?? 0)) / total };
+  return {
+    ticks,
+    busy: (100 * (total - idle)) / total,
+    system: (100 * ((d[2] ?? 0) + (d[5] ?? 0) + (d[6] ?? 0))) / total,
+    steal: (100 * (d[7] ?? 0)) / total,
+  };
 }
 
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 const ms = (value: number) => `${value.toFixed(0)} ms`;
 
 async function newConnector(db: Kysely<Database>, box: SecretBox, id: string): Promise<string> {
-  await saveConnector(db, { id, sourceProvinceCode: '79', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
+  await saveConnector(db, {
+    id,
+    sourceProvinceCode: '79',
+    sourceCodeSet: '2025',
+    kind: 'national-rest',
+    config: { baseUrl: 'http://127.0.0.1:9' },
+    pollIntervalMs: 3_600_000,
+  });
   const { secret } = await issueWebhookSecret(db, box, id, 0);
   return secret;
 }
@@ -212,7 +234,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
 
   const rowsLike = async (prefix: string) =>
-    Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers WHERE dossier_code LIKE ${`${prefix}%`}`.execute(db)).rows[0]!.n);
+    Number(
+      (await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers WHERE dossier_code LIKE ${`${prefix}%`}`.execute(db))
+        .rows[0]!.n,
+    );
   const backlog = async () => {
     const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
     return Object.values(counts).reduce((a, b) => a + b, 0);
@@ -220,15 +245,24 @@ async function main(): Promise<void> {
   try {
     await until(async () => {
       try {
-        return (await fetch(`http://127.0.0.1:${gatewayPort}/readyz`)).ok && (await fetch(`http://127.0.0.1:${writerPort}/readyz`)).ok;
+        return (
+          (await fetch(`http://127.0.0.1:${gatewayPort}/readyz`)).ok &&
+          (await fetch(`http://127.0.0.1:${writerPort}/readyz`)).ok
+        );
       } catch {
         return false;
       }
     }, 'the gateway and the writer answer');
-    console.log(`webhook benchmark: gateway and writer as separate processes, ${seconds} s per phase, on ${(await import('node:os')).cpus().length} cores with Redis and Postgres`);
+    console.log(
+      `webhook benchmark: gateway and writer as separate processes, ${seconds} s per phase, on ${(await import('node:os')).cpus().length} cores with Redis and Postgres`,
+    );
 
     const cpuSeconds = async (port: number) =>
-      Number(/^process_cpu_seconds_total (\S+)$/m.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1] ?? NaN);
+      Number(
+        /^process_cpu_seconds_total (\S+)$/m.exec(
+          await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+        )?.[1] ?? NaN,
+      );
 
     // --- 1. sustained throughput ---------------------------------------------------------------------------
     const sustained = new Sender(gatewayPort, 'bench-sustained', await newConnector(db, box, 'bench-sustained'));
@@ -256,7 +290,9 @@ async function main(): Promise<void> {
     const senderCpu = process.cpuUsage(senderBefore);
     const machine = machineCpu(machineBefore);
     const behind = await backlog();
-    const committedAtStop = await sql<{ n: string }>`SELECT count(*) AS n FROM dossier_events WHERE dossier_code LIKE 'S-%'`.execute(db);
+    const committedAtStop = await sql<{
+      n: string;
+    }>`SELECT count(*) AS n FROM dossier_events WHERE dossier_code LIKE 'S-%'`.execute(db);
     const drainStart = Date.now();
     await until(async () => (await backlog()) === 0, 'the writer caught up');
     const drainSeconds = (Date.now() - drainStart) / 1000;
@@ -277,7 +313,12 @@ async function main(): Promise<void> {
     /** The writer's histogram of pushed records (receipt → commit) and its batch commits, summed. */
     const writerFigures = async () => {
       const text = await (await fetch(`http://127.0.0.1:${writerPort}/metrics`)).text();
-      const bucket = (le: string) => Number(new RegExp(`dossier_sync_webhook_latency_seconds_bucket\\{le="${le.replace('+', '\\+')}",province="79"\\} (\\d+)`).exec(text)?.[1] ?? NaN);
+      const bucket = (le: string) =>
+        Number(
+          new RegExp(
+            `dossier_sync_webhook_latency_seconds_bucket\\{le="${le.replace('+', '\\+')}",province="79"\\} (\\d+)`,
+          ).exec(text)?.[1] ?? NaN,
+        );
       return {
         le: Object.fromEntries(['0.05', '0.1', '0.25', '1', '+Inf'].map((le) => [le, bucket(le)])),
         writes: Number(/^dossier_sync_write_batch_duration_seconds_count (\d+)$/m.exec(text)?.[1] ?? NaN),
@@ -316,12 +357,16 @@ async function main(): Promise<void> {
     paced.close();
     // synced_at is now() of the writing transaction: its start, a few ms before its commit (see below).
     const { rows } = await sql<{ dossier_code: string; synced: string }>`
-      SELECT dossier_code, (extract(epoch FROM synced_at) * 1000)::float8 AS synced FROM dossiers WHERE dossier_code LIKE 'L-%'`.execute(db);
+      SELECT dossier_code, (extract(epoch FROM synced_at) * 1000)::float8 AS synced FROM dossiers WHERE dossier_code LIKE 'L-%'`.execute(
+      db,
+    );
     const toRow = rows.map((row) => Number(row.synced) - sentAt.get(row.dossier_code)!).sort((a, b) => a - b);
     ackLatency.sort((a, b) => a - b);
     const figuresAfter = await writerFigures();
-    const share = (le: string) => (100 * (figuresAfter.le[le]! - figuresBefore.le[le]!)) / (figuresAfter.le['+Inf']! - figuresBefore.le['+Inf']!);
-    const meanCommitMs = (1000 * (figuresAfter.writeSeconds - figuresBefore.writeSeconds)) / (figuresAfter.writes - figuresBefore.writes);
+    const share = (le: string) =>
+      (100 * (figuresAfter.le[le]! - figuresBefore.le[le]!)) / (figuresAfter.le['+Inf']! - figuresBefore.le['+Inf']!);
+    const meanCommitMs =
+      (1000 * (figuresAfter.writeSeconds - figuresBefore.writeSeconds)) / (figuresAfter.writes - figuresBefore.writes);
     console.log(
       `latency at ${achieved.toFixed(0)} deliveries/s for ${seconds} s (${total} single-update deliveries, ${latencyRefused} not 202): ` +
         `request → committed row p50 ${ms(quantile(toRow, 0.5))}, p99 ${ms(quantile(toRow, 0.99))}, max ${ms(toRow.at(-1)!)}; ` +
@@ -333,7 +378,11 @@ async function main(): Promise<void> {
     );
   } finally {
     stop();
-    await Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.on('exit', resolve)))));
+    await Promise.all(
+      children.map(
+        (child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.on('exit', resolve))),
+      ),
+    );
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
     redis.disconnect();

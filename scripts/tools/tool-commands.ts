@@ -17,7 +17,9 @@ export function addToolCommands(program: Command): Command {
     .option('--port <n>', 'port to listen on', integer('--port', 0), 9090)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--tick-ms <n>', 'milliseconds between status movements', integer('--tick-ms', 10), 200)
-    .addOption(new Option('--precision <unit>', 'precision of update times').choices(['second', 'minute']).default('second'))
+    .addOption(
+      new Option('--precision <unit>', 'precision of update times').choices(['second', 'minute']).default('second'),
+    )
     .option('--malformed-rate <fraction>', 'fraction of records served malformed', fraction('--malformed-rate'), 0)
     .option('--api-key-env <name>', 'environment variable holding the API key clients must send as X-Api-Key')
     .action(async (options) => {
@@ -31,20 +33,35 @@ export function addToolCommands(program: Command): Command {
     .option('--provinces <codes>', 'current province codes, comma-separated', provinceList, ['01', '79', '48'])
     .option('--dossiers <n>', 'dossiers per province', integer('--dossiers', 1), 20_000)
     .option('--seed <n>', 'seed of the simulated data', integer('--seed', 0), 1)
-    .option('--malformed-rate <fraction>', 'fraction of records served malformed (dead letters)', fraction('--malformed-rate'), 0.0005)
+    .option(
+      '--malformed-rate <fraction>',
+      'fraction of records served malformed (dead letters)',
+      fraction('--malformed-rate'),
+      0.0005,
+    )
     .option('--exit', 'exit after the summary instead of running until Ctrl-C', false)
-    .action(async (options: { provinces: string[]; dossiers: number; seed: number; malformedRate: number; exit: boolean }) => {
-      const { demoCommand } = await import('./commands/demo.js');
-      const settings = loadConfig();
-      // Progress and the summary are the demo's output; log lines only when asked for.
-      const logger = createLogger(process.env.LOG_LEVEL ? settings.LOG_LEVEL : 'warn');
-      const { exitCode } = await demoCommand(settings, { ...options, progress: true }, logger);
-      process.exitCode = exitCode;
-    });
+    .action(
+      async (options: {
+        provinces: string[];
+        dossiers: number;
+        seed: number;
+        malformedRate: number;
+        exit: boolean;
+      }) => {
+        const { demoCommand } = await import('./commands/demo.js');
+        const settings = loadConfig();
+        // Progress and the summary are the demo's output; log lines only when asked for.
+        const logger = createLogger(process.env.LOG_LEVEL ? settings.LOG_LEVEL : 'warn');
+        const { exitCode } = await demoCommand(settings, { ...options, progress: true }, logger);
+        process.exitCode = exitCode;
+      },
+    );
 
   program
     .command('bench')
-    .description('measure: demo sync of 100,000 dossiers of one province, and the writer alone (inserts, updates, stale)')
+    .description(
+      'measure: demo sync of 100,000 dossiers of one province, and the writer alone (inserts, updates, stale)',
+    )
     .option('--dossiers <n>', 'dossiers of the one province', integer('--dossiers', 1000), 100_000)
     .action(async (options: { dossiers: number }) => {
       const { benchCommand } = await import('./commands/bench.js');

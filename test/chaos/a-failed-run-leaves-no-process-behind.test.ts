@@ -26,10 +26,14 @@ async function leftBehind(watch: ProcessTreeWatch, graceMs: number, notTheRuns?:
   await waitFor(() => left().length === 0, 'every process of the run gone', graceMs, 500).catch(() => {});
   return left().map((seen) => `pid ${seen.pid}: ${seen.command}`);
 }
-/** A run in this worker is watched as this worker's children, among which are the worker's own: its reaper, the esbuild service of its transforms. */
+/**
+ * A run in this worker is watched as this worker's children, among which are the worker's own: its reaper, the esbuild
+ * service of its transforms.
+ */
 const thisWorkersOwn = /process-group-reaper|esbuild --service/;
 
-const saw = (watch: ProcessTreeWatch, what: RegExp) => watch.seen().some((seen: SeenProcess) => what.test(seen.command));
+const saw = (watch: ProcessTreeWatch, what: RegExp) =>
+  watch.seen().some((seen: SeenProcess) => what.test(seen.command));
 
 /** The data directories of the Postgres clusters the watch saw (`postgres -D <dir>/data`) that are still on disk. */
 const dataLeftBehind = (watch: ProcessTreeWatch) =>
@@ -39,7 +43,10 @@ const dataLeftBehind = (watch: ProcessTreeWatch) =>
     .filter((directory): directory is string => directory !== undefined && existsSync(directory));
 
 /** The fixture's chaos run in a vitest of its own, its environment marked so the watch finds its daemons too. */
-function startFixture(marker: string, timeoutMs: number): { vitest: ChildProcess; output: () => string; exited: Promise<unknown> } {
+function startFixture(
+  marker: string,
+  timeoutMs: number,
+): { vitest: ChildProcess; output: () => string; exited: Promise<unknown> } {
   // The nested vitest must not take itself for one of this run's workers.
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('VITEST')));
   const vitest = startedProcesses.spawn(process.execPath, [vitestBin, 'run', '--config', fixtureConfig], {
@@ -96,43 +103,47 @@ describe('a chaos run in a vitest of its own', () => {
 });
 
 describe('a chaos run that throws half-way', () => {
-  it.each<ChaosStage>(['services started', 'fleet started'])('at "%s", stops what it started and prints what it saw before it throws', async (failAt) => {
-    const marker = `chaos-run-${randomBytes(6).toString('hex')}`;
-    // Redis and postmaster inherit this worker's environment; the fleet is watched as its children.
-    vi.stubEnv('CHAOS_RUN_MARKER', marker);
-    watch = new ProcessTreeWatch(process.pid, marker);
-    const printed = vi.spyOn(console, 'log');
-    let fleetAtFailure = 0;
-    try {
-      const run = runChaos({
-        dossiersPerProvince: 100,
-        durationMs: 60_000,
-        provinceFaultsOnlyMs: 5_000,
-        killEveryMs: 2_000,
-        outageMs: 10_000,
-        changesPerSecond: 20,
-        maxWaitMs: 60_000,
-        onStage: (stage) => {
-          if (stage !== failAt) return;
-          // What there is to leave behind, seen now: the fleet just spawned is SIGKILLed faster than the watch looks.
-          fleetAtFailure = watch!.alive().filter((seen) => /fleet\.js start/.test(seen.command)).length;
-          throw new Error(`made to fail at ${stage}`);
-        },
-      });
-      await expect(run).rejects.toThrow(`chaos run failed: made to fail at ${failAt}`);
-      const report = printed.mock.calls.map((call) => call.join(' ')).join('\n');
-      expect(report).toContain(`stage: ${failAt}`);
-      expect(report).toMatch(/own Postgres running: true/); // taken before anything was stopped
-    } finally {
-      printed.mockRestore();
-      vi.unstubAllEnvs();
-    }
-    expect(await leftBehind(watch, 30_000, thisWorkersOwn)).toEqual([]);
-    expect(saw(watch, /redis-server/)).toBe(true);
-    expect(saw(watch, /postgres -D/)).toBe(true);
-    expect(dataLeftBehind(watch)).toEqual([]);
-    expect(fleetAtFailure).toBe(failAt === 'fleet started' ? 5 : 0);
-  }, 180_000);
+  it.each<ChaosStage>(['services started', 'fleet started'])(
+    'at "%s", stops what it started and prints what it saw before it throws',
+    async (failAt) => {
+      const marker = `chaos-run-${randomBytes(6).toString('hex')}`;
+      // Redis and postmaster inherit this worker's environment; the fleet is watched as its children.
+      vi.stubEnv('CHAOS_RUN_MARKER', marker);
+      watch = new ProcessTreeWatch(process.pid, marker);
+      const printed = vi.spyOn(console, 'log');
+      let fleetAtFailure = 0;
+      try {
+        const run = runChaos({
+          dossiersPerProvince: 100,
+          durationMs: 60_000,
+          provinceFaultsOnlyMs: 5_000,
+          killEveryMs: 2_000,
+          outageMs: 10_000,
+          changesPerSecond: 20,
+          maxWaitMs: 60_000,
+          onStage: (stage) => {
+            if (stage !== failAt) return;
+            // What there is to leave behind, seen now: the fleet just spawned is SIGKILLed faster than the watch looks.
+            fleetAtFailure = watch!.alive().filter((seen) => /fleet\.js start/.test(seen.command)).length;
+            throw new Error(`made to fail at ${stage}`);
+          },
+        });
+        await expect(run).rejects.toThrow(`chaos run failed: made to fail at ${failAt}`);
+        const report = printed.mock.calls.map((call) => call.join(' ')).join('\n');
+        expect(report).toContain(`stage: ${failAt}`);
+        expect(report).toMatch(/own Postgres running: true/); // taken before anything was stopped
+      } finally {
+        printed.mockRestore();
+        vi.unstubAllEnvs();
+      }
+      expect(await leftBehind(watch, 30_000, thisWorkersOwn)).toEqual([]);
+      expect(saw(watch, /redis-server/)).toBe(true);
+      expect(saw(watch, /postgres -D/)).toBe(true);
+      expect(dataLeftBehind(watch)).toEqual([]);
+      expect(fleetAtFailure).toBe(failAt === 'fleet started' ? 5 : 0);
+    },
+    180_000,
+  );
 });
 
 describe('the process registry', () => {
@@ -142,7 +153,11 @@ describe('the process registry', () => {
     watch = new ProcessTreeWatch(process.pid, marker);
     const postgres = await OwnPostgres.start();
     const redis = await OwnRedis.start();
-    const trackedNow = (label: RegExp) => startedProcesses.tracked().filter((group) => label.test(group.label)).map((group) => group.pgid);
+    const trackedNow = (label: RegExp) =>
+      startedProcesses
+        .tracked()
+        .filter((group) => label.test(group.label))
+        .map((group) => group.pgid);
     const [postmasterBefore] = trackedNow(/^postgres /);
     const [redisBefore] = trackedNow(/^redis-server /);
     postgres.restart();
@@ -166,9 +181,16 @@ describe('the process registry', () => {
   it('SIGKILLs a process that ignores SIGTERM, and the processes it started, after the grace period', async () => {
     const registry = new ProcessGroupRegistry();
     // A shell and two children, all ignoring SIGTERM (an ignored signal stays ignored across exec).
-    const stubborn = registry.spawn('sh', ['-c', 'trap "" TERM; sleep 600 & sleep 600 & wait'], { stdio: 'ignore', label: 'stubborn shell' });
+    const stubborn = registry.spawn('sh', ['-c', 'trap "" TERM; sleep 600 & sleep 600 & wait'], {
+      stdio: 'ignore',
+      label: 'stubborn shell',
+    });
     watch = new ProcessTreeWatch(stubborn.pid!);
-    await waitFor(() => watch!.alive().filter((seen) => /^sleep 600/.test(seen.command)).length === 2, 'both sleeps started', 30_000);
+    await waitFor(
+      () => watch!.alive().filter((seen) => /^sleep 600/.test(seen.command)).length === 2,
+      'both sleeps started',
+      30_000,
+    );
     const stopped = await registry.stopAll(2_000);
 
     expect(stopped).toEqual([`stubborn shell (pid ${stubborn.pid}): SIGKILLed, still running 2000 ms after SIGTERM`]);

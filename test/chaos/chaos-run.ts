@@ -28,7 +28,10 @@ export interface ChaosOptions {
   outageMs: number;
   /** Status changes per second in the simulator while faults run. */
   changesPerSecond: number;
-  /** Longest wait for the backfill, and for the catch-up after the faults: below the test's own timeout, so a stuck run still reports. */
+  /**
+   * Longest wait for the backfill, and for the catch-up after the faults: below the test's own timeout, so a stuck run
+   * still reports.
+   */
   maxWaitMs: number;
   /**
    * Ends the run early: pass the test's `signal`, which vitest aborts when the test times out. The run then
@@ -86,7 +89,9 @@ export interface LagLimits {
 
 /** Prints the report, then fails the test on anything lost, backwards, unhandled or held up past the limits. */
 export function expectChaosPassed(report: ChaosReport, limits: LagLimits): void {
-  const lagWithin = report.healthyMaxLagSeconds.provinceFaultsOnly < limits.provinceFaultsOnly && report.healthyMaxLagSeconds.allFaults < limits.allFaults;
+  const lagWithin =
+    report.healthyMaxLagSeconds.provinceFaultsOnly < limits.provinceFaultsOnly &&
+    report.healthyMaxLagSeconds.allFaults < limits.allFaults;
   const passed =
     report.comparison.missing + report.comparison.different + report.comparison.extra === 0 &&
     report.duplicateHistory === 0 &&
@@ -116,18 +121,31 @@ export function printReport(report: ChaosReport, limits: LagLimits, passed: bool
     ['dossiers (5 provinces)', String(report.records)],
     ['status changes during the faults', String(report.changesDuringChaos)],
     ['time to catch up after the faults', `${report.catchUpSeconds.toFixed(1)} s`],
-    ['healthy provinces, largest lag: province faults only (limit)', `${lag.provinceFaultsOnly.toFixed(1)} s (< ${limits.provinceFaultsOnly} s)`],
+    [
+      'healthy provinces, largest lag: province faults only (limit)',
+      `${lag.provinceFaultsOnly.toFixed(1)} s (< ${limits.provinceFaultsOnly} s)`,
+    ],
     ['healthy provinces, largest lag: all faults (limit)', `${lag.allFaults.toFixed(1)} s (< ${limits.allFaults} s)`],
-    ['dossiers missing / different / extra', `${report.comparison.missing} / ${report.comparison.different} / ${report.comparison.extra}`],
+    [
+      'dossiers missing / different / extra',
+      `${report.comparison.missing} / ${report.comparison.different} / ${report.comparison.extra}`,
+    ],
     ['history rows repeated', String(report.duplicateHistory)],
-    ['malformed records: expected / kept as dead letters / wrong reason', `${report.deadLetters.expected} / ${report.deadLetters.kept} / ${report.deadLetters.wrongReason}`],
-    ['processes dead on their own / unhandled errors logged', `${report.unexpectedExits.length} / ${report.unhandled.length}`],
+    [
+      'malformed records: expected / kept as dead letters / wrong reason',
+      `${report.deadLetters.expected} / ${report.deadLetters.kept} / ${report.deadLetters.wrongReason}`,
+    ],
+    [
+      'processes dead on their own / unhandled errors logged',
+      `${report.unexpectedExits.length} / ${report.unhandled.length}`,
+    ],
     ['problems stopping what the run started', String(report.cleanupProblems.length)],
     ['result', passed ? 'PASS' : 'FAIL'],
   ];
   const width = Math.max(...rows.map(([kind]) => kind.length));
   console.log(`\nchaos run\n${rows.map(([kind, value]) => `  ${kind.padEnd(width)}  ${value}`).join('\n')}\n`);
-  for (const line of [...report.unexpectedExits, ...report.unhandled, ...report.cleanupProblems]) console.log(`  ! ${line}`);
+  for (const line of [...report.unexpectedExits, ...report.unhandled, ...report.cleanupProblems])
+    console.log(`  ! ${line}`);
 }
 
 /**
@@ -168,7 +186,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       `own Postgres running: ${postgres?.isRunning() ?? 'not started'}; its log ends:`,
       ...(postgres?.logTail() ?? '').split('\n').map((line) => `  ${line}`),
       `own Redis running: ${redis?.isRunning() ?? 'not started'}`,
-      ...[...processes].map(([name, fleet]) => `${name} (pid ${fleet.child.pid}, ${fleet.child.exitCode ?? fleet.child.signalCode ?? 'running'}) printed last:\n  ${fleet.output().trimEnd().split('\n').slice(-8).join('\n  ')}`),
+      ...[...processes].map(
+        ([name, fleet]) =>
+          `${name} (pid ${fleet.child.pid}, ${fleet.child.exitCode ?? fleet.child.signalCode ?? 'running'}) printed last:\n  ${fleet.output().trimEnd().split('\n').slice(-8).join('\n  ')}`,
+      ),
     ].join('\n');
   /** Set once the run is over: nothing is started after that (a restart timer firing late, a launch after an abort). */
   let over = false;
@@ -183,7 +204,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (options.onStage) await untilAborted(Promise.resolve(options.onStage(name)), signal);
   };
 
-  const roles: Record<string, string> = { control: 'scheduler,gateway', 'poller-1': 'poller', 'poller-2': 'poller', 'writer-1': 'writer', 'writer-2': 'writer' };
+  const roles: Record<string, string> = {
+    control: 'scheduler,gateway',
+    'poller-1': 'poller',
+    'poller-2': 'poller',
+    'writer-1': 'writer',
+    'writer-2': 'writer',
+  };
   const launch = (name: string, env: Record<string, string>) => {
     const fleet = spawnFleet(['start', '--role', roles[name]!], env);
     everyFleet.push(fleet);
@@ -215,7 +242,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     });
     const simulatorUrl = await simulator.start();
     // A restarted worker waits for a Postgres or Redis that is restarting, as a production deployment is set to.
-    const env = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, QUEUE_PREFIX: 'chaos', HTTP_PORT: '0', LOG_LEVEL: 'warn', SHUTDOWN_TIMEOUT_MS: '15000', STARTUP_WAIT_MS: '60000' };
+    const env = {
+      DATABASE_URL: postgres.url,
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: 'chaos',
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'warn',
+      SHUTDOWN_TIMEOUT_MS: '15000',
+      STARTUP_WAIT_MS: '60000',
+    };
     await untilAborted(migrateCommand(loadConfig(env)), signal);
     db = createDatabase(postgres.url, { maxConnections: 2 });
     const database = db;
@@ -249,7 +284,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // First the backfill, undisturbed: the faults hit a fleet in its steady state, where lag means something.
     const backfillStarted = Date.now();
-    await waitFor(() => truthReached((comparison) => comparison.missing === 0), 'the backfill', options.maxWaitMs, 1000);
+    await waitFor(
+      () => truthReached((comparison) => comparison.missing === 0),
+      'the backfill',
+      options.maxWaitMs,
+      1000,
+    );
     mark('backfill done; faults start');
     const backfillSeconds = (Date.now() - backfillStarted) / 1000;
 
@@ -271,19 +311,31 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       'Redis restarted with its data lost': 0,
     });
     const started = Date.now();
-    const changesBefore = (await (await fetch(`${simulatorUrl}/_sim/health`, { signal })).json()) as { changes: number };
+    const changesBefore = (await (await fetch(`${simulatorUrl}/_sim/health`, { signal })).json()) as {
+      changes: number;
+    };
     await stage('faults started');
 
     const healthyMaxLagSeconds = { provinceFaultsOnly: 0, allFaults: 0 };
     const sampleLag = async (phase: keyof typeof healthyMaxLagSeconds) => {
-      const rows = await database.selectFrom('dossiers').select(['province_code', 'dossier_code', 'source_version']).where('province_code', 'in', healthyProvinces).execute();
-      const stored = new Map(rows.map((row) => [`${row.province_code}/${row.dossier_code}`, Number(row.source_version)]));
+      const rows = await database
+        .selectFrom('dossiers')
+        .select(['province_code', 'dossier_code', 'source_version'])
+        .where('province_code', 'in', healthyProvinces)
+        .execute();
+      const stored = new Map(
+        rows.map((row) => [`${row.province_code}/${row.dossier_code}`, Number(row.source_version)]),
+      );
       const now = Date.now();
       for (const truth of simulator!.truth()) {
         // Changes made during the faults; the initial backfill is not a fresh update.
-        if (!healthyProvinces.includes(truth.provinceCode) || truth.malformed || Date.parse(truth.updatedAt) < started) continue;
+        if (!healthyProvinces.includes(truth.provinceCode) || truth.malformed || Date.parse(truth.updatedAt) < started)
+          continue;
         if ((stored.get(`${truth.provinceCode}/${truth.dossierCode}`) ?? 0) < truth.version) {
-          healthyMaxLagSeconds[phase] = Math.max(healthyMaxLagSeconds[phase], (now - Date.parse(truth.updatedAt)) / 1000);
+          healthyMaxLagSeconds[phase] = Math.max(
+            healthyMaxLagSeconds[phase],
+            (now - Date.parse(truth.updatedAt)) / 1000,
+          );
         }
       }
     };
@@ -348,7 +400,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await stage('faults stopped');
     await sleep(600, undefined, { signal }); // the last restarted process is up
     const catchUpStarted = Date.now();
-    await waitFor(() => truthReached((comparison) => comparison.missing === 0 && comparison.different === 0), 'the fleet caught up with the truth after the faults', options.maxWaitMs, 1000);
+    await waitFor(
+      () => truthReached((comparison) => comparison.missing === 0 && comparison.different === 0),
+      'the fleet caught up with the truth after the faults',
+      options.maxWaitMs,
+      1000,
+    );
     const catchUpSeconds = (Date.now() - catchUpStarted) / 1000;
 
     const expectedLetters = [...simulator.truth()].filter((row) => row.malformed);
@@ -370,7 +427,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       deadLetters: {
         expected: expectedLetters.length,
         kept: expectedLetters.filter((row) => reasons.has(row.dossierCode)).length,
-        wrongReason: expectedLetters.filter((row) => reasons.has(row.dossierCode) && reasons.get(row.dossierCode) !== row.malformed).length,
+        wrongReason: expectedLetters.filter(
+          (row) => reasons.has(row.dossierCode) && reasons.get(row.dossierCode) !== row.malformed,
+        ).length,
       },
       unexpectedExits,
       unhandled: [],
@@ -396,13 +455,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const lines = output.split('\n');
       lines.forEach((line, i) => {
         // The error and the lines around it, to find where it came from.
-        if (/unhandled|uncaught/i.test(line)) report.unhandled.push(lines.slice(Math.max(0, i - 3), i + 8).join(' | ').slice(0, 1500));
+        if (/unhandled|uncaught/i.test(line))
+          report.unhandled.push(
+            lines
+              .slice(Math.max(0, i - 3), i + 8)
+              .join(' | ')
+              .slice(0, 1500),
+          );
       });
     }
     return report;
   };
 
-  /** Stops everything the run started, the fleet first so nothing retries against the services stopped next. Never throws: it says what went wrong. */
+  /**
+   * Stops everything the run started, the fleet first so nothing retries against the services stopped next. Never
+   * throws: it says what went wrong.
+   */
   const cleanUp = async (): Promise<string[]> => {
     over = true;
     for (const restart of pendingRestarts) clearTimeout(restart);
@@ -410,7 +478,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const problems: string[] = [];
     const step = async (what: string, work: () => unknown, deadlineMs = 20_000) => {
       try {
-        const outcome = await Promise.race([Promise.resolve().then(work).then(() => 'done'), sleep(deadlineMs, 'late', { ref: false })]);
+        const outcome = await Promise.race([
+          Promise.resolve()
+            .then(work)
+            .then(() => 'done'),
+          sleep(deadlineMs, 'late', { ref: false }),
+        ]);
         if (outcome === 'late') problems.push(`${what}: not done after ${deadlineMs / 1000} s`);
       } catch (error) {
         problems.push(`${what}: ${reasonOf(error)}`);
@@ -442,7 +515,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const cleanupProblems = await cleanUp();
   if (failure !== null || report === null) {
     const cleanup = cleanupProblems.length > 0 ? `; and stopping what it started: ${cleanupProblems.join('; ')}` : '';
-    throw new Error(`chaos run failed: ${reasonOf(failure?.error)}${cleanup} (its timeline and state are printed above)`, { cause: failure?.error });
+    throw new Error(
+      `chaos run failed: ${reasonOf(failure?.error)}${cleanup} (its timeline and state are printed above)`,
+      { cause: failure?.error },
+    );
   }
   report.cleanupProblems = cleanupProblems;
   return report;

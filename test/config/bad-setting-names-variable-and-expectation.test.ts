@@ -125,10 +125,13 @@ describe('a password inside a bad URL never appears in the message', () => {
   });
 
   // Generated passwords (base64, random) often hold ':', '/' or '@'. No part of them may be shown.
-  it.each(['Xk9:Qz7', 'Xk9/Qz7', 'Xk9@Qz7'])('a password with a special character (%s) in a URL with a bad port', (password) => {
-    const error = configError({ DATABASE_URL: `postgres://sync:${password}@db.internal:notaport/sync` });
-    expect(error.message).toContain('DATABASE_URL');
-    expect(error.message).not.toContain('Xk9');
-    expect(error.message).not.toContain('Qz7');
-  });
+  it.each(['Xk9:Qz7', 'Xk9/Qz7', 'Xk9@Qz7'])(
+    'a password with a special character (%s) in a URL with a bad port',
+    (password) => {
+      const error = configError({ DATABASE_URL: `postgres://sync:${password}@db.internal:notaport/sync` });
+      expect(error.message).toContain('DATABASE_URL');
+      expect(error.message).not.toContain('Xk9');
+      expect(error.message).not.toContain('Qz7');
+    },
+  );
 });

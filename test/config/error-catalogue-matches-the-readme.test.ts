@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { deadLetterReasons, errorCatalogue, isCodedError, isErrorCode, requestErrors } from '../../config/error-catalogue.js';
+import {
+  deadLetterReasons,
+  errorCatalogue,
+  isCodedError,
+  isErrorCode,
+  requestErrors,
+} from '../../config/error-catalogue.js';
 
 // The README's code tables are what provincial IT teams and operators read: they must say what the system emits.
 
@@ -35,26 +41,30 @@ function documentedCodes(markdown: string): DocumentedCode[] {
     for (let row = i + 2; isRow(lines[row]); row++) {
       const cells = cellsOf(lines[row]!);
       const status = statusColumn < 0 ? null : Number(cells[statusColumn]);
-      for (const [, code] of (cells[codeColumn] ?? '').matchAll(/`([a-z][a-z0-9_]*)`/g)) found.push({ code: code!, status, line: row + 1 });
+      for (const [, code] of (cells[codeColumn] ?? '').matchAll(/`([a-z][a-z0-9_]*)`/g))
+        found.push({ code: code!, status, line: row + 1 });
     }
   }
   return found;
 }
 
 const documented = documentedCodes(readFileSync(new URL('../../README.md', import.meta.url), 'utf8'));
-const statusOf = (code: string): number | null => (Object.hasOwn(requestErrors, code) ? requestErrors[code as keyof typeof requestErrors].status : null);
+const statusOf = (code: string): number | null =>
+  Object.hasOwn(requestErrors, code) ? requestErrors[code as keyof typeof requestErrors].status : null;
 
 describe('the error catalogue and the README', () => {
   it('finds the README code tables: the webhook answers, the admin API, readiness and the dead-letter reasons', () => {
     const codes = new Set(documented.map((entry) => entry.code));
-    for (const code of ['signature_invalid', 'invalid_definition', 'not_ready', 'unknown_status']) expect(codes).toContain(code);
+    for (const code of ['signature_invalid', 'invalid_definition', 'not_ready', 'unknown_status'])
+      expect(codes).toContain(code);
   });
 
   it('documents every code of the catalogue in a README table, with its HTTP status', () => {
     for (const code of Object.keys(errorCatalogue)) {
       const rows = documented.filter((entry) => entry.code === code);
       expect(rows.length, `${code} is in no README table`).toBeGreaterThan(0);
-      for (const row of rows) expect({ code, status: row.status }, `README.md line ${row.line}`).toEqual({ code, status: statusOf(code) });
+      for (const row of rows)
+        expect({ code, status: row.status }, `README.md line ${row.line}`).toEqual({ code, status: statusOf(code) });
     }
   });
 
@@ -73,7 +83,15 @@ describe('the error catalogue', () => {
   });
 
   it('declares the dead-letter reasons without a status: a reason is about a record, not an answer', () => {
-    expect(Object.keys(deadLetterReasons).sort()).toEqual(['bad_date', 'bad_province', 'bad_value', 'malformed_record', 'missing_field', 'unknown_status', 'unstorable']);
+    expect(Object.keys(deadLetterReasons).sort()).toEqual([
+      'bad_date',
+      'bad_province',
+      'bad_value',
+      'malformed_record',
+      'missing_field',
+      'unknown_status',
+      'unstorable',
+    ]);
     for (const entry of Object.values(deadLetterReasons)) expect(entry).not.toHaveProperty('status');
   });
 

@@ -17,7 +17,9 @@ describe('the province catalogue', () => {
   });
 
   it('former codes listed by current provinces and successors of former provinces agree, each former code once', () => {
-    const absorbed = currentProvinces.flatMap((province) => province.formerCodes.map((code) => [code, province.code] as const));
+    const absorbed = currentProvinces.flatMap((province) =>
+      province.formerCodes.map((code) => [code, province.code] as const),
+    );
     expect(absorbed).toHaveLength(63);
     expect(new Map(absorbed)).toEqual(new Map(formerProvinces.map((former) => [former.code, former.successor])));
   });

@@ -13,7 +13,13 @@ import { SecretUnavailableError } from '../../connectors/sdk/secrets.js';
 
 /** The example's connector, built as the fleet builds it; every example here is of a system that can be read. */
 function readableConnector(definition: ReturnType<typeof parseDefinitionText>): ReadableConnector {
-  const connector = createConnector({ id: definition.id, sourceProvinceCode: definition.sourceProvinceCode, sourceCodeSet: definition.sourceCodeSet, kind: definition.kind, config: definition.config });
+  const connector = createConnector({
+    id: definition.id,
+    sourceProvinceCode: definition.sourceProvinceCode,
+    sourceCodeSet: definition.sourceCodeSet,
+    kind: definition.kind,
+    config: definition.config,
+  });
   if (!canRead(connector)) throw new Error(`${definition.id} cannot be read`);
   return connector;
 }
@@ -40,19 +46,29 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-it.each(examples)('$file is built without its secret, and a read fails naming $variable, sending nothing', async ({ file, variable }) => {
-  const text = (await readFile(new URL(`../../connectors/examples/${file}`, import.meta.url), 'utf8')).replaceAll('http://127.0.0.1:9090', baseUrl);
-  const definition = parseDefinitionText(text, file);
-  const connector = readableConnector(definition);
+it.each(examples)(
+  '$file is built without its secret, and a read fails naming $variable, sending nothing',
+  async ({ file, variable }) => {
+    const text = (await readFile(new URL(`../../connectors/examples/${file}`, import.meta.url), 'utf8')).replaceAll(
+      'http://127.0.0.1:9090',
+      baseUrl,
+    );
+    const definition = parseDefinitionText(text, file);
+    const connector = readableConnector(definition);
 
-  const read = connector.read(connector.startFrom(null));
-  await expect(read).rejects.toThrow(SecretUnavailableError);
-  await expect(connector.read(connector.startFrom(null))).rejects.toThrow(new RegExp(`environment variable ${variable} is not set`));
-  expect(requests).toBe(0);
-});
+    const read = connector.read(connector.startFrom(null));
+    await expect(read).rejects.toThrow(SecretUnavailableError);
+    await expect(connector.read(connector.startFrom(null))).rejects.toThrow(
+      new RegExp(`environment variable ${variable} is not set`),
+    );
+    expect(requests).toBe(0);
+  },
+);
 
 it('a secret set later is read by the next read, without rebuilding the connector', async () => {
-  const text = (await readFile(new URL('../../connectors/examples/cantho-dvc.yaml', import.meta.url), 'utf8')).replaceAll('http://127.0.0.1:9090', baseUrl);
+  const text = (
+    await readFile(new URL('../../connectors/examples/cantho-dvc.yaml', import.meta.url), 'utf8')
+  ).replaceAll('http://127.0.0.1:9090', baseUrl);
   const definition = parseDefinitionText(text, 'cantho-dvc.yaml');
   const connector = readableConnector(definition);
   await expect(connector.read(connector.startFrom(null))).rejects.toThrow(SecretUnavailableError);

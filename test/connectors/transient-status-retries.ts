@@ -36,8 +36,14 @@ async function startScriptedServer(ok: Answer) {
   };
 }
 
-/** Builds a connector of one kind against `baseUrl`, its `retry` section listing these statuses (none: the default list). */
-export type BuildConnector = (baseUrl: string, transientStatusCodes?: number[]) => { connector: ReadableConnector; config: unknown };
+/**
+ * Builds a connector of one kind against `baseUrl`, its `retry` section listing these statuses (none: the default
+ * list).
+ */
+export type BuildConnector = (
+  baseUrl: string,
+  transientStatusCodes?: number[],
+) => { connector: ReadableConnector; config: unknown };
 
 /**
  * Reads one page through the fleet's source guard, as the poller does with the connector's own policy: a status

@@ -11,7 +11,14 @@ import { dossierRecord } from '../support/records.js';
 let env: TestEnvironment;
 beforeAll(async () => {
   env = await createTestEnvironment();
-  await saveConnector(env.db, { id: 'test', sourceProvinceCode: '01', sourceCodeSet: '2025', kind: 'national-rest', config: {}, pollIntervalMs: 1000 });
+  await saveConnector(env.db, {
+    id: 'test',
+    sourceProvinceCode: '01',
+    sourceCodeSet: '2025',
+    kind: 'national-rest',
+    config: {},
+    pollIntervalMs: 1000,
+  });
 });
 afterAll(async () => env.cleanup());
 beforeEach(async () => {
@@ -28,7 +35,8 @@ const batch = (n: number, overrides: Partial<IngestBatch> = {}): IngestBatch => 
   cursor: { before: n === 1 ? null : page(n - 1), after: page(n) },
   ...overrides,
 });
-const stored = async () => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers`.execute(env.db)).rows[0]!.n);
+const stored = async () =>
+  Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers`.execute(env.db)).rows[0]!.n);
 
 it('moves the cursor page by page, in the transaction that stores the page', async () => {
   expect(await writeBatch(env.db, batch(1))).toMatchObject({ cursorMoved: true });
@@ -44,11 +52,26 @@ it('leaves the cursor and everything else untouched when the transaction fails h
     BEGIN
       RAISE EXCEPTION 'failing half way' USING ERRCODE = '40001';
     END $$`.execute(env.db);
-  await sql`CREATE TRIGGER fail_half_way AFTER INSERT ON dossier_events FOR EACH ROW WHEN (NEW.dossier_code = '01.2026.000003') EXECUTE FUNCTION fail_half_way()`.execute(env.db);
+  await sql`CREATE TRIGGER fail_half_way AFTER INSERT ON dossier_events FOR EACH ROW WHEN (NEW.dossier_code = '01.2026.000003') EXECUTE FUNCTION fail_half_way()`.execute(
+    env.db,
+  );
   try {
     const poisoned = batch(2, {
-      records: [dossierRecord({ dossierCode: '01.2026.000002' }), dossierRecord({ dossierCode: '01.2026.000003', status: 3 as DossierStatus })],
-      deadLetters: [{ connectorId: 'test', provinceCode: '01', dossierCode: 'x', reason: 'bad_date', message: 'm', rawPayload: {}, receivedAt: new Date().toISOString() }],
+      records: [
+        dossierRecord({ dossierCode: '01.2026.000002' }),
+        dossierRecord({ dossierCode: '01.2026.000003', status: 3 as DossierStatus }),
+      ],
+      deadLetters: [
+        {
+          connectorId: 'test',
+          provinceCode: '01',
+          dossierCode: 'x',
+          reason: 'bad_date',
+          message: 'm',
+          rawPayload: {},
+          receivedAt: new Date().toISOString(),
+        },
+      ],
     });
     await expect(writeBatch(env.db, poisoned)).rejects.toThrow(/failing half way/);
     expect(await readCursor(env.db, 'test')).toEqual(page(1));
@@ -61,10 +84,22 @@ it('leaves the cursor and everything else untouched when the transaction fails h
 
 it('a record the database refuses costs only itself: the rest and the cursor commit (guarantee 4)', async () => {
   await writeBatch(env.db, batch(1));
-  const poisoned = batch(2, { records: [dossierRecord({ dossierCode: '01.2026.000002' }), dossierRecord({ dossierCode: '01.2026.000003', status: 11 as DossierStatus })] });
-  expect(await writeBatch(env.db, poisoned)).toMatchObject({ inserted: 1, unstorable: 1, deadLetters: 1, cursorMoved: true });
+  const poisoned = batch(2, {
+    records: [
+      dossierRecord({ dossierCode: '01.2026.000002' }),
+      dossierRecord({ dossierCode: '01.2026.000003', status: 11 as DossierStatus }),
+    ],
+  });
+  expect(await writeBatch(env.db, poisoned)).toMatchObject({
+    inserted: 1,
+    unstorable: 1,
+    deadLetters: 1,
+    cursorMoved: true,
+  });
   expect(await readCursor(env.db, 'test')).toEqual(page(2));
-  expect(await env.db.selectFrom('dead_letters').select(['dossier_code', 'reason']).execute()).toEqual([{ dossier_code: '01.2026.000003', reason: 'unstorable' }]);
+  expect(await env.db.selectFrom('dead_letters').select(['dossier_code', 'reason']).execute()).toEqual([
+    { dossier_code: '01.2026.000003', reason: 'unstorable' },
+  ]);
 });
 
 it('never moves the cursor past a page not yet committed, nor backwards for a stale batch', async () => {

@@ -14,13 +14,20 @@ beforeEach(async () => {
   await sql`TRUNCATE dossiers, dossier_events`.execute(env.db);
 });
 
-const write = (...records: ReturnType<typeof dossierRecord>[]) => writeBatch(env.db, { origin: 'poll', connectorId: 'test', provinceCode: '01', records, deadLetters: [] });
+const write = (...records: ReturnType<typeof dossierRecord>[]) =>
+  writeBatch(env.db, { origin: 'poll', connectorId: 'test', provinceCode: '01', records, deadLetters: [] });
 
 async function row(dossierCode = '01.2026.000001') {
   return env.db.selectFrom('dossiers').selectAll().where('dossier_code', '=', dossierCode).executeTakeFirstOrThrow();
 }
 async function history(dossierCode = '01.2026.000001') {
-  return env.db.selectFrom('dossier_events').selectAll().where('dossier_code', '=', dossierCode).orderBy('source_version').orderBy('observed_at').execute();
+  return env.db
+    .selectFrom('dossier_events')
+    .selectAll()
+    .where('dossier_code', '=', dossierCode)
+    .orderBy('source_version')
+    .orderBy('observed_at')
+    .execute();
 }
 
 describe('the writer guard (DESIGN.md guarantee 2)', () => {
@@ -33,7 +40,9 @@ describe('the writer guard (DESIGN.md guarantee 2)', () => {
 
   it('ignores an older version that arrives late', async () => {
     await write(dossierRecord({ sourceVersion: 5, status: 9, sourceStatus: '9' }));
-    const outcome = await write(dossierRecord({ sourceVersion: 3, status: 4, sourceStatus: '4', observedAt: '2026-11-27T09:00:00.000Z' }));
+    const outcome = await write(
+      dossierRecord({ sourceVersion: 3, status: 4, sourceStatus: '4', observedAt: '2026-11-27T09:00:00.000Z' }),
+    );
     expect(outcome).toMatchObject({ updated: 0, unchanged: 1 });
     expect(await row()).toMatchObject({ status: 9, source_version: '5' });
   });
@@ -50,11 +59,35 @@ describe('the writer guard (DESIGN.md guarantee 2)', () => {
 
   it('lets the later observation win between two states with the same version, and keeps both in the history', async () => {
     const updatedAt = '2026-11-20T03:04:00.000Z'; // minute precision: two states share it
-    await write(dossierRecord({ sourceVersion: 100, sourceUpdatedAt: updatedAt, status: 4, sourceStatus: '4', observedAt: '2026-11-27T01:00:00.000Z' }));
-    await write(dossierRecord({ sourceVersion: 100, sourceUpdatedAt: updatedAt, status: 5, sourceStatus: '5', observedAt: '2026-11-27T01:00:05.000Z' }));
+    await write(
+      dossierRecord({
+        sourceVersion: 100,
+        sourceUpdatedAt: updatedAt,
+        status: 4,
+        sourceStatus: '4',
+        observedAt: '2026-11-27T01:00:00.000Z',
+      }),
+    );
+    await write(
+      dossierRecord({
+        sourceVersion: 100,
+        sourceUpdatedAt: updatedAt,
+        status: 5,
+        sourceStatus: '5',
+        observedAt: '2026-11-27T01:00:05.000Z',
+      }),
+    );
     expect(await row()).toMatchObject({ status: 5 });
     // The first state delivered again, observed before the second: no-op.
-    const late = await write(dossierRecord({ sourceVersion: 100, sourceUpdatedAt: updatedAt, status: 4, sourceStatus: '4', observedAt: '2026-11-27T01:00:02.000Z' }));
+    const late = await write(
+      dossierRecord({
+        sourceVersion: 100,
+        sourceUpdatedAt: updatedAt,
+        status: 4,
+        sourceStatus: '4',
+        observedAt: '2026-11-27T01:00:02.000Z',
+      }),
+    );
     expect(late.updated).toBe(0);
     expect(await row()).toMatchObject({ status: 5 });
     expect((await history()).map((event) => event.status)).toEqual([4, 5]);
@@ -79,18 +112,29 @@ describe('the writer guard (DESIGN.md guarantee 2)', () => {
     const updates = [];
     for (let d = 0; d < dossiers; d++) {
       for (let v = 1; v <= versions; v++) {
-        updates.push(dossierRecord({ dossierCode: `01.2026.${String(d).padStart(6, '0')}`, sourceVersion: v, status: (((d + v) % 10) + 1) as DossierStatus, sourceStatus: String(((d + v) % 10) + 1) }));
+        updates.push(
+          dossierRecord({
+            dossierCode: `01.2026.${String(d).padStart(6, '0')}`,
+            sourceVersion: v,
+            status: (((d + v) % 10) + 1) as DossierStatus,
+            sourceStatus: String(((d + v) % 10) + 1),
+          }),
+        );
       }
     }
     const order = shuffled(updates, 42);
     // Uneven batches, two writers at once, and every update delivered twice.
     const batches: (typeof updates)[] = [];
-    for (let i = 0, size = 1; i < order.length; i += size, size = (size * 7) % 257 || 1) batches.push(order.slice(i, i + size));
+    for (let i = 0, size = 1; i < order.length; i += size, size = (size * 7) % 257 || 1)
+      batches.push(order.slice(i, i + size));
     const lane = async (own: typeof batches) => {
       for (const batch of own) await write(...batch);
     };
     await Promise.all([lane(batches.filter((_, i) => i % 2 === 0)), lane(batches.filter((_, i) => i % 2 === 1))]);
-    await Promise.all([lane(shuffled(batches, 7).slice(0, batches.length / 2)), lane(shuffled(batches, 7).slice(batches.length / 2))]);
+    await Promise.all([
+      lane(shuffled(batches, 7).slice(0, batches.length / 2)),
+      lane(shuffled(batches, 7).slice(batches.length / 2)),
+    ]);
 
     const rows = await env.db.selectFrom('dossiers').select(['dossier_code', 'status', 'source_version']).execute();
     expect(rows).toHaveLength(dossiers);
@@ -99,7 +143,9 @@ describe('the writer guard (DESIGN.md guarantee 2)', () => {
       expect(stored).toMatchObject({ source_version: String(versions), status: ((d + versions) % 10) + 1 });
     }
     const { rows: counts } = await sql<{ events: string; distinct_states: string }>`
-      SELECT count(*) AS events, count(DISTINCT (dossier_code, source_version)) AS distinct_states FROM dossier_events`.execute(env.db);
+      SELECT count(*) AS events, count(DISTINCT (dossier_code, source_version)) AS distinct_states FROM dossier_events`.execute(
+      env.db,
+    );
     expect(counts[0]).toEqual({ events: String(dossiers * versions), distinct_states: String(dossiers * versions) });
   });
 });

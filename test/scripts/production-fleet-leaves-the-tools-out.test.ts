@@ -15,8 +15,15 @@ const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const toolVerbs = /^ {2}(simulate|demo|bench)\b/m;
 
 it('builds no file of the tools', async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--listFilesOnly'], { cwd: root, maxBuffer: 16 * 1024 * 1024 });
-  const ours = stdout.split('\n').filter((file) => file && !file.includes('/node_modules/')).map((file) => relative(root, file));
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [tsc, '-p', 'tsconfig.build.json', '--listFilesOnly'],
+    { cwd: root, maxBuffer: 16 * 1024 * 1024 },
+  );
+  const ours = stdout
+    .split('\n')
+    .filter((file) => file && !file.includes('/node_modules/'))
+    .map((file) => relative(root, file));
   expect(ours).toContain('scripts/cli/fleet.ts');
   expect(ours).toContain('workers/fleet.ts');
   expect(ours.filter((file) => file.startsWith('scripts/') && !file.startsWith('scripts/cli/'))).toEqual([]);
@@ -29,11 +36,18 @@ it('copies and runs only the production fleet in the image', async () => {
 });
 
 it('has no tool verb in the production fleet, and all of them in a checkout', async () => {
-  const [production, checkout] = await Promise.all([runFleetApart(['--help'], {}, { production: true }), runFleetApart(['--help'], {})]);
+  const [production, checkout] = await Promise.all([
+    runFleetApart(['--help'], {}, { production: true }),
+    runFleetApart(['--help'], {}),
+  ]);
   expect(production.code).toBe(0);
   expect(production.stdout).toMatch(/^ {2}connector\b/m);
   expect(production.stdout).not.toMatch(toolVerbs);
   expect(checkout.code).toBe(0);
-  expect(checkout.stdout.match(new RegExp(toolVerbs.source, 'gm'))?.map((line) => line.trim())).toEqual(['simulate', 'demo', 'bench']);
+  expect(checkout.stdout.match(new RegExp(toolVerbs.source, 'gm'))?.map((line) => line.trim())).toEqual([
+    'simulate',
+    'demo',
+    'bench',
+  ]);
   expect((await runFleetApart(['demo'], {}, { production: true })).stderr).toMatch(/unknown command 'demo'/);
 });

@@ -15,7 +15,12 @@ export async function registerSimulatorConnector(
     sourceProvinceCode: province,
     sourceCodeSet: '2025',
     kind: 'national-rest',
-    config: { baseUrl: simulatorUrl, pageSize: options.pageSize ?? 1000, lookbackSeconds: options.lookbackSeconds ?? 3, rateLimit: { requestsPerSecond: 200 } },
+    config: {
+      baseUrl: simulatorUrl,
+      pageSize: options.pageSize ?? 1000,
+      lookbackSeconds: options.lookbackSeconds ?? 3,
+      rateLimit: { requestsPerSecond: 200 },
+    },
     pollIntervalMs: options.pollIntervalMs ?? 300,
   });
   return id;

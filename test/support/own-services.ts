@@ -56,10 +56,25 @@ export class OwnRedis {
   }
 
   private async launch(): Promise<void> {
-    this.process = startedProcesses.spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {
-      stdio: 'ignore',
-      label: `redis-server :${this.port}`,
-    });
+    this.process = startedProcesses.spawn(
+      'redis-server',
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--maxmemory-policy',
+        'noeviction',
+      ],
+      {
+        stdio: 'ignore',
+        label: `redis-server :${this.port}`,
+      },
+    );
     await waitForPort(this.port);
   }
 
@@ -87,7 +102,9 @@ export class OwnRedis {
 /** Runs a PostgreSQL command as the `postgres` system user when we are root (initdb refuses root). */
 function asOwner(command: string, args: string[]): void {
   const root = process.getuid?.() === 0;
-  execFileSync(root ? 'runuser' : command, root ? ['-u', 'postgres', '--', command, ...args] : args, { stdio: 'ignore' });
+  execFileSync(root ? 'runuser' : command, root ? ['-u', 'postgres', '--', command, ...args] : args, {
+    stdio: 'ignore',
+  });
 }
 
 /**
@@ -111,7 +128,12 @@ export class OwnPostgres {
     const postgres = new OwnPostgres(await sparePort(), join(root, 'data'));
     try {
       chmodSync(root, 0o755);
-      if (process.getuid?.() === 0) chownSync(root, Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), Number(execFileSync('id', ['-g', 'postgres']).toString().trim()));
+      if (process.getuid?.() === 0)
+        chownSync(
+          root,
+          Number(execFileSync('id', ['-u', 'postgres']).toString().trim()),
+          Number(execFileSync('id', ['-g', 'postgres']).toString().trim()),
+        );
       asOwner('initdb', ['-D', postgres.dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
       postgres.control('start');
     } catch (error) {
@@ -128,7 +150,18 @@ export class OwnPostgres {
 
   private control(action: 'start' | 'restart' | 'stop', mode = 'fast'): void {
     try {
-      asOwner('pg_ctl', ['-D', this.dataDir, '-w', '-m', mode, '-l', join(this.dataDir, '..', 'server.log'), '-o', `-p ${this.port} -c listen_addresses=127.0.0.1 -k /tmp -c fsync=off`, action]);
+      asOwner('pg_ctl', [
+        '-D',
+        this.dataDir,
+        '-w',
+        '-m',
+        mode,
+        '-l',
+        join(this.dataDir, '..', 'server.log'),
+        '-o',
+        `-p ${this.port} -c listen_addresses=127.0.0.1 -k /tmp -c fsync=off`,
+        action,
+      ]);
     } finally {
       // Whatever pg_ctl did, even when it failed, the postmaster that runs now is the one tracked.
       this.trackPostmaster();
@@ -141,7 +174,8 @@ export class OwnPostgres {
     const current = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : NaN;
     const running = Number.isInteger(current) && current > 1 && isGroupAlive(current) ? current : null;
     if (this.postmasterPid !== null && this.postmasterPid !== running) startedProcesses.forget(this.postmasterPid);
-    if (running !== null && running !== this.postmasterPid) startedProcesses.track(running, `postgres :${this.port}`, 'SIGQUIT');
+    if (running !== null && running !== this.postmasterPid)
+      startedProcesses.track(running, `postgres :${this.port}`, 'SIGQUIT');
     this.postmasterPid = running;
   }
 
@@ -158,7 +192,9 @@ export class OwnPostgres {
   /** The last lines of its server log, for a failing test's report. */
   logTail(lines = 15): string {
     const file = join(this.dataDir, '..', 'server.log');
-    return existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '(no server log)';
+    return existsSync(file)
+      ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+      : '(no server log)';
   }
 
   /** Crashes it (immediate shutdown: no checkpoint, connections cut) and starts it again. */

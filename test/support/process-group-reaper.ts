@@ -47,7 +47,8 @@ async function reap(): Promise<void> {
   reaping = true;
   for (const [pgid, signal] of tracked) signalGroup(pgid, signal);
   const deadline = Date.now() + graceMs;
-  while ([...tracked.keys()].some((pgid) => signalGroup(pgid, 0)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  while ([...tracked.keys()].some((pgid) => signalGroup(pgid, 0)) && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 100));
   for (const pgid of tracked.keys()) signalGroup(pgid, 'SIGKILL');
   for (const directory of directories) {
     try {

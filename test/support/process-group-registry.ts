@@ -33,7 +33,8 @@ export function isGroupAlive(pgid: number): boolean {
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
-  if (!Number.isInteger(pgid) || pgid <= 1) throw new Error(`refusing to signal process group ${pgid}: that would be our own group or every process`);
+  if (!Number.isInteger(pgid) || pgid <= 1)
+    throw new Error(`refusing to signal process group ${pgid}: that would be our own group or every process`);
   try {
     process.kill(-pgid, signal);
     return true;
@@ -64,7 +65,10 @@ export class ProcessGroupRegistry {
   private reaper: ChildProcess | null = null;
   private exitHookInstalled = false;
 
-  /** Starts a process as the leader of a group of its own, tracked until the leader exits; then whatever it left in its group is SIGKILLed. */
+  /**
+   * Starts a process as the leader of a group of its own, tracked until the leader exits; then whatever it left in its
+   * group is SIGKILLed.
+   */
   spawn(command: string, args: readonly string[], options: TrackedSpawnOptions = {}): ChildProcess {
     const { label = [command, ...args].join(' '), stopSignal = 'SIGTERM', ...spawnOptions } = options;
     const child = spawn(command, args, { ...spawnOptions, detached: true });
@@ -100,7 +104,8 @@ export class ProcessGroupRegistry {
    */
   trackDirectory(path: string): void {
     const inside = relative(tmpdir(), resolve(path));
-    if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) throw new Error(`refusing to remove ${path} for a test: only a directory inside ${tmpdir()}`);
+    if (inside === '' || inside.startsWith('..') || isAbsolute(inside))
+      throw new Error(`refusing to remove ${path} for a test: only a directory inside ${tmpdir()}`);
     this.installLastResorts();
     this.directories.add(resolve(path));
     this.tellReaper(`directory ${JSON.stringify(resolve(path))}`);
@@ -142,7 +147,10 @@ export class ProcessGroupRegistry {
     return stopped;
   }
 
-  /** SIGKILLs every tracked group at once and removes the tracked directories, synchronously (the worker's 'exit' handler). */
+  /**
+   * SIGKILLs every tracked group at once and removes the tracked directories, synchronously (the worker's 'exit'
+   * handler).
+   */
   killAllNow(): void {
     for (const group of this.tracked()) {
       signalGroup(group.pgid, 'SIGKILL');
@@ -167,7 +175,10 @@ export class ProcessGroupRegistry {
       process.once('exit', () => this.killAllNow());
     }
     if (this.reaper === null) {
-      const reaper = spawn(process.execPath, ['--import', tsxLoader, reaperScript], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+      const reaper = spawn(process.execPath, ['--import', tsxLoader, reaperScript], {
+        detached: true,
+        stdio: ['pipe', 'ignore', 'ignore'],
+      });
       // Neither the reaper nor its pipe may keep the worker alive: the worker's end is what it waits for.
       reaper.unref();
       (reaper.stdin as Socket).unref();
@@ -192,7 +203,8 @@ export class ProcessGroupRegistry {
 
 async function waitUntilGone(groups: readonly StartedGroup[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (groups.some((group) => isGroupAlive(group.pgid)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  while (groups.some((group) => isGroupAlive(group.pgid)) && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
 /** The registry of this test worker: every process and service a test starts goes through it. */

@@ -91,7 +91,11 @@ export class ProcessTreeWatch {
       if (stat !== null) stats.set(Number(entry), stat);
     }
     const descends = (pid: number) => {
-      for (let at = stats.get(pid)?.ppid, hops = 0; at !== undefined && at > 1 && hops < 64; at = stats.get(at)?.ppid, hops++) {
+      for (
+        let at = stats.get(pid)?.ppid, hops = 0;
+        at !== undefined && at > 1 && hops < 64;
+        at = stats.get(at)?.ppid, hops++
+      ) {
         if (at === this.rootPid) return true;
       }
       return false;

@@ -18,8 +18,15 @@ export interface TruthComparison {
  * Compares every well-formed simulated dossier's status and version with its row. Provinces read through a
  * dialect without a version counter (`versionIsUpdateTime`) are compared on the update time instead.
  */
-export async function compareWithTruth(db: Kysely<Database>, simulator: ProvinceSimulator, versionIsUpdateTime: readonly string[] = []): Promise<TruthComparison> {
-  const rows = await db.selectFrom('dossiers').select(['province_code', 'dossier_code', 'status', 'source_version']).execute();
+export async function compareWithTruth(
+  db: Kysely<Database>,
+  simulator: ProvinceSimulator,
+  versionIsUpdateTime: readonly string[] = [],
+): Promise<TruthComparison> {
+  const rows = await db
+    .selectFrom('dossiers')
+    .select(['province_code', 'dossier_code', 'status', 'source_version'])
+    .execute();
   const stored = new Map(rows.map((row) => [`${row.province_code}/${row.dossier_code}`, row]));
   const result: TruthComparison = { expected: 0, missing: 0, different: 0, extra: 0, examples: [] };
   const seen = new Set<string>();
@@ -32,9 +39,16 @@ export async function compareWithTruth(db: Kysely<Database>, simulator: Province
     if (!row) {
       result.missing += 1;
       if (result.examples.length < 5) result.examples.push(`${key} missing`);
-    } else if (row.status !== truth.status || Number(row.source_version) !== (versionIsUpdateTime.includes(truth.provinceCode) ? Date.parse(truth.updatedAt) : truth.version)) {
+    } else if (
+      row.status !== truth.status ||
+      Number(row.source_version) !==
+        (versionIsUpdateTime.includes(truth.provinceCode) ? Date.parse(truth.updatedAt) : truth.version)
+    ) {
       result.different += 1;
-      if (result.examples.length < 5) result.examples.push(`${key}: stored ${row.status} v${row.source_version}, truth ${truth.status} v${truth.version}`);
+      if (result.examples.length < 5)
+        result.examples.push(
+          `${key}: stored ${row.status} v${row.source_version}, truth ${truth.status} v${truth.version}`,
+        );
     }
   }
   result.extra = rows.length - seen.size;

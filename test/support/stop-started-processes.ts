@@ -6,5 +6,6 @@ import { startedProcesses } from './process-group-registry.js';
 // so a test's own cleanup (a clean SIGTERM, a dropped database) comes before this.
 afterAll(async () => {
   const leftRunning = await startedProcesses.stopAll();
-  if (leftRunning.length > 0) console.log(`left running at the end of the file, now stopped:\n  ${leftRunning.join('\n  ')}`);
+  if (leftRunning.length > 0)
+    console.log(`left running at the end of the file, now stopped:\n  ${leftRunning.join('\n  ')}`);
 });

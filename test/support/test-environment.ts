@@ -67,7 +67,12 @@ export async function deleteKeys(url: string, prefix: string): Promise<void> {
 }
 
 /** Waits until `condition` holds, checking every `everyMs`; fails with `message` after `timeoutMs`. */
-export async function waitFor(condition: () => Promise<boolean> | boolean, message: string, timeoutMs = 90_000, everyMs = 250): Promise<void> {
+export async function waitFor(
+  condition: () => Promise<boolean> | boolean,
+  message: string,
+  timeoutMs = 90_000,
+  everyMs = 250,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await condition()) return;

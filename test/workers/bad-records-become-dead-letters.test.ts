@@ -14,7 +14,13 @@ let fleet: Fleet;
 
 beforeAll(async () => {
   env = await createTestEnvironment();
-  simulator = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 3000, malformedRate: 0.02, paused: true, seed: 9 });
+  simulator = new ProvinceSimulator({
+    provinces: ['01'],
+    dossiersPerProvince: 3000,
+    malformedRate: 0.02,
+    paused: true,
+    seed: 9,
+  });
   simulatorUrl = await simulator.start();
   await registerSimulatorConnector(env.db, simulatorUrl, '01', { pageSize: 400, pollIntervalMs: 200 });
   fleet = await startFleet(env.config, roles, createLogger('silent'));
@@ -31,23 +37,45 @@ const malformed = () => [...simulator.truth()].filter((row) => row.malformed);
 it('keeps every malformed record as a dead letter with its reason, and stores the rest', async () => {
   const expected = malformed();
   expect(expected.length).toBeGreaterThan(20);
-  await waitFor(async () => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dead_letters`.execute(env.db)).rows[0]!.n) >= expected.length, 'dead letters kept');
+  await waitFor(
+    async () =>
+      Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dead_letters`.execute(env.db)).rows[0]!.n) >=
+      expected.length,
+    'dead letters kept',
+  );
   const letters = await env.db.selectFrom('dead_letters').selectAll().execute();
   expect(letters).toHaveLength(expected.length);
   const byCode = new Map(letters.map((letter) => [letter.dossier_code, letter]));
   for (const truth of expected) {
     const letter = byCode.get(truth.dossierCode);
     expect(letter, truth.dossierCode).toBeDefined();
-    expect(letter).toMatchObject({ reason: truth.malformed, connector_id: 'sim-01', province_code: '01', state: 'new' });
-    expect(letter!.message).toMatch(truth.malformed === 'unknown_status' ? /^TrangThaiHoSo: "99" is not a national status code; expected 1 to 10$/ : /^NgayHenTra: "20260231250000" is not a date in format yyyyMMddHHmmss/);
-    expect(JSON.parse(letter!.raw_payload)).toMatchObject({ MaHoSo: truth.dossierCode, ChuHoSo: '[personal data]', SoGiayToChuHoSo: '[personal data]' });
+    expect(letter).toMatchObject({
+      reason: truth.malformed,
+      connector_id: 'sim-01',
+      province_code: '01',
+      state: 'new',
+    });
+    expect(letter!.message).toMatch(
+      truth.malformed === 'unknown_status'
+        ? /^TrangThaiHoSo: "99" is not a national status code; expected 1 to 10$/
+        : /^NgayHenTra: "20260231250000" is not a date in format yyyyMMddHHmmss/,
+    );
+    expect(JSON.parse(letter!.raw_payload)).toMatchObject({
+      MaHoSo: truth.dossierCode,
+      ChuHoSo: '[personal data]',
+      SoGiayToChuHoSo: '[personal data]',
+    });
   }
   expect(await compareWithTruth(env.db, simulator)).toMatchObject({ missing: 0, different: 0, extra: 0 });
 });
 
 it('keeps a bad record once, and changes nothing, when everything is read again from the start', async () => {
-  const count = async (table: 'dead_letters' | 'dossier_events') => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM ${sql.table(table)}`.execute(env.db)).rows[0]!.n);
-  const runs = async () => (await fleet.metrics.pollRuns.get()).values.filter((v) => v.labels.outcome === 'caught_up').reduce((sum, v) => sum + v.value, 0);
+  const count = async (table: 'dead_letters' | 'dossier_events') =>
+    Number((await sql<{ n: string }>`SELECT count(*) AS n FROM ${sql.table(table)}`.execute(env.db)).rows[0]!.n);
+  const runs = async () =>
+    (await fleet.metrics.pollRuns.get()).values
+      .filter((v) => v.labels.outcome === 'caught_up')
+      .reduce((sum, v) => sum + v.value, 0);
   const events = await count('dossier_events');
   // Losing the cursor makes the next run read the whole source again: every record is a repeat.
   await env.db.deleteFrom('sync_cursors').execute();
@@ -62,13 +90,18 @@ it('never stores or exports applicants\u2019 personal data', async () => {
   const served: Record<string, unknown>[] = [];
   let query = '';
   for (;;) {
-    const page = (await (await fetch(`${simulatorUrl}/api/dossiers?province=01&limit=1000${query}`)).json()) as { items: Record<string, string>[]; hasMore: boolean };
+    const page = (await (await fetch(`${simulatorUrl}/api/dossiers?province=01&limit=1000${query}`)).json()) as {
+      items: Record<string, string>[];
+      hasMore: boolean;
+    };
     served.push(...page.items);
     if (!page.hasMore) break;
     const last = page.items.at(-1)!;
     query = `&updatedSince=${last.NgayCapNhat}&afterCode=${encodeURIComponent(last.MaHoSo!)}`;
   }
-  const personal = served.flatMap((item) => [item.ChuHoSo, item.SoGiayToChuHoSo, item.SoDienThoai, item.DiaChi].map(String));
+  const personal = served.flatMap((item) =>
+    [item.ChuHoSo, item.SoGiayToChuHoSo, item.SoDienThoai, item.DiaChi].map(String),
+  );
   expect(personal.length).toBeGreaterThan(1000);
 
   const { rows } = await sql<{ dump: string }>`

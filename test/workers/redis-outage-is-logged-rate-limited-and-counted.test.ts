@@ -32,16 +32,24 @@ const logLines = (): LogLine[] =>
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as LogLine);
 
-const linesOf = (component: string, kind: string) => logLines().filter((line) => line.component === component && line.kind === kind);
+const linesOf = (component: string, kind: string) =>
+  logLines().filter((line) => line.component === component && line.kind === kind);
 
 /** The value of `dossier_sync_background_errors_total{component, kind}` (0 when not there yet). */
 async function counted(component: string, kind: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const match = new RegExp(`^dossier_sync_background_errors_total\\{component="${component}",kind="${kind}"\\} (\\d+)$`, 'm').exec(text);
+  const match = new RegExp(
+    `^dossier_sync_background_errors_total\\{component="${component}",kind="${kind}"\\} (\\d+)$`,
+    'm',
+  ).exec(text);
   return match ? Number(match[1]) : 0;
 }
 
-async function readiness(): Promise<{ status: number; text: string; body: { status: string; checks: { name: string; ok: boolean; code: string; reason: string }[] } }> {
+async function readiness(): Promise<{
+  status: number;
+  text: string;
+  body: { status: string; checks: { name: string; ok: boolean; code: string; reason: string }[] };
+}> {
   const response = await fetch(`http://127.0.0.1:${port}/readyz`);
   const text = await response.text();
   return { status: response.status, text, body: JSON.parse(text) as never };
@@ -83,11 +91,21 @@ it('logs a Redis outage rate-limited, counts it, answers /readyz with codes only
   await redis.stop();
   // Every connection keeps failing while Redis is down: the metric counts each failure, the log tells of them
   // in one line per component and kind (the first) while the interval lasts.
-  await waitFor(async () => (await counted('redis', 'connection')) >= 10, 'ten Redis connection failures counted', 90_000, 500);
+  await waitFor(
+    async () => (await counted('redis', 'connection')) >= 10,
+    'ten Redis connection failures counted',
+    90_000,
+    500,
+  );
   const lines = linesOf('redis', 'connection');
   expect(lines.length).toBeGreaterThanOrEqual(1);
   expect(lines.length).toBeLessThan(await counted('redis', 'connection'));
-  expect(lines[0]).toMatchObject({ level: 50, component: 'redis', kind: 'connection', err: expect.stringMatching(/ECONNREFUSED|Connection is closed|connect/) });
+  expect(lines[0]).toMatchObject({
+    level: 50,
+    component: 'redis',
+    kind: 'connection',
+    err: expect.stringMatching(/ECONNREFUSED|Connection is closed|connect/),
+  });
 
   const down = await readiness();
   expect(down.status).toBe(503);
@@ -100,7 +118,11 @@ it('logs a Redis outage rate-limited, counts it, answers /readyz with codes only
   expect(down.text).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|connect |Connection is closed|Error/);
   expect(down.text).not.toContain(String(redis.port));
   // …while the log has what happened.
-  await waitFor(() => linesOf('readiness', 'redis_unreachable').length > 0, 'the failed readiness check logged', 30_000);
+  await waitFor(
+    () => linesOf('readiness', 'redis_unreachable').length > 0,
+    'the failed readiness check logged',
+    30_000,
+  );
   expect(linesOf('readiness', 'redis_unreachable')[0]).toMatchObject({ check: 'redis', err: expect.any(String) });
 
   await redis.restartEmpty();

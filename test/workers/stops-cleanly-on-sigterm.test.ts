@@ -11,7 +11,8 @@ import { createTestEnvironment, waitFor, type TestEnvironment } from '../support
 let env: TestEnvironment;
 let simulator: ProvinceSimulator;
 let fleet: FleetProcess | null = null;
-const rows = async () => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers`.execute(env.db)).rows[0]!.n);
+const rows = async () =>
+  Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers`.execute(env.db)).rows[0]!.n);
 const start = () => spawnFleet(['start'], { ...env.config, LOG_LEVEL: 'info' } as unknown as Record<string, string>);
 
 beforeAll(async () => {
@@ -33,13 +34,19 @@ it('on SIGTERM in the middle of a sync, finishes the batch in hand, leaves nothi
   expect(fleet.output()).toMatch(/fleet stopped/);
   expect(await rows()).toBeLessThan(30_000);
 
-  const queue = new Queue(ingestQueueName('33'), { connection: { url: env.config.REDIS_URL }, prefix: env.config.QUEUE_PREFIX });
+  const queue = new Queue(ingestQueueName('33'), {
+    connection: { url: env.config.REDIS_URL },
+    prefix: env.config.QUEUE_PREFIX,
+  });
   const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
   await queue.close();
   expect(counts).toMatchObject({ waiting: 0, active: 0, delayed: 0, failed: 0 });
 
   fleet = start();
-  await waitFor(async () => (await compareWithTruth(env.db, simulator)).missing === 0, 'the rest synced after a restart');
+  await waitFor(
+    async () => (await compareWithTruth(env.db, simulator)).missing === 0,
+    'the rest synced after a restart',
+  );
   expect(await compareWithTruth(env.db, simulator)).toMatchObject({ expected: 30_000, different: 0, extra: 0 });
   fleet.child.kill('SIGTERM');
   expect(await fleet.exited).toBe(0);

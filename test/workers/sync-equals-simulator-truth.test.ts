@@ -13,7 +13,13 @@ let fleet: Fleet;
 
 beforeAll(async () => {
   env = await createTestEnvironment();
-  simulator = new ProvinceSimulator({ provinces, dossiersPerProvince: 20_000, seed: 11, tickMs: 50, changesPerTick: 60 });
+  simulator = new ProvinceSimulator({
+    provinces,
+    dossiersPerProvince: 20_000,
+    seed: 11,
+    tickMs: 50,
+    changesPerTick: 60,
+  });
   const url = await simulator.start();
   for (const province of provinces) await registerSimulatorConnector(env.db, url, province);
   fleet = await startFleet(env.config, roles, createLogger('silent'));
@@ -42,6 +48,9 @@ it('ends equal to the simulator: 3 provinces × 20,000 dossiers whose statuses m
   expect(comparison).toMatchObject({ expected: 60_000, missing: 0, different: 0, extra: 0 });
   expect(await duplicateHistoryRows(env.db)).toBe(0);
   // Every version the fleet stored a row for is in the history, including intermediate ones it saw.
-  const events = await env.db.selectFrom('dossier_events').select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow();
+  const events = await env.db
+    .selectFrom('dossier_events')
+    .select((eb) => eb.fn.countAll<string>().as('count'))
+    .executeTakeFirstOrThrow();
   expect(Number(events.count)).toBeGreaterThanOrEqual(60_000);
 });

@@ -11,12 +11,20 @@ let env: TestEnvironment;
 let simulator: ProvinceSimulator;
 let fleet: FleetProcess | null = null;
 
-const rows = async () => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers`.execute(env.db)).rows[0]!.n);
-const start = () => spawnFleet(['start', '--role', 'all'], { ...env.config, LOG_LEVEL: 'warn' } as unknown as Record<string, string>);
+const rows = async () =>
+  Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers`.execute(env.db)).rows[0]!.n);
+const start = () =>
+  spawnFleet(['start', '--role', 'all'], { ...env.config, LOG_LEVEL: 'warn' } as unknown as Record<string, string>);
 
 beforeAll(async () => {
   env = await createTestEnvironment();
-  simulator = new ProvinceSimulator({ provinces, dossiersPerProvince: 20_000, seed: 5, tickMs: 50, changesPerTick: 40 });
+  simulator = new ProvinceSimulator({
+    provinces,
+    dossiersPerProvince: 20_000,
+    seed: 5,
+    tickMs: 50,
+    changesPerTick: 40,
+  });
   const url = await simulator.start();
   // Small pages: many batches in flight when the process dies.
   for (const province of provinces) await registerSimulatorConnector(env.db, url, province, { pageSize: 500 });
@@ -37,13 +45,21 @@ it('ends equal to the truth after the fleet is SIGKILLed twice in the middle of 
   expect(await rows()).toBeLessThan(40_000);
 
   fleet = start();
-  await waitFor(async () => (await compareWithTruth(env.db, simulator)).missing === 0, 'every dossier stored after the restart');
+  await waitFor(
+    async () => (await compareWithTruth(env.db, simulator)).missing === 0,
+    'every dossier stored after the restart',
+  );
   simulator.pause();
   await waitFor(async () => {
     const comparison = await compareWithTruth(env.db, simulator);
     return comparison.missing === 0 && comparison.different === 0;
   }, 'equal to the truth');
-  expect(await compareWithTruth(env.db, simulator)).toMatchObject({ expected: 40_000, missing: 0, different: 0, extra: 0 });
+  expect(await compareWithTruth(env.db, simulator)).toMatchObject({
+    expected: 40_000,
+    missing: 0,
+    different: 0,
+    extra: 0,
+  });
   expect(await duplicateHistoryRows(env.db)).toBe(0);
 
   fleet.child.kill('SIGTERM');

@@ -24,13 +24,26 @@ beforeAll(async () => {
     seed: 13,
     paused: true,
     malformedRate: 0.01,
-    credentials: { clientId: 'sync-client', clientSecret: 'igate-secret', apiKey: 'dvc-key', username: 'lgsp-user', password: 'lgsp-password' },
+    credentials: {
+      clientId: 'sync-client',
+      clientSecret: 'igate-secret',
+      apiKey: 'dvc-key',
+      username: 'lgsp-user',
+      password: 'lgsp-password',
+    },
     tokenTtlSeconds: 2,
   });
   const url = await simulator.start();
-  Object.assign(process.env, { HCM_IGATE_CLIENT_SECRET: 'igate-secret', CANTHO_DVC_API_KEY: 'dvc-key', HANOI_LGSP_PASSWORD: 'lgsp-password' });
+  Object.assign(process.env, {
+    HCM_IGATE_CLIENT_SECRET: 'igate-secret',
+    CANTHO_DVC_API_KEY: 'dvc-key',
+    HANOI_LGSP_PASSWORD: 'lgsp-password',
+  });
   for (const file of Object.values(examples)) {
-    const definition = parseDefinitionText(readFileSync(new URL(`../../connectors/examples/${file}`, import.meta.url), 'utf8'), file);
+    const definition = parseDefinitionText(
+      readFileSync(new URL(`../../connectors/examples/${file}`, import.meta.url), 'utf8'),
+      file,
+    );
     const config = definition.config as { http?: { baseUrl: string }; baseUrl?: string };
     if (config.http) config.http.baseUrl = url;
     else config.baseUrl = url;
@@ -56,12 +69,27 @@ it('syncs every example dialect equal to the simulator, with its malformed recor
     await new Promise((resolve) => setTimeout(resolve, 1200));
   }
   await waitFor(settled, 'every dialect caught up with the moves');
-  expect(await compareWithTruth(env.db, simulator, ['79'])).toMatchObject({ expected: 12_000 - [...simulator.truth()].filter((row) => row.malformed).length, missing: 0, different: 0, extra: 0 });
+  expect(await compareWithTruth(env.db, simulator, ['79'])).toMatchObject({
+    expected: 12_000 - [...simulator.truth()].filter((row) => row.malformed).length,
+    missing: 0,
+    different: 0,
+    extra: 0,
+  });
   expect(await duplicateHistoryRows(env.db)).toBe(0);
 
   const malformed = [...simulator.truth()].filter((row) => row.malformed);
-  await waitFor(async () => Number((await sql<{ n: string }>`SELECT count(DISTINCT dossier_code) AS n FROM dead_letters`.execute(env.db)).rows[0]!.n) === malformed.length, 'every malformed record kept');
-  const letters = await env.db.selectFrom('dead_letters').select(['dossier_code', 'reason', 'connector_id', 'raw_payload']).execute();
+  await waitFor(
+    async () =>
+      Number(
+        (await sql<{ n: string }>`SELECT count(DISTINCT dossier_code) AS n FROM dead_letters`.execute(env.db)).rows[0]!
+          .n,
+      ) === malformed.length,
+    'every malformed record kept',
+  );
+  const letters = await env.db
+    .selectFrom('dead_letters')
+    .select(['dossier_code', 'reason', 'connector_id', 'raw_payload'])
+    .execute();
   for (const truth of malformed) {
     const letter = letters.find((candidate) => candidate.dossier_code === truth.dossierCode);
     expect(letter, truth.dossierCode).toMatchObject({ reason: truth.malformed });
@@ -74,7 +102,10 @@ it('stores a merged province\u2019s dossiers under the current province, keeping
   const { rows } = await sql<{ source_province_code: string; source_code_set: string; n: string }>`
     SELECT source_province_code, source_code_set, count(*) AS n FROM dossiers WHERE province_code = '92'
     GROUP BY 1, 2 ORDER BY 1, 2`.execute(env.db);
-  expect(rows.map((row) => `${row.source_province_code}/${row.source_code_set}`)).toEqual(expect.arrayContaining(['92/2025']));
+  expect(rows.map((row) => `${row.source_province_code}/${row.source_code_set}`)).toEqual(
+    expect.arrayContaining(['92/2025']),
+  );
   expect(rows.some((row) => row.source_code_set === '2008')).toBe(true);
-  for (const row of rows.filter((candidate) => candidate.source_code_set === '2008')) expect(['92', '93', '94']).toContain(row.source_province_code);
+  for (const row of rows.filter((candidate) => candidate.source_code_set === '2008'))
+    expect(['92', '93', '94']).toContain(row.source_province_code);
 });

@@ -16,7 +16,22 @@ beforeAll(async () => {
   port = (probe.address() as { port: number }).port;
   await new Promise((resolve) => probe.close(resolve));
   // Our own Redis on a spare port, configured the way DESIGN.md forbids.
-  redis = startedProcesses.spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru'], { stdio: 'ignore' });
+  redis = startedProcesses.spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--maxmemory-policy',
+      'allkeys-lru',
+    ],
+    { stdio: 'ignore' },
+  );
 });
 afterAll(async () => {
   redis?.kill('SIGKILL');
@@ -24,7 +39,12 @@ afterAll(async () => {
 });
 
 it('warns at start when Redis may evict queued batches', async () => {
-  const fleet = spawnFleet(['start', '--role', 'writer'], { DATABASE_URL: env.config.DATABASE_URL, REDIS_URL: `redis://127.0.0.1:${port}`, HTTP_PORT: '0', LOG_LEVEL: 'warn' });
+  const fleet = spawnFleet(['start', '--role', 'writer'], {
+    DATABASE_URL: env.config.DATABASE_URL,
+    REDIS_URL: `redis://127.0.0.1:${port}`,
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'warn',
+  });
   await waitFor(() => fleet.output().includes('maxmemory-policy'), 'the warning', 30_000);
   fleet.child.kill('SIGTERM');
   expect(await fleet.exited).toBe(0);

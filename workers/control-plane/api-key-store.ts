@@ -3,7 +3,13 @@ import type { Kysely } from 'kysely';
 import { findApiKeysByHashPrefix, insertApiKey, touchApiKey, type ApiKeyScope } from '../../db/queries/api-keys.js';
 import type { Database } from '../../db/schema.js';
 
-export { apiKeyScopes, listApiKeys, revokeApiKey, type ApiKeyRow, type ApiKeyScope } from '../../db/queries/api-keys.js';
+export {
+  apiKeyScopes,
+  listApiKeys,
+  revokeApiKey,
+  type ApiKeyRow,
+  type ApiKeyScope,
+} from '../../db/queries/api-keys.js';
 
 /** `dsk_` and 32 random bytes in base64url (43 characters). */
 const keyPattern = /^dsk_[A-Za-z0-9_-]{43}$/;
@@ -15,14 +21,19 @@ function sha256(key: string): Buffer {
 }
 
 /** Creates a key; returns it with its id. The key is returned here once: only its SHA-256 hash is stored. */
-export async function createApiKey(db: Kysely<Database>, name: string, scope: ApiKeyScope): Promise<{ id: string; key: string }> {
+export async function createApiKey(
+  db: Kysely<Database>,
+  name: string,
+  scope: ApiKeyScope,
+): Promise<{ id: string; key: string }> {
   const key = `dsk_${randomBytes(32).toString('base64url')}`;
   const id = await insertApiKey(db, { name, scope, hash: sha256(key) });
   return { id, key };
 }
 
 /** What a presented key turned out to be. */
-export type KeyVerification = { status: 'valid'; id: string; name: string; scope: ApiKeyScope } | { status: 'unknown' } | { status: 'revoked' };
+export type KeyVerification =
+  { status: 'valid'; id: string; name: string; scope: ApiKeyScope } | { status: 'unknown' } | { status: 'revoked' };
 
 /**
  * Checks a presented key: finds the candidate rows by the first bytes of its hash, then compares the whole

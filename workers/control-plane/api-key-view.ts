@@ -15,7 +15,14 @@ export interface ApiKeyView {
 
 /** The view of an API key row. */
 export function apiKeyView(row: ApiKeyRow): ApiKeyView {
-  return { id: String(row.id), name: row.name, scope: row.scope, createdAt: isoTime(row.created_at)!, lastUsedAt: isoTime(row.last_used_at), revokedAt: isoTime(row.revoked_at) };
+  return {
+    id: String(row.id),
+    name: row.name,
+    scope: row.scope,
+    createdAt: isoTime(row.created_at)!,
+    lastUsedAt: isoTime(row.last_used_at),
+    revokedAt: isoTime(row.revoked_at),
+  };
 }
 
 /** The list of keys. */

@@ -27,7 +27,9 @@ export interface CheckField {
    * number, boolean or null as written (`value` left out: the record has no such path). Never a nested value.
    */
   sources: { path: string; value?: unknown }[];
-  /** How the stored value came about when the record does not give it as such: a default, a former province's successor. */
+  /**
+   * How the stored value came about when the record does not give it as such: a default, a former province's successor.
+   */
   note?: string;
 }
 
@@ -140,8 +142,15 @@ function sourceValue(item: unknown, path: string): { value?: unknown } {
 
 const given = (value: unknown) => value !== undefined && value !== null && value !== '';
 
-/** Every canonical field of a record that would be stored, beside what the source wrote where the connector reads it. */
-function exampleFields(record: DossierRecord, item: unknown, paths: readonly FieldSource[], mapping: MappingContext): CheckField[] {
+/**
+ * Every canonical field of a record that would be stored, beside what the source wrote where the connector reads it.
+ */
+function exampleFields(
+  record: DossierRecord,
+  item: unknown,
+  paths: readonly FieldSource[],
+  mapping: MappingContext,
+): CheckField[] {
   const stored: [string, string | number | null][] = [
     ['dossierCode', record.dossierCode],
     ['altDossierCode', record.altDossierCode],
@@ -158,14 +167,21 @@ function exampleFields(record: DossierRecord, item: unknown, paths: readonly Fie
     ['sourceVersion', record.sourceVersion],
   ];
   return stored.map(([field, value]) => {
-    const sources = paths.filter((source) => source.field === field).map(({ path }) => ({ path, ...sourceValue(item, path) }));
+    const sources = paths
+      .filter((source) => source.field === field)
+      .map(({ path }) => ({ path, ...sourceValue(item, path) }));
     const fromRecord = sources.some((source) => given(source.value));
     let note: string | undefined;
     if (field === 'provinceCode' && !fromRecord) note = "none in the record: the connector's own province";
-    else if (field === 'provinceCode' && (record.sourceCodeSet !== '2025' || record.sourceProvinceCode !== record.provinceCode)) {
+    else if (
+      field === 'provinceCode' &&
+      (record.sourceCodeSet !== '2025' || record.sourceProvinceCode !== record.provinceCode)
+    ) {
       note = `code set ${record.sourceCodeSet}'s ${record.sourceProvinceCode}, stored under its successor ${record.provinceCode}`;
-    } else if (field === 'provinceCodeSet' && !fromRecord) note = `none in the record: the connector's code set (${mapping.sourceCodeSet})`;
-    else if (field === 'sourceVersion' && !fromRecord) note = 'none in the record: the update time in epoch milliseconds';
+    } else if (field === 'provinceCodeSet' && !fromRecord)
+      note = `none in the record: the connector's code set (${mapping.sourceCodeSet})`;
+    else if (field === 'sourceVersion' && !fromRecord)
+      note = 'none in the record: the update time in epoch milliseconds';
     else if (sources.length === 0 && value === null) note = 'not mapped';
     return { field, stored: value, sources, ...(note ? { note } : {}) };
   });
@@ -190,12 +206,20 @@ function absentPathCost(field: string, mapping: MappingContext): string {
 }
 
 /** A warning for every mapped path that none of the items has. */
-function absentPaths(items: readonly unknown[], paths: readonly FieldSource[], mapping: MappingContext): CheckWarning[] {
+function absentPaths(
+  items: readonly unknown[],
+  paths: readonly FieldSource[],
+  mapping: MappingContext,
+): CheckWarning[] {
   if (items.length === 0) return [];
   const none = items.length === 1 ? 'the only record has no' : `none of the ${items.length} records has`;
   return paths
     .filter(({ path }) => !items.some((item) => readPath(item, path) !== undefined))
-    .map(({ field, path }) => ({ field, path, message: `${field}: ${none} ${JSON.stringify(path)}: ${absentPathCost(field, mapping)}; check the path` }));
+    .map(({ field, path }) => ({
+      field,
+      path,
+      message: `${field}: ${none} ${JSON.stringify(path)}: ${absentPathCost(field, mapping)}; check the path`,
+    }));
 }
 
 /**
@@ -239,7 +263,10 @@ export async function checkConnector(
   let items: unknown[];
   if (sampled) {
     if (typeof connector.webhookItems !== 'function') {
-      throw new CheckInputError('pushes_not_supported', `connector ${settings.id} is of kind ${settings.kind}, whose system cannot push, so a sample body means nothing to it; check it without one (it reads a page)`);
+      throw new CheckInputError(
+        'pushes_not_supported',
+        `connector ${settings.id} is of kind ${settings.kind}, whose system cannot push, so a sample body means nothing to it; check it without one (it reads a page)`,
+      );
     }
     try {
       items = connector.webhookItems(options.sample);
@@ -250,7 +277,10 @@ export async function checkConnector(
   } else {
     if (!canRead(connector)) {
       const why = settings.kind === 'declarative' ? ' (its definition has no http, request and records)' : '';
-      throw new CheckInputError('sample_required', `connector ${settings.id} only takes pushes${why}, so there is nothing to read; give a body its system pushes`);
+      throw new CheckInputError(
+        'sample_required',
+        `connector ${settings.id} only takes pushes${why}, so there is nothing to read; give a body its system pushes`,
+      );
     }
     try {
       const page = await connector.read(connector.startFrom(null), AbortSignal.timeout(options.timeoutMs ?? 120_000));
@@ -263,7 +293,12 @@ export async function checkConnector(
     }
   }
 
-  const mapping: MappingContext = { connectorId: settings.id, sourceProvinceCode: settings.sourceProvinceCode, sourceCodeSet: settings.sourceCodeSet, observedAt: new Date() };
+  const mapping: MappingContext = {
+    connectorId: settings.id,
+    sourceProvinceCode: settings.sourceProvinceCode,
+    sourceCodeSet: settings.sourceCodeSet,
+    observedAt: new Date(),
+  };
   const paths = connector.mappedFields();
   // One item at a time, so that each stored example is shown beside the record it came from.
   const stored: { record: DossierRecord; item: unknown }[] = [];
@@ -277,7 +312,8 @@ export async function checkConnector(
       let group = byReason.get(letter.reason);
       if (!group) byReason.set(letter.reason, (group = { reason: letter.reason, count: 0, examples: [] }));
       group.count += 1;
-      if (group.examples.length < (options.deadLettersPerReason ?? 5)) group.examples.push({ dossierCode: letter.dossierCode, message: letter.message });
+      if (group.examples.length < (options.deadLettersPerReason ?? 5))
+        group.examples.push({ dossierCode: letter.dossierCode, message: letter.message });
     }
   }
   return {

@@ -25,7 +25,10 @@ import type { Database } from '../../db/schema.js';
 /** Why a registry operation cannot be done: codes of the error catalogue. */
 export type RegistryErrorCode = Extract<RequestErrorCode, 'not_found' | 'conflict'>;
 
-/** A registry operation that cannot be done: the connector does not exist (`not_found`), or its state does not allow it (`conflict`). */
+/**
+ * A registry operation that cannot be done: the connector does not exist (`not_found`), or its state does not allow it
+ * (`conflict`).
+ */
 export class RegistryError extends Error {
   override readonly name = 'RegistryError';
   constructor(
@@ -56,7 +59,13 @@ export function definitionFromDocument(document: unknown): SubmittedDefinition {
 
 /** The settings `createConnector` builds a connector from, out of a stored row. */
 export function connectorSettings(row: ConnectorRow): RegisteredConnector {
-  return { id: row.id, sourceProvinceCode: row.province_code, sourceCodeSet: row.code_set as CodeSet, kind: row.kind, config: row.config };
+  return {
+    id: row.id,
+    sourceProvinceCode: row.province_code,
+    sourceCodeSet: row.code_set as CodeSet,
+    kind: row.kind,
+    config: row.config,
+  };
 }
 
 /**
@@ -65,7 +74,10 @@ export function connectorSettings(row: ConnectorRow): RegisteredConnector {
  */
 export function definitionOf(row: ConnectorRow): unknown {
   if (row.definition !== null && row.definition !== undefined) return inFileOrder(row.definition);
-  const sections = row.kind === 'declarative' ? (row.config as Record<string, unknown>) : { plugin: { name: row.kind, config: row.config } };
+  const sections =
+    row.kind === 'declarative'
+      ? (row.config as Record<string, unknown>)
+      : { plugin: { name: row.kind, config: row.config } };
   return {
     id: row.id,
     ...(row.description ? { description: row.description } : {}),
@@ -79,7 +91,23 @@ export function definitionOf(row: ConnectorRow): unknown {
  * Keys in the order a definition file writes them (declarative/README.md): jsonb stores keys in its own order
  * (shortest first), which would put `id` after `http`. Keys not named here keep their stored order.
  */
-const keyOrder: readonly string[] = ['id', 'description', 'province', 'schedule', 'plugin', ...sectionNames, 'type', 'name', 'code', 'codeSet', 'baseUrl', 'path', 'config', 'dossierCode', 'status'];
+const keyOrder: readonly string[] = [
+  'id',
+  'description',
+  'province',
+  'schedule',
+  'plugin',
+  ...sectionNames,
+  'type',
+  'name',
+  'code',
+  'codeSet',
+  'baseUrl',
+  'path',
+  'config',
+  'dossierCode',
+  'status',
+];
 
 function rank(key: string): number {
   const index = keyOrder.indexOf(key);
@@ -116,9 +144,16 @@ export class ConnectorRegistry {
   }
 
   /** Registers a new connector, active (scheduled); a removed one comes back with the new definition. */
-  async add({ definition, document }: SubmittedDefinition): Promise<{ outcome: 'added' | 'reactivated'; connector: ConnectorStatusRow }> {
+  async add({
+    definition,
+    document,
+  }: SubmittedDefinition): Promise<{ outcome: 'added' | 'reactivated'; connector: ConnectorStatusRow }> {
     const outcome = await addConnector(this.db, { ...definition, definition: document });
-    if (outcome === 'exists') throw new RegistryError('conflict', `connector ${definition.id} already exists; use update to change its definition`);
+    if (outcome === 'exists')
+      throw new RegistryError(
+        'conflict',
+        `connector ${definition.id} already exists; use update to change its definition`,
+      );
     return { outcome, connector: await this.get(definition.id) };
   }
 
@@ -126,7 +161,8 @@ export class ConnectorRegistry {
   async update({ definition, document }: SubmittedDefinition): Promise<ConnectorStatusRow> {
     if (!(await updateConnectorDefinition(this.db, { ...definition, definition: document }))) {
       const existing = await findConnectorStatus(this.db, definition.id);
-      if (existing) throw new RegistryError('conflict', `connector ${definition.id} is removed; use add to register it again`);
+      if (existing)
+        throw new RegistryError('conflict', `connector ${definition.id} is removed; use add to register it again`);
       throw new RegistryError('not_found', `connector ${definition.id} is not registered; use add to register it`);
     }
     return this.get(definition.id);
@@ -150,7 +186,8 @@ export class ConnectorRegistry {
   private async move(id: string, state: ConnectorRow['state'], from: ConnectorRow['state'][]): Promise<StateChange> {
     const previous = await setConnectorState(this.db, id, state, from);
     if (previous === undefined) throw new RegistryError('not_found', `connector ${id} is not registered`);
-    if (previous === 'removed' && state !== 'removed') throw new RegistryError('conflict', `connector ${id} is removed; use add to register it again`);
+    if (previous === 'removed' && state !== 'removed')
+      throw new RegistryError('conflict', `connector ${id} is removed; use add to register it again`);
     return { previous, connector: await this.get(id) };
   }
 }

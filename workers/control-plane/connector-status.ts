@@ -3,7 +3,11 @@ import type { Cursor, Json } from '../../connectors/sdk/connector.js';
 import { isPolled } from '../../connectors/plugins.js';
 import { fromStorableJsonb } from '../../connectors/sdk/storable-text.js';
 import { walkOf } from '../../connectors/sdk/walk-cursor.js';
-import { findConnectorActivity, type ConnectorActivityRow, type PollRunOutcome } from '../../db/queries/connector-activity.js';
+import {
+  findConnectorActivity,
+  type ConnectorActivityRow,
+  type PollRunOutcome,
+} from '../../db/queries/connector-activity.js';
 import type { ConnectorStatusRow } from '../../db/queries/connectors.js';
 import { countStoredDossiers } from '../../db/queries/stored-dossiers.js';
 import type { Database } from '../../db/schema.js';
@@ -22,13 +26,18 @@ export interface PollRunView {
   pages: number;
   records: number;
   deadLetters: number;
-  /** Records and dead letters per second, from the start to the last page (to the end, once ended); null before a page. */
+  /**
+   * Records and dead letters per second, from the start to the last page (to the end, once ended); null before a page.
+   */
   recordsPerSecond: number | null;
 }
 
 /** The committed cursor, as a person reads it. */
 export interface PositionView {
-  /** The connector's own part: for a keyset, the update time and last dossier code (`updatedSince`, `afterCode`; `since`). */
+  /**
+   * The connector's own part: for a keyset, the update time and last dossier code (`updatedSince`, `afterCode`;
+   * `since`).
+   */
   source: Json;
   /** The walk of the source the cursor is in (connectors/sdk/walk-cursor.ts); null for a cursor without one. */
   walk: { number: number; pages: number; startedAt: string | null; complete: boolean } | null;
@@ -66,10 +75,16 @@ function positionOf(row: ConnectorStatusRow): PositionView | null {
   if (row.cursor_position === null || row.cursor_position === undefined) return null;
   const cursor = fromStorableJsonb(row.cursor_position) as Cursor;
   const walk = walkOf(cursor);
-  const source = cursor !== null && typeof cursor === 'object' && !Array.isArray(cursor) ? Object.fromEntries(Object.entries(cursor).filter(([key]) => !walkKeys.has(key))) : cursor;
+  const source =
+    cursor !== null && typeof cursor === 'object' && !Array.isArray(cursor)
+      ? Object.fromEntries(Object.entries(cursor).filter(([key]) => !walkKeys.has(key)))
+      : cursor;
   return {
     source,
-    walk: walk.walk === 0 ? null : { number: walk.walk, pages: walk.pages, startedAt: walk.walkStartedAt, complete: walk.resume === null },
+    walk:
+      walk.walk === 0
+        ? null
+        : { number: walk.walk, pages: walk.pages, startedAt: walk.walkStartedAt, complete: walk.resume === null },
     movedAt: isoTime(row.cursor_updated_at),
     cursor,
   };
@@ -99,7 +114,14 @@ export async function connectorStatus(db: Kysely<Database>, id: string): Promise
   const [activity, storedDossiers] = await Promise.all([findConnectorActivity(db, id), countStoredDossiers(db, id)]);
   const polled = isPolled(connectorSettings(row));
   const lastError = row.last_error
-    ? { message: row.last_error, at: isoTime(row.last_error_at), followedBySuccess: row.last_success_at !== null && row.last_error_at !== null && new Date(row.last_success_at) > new Date(row.last_error_at) }
+    ? {
+        message: row.last_error,
+        at: isoTime(row.last_error_at),
+        followedBySuccess:
+          row.last_success_at !== null &&
+          row.last_error_at !== null &&
+          new Date(row.last_success_at) > new Date(row.last_error_at),
+      }
     : null;
   return {
     id: row.id,
@@ -114,6 +136,10 @@ export async function connectorStatus(db: Kysely<Database>, id: string): Promise
     lastError,
     run: polled ? runOf(activity) : null,
     position: polled ? positionOf(row) : null,
-    pushes: { updates: Number(activity?.push_updates ?? 0), lastReceivedAt: isoTime(activity?.push_last_received_at), lastCommittedAt: isoTime(activity?.push_last_committed_at) },
+    pushes: {
+      updates: Number(activity?.push_updates ?? 0),
+      lastReceivedAt: isoTime(activity?.push_last_received_at),
+      lastCommittedAt: isoTime(activity?.push_last_committed_at),
+    },
   };
 }

@@ -52,7 +52,11 @@ export function connectorView(row: ConnectorStatusRow, detail: boolean): Connect
     cursor:
       row.cursor_position === null || row.cursor_position === undefined
         ? null
-        : { position: row.cursor_position, recordsCommitted: Number(row.records_committed ?? 0), updatedAt: isoTime(row.cursor_updated_at) },
+        : {
+            position: row.cursor_position,
+            recordsCommitted: Number(row.records_committed ?? 0),
+            updatedAt: isoTime(row.cursor_updated_at),
+          },
   };
   return detail ? { ...summary, definition: definitionOf(row), config: row.config } : summary;
 }

@@ -40,13 +40,22 @@ type ReplayBatch = IngestBatch & { replayedDeadLetters: string[] };
  * needs a running writer. A replayed record counts as observed when it was first received, so it never overrides
  * a newer state of the same version. Letters that still fail keep their place, with this attempt's reason.
  */
-export async function replayDeadLetters(db: Kysely<Database>, ingest: Pick<IngestQueue, 'addAndWait'>, filter: DeadLetterFilter, options: ReplayOptions = {}): Promise<ReplayProgress> {
+export async function replayDeadLetters(
+  db: Kysely<Database>,
+  ingest: Pick<IngestQueue, 'addAndWait'>,
+  filter: DeadLetterFilter,
+  options: ReplayOptions = {},
+): Promise<ReplayProgress> {
   const progress: ReplayProgress = { processed: 0, replayed: 0, stillFailing: 0 };
   const commitTimeoutMs = options.commitTimeoutMs ?? 120_000;
   const connectors = new Map<string, { connector: Connector; provinceCode: string; codeSet: CodeSet } | null>();
   let afterId: string | undefined;
   for (;;) {
-    const letters = await listDeadLetters(db, { ...filter, state: 'new' }, { afterId, limit: options.batchSize ?? 500 });
+    const letters = await listDeadLetters(
+      db,
+      { ...filter, state: 'new' },
+      { afterId, limit: options.batchSize ?? 500 },
+    );
     if (letters.length === 0) break;
     afterId = letters.at(-1)!.id;
 
@@ -64,12 +73,28 @@ export async function replayDeadLetters(db: Kysely<Database>, ingest: Pick<Inges
         const row = await findConnector(db, letter.connector_id);
         connectors.set(
           letter.connector_id,
-          row ? { connector: createConnector({ id: row.id, sourceProvinceCode: row.province_code, sourceCodeSet: row.code_set as CodeSet, kind: row.kind, config: row.config }), provinceCode: row.province_code, codeSet: row.code_set as CodeSet } : null,
+          row
+            ? {
+                connector: createConnector({
+                  id: row.id,
+                  sourceProvinceCode: row.province_code,
+                  sourceCodeSet: row.code_set as CodeSet,
+                  kind: row.kind,
+                  config: row.config,
+                }),
+                provinceCode: row.province_code,
+                codeSet: row.code_set as CodeSet,
+              }
+            : null,
         );
       }
       const source = connectors.get(letter.connector_id);
       if (!source) {
-        failures.push({ id: letter.id, reason: letter.reason, message: `${letter.message} (replay: connector ${letter.connector_id} is no longer registered)` });
+        failures.push({
+          id: letter.id,
+          reason: letter.reason,
+          message: `${letter.message} (replay: connector ${letter.connector_id} is no longer registered)`,
+        });
         continue;
       }
       const mapped = mapItems(source.connector, [JSON.parse(letter.raw_payload)], {
@@ -103,11 +128,23 @@ export async function replayDeadLetters(db: Kysely<Database>, ingest: Pick<Inges
  * The batch a replayed record joins: one per connector and current province, so each goes to its province's
  * queue as a poll page does. It moves no cursor.
  */
-function batchOf(batches: Map<string, ReplayBatch>, connectorId: string, connectorProvince: string, record: DossierRecord): ReplayBatch {
+function batchOf(
+  batches: Map<string, ReplayBatch>,
+  connectorId: string,
+  connectorProvince: string,
+  record: DossierRecord,
+): ReplayBatch {
   const key = `${connectorId}\u0000${record.provinceCode}`;
   let batch = batches.get(key);
   if (!batch) {
-    batch = { origin: 'poll', connectorId, provinceCode: connectorProvince, records: [], deadLetters: [], replayedDeadLetters: [] };
+    batch = {
+      origin: 'poll',
+      connectorId,
+      provinceCode: connectorProvince,
+      records: [],
+      deadLetters: [],
+      replayedDeadLetters: [],
+    };
     batches.set(key, batch);
   }
   return batch;
@@ -119,6 +156,8 @@ async function commit(ingest: Pick<IngestQueue, 'addAndWait'>, batch: ReplayBatc
     await ingest.addAndWait(batch, timeoutMs);
   } catch (error) {
     if (!(error instanceof BatchNotCommittedError)) throw error;
-    throw new BatchNotCommittedError(`${error.message}; replayed records are committed by the writer: check that a writer runs (fleet start --role writer) with this REDIS_URL and QUEUE_PREFIX`);
+    throw new BatchNotCommittedError(
+      `${error.message}; replayed records are committed by the writer: check that a writer runs (fleet start --role writer) with this REDIS_URL and QUEUE_PREFIX`,
+    );
   }
 }

@@ -44,6 +44,12 @@ export interface DeadLetterListView {
 }
 
 /** The list view: counts by reason, and the page of letters shown. */
-export function deadLetterListView(counts: readonly { reason: string; count: number }[], rows: readonly DeadLetterRow[]): DeadLetterListView {
-  return { counts: counts.map(({ reason, count }) => ({ reason, count })), deadLetters: rows.map((row) => deadLetterView(row, false)) };
+export function deadLetterListView(
+  counts: readonly { reason: string; count: number }[],
+  rows: readonly DeadLetterRow[],
+): DeadLetterListView {
+  return {
+    counts: counts.map(({ reason, count }) => ({ reason, count })),
+    deadLetters: rows.map((row) => deadLetterView(row, false)),
+  };
 }

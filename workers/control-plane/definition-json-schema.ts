@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { definitionFile } from './definition.js';
-import { declarativeConfig, pushOnlyConfig, readingSections, sectionNames, sectionSchemas } from '../../connectors/declarative/declarative-config.js';
+import {
+  declarativeConfig,
+  pushOnlyConfig,
+  readingSections,
+  sectionNames,
+  sectionSchemas,
+} from '../../connectors/declarative/declarative-config.js';
 
 /** The keys a schema requires of its input (defaults and optional keys excluded), as the JSON Schema of it says. */
 function requiredOf(schema: z.ZodType): string[] {
@@ -16,17 +22,26 @@ const sourceUpdatedAtRequired = { properties: { fields: { required: ['sourceUpda
  * `oneOf` says which sections each kind requires: a code plugin, a polled system, a system that only pushes.
  */
 export function definitionJsonSchema(): Record<string, unknown> {
-  const file = definitionFile.extend(Object.fromEntries(Object.entries(sectionSchemas).map(([name, schema]) => [name, schema.optional()])));
+  const file = definitionFile.extend(
+    Object.fromEntries(Object.entries(sectionSchemas).map(([name, schema]) => [name, schema.optional()])),
+  );
   return {
     $id: 'https://dossier-sync/connectors/declarative/schema.json',
     title: 'dossier-sync connector definition',
-    description: 'One file a provincial IT team writes to connect its system: the declarative REST sections, or a code plugin. See connectors/declarative/README.md.',
+    description:
+      'One file a provincial IT team writes to connect its system: the declarative REST sections, or a code plugin. See connectors/declarative/README.md.',
     ...z.toJSONSchema(file, { io: 'input', unrepresentable: 'any' }),
     oneOf: [
-      { title: 'a code plugin', description: 'plugin, with its own config; none of the declarative sections', required: ['plugin'], not: { anyOf: sectionNames.map(has) } },
+      {
+        title: 'a code plugin',
+        description: 'plugin, with its own config; none of the declarative sections',
+        required: ['plugin'],
+        not: { anyOf: sectionNames.map(has) },
+      },
       {
         title: 'a polled system (which may push too, with webhook)',
-        description: 'http, request, records, fields and statuses; fields.sourceUpdatedAt unless incremental.cursorField gives the update time',
+        description:
+          'http, request, records, fields and statuses; fields.sourceUpdatedAt unless incremental.cursorField gives the update time',
         required: requiredOf(declarativeConfig),
         not: has('plugin'),
         if: { not: has('incremental') },
@@ -34,7 +49,8 @@ export function definitionJsonSchema(): Record<string, unknown> {
       },
       {
         title: 'a system that only pushes (never polled)',
-        description: 'webhook, fields (with sourceUpdatedAt) and statuses; no section about reading the system, no schedule',
+        description:
+          'webhook, fields (with sourceUpdatedAt) and statuses; no section about reading the system, no schedule',
         required: requiredOf(pushOnlyConfig),
         not: { anyOf: [...readingSections, 'plugin', 'schedule'].map(has) },
         ...sourceUpdatedAtRequired,

@@ -79,6 +79,12 @@ export interface FailedBatchListView {
 }
 
 /** The list view: counts by province, and the page of batches shown. */
-export function failedBatchListView(counts: readonly { provinceCode: string; count: number }[], rows: readonly FailedBatchSummary[]): FailedBatchListView {
-  return { counts: counts.map(({ provinceCode, count }) => ({ provinceCode, count })), failedBatches: rows.map(failedBatchSummaryView) };
+export function failedBatchListView(
+  counts: readonly { provinceCode: string; count: number }[],
+  rows: readonly FailedBatchSummary[],
+): FailedBatchListView {
+  return {
+    counts: counts.map(({ provinceCode, count }) => ({ provinceCode, count })),
+    failedBatches: rows.map(failedBatchSummaryView),
+  };
 }

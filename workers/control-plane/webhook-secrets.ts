@@ -8,7 +8,12 @@ import { generateWebhookSecret, type SecretBox } from '../webhooks/secret-box.js
  * previous one, which stays valid for `graceSeconds` (0: refused at once). The secret is returned this once, to
  * give to the province system's team; only its sealed form is kept.
  */
-export async function issueWebhookSecret(db: Kysely<Database>, box: SecretBox, connectorId: string, graceSeconds: number): Promise<{ secret: string; outcome: RotationOutcome }> {
+export async function issueWebhookSecret(
+  db: Kysely<Database>,
+  box: SecretBox,
+  connectorId: string,
+  graceSeconds: number,
+): Promise<{ secret: string; outcome: RotationOutcome }> {
   const secret = generateWebhookSecret();
   const outcome = await rotateWebhookSecret(db, connectorId, box.seal(secret, connectorId), graceSeconds);
   return { secret, outcome };

@@ -9,7 +9,12 @@ import type { ReadinessCheck } from './http-server.js';
  */
 export function dependencyChecks(db: Kysely<Database>, redis: Redis): ReadinessCheck[] {
   return [
-    { name: 'postgres', code: 'postgres_unreachable', reason: 'Postgres did not answer SELECT 1', check: async () => void (await sql`SELECT 1`.execute(db)) },
+    {
+      name: 'postgres',
+      code: 'postgres_unreachable',
+      reason: 'Postgres did not answer SELECT 1',
+      check: async () => void (await sql`SELECT 1`.execute(db)),
+    },
     {
       name: 'redis',
       code: 'redis_unreachable',

@@ -60,9 +60,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
     return options.metrics.registry.metrics();
   });
 
-  server.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({
-    status: 'ok',
-  }));
+  server.get(
+    '/healthz',
+    { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
+    async () => ({
+      status: 'ok',
+    }),
+  );
 
   const timeoutMs = options.readinessTimeoutMs ?? 5_000;
   // Anyone may ask /readyz (a load balancer, a probe): it says which dependency is down and nothing more.
@@ -75,7 +79,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
       await Promise.race([check(), timeout]);
       return { name, ok: true, code: 'ok', reason: `${name} answered` };
     } catch (error) {
-      options.errors.report({ component: 'readiness', kind: code, level: 'warn', message: `readiness check failed: ${reason}` }, error, { check: name });
+      options.errors.report(
+        { component: 'readiness', kind: code, level: 'warn', message: `readiness check failed: ${reason}` },
+        error,
+        { check: name },
+      );
       return { name, ok: false, code, reason };
     } finally {
       clearTimeout(timer);
@@ -85,7 +93,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
   server.get('/readyz', async (_request, reply) => {
     const results = await Promise.all(options.readiness.map(ask));
     const ready = results.every((result) => result.ok);
-    return reply.code(ready ? 200 : requestErrors.not_ready.status).send({ status: ready ? 'ready' : 'not_ready', checks: results });
+    return reply
+      .code(ready ? 200 : requestErrors.not_ready.status)
+      .send({ status: ready ? 'ready' : 'not_ready', checks: results });
   });
 
   if (options.admin) await server.register(adminApi, { ...options.admin, prefix: '/v1/admin' });

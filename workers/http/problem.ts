@@ -14,7 +14,9 @@ export interface Problem {
   status: number;
   /** What is wrong and what is expected, for a person. */
   detail: string;
-  /** Stable machine code, declared in config/error-catalogue.ts, e.g. `unauthorized`, `not_found`, `signature_invalid`. */
+  /**
+   * Stable machine code, declared in config/error-catalogue.ts, e.g. `unauthorized`, `not_found`, `signature_invalid`.
+   */
   code: RequestErrorCode;
   /** Every problem found, one line each (`path: expected …, got …`), when there are several. */
   errors?: string[];
@@ -58,7 +60,10 @@ export interface ProblemExtras {
  * caller. A code the catalogue does not declare is a fault of ours, refused at once.
  */
 export function problem(code: RequestErrorCode, detail: string, extras: ProblemExtras = {}): Problem {
-  if (!isRequestErrorCode(code)) throw new TypeError(`${JSON.stringify(code)} is not a request error code of the error catalogue (config/error-catalogue.ts)`);
+  if (!isRequestErrorCode(code))
+    throw new TypeError(
+      `${JSON.stringify(code)} is not a request error code of the error catalogue (config/error-catalogue.ts)`,
+    );
   const { status: passedOn, ...rest } = extras;
   const entry = requestErrors[code];
   if (passedOn !== undefined && Math.floor(passedOn / 100) !== Math.floor(entry.status / 100)) {

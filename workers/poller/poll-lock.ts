@@ -6,13 +6,15 @@ import { redisScripts } from '../redis-scripts/redis-scripts.js';
 const renewalFailed: ErrorSource = {
   component: 'poller',
   kind: 'lock_renewal',
-  message: 'could not renew a poll lock; once it lapses another poller may poll the connector at the same time (harmless: the cursor and version guards), until Redis answers again',
+  message:
+    'could not renew a poll lock; once it lapses another poller may poll the connector at the same time (harmless: the cursor and version guards), until Redis answers again',
 };
 const lockLost: ErrorSource = {
   component: 'poller',
   kind: 'lock_lost',
   level: 'warn',
-  message: 'a poll lock lapsed before the run ended (Redis lost it, or this process stalled); another poller may poll the connector at the same time (harmless: the cursor and version guards)',
+  message:
+    'a poll lock lapsed before the run ended (Redis lost it, or this process stalled); another poller may poll the connector at the same time (harmless: the cursor and version guards)',
 };
 
 /** A held lock; renewed in the background until released. */
@@ -33,7 +35,10 @@ export class PollLock {
     private readonly keyPrefix: string,
     /** Where failed renewals and lost locks are told. */
     private readonly errors: BackgroundErrors,
-    /** Lifetime of a lock that stops being renewed (a killed poller): its connector waits this long at most. Default 6 s. */
+    /**
+     * Lifetime of a lock that stops being renewed (a killed poller): its connector waits this long at most. Default 6
+     * s.
+     */
     private readonly ttlMs = 6_000,
   ) {}
 
@@ -49,7 +54,9 @@ export class PollLock {
       if (renewing) {
         // The previous renewal has not answered (Redis down: the command waits for the reconnection). Only one
         // waits at a time; each missed turn is a failure to renew.
-        this.errors.report(renewalFailed, new Error(`no answer from Redis within ${Math.round(this.ttlMs / 3)} ms`), { connector: connectorId });
+        this.errors.report(renewalFailed, new Error(`no answer from Redis within ${Math.round(this.ttlMs / 3)} ms`), {
+          connector: connectorId,
+        });
         return;
       }
       renewing = true;
@@ -58,7 +65,9 @@ export class PollLock {
         .then((renewed) => {
           if (renewed === 0) {
             clearInterval(renewal);
-            this.errors.report(lockLost, new Error('the lock was no longer held by this run'), { connector: connectorId });
+            this.errors.report(lockLost, new Error('the lock was no longer held by this run'), {
+              connector: connectorId,
+            });
           }
         })
         .catch((error: unknown) => this.errors.report(renewalFailed, error, { connector: connectorId }))

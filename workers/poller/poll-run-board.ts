@@ -9,7 +9,8 @@ const progressNotRecorded: ErrorSource = {
   component: 'poller',
   kind: 'record_run_progress',
   level: 'warn',
-  message: "could not record poll runs' progress in Postgres; fleet connector status shows an older run until it can (the sync itself goes on)",
+  message:
+    "could not record poll runs' progress in Postgres; fleet connector status shows an older run until it can (the sync itself goes on)",
 };
 
 /** What a poll run tells the board: its counts after each page handed over, and how it ended. */
@@ -37,7 +38,17 @@ export class PollRunBoard {
 
   /** A run of the connector starts now. */
   begin(connectorId: string): PublishedRun {
-    const run: PollRunSnapshot = { connectorId, runId: randomUUID(), startedAt: new Date(), lastPageAt: null, endedAt: null, outcome: 'running', pages: 0, records: 0, deadLetters: 0 };
+    const run: PollRunSnapshot = {
+      connectorId,
+      runId: randomUUID(),
+      startedAt: new Date(),
+      lastPageAt: null,
+      endedAt: null,
+      outcome: 'running',
+      pages: 0,
+      records: 0,
+      deadLetters: 0,
+    };
     const publish = (change: Partial<PollRunSnapshot>) => {
       Object.assign(run, change);
       this.writes.note(connectorId, { ...run });

@@ -82,12 +82,19 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
       const observedAt = new Date();
       options.onPage?.(page.items.length);
       if (page.next !== null && JSON.stringify(page.next) === JSON.stringify(readFrom)) {
-        throw new SourceError(`connector ${options.connectorId}: the source has more pages but the next request would repeat this one; check the pagination settings`, false);
+        throw new SourceError(
+          `connector ${options.connectorId}: the source has more pages but the next request would repeat this one; check the pagination settings`,
+          false,
+        );
       }
       if (page.items.length > 0) {
         // A page's count and its first and last records tell a repeated page apart: serialising every record of
         // every page again just to compare pages would be per-record work on the poll path.
-        const digest = createHash('sha256').update(`${page.items.length}\u0000${JSON.stringify(page.items[0])}\u0000${JSON.stringify(page.items.at(-1))}`).digest('base64');
+        const digest = createHash('sha256')
+          .update(
+            `${page.items.length}\u0000${JSON.stringify(page.items[0])}\u0000${JSON.stringify(page.items.at(-1))}`,
+          )
+          .digest('base64');
         const earlier = pagesSeen.get(digest);
         if (earlier !== undefined) {
           throw new SourceError(

@@ -4,7 +4,12 @@ import type { Kysely } from 'kysely';
 import { canRead, type ReadableConnector } from '../../connectors/sdk/connector.js';
 import { createConnector } from '../../connectors/plugins.js';
 import { currentProvinceCode, type CodeSet } from '../../config/provinces.js';
-import { findConnector, markConnectorError, markConnectorSuccess, type ConnectorRow } from '../../db/queries/connectors.js';
+import {
+  findConnector,
+  markConnectorError,
+  markConnectorSuccess,
+  type ConnectorRow,
+} from '../../db/queries/connectors.js';
 import { readCursor } from '../../db/queries/sync-cursors.js';
 import type { Database } from '../../db/schema.js';
 import { BackgroundErrorReporter, type BackgroundErrors, type ErrorSource } from '../background-error-reporter.js';
@@ -31,19 +36,34 @@ export interface PollerOptions {
   errors?: BackgroundErrors;
 }
 
-const pollQueueError: ErrorSource = { component: 'poll_queue', kind: 'queue', message: 'poll queue error; continuation runs wait for Redis' };
-const workerError: ErrorSource = { component: 'poller', kind: 'worker', message: 'poller queue connection error; poll jobs wait for Redis' };
+const pollQueueError: ErrorSource = {
+  component: 'poll_queue',
+  kind: 'queue',
+  message: 'poll queue error; continuation runs wait for Redis',
+};
+const workerError: ErrorSource = {
+  component: 'poller',
+  kind: 'worker',
+  message: 'poller queue connection error; poll jobs wait for Redis',
+};
 const connectorErrorNotRecorded: ErrorSource = {
   component: 'poller',
   kind: 'record_connector_error',
-  message: "could not record a connector's error in Postgres; fleet connector list does not show it (the run's failure is in the line before)",
+  message:
+    "could not record a connector's error in Postgres; fleet connector list does not show it (the run's failure is in the line before)",
 };
-const lockNotReleased: ErrorSource = { component: 'poller', kind: 'lock_release', level: 'warn', message: 'could not release a poll lock; it lapses by itself within 6 s' };
+const lockNotReleased: ErrorSource = {
+  component: 'poller',
+  kind: 'lock_release',
+  level: 'warn',
+  message: 'could not release a poll lock; it lapses by itself within 6 s',
+};
 const leaseNotReleased: ErrorSource = {
   component: 'poller',
   kind: 'rate_limit_release',
   level: 'warn',
-  message: "could not give back a request's place in a connector's rate limit; it frees itself after the request timeout",
+  message:
+    "could not give back a request's place in a connector's rate limit; it frees itself after the request timeout",
 };
 
 /**
@@ -59,7 +79,10 @@ export class Poller {
   /** Where each run's progress is published for `fleet connector status`. */
   private readonly board: PollRunBoard;
   /** Per connector: the readable connector and its guard, or null for one whose system only pushes. */
-  private readonly connectors = new Map<string, { updatedAt: number; polled: { connector: ReadableConnector; guard: SourceGuard } | null }>();
+  private readonly connectors = new Map<
+    string,
+    { updatedAt: number; polled: { connector: ReadableConnector; guard: SourceGuard } | null }
+  >();
   private readonly shutdown = new AbortController();
 
   private readonly redis: Redis;
@@ -118,10 +141,22 @@ export class Poller {
     cached?.polled?.guard.shutdown();
     const policy = sourcePolicyOf(row.config);
     // A lease outlives the request's own timeout a little: a killed poller's place is free soon after.
-    const gate = new RedisRequestGate(this.redis, this.prefix, row.id, policy.rateLimit, policy.requestTimeoutMs + 5000, (error) =>
-      this.errors.report(leaseNotReleased, error, { province: provinceOf(row), connector: row.id }),
+    const gate = new RedisRequestGate(
+      this.redis,
+      this.prefix,
+      row.id,
+      policy.rateLimit,
+      policy.requestTimeoutMs + 5000,
+      (error) => this.errors.report(leaseNotReleased, error, { province: provinceOf(row), connector: row.id }),
     );
-    const connector = createConnector({ id: row.id, sourceProvinceCode: row.province_code, sourceCodeSet: row.code_set as CodeSet, kind: row.kind, config: row.config, gate });
+    const connector = createConnector({
+      id: row.id,
+      sourceProvinceCode: row.province_code,
+      sourceCodeSet: row.code_set as CodeSet,
+      kind: row.kind,
+      config: row.config,
+      gate,
+    });
     if (!canRead(connector)) {
       this.connectors.set(row.id, { updatedAt, polled: null });
       return null;
@@ -172,13 +207,20 @@ export class Poller {
       if (!result.interrupted) await markConnectorSuccess(this.db, connectorId);
       if (result.more && !result.interrupted) {
         // A backlog: the next run starts at once rather than at the next interval.
-        await this.pollQueue.add('poll', { connectorId }, { jobId: `continue-${connectorId}-${Date.now()}`, removeOnComplete: true, removeOnFail: 100 });
+        await this.pollQueue.add(
+          'poll',
+          { connectorId },
+          { jobId: `continue-${connectorId}-${Date.now()}`, removeOnComplete: true, removeOnFail: 100 },
+        );
         this.metrics.pollRuns.inc({ ...labels, outcome: 'continued' });
       } else if (!result.interrupted) {
         this.metrics.pollRuns.inc({ ...labels, outcome: 'caught_up' });
       }
       if (result.records + result.deadLetters > 0) {
-        this.logger.debug({ ...labels, pages: result.pages, records: result.records, deadLetters: result.deadLetters }, 'poll run committed');
+        this.logger.debug(
+          { ...labels, pages: result.pages, records: result.records, deadLetters: result.deadLetters },
+          'poll run committed',
+        );
       }
     } catch (error) {
       // The next scheduled run starts again from the committed cursor: nothing is lost, only delayed.
@@ -186,7 +228,9 @@ export class Poller {
       this.metrics.pollRuns.inc({ ...labels, outcome: 'failed' });
       published?.end('failed');
       this.logger.warn({ ...labels, err: message }, 'poll run failed; the next run resumes from the committed cursor');
-      await markConnectorError(this.db, connectorId, message).catch((failure: unknown) => this.errors.report(connectorErrorNotRecorded, failure, labels));
+      await markConnectorError(this.db, connectorId, message).catch((failure: unknown) =>
+        this.errors.report(connectorErrorNotRecorded, failure, labels),
+      );
     } finally {
       await held.release().catch((failure: unknown) => this.errors.report(lockNotReleased, failure, labels));
     }

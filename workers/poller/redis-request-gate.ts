@@ -32,7 +32,14 @@ export class RedisRequestGate implements RequestGate {
     const token = randomUUID();
     for (;;) {
       // Atomically, on Redis's clock: drop expired leases, take one if the rate and concurrency allow.
-      const wait = await redisScripts(this.redis).takeRequestLease(this.leases, this.nextStart, token, this.limit.requestsPerSecond, this.limit.concurrentRequests, this.leaseMs);
+      const wait = await redisScripts(this.redis).takeRequestLease(
+        this.leases,
+        this.nextStart,
+        token,
+        this.limit.requestsPerSecond,
+        this.limit.concurrentRequests,
+        this.leaseMs,
+      );
       if (wait === 0) break;
       await new Promise((resolve) => setTimeout(resolve, wait));
     }

@@ -15,7 +15,14 @@ export type BreakerState = 'closed' | 'half_open' | 'open';
 function isCallersFault(error: unknown): boolean {
   // A secret missing here is our configuration's fault, not the province system's.
   if (error instanceof SecretUnavailableError) return true;
-  return error instanceof SourceError && error.status !== null && error.status >= 400 && error.status < 500 && error.status !== 408 && error.status !== 429;
+  return (
+    error instanceof SourceError &&
+    error.status !== null &&
+    error.status >= 400 &&
+    error.status < 500 &&
+    error.status !== 408 &&
+    error.status !== 429
+  );
 }
 
 /**
@@ -87,7 +94,10 @@ export class SourceGuard {
         const transient = error instanceof SourceError ? error.transient : false;
         if (signal?.aborted || !transient || attempt >= this.retry.maxAttempts || !this.takeRetry()) throw error;
         const asked = error instanceof SourceError ? error.retryAfterMs : null;
-        const delay = asked !== null ? Math.min(asked, sourceRequestBackoff.maxDelayMs) : backoffDelay(attempt, sourceRequestBackoff);
+        const delay =
+          asked !== null
+            ? Math.min(asked, sourceRequestBackoff.maxDelayMs)
+            : backoffDelay(attempt, sourceRequestBackoff);
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }

@@ -119,7 +119,9 @@ export class IngestMessageError extends Error {
 /** A value named in an error by its kind, and by itself only when it is a short number (a version). */
 function describeVersion(value: unknown): string {
   if (value === undefined) return 'no version';
-  return typeof value === 'number' && Number.isFinite(value) ? `version ${value}` : `a version that is not a number (${value === null ? 'null' : typeof value})`;
+  return typeof value === 'number' && Number.isFinite(value)
+    ? `version ${value}`
+    : `a version that is not a number (${value === null ? 'null' : typeof value})`;
 }
 
 /** One problem zod found: its path and what was expected there (never the value found). */
@@ -144,9 +146,14 @@ function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
  */
 export function readIngestJob(name: string, data: unknown): IngestMessage {
   const job = (ingestJobs as Record<string, (typeof ingestJobs)[IngestJobName] | undefined>)[name];
-  if (!job) throw new IngestMessageError(`ingest job ${JSON.stringify(name.slice(0, 40))} is not a job this writer reads; expected one of: ${Object.keys(ingestJobs).join(', ')}`);
+  if (!job)
+    throw new IngestMessageError(
+      `ingest job ${JSON.stringify(name.slice(0, 40))} is not a job this writer reads; expected one of: ${Object.keys(ingestJobs).join(', ')}`,
+    );
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw new IngestMessageError(`ingest job ${name} holds no batch: its data is ${data === null ? 'null' : Array.isArray(data) ? 'an array' : `a ${typeof data}`}, expected an object`);
+    throw new IngestMessageError(
+      `ingest job ${name} holds no batch: its data is ${data === null ? 'null' : Array.isArray(data) ? 'an array' : `a ${typeof data}`}, expected an object`,
+    );
   }
   const stamped: { version?: unknown } = 'version' in data ? data : { ...data, version: 1 };
   const version = stamped.version;
@@ -156,6 +163,9 @@ export function readIngestJob(name: string, data: unknown): IngestMessage {
     );
   }
   const parsed = job.schema.safeParse(stamped);
-  if (!parsed.success) throw new IngestMessageError(`ingest job ${name} version ${job.version} does not match its schema: ${describeIssues(parsed.error.issues)}`);
+  if (!parsed.success)
+    throw new IngestMessageError(
+      `ingest job ${name} version ${job.version} does not match its schema: ${describeIssues(parsed.error.issues)}`,
+    );
   return parsed.data;
 }

@@ -26,8 +26,16 @@ export const ingestJobRetries = { attempts: 30, backoff: { type: 'jittered' } } 
 /** The one job name of ingest batches (workers/queue/ingest-message.ts). */
 const batchJob: IngestJobName = 'batch';
 
-const queueError: ErrorSource = { component: 'ingest_queue', kind: 'queue', message: 'ingest queue error; adding batches waits for Redis (pollers wait, webhooks answer 503)' };
-const eventsError: ErrorSource = { component: 'queue_events', kind: 'queue', message: 'ingest queue events error; pollers waiting for a commit also look at the job itself, every second' };
+const queueError: ErrorSource = {
+  component: 'ingest_queue',
+  kind: 'queue',
+  message: 'ingest queue error; adding batches waits for Redis (pollers wait, webhooks answer 503)',
+};
+const eventsError: ErrorSource = {
+  component: 'queue_events',
+  kind: 'queue',
+  message: 'ingest queue events error; pollers waiting for a commit also look at the job itself, every second',
+};
 
 /**
  * The producer side of the ingest queues — one per province, so that one province's backlog does not delay
@@ -116,7 +124,9 @@ export class IngestQueue {
     } catch (error) {
       await this.abandon(queue, job.id!);
       const reason = error instanceof Error ? error.message : String(error);
-      throw new BatchNotCommittedError(`batch ${job.id} of connector ${batch.connectorId} was not committed: ${reason}`);
+      throw new BatchNotCommittedError(
+        `batch ${job.id} of connector ${batch.connectorId} was not committed: ${reason}`,
+      );
     } finally {
       clearInterval(timer);
     }
@@ -145,7 +155,10 @@ export class IngestQueue {
   async jobCounts(): Promise<Record<string, number>> {
     const total: Record<string, number> = {};
     for (const queue of this.queues.values()) {
-      for (const [state, count] of Object.entries(await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'completed'))) total[state] = (total[state] ?? 0) + count;
+      for (const [state, count] of Object.entries(
+        await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'completed'),
+      ))
+        total[state] = (total[state] ?? 0) + count;
     }
     return total;
   }
@@ -182,7 +195,11 @@ export class IngestQueue {
  * An ingest queue over connections of its own, which `close` ends: for a command that hands batches to the
  * writer and exits (`fleet failed-batch retry`, `fleet dlq replay`). Fails at once when Redis does not answer.
  */
-export async function openIngestQueue(redisUrl: string, prefix: string, errors: BackgroundErrors): Promise<IngestQueue> {
+export async function openIngestQueue(
+  redisUrl: string,
+  prefix: string,
+  errors: BackgroundErrors,
+): Promise<IngestQueue> {
   await assertRedisReachable(redisUrl);
   const connections: Redis[] = [];
   const connect = () => {

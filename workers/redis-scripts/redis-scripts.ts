@@ -16,7 +16,10 @@ const scriptFiles = {
 type ScriptName = keyof typeof scriptFiles;
 
 const sources = Object.fromEntries(
-  Object.entries(scriptFiles).map(([name, { file }]) => [name, readFileSync(new URL(`./${file}`, import.meta.url), 'utf8')]),
+  Object.entries(scriptFiles).map(([name, { file }]) => [
+    name,
+    readFileSync(new URL(`./${file}`, import.meta.url), 'utf8'),
+  ]),
 ) as Record<ScriptName, string>;
 
 /** The fleet's scripts on one connection. Each resolves with the script's integer reply. */
@@ -29,7 +32,14 @@ export interface RedisScripts {
    * Takes a request lease of a connector's gate: 0 when taken, else how many milliseconds to wait before asking
    * again (take-request-lease.lua).
    */
-  takeRequestLease(leases: string, nextStart: string, token: string, requestsPerSecond: number, concurrentRequests: number, leaseMs: number): Promise<number>;
+  takeRequestLease(
+    leases: string,
+    nextStart: string,
+    token: string,
+    requestsPerSecond: number,
+    concurrentRequests: number,
+    leaseMs: number,
+  ): Promise<number>;
 }
 
 /** The command name a script is defined under: apart from every command ioredis has of its own. */
@@ -46,7 +56,11 @@ export function redisScripts(redis: Redis): RedisScripts {
       redis.defineCommand(commandOf(name), { numberOfKeys: scriptFiles[name].keys, lua: sources[name] });
       return async (...args: (string | number)[]) => Number(await commands[commandOf(name)]!(...args));
     };
-    scripts = { releaseIfHeld: command('releaseIfHeld'), renewIfHeld: command('renewIfHeld'), takeRequestLease: command('takeRequestLease') };
+    scripts = {
+      releaseIfHeld: command('releaseIfHeld'),
+      renewIfHeld: command('renewIfHeld'),
+      takeRequestLease: command('takeRequestLease'),
+    };
     defined.set(redis, scripts);
   }
   return scripts;

@@ -15,12 +15,24 @@ export interface SchedulerOptions {
   prefix: string;
   /** How often the job schedulers are brought in line with the connectors in Postgres. Default 5000 ms. */
   refreshMs?: number;
-  /** Where failures of the background refresh and of the queue's connection are told. Default: logged through `logger`, rate-limited, not counted. */
+  /**
+   * Where failures of the background refresh and of the queue's connection are told. Default: logged through `logger`,
+   * rate-limited, not counted.
+   */
   errors?: BackgroundErrors;
 }
 
-const queueError: ErrorSource = { component: 'scheduler', kind: 'queue', message: 'poll queue error in the scheduler; schedules are brought in line once Redis answers' };
-const refreshFailed: ErrorSource = { component: 'scheduler', kind: 'refresh', level: 'warn', message: 'could not refresh connector schedules; will retry' };
+const queueError: ErrorSource = {
+  component: 'scheduler',
+  kind: 'queue',
+  message: 'poll queue error in the scheduler; schedules are brought in line once Redis answers',
+};
+const refreshFailed: ErrorSource = {
+  component: 'scheduler',
+  kind: 'refresh',
+  level: 'warn',
+  message: 'could not refresh connector schedules; will retry',
+};
 
 /**
  * Keeps one BullMQ job scheduler per active connector that can be polled, in line with the `connectors` table:
@@ -66,7 +78,11 @@ export class ConnectorScheduler {
       await this.queue.upsertJobScheduler(
         connector.id,
         { every: connector.poll_interval_ms },
-        { name: 'poll', data: { connectorId: connector.id }, opts: { removeOnComplete: true, removeOnFail: { count: 100 } } },
+        {
+          name: 'poll',
+          data: { connectorId: connector.id },
+          opts: { removeOnComplete: true, removeOnFail: { count: 100 } },
+        },
       );
     }
     for (const scheduler of await this.queue.getJobSchedulers()) {

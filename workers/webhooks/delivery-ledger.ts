@@ -38,7 +38,10 @@ export interface DeliveryLedgerOptions {
   claimTtlMs: number;
   /** How long a duplicate waits for the request holding its delivery to answer. */
   waitMs: number;
-  /** Told when an answer could not be recorded (`commit`) or a claim not given up (`release`); the delivery itself is unaffected. Default: nobody. */
+  /**
+   * Told when an answer could not be recorded (`commit`) or a claim not given up (`release`); the delivery itself is
+   * unaffected. Default: nobody.
+   */
   onLedgerError?: (error: unknown, step: 'commit' | 'release') => void;
 }
 
@@ -78,7 +81,9 @@ function readRecord(value: string): { bodyHash?: string; answer: DeliveryAnswer 
     return null;
   }
   if (typeof recorded !== 'object' || recorded === null) return null;
-  const answer = recorded.answer ?? (typeof recorded.body === 'object' && recorded.body !== null ? answerOfRecordedBody(recorded.body) : null);
+  const answer =
+    recorded.answer ??
+    (typeof recorded.body === 'object' && recorded.body !== null ? answerOfRecordedBody(recorded.body) : null);
   return answer ? { bodyHash: recorded.bodyHash, answer } : null;
 }
 
@@ -120,7 +125,11 @@ export class DeliveryLedger {
    * and records its answer when `work` says so. A copy with the same body already answered gets the recorded
    * answer (`replayed` true) without running `work`; one with another body is `reused`.
    */
-  async once(key: string, bodyHash: string, work: () => Promise<{ answer: DeliveryAnswer; record: boolean }>): Promise<Outcome> {
+  async once(
+    key: string,
+    bodyHash: string,
+    work: () => Promise<{ answer: DeliveryAnswer; record: boolean }>,
+  ): Promise<Outcome> {
     const running = this.local.get(key);
     if (running) {
       if (running.bodyHash !== bodyHash) return { kind: 'reused' };
@@ -135,7 +144,9 @@ export class DeliveryLedger {
     try {
       claim = await this.claim(key, bodyHash);
     } catch (error) {
-      throw new LedgerUnavailableError(`the idempotency ledger (Redis) did not answer: ${error instanceof Error ? error.message : String(error)}`);
+      throw new LedgerUnavailableError(
+        `the idempotency ledger (Redis) did not answer: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
     if (claim.kind === 'answered') return { kind: 'answered', answer: claim.answer, replayed: true };
     if (claim.kind !== 'claimed') return { kind: claim.kind };
@@ -151,7 +162,9 @@ export class DeliveryLedger {
         settle.resolve(answer);
         // The delivery is durable whatever happens to its record here: if Redis cannot keep the answer, a
         // retry is applied again, which the version guard makes harmless.
-        await this.commit(key, bodyHash, answer).catch((error: unknown) => this.options.onLedgerError?.(error, 'commit'));
+        await this.commit(key, bodyHash, answer).catch((error: unknown) =>
+          this.options.onLedgerError?.(error, 'commit'),
+        );
       } else {
         settle.reject(new Error('not recorded'));
         await this.release(key, claim.token).catch((error: unknown) => this.options.onLedgerError?.(error, 'release'));
@@ -160,20 +173,25 @@ export class DeliveryLedger {
     } catch (error) {
       settle.reject(error);
       // The claim lapses after claimTtlMs if it cannot be given up now: a retry meanwhile is answered 409 in progress.
-      await this.release(key, claim.token).catch((failure: unknown) => this.options.onLedgerError?.(failure, 'release'));
+      await this.release(key, claim.token).catch((failure: unknown) =>
+        this.options.onLedgerError?.(failure, 'release'),
+      );
       throw error;
     } finally {
       this.local.delete(key);
     }
   }
 
-  /** Claims a delivery, or finds its answer; waits (up to `waitMs`) while another gateway holds it for the same body. */
+  /**
+   * Claims a delivery, or finds its answer; waits (up to `waitMs`) while another gateway holds it for the same body.
+   */
   private async claim(key: string, bodyHash: string): Promise<Claim> {
     const token = `${pendingPrefix}${bodyHash}:${processToken}.${++claims}`;
     const deadline = Date.now() + this.options.waitMs;
     for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
       if (Date.now() > deadline) return { kind: 'in_progress' };
-      if ((await this.redis.set(key, token, 'PX', this.options.claimTtlMs, 'NX')) === 'OK') return { kind: 'claimed', token };
+      if ((await this.redis.set(key, token, 'PX', this.options.claimTtlMs, 'NX')) === 'OK')
+        return { kind: 'claimed', token };
       const value = await this.redis.get(key);
       if (value === null) continue; // released or expired since: claim again
       if (value.startsWith(pendingPrefix)) {

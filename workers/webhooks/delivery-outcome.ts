@@ -31,7 +31,11 @@ export type DeliveryAnswer = DeliveryAccepted | DeliveryRefused;
 export type DeliveryOutcome = DeliveryAnswer & { replayed?: true };
 
 /** A refusal of a delivery. */
-export function refusal(code: RequestErrorCode, detail: string, more: Pick<DeliveryRefused, 'problems' | 'retryAfterSeconds'> = {}): DeliveryRefused {
+export function refusal(
+  code: RequestErrorCode,
+  detail: string,
+  more: Pick<DeliveryRefused, 'problems' | 'retryAfterSeconds'> = {},
+): DeliveryRefused {
   return { kind: 'refused', code, detail, ...more };
 }
 
@@ -50,5 +54,11 @@ export function answerOfRecordedBody(body: Record<string, unknown>): DeliveryAns
   if (typeof body.code === 'string') {
     return refusal(body.code as RequestErrorCode, String(body.detail ?? ''), problems ? { problems } : {});
   }
-  return { kind: 'accepted', webhookId: String(body.webhookId), accepted: Number(body.accepted), rejected: Number(body.rejected), problems: problems ?? [] };
+  return {
+    kind: 'accepted',
+    webhookId: String(body.webhookId),
+    accepted: Number(body.accepted),
+    rejected: Number(body.rejected),
+    problems: problems ?? [],
+  };
 }

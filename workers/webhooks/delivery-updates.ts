@@ -3,7 +3,13 @@ import { WebhookBodyError, type Connector } from '../../connectors/sdk/connector
 import type { DossierRecord } from '../../connectors/sdk/dossier-record.js';
 import { MappedPaths } from '../../connectors/sdk/mapped-paths.js';
 import { MappingError } from '../../connectors/sdk/mapping-error.js';
-import { mapItems, toDeadLetter, type DeadLetter, type MappedBatch, type MappingContext } from '../../connectors/sdk/normalise.js';
+import {
+  mapItems,
+  toDeadLetter,
+  type DeadLetter,
+  type MappedBatch,
+  type MappingContext,
+} from '../../connectors/sdk/normalise.js';
 import { normaliseText } from '../../connectors/sdk/text.js';
 import { refusal, type DeliveryRefused } from './delivery-outcome.js';
 import { findPrototypeKey, type PrototypeKeyPlace } from './prototype-keys.js';
@@ -30,7 +36,7 @@ export interface MappedUpdates {
 /** Per-update problems listed in an answer at most; the rest are counted. */
 const maxProblemLines = 100;
 
-const prototypeKeyRule = 'no dossier field is named so, and in JavaScript such a key reaches an object\'s prototype';
+const prototypeKeyRule = "no dossier field is named so, and in JavaScript such a key reaches an object's prototype";
 
 /**
  * Parses an authentic body strictly and finds its updates with the connector; `body_unparseable` when it is not
@@ -75,12 +81,16 @@ export function mapUpdates(connector: Connector, updates: DeliveryUpdates, mappi
   items.forEach((item, index) => {
     const place = hasPrototypeKeys ? findPrototypeKey(item) : null;
     // Such an update never reaches the connector's `map`: it is kept as it came (redacted), with its reason.
-    const mapped: MappedBatch = place ? { records: [], deadLetters: [prototypeKeyLetter(connector, item, place, mapping)] } : mapItems(connector, [item], mapping);
+    const mapped: MappedBatch = place
+      ? { records: [], deadLetters: [prototypeKeyLetter(connector, item, place, mapping)] }
+      : mapItems(connector, [item], mapping);
     records.push(...mapped.records);
     for (const letter of mapped.deadLetters) {
       deadLetters.push(letter);
       if (problems.length < maxProblemLines) {
-        problems.push(`${items.length > 1 || Array.isArray(document) ? `$[${index}]` : '$'}${letter.dossierCode ? ` (dossier ${letter.dossierCode})` : ''}: ${letter.reason}: ${letter.message}`);
+        problems.push(
+          `${items.length > 1 || Array.isArray(document) ? `$[${index}]` : '$'}${letter.dossierCode ? ` (dossier ${letter.dossierCode})` : ''}: ${letter.reason}: ${letter.message}`,
+        );
       }
     }
   });
@@ -92,10 +102,21 @@ export function mapUpdates(connector: Connector, updates: DeliveryUpdates, mappi
  * The dead letter of an update holding a prototype key: `malformed_record`, naming the key and where it is,
  * and the dossier when the update's code can be read (own properties only, at the path the connector maps it from).
  */
-function prototypeKeyLetter(connector: Connector, item: unknown, place: PrototypeKeyPlace, mapping: MappingContext): DeadLetter {
+function prototypeKeyLetter(
+  connector: Connector,
+  item: unknown,
+  place: PrototypeKeyPlace,
+  mapping: MappingContext,
+): DeadLetter {
   const codePath = connector.mappedFields().find((source) => source.field === 'dossierCode')?.path;
   const code = codePath === undefined ? undefined : readPath(item, codePath);
   const dossierCode = typeof code === 'string' ? normaliseText(code) : null;
   const message = `the update holds the key ${JSON.stringify(place.key)} (at ${place.path}), which is refused: ${prototypeKeyRule}; the update was not applied: remove the key at the source`;
-  return toDeadLetter(new MappingError('malformed_record', message, dossierCode && dossierCode.length <= 100 ? dossierCode : null), item, mapping, mapping.observedAt.toISOString(), MappedPaths.of(connector));
+  return toDeadLetter(
+    new MappingError('malformed_record', message, dossierCode && dossierCode.length <= 100 ? dossierCode : null),
+    item,
+    mapping,
+    mapping.observedAt.toISOString(),
+    MappedPaths.of(connector),
+  );
 }

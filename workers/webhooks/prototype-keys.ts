@@ -11,7 +11,9 @@ export function isPrototypeKey(key: string): boolean {
   return prototypeKeys.has(key);
 }
 
-/** Where a prototype key is: the key, and its path from the value searched (`meta.__proto__`, `list[2].constructor`). */
+/**
+ * Where a prototype key is: the key, and its path from the value searched (`meta.__proto__`, `list[2].constructor`).
+ */
 export interface PrototypeKeyPlace {
   key: string;
   path: string;

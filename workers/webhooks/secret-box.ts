@@ -4,7 +4,9 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 export class MissingSecretsKeyError extends Error {
   override readonly name = 'MissingSecretsKeyError';
   constructor(what: string) {
-    super(`${what}: SECRETS_KEY is not set; expected 32 random bytes in base64 (e.g. from: openssl rand -base64 32), the same on every gateway and on the host running fleet`);
+    super(
+      `${what}: SECRETS_KEY is not set; expected 32 random bytes in base64 (e.g. from: openssl rand -base64 32), the same on every gateway and on the host running fleet`,
+    );
   }
 }
 
@@ -43,12 +45,18 @@ export class SecretBox {
 
   open(sealed: Buffer, connectorId: string): string {
     try {
-      const decipher = createDecipheriv('aes-256-gcm', this.key, sealed.subarray(0, nonceLength), { authTagLength: tagLength });
+      const decipher = createDecipheriv('aes-256-gcm', this.key, sealed.subarray(0, nonceLength), {
+        authTagLength: tagLength,
+      });
       decipher.setAAD(Buffer.from(`webhook-secret:${connectorId}`, 'utf8'));
       decipher.setAuthTag(sealed.subarray(nonceLength, nonceLength + tagLength));
-      return Buffer.concat([decipher.update(sealed.subarray(nonceLength + tagLength)), decipher.final()]).toString('utf8');
+      return Buffer.concat([decipher.update(sealed.subarray(nonceLength + tagLength)), decipher.final()]).toString(
+        'utf8',
+      );
     } catch {
-      throw new SecretUnreadableError(`a webhook secret of connector ${connectorId} cannot be decrypted: it was sealed with another SECRETS_KEY (or altered); set the key it was sealed with, or run fleet connector rotate-secret ${connectorId}`);
+      throw new SecretUnreadableError(
+        `a webhook secret of connector ${connectorId} cannot be decrypted: it was sealed with another SECRETS_KEY (or altered); set the key it was sealed with, or run fleet connector rotate-secret ${connectorId}`,
+      );
     }
   }
 }

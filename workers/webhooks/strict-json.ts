@@ -26,7 +26,10 @@ function pathOf(stack: readonly Frame[]): string {
   for (const frame of stack) {
     if (path.length > 100) return `${path}… (depth ${stack.length})`;
     if (frame.keys === null) path += `[${frame.index}]`;
-    else if (frame.key !== '') path += /^[A-Za-z_$][\w$]{0,63}$/.test(frame.key) ? `.${frame.key}` : `[${JSON.stringify(frame.key.slice(0, 64))}]`;
+    else if (frame.key !== '')
+      path += /^[A-Za-z_$][\w$]{0,63}$/.test(frame.key)
+        ? `.${frame.key}`
+        : `[${JSON.stringify(frame.key.slice(0, 64))}]`;
   }
   return path;
 }
@@ -77,7 +80,8 @@ class ScanError extends Error {
   }
 }
 
-const hex = (code: number) => (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x46) || (code >= 0x61 && code <= 0x66);
+const hex = (code: number) =>
+  (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x46) || (code >= 0x61 && code <= 0x66);
 
 /** The end (exclusive) of the string whose opening quote is at `start`, its escapes checked. */
 function endOfString(text: string, start: number): number {
@@ -90,11 +94,25 @@ function endOfString(text: string, start: number): number {
     if (code === 0x5c) {
       const next = text.charCodeAt(j + 1);
       if (next === 0x75) {
-        if (!(hex(text.charCodeAt(j + 2)) && hex(text.charCodeAt(j + 3)) && hex(text.charCodeAt(j + 4)) && hex(text.charCodeAt(j + 5)))) {
+        if (!(
+          hex(text.charCodeAt(j + 2)) &&
+          hex(text.charCodeAt(j + 3)) &&
+          hex(text.charCodeAt(j + 4)) &&
+          hex(text.charCodeAt(j + 5))
+        )) {
           throw new ScanError('an escape \\u not followed by four hexadecimal digits', j);
         }
         j += 6;
-      } else if (next === 0x22 || next === 0x5c || next === 0x2f || next === 0x62 || next === 0x66 || next === 0x6e || next === 0x72 || next === 0x74) {
+      } else if (
+        next === 0x22 ||
+        next === 0x5c ||
+        next === 0x2f ||
+        next === 0x62 ||
+        next === 0x66 ||
+        next === 0x6e ||
+        next === 0x72 ||
+        next === 0x74
+      ) {
         j += 2;
       } else {
         throw new ScanError('an unknown escape in a string', j);
@@ -143,7 +161,10 @@ function scan(text: string, maxDepth: number): boolean {
   try {
     return scanInto(text, maxDepth, stack);
   } catch (error) {
-    if (error instanceof ScanError) throw new JsonBodyError(`the body is not valid JSON: ${error.what} at ${pathOf(stack)} (character ${error.at + 1})`);
+    if (error instanceof ScanError)
+      throw new JsonBodyError(
+        `the body is not valid JSON: ${error.what} at ${pathOf(stack)} (character ${error.at + 1})`,
+      );
     throw error;
   }
 }
@@ -186,8 +207,16 @@ function scanInto(text: string, maxDepth: number, stack: Frame[]): boolean {
           i = endOfNumber(text, i);
           state = 'after';
         } else {
-          const end = code === 0x74 ? endOfLiteral(text, i, 'true') : code === 0x66 ? endOfLiteral(text, i, 'false') : code === 0x6e ? endOfLiteral(text, i, 'null') : -1;
-          if (end < 0) throw new ScanError('expected a value (an object, array, string, number, true, false or null)', i);
+          const end =
+            code === 0x74
+              ? endOfLiteral(text, i, 'true')
+              : code === 0x66
+                ? endOfLiteral(text, i, 'false')
+                : code === 0x6e
+                  ? endOfLiteral(text, i, 'null')
+                  : -1;
+          if (end < 0)
+            throw new ScanError('expected a value (an object, array, string, number, true, false or null)', i);
           i = end;
           state = 'after';
         }
@@ -207,7 +236,11 @@ function scanInto(text: string, maxDepth: number, stack: Frame[]): boolean {
         const key = raw.includes('\\') ? (JSON.parse(text.slice(i, end)) as string) : raw;
         const frame = stack[stack.length - 1]!;
         if (isPrototypeKey(key)) prototypeKeys = true;
-        if (frame.keys!.has(key)) throw new ScanError(`the key ${shownKey(key)} a second time in one object (duplicate keys are refused: which value was meant?)`, i);
+        if (frame.keys!.has(key))
+          throw new ScanError(
+            `the key ${shownKey(key)} a second time in one object (duplicate keys are refused: which value was meant?)`,
+            i,
+          );
         frame.keys!.add(key);
         frame.key = key;
         i = end;
@@ -240,7 +273,8 @@ function scanInto(text: string, maxDepth: number, stack: Frame[]): boolean {
     }
   }
   if (state !== 'after' || stack.length > 0) {
-    if (stack.length === 0 && state === 'value') throw new JsonBodyError('the body is empty; expected one update (a JSON object) or a list of them');
+    if (stack.length === 0 && state === 'value')
+      throw new JsonBodyError('the body is empty; expected one update (a JSON object) or a list of them');
     throw new ScanError('the body ends before the JSON value does', i);
   }
   return prototypeKeys;

@@ -59,7 +59,12 @@ export class WebhookBatcher {
    * QueueUnavailableError when they could not be made so. A delivery larger than `maxRecords` is split over
    * several batches and resolves when all of them are acknowledged.
    */
-  submit(connectorId: string, provinceCode: string, records: readonly DossierRecord[], deadLetters: readonly DeadLetter[]): Promise<void> {
+  submit(
+    connectorId: string,
+    provinceCode: string,
+    records: readonly DossierRecord[],
+    deadLetters: readonly DeadLetter[],
+  ): Promise<void> {
     if (this.closed) return Promise.reject(new QueueUnavailableError('the gateway is shutting down'));
     if (records.length === 0 && deadLetters.length === 0) return Promise.resolve();
     const parts: Promise<void>[] = [];
@@ -98,7 +103,13 @@ export class WebhookBatcher {
     if (this.pending.get(group.connectorId) === group) this.pending.delete(group.connectorId);
     if (group.timer) clearTimeout(group.timer);
     group.timer = null;
-    const batch: IngestBatch = { origin: 'push', connectorId: group.connectorId, provinceCode: group.provinceCode, records: group.records, deadLetters: group.deadLetters };
+    const batch: IngestBatch = {
+      origin: 'push',
+      connectorId: group.connectorId,
+      provinceCode: group.provinceCode,
+      records: group.records,
+      deadLetters: group.deadLetters,
+    };
     const handed = this.add(batch).then(
       () => {
         this.options.onFlush?.(batch, 'acknowledged');
@@ -106,7 +117,9 @@ export class WebhookBatcher {
       },
       (error: unknown) => {
         this.options.onFlush?.(batch, 'failed', error);
-        const failure = new QueueUnavailableError(`the ingest queue did not acknowledge the batch: ${error instanceof Error ? error.message : String(error)}`);
+        const failure = new QueueUnavailableError(
+          `the ingest queue did not acknowledge the batch: ${error instanceof Error ? error.message : String(error)}`,
+        );
         for (const waiter of group.waiters) waiter.reject(failure);
       },
     );
@@ -118,7 +131,10 @@ export class WebhookBatcher {
   private add(batch: IngestBatch): Promise<unknown> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`no acknowledgement from Redis within ${this.options.ackTimeoutMs} ms`)), this.options.ackTimeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`no acknowledgement from Redis within ${this.options.ackTimeoutMs} ms`)),
+        this.options.ackTimeoutMs,
+      );
     });
     return Promise.race([this.sink.add(batch), timeout]).finally(() => clearTimeout(timer));
   }

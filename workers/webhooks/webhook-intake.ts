@@ -5,7 +5,13 @@ import type { Connector } from '../../connectors/sdk/connector.js';
 import type { Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
 import { bodyHashOf, LedgerUnavailableError, type DeliveryLedger } from './delivery-ledger.js';
-import { isRefusal, refusal, type DeliveryAnswer, type DeliveryOutcome, type DeliveryRefused } from './delivery-outcome.js';
+import {
+  isRefusal,
+  refusal,
+  type DeliveryAnswer,
+  type DeliveryOutcome,
+  type DeliveryRefused,
+} from './delivery-outcome.js';
 import { mapUpdates, readUpdates, type MappedUpdates } from './delivery-updates.js';
 import { QueueUnavailableError, type WebhookBatcher } from './webhook-batcher.js';
 import type { Receiver, WebhookReceivers } from './webhook-receivers.js';
@@ -47,7 +53,13 @@ const secretRefreshMs = 1_000;
 /** Refusals of a delivery that may be taken if sent again a few seconds later. */
 const soon = { retryAfterSeconds: 5 };
 /** Refusals that are the gateway's failure, not the sender's: logged as errors. */
-const gatewayFailures: ReadonlySet<RequestErrorCode> = new Set(['internal', 'queue_unavailable', 'connector_unavailable', 'webhooks_not_configured', 'shutting_down']);
+const gatewayFailures: ReadonlySet<RequestErrorCode> = new Set([
+  'internal',
+  'queue_unavailable',
+  'connector_unavailable',
+  'webhooks_not_configured',
+  'shutting_down',
+]);
 
 function header(headers: WebhookDelivery['headers'], name: string): string | undefined {
   const value = headers[name];
@@ -61,16 +73,35 @@ function signatureHeadersOf(headers: WebhookDelivery['headers']): SignatureHeade
   const timestamp = header(headers, 'webhook-timestamp');
   const signature = header(headers, 'webhook-signature');
   if (webhookId === undefined) {
-    return refusal('webhook_id_missing', 'the webhook-id header is missing; send a unique id per message, the same on every retry of it (Standard Webhooks)');
+    return refusal(
+      'webhook_id_missing',
+      'the webhook-id header is missing; send a unique id per message, the same on every retry of it (Standard Webhooks)',
+    );
   }
   if (signature === undefined || timestamp === undefined) {
-    const missing = [signature === undefined ? 'webhook-signature' : null, timestamp === undefined ? 'webhook-timestamp' : null].filter(Boolean).join(' and ');
-    return refusal('signature_missing', `the ${missing} header${missing.includes(' and ') ? 's are' : ' is'} missing; sign each delivery as Standard Webhooks says, with the connector's whsec_ secret`);
+    const missing = [
+      signature === undefined ? 'webhook-signature' : null,
+      timestamp === undefined ? 'webhook-timestamp' : null,
+    ]
+      .filter(Boolean)
+      .join(' and ');
+    return refusal(
+      'signature_missing',
+      `the ${missing} header${missing.includes(' and ') ? 's are' : ' is'} missing; sign each delivery as Standard Webhooks says, with the connector's whsec_ secret`,
+    );
   }
-  if (!webhookIdPattern.test(webhookId)) return refusal('signature_invalid', 'webhook-id: expected 1 to 256 visible ASCII characters');
-  if (!/^\d{1,15}$/.test(timestamp)) return refusal('signature_invalid', 'webhook-timestamp: expected the time of signing in whole seconds since 1970 (unix time)');
+  if (!webhookIdPattern.test(webhookId))
+    return refusal('signature_invalid', 'webhook-id: expected 1 to 256 visible ASCII characters');
+  if (!/^\d{1,15}$/.test(timestamp))
+    return refusal(
+      'signature_invalid',
+      'webhook-timestamp: expected the time of signing in whole seconds since 1970 (unix time)',
+    );
   if (!signature.split(' ').some((part) => signaturePattern.test(part))) {
-    return refusal('signature_invalid', 'webhook-signature: expected one or more "v1,<base64 HMAC-SHA256>" separated by spaces');
+    return refusal(
+      'signature_invalid',
+      'webhook-signature: expected one or more "v1,<base64 HMAC-SHA256>" separated by spaces',
+    );
   }
   return { 'webhook-id': webhookId, 'webhook-timestamp': timestamp, 'webhook-signature': signature };
 }
@@ -122,7 +153,10 @@ export class WebhookIntake {
     this.options.metrics.webhookDeliveries.inc({ connector: this.connectorLabel(connectorId), outcome: code });
   }
 
-  /** Refuses new deliveries (`shutting_down`), then waits for those in hand to be acknowledged and for the batcher to drain. */
+  /**
+   * Refuses new deliveries (`shutting_down`), then waits for those in hand to be acknowledged and for the batcher to
+   * drain.
+   */
   async close(): Promise<void> {
     this.closing = true;
     await Promise.allSettled([...this.inFlight]);
@@ -143,24 +177,48 @@ export class WebhookIntake {
       outcome = await this.take(delivery);
       // A delivery whose every update is invalid was taken (its dead letters are kept): not a refusal to log.
       if (outcome.kind === 'refused' && outcome.code !== 'all_records_invalid') {
-        logger[gatewayFailures.has(outcome.code) ? 'error' : 'info']({ connector, code: outcome.code }, 'webhook delivery refused');
+        logger[gatewayFailures.has(outcome.code) ? 'error' : 'info'](
+          { connector, code: outcome.code },
+          'webhook delivery refused',
+        );
       }
     } catch (error) {
-      logger.error({ connector, err: error instanceof Error ? error.message : String(error) }, 'webhook delivery failed');
-      outcome = refusal('internal', 'the delivery could not be processed; it was not acknowledged, so send it again later (the error is in the gateway log)');
+      logger.error(
+        { connector, err: error instanceof Error ? error.message : String(error) },
+        'webhook delivery failed',
+      );
+      outcome = refusal(
+        'internal',
+        'the delivery could not be processed; it was not acknowledged, so send it again later (the error is in the gateway log)',
+      );
     }
     const counted = outcome.replayed ? 'replayed' : outcome.kind === 'accepted' ? 'accepted' : outcome.code;
-    this.options.metrics.webhookDeliveries.inc({ connector: this.connectorLabel(delivery.connectorId), outcome: counted });
+    this.options.metrics.webhookDeliveries.inc({
+      connector: this.connectorLabel(delivery.connectorId),
+      outcome: counted,
+    });
     return outcome;
   }
 
-  /** The checks in order (DESIGN.md, README "Webhooks"): the connector, the signature, the pause, the body; then the queue, once. */
+  /**
+   * The checks in order (DESIGN.md, README "Webhooks"): the connector, the signature, the pause, the body; then the
+   * queue, once.
+   */
   private async take(delivery: WebhookDelivery): Promise<DeliveryOutcome> {
     const { receivers, ledger, batcher } = this.options;
     if (!receivers || !ledger || !batcher) {
-      return refusal('webhooks_not_configured', 'this gateway cannot take webhooks: SECRETS_KEY is not set (the key that decrypts the connectors\' webhook secrets); ask the national operators', soon);
+      return refusal(
+        'webhooks_not_configured',
+        "this gateway cannot take webhooks: SECRETS_KEY is not set (the key that decrypts the connectors' webhook secrets); ask the national operators",
+        soon,
+      );
     }
-    if (this.closing) return refusal('shutting_down', 'this gateway is shutting down; send the delivery again (another gateway, or this one after its restart, takes it)', soon);
+    if (this.closing)
+      return refusal(
+        'shutting_down',
+        'this gateway is shutting down; send the delivery again (another gateway, or this one after its restart, takes it)',
+        soon,
+      );
 
     const destination = await this.destinationOf(receivers, delivery.connectorId);
     if (isRefusal(destination)) return destination;
@@ -169,13 +227,21 @@ export class WebhookIntake {
     const receiver = await this.authenticate(receivers, destination.receiver, delivery.body, headers);
     if (isRefusal(receiver)) return receiver;
     if (receiver.state === 'paused') {
-      return refusal('connector_paused', `connector ${receiver.connectorId} is paused, so its deliveries are not taken; send them again once the national operators resume it`);
+      return refusal(
+        'connector_paused',
+        `connector ${receiver.connectorId} is paused, so its deliveries are not taken; send them again once the national operators resume it`,
+      );
     }
 
     // Only an authentic body is parsed.
     const updates = readUpdates(destination.connector, delivery.body, this.maxDepth);
     if (isRefusal(updates)) return updates;
-    const mapping = { connectorId: receiver.connectorId, sourceProvinceCode: receiver.sourceProvinceCode, sourceCodeSet: receiver.sourceCodeSet, observedAt: delivery.receivedAt };
+    const mapping = {
+      connectorId: receiver.connectorId,
+      sourceProvinceCode: receiver.sourceProvinceCode,
+      sourceCodeSet: receiver.sourceCodeSet,
+      observedAt: delivery.receivedAt,
+    };
     const mapped = mapUpdates(destination.connector, updates, mapping);
     return this.enqueueOnce(ledger, batcher, receiver, headers['webhook-id'], delivery.body, mapped);
   }
@@ -183,19 +249,35 @@ export class WebhookIntake {
   /** The registered connector a delivery is for, able to take pushes. */
   private async destinationOf(receivers: WebhookReceivers, id: string): Promise<Destination | DeliveryRefused> {
     if (!connectorIdPattern.test(id)) {
-      return refusal('connector_not_found', 'there is no connector with this id; expected the id of a registered connector (lowercase letters, digits and dashes) in POST /v1/webhooks/{connectorId}');
+      return refusal(
+        'connector_not_found',
+        'there is no connector with this id; expected the id of a registered connector (lowercase letters, digits and dashes) in POST /v1/webhooks/{connectorId}',
+      );
     }
     const receiver = await this.lookUp(() => receivers.get(id), id);
     if (isRefusal(receiver)) return receiver;
     if (!receiver || receiver.state === 'removed') {
-      return refusal('connector_not_found', `there is no connector ${id}${receiver ? ' any more (it was removed)' : ''}; check the connector id in the webhook URL with the national operators`);
+      return refusal(
+        'connector_not_found',
+        `there is no connector ${id}${receiver ? ' any more (it was removed)' : ''}; check the connector id in the webhook URL with the national operators`,
+      );
     }
     if (!receiver.connector) {
-      this.options.logger.error({ connector: id, err: receiver.buildError }, 'webhook delivery refused: the connector cannot be built on this gateway');
-      return refusal('connector_unavailable', `connector ${id} cannot be loaded on this gateway right now (a configuration problem, in the gateway log); the delivery was not taken: send it again later`, soon);
+      this.options.logger.error(
+        { connector: id, err: receiver.buildError },
+        'webhook delivery refused: the connector cannot be built on this gateway',
+      );
+      return refusal(
+        'connector_unavailable',
+        `connector ${id} cannot be loaded on this gateway right now (a configuration problem, in the gateway log); the delivery was not taken: send it again later`,
+        soon,
+      );
     }
     if (typeof receiver.connector.webhookItems !== 'function') {
-      return refusal('webhooks_not_supported', `connector ${id} is of kind ${receiver.kind}, which cannot receive pushed updates; its system is polled instead`);
+      return refusal(
+        'webhooks_not_supported',
+        `connector ${id} is of kind ${receiver.kind}, which cannot receive pushed updates; its system is polled instead`,
+      );
     }
     return { receiver, connector: receiver.connector };
   }
@@ -204,7 +286,12 @@ export class WebhookIntake {
    * Verifies the signature over the raw body bytes; gives the receiver as last read (its secrets are read again
    * when none is cached, and when none matches: a secret rotated a moment ago may not be in the cache yet).
    */
-  private async authenticate(receivers: WebhookReceivers, cached: Receiver, body: Buffer, headers: SignatureHeaders): Promise<Receiver | DeliveryRefused> {
+  private async authenticate(
+    receivers: WebhookReceivers,
+    cached: Receiver,
+    body: Buffer,
+    headers: SignatureHeaders,
+  ): Promise<Receiver | DeliveryRefused> {
     const id = cached.connectorId;
     // The library verifies the body decoded as UTF-8 (as every Standard Webhooks library signs text): bytes that
     // are not UTF-8 would be verified as something else than what was sent, so they are refused first.
@@ -218,10 +305,16 @@ export class WebhookIntake {
     }
     if (receiver.secretError) {
       this.options.logger.error({ connector: id }, receiver.secretError);
-      return refusal('internal', 'the gateway cannot read this connector\'s webhook secret; the error is in the gateway log (ask the national operators)');
+      return refusal(
+        'internal',
+        "the gateway cannot read this connector's webhook secret; the error is in the gateway log (ask the national operators)",
+      );
     }
     if (receiver.verifiers.length === 0) {
-      return refusal('webhook_not_enabled', `connector ${id} has no webhook secret yet; the national operators issue one with: fleet connector rotate-secret ${id}`);
+      return refusal(
+        'webhook_not_enabled',
+        `connector ${id} has no webhook secret yet; the national operators issue one with: fleet connector rotate-secret ${id}`,
+      );
     }
     let verdict = verify(receiver, body, headers);
     if (verdict === 'mismatch') {
@@ -230,10 +323,16 @@ export class WebhookIntake {
       if (fresh && fresh !== receiver) verdict = verify(fresh, body, headers);
     }
     if (verdict === 'timestamp') {
-      return refusal('timestamp_out_of_tolerance', 'webhook-timestamp is more than 5 minutes from the gateway\'s clock; sign each attempt (retries too) at the time it is sent, and keep the sending system\'s clock in time (NTP)');
+      return refusal(
+        'timestamp_out_of_tolerance',
+        "webhook-timestamp is more than 5 minutes from the gateway's clock; sign each attempt (retries too) at the time it is sent, and keep the sending system's clock in time (NTP)",
+      );
     }
     if (verdict === 'mismatch') {
-      return refusal('signature_invalid', `no signature in webhook-signature matches this body, webhook-id and webhook-timestamp under connector ${id}'s secret; sign "<webhook-id>.<webhook-timestamp>.<raw body>" with the current whsec_ secret, and send the body byte for byte as signed`);
+      return refusal(
+        'signature_invalid',
+        `no signature in webhook-signature matches this body, webhook-id and webhook-timestamp under connector ${id}'s secret; sign "<webhook-id>.<webhook-timestamp>.<raw body>" with the current whsec_ secret, and send the body byte for byte as signed`,
+      );
     }
     return receiver;
   }
@@ -243,7 +342,14 @@ export class WebhookIntake {
    * are durable: accepted with the counts, or `all_records_invalid` when every update is a dead letter. A retry
    * with the same body gets the recorded answer; the same webhook-id with another body is refused.
    */
-  private async enqueueOnce(ledger: DeliveryLedger, batcher: WebhookBatcher, receiver: Receiver, webhookId: string, body: Buffer, mapped: MappedUpdates): Promise<DeliveryOutcome> {
+  private async enqueueOnce(
+    ledger: DeliveryLedger,
+    batcher: WebhookBatcher,
+    receiver: Receiver,
+    webhookId: string,
+    body: Buffer,
+    mapped: MappedUpdates,
+  ): Promise<DeliveryOutcome> {
     const id = receiver.connectorId;
     const { records, deadLetters, problems } = mapped;
     const enqueue = async (): Promise<{ answer: DeliveryAnswer; record: boolean }> => {
@@ -251,17 +357,32 @@ export class WebhookIntake {
         await batcher.submit(id, receiver.provinceCode, records, deadLetters);
       } catch (error) {
         if (!(error instanceof QueueUnavailableError)) throw error;
-        this.options.logger.error({ connector: id, err: error.message }, 'webhook delivery not acknowledged: the ingest queue is unavailable');
+        this.options.logger.error(
+          { connector: id, err: error.message },
+          'webhook delivery not acknowledged: the ingest queue is unavailable',
+        );
         // Not recorded: a retry is processed afresh.
-        return { answer: refusal('queue_unavailable', 'the delivery could not be stored right now (the ingest queue is unavailable); nothing of it was acknowledged: send it again later', soon), record: false };
+        return {
+          answer: refusal(
+            'queue_unavailable',
+            'the delivery could not be stored right now (the ingest queue is unavailable); nothing of it was acknowledged: send it again later',
+            soon,
+          ),
+          record: false,
+        };
       }
-      if (records.length > 0) this.options.metrics.webhookRecords.inc({ connector: id, outcome: 'accepted' }, records.length);
-      if (deadLetters.length > 0) this.options.metrics.webhookRecords.inc({ connector: id, outcome: 'rejected' }, deadLetters.length);
+      if (records.length > 0)
+        this.options.metrics.webhookRecords.inc({ connector: id, outcome: 'accepted' }, records.length);
+      if (deadLetters.length > 0)
+        this.options.metrics.webhookRecords.inc({ connector: id, outcome: 'rejected' }, deadLetters.length);
       if (records.length === 0 && deadLetters.length > 0) {
         const detail = `${deadLetters.length === 1 ? 'the update is' : `all ${deadLetters.length} updates are`} invalid, so nothing was applied; each is kept as a dead letter with its reason (listed in errors): fix them at the source and send them again`;
         return { answer: refusal('all_records_invalid', detail, { problems }), record: true };
       }
-      return { answer: { kind: 'accepted', webhookId, accepted: records.length, rejected: deadLetters.length, problems }, record: true };
+      return {
+        answer: { kind: 'accepted', webhookId, accepted: records.length, rejected: deadLetters.length, problems },
+        record: true,
+      };
     };
 
     let outcome;
@@ -269,11 +390,22 @@ export class WebhookIntake {
       outcome = await ledger.once(ledger.keyOf(id, webhookId), bodyHashOf(body), enqueue);
     } catch (error) {
       if (!(error instanceof LedgerUnavailableError)) throw error;
-      this.options.logger.error({ err: error.message }, 'webhook delivery not taken: the idempotency ledger is unavailable');
-      return refusal('queue_unavailable', 'the delivery could not be stored right now (Redis is unavailable); nothing of it was acknowledged: send it again later', soon);
+      this.options.logger.error(
+        { err: error.message },
+        'webhook delivery not taken: the idempotency ledger is unavailable',
+      );
+      return refusal(
+        'queue_unavailable',
+        'the delivery could not be stored right now (Redis is unavailable); nothing of it was acknowledged: send it again later',
+        soon,
+      );
     }
     if (outcome.kind === 'in_progress') {
-      return refusal('delivery_in_progress', 'a delivery with this webhook-id is being processed right now; send it again in a few seconds to get its answer', soon);
+      return refusal(
+        'delivery_in_progress',
+        'a delivery with this webhook-id is being processed right now; send it again in a few seconds to get its answer',
+        soon,
+      );
     }
     if (outcome.kind === 'reused') {
       return refusal(
@@ -291,8 +423,15 @@ export class WebhookIntake {
     try {
       return await read();
     } catch (error) {
-      this.options.logger.error({ connector: id, err: error instanceof Error ? error.message : String(error) }, 'webhook delivery refused: cannot read the connector registry');
-      return refusal('connector_unavailable', `connector ${id} cannot be looked up right now (the registry database is unavailable); the delivery was not taken: send it again later`, soon);
+      this.options.logger.error(
+        { connector: id, err: error instanceof Error ? error.message : String(error) },
+        'webhook delivery refused: cannot read the connector registry',
+      );
+      return refusal(
+        'connector_unavailable',
+        `connector ${id} cannot be looked up right now (the registry database is unavailable); the delivery was not taken: send it again later`,
+        soon,
+      );
     }
   }
 }

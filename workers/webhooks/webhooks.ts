@@ -14,19 +14,22 @@ import { WebhookReceivers } from './webhook-receivers.js';
 const ledgerConnectionError: ErrorSource = {
   component: 'webhooks',
   kind: 'connection',
-  message: "the webhook ledger's Redis connection failed; deliveries are answered 503 queue_unavailable until it is back",
+  message:
+    "the webhook ledger's Redis connection failed; deliveries are answered 503 queue_unavailable until it is back",
 };
 const answerNotRecorded: ErrorSource = {
   component: 'webhooks',
   kind: 'ledger_commit',
   level: 'warn',
-  message: 'could not record a webhook answer in the idempotency ledger; a retry of that delivery will be applied again (harmless)',
+  message:
+    'could not record a webhook answer in the idempotency ledger; a retry of that delivery will be applied again (harmless)',
 };
 const claimNotReleased: ErrorSource = {
   component: 'webhooks',
   kind: 'ledger_release',
   level: 'warn',
-  message: 'could not give up the claim of a delivery that was not taken; a retry of it is answered 409 delivery_in_progress until the claim lapses (30 s)',
+  message:
+    'could not give up the claim of a delivery that was not taken; a retry of it is answered 409 delivery_in_progress until the claim lapses (30 s)',
 };
 
 /** The webhook side of a gateway process. */
@@ -43,10 +46,19 @@ export interface Webhooks {
  * ingest queue. Without SECRETS_KEY the intake answers every delivery 503 `webhooks_not_configured` (and says so
  * once in the log); the rest of the fleet runs.
  */
-export function createWebhooks(config: Config, db: Kysely<Database>, ingest: AcknowledgingQueue, metrics: FleetMetrics, logger: Logger, errors: BackgroundErrors): Webhooks {
+export function createWebhooks(
+  config: Config,
+  db: Kysely<Database>,
+  ingest: AcknowledgingQueue,
+  metrics: FleetMetrics,
+  logger: Logger,
+  errors: BackgroundErrors,
+): Webhooks {
   const box = SecretBox.fromConfig(config);
   if (!box) {
-    logger.warn('SECRETS_KEY is not set: webhook deliveries are refused (503 webhooks_not_configured) until it is; set it to the key the webhook secrets were issued with');
+    logger.warn(
+      'SECRETS_KEY is not set: webhook deliveries are refused (503 webhooks_not_configured) until it is; set it to the key the webhook secrets were issued with',
+    );
     const intake = new WebhookIntake({ receivers: null, ledger: null, batcher: null, metrics, logger });
     return { intake, bodyLimit: config.WEBHOOK_BODY_LIMIT_BYTES, close: () => intake.close() };
   }

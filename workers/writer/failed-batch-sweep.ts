@@ -99,7 +99,10 @@ export class FailedBatchSweep {
       try {
         moved += await this.sweepQueue(province, queue);
       } catch (error) {
-        this.logger.warn({ province, err: describePgError(error) }, 'failed batches could not be moved to Postgres yet; they stay in Redis until the next sweep');
+        this.logger.warn(
+          { province, err: describePgError(error) },
+          'failed batches could not be moved to Postgres yet; they stay in Redis until the next sweep',
+        );
       }
     }
     return moved;
@@ -110,7 +113,9 @@ export class FailedBatchSweep {
     const seen = new Set<string>();
     for (;;) {
       // A job that could not be removed comes back in the next page: the pass ends rather than loop on it.
-      const jobs = (await queue.getFailed(0, this.pageSize - 1)).filter((job) => !seen.has(`${job.id}:${job.timestamp}`));
+      const jobs = (await queue.getFailed(0, this.pageSize - 1)).filter(
+        (job) => !seen.has(`${job.id}:${job.timestamp}`),
+      );
       if (jobs.length === 0) return moved;
       for (const job of jobs) {
         seen.add(`${job.id}:${job.timestamp}`);
@@ -127,7 +132,13 @@ export class FailedBatchSweep {
           });
           if (kept.counted) this.failedBatches.inc({ province });
           this.logger.error(
-            { province, connector: typeof batch.connectorId === 'string' ? batch.connectorId.slice(0, 63) : undefined, failedBatch: kept.id, attempts: job.attemptsMade, err: job.failedReason },
+            {
+              province,
+              connector: typeof batch.connectorId === 'string' ? batch.connectorId.slice(0, 63) : undefined,
+              failedBatch: kept.id,
+              attempts: job.attemptsMade,
+              err: job.failedReason,
+            },
             'ingest batch failed for good; kept in failed_batches (fleet failed-batch list)',
           );
         }

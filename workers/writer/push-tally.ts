@@ -9,7 +9,8 @@ const pushesNotRecorded: ErrorSource = {
   component: 'writer',
   kind: 'record_pushes',
   level: 'warn',
-  message: 'could not record the pushes committed in Postgres; fleet connector status shows older push figures until it can (the pushes themselves are stored)',
+  message:
+    'could not record the pushes committed in Postgres; fleet connector status shows older push figures until it can (the pushes themselves are stored)',
 };
 
 /**

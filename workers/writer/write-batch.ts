@@ -49,7 +49,9 @@ export async function writeBatch(db: Kysely<Database>, batch: IngestBatch): Prom
 }
 
 function moveCursor(trx: Transaction<Database>, batch: IngestBatch): Promise<boolean> {
-  return batch.cursor ? commitCursor(trx, batch.connectorId, batch.cursor, batch.records.length + batch.deadLetters.length) : Promise.resolve(false);
+  return batch.cursor
+    ? commitCursor(trx, batch.connectorId, batch.cursor, batch.records.length + batch.deadLetters.length)
+    : Promise.resolve(false);
 }
 
 /**
@@ -71,14 +73,29 @@ async function markReplayed(trx: Transaction<Database>, batch: IngestBatch): Pro
 async function commitIsolating(trx: Transaction<Database>, batch: IngestBatch): Promise<WriteOutcome> {
   const records = [...batch.records].sort(byKey);
   const refused: DeadLetter[] = [];
-  const upserted = await storeIsolating(trx, records, (part) => upsertDossiers(trx, part), (record, error) => refused.push(unstorableRecord(batch, record, error)));
+  const upserted = await storeIsolating(
+    trx,
+    records,
+    (part) => upsertDossiers(trx, part),
+    (record, error) => refused.push(unstorableRecord(batch, record, error)),
+  );
   const outcome = upserted.reduce(
-    (sum, part) => ({ inserted: sum.inserted + part.inserted, updated: sum.updated + part.updated, unchanged: sum.unchanged + part.unchanged, events: sum.events + part.events }),
+    (sum, part) => ({
+      inserted: sum.inserted + part.inserted,
+      updated: sum.updated + part.updated,
+      unchanged: sum.unchanged + part.unchanged,
+      events: sum.events + part.events,
+    }),
     noUpsert,
   );
   const letters = [...batch.deadLetters, ...refused];
   const fallbacks: DeadLetter[] = [];
-  const stored = await storeIsolating(trx, letters, (part) => insertDeadLetters(trx, part), (letter, error) => fallbacks.push(unstorableLetter(batch, letter, error)));
+  const stored = await storeIsolating(
+    trx,
+    letters,
+    (part) => insertDeadLetters(trx, part),
+    (letter, error) => fallbacks.push(unstorableLetter(batch, letter, error)),
+  );
   // A fallback letter is made of escaped text and a time of now: if even it is refused, the batch fails whole.
   const deadLetters = stored.reduce((sum, count) => sum + count, 0) + (await insertDeadLetters(trx, fallbacks));
   const cursorMoved = await moveCursor(trx, batch);
@@ -93,7 +110,12 @@ const savepoint = sql.id('isolating_part');
  * Stores `items` with `store` under a savepoint; on a data error, rolls back to it and stores each half the same
  * way, down to single items, which are handed to `refuse`. Other errors end the transaction (the batch is retried).
  */
-async function storeIsolating<T, R>(trx: Transaction<Database>, items: readonly T[], store: (part: readonly T[]) => Promise<R>, refuse: (item: T, error: unknown) => void): Promise<R[]> {
+async function storeIsolating<T, R>(
+  trx: Transaction<Database>,
+  items: readonly T[],
+  store: (part: readonly T[]) => Promise<R>,
+  refuse: (item: T, error: unknown) => void,
+): Promise<R[]> {
   if (items.length === 0) return [];
   await sql`SAVEPOINT ${savepoint}`.execute(trx);
   try {
@@ -109,7 +131,10 @@ async function storeIsolating<T, R>(trx: Transaction<Database>, items: readonly 
       return [];
     }
     const middle = Math.ceil(items.length / 2);
-    return [...(await storeIsolating(trx, items.slice(0, middle), store, refuse)), ...(await storeIsolating(trx, items.slice(middle), store, refuse))];
+    return [
+      ...(await storeIsolating(trx, items.slice(0, middle), store, refuse)),
+      ...(await storeIsolating(trx, items.slice(middle), store, refuse)),
+    ];
   }
 }
 
@@ -118,19 +143,33 @@ function byKey(a: DossierRecord, b: DossierRecord): number {
   return a.dossierCode < b.dossierCode ? -1 : a.dossierCode > b.dossierCode ? 1 : 0;
 }
 
-const textFields = ['provinceCode', 'dossierCode', 'altDossierCode', 'sourceProvinceCode', 'sourceCodeSet', 'procedureCode', 'sectorCode', 'agencyCode', 'sourceStatus', 'connectorId'] as const;
+const textFields = [
+  'provinceCode',
+  'dossierCode',
+  'altDossierCode',
+  'sourceProvinceCode',
+  'sourceCodeSet',
+  'procedureCode',
+  'sectorCode',
+  'agencyCode',
+  'sourceStatus',
+  'connectorId',
+] as const;
 const timeFields = [...dossierDateFields, 'sourceUpdatedAt', 'observedAt'] as const;
 
 /** The record's fields that hold what Postgres cannot store, by name only (never their values). */
 function unstorableFields(record: DossierRecord): string[] {
   const fields: string[] = [];
-  for (const field of textFields) if (typeof record[field] === 'string' && !isStorableText(record[field])) fields.push(field);
-  for (const field of timeFields) if (typeof record[field] === 'string' && !isStorableInstant(record[field])) fields.push(field);
+  for (const field of textFields)
+    if (typeof record[field] === 'string' && !isStorableText(record[field])) fields.push(field);
+  for (const field of timeFields)
+    if (typeof record[field] === 'string' && !isStorableInstant(record[field])) fields.push(field);
   return fields;
 }
 
 /** When a letter says it was received: the record's observation time if the database can store it. */
-const receivedAtOf = (observedAt: unknown) => (typeof observedAt === 'string' && isStorableInstant(observedAt) ? observedAt : new Date().toISOString());
+const receivedAtOf = (observedAt: unknown) =>
+  typeof observedAt === 'string' && isStorableInstant(observedAt) ? observedAt : new Date().toISOString();
 
 /** The dead letter of a record the database refused: the canonical record as the batch carried it. */
 function unstorableRecord(batch: IngestBatch, record: DossierRecord, error: unknown): DeadLetter {

@@ -31,7 +31,8 @@ export interface WriterOptions {
 
 /** The connector a job names, for the log: only when it is a plausible id (the job may be anything). */
 function connectorOf(data: unknown): string | undefined {
-  const connectorId = data !== null && typeof data === 'object' ? (data as { connectorId?: unknown }).connectorId : undefined;
+  const connectorId =
+    data !== null && typeof data === 'object' ? (data as { connectorId?: unknown }).connectorId : undefined;
   return typeof connectorId === 'string' && /^[a-z0-9][a-z0-9-]{0,62}$/.test(connectorId) ? connectorId : undefined;
 }
 
@@ -60,25 +61,35 @@ export class Writer {
     const errors = options.errors ?? new BackgroundErrorReporter(logger, { counter: metrics.backgroundErrors });
     this.pushes = new PushTally(db, errors);
     this.workers = currentProvinces.map(({ code }) => {
-      const worker = new Worker<IngestMessage, WriteOutcome>(ingestQueueName(code), async (job) => {
-        // Read before taking a place in the line: a job this release cannot read never waits for a commit slot.
-        const batch = this.read(job, code);
-        return this.turns(() => this.process(job, batch));
-      }, {
-        connection,
-        prefix: options.prefix,
-        concurrency: 1,
-        autorun: false,
-        // A killed writer's batch is taken up again within seconds (at most lockDuration + stalledInterval), not
-        // the default half minute: a poller waits for that batch before handing over its connector's next page.
-        // The lock is renewed every 3 s, so only an event loop blocked for 6 s makes a live batch look stalled;
-        // it is then written twice, which the version guard makes harmless.
-        lockDuration: 6_000,
-        stalledInterval: 3_000,
-        maxStalledCount: 10,
-        settings: { backoffStrategy: batchRetryDelay },
-      });
-      worker.on('error', (error) => errors.report({ component: 'writer', kind: 'worker', message: 'writer queue connection error; batches wait for Redis' }, error, { province: code }));
+      const worker = new Worker<IngestMessage, WriteOutcome>(
+        ingestQueueName(code),
+        async (job) => {
+          // Read before taking a place in the line: a job this release cannot read never waits for a commit slot.
+          const batch = this.read(job, code);
+          return this.turns(() => this.process(job, batch));
+        },
+        {
+          connection,
+          prefix: options.prefix,
+          concurrency: 1,
+          autorun: false,
+          // A killed writer's batch is taken up again within seconds (at most lockDuration + stalledInterval), not
+          // the default half minute: a poller waits for that batch before handing over its connector's next page.
+          // The lock is renewed every 3 s, so only an event loop blocked for 6 s makes a live batch look stalled;
+          // it is then written twice, which the version guard makes harmless.
+          lockDuration: 6_000,
+          stalledInterval: 3_000,
+          maxStalledCount: 10,
+          settings: { backoffStrategy: batchRetryDelay },
+        },
+      );
+      worker.on('error', (error) =>
+        errors.report(
+          { component: 'writer', kind: 'worker', message: 'writer queue connection error; batches wait for Redis' },
+          error,
+          { province: code },
+        ),
+      );
       // BullMQ tells every failed attempt; only a final one (finishedOn set) leaves the batch in the failed set.
       worker.on('failed', (job) => {
         if (job?.finishedOn) options.onBatchFailed?.(code);
@@ -106,7 +117,10 @@ export class Writer {
       if (!(error instanceof IngestMessageError)) throw error;
       this.metrics.writeFailures.inc({ province: queueProvince });
       // The reason names the version, paths and expectations; never a value of the job.
-      this.logger.error({ province: queueProvince, connector: connectorOf(job.data), batch: job.id, err: error.message }, 'ingest batch refused: not a batch this writer reads; kept as a failed batch');
+      this.logger.error(
+        { province: queueProvince, connector: connectorOf(job.data), batch: job.id, err: error.message },
+        'ingest batch refused: not a batch this writer reads; kept as a failed batch',
+      );
       throw new UnrecoverableError(error.message);
     }
   }
@@ -121,12 +135,17 @@ export class Writer {
       this.metrics.recordsWritten.inc({ province, outcome: 'updated' }, outcome.updated);
       this.metrics.recordsWritten.inc({ province, outcome: 'unchanged' }, outcome.unchanged);
       for (const letter of batch.deadLetters) this.metrics.recordsRejected.inc({ province, reason: letter.reason });
-      if (outcome.unstorable > 0) this.metrics.recordsRejected.inc({ province, reason: 'unstorable' }, outcome.unstorable);
+      if (outcome.unstorable > 0)
+        this.metrics.recordsRejected.inc({ province, reason: 'unstorable' }, outcome.unstorable);
       if (batch.origin === 'push') {
         this.pushes.committed(batch);
         // A pushed (webhook) batch: each record's time from receipt by the gateway to this commit.
         const committedAt = Date.now();
-        for (const record of batch.records) this.metrics.webhookLatency.observe({ province }, Math.max(0, committedAt - Date.parse(record.observedAt)) / 1000);
+        for (const record of batch.records)
+          this.metrics.webhookLatency.observe(
+            { province },
+            Math.max(0, committedAt - Date.parse(record.observedAt)) / 1000,
+          );
       }
       return outcome;
     } catch (error) {
@@ -136,8 +155,17 @@ export class Writer {
       const permanent = isDataError(error);
       const description = permanent ? describeDataError(error) : describePgError(error);
       this.logger.error(
-        { province, connector: batch.connectorId, batch: job.id, attempt: job.attemptsMade + 1, records: batch.records.length, err: description },
-        permanent ? 'ingest batch refused by Postgres; kept as a failed batch' : 'ingest batch failed and was rolled back; it will be retried',
+        {
+          province,
+          connector: batch.connectorId,
+          batch: job.id,
+          attempt: job.attemptsMade + 1,
+          records: batch.records.length,
+          err: description,
+        },
+        permanent
+          ? 'ingest batch refused by Postgres; kept as a failed batch'
+          : 'ingest batch failed and was rolled back; it will be retried',
       );
       if (permanent) throw new UnrecoverableError(description);
       throw error;

@@ -1,5 +1,10 @@
 import type { Config } from '../../../config/env.js';
-import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyScope } from '../../../workers/control-plane/api-key-store.js';
+import {
+  createApiKey,
+  listApiKeys,
+  revokeApiKey,
+  type ApiKeyScope,
+} from '../../../workers/control-plane/api-key-store.js';
 import { apiKeyListView } from '../../../workers/control-plane/api-key-view.js';
 import { NotFoundError, UsageError } from '../cli-errors.js';
 import { formatTable, formatTime, withDatabase } from '../cli-output.js';
@@ -13,10 +18,14 @@ export async function apiKeyCreate(config: Config, options: { name: string; scop
   const name = options.name.trim();
   // eslint-disable-next-line no-control-regex
   if (name.length === 0 || name.length > 100 || /[\u0000-\u001f\u007f]/.test(name)) {
-    throw new UsageError(`fleet apikey create: --name ${JSON.stringify(options.name)}: expected 1 to 100 characters without control characters, naming who uses the key`);
+    throw new UsageError(
+      `fleet apikey create: --name ${JSON.stringify(options.name)}: expected 1 to 100 characters without control characters, naming who uses the key`,
+    );
   }
   const { id, key } = await withDatabase(config, (db) => createApiKey(db, name, options.scope));
-  console.log(`created API key ${id} "${name}" with scope ${options.scope}; it is shown this once and only its hash is stored, so keep it now:`);
+  console.log(
+    `created API key ${id} "${name}" with scope ${options.scope}; it is shown this once and only its hash is stored, so keep it now:`,
+  );
   console.log(key);
 }
 
@@ -28,16 +37,28 @@ export async function apiKeyList(config: Config, options: { output?: OutputForma
       ? 'no API keys; create one with: fleet apikey create --name NAME --scope admin|read'
       : formatTable(
           ['ID', 'NAME', 'SCOPE', 'CREATED', 'LAST USED', 'REVOKED'],
-          keys.map((key) => [String(key.id), key.name, key.scope, formatTime(key.created_at), formatTime(key.last_used_at), formatTime(key.revoked_at)]),
+          keys.map((key) => [
+            String(key.id),
+            key.name,
+            key.scope,
+            formatTime(key.created_at),
+            formatTime(key.last_used_at),
+            formatTime(key.revoked_at),
+          ]),
         ),
   );
 }
 
 /** `fleet apikey revoke ID`: the key stops working at once. */
 export async function apiKeyRevoke(config: Config, id: string): Promise<void> {
-  if (!/^[1-9]\d{0,17}$/.test(id)) throw new UsageError(`fleet apikey revoke: ${JSON.stringify(id)} is not a key id; expected the number fleet apikey list shows`);
+  if (!/^[1-9]\d{0,17}$/.test(id))
+    throw new UsageError(
+      `fleet apikey revoke: ${JSON.stringify(id)} is not a key id; expected the number fleet apikey list shows`,
+    );
   const key = await withDatabase(config, (db) => revokeApiKey(db, id));
-  if (!key) throw new NotFoundError(`fleet apikey revoke: there is no API key ${id}; expected an id fleet apikey list shows`);
-  if (key.revoked_at !== null) console.log(`API key ${id} "${key.name}" was already revoked at ${formatTime(key.revoked_at)}; nothing changed`);
+  if (!key)
+    throw new NotFoundError(`fleet apikey revoke: there is no API key ${id}; expected an id fleet apikey list shows`);
+  if (key.revoked_at !== null)
+    console.log(`API key ${id} "${key.name}" was already revoked at ${formatTime(key.revoked_at)}; nothing changed`);
   else console.log(`revoked API key ${id} "${key.name}" (${key.scope}): it is refused from now on`);
 }

@@ -1,8 +1,18 @@
 import type { Config } from '../../../config/env.js';
-import { countDeadLetters, discardDeadLetters, findDeadLetter, listDeadLetters, type DeadLetterFilter } from '../../../db/queries/dead-letters.js';
+import {
+  countDeadLetters,
+  discardDeadLetters,
+  findDeadLetter,
+  listDeadLetters,
+  type DeadLetterFilter,
+} from '../../../db/queries/dead-letters.js';
 import { BackgroundErrorReporter } from '../../../workers/background-error-reporter.js';
 import { replayDeadLetters } from '../../../workers/control-plane/dead-letter-replay.js';
-import { deadLetterListView, deadLetterView, type DeadLetterView } from '../../../workers/control-plane/dead-letter-view.js';
+import {
+  deadLetterListView,
+  deadLetterView,
+  type DeadLetterView,
+} from '../../../workers/control-plane/dead-letter-view.js';
 import { createLogger } from '../../../workers/logger.js';
 import { openIngestQueue } from '../../../workers/queue/ingest-queue.js';
 import { NotFoundError, UsageError } from '../cli-errors.js';
@@ -23,7 +33,10 @@ export interface DeadLetterOptions {
 function time(option: string, value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
   const date = new Date(value);
-  if (Number.isNaN(date.getTime())) throw new UsageError(`fleet dlq: ${option} ${JSON.stringify(value)} is not a time; expected ISO 8601 such as 2026-11-27 or 2026-11-27T08:00:00+07:00`);
+  if (Number.isNaN(date.getTime()))
+    throw new UsageError(
+      `fleet dlq: ${option} ${JSON.stringify(value)} is not a time; expected ISO 8601 such as 2026-11-27 or 2026-11-27T08:00:00+07:00`,
+    );
   return date;
 }
 
@@ -31,9 +44,14 @@ function time(option: string, value: string | undefined): Date | undefined {
 export function deadLetterFilter(options: DeadLetterOptions): DeadLetterFilter {
   const states = ['new', 'replayed', 'discarded', 'all'] as const;
   if (options.state !== undefined && !(states as readonly string[]).includes(options.state)) {
-    throw new UsageError(`fleet dlq: --state ${JSON.stringify(options.state)} is not a state; expected one of ${states.join(', ')}`);
+    throw new UsageError(
+      `fleet dlq: --state ${JSON.stringify(options.state)} is not a state; expected one of ${states.join(', ')}`,
+    );
   }
-  if (options.province !== undefined && !/^\d{2}$/.test(options.province)) throw new UsageError(`fleet dlq: --province ${JSON.stringify(options.province)}: expected a two-digit province code`);
+  if (options.province !== undefined && !/^\d{2}$/.test(options.province))
+    throw new UsageError(
+      `fleet dlq: --province ${JSON.stringify(options.province)}: expected a two-digit province code`,
+    );
   return {
     connectorId: options.connector,
     provinceCode: options.province,
@@ -45,7 +63,10 @@ export function deadLetterFilter(options: DeadLetterOptions): DeadLetterFilter {
 }
 
 /** `fleet dlq list`: counts by reason, then the letters (id, connector, dossier, reason, message). */
-export async function dlqList(config: Config, options: DeadLetterOptions & { limit: number; output?: OutputFormat }): Promise<void> {
+export async function dlqList(
+  config: Config,
+  options: DeadLetterOptions & { limit: number; output?: OutputFormat },
+): Promise<void> {
   const filter = deadLetterFilter(options);
   await withDatabase(config, async (db) => {
     const counts = await countDeadLetters(db, filter);
@@ -57,9 +78,20 @@ export async function dlqList(config: Config, options: DeadLetterOptions & { lim
         counts.map(({ reason, count }) => `${reason}: ${count}`).join('  ·  '),
         formatTable(
           ['id', 'received', 'connector', 'province', 'dossier', 'reason', 'state', 'message'],
-          letters.map((letter) => [letter.id, formatTime(letter.received_at), letter.connector_id, letter.province_code ?? '-', letter.dossier_code ?? '-', letter.reason, letter.state, letter.message.slice(0, 100)]),
+          letters.map((letter) => [
+            letter.id,
+            formatTime(letter.received_at),
+            letter.connector_id,
+            letter.province_code ?? '-',
+            letter.dossier_code ?? '-',
+            letter.reason,
+            letter.state,
+            letter.message.slice(0, 100),
+          ]),
         ),
-        ...(total > letters.length ? [`… ${total - letters.length} more (use --limit, or narrow with --connector, --reason, --since)`] : []),
+        ...(total > letters.length
+          ? [`… ${total - letters.length} more (use --limit, or narrow with --connector, --reason, --since)`]
+          : []),
       ];
     });
   });
@@ -75,9 +107,16 @@ function deadLetterText(letter: DeadLetterView): string {
 }
 
 /** `fleet dlq show ID...`: letters with their raw payload (redacted when kept); an unknown id shows none (exit 3). */
-export async function dlqShow(config: Config, ids: readonly string[], options: { output?: OutputFormat } = {}): Promise<void> {
+export async function dlqShow(
+  config: Config,
+  ids: readonly string[],
+  options: { output?: OutputFormat } = {},
+): Promise<void> {
   const bad = ids.find((id) => !/^\d+$/.test(id));
-  if (bad !== undefined) throw new UsageError(`fleet dlq show: ${JSON.stringify(bad)} is not a dead letter id; expected a number from fleet dlq list`);
+  if (bad !== undefined)
+    throw new UsageError(
+      `fleet dlq show: ${JSON.stringify(bad)} is not a dead letter id; expected a number from fleet dlq list`,
+    );
   await withDatabase(config, async (db) => {
     const letters: DeadLetterView[] = [];
     for (const id of ids) {
@@ -101,16 +140,25 @@ export async function dlqReplay(config: Config, options: DeadLetterOptions & { b
       console.log('no new dead letters match: nothing to replay');
       return;
     }
-    const ingest = await openIngestQueue(config.REDIS_URL, config.QUEUE_PREFIX, new BackgroundErrorReporter(createLogger(config.LOG_LEVEL)));
+    const ingest = await openIngestQueue(
+      config.REDIS_URL,
+      config.QUEUE_PREFIX,
+      new BackgroundErrorReporter(createLogger(config.LOG_LEVEL)),
+    );
     const progress = new Progress();
     const result = await replayDeadLetters(db, ingest, filter, {
       batchSize: options.batchSize,
-      onProgress: (done) => progress.update(`replaying: ${done.processed}/${total} (${done.replayed} stored, ${done.stillFailing} still failing)`),
+      onProgress: (done) =>
+        progress.update(
+          `replaying: ${done.processed}/${total} (${done.replayed} stored, ${done.stillFailing} still failing)`,
+        ),
     }).finally(async () => {
       progress.done();
       await ingest.close();
     });
-    console.log(`replayed ${result.processed} dead letters: ${result.replayed} stored and marked replayed, ${result.stillFailing} still failing (kept, with the reason of this attempt)`);
+    console.log(
+      `replayed ${result.processed} dead letters: ${result.replayed} stored and marked replayed, ${result.stillFailing} still failing (kept, with the reason of this attempt)`,
+    );
   });
 }
 
@@ -118,7 +166,10 @@ export async function dlqReplay(config: Config, options: DeadLetterOptions & { b
 export async function dlqDiscard(config: Config, options: DeadLetterOptions & { allNew?: boolean }): Promise<void> {
   const filter = deadLetterFilter(options);
   const narrowed = filter.connectorId || filter.provinceCode || filter.reason || filter.since || filter.until;
-  if (!narrowed && !options.allNew) throw new UsageError('fleet dlq discard: expected a filter (--connector, --province, --reason, --since, --until), or --all-new to discard every new dead letter');
+  if (!narrowed && !options.allNew)
+    throw new UsageError(
+      'fleet dlq discard: expected a filter (--connector, --province, --reason, --since, --until), or --all-new to discard every new dead letter',
+    );
   await withDatabase(config, async (db) => {
     console.log(`discarded ${await discardDeadLetters(db, filter)} dead letters (kept, marked discarded)`);
   });

@@ -1,12 +1,22 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../../../config/env.js';
-import { countFailedBatches, findFailedBatch, listFailedBatches, markFailedBatches, type FailedBatchFilter } from '../../../db/queries/failed-batches.js';
+import {
+  countFailedBatches,
+  findFailedBatch,
+  listFailedBatches,
+  markFailedBatches,
+  type FailedBatchFilter,
+} from '../../../db/queries/failed-batches.js';
 import type { Database } from '../../../db/schema.js';
 import { BackgroundErrorReporter } from '../../../workers/background-error-reporter.js';
 import { openIngestQueue } from '../../../workers/queue/ingest-queue.js';
 import { createLogger } from '../../../workers/logger.js';
 import type { IngestBatch } from '../../../workers/queue/queues.js';
-import { failedBatchListView, failedBatchView, type FailedBatchView } from '../../../workers/control-plane/failed-batch-view.js';
+import {
+  failedBatchListView,
+  failedBatchView,
+  type FailedBatchView,
+} from '../../../workers/control-plane/failed-batch-view.js';
 import { NotFoundError, UsageError } from '../cli-errors.js';
 import { formatTable, formatTime, withDatabase } from '../cli-output.js';
 import { printView, type OutputFormat } from '../output-format.js';
@@ -28,13 +38,19 @@ export interface FailedBatchOptions {
 function time(verb: string, option: string, value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
   const date = new Date(value);
-  if (Number.isNaN(date.getTime())) throw new UsageError(`fleet failed-batch ${verb}: ${option} ${JSON.stringify(value)} is not a time; expected ISO 8601 such as 2026-11-27 or 2026-11-27T08:00:00+07:00`);
+  if (Number.isNaN(date.getTime()))
+    throw new UsageError(
+      `fleet failed-batch ${verb}: ${option} ${JSON.stringify(value)} is not a time; expected ISO 8601 such as 2026-11-27 or 2026-11-27T08:00:00+07:00`,
+    );
   return date;
 }
 
 function batchIds(verb: string, ids: readonly string[]): string[] {
   for (const id of ids) {
-    if (!/^\d{1,18}$/.test(id)) throw new UsageError(`fleet failed-batch ${verb}: ${JSON.stringify(id)} is not a failed batch id; expected a number from fleet failed-batch list`);
+    if (!/^\d{1,18}$/.test(id))
+      throw new UsageError(
+        `fleet failed-batch ${verb}: ${JSON.stringify(id)} is not a failed batch id; expected a number from fleet failed-batch list`,
+      );
   }
   return [...ids];
 }
@@ -43,13 +59,19 @@ function batchIds(verb: string, ids: readonly string[]): string[] {
 export function failedBatchFilter(verb: string, options: FailedBatchOptions): FailedBatchFilter {
   const states = ['failed', 'retried', 'discarded', 'all'] as const;
   if (options.state !== undefined && !(states as readonly string[]).includes(options.state)) {
-    throw new UsageError(`fleet failed-batch ${verb}: --state ${JSON.stringify(options.state)} is not a state; expected one of ${states.join(', ')}`);
+    throw new UsageError(
+      `fleet failed-batch ${verb}: --state ${JSON.stringify(options.state)} is not a state; expected one of ${states.join(', ')}`,
+    );
   }
   if (options.origin !== undefined && options.origin !== 'poll' && options.origin !== 'push') {
-    throw new UsageError(`fleet failed-batch ${verb}: --origin ${JSON.stringify(options.origin)}: expected poll or push`);
+    throw new UsageError(
+      `fleet failed-batch ${verb}: --origin ${JSON.stringify(options.origin)}: expected poll or push`,
+    );
   }
   if (options.province !== undefined && !/^\d{2}$/.test(options.province)) {
-    throw new UsageError(`fleet failed-batch ${verb}: --province ${JSON.stringify(options.province)}: expected a two-digit province code`);
+    throw new UsageError(
+      `fleet failed-batch ${verb}: --province ${JSON.stringify(options.province)}: expected a two-digit province code`,
+    );
   }
   return {
     connectorId: options.connector,
@@ -61,15 +83,27 @@ export function failedBatchFilter(verb: string, options: FailedBatchOptions): Fa
   };
 }
 
-const narrowed = (filter: FailedBatchFilter) => Boolean(filter.connectorId || filter.provinceCode || filter.origin || filter.since || filter.until);
+const narrowed = (filter: FailedBatchFilter) =>
+  Boolean(filter.connectorId || filter.provinceCode || filter.origin || filter.since || filter.until);
 
 /** The ids a retry or a discard is about: the ones given, or every `failed` batch matching the filter. */
-async function* selected(db: Kysely<Database>, verb: string, ids: readonly string[], options: FailedBatchOptions & { allFailed?: boolean }): AsyncGenerator<string> {
+async function* selected(
+  db: Kysely<Database>,
+  verb: string,
+  ids: readonly string[],
+  options: FailedBatchOptions & { allFailed?: boolean },
+): AsyncGenerator<string> {
   const filter = failedBatchFilter(verb, { ...options, state: undefined });
   if (ids.length === 0 && !narrowed(filter) && !options.allFailed) {
-    throw new UsageError(`fleet failed-batch ${verb}: expected failed batch ids, a filter (--connector, --province, --origin, --since, --until), or --all-failed for every failed batch`);
+    throw new UsageError(
+      `fleet failed-batch ${verb}: expected failed batch ids, a filter (--connector, --province, --origin, --since, --until), or --all-failed for every failed batch`,
+    );
   }
-  const wanted: FailedBatchFilter = { ...filter, state: 'failed', ...(ids.length > 0 ? { ids: batchIds(verb, ids) } : {}) };
+  const wanted: FailedBatchFilter = {
+    ...filter,
+    state: 'failed',
+    ...(ids.length > 0 ? { ids: batchIds(verb, ids) } : {}),
+  };
   let afterId: string | undefined;
   for (;;) {
     const page = await listFailedBatches(db, wanted, { afterId, limit: 100 });
@@ -80,7 +114,10 @@ async function* selected(db: Kysely<Database>, verb: string, ids: readonly strin
 }
 
 /** `fleet failed-batch list`: counts by province, then the batches (no batch content). */
-export async function failedBatchList(config: Config, options: FailedBatchOptions & { limit: number; output?: OutputFormat }): Promise<void> {
+export async function failedBatchList(
+  config: Config,
+  options: FailedBatchOptions & { limit: number; output?: OutputFormat },
+): Promise<void> {
   const filter = failedBatchFilter('list', options);
   await withDatabase(config, async (db) => {
     const counts = await countFailedBatches(db, filter);
@@ -91,13 +128,36 @@ export async function failedBatchList(config: Config, options: FailedBatchOption
       return [
         counts.map(({ provinceCode, count }) => `province ${provinceCode}: ${count}`).join('  ·  '),
         formatTable(
-          ['id', 'failed', 'province', 'connector', 'origin', 'records', 'dead letters', 'attempts', 'failures', 'state', 'error'],
+          [
+            'id',
+            'failed',
+            'province',
+            'connector',
+            'origin',
+            'records',
+            'dead letters',
+            'attempts',
+            'failures',
+            'state',
+            'error',
+          ],
           rows.map((row) => [
-            row.id, formatTime(row.failed_at), row.province_code, row.connector_id, row.origin, String(row.records), String(row.dead_letters),
-            String(row.attempts), String(row.failures), row.state, row.error.replace(/\s+/g, ' ').slice(0, 100),
+            row.id,
+            formatTime(row.failed_at),
+            row.province_code,
+            row.connector_id,
+            row.origin,
+            String(row.records),
+            String(row.dead_letters),
+            String(row.attempts),
+            String(row.failures),
+            row.state,
+            row.error.replace(/\s+/g, ' ').slice(0, 100),
           ]),
         ),
-        ...(total > rows.length ? [`… ${total - rows.length} more (use --limit, or narrow with --connector, --province, --since)`] : []),
+        ...(total > rows.length
+          ? [`… ${total - rows.length} more (use --limit, or narrow with --connector, --province, --since)`]
+          : []),
       ];
     });
   });
@@ -118,7 +178,11 @@ function failedBatchText(view: FailedBatchView): string[] {
 }
 
 /** `fleet failed-batch show ID`: one batch, what it holds (dossier codes, dead letters by reason, cursor move). */
-export async function failedBatchShow(config: Config, id: string, options: { batch?: boolean; output?: OutputFormat }): Promise<void> {
+export async function failedBatchShow(
+  config: Config,
+  id: string,
+  options: { batch?: boolean; output?: OutputFormat },
+): Promise<void> {
   const [batchId] = batchIds('show', [id]);
   await withDatabase(config, async (db) => {
     const row = await findFailedBatch(db, batchId!);
@@ -132,9 +196,17 @@ export async function failedBatchShow(config: Config, id: string, options: { bat
  * retried once Redis has acknowledged it. The writer then commits it like any batch (its cursor move applies only
  * if the cursor is still where the batch was read from); one that fails again is kept again, as a new row.
  */
-export async function failedBatchRetry(config: Config, ids: readonly string[], options: FailedBatchOptions & { allFailed?: boolean }): Promise<void> {
+export async function failedBatchRetry(
+  config: Config,
+  ids: readonly string[],
+  options: FailedBatchOptions & { allFailed?: boolean },
+): Promise<void> {
   await withDatabase(config, async (db) => {
-    const ingest = await openIngestQueue(config.REDIS_URL, config.QUEUE_PREFIX, new BackgroundErrorReporter(createLogger(config.LOG_LEVEL)));
+    const ingest = await openIngestQueue(
+      config.REDIS_URL,
+      config.QUEUE_PREFIX,
+      new BackgroundErrorReporter(createLogger(config.LOG_LEVEL)),
+    );
     let retried = 0;
     let records = 0;
     const progress = new Progress();
@@ -147,7 +219,9 @@ export async function failedBatchRetry(config: Config, ids: readonly string[], o
         if ((await markFailedBatches(db, [id], 'retried')).length === 1) {
           retried += 1;
           records += batch.records.length + batch.deadLetters.length;
-          progress.update(`retrying: ${retried} failed batch${retried === 1 ? '' : 'es'} queued (${records} records and dead letters)`);
+          progress.update(
+            `retrying: ${retried} failed batch${retried === 1 ? '' : 'es'} queued (${records} records and dead letters)`,
+          );
         }
       }
     } finally {
@@ -163,11 +237,17 @@ export async function failedBatchRetry(config: Config, ids: readonly string[], o
 }
 
 /** `fleet failed-batch discard`: marks the selected batches discarded (kept, not deleted). */
-export async function failedBatchDiscard(config: Config, ids: readonly string[], options: FailedBatchOptions & { allFailed?: boolean }): Promise<void> {
+export async function failedBatchDiscard(
+  config: Config,
+  ids: readonly string[],
+  options: FailedBatchOptions & { allFailed?: boolean },
+): Promise<void> {
   await withDatabase(config, async (db) => {
     const chosen: string[] = [];
     for await (const id of selected(db, 'discard', ids, options)) chosen.push(id);
     const discarded = await markFailedBatches(db, chosen, 'discarded');
-    console.log(`discarded ${discarded.length} failed batch${discarded.length === 1 ? '' : 'es'} (kept, marked discarded)`);
+    console.log(
+      `discarded ${discarded.length} failed batch${discarded.length === 1 ? '' : 'es'} (kept, marked discarded)`,
+    );
   });
 }

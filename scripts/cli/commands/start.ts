@@ -7,7 +7,9 @@ export function parseRoles(value: string): Role[] {
   const wanted = value.split(',').map((role) => role.trim());
   for (const role of wanted) {
     if (!(roles as readonly string[]).includes(role)) {
-      throw new UsageError(`fleet start: --role ${JSON.stringify(role)} is not a role; expected all, or one or more of ${roles.join(', ')}`);
+      throw new UsageError(
+        `fleet start: --role ${JSON.stringify(role)} is not a role; expected all, or one or more of ${roles.join(', ')}`,
+      );
     }
   }
   return wanted as Role[];

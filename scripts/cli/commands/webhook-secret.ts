@@ -24,7 +24,12 @@ export function parseDuration(value: string, option: string): number {
 }
 
 function describeDuration(seconds: number): string {
-  for (const [unit, size] of [['d', 86_400], ['h', 3_600], ['m', 60]] as const) if (seconds % size === 0) return `${seconds / size}${unit}`;
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['m', 60],
+  ] as const)
+    if (seconds % size === 0) return `${seconds / size}${unit}`;
   return `${seconds}s`;
 }
 
@@ -32,10 +37,19 @@ function describeDuration(seconds: number): string {
 export async function connectorRotateSecret(config: Config, id: string, options: { grace: string }): Promise<void> {
   const graceSeconds = parseDuration(options.grace, '--grace');
   const box = SecretBox.fromConfig(config);
-  if (!box) throw new UsageError(`fleet connector rotate-secret: ${new MissingSecretsKeyError('cannot encrypt the new webhook secret').message}`);
+  if (!box)
+    throw new UsageError(
+      `fleet connector rotate-secret: ${new MissingSecretsKeyError('cannot encrypt the new webhook secret').message}`,
+    );
   const { secret, outcome } = await withDatabase(config, (db) => issueWebhookSecret(db, box, id, graceSeconds));
-  if (outcome.status === 'not_found') throw new NotFoundError(`fleet connector rotate-secret: there is no connector ${id}; expected an id fleet connector list shows`);
-  if (outcome.status === 'removed') throw new UsageError(`fleet connector rotate-secret: connector ${id} is removed; register it again with fleet connector add first`);
+  if (outcome.status === 'not_found')
+    throw new NotFoundError(
+      `fleet connector rotate-secret: there is no connector ${id}; expected an id fleet connector list shows`,
+    );
+  if (outcome.status === 'removed')
+    throw new UsageError(
+      `fleet connector rotate-secret: connector ${id} is removed; register it again with fleet connector add first`,
+    );
 
   const { previous } = outcome;
   const old =
@@ -44,8 +58,11 @@ export async function connectorRotateSecret(config: Config, id: string, options:
       : previous.validUntil
         ? `rotated the webhook secret of connector ${id}: the previous one stays valid until ${formatTime(previous.validUntil)} (--grace ${describeDuration(graceSeconds)}), then only the new one is accepted`
         : `rotated the webhook secret of connector ${id}: the previous one is refused from now on (within 5 s on running gateways)`;
-  const paused = outcome.state === 'paused' ? ' (the connector is paused: its deliveries are refused until it is resumed)' : '';
+  const paused =
+    outcome.state === 'paused' ? ' (the connector is paused: its deliveries are refused until it is resumed)' : '';
   console.log(`${old}${paused}.`);
-  console.log("Give it to the province system's team to sign deliveries with (Standard Webhooks); it is shown this once and stored only encrypted:");
+  console.log(
+    "Give it to the province system's team to sign deliveries with (Standard Webhooks); it is shown this once and stored only encrypted:",
+  );
   console.log(secret);
 }

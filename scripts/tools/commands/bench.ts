@@ -12,7 +12,9 @@ import { migrateCommand } from '../../cli/commands/migrate.js';
 async function freshDatabase(config: Config, suffix: string): Promise<Config> {
   const url = new URL(config.DATABASE_URL);
   const name = `${url.pathname.replace(/^\//, '') || 'dossier_sync'}_${suffix}`;
-  const admin = createDatabase(Object.assign(new URL(url), { pathname: '/postgres' }).toString(), { maxConnections: 1 });
+  const admin = createDatabase(Object.assign(new URL(url), { pathname: '/postgres' }).toString(), {
+    maxConnections: 1,
+  });
   await sql`DROP DATABASE IF EXISTS ${sql.id(name)} WITH (FORCE)`.execute(admin);
   await admin.destroy();
   url.pathname = `/${name}`;
@@ -57,7 +59,13 @@ async function writerPhase(config: Config, records: DossierRecord[]): Promise<nu
   const started = performance.now();
   const lane = async () => {
     for (let batch = batches.shift(); batch; batch = batches.shift()) {
-      await writeBatch(db, { origin: 'poll', connectorId: 'bench', provinceCode: '79', records: batch, deadLetters: [] });
+      await writeBatch(db, {
+        origin: 'poll',
+        connectorId: 'bench',
+        provinceCode: '79',
+        records: batch,
+        deadLetters: [],
+      });
     }
   };
   await Promise.all([lane(), lane()]);
@@ -87,18 +95,34 @@ async function naivePhase(config: Config, records: DossierRecord[]): Promise<num
 /** `fleet bench`: prints the figures the closing notes quote. */
 export async function benchCommand(config: Config, options: { dossiers: number }): Promise<void> {
   const logger = createLogger('warn');
-  console.log(`1. Demo sync: simulator (1 province, ${options.dossiers} dossiers, statuses moving) → poller → BullMQ → writer → Postgres`);
+  console.log(
+    `1. Demo sync: simulator (1 province, ${options.dossiers} dossiers, statuses moving) → poller → BullMQ → writer → Postgres`,
+  );
   const demoConfig = await freshDatabase(config, 'bench');
-  const { summary } = await demoCommand(demoConfig, { provinces: ['01'], dossiers: options.dossiers, seed: 7, exit: true, malformedRate: 0, progress: false }, logger);
-  console.log(`   ${summary.dossiers} dossiers synced in ${summary.seconds.toFixed(1)} s = ${Math.round(summary.recordsPerSecond)} records/s end to end`);
-  console.log(`   writer: ${Math.round(summary.writerRecordsPerSecond)} records/s per connection (records / time inside write transactions)`);
+  const { summary } = await demoCommand(
+    demoConfig,
+    { provinces: ['01'], dossiers: options.dossiers, seed: 7, exit: true, malformedRate: 0, progress: false },
+    logger,
+  );
+  console.log(
+    `   ${summary.dossiers} dossiers synced in ${summary.seconds.toFixed(1)} s = ${Math.round(summary.recordsPerSecond)} records/s end to end`,
+  );
+  console.log(
+    `   writer: ${Math.round(summary.writerRecordsPerSecond)} records/s per connection (records / time inside write transactions)`,
+  );
 
-  console.log(`2. Writer alone: ${options.dossiers} records, batches of 1,000, 2 connections (upsert + history + guard in one transaction)`);
+  console.log(
+    `2. Writer alone: ${options.dossiers} records, batches of 1,000, 2 connections (upsert + history + guard in one transaction)`,
+  );
   const writerConfig = await freshDatabase(config, 'bench_writer');
   const inserts = await writerPhase(writerConfig, syntheticRecords(options.dossiers, 1));
   const updates = await writerPhase(writerConfig, syntheticRecords(options.dossiers, 2));
   const stale = await writerPhase(writerConfig, syntheticRecords(options.dossiers, 1));
   const naive = await naivePhase(writerConfig, syntheticRecords(Math.min(10_000, options.dossiers), 1));
-  console.log(`   inserts ${Math.round(inserts)} records/s · updates ${Math.round(updates)} records/s · stale (rejected) ${Math.round(stale)} records/s`);
-  console.log(`   baseline, one upsert statement per record (no history): ${Math.round(naive)} records/s → batched updates are ${(updates / naive).toFixed(1)}× faster`);
+  console.log(
+    `   inserts ${Math.round(inserts)} records/s · updates ${Math.round(updates)} records/s · stale (rejected) ${Math.round(stale)} records/s`,
+  );
+  console.log(
+    `   baseline, one upsert statement per record (no history): ${Math.round(naive)} records/s → batched updates are ${(updates / naive).toFixed(1)}× faster`,
+  );
 }

@@ -59,7 +59,12 @@ async function syncedByProvince(db: Kysely<Database>, ids: string[]): Promise<Ma
   return new Map(rows.map((row) => [row.province_code, Number(row.count)]));
 }
 
-async function printSummary(db: Kysely<Database>, ids: string[], simulator: ProvinceSimulator, seconds: number): Promise<void> {
+async function printSummary(
+  db: Kysely<Database>,
+  ids: string[],
+  simulator: ProvinceSimulator,
+  seconds: number,
+): Promise<void> {
   const byStatus = await db
     .selectFrom('dossiers')
     .select(['province_code', 'status', sql<string>`count(*)`.as('count')])
@@ -75,18 +80,33 @@ async function printSummary(db: Kysely<Database>, ids: string[], simulator: Prov
   const truth = new Map<string, number>();
   for (const row of simulator.truth()) truth.set(row.provinceCode, (truth.get(row.provinceCode) ?? 0) + 1);
 
-  console.log(`\nCaught up in ${seconds.toFixed(1)} s. Per province (status codes: ${statusCodes.map((code) => `${code} ${dossierStatuses[code].meaning}`).join('; ')}):\n`);
+  console.log(
+    `\nCaught up in ${seconds.toFixed(1)} s. Per province (status codes: ${statusCodes.map((code) => `${code} ${dossierStatuses[code].meaning}`).join('; ')}):\n`,
+  );
   const header = ['province', 'dossiers', 'synced', 'dead letters', ...statusCodes.map((code) => `s${code}`)];
   const table = [header];
   for (const [province, total] of truth) {
-    const counts = new Map(byStatus.filter((row) => row.province_code === province).map((row) => [row.status, Number(row.count)]));
+    const counts = new Map(
+      byStatus.filter((row) => row.province_code === province).map((row) => [row.status, Number(row.count)]),
+    );
     const synced = [...counts.values()].reduce((sum, count) => sum + count, 0);
     const letters = Number(deadLetters.find((row) => row.province_code === province)?.count ?? 0);
     const name = `${province} ${currentProvince(province)?.name ?? ''}`;
-    table.push([name, String(total), String(synced), String(letters), ...statusCodes.map((code) => String(counts.get(code) ?? 0))]);
+    table.push([
+      name,
+      String(total),
+      String(synced),
+      String(letters),
+      ...statusCodes.map((code) => String(counts.get(code) ?? 0)),
+    ]);
   }
   const widths = header.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
-  for (const row of table) console.log(row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  '));
+  for (const row of table)
+    console.log(
+      row
+        .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+        .join('  '),
+    );
 }
 
 /**
@@ -94,9 +114,16 @@ async function printSummary(db: Kysely<Database>, ids: string[], simulator: Prov
  * Postgres. Prints progress, then a per-province summary once every dossier is synced; then keeps running with
  * statuses moving until Ctrl-C (or exits with --exit).
  */
-export async function demoCommand(config: Config, options: DemoOptions, logger: Logger): Promise<{ exitCode: number; summary: DemoSummary }> {
+export async function demoCommand(
+  config: Config,
+  options: DemoOptions,
+  logger: Logger,
+): Promise<{ exitCode: number; summary: DemoSummary }> {
   for (const province of options.provinces) {
-    if (!currentProvince(province)) throw new UsageError(`fleet demo: --provinces: ${JSON.stringify(province)} is not a current province code; expected codes such as 01,79,48`);
+    if (!currentProvince(province))
+      throw new UsageError(
+        `fleet demo: --provinces: ${JSON.stringify(province)} is not a current province code; expected codes such as 01,79,48`,
+      );
   }
   await migrateCommand(config);
   const simulator = new ProvinceSimulator({
@@ -120,10 +147,14 @@ export async function demoCommand(config: Config, options: DemoOptions, logger: 
       pollIntervalMs: 1000,
     });
   }
-  if (options.progress) console.log(`Simulator on ${simulatorUrl}: ${options.provinces.length} provinces × ${options.dossiers} dossiers. Fleet on ${fleet.url} (metrics at ${fleet.url}/metrics).`);
+  if (options.progress)
+    console.log(
+      `Simulator on ${simulatorUrl}: ${options.provinces.length} provinces × ${options.dossiers} dossiers. Fleet on ${fleet.url} (metrics at ${fleet.url}/metrics).`,
+    );
 
   const expected = new Map<string, number>();
-  for (const row of simulator.truth()) if (!row.malformed) expected.set(row.provinceCode, (expected.get(row.provinceCode) ?? 0) + 1);
+  for (const row of simulator.truth())
+    if (!row.malformed) expected.set(row.provinceCode, (expected.get(row.provinceCode) ?? 0) + 1);
   const total = [...expected.values()].reduce((sum, count) => sum + count, 0);
   const started = performance.now();
   const progress = new Progress(process.stderr, 5_000);
@@ -133,7 +164,9 @@ export async function demoCommand(config: Config, options: DemoOptions, logger: 
     const done = [...expected].every(([province, count]) => (synced.get(province) ?? 0) >= count);
     const seconds = (performance.now() - started) / 1000;
     if (options.progress) {
-      const parts = [...expected.keys()].map((province) => `${province}: ${synced.get(province) ?? 0}/${expected.get(province)}`);
+      const parts = [...expected.keys()].map(
+        (province) => `${province}: ${synced.get(province) ?? 0}/${expected.get(province)}`,
+      );
       progress.update(`[${seconds.toFixed(1)} s] synced ${parts.join('  ')}`);
     }
     if (done) break;
@@ -151,7 +184,9 @@ export async function demoCommand(config: Config, options: DemoOptions, logger: 
   };
   if (options.progress) {
     await printSummary(fleet.db, ids, simulator, seconds);
-    console.log(`\n${total} dossiers in ${seconds.toFixed(1)} s: ${Math.round(summary.recordsPerSecond)} records/s end to end; writer ${Math.round(summary.writerRecordsPerSecond)} records/s per connection.`);
+    console.log(
+      `\n${total} dossiers in ${seconds.toFixed(1)} s: ${Math.round(summary.recordsPerSecond)} records/s end to end; writer ${Math.round(summary.writerRecordsPerSecond)} records/s per connection.`,
+    );
   }
 
   const shutdown = async () => {
@@ -163,5 +198,8 @@ export async function demoCommand(config: Config, options: DemoOptions, logger: 
     return { exitCode: 0, summary };
   }
   console.log('Statuses keep moving in the simulator and the fleet keeps them in step. Ctrl-C to stop.');
-  return { exitCode: await untilSignal(Promise.resolve({ stop: shutdown }), config.SHUTDOWN_TIMEOUT_MS, logger), summary };
+  return {
+    exitCode: await untilSignal(Promise.resolve({ stop: shutdown }), config.SHUTDOWN_TIMEOUT_MS, logger),
+    summary,
+  };
 }

@@ -31,7 +31,10 @@ export async function simulateCommand(options: SimulateOptions, logger: Logger):
       password: env.SIMULATOR_LGSP_PASSWORD,
     }).filter(([, value]) => value),
   );
-  if (options.apiKeyEnv && !apiKey) throw new UsageError(`fleet simulate: --api-key-env: environment variable ${options.apiKeyEnv} is not set; expected it to hold the API key`);
+  if (options.apiKeyEnv && !apiKey)
+    throw new UsageError(
+      `fleet simulate: --api-key-env: environment variable ${options.apiKeyEnv} is not set; expected it to hold the API key`,
+    );
   let simulator: ProvinceSimulator;
   try {
     simulator = new ProvinceSimulator({
@@ -48,11 +51,19 @@ export async function simulateCommand(options: SimulateOptions, logger: Logger):
     throw new UsageError(`fleet simulate: ${error instanceof Error ? error.message : String(error)}`);
   }
   const started = simulator.start(options.port, options.host);
-  const stopped = untilSignal(started.then(() => simulator), 10_000, logger);
+  const stopped = untilSignal(
+    started.then(() => simulator),
+    10_000,
+    logger,
+  );
   const url = await started;
   console.log(`simulator: ${options.provinces.length} provinces × ${options.dossiers} dossiers on ${url}`);
-  console.log(`  GET ${url}/api/dossiers?province=${options.provinces[0]}&updatedSince=yyyyMMddHHmmss&afterCode=&limit=1000`);
-  console.log(`  GET ${url}/igate/api/v1/provinces/${options.provinces[0]}/dossiers (OAuth2 at ${url}/igate/oauth/token)`);
+  console.log(
+    `  GET ${url}/api/dossiers?province=${options.provinces[0]}&updatedSince=yyyyMMddHHmmss&afterCode=&limit=1000`,
+  );
+  console.log(
+    `  GET ${url}/igate/api/v1/provinces/${options.provinces[0]}/dossiers (OAuth2 at ${url}/igate/oauth/token)`,
+  );
   console.log(`  GET ${url}/dvc/v2/records?province=${options.provinces[0]}   POST ${url}/lgsp/motcua/soap (SOAP)`);
   console.log(`  GET ${url}/_sim/truth (NDJSON)   POST ${url}/_sim/pause | /_sim/resume   GET ${url}/_sim/health`);
   return stopped;

@@ -1,6 +1,8 @@
 import type { SimulatedDossier } from './simulated-dossier.js';
 
-/** Where a page starts: everything updated at or after `updatedSince`, or strictly after (`updatedSince`, `afterCode`). */
+/**
+ * Where a page starts: everything updated at or after `updatedSince`, or strictly after (`updatedSince`, `afterCode`).
+ */
 export interface CursorStart {
   updatedSince: number | null;
   afterCode: string | null;
@@ -22,7 +24,8 @@ export class CursorIndex {
   constructor(dossiers: readonly SimulatedDossier[]) {
     const sorted = [...dossiers].sort(compareCursor);
     // Half-full runs leave room for inserts before the first split.
-    for (let from = 0; from < sorted.length; from += maxRunLength / 2) this.runs.push(sorted.slice(from, from + maxRunLength / 2));
+    for (let from = 0; from < sorted.length; from += maxRunLength / 2)
+      this.runs.push(sorted.slice(from, from + maxRunLength / 2));
   }
 
   /** Applies `change` to a dossier of this index and moves it to its new place. */
@@ -38,7 +41,8 @@ export class CursorIndex {
    */
   page(start: CursorStart, limit: number, skip = 0): { dossiers: SimulatedDossier[]; hasMore: boolean } {
     let [run, position] = this.startOf(start);
-    // Skipping whole runs at a time keeps a deep offset cheap: offset 100,000 walks a few hundred runs, not 100,000 dossiers.
+    // Skipping whole runs at a time keeps a deep offset cheap: offset 100,000 walks a few hundred runs, not 100,000
+    // dossiers.
     let toSkip = skip;
     while (toSkip > 0 && run < this.runs.length) {
       const left = (this.runs[run] as SimulatedDossier[]).length - position;
@@ -88,7 +92,8 @@ export class CursorIndex {
     }
     const entries = this.runs[run] as SimulatedDossier[];
     entries.splice(position, 0, dossier);
-    if (entries.length > maxRunLength) this.runs.splice(run, 1, entries.slice(0, maxRunLength / 2), entries.slice(maxRunLength / 2));
+    if (entries.length > maxRunLength)
+      this.runs.splice(run, 1, entries.slice(0, maxRunLength / 2), entries.slice(maxRunLength / 2));
   }
 
   /**
@@ -100,7 +105,9 @@ export class CursorIndex {
       const order = compareKey(dossier, updatedAt, code);
       return order > 0 || (order === 0 && !strict);
     };
-    const run = firstIndex(this.runs.length, (index) => isAtOrAfter((this.runs[index] as SimulatedDossier[]).at(-1) as SimulatedDossier));
+    const run = firstIndex(this.runs.length, (index) =>
+      isAtOrAfter((this.runs[index] as SimulatedDossier[]).at(-1) as SimulatedDossier),
+    );
     const entries = this.runs[run];
     return [run, entries ? firstIndex(entries.length, (index) => isAtOrAfter(entries[index] as SimulatedDossier)) : 0];
   }

@@ -17,19 +17,112 @@ export interface GenerationOptions {
 // Agencies follow the 2025 reorganisation (planning merged into finance, transport into construction).
 const procedures: readonly Procedure[] = [
   { code: '1.001193', name: 'Đăng ký khai sinh', sectorCode: 'HOTICH', agencyNumber: '01', agencyName: 'Sở Tư pháp' },
-  { code: '2.000477', name: 'Cấp Phiếu lý lịch tư pháp', sectorCode: 'LLTP', agencyNumber: '01', agencyName: 'Sở Tư pháp' },
-  { code: '1.004227', name: 'Đăng ký biến động quyền sử dụng đất', sectorCode: 'DATDAI', agencyNumber: '02', agencyName: 'Sở Nông nghiệp và Môi trường' },
-  { code: '2.001610', name: 'Đăng ký thành lập doanh nghiệp tư nhân', sectorCode: 'DKKD', agencyNumber: '03', agencyName: 'Sở Tài chính' },
-  { code: '1.009994', name: 'Cấp giấy phép xây dựng', sectorCode: 'XAYDUNG', agencyNumber: '04', agencyName: 'Sở Xây dựng' },
-  { code: '1.002804', name: 'Cấp đổi giấy phép lái xe', sectorCode: 'GPLX', agencyNumber: '04', agencyName: 'Sở Xây dựng' },
+  {
+    code: '2.000477',
+    name: 'Cấp Phiếu lý lịch tư pháp',
+    sectorCode: 'LLTP',
+    agencyNumber: '01',
+    agencyName: 'Sở Tư pháp',
+  },
+  {
+    code: '1.004227',
+    name: 'Đăng ký biến động quyền sử dụng đất',
+    sectorCode: 'DATDAI',
+    agencyNumber: '02',
+    agencyName: 'Sở Nông nghiệp và Môi trường',
+  },
+  {
+    code: '2.001610',
+    name: 'Đăng ký thành lập doanh nghiệp tư nhân',
+    sectorCode: 'DKKD',
+    agencyNumber: '03',
+    agencyName: 'Sở Tài chính',
+  },
+  {
+    code: '1.009994',
+    name: 'Cấp giấy phép xây dựng',
+    sectorCode: 'XAYDUNG',
+    agencyNumber: '04',
+    agencyName: 'Sở Xây dựng',
+  },
+  {
+    code: '1.002804',
+    name: 'Cấp đổi giấy phép lái xe',
+    sectorCode: 'GPLX',
+    agencyNumber: '04',
+    agencyName: 'Sở Xây dựng',
+  },
 ];
 
-const channels = [[1, 40], [2, 55], [3, 5]] as const; // in person, online, post
-const applicantTypes = [[1, 85], [2, 8], [3, 2], [4, 5]] as const; // citizen, business, agency, other
-const familyNames = ['Nguyễn', 'Trần', 'Lê', 'Phạm', 'Hoàng', 'Huỳnh', 'Phan', 'Vũ', 'Võ', 'Đặng', 'Bùi', 'Đỗ', 'Hồ', 'Ngô', 'Dương', 'Lý'];
+const channels = [
+  [1, 40],
+  [2, 55],
+  [3, 5],
+] as const; // in person, online, post
+const applicantTypes = [
+  [1, 85],
+  [2, 8],
+  [3, 2],
+  [4, 5],
+] as const; // citizen, business, agency, other
+const familyNames = [
+  'Nguyễn',
+  'Trần',
+  'Lê',
+  'Phạm',
+  'Hoàng',
+  'Huỳnh',
+  'Phan',
+  'Vũ',
+  'Võ',
+  'Đặng',
+  'Bùi',
+  'Đỗ',
+  'Hồ',
+  'Ngô',
+  'Dương',
+  'Lý',
+];
 const middleNames = ['Văn', 'Thị', 'Hữu', 'Đức', 'Minh', 'Ngọc', 'Thanh', 'Quốc', 'Thu', 'Gia'];
-const givenNames = ['An', 'Bình', 'Châu', 'Dũng', 'Giang', 'Hà', 'Hải', 'Hạnh', 'Hùng', 'Hương', 'Khánh', 'Lan', 'Linh', 'Long', 'Mai', 'Nam', 'Nga', 'Phúc', 'Phương', 'Quân', 'Sơn', 'Tâm', 'Thảo', 'Trang', 'Tuấn', 'Vy', 'Yến'];
-const streets = ['Lê Lợi', 'Trần Hưng Đạo', 'Nguyễn Huệ', 'Hai Bà Trưng', 'Lý Thường Kiệt', 'Phan Chu Trinh', 'Quang Trung', 'Điện Biên Phủ'];
+const givenNames = [
+  'An',
+  'Bình',
+  'Châu',
+  'Dũng',
+  'Giang',
+  'Hà',
+  'Hải',
+  'Hạnh',
+  'Hùng',
+  'Hương',
+  'Khánh',
+  'Lan',
+  'Linh',
+  'Long',
+  'Mai',
+  'Nam',
+  'Nga',
+  'Phúc',
+  'Phương',
+  'Quân',
+  'Sơn',
+  'Tâm',
+  'Thảo',
+  'Trang',
+  'Tuấn',
+  'Vy',
+  'Yến',
+];
+const streets = [
+  'Lê Lợi',
+  'Trần Hưng Đạo',
+  'Nguyễn Huệ',
+  'Hai Bà Trưng',
+  'Lý Thường Kiệt',
+  'Phan Chu Trinh',
+  'Quang Trung',
+  'Điện Biên Phủ',
+];
 const wards = ['Hoàn Kiếm', 'Ba Đình', 'Bến Thành', 'Tân Định', 'Hải Châu', 'Ninh Kiều', 'Thủy Xuân', 'Hạc Thành'];
 
 /**
@@ -37,7 +130,11 @@ const wards = ['Hoàn Kiếm', 'Ba Đình', 'Bến Thành', 'Tân Định', 'H�
  * so its dates agree with its status, and is then moved by whole days so its latest event falls in the 30
  * days before baseTime (whole days keep every early / on-time / late verdict intact).
  */
-export function generateProvinceDossiers(provinceCode: string, count: number, options: GenerationOptions): SimulatedDossier[] {
+export function generateProvinceDossiers(
+  provinceCode: string,
+  count: number,
+  options: GenerationOptions,
+): SimulatedDossier[] {
   // Separate streams: changing the malformed rate must not change the dossiers themselves.
   const random = seededRandom(deriveSeed(options.seed, provinceCode));
   const malformedRandom = seededRandom(deriveSeed(options.seed, `${provinceCode}:malformed`));
@@ -83,7 +180,10 @@ export function generateProvinceDossiers(provinceCode: string, count: number, op
   return dossiers;
 }
 
-/** Moves every business date by whole days (keeping times of day) so the latest event lands within the day before `target`. */
+/**
+ * Moves every business date by whole days (keeping times of day) so the latest event lands within the day before
+ * `target`.
+ */
 function shiftWholeDays(dossier: SimulatedDossier, target: number): void {
   const delta = Math.floor((target - dossier.lastEventAt) / day) * day;
   dossier.submittedAt += delta;

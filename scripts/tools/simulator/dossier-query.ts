@@ -20,10 +20,14 @@ export interface DossierQuery {
 }
 
 /** Reads the query string of `GET /api/dossiers`; throws BadRequestError for anything the dialect rejects. */
-export function parseDossierQuery(query: Readonly<Record<string, unknown>>, provinces: { has(code: string): boolean }): DossierQuery {
+export function parseDossierQuery(
+  query: Readonly<Record<string, unknown>>,
+  provinces: { has(code: string): boolean },
+): DossierQuery {
   const provinceCode = single(query, 'province');
   if (provinceCode === null) throw new BadRequestError('province is required');
-  if (!provinces.has(provinceCode)) throw new BadRequestError(`province ${JSON.stringify(provinceCode)} is not served here`);
+  if (!provinces.has(provinceCode))
+    throw new BadRequestError(`province ${JSON.stringify(provinceCode)} is not served here`);
 
   const limitText = single(query, 'limit');
   const limit = limitText === null ? defaultPageSize : Number(limitText);

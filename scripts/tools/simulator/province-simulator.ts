@@ -254,7 +254,8 @@ export class ProvinceSimulator {
           const { dossiers, hasMore } = index.page(query.start, query.limit);
           return { items: dossiers.map(toPortalItem), hasMore };
         } catch (error) {
-          if (error instanceof BadRequestError) return reply.code(400).send({ code: 'bad_request', message: error.message });
+          if (error instanceof BadRequestError)
+            return reply.code(400).send({ code: 'bad_request', message: error.message });
           throw error;
         }
       });
@@ -291,16 +292,23 @@ export class ProvinceSimulator {
 
 function validate(options: SimulatorOptions): void {
   const { provinces, dossiersPerProvince } = options;
-  if (!Array.isArray(provinces) || provinces.length === 0) throw new Error('provinces must list at least one province code');
+  if (!Array.isArray(provinces) || provinces.length === 0)
+    throw new Error('provinces must list at least one province code');
   for (const code of provinces) {
-    if (typeof code !== 'string' || !/^\d{2}$/.test(code)) throw new Error(`province code ${JSON.stringify(code)} is not two digits`);
+    if (typeof code !== 'string' || !/^\d{2}$/.test(code))
+      throw new Error(`province code ${JSON.stringify(code)} is not two digits`);
   }
   if (new Set(provinces).size !== provinces.length) throw new Error('provinces must not repeat a code');
-  if (!Number.isInteger(dossiersPerProvince) || dossiersPerProvince < 0) throw new Error('dossiersPerProvince must be a whole number');
+  if (!Number.isInteger(dossiersPerProvince) || dossiersPerProvince < 0)
+    throw new Error('dossiersPerProvince must be a whole number');
   if (options.seed !== undefined && !Number.isInteger(options.seed)) throw new Error('seed must be an integer');
-  if (options.baseTime !== undefined && Number.isNaN(options.baseTime.getTime())) throw new Error('baseTime is not a valid date');
+  if (options.baseTime !== undefined && Number.isNaN(options.baseTime.getTime()))
+    throw new Error('baseTime is not a valid date');
   if (options.tickMs !== undefined && !(options.tickMs > 0)) throw new Error('tickMs must be positive');
-  if (options.changesPerTick !== undefined && !(Number.isInteger(options.changesPerTick) && options.changesPerTick >= 1)) {
+  if (
+    options.changesPerTick !== undefined &&
+    !(Number.isInteger(options.changesPerTick) && options.changesPerTick >= 1)
+  ) {
     throw new Error('changesPerTick must be a positive integer');
   }
   const rate = options.malformedRate;
@@ -308,7 +316,8 @@ function validate(options: SimulatorOptions): void {
   if (options.apiKey === '') throw new Error('apiKey must not be empty (leave it out to disable the check)');
   validateCredentials(options.credentials ?? {});
   const ttl = options.tokenTtlSeconds;
-  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 1)) throw new Error('tokenTtlSeconds must be a positive whole number');
+  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 1))
+    throw new Error('tokenTtlSeconds must be a positive whole number');
 }
 
 function validateCredentials(credentials: SimulatorCredentials): void {

@@ -12,13 +12,46 @@ type Choices = readonly (readonly [DossierStatus, number])[];
  * without an entry is final.
  */
 export const nextStatusWeights: Readonly<Partial<Record<DossierStatus, Choices>>> = {
-  1: [[2, 60], [4, 30], [3, 7], [7, 3]],
-  2: [[4, 85], [5, 5], [6, 2], [9, 3], [7, 3], [8, 2]],
-  4: [[9, 60], [5, 20], [6, 10], [7, 5], [8, 5]],
-  5: [[4, 60], [2, 20], [6, 5], [9, 2], [7, 10], [8, 3]],
-  6: [[4, 80], [9, 10], [7, 5], [8, 5]],
+  1: [
+    [2, 60],
+    [4, 30],
+    [3, 7],
+    [7, 3],
+  ],
+  2: [
+    [4, 85],
+    [5, 5],
+    [6, 2],
+    [9, 3],
+    [7, 3],
+    [8, 2],
+  ],
+  4: [
+    [9, 60],
+    [5, 20],
+    [6, 10],
+    [7, 5],
+    [8, 5],
+  ],
+  5: [
+    [4, 60],
+    [2, 20],
+    [6, 5],
+    [9, 2],
+    [7, 10],
+    [8, 3],
+  ],
+  6: [
+    [4, 80],
+    [9, 10],
+    [7, 5],
+    [8, 5],
+  ],
   8: [[4, 100]],
-  9: [[10, 90], [4, 10]],
+  9: [
+    [10, 90],
+    [4, 10],
+  ],
 };
 
 /** True when no further status can follow (3 refused, 7 withdrawn, 10 returned). */
@@ -68,7 +101,11 @@ function stepDelay(dossier: SimulatedDossier, to: DossierStatus, random: Random)
   return random.between(hour, 3 * day);
 }
 
-const finishOutcomes = [['early', 55], ['on_time', 30], ['late', 15]] as const;
+const finishOutcomes = [
+  ['early', 55],
+  ['on_time', 30],
+  ['late', 15],
+] as const;
 
 /** A finish time that is early, on the due day or late in roughly the proportions dashboards show. */
 function finishTime(dossier: SimulatedDossier, random: Random, clock: number): number {

@@ -16,11 +16,23 @@ afterEach(async () => {
 });
 
 const paginations: Record<VendorOptions['pagination'], { query: Record<string, string>; pagination: unknown }> = {
-  pageNumber: { query: { page: '{{page}}', size: '{{pageSize}}' }, pagination: { type: 'pageNumber', pageSize: 7, firstPage: 1 } },
+  pageNumber: {
+    query: { page: '{{page}}', size: '{{pageSize}}' },
+    pagination: { type: 'pageNumber', pageSize: 7, firstPage: 1 },
+  },
   offset: { query: { offset: '{{offset}}', size: '{{limit}}' }, pagination: { type: 'offset', pageSize: 7 } },
-  nextLinkBody: { query: { size: '{{pageSize}}' }, pagination: { type: 'nextLink', from: 'body', path: 'links.next', pageSize: 7 } },
-  nextLinkHeader: { query: { size: '{{pageSize}}' }, pagination: { type: 'nextLink', from: 'linkHeader', pageSize: 7 } },
-  cursorToken: { query: { size: '{{pageSize}}', token: '{{token}}' }, pagination: { type: 'cursorToken', path: 'next', pageSize: 7 } },
+  nextLinkBody: {
+    query: { size: '{{pageSize}}' },
+    pagination: { type: 'nextLink', from: 'body', path: 'links.next', pageSize: 7 },
+  },
+  nextLinkHeader: {
+    query: { size: '{{pageSize}}' },
+    pagination: { type: 'nextLink', from: 'linkHeader', pageSize: 7 },
+  },
+  cursorToken: {
+    query: { size: '{{pageSize}}', token: '{{token}}' },
+    pagination: { type: 'cursorToken', path: 'next', pageSize: 7 },
+  },
 };
 
 function definition(url: string, style: VendorOptions['pagination'], extra: Record<string, unknown> = {}) {
@@ -36,9 +48,13 @@ function definition(url: string, style: VendorOptions['pagination'], extra: Reco
   });
 }
 
-const connector = (config: ReturnType<typeof definition>) => new DeclarativeConnector({ id: 'walk', sourceProvinceCode: '79', sourceCodeSet: '2025', config });
+const connector = (config: ReturnType<typeof definition>) =>
+  new DeclarativeConnector({ id: 'walk', sourceProvinceCode: '79', sourceCodeSet: '2025', config });
 
-/** Reads at most `pages` pages from the committed cursor, as a run does; the cursor comes back through JSON, as from Postgres. */
+/**
+ * Reads at most `pages` pages from the committed cursor, as a run does; the cursor comes back through JSON, as from
+ * Postgres.
+ */
 async function run(source: DeclarativeConnector, committed: Cursor | null, pages = Infinity) {
   const codes: string[] = [];
   const cursors: Cursor[] = [];
@@ -91,7 +107,9 @@ describe('a walk stopped after some pages goes on from the committed cursor', ()
     // Newest first: the newest update time is on the first page, the oldest on the last.
     const reversed = [...records].reverse();
     server = new VendorServer({ records: reversed, pagination: 'pageNumber' });
-    const config = definition(await server.start(), 'pageNumber', { incremental: { cursorField: 'updatedAt', cursorFormat: 'yyyy-MM-ddTHH:mm:ss', sorted: false, lookbackSeconds: 0 } });
+    const config = definition(await server.start(), 'pageNumber', {
+      incremental: { cursorField: 'updatedAt', cursorFormat: 'yyyy-MM-ddTHH:mm:ss', sorted: false, lookbackSeconds: 0 },
+    });
     const first = await run(connector(config), null, 2);
     expect(first.cursors.map((cursor) => (cursor as { since: unknown }).since)).toEqual([null, null]);
     const second = await run(connector(config), first.last);
@@ -102,12 +120,25 @@ describe('a walk stopped after some pages goes on from the committed cursor', ()
   });
 
   it('a walk in time windows goes on in the window it stopped in', async () => {
-    const hourly: VendorRecord[] = Array.from({ length: 20 }, (_, i) => ({ code: `h${String(i).padStart(2, '0')}`, state: 'processing', updatedAt: `2026-11-20T${String(Math.floor(i / 2)).padStart(2, '0')}:${i % 2 === 0 ? '10' : '40'}:00` }));
+    const hourly: VendorRecord[] = Array.from({ length: 20 }, (_, i) => ({
+      code: `h${String(i).padStart(2, '0')}`,
+      state: 'processing',
+      updatedAt: `2026-11-20T${String(Math.floor(i / 2)).padStart(2, '0')}:${i % 2 === 0 ? '10' : '40'}:00`,
+    }));
     server = new VendorServer({ records: hourly, pagination: 'pageNumber' });
     const config = definition(await server.start(), 'pageNumber', {
-      request: { path: '/records', query: { since: '{{windowStart}}', until: '{{windowEnd}}', page: '{{page}}', size: '{{pageSize}}' } },
+      request: {
+        path: '/records',
+        query: { since: '{{windowStart}}', until: '{{windowEnd}}', page: '{{page}}', size: '{{pageSize}}' },
+      },
       pagination: { type: 'pageNumber', pageSize: 3, firstPage: 1 },
-      incremental: { cursorField: 'updatedAt', cursorFormat: 'yyyy-MM-ddTHH:mm:ss', startDate: '2026-11-20', windowHours: 4, lookbackSeconds: 0 },
+      incremental: {
+        cursorField: 'updatedAt',
+        cursorFormat: 'yyyy-MM-ddTHH:mm:ss',
+        startDate: '2026-11-20',
+        windowHours: 4,
+        lookbackSeconds: 0,
+      },
     });
     // Four pages: the three of the first window (8 records), and the first of the second.
     const first = await run(connector(config), null, 4);
@@ -122,7 +153,9 @@ describe('a walk stopped after some pages goes on from the committed cursor', ()
 describe('cursors stored before walks were saved, and positions that no longer fit', () => {
   it('reads a stored {since} cursor as before: a new walk from the since-time minus the look-back, after it in order', async () => {
     server = new VendorServer({ records: vendorRecords(30), pagination: 'pageNumber' });
-    const config = definition(await server.start(), 'pageNumber', { incremental: { cursorField: 'updatedAt', cursorFormat: 'yyyy-MM-ddTHH:mm:ss', lookbackSeconds: 2 } });
+    const config = definition(await server.start(), 'pageNumber', {
+      incremental: { cursorField: 'updatedAt', cursorFormat: 'yyyy-MM-ddTHH:mm:ss', lookbackSeconds: 2 },
+    });
     const source = connector(config);
     const stored = { since: '2026-11-20T01:00:09.000Z' };
     const resumed = await run(source, stored);
@@ -160,10 +193,21 @@ describe('a saved next link', () => {
       const url = new URL(request.url ?? '/', 'http://loopback');
       seen.push(url.searchParams.getAll('apikey').join('|'));
       const after = Number(url.searchParams.get('after') ?? 0);
-      const items = after < 4 ? [{ code: `k${after}`, state: 'done' }, { code: `k${after + 1}`, state: 'done' }] : [];
+      const items =
+        after < 4
+          ? [
+              { code: `k${after}`, state: 'done' },
+              { code: `k${after + 1}`, state: 'done' },
+            ]
+          : [];
       response.writeHead(200, { 'content-type': 'application/json' });
       // The vendor echoes the key in its next links.
-      response.end(JSON.stringify({ data: { items }, links: { next: items.length ? `/records?apikey=${url.searchParams.get('apikey')}&after=${after + 2}` : null } }));
+      response.end(
+        JSON.stringify({
+          data: { items },
+          links: { next: items.length ? `/records?apikey=${url.searchParams.get('apikey')}&after=${after + 2}` : null },
+        }),
+      );
     });
     await new Promise<void>((resolve) => keyServer!.listen(0, '127.0.0.1', resolve));
     process.env.TEST_WALK_API_KEY = 'k-secret-123';

@@ -38,9 +38,11 @@ describe('a push-only definition', () => {
     const connector = createConnector({ ...definition });
     expect(canRead(connector)).toBe(false);
     expect(isPolled(definition)).toBe(false);
-    expect(connector.webhookItems!({ data: [{ code: 'A-1', state: 'done', changedAt: '2026-11-27T08:00:00' }] }).map((item) => connector.map(item))).toMatchObject([
-      { dossierCode: 'A-1', status: 10, sourceUpdatedAt: new Date('2026-11-27T01:00:00Z') },
-    ]);
+    expect(
+      connector.webhookItems!({ data: [{ code: 'A-1', state: 'done', changedAt: '2026-11-27T08:00:00' }] }).map(
+        (item) => connector.map(item),
+      ),
+    ).toMatchObject([{ dossierCode: 'A-1', status: 10, sourceUpdatedAt: new Date('2026-11-27T01:00:00Z') }]);
     expect(connector.mappedFields()).toEqual([
       { field: 'dossierCode', path: 'code' },
       { field: 'status', path: 'state' },
@@ -55,21 +57,39 @@ describe('a push-only definition', () => {
   it('needs fields.sourceUpdatedAt: it has no incremental.cursorField to take it from', () => {
     const definition = pushOnly();
     definition.fields = { dossierCode: 'code', status: 'state' };
-    expect(problemsOf(definition)).toEqual([expect.stringMatching(/^fields\.sourceUpdatedAt: expected where each update says when it last changed \(e\.g\. updatedAt\): required, since a push-only connector has no incremental\.cursorField/)]);
+    expect(problemsOf(definition)).toEqual([
+      expect.stringMatching(
+        /^fields\.sourceUpdatedAt: expected where each update says when it last changed \(e\.g\. updatedAt\): required, since a push-only connector has no incremental\.cursorField/,
+      ),
+    ]);
   });
 
   it('refuses, by name, every section about reading the system and a schedule', () => {
-    for (const [key, value] of Object.entries({ auth: { type: 'none' }, pagination: { type: 'none' }, incremental: { cursorField: 'changedAt', cursorFormat: 'iso' }, rateLimit: {}, retry: {}, breaker: {} })) {
+    for (const [key, value] of Object.entries({
+      auth: { type: 'none' },
+      pagination: { type: 'none' },
+      incremental: { cursorField: 'changedAt', cursorFormat: 'iso' },
+      rateLimit: {},
+      retry: {},
+      breaker: {},
+    })) {
       expect(problemsOf({ ...pushOnly(), [key]: value }), key).toEqual([
         `${key}: a push-only connector (webhook without http, request and records) is never polled, so it has no ${key}; remove it, or add http, request and records to poll the system`,
       ]);
     }
-    expect(problemsOf({ ...pushOnly(), schedule: { pollIntervalSeconds: 30 } })).toEqual([expect.stringMatching(/^schedule: a push-only connector .* is never polled, so it has no schedule/)]);
+    expect(problemsOf({ ...pushOnly(), schedule: { pollIntervalSeconds: 30 } })).toEqual([
+      expect.stringMatching(/^schedule: a push-only connector .* is never polled, so it has no schedule/),
+    ]);
   });
 
   it('still reports its other problems path by path', () => {
     const problems = problemsOf({ ...pushOnly(), webhook: { recordsPath: 'a..b' }, statuses: { map: { done: 11 } } });
-    expect(problems).toEqual(expect.arrayContaining([expect.stringMatching(/^webhook\.recordsPath: expected a path/), expect.stringMatching(/^statuses\.map\.done: expected a national status code 1-10, got 11$/)]));
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^webhook\.recordsPath: expected a path/),
+        expect.stringMatching(/^statuses\.map\.done: expected a national status code 1-10, got 11$/),
+      ]),
+    );
   });
 });
 
@@ -88,7 +108,9 @@ describe('a polled definition', () => {
   it('needs fields.sourceUpdatedAt without incremental, and not with it', () => {
     const definition = validDefinition();
     delete definition.incremental;
-    expect(problemsOf(definition)).toEqual(['fields.sourceUpdatedAt: expected where each record says when it last changed (e.g. updatedAt): required unless incremental.cursorField says it']);
+    expect(problemsOf(definition)).toEqual([
+      'fields.sourceUpdatedAt: expected where each record says when it last changed (e.g. updatedAt): required unless incremental.cursorField says it',
+    ]);
     definition.fields = { ...(definition.fields as object), sourceUpdatedAt: { path: 'updatedAt', format: 'iso' } };
     expect(parseDefinition(definition).config).not.toHaveProperty('incremental');
   });
@@ -103,7 +125,14 @@ describe('a polled definition', () => {
 });
 
 it('a definition with neither the polled sections nor a webhook says what each kind needs, in one line', () => {
-  expect(problemsOf({ id: 'x', province: { code: '79' }, fields: { dossierCode: 'code', status: 'state' }, statuses: { preset: 'english' } })).toEqual([
+  expect(
+    problemsOf({
+      id: 'x',
+      province: { code: '79' },
+      fields: { dossierCode: 'code', status: 'state' },
+      statuses: { preset: 'english' },
+    }),
+  ).toEqual([
     '(top level): expected the sections of a polled connector (http, request, records, fields, statuses) or of one whose system only pushes (webhook, fields, statuses); got neither http, request and records nor webhook',
   ]);
 });
@@ -113,6 +142,11 @@ it('the push-only example in connectors/examples/ is valid and never polled', ()
   const definition = parseDefinitionText(text, 'danang-push.yaml');
   expect(isPolled(definition)).toBe(false);
   const connector = createConnector(definition);
-  const sample = JSON.parse(readFileSync(new URL('../../../connectors/examples/danang-push.sample.json', import.meta.url), 'utf8')) as unknown;
-  expect(connector.webhookItems!(sample).map((item) => connector.map(item).dossierCode)).toEqual(['000.00.15.H49-261120-0001', '000.00.12.H48-261121-0002']);
+  const sample = JSON.parse(
+    readFileSync(new URL('../../../connectors/examples/danang-push.sample.json', import.meta.url), 'utf8'),
+  ) as unknown;
+  expect(connector.webhookItems!(sample).map((item) => connector.map(item).dossierCode)).toEqual([
+    '000.00.15.H49-261120-0001',
+    '000.00.12.H48-261121-0002',
+  ]);
 });

@@ -16,7 +16,15 @@ it('retries a status its retry section lists, and not a 4xx it does not list', a
         rateLimit: { requestsPerSecond: 1000 },
         ...(transientStatusCodes ? { retry: { transientStatusCodes } } : {}),
       });
-      return { connector: new DeclarativeConnector({ id: 'transient-statuses', sourceProvinceCode: '79', sourceCodeSet: '2025', config }), config };
+      return {
+        connector: new DeclarativeConnector({
+          id: 'transient-statuses',
+          sourceProvinceCode: '79',
+          sourceCodeSet: '2025',
+          config,
+        }),
+        config,
+      };
     },
     { status: 200, body: JSON.stringify({ items: [] }), contentType: 'application/json' },
   );

@@ -9,7 +9,9 @@ import { validDefinition } from './valid-definition.js';
 const nfc = (text: string) => text.normalize('NFC');
 const nfd = (text: string) => text.normalize('NFD');
 
-/** A mapper whose value maps are written as `keys` says (NFC or NFD), as a definition file saved by any editor may be. */
+/**
+ * A mapper whose value maps are written as `keys` says (NFC or NFD), as a definition file saved by any editor may be.
+ */
 function mapper(keys: (text: string) => string, extra: Record<string, unknown> = {}): RecordMapper {
   const config = declarativeConfig.parse({
     http: { baseUrl: 'https://motcua.example.gov.vn' },
@@ -19,8 +21,14 @@ function mapper(keys: (text: string) => string, extra: Record<string, unknown> =
       dossierCode: 'code',
       status: 'state',
       sourceUpdatedAt: { path: 'updatedAt', format: 'iso' },
-      channel: { path: 'kenh', map: { [keys('Trực tiếp')]: 1, [keys('Trực tuyến')]: 2, [keys('Bưu chính công ích')]: 3 } },
-      applicantType: { path: 'doiTuong', map: { [keys('Công dân')]: 1, [keys('Doanh nghiệp')]: 2, [keys('Cơ quan nhà nước')]: 3, [keys('Tổ chức')]: 4 } },
+      channel: {
+        path: 'kenh',
+        map: { [keys('Trực tiếp')]: 1, [keys('Trực tuyến')]: 2, [keys('Bưu chính công ích')]: 3 },
+      },
+      applicantType: {
+        path: 'doiTuong',
+        map: { [keys('Công dân')]: 1, [keys('Doanh nghiệp')]: 2, [keys('Cơ quan nhà nước')]: 3, [keys('Tổ chức')]: 4 },
+      },
       provinceCodeSet: { path: 'boMa', map: { [keys('Mã mới')]: '2025', [keys('Mã cũ')]: '2008' } },
       ...extra,
     },
@@ -29,13 +37,29 @@ function mapper(keys: (text: string) => string, extra: Record<string, unknown> =
   return new RecordMapper(config);
 }
 
-const record = (overrides: Record<string, unknown>) => ({ code: 'H56.2026.1', state: 'done', updatedAt: '2026-11-27T08:00:00+07:00', kenh: 'Trực tuyến', doiTuong: 'Công dân', boMa: 'Mã mới', ...overrides });
+const record = (overrides: Record<string, unknown>) => ({
+  code: 'H56.2026.1',
+  state: 'done',
+  updatedAt: '2026-11-27T08:00:00+07:00',
+  kenh: 'Trực tuyến',
+  doiTuong: 'Công dân',
+  boMa: 'Mã mới',
+  ...overrides,
+});
 
 describe('a vendor value is compared with a value map after Unicode NFC and trimming, on both sides', () => {
-  for (const [written, keys] of [['NFC', nfc], ['NFD', nfd]] as const) {
-    for (const [sent, value] of [['NFC', nfc], ['NFD', nfd]] as const) {
+  for (const [written, keys] of [
+    ['NFC', nfc],
+    ['NFD', nfd],
+  ] as const) {
+    for (const [sent, value] of [
+      ['NFC', nfc],
+      ['NFD', nfd],
+    ] as const) {
       it(`a definition written in ${written} maps a vendor's ${sent} text`, () => {
-        const mapped = mapper(keys).map(record({ kenh: value('Trực tuyến'), doiTuong: value('Doanh nghiệp'), boMa: value('Mã cũ') }));
+        const mapped = mapper(keys).map(
+          record({ kenh: value('Trực tuyến'), doiTuong: value('Doanh nghiệp'), boMa: value('Mã cũ') }),
+        );
         expect(mapped).toMatchObject({ channel: 2, applicantType: 2, provinceCodeSet: '2008' });
       });
     }
@@ -43,7 +67,11 @@ describe('a vendor value is compared with a value map after Unicode NFC and trim
 
   it('maps NFD and NFC text to the same code for every entry', () => {
     const source = mapper(nfc);
-    for (const [label, code] of [['Trực tiếp', 1], ['Trực tuyến', 2], ['Bưu chính công ích', 3]] as const) {
+    for (const [label, code] of [
+      ['Trực tiếp', 1],
+      ['Trực tuyến', 2],
+      ['Bưu chính công ích', 3],
+    ] as const) {
       expect(source.map(record({ kenh: nfd(label) })).channel).toBe(code);
       expect(source.map(record({ kenh: nfc(label) })).channel).toBe(code);
     }
@@ -61,7 +89,9 @@ describe('a vendor value is compared with a value map after Unicode NFC and trim
     expect(error.reason).toBe('bad_value');
     expect(error.message).toContain('kenh');
     // The accepted values are listed as the definition means them (NFC), quoted so white space shows.
-    expect(error.message).toContain(`expected one of "${nfc('Trực tiếp')}", "${nfc('Trực tuyến')}", "${nfc('Bưu chính công ích')}"`);
+    expect(error.message).toContain(
+      `expected one of "${nfc('Trực tiếp')}", "${nfc('Trực tuyến')}", "${nfc('Bưu chính công ích')}"`,
+    );
   });
 
   it('compares statuses the same way, when case matters too', () => {
@@ -69,7 +99,11 @@ describe('a vendor value is compared with a value map after Unicode NFC and trim
       http: { baseUrl: 'https://motcua.example.gov.vn' },
       request: { path: '/records' },
       records: { path: 'data' },
-      fields: { dossierCode: 'code', status: { path: 'state', trim: false }, sourceUpdatedAt: { path: 'updatedAt', format: 'iso' } },
+      fields: {
+        dossierCode: 'code',
+        status: { path: 'state', trim: false },
+        sourceUpdatedAt: { path: 'updatedAt', format: 'iso' },
+      },
       statuses: { map: { [nfd('Đã trả kết quả')]: 10, TT04: 4 }, ignoreCase: false },
     });
     const source = new RecordMapper(config);
@@ -79,14 +113,19 @@ describe('a vendor value is compared with a value map after Unicode NFC and trim
   });
 
   it('maps a number sent by the vendor as its text', () => {
-    expect(mapper(nfc, { channel: { path: 'kenh', map: { '1': 1, '2': 2 } } }).map(record({ kenh: 2 })).channel).toBe(2);
+    expect(mapper(nfc, { channel: { path: 'kenh', map: { '1': 1, '2': 2 } } }).map(record({ kenh: 2 })).channel).toBe(
+      2,
+    );
   });
 });
 
 describe('a value map whose keys are one text after NFC and trimming, with different codes, is refused when the definition loads', () => {
   it('names the field and both keys', () => {
     const definition = validDefinition();
-    (definition.fields as Record<string, unknown>).channel = { path: 'kenh', map: { [nfc('Trực tuyến')]: 2, [`${nfd('Trực tuyến')} `]: 3 } };
+    (definition.fields as Record<string, unknown>).channel = {
+      path: 'kenh',
+      map: { [nfc('Trực tuyến')]: 2, [`${nfd('Trực tuyến')} `]: 3 },
+    };
     let problems: string[] = [];
     try {
       parseDefinition(definition);
@@ -95,12 +134,17 @@ describe('a value map whose keys are one text after NFC and trimming, with diffe
       problems = error.problems;
     }
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/^fields\.channel\.map: .* and .* are the same text after Unicode NFC and trimming but map to 2 and 3; keep one$/);
+    expect(problems[0]).toMatch(
+      /^fields\.channel\.map: .* and .* are the same text after Unicode NFC and trimming but map to 2 and 3; keep one$/,
+    );
   });
 
   it('accepts such keys when they map to the same code', () => {
     const definition = validDefinition();
-    (definition.fields as Record<string, unknown>).channel = { path: 'kenh', map: { [nfc('Trực tuyến')]: 2, [nfd('Trực tuyến')]: 2 } };
+    (definition.fields as Record<string, unknown>).channel = {
+      path: 'kenh',
+      map: { [nfc('Trực tuyến')]: 2, [nfd('Trực tuyến')]: 2 },
+    };
     expect(() => parseDefinition(definition)).not.toThrow();
   });
 });

@@ -17,13 +17,26 @@ afterEach(async () => {
  */
 function vendorTime(text: string): number {
   const minute = /^(\d{2})\/(\d{2})\/(\d{4}) (\d{2}):(\d{2})$/.exec(text);
-  if (minute) return Date.UTC(Number(minute[3]), Number(minute[2]) - 1, Number(minute[1]), Number(minute[4]), Number(minute[5]));
+  if (minute)
+    return Date.UTC(Number(minute[3]), Number(minute[2]) - 1, Number(minute[1]), Number(minute[4]), Number(minute[5]));
   const fine = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{3})$/.exec(text);
-  if (fine) return Date.UTC(Number(fine[1]), Number(fine[2]) - 1, Number(fine[3]), Number(fine[4]), Number(fine[5]), Number(fine[6]), Number(fine[7]));
+  if (fine)
+    return Date.UTC(
+      Number(fine[1]),
+      Number(fine[2]) - 1,
+      Number(fine[3]),
+      Number(fine[4]),
+      Number(fine[5]),
+      Number(fine[6]),
+      Number(fine[7]),
+    );
   throw new Error(`the test vendor cannot read ${text}`);
 }
 
-/** Three records a minute from 30/11/2026 23:52 to 01/12/2026 00:05, Vietnam time: a day and month change, ties across pages. */
+/**
+ * Three records a minute from 30/11/2026 23:52 to 01/12/2026 00:05, Vietnam time: a day and month change, ties across
+ * pages.
+ */
 function minuteRecords(): VendorRecord[] {
   return Array.from({ length: 42 }, (_, i) => {
     const at = new Date(Date.UTC(2026, 10, 30, 23, 52) + Math.floor(i / 3) * 60_000);
@@ -52,11 +65,16 @@ function connector(url: string, incremental: Record<string, unknown>): Declarati
   return new DeclarativeConnector({ id: 'minutes', sourceProvinceCode: '79', sourceCodeSet: '2025', config });
 }
 
-/** One poll run as the poller makes it: from the committed cursor to the last page; the items and the cursor reached. */
-async function pollRun(source: DeclarativeConnector, committed: Cursor | null): Promise<{ items: VendorRecord[]; cursor: Cursor | null }> {
+/**
+ * One poll run as the poller makes it: from the committed cursor to the last page; the items and the cursor reached.
+ */
+async function pollRun(
+  source: DeclarativeConnector,
+  committed: Cursor | null,
+): Promise<{ items: VendorRecord[]; cursor: Cursor | null }> {
   const items: VendorRecord[] = [];
   let cursor = committed;
-  for (let state: ReadState | null = source.startFrom(committed); state !== null; ) {
+  for (let state: ReadState | null = source.startFrom(committed); state !== null;) {
     const page = await source.read(state);
     items.push(...(page.items as VendorRecord[]));
     cursor = page.cursor;
@@ -76,9 +94,18 @@ describe('a source whose update time has minute precision (dd/MM/yyyy HH:mm)', (
 
     const first = await pollRun(source, null);
     expect(codes(first.items)).toEqual(codes(records));
-    const mapped = mapItems(source, first.items, { connectorId: 'minutes', sourceProvinceCode: '79', sourceCodeSet: '2025', observedAt: new Date() });
+    const mapped = mapItems(source, first.items, {
+      connectorId: 'minutes',
+      sourceProvinceCode: '79',
+      sourceCodeSet: '2025',
+      observedAt: new Date(),
+    });
     expect(mapped.deadLetters).toEqual([]);
-    expect(mapped.records[0]).toMatchObject({ sourceUpdatedAt: '2026-11-30T16:52:00.000Z', sourceVersion: Date.parse('2026-11-30T16:52:00.000Z'), dueAt: '2026-12-15T10:30:00.000Z' });
+    expect(mapped.records[0]).toMatchObject({
+      sourceUpdatedAt: '2026-11-30T16:52:00.000Z',
+      sourceVersion: Date.parse('2026-11-30T16:52:00.000Z'),
+      dueAt: '2026-12-15T10:30:00.000Z',
+    });
     expect(mapped.records.at(-1)).toMatchObject({ sourceUpdatedAt: '2026-11-30T17:05:00.000Z' });
     // 01/12/2026 00:05 Vietnam time.
     expect(first.cursor).toMatchObject({ since: '2026-11-30T17:05:00.000Z' });
@@ -87,12 +114,17 @@ describe('a source whose update time has minute precision (dd/MM/yyyy HH:mm)', (
     server.seen.windows.clear();
     const second = await pollRun(source, first.cursor);
     expect(sinceSent(server)).toEqual(['01/12/2026 00:03']);
-    expect(codes(second.items)).toEqual(codes(records.filter((record) => vendorTime(record.updatedAt) >= vendorTime('01/12/2026 00:03'))));
+    expect(codes(second.items)).toEqual(
+      codes(records.filter((record) => vendorTime(record.updatedAt) >= vendorTime('01/12/2026 00:03'))),
+    );
     expect(second.items).toHaveLength(9);
     expect(second.cursor).toMatchObject({ since: (first.cursor as { since: string }).since });
 
     // A change committed late into the cursor's own minute, and a later one: the next run reads both.
-    records.push({ code: 'late-in-0005', state: 'done', updatedAt: '01/12/2026 00:05' }, { code: 'new-in-0006', state: 'done', updatedAt: '01/12/2026 00:06' });
+    records.push(
+      { code: 'late-in-0005', state: 'done', updatedAt: '01/12/2026 00:05' },
+      { code: 'new-in-0006', state: 'done', updatedAt: '01/12/2026 00:06' },
+    );
     const third = await pollRun(source, second.cursor);
     expect(codes(third.items)).toEqual(expect.arrayContaining(['late-in-0005', 'new-in-0006']));
     expect(third.cursor).toMatchObject({ since: '2026-11-30T17:06:00.000Z' });
@@ -109,7 +141,9 @@ describe('a source whose update time has minute precision (dd/MM/yyyy HH:mm)', (
     server.seen.windows.clear();
     const second = await pollRun(source, first.cursor);
     expect(sinceSent(server)).toEqual(['01/12/2026 00:04']);
-    expect(codes(second.items)).toEqual(codes(records.filter((record) => vendorTime(record.updatedAt) >= vendorTime('01/12/2026 00:04'))));
+    expect(codes(second.items)).toEqual(
+      codes(records.filter((record) => vendorTime(record.updatedAt) >= vendorTime('01/12/2026 00:04'))),
+    );
     expect(codes(second.items)).toContain('late-in-0004');
   });
 
@@ -125,7 +159,9 @@ describe('a source whose update time has minute precision (dd/MM/yyyy HH:mm)', (
     // "> 00:03" is every minute from 00:04 on.
     expect(sinceSent(server)).toEqual(['01/12/2026 00:03']);
     expect(codes(second.items)).toContain('late-in-0004');
-    expect(codes(second.items)).toEqual(codes(records.filter((record) => vendorTime(record.updatedAt) >= vendorTime('01/12/2026 00:04'))));
+    expect(codes(second.items)).toEqual(
+      codes(records.filter((record) => vendorTime(record.updatedAt) >= vendorTime('01/12/2026 00:04'))),
+    );
   });
 
   it('truncates a finer cursor (milliseconds) down to the minute of a coarser request format, never up', async () => {
@@ -135,7 +171,11 @@ describe('a source whose update time has minute precision (dd/MM/yyyy HH:mm)', (
       { code: 'c', state: 'done', updatedAt: '2026-12-01 00:05:30.250' },
     ];
     server = new VendorServer({ records, pagination: 'pageNumber', timeOf: vendorTime });
-    const source = connector(await server.start(), { cursorFormat: 'yyyy-MM-dd HH:mm:ss.SSS', requestFormat: 'dd/MM/yyyy HH:mm', lookbackSeconds: 0 });
+    const source = connector(await server.start(), {
+      cursorFormat: 'yyyy-MM-dd HH:mm:ss.SSS',
+      requestFormat: 'dd/MM/yyyy HH:mm',
+      lookbackSeconds: 0,
+    });
     const first = await pollRun(source, null);
     expect(first.cursor).toMatchObject({ since: '2026-11-30T17:05:30.250Z' });
     // After the cursor, in the same minute: a request rounded to 00:06 would never see it.

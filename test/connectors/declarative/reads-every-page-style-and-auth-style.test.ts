@@ -13,14 +13,31 @@ afterEach(async () => {
 });
 
 const paginations: Record<VendorOptions['pagination'], { query: Record<string, string>; pagination: unknown }> = {
-  pageNumber: { query: { page: '{{page}}', size: '{{pageSize}}' }, pagination: { type: 'pageNumber', pageSize: 7, firstPage: 1 } },
+  pageNumber: {
+    query: { page: '{{page}}', size: '{{pageSize}}' },
+    pagination: { type: 'pageNumber', pageSize: 7, firstPage: 1 },
+  },
   offset: { query: { offset: '{{offset}}', size: '{{limit}}' }, pagination: { type: 'offset', pageSize: 7 } },
-  nextLinkBody: { query: { size: '{{pageSize}}' }, pagination: { type: 'nextLink', from: 'body', path: 'links.next', pageSize: 7 } },
-  nextLinkHeader: { query: { size: '{{pageSize}}' }, pagination: { type: 'nextLink', from: 'linkHeader', pageSize: 7 } },
-  cursorToken: { query: { size: '{{pageSize}}', token: '{{token}}' }, pagination: { type: 'cursorToken', path: 'next', pageSize: 7 } },
+  nextLinkBody: {
+    query: { size: '{{pageSize}}' },
+    pagination: { type: 'nextLink', from: 'body', path: 'links.next', pageSize: 7 },
+  },
+  nextLinkHeader: {
+    query: { size: '{{pageSize}}' },
+    pagination: { type: 'nextLink', from: 'linkHeader', pageSize: 7 },
+  },
+  cursorToken: {
+    query: { size: '{{pageSize}}', token: '{{token}}' },
+    pagination: { type: 'cursorToken', path: 'next', pageSize: 7 },
+  },
 };
 
-function connector(url: string, style: VendorOptions['pagination'], auth: unknown = { type: 'none' }, extra: Record<string, unknown> = {}): DeclarativeConnector {
+function connector(
+  url: string,
+  style: VendorOptions['pagination'],
+  auth: unknown = { type: 'none' },
+  extra: Record<string, unknown> = {},
+): DeclarativeConnector {
   const config = declarativeConfig.parse({
     http: { baseUrl: url },
     auth,
@@ -63,14 +80,39 @@ describe('every pagination style reads every record exactly once', () => {
 describe('every auth style is sent as the definition says', () => {
   const records = vendorRecords(20);
   const styles: [string, VendorOptions['auth'], unknown, Record<string, string>][] = [
-    ['api key in a header', { type: 'apiKeyHeader', name: 'X-Api-Key', key: 'k-123' }, { type: 'apiKey', in: 'header', name: 'X-Api-Key', key: { env: 'TEST_VENDOR_KEY' } }, { TEST_VENDOR_KEY: 'k-123' }],
-    ['api key in the query', { type: 'apiKeyQuery', name: 'apikey', key: 'k-456' }, { type: 'apiKey', in: 'query', name: 'apikey', key: { env: 'TEST_VENDOR_KEY' } }, { TEST_VENDOR_KEY: 'k-456' }],
-    ['bearer token', { type: 'bearer', token: 'tok-789' }, { type: 'bearer', token: { env: 'TEST_VENDOR_TOKEN' } }, { TEST_VENDOR_TOKEN: 'tok-789' }],
-    ['basic', { type: 'basic', username: 'sync', password: 'p@ss:w/rd' }, { type: 'basic', username: 'sync', password: { env: 'TEST_VENDOR_PASSWORD' } }, { TEST_VENDOR_PASSWORD: 'p@ss:w/rd' }],
+    [
+      'api key in a header',
+      { type: 'apiKeyHeader', name: 'X-Api-Key', key: 'k-123' },
+      { type: 'apiKey', in: 'header', name: 'X-Api-Key', key: { env: 'TEST_VENDOR_KEY' } },
+      { TEST_VENDOR_KEY: 'k-123' },
+    ],
+    [
+      'api key in the query',
+      { type: 'apiKeyQuery', name: 'apikey', key: 'k-456' },
+      { type: 'apiKey', in: 'query', name: 'apikey', key: { env: 'TEST_VENDOR_KEY' } },
+      { TEST_VENDOR_KEY: 'k-456' },
+    ],
+    [
+      'bearer token',
+      { type: 'bearer', token: 'tok-789' },
+      { type: 'bearer', token: { env: 'TEST_VENDOR_TOKEN' } },
+      { TEST_VENDOR_TOKEN: 'tok-789' },
+    ],
+    [
+      'basic',
+      { type: 'basic', username: 'sync', password: 'p@ss:w/rd' },
+      { type: 'basic', username: 'sync', password: { env: 'TEST_VENDOR_PASSWORD' } },
+      { TEST_VENDOR_PASSWORD: 'p@ss:w/rd' },
+    ],
     [
       'OAuth2 client credentials',
       { type: 'oauth2', clientId: 'sync', clientSecret: 's3cret', ttlSeconds: 300 },
-      { type: 'oauth2ClientCredentials', tokenUrl: '/oauth/token', clientId: 'sync', clientSecret: { env: 'TEST_VENDOR_SECRET' } },
+      {
+        type: 'oauth2ClientCredentials',
+        tokenUrl: '/oauth/token',
+        clientId: 'sync',
+        clientSecret: { env: 'TEST_VENDOR_SECRET' },
+      },
       { TEST_VENDOR_SECRET: 's3cret' },
     ],
   ];
@@ -84,12 +126,25 @@ describe('every auth style is sent as the definition says', () => {
     });
   }
 
-  const oauth = { type: 'oauth2ClientCredentials', tokenUrl: '/oauth/token', clientId: 'sync', clientSecret: { env: 'TEST_VENDOR_SECRET' }, refreshBeforeSeconds: 0 };
+  const oauth = {
+    type: 'oauth2ClientCredentials',
+    tokenUrl: '/oauth/token',
+    clientId: 'sync',
+    clientSecret: { env: 'TEST_VENDOR_SECRET' },
+    refreshBeforeSeconds: 0,
+  };
 
   it('renews an OAuth2 token before it expires in the middle of a sync', async () => {
     process.env.TEST_VENDOR_SECRET = 's3cret';
-    server = new VendorServer({ records, pagination: 'pageNumber', auth: { type: 'oauth2', clientId: 'sync', clientSecret: 's3cret', ttlSeconds: 1 } });
-    const codes = await readRun(connector(await server.start(), 'pageNumber', oauth), () => new Promise((resolve) => setTimeout(resolve, 1100)));
+    server = new VendorServer({
+      records,
+      pagination: 'pageNumber',
+      auth: { type: 'oauth2', clientId: 'sync', clientSecret: 's3cret', ttlSeconds: 1 },
+    });
+    const codes = await readRun(
+      connector(await server.start(), 'pageNumber', oauth),
+      () => new Promise((resolve) => setTimeout(resolve, 1100)),
+    );
     expect(codes).toHaveLength(20);
     expect(server.seen.tokensIssued).toBeGreaterThanOrEqual(2);
     expect(server.seen.rejected).toBe(0);
@@ -97,8 +152,15 @@ describe('every auth style is sent as the definition says', () => {
 
   it('fetches a new OAuth2 token when the system refuses one that expired early', async () => {
     process.env.TEST_VENDOR_SECRET = 's3cret';
-    server = new VendorServer({ records, pagination: 'pageNumber', auth: { type: 'oauth2', clientId: 'sync', clientSecret: 's3cret', ttlSeconds: 1, advertisedTtlSeconds: 3600 } });
-    const codes = await readRun(connector(await server.start(), 'pageNumber', oauth), () => new Promise((resolve) => setTimeout(resolve, 1100)));
+    server = new VendorServer({
+      records,
+      pagination: 'pageNumber',
+      auth: { type: 'oauth2', clientId: 'sync', clientSecret: 's3cret', ttlSeconds: 1, advertisedTtlSeconds: 3600 },
+    });
+    const codes = await readRun(
+      connector(await server.start(), 'pageNumber', oauth),
+      () => new Promise((resolve) => setTimeout(resolve, 1100)),
+    );
     expect(codes).toHaveLength(20);
     expect(server.seen.rejected).toBeGreaterThanOrEqual(1);
     expect(server.seen.tokensIssued).toBe(server.seen.rejected + 1);
@@ -106,17 +168,33 @@ describe('every auth style is sent as the definition says', () => {
 
   it('reports refused client credentials without the secret', async () => {
     process.env.TEST_VENDOR_SECRET = 'not-the-secret';
-    server = new VendorServer({ records, pagination: 'pageNumber', auth: { type: 'oauth2', clientId: 'sync', clientSecret: 's3cret', ttlSeconds: 60 } });
+    server = new VendorServer({
+      records,
+      pagination: 'pageNumber',
+      auth: { type: 'oauth2', clientId: 'sync', clientSecret: 's3cret', ttlSeconds: 60 },
+    });
     const report = await checkOnce(connector(await server.start(), 'pageNumber', oauth));
     expect(report.ok).toBe(false);
-    expect(report.message).toMatch(/the token endpoint refused the client credentials \(HTTP 401\); check auth\.clientId/);
+    expect(report.message).toMatch(
+      /the token endpoint refused the client credentials \(HTTP 401\); check auth\.clientId/,
+    );
     expect(report.message).not.toContain('not-the-secret');
   });
 
   it('reports a wrong password as an actionable error without the password, and does not retry it', async () => {
     process.env.TEST_VENDOR_PASSWORD = 'wrong-password';
-    server = new VendorServer({ records, pagination: 'pageNumber', auth: { type: 'basic', username: 'sync', password: 'right' } });
-    const report = await checkOnce(connector(await server.start(), 'pageNumber', { type: 'basic', username: 'sync', password: { env: 'TEST_VENDOR_PASSWORD' } }));
+    server = new VendorServer({
+      records,
+      pagination: 'pageNumber',
+      auth: { type: 'basic', username: 'sync', password: 'right' },
+    });
+    const report = await checkOnce(
+      connector(await server.start(), 'pageNumber', {
+        type: 'basic',
+        username: 'sync',
+        password: { env: 'TEST_VENDOR_PASSWORD' },
+      }),
+    );
     expect(report.ok).toBe(false);
     expect(report.message).toMatch(/answered HTTP 401; check the credentials configured for this connector/);
     expect(report.message).not.toContain('wrong-password');
@@ -129,7 +207,12 @@ describe('incremental reads', () => {
     const records = vendorRecords(30);
     server = new VendorServer({ records, pagination: 'pageNumber' });
     const url = await server.start();
-    const source = connector(url, 'pageNumber', { type: 'none' }, { incremental: { cursorField: 'updatedAt', cursorFormat: 'yyyy-MM-ddTHH:mm:ss', lookbackSeconds: 2 } });
+    const source = connector(
+      url,
+      'pageNumber',
+      { type: 'none' },
+      { incremental: { cursorField: 'updatedAt', cursorFormat: 'yyyy-MM-ddTHH:mm:ss', lookbackSeconds: 2 } },
+    );
     let state: ReadState | null = source.startFrom(null);
     let cursor: unknown = null;
     while (state !== null) {
@@ -142,7 +225,7 @@ describe('incremental reads', () => {
     // The walk read its last page: the next run begins a new one, from the since-part minus the look-back.
     expect(cursor).not.toHaveProperty('resume');
     const resumed: { updatedAt: string }[] = [];
-    for (let again: ReadState | null = source.startFrom(cursor as never); again !== null; ) {
+    for (let again: ReadState | null = source.startFrom(cursor as never); again !== null;) {
       const page = await source.read(again);
       resumed.push(...(page.items as { updatedAt: string }[]));
       again = page.next;
@@ -150,16 +233,32 @@ describe('incremental reads', () => {
     expect(resumed.every((item) => item.updatedAt >= '2026-11-20T08:00:07')).toBe(true);
     expect(resumed.length).toBe(9);
 
-    const { records: mapped, deadLetters } = mapItems(source, records.slice(0, 3), { connectorId: 'test', sourceProvinceCode: '79', sourceCodeSet: '2025', observedAt: new Date() });
+    const { records: mapped, deadLetters } = mapItems(source, records.slice(0, 3), {
+      connectorId: 'test',
+      sourceProvinceCode: '79',
+      sourceCodeSet: '2025',
+      observedAt: new Date(),
+    });
     expect(deadLetters).toEqual([]);
-    expect(mapped[0]).toMatchObject({ status: 4, dueAt: '2026-12-20T10:00:00.000Z', sourceUpdatedAt: '2026-11-20T01:00:00.000Z' });
+    expect(mapped[0]).toMatchObject({
+      status: 4,
+      dueAt: '2026-12-20T10:00:00.000Z',
+      sourceUpdatedAt: '2026-11-20T01:00:00.000Z',
+    });
     expect(JSON.stringify(mapped)).not.toContain('Bình');
   });
 
   it('says so when records.path leads nowhere', async () => {
     server = new VendorServer({ records: vendorRecords(3), pagination: 'pageNumber' });
-    const report = await checkOnce(connector(await server.start(), 'pageNumber', { type: 'none' }, { records: { path: 'data.rows' } }));
-    expect(report).toMatchObject({ ok: false, message: expect.stringMatching(/records\.path "data\.rows" does not lead to a list in the response: data has no "rows" \(its keys: items\)/) });
+    const report = await checkOnce(
+      connector(await server.start(), 'pageNumber', { type: 'none' }, { records: { path: 'data.rows' } }),
+    );
+    expect(report).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(
+        /records\.path "data\.rows" does not lead to a list in the response: data has no "rows" \(its keys: items\)/,
+      ),
+    });
   });
 
   it('says so when the base URL is wrong', async () => {

@@ -12,7 +12,11 @@ export interface VendorRecord {
 export interface VendorOptions {
   records: VendorRecord[];
   pagination: 'pageNumber' | 'offset' | 'nextLinkBody' | 'nextLinkHeader' | 'cursorToken';
-  auth?: { type: 'basic'; username: string; password: string } | { type: 'bearer'; token: string } | { type: 'apiKeyHeader' | 'apiKeyQuery'; name: string; key: string } | { type: 'oauth2'; clientId: string; clientSecret: string; ttlSeconds: number; advertisedTtlSeconds?: number };
+  auth?:
+    | { type: 'basic'; username: string; password: string }
+    | { type: 'bearer'; token: string }
+    | { type: 'apiKeyHeader' | 'apiKeyQuery'; name: string; key: string }
+    | { type: 'oauth2'; clientId: string; clientSecret: string; ttlSeconds: number; advertisedTtlSeconds?: number };
   /**
    * How the vendor reads its own time text (the records' `updatedAt` and the `since`/`until` parameters) to
    * filter on it. Default: the text itself, which orders ISO-like times; a `dd/MM/yyyy` time needs reading.
@@ -54,7 +58,8 @@ export class VendorServer {
     const auth = this.options.auth;
     const header = request.headers.authorization ?? '';
     if (!auth) return true;
-    if (auth.type === 'basic') return header === `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+    if (auth.type === 'basic')
+      return header === `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
     if (auth.type === 'bearer') return header === `Bearer ${auth.token}`;
     if (auth.type === 'apiKeyHeader') return request.headers[auth.name.toLowerCase()] === auth.key;
     if (auth.type === 'apiKeyQuery') return url.searchParams.get(auth.name) === auth.key;
@@ -62,16 +67,27 @@ export class VendorServer {
     return expires !== undefined && expires > Date.now();
   }
 
-  private handle(request: IncomingMessage, body: string): { status: number; payload: unknown; headers?: Record<string, string> } {
+  private handle(
+    request: IncomingMessage,
+    body: string,
+  ): { status: number; payload: unknown; headers?: Record<string, string> } {
     const url = new URL(request.url ?? '/', this.url);
     const auth = this.options.auth;
     if (url.pathname === '/oauth/token' && auth?.type === 'oauth2') {
       const form = new URLSearchParams(body);
-      if (form.get('client_id') !== auth.clientId || form.get('client_secret') !== auth.clientSecret) return { status: 401, payload: { error: 'invalid_client' } };
+      if (form.get('client_id') !== auth.clientId || form.get('client_secret') !== auth.clientSecret)
+        return { status: 401, payload: { error: 'invalid_client' } };
       const token = `t${++this.seen.tokensIssued}`;
       this.tokens.set(token, Date.now() + auth.ttlSeconds * 1000);
       // A token may die before the lifetime it was issued with (revoked, server restarted).
-      return { status: 200, payload: { access_token: token, token_type: 'Bearer', expires_in: auth.advertisedTtlSeconds ?? auth.ttlSeconds } };
+      return {
+        status: 200,
+        payload: {
+          access_token: token,
+          token_type: 'Bearer',
+          expires_in: auth.advertisedTtlSeconds ?? auth.ttlSeconds,
+        },
+      };
     }
     this.seen.requests += 1;
     if (!this.authorized(request, url)) {
@@ -83,9 +99,13 @@ export class VendorServer {
     const until = url.searchParams.get('until') ?? '\uffff';
     const { timeOf, exclusiveSince } = this.options;
     const after = timeOf
-      ? (record: VendorRecord) => since === '' || (exclusiveSince ? timeOf(record.updatedAt) > timeOf(since) : timeOf(record.updatedAt) >= timeOf(since))
+      ? (record: VendorRecord) =>
+          since === '' ||
+          (exclusiveSince ? timeOf(record.updatedAt) > timeOf(since) : timeOf(record.updatedAt) >= timeOf(since))
       : (record: VendorRecord) => (exclusiveSince ? record.updatedAt > since : record.updatedAt >= since);
-    const before = timeOf ? (record: VendorRecord) => !url.searchParams.has('until') || timeOf(record.updatedAt) < timeOf(until) : (record: VendorRecord) => record.updatedAt < until;
+    const before = timeOf
+      ? (record: VendorRecord) => !url.searchParams.has('until') || timeOf(record.updatedAt) < timeOf(until)
+      : (record: VendorRecord) => record.updatedAt < until;
     const matching = this.options.records.filter((record) => after(record) && before(record));
     this.seen.windows.add(`${since}..${url.searchParams.get('until') ?? ''}`);
     const size = Number(url.searchParams.get('size') ?? 10);
@@ -107,7 +127,11 @@ export class VendorServer {
       case 'nextLinkBody':
         return { status: 200, payload: { data: { items }, links: { next: more ? nextUrl : null } } };
       case 'nextLinkHeader':
-        return { status: 200, payload: { data: { items } }, headers: more ? { link: `<${this.url}${nextUrl}>; rel="next"` } : {} };
+        return {
+          status: 200,
+          payload: { data: { items } },
+          headers: more ? { link: `<${this.url}${nextUrl}>; rel="next"` } : {},
+        };
       case 'cursorToken':
         return { status: 200, payload: { data: { items }, next: more ? String(start + size) : null } };
       default:

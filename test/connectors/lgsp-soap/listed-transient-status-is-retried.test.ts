@@ -16,7 +16,15 @@ it('retries a status its retry section lists, and not a 4xx it does not list', a
         rateLimit: { requestsPerSecond: 1000 },
         ...(transientStatusCodes ? { retry: { transientStatusCodes } } : {}),
       });
-      return { connector: new LgspSoapConnector({ id: 'transient-statuses', sourceProvinceCode: '01', sourceCodeSet: '2025', config }), config };
+      return {
+        connector: new LgspSoapConnector({
+          id: 'transient-statuses',
+          sourceProvinceCode: '01',
+          sourceCodeSet: '2025',
+          config,
+        }),
+        config,
+      };
     },
     { status: 200, body: emptyPage, contentType: 'text/xml; charset=utf-8' },
   );

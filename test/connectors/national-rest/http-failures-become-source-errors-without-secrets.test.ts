@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NationalRestConnector, nationalRestConfig } from '../../../connectors/national-rest/national-rest-connector.js';
+import {
+  NationalRestConnector,
+  nationalRestConfig,
+} from '../../../connectors/national-rest/national-rest-connector.js';
 import { SourceError } from '../../../connectors/sdk/source-error.js';
 import { SecretUnavailableError } from '../../../connectors/sdk/secrets.js';
 import { startProvinceServer, type ProvinceServer } from './province-server.js';

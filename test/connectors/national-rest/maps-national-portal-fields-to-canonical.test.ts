@@ -50,14 +50,23 @@ describe('mapNationalRecord maps the national portal naming onto the canonical f
   });
 
   it('reads TrangThaiHoSo as text or as a number', () => {
-    expect(mapNationalRecord(nationalRecord({ TrangThaiHoSo: '10' }))).toMatchObject({ status: 10, sourceStatus: '10' });
+    expect(mapNationalRecord(nationalRecord({ TrangThaiHoSo: '10' }))).toMatchObject({
+      status: 10,
+      sourceStatus: '10',
+    });
     expect(mapNationalRecord(nationalRecord({ TrangThaiHoSo: 9 }))).toMatchObject({ status: 9, sourceStatus: '9' });
     expect(mapNationalRecord(nationalRecord({ TrangThaiHoSo: ' 1 ' }))).toMatchObject({ status: 1 });
   });
 
   it('reads KenhThucHien and LoaiDoiTuong as text or as numbers', () => {
-    expect(mapNationalRecord(nationalRecord({ KenhThucHien: 3, LoaiDoiTuong: '2' }))).toMatchObject({ channel: 3, applicantType: 2 });
-    expect(mapNationalRecord(nationalRecord({ KenhThucHien: '', LoaiDoiTuong: null }))).toMatchObject({ channel: null, applicantType: null });
+    expect(mapNationalRecord(nationalRecord({ KenhThucHien: 3, LoaiDoiTuong: '2' }))).toMatchObject({
+      channel: 3,
+      applicantType: 2,
+    });
+    expect(mapNationalRecord(nationalRecord({ KenhThucHien: '', LoaiDoiTuong: null }))).toMatchObject({
+      channel: null,
+      applicantType: null,
+    });
   });
 
   it('PhienBan is the source version, as a number or as digits', () => {
@@ -71,7 +80,9 @@ describe('mapNationalRecord maps the national portal naming onto the canonical f
     const mapped = mapNationalRecord(record);
     expect(mapped.sourceVersion).toBe(Date.UTC(2026, 10, 27, 1, 0, 0));
     expect(mapped.sourceVersion).toBe(mapped.sourceUpdatedAt.getTime());
-    expect(mapNationalRecord(nationalRecord({ PhienBan: null, NgayCapNhat: '20261127080100' })).sourceVersion).toBe(Date.UTC(2026, 10, 27, 1, 1, 0));
+    expect(mapNationalRecord(nationalRecord({ PhienBan: null, NgayCapNhat: '20261127080100' })).sourceVersion).toBe(
+      Date.UTC(2026, 10, 27, 1, 1, 0),
+    );
   });
 
   it('prefers the moved due date NgayHenTraMoi over NgayHenTra', () => {
@@ -82,7 +93,12 @@ describe('mapNationalRecord maps the national portal naming onto the canonical f
 
   it('maps the closing dates', () => {
     const mapped = mapNationalRecord(
-      nationalRecord({ TrangThaiHoSo: '10', NgayKetThucXuLy: '20261203160000', NgayTra: '20261204090000', NgayTuChoi: null }),
+      nationalRecord({
+        TrangThaiHoSo: '10',
+        NgayKetThucXuLy: '20261203160000',
+        NgayTra: '20261204090000',
+        NgayTuChoi: null,
+      }),
     );
     expect(mapped.finishedAt).toEqual(new Date('2026-12-03T09:00:00Z'));
     expect(mapped.returnedAt).toEqual(new Date('2026-12-04T02:00:00Z'));
@@ -95,7 +111,14 @@ describe('mapNationalRecord maps the national portal naming onto the canonical f
       expect(canonicalFields.has(key), `unexpected field ${key}`).toBe(true);
     }
     const text = JSON.stringify(mapped);
-    for (const value of ['Nguyễn Văn An', '001099012345', '0912345678', 'an.nguyen@example.vn', 'Lê Lợi', 'Cán bộ một cửa']) {
+    for (const value of [
+      'Nguyễn Văn An',
+      '001099012345',
+      '0912345678',
+      'an.nguyen@example.vn',
+      'Lê Lợi',
+      'Cán bộ một cửa',
+    ]) {
       expect(text).not.toContain(value);
     }
   });

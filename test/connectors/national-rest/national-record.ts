@@ -23,7 +23,9 @@ export function nationalRecord(overrides: Record<string, unknown> = {}): Record<
     SoDienThoai: '0912345678',
     Email: 'an.nguyen@example.vn',
     DiaChi: '12 Lê Lợi, Quận 1, TP. Hồ Chí Minh',
-    QuaTrinhXuLy: [{ NguoiXuLy: 'Cán bộ một cửa', NoiDungXuLy: 'Tiếp nhận', TrangThai: '2', ThoiDiemXuLy: '20261120090000' }],
+    QuaTrinhXuLy: [
+      { NguoiXuLy: 'Cán bộ một cửa', NoiDungXuLy: 'Tiếp nhận', TrangThai: '2', ThoiDiemXuLy: '20261120090000' },
+    ],
     ...overrides,
   };
 }

@@ -1,5 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NationalRestConnector, nationalRestConfig } from '../../../connectors/national-rest/national-rest-connector.js';
+import {
+  NationalRestConnector,
+  nationalRestConfig,
+} from '../../../connectors/national-rest/national-rest-connector.js';
 import { nationalRecord } from './national-record.js';
 import { startProvinceServer, type ProvinceServer } from './province-server.js';
 import { checkOnce } from '../check-once.js';
@@ -49,7 +52,12 @@ describe('NationalRestConnector.read pages through the source with a keyset curs
     server.answer({ status: 200, body: { items: [], hasMore: false } });
     await connector({ pageSize: 500 }).read({ updatedSince: '20261127080000', afterCode: 'H56-0002' });
     const query = server.requests[0]!.query;
-    expect(Object.fromEntries(query)).toEqual({ province: '79', limit: '500', updatedSince: '20261127080000', afterCode: 'H56-0002' });
+    expect(Object.fromEntries(query)).toEqual({
+      province: '79',
+      limit: '500',
+      updatedSince: '20261127080000',
+      afterCode: 'H56-0002',
+    });
   });
 
   it('a cursor without afterCode sends only updatedSince', async () => {
@@ -74,7 +82,10 @@ describe('NationalRestConnector.read pages through the source with a keyset curs
   });
 
   it('pages on from the last record with a keyset when the page ends with a malformed one', async () => {
-    const items = [nationalRecord({ MaHoSo: 'H56-0001', NgayCapNhat: '20261127080000' }), { ...nationalRecord({ MaHoSo: 'H56-0002' }), NgayCapNhat: 20261127 }];
+    const items = [
+      nationalRecord({ MaHoSo: 'H56-0001', NgayCapNhat: '20261127080000' }),
+      { ...nationalRecord({ MaHoSo: 'H56-0002' }), NgayCapNhat: 20261127 },
+    ];
     server.answer({ status: 200, body: { items, hasMore: true } });
     const page = await connector().read(null);
     expect(page.next).toMatchObject({ updatedSince: '20261127080000', afterCode: 'H56-0001' });
@@ -82,7 +93,9 @@ describe('NationalRestConnector.read pages through the source with a keyset curs
 
   it('says so, rather than ending the walk, when a page with more after it has no record to page on from', async () => {
     server.answer({ status: 200, body: { items: [{ MaHoSo: 7 }], hasMore: true } });
-    await expect(connector().read(null)).rejects.toThrow(/connector hcm-rest: GET \/api\/dossiers answered a page with more after it, but no record of it has NgayCapNhat and MaHoSo as text/);
+    await expect(connector().read(null)).rejects.toThrow(
+      /connector hcm-rest: GET \/api\/dossiers answered a page with more after it, but no record of it has NgayCapNhat and MaHoSo as text/,
+    );
   });
 
   it('an empty page keeps the keyset it was given and has no more: the walk ends', async () => {
@@ -106,7 +119,10 @@ describe('NationalRestConnector.read pages through the source with a keyset curs
   });
 
   it('map hands each item to the national mapper', async () => {
-    server.answer({ status: 200, body: { items: [nationalRecord({ MaHoSo: 'H56-0009', TrangThaiHoSo: '9' })], hasMore: false } });
+    server.answer({
+      status: 200,
+      body: { items: [nationalRecord({ MaHoSo: 'H56-0009', TrangThaiHoSo: '9' })], hasMore: false },
+    });
     const source = connector();
     const page = await source.read(null);
     expect(source.map(page.items[0])).toMatchObject({ dossierCode: 'H56-0009', status: 9 });
@@ -115,9 +131,18 @@ describe('NationalRestConnector.read pages through the source with a keyset curs
   it('check reads one page and reports what would be stored and dead-lettered', async () => {
     server.answer({
       status: 200,
-      body: { items: [nationalRecord({ MaHoSo: 'A' }), nationalRecord({ MaHoSo: 'B', TrangThaiHoSo: '99' })], hasMore: true },
+      body: {
+        items: [nationalRecord({ MaHoSo: 'A' }), nationalRecord({ MaHoSo: 'B', TrangThaiHoSo: '99' })],
+        hasMore: true,
+      },
     });
     const report = await checkOnce(connector());
-    expect(report).toMatchObject({ ok: true, recordsRead: 2, hasMore: true, stored: { count: 1 }, deadLettered: { count: 1, byReason: [{ reason: 'unknown_status', count: 1 }] } });
+    expect(report).toMatchObject({
+      ok: true,
+      recordsRead: 2,
+      hasMore: true,
+      stored: { count: 1 },
+      deadLettered: { count: 1, byReason: [{ reason: 'unknown_status', count: 1 }] },
+    });
   });
 });

@@ -67,7 +67,13 @@ describe('mapNationalRecord rejects what it cannot map, naming the dossier and t
   });
 
   it('no error message quotes the personal data the record carries', () => {
-    const failing = [{ TrangThaiHoSo: '99' }, { NgayHenTra: 'x' }, { NgayCapNhat: null }, { KenhThucHien: 'online' }, { MaHoSo: null }];
+    const failing = [
+      { TrangThaiHoSo: '99' },
+      { NgayHenTra: 'x' },
+      { NgayCapNhat: null },
+      { KenhThucHien: 'online' },
+      { MaHoSo: null },
+    ];
     for (const overrides of failing) {
       const error = catchMappingError(() => mapNationalRecord(nationalRecord(overrides)));
       for (const value of ['Nguyễn Văn An', '001099012345', '0912345678', 'an.nguyen@example.vn', 'Lê Lợi']) {

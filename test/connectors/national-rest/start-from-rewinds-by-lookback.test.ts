@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { NationalRestConnector, nationalRestConfig } from '../../../connectors/national-rest/national-rest-connector.js';
+import {
+  NationalRestConnector,
+  nationalRestConfig,
+} from '../../../connectors/national-rest/national-rest-connector.js';
 
 function connector(lookbackSeconds?: number): NationalRestConnector {
   return new NationalRestConnector({

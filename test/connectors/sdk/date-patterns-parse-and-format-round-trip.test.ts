@@ -4,7 +4,8 @@ import { dateFormats, formatSourceDate, parseSourceDate } from '../../../connect
 import { catchMappingError } from '../catch-mapping-error.js';
 
 const compile = (text: string) => DatePattern.compile(text);
-const parsed = (pattern: string, value: string, offsetMinutes?: number) => compile(pattern).parse(value, 'NgayCapNhat', offsetMinutes)?.toISOString();
+const parsed = (pattern: string, value: string, offsetMinutes?: number) =>
+  compile(pattern).parse(value, 'NgayCapNhat', offsetMinutes)?.toISOString();
 
 describe('a date pattern reads the text it describes', () => {
   it.each<[string, string, string]>([
@@ -139,22 +140,30 @@ describe('a date pattern writes an instant in its own form, in the zone it is gi
     expect(compile('iso').precisionMs).toBe(1000);
   });
 
-  it.each(['dd/MM/yyyy HH:mm', 'yyyy-MM-dd HH:mm:ss.SSS', 'd/M/yyyy H:m:s', 'yyyy-MM-ddTHH:mm:ssXXX', 'yyyyMMdd', "HH'h'mm dd/MM/yyyy", 'dd/MM/yyyy[ HH:mm[:ss]]', 'iso', ...dateFormats])(
-    '%s reads back what it writes: the instant truncated to its unit, in any zone',
-    (text) => {
-      const pattern = compile(text);
-      for (const offset of [7 * 60, 0, -(9 * 60 + 30), 14 * 60]) {
-        // 500 instants spread over 150 years, at any millisecond of the day.
-        for (let i = 0; i < 500; i += 1) {
-          const instant = new Date(Date.UTC(1950, 0, 1) + ((i * 9_467_012_345_677) % (150 * 365 * 86_400_000)));
-          const back = pattern.parse(pattern.format(instant, offset), 'x', offset)!;
-          const local = instant.getTime() + offset * 60_000;
-          const truncated = local - (((local % pattern.precisionMs) + pattern.precisionMs) % pattern.precisionMs) - offset * 60_000;
-          expect(back.getTime()).toBe(truncated);
-        }
+  it.each([
+    'dd/MM/yyyy HH:mm',
+    'yyyy-MM-dd HH:mm:ss.SSS',
+    'd/M/yyyy H:m:s',
+    'yyyy-MM-ddTHH:mm:ssXXX',
+    'yyyyMMdd',
+    "HH'h'mm dd/MM/yyyy",
+    'dd/MM/yyyy[ HH:mm[:ss]]',
+    'iso',
+    ...dateFormats,
+  ])('%s reads back what it writes: the instant truncated to its unit, in any zone', (text) => {
+    const pattern = compile(text);
+    for (const offset of [7 * 60, 0, -(9 * 60 + 30), 14 * 60]) {
+      // 500 instants spread over 150 years, at any millisecond of the day.
+      for (let i = 0; i < 500; i += 1) {
+        const instant = new Date(Date.UTC(1950, 0, 1) + ((i * 9_467_012_345_677) % (150 * 365 * 86_400_000)));
+        const back = pattern.parse(pattern.format(instant, offset), 'x', offset)!;
+        const local = instant.getTime() + offset * 60_000;
+        const truncated =
+          local - (((local % pattern.precisionMs) + pattern.precisionMs) % pattern.precisionMs) - offset * 60_000;
+        expect(back.getTime()).toBe(truncated);
       }
-    },
-  );
+    }
+  });
 });
 
 describe('a pattern that cannot be a date is refused when it is compiled, saying what is wrong and what is expected', () => {
@@ -173,13 +182,25 @@ describe('a pattern that cannot be a date is refused when it is compiled, saying
     ['a fraction without seconds', 'dd/MM/yyyy HH:mm.SSS', /a fraction \(S\) needs the seconds \(ss\)/],
     ['the day twice', 'dd/MM/yyyy dd', /has the day twice/],
     ['two offsets', 'yyyy-MM-ddTHH:mm:ssXXX Z', /has the offset twice/],
-    ['one digit next to another number', 'yyyyMd', /"M" takes one or two digits, so it needs a separator from the number beside it; use MM/],
-    ['one digit next to another number but for an optional separator', 'd[/]M/yyyy', /"d" takes one or two digits, so it needs a separator/],
+    [
+      'one digit next to another number',
+      'yyyyMd',
+      /"M" takes one or two digits, so it needs a separator from the number beside it; use MM/,
+    ],
+    [
+      'one digit next to another number but for an optional separator',
+      'd[/]M/yyyy',
+      /"d" takes one or two digits, so it needs a separator/,
+    ],
     ['an unclosed quote', "yyyy-MM-dd'T", /a quote ' is not closed/],
     ['an unclosed optional part', 'dd/MM/yyyy[ HH:mm', /an optional part \[ is not closed/],
     ['an unopened optional part', 'dd/MM/yyyy HH:mm]', /\] closes no optional part/],
     ['an optional day', 'yyyy-MM[-dd]', /the day cannot be optional/],
-    ['a quoted Z', "yyyy-MM-dd'T'HH:mm:ss'Z'", /'Z' in quotes is text, so the time would be read in the definition's zone; use X, which reads Z and offsets/],
+    [
+      'a quoted Z',
+      "yyyy-MM-dd'T'HH:mm:ss'Z'",
+      /'Z' in quotes is text, so the time would be read in the definition's zone; use X, which reads Z and offsets/,
+    ],
     ['nothing', '', /is empty/],
     ['too long', `dd/MM/yyyy${"' '".repeat(40)}`, /longer than 100 characters/],
   ])('%s', (_case, text, expected) => {

@@ -34,7 +34,9 @@ describe('parseSourceDate reads every source format', () => {
 
   it('accepts a real 29 February and the last second of a day', () => {
     expect(parseSourceDate('29/02/2028', 'NgayHenTra', 'dd/MM/yyyy')?.toISOString()).toBe('2028-02-28T17:00:00.000Z');
-    expect(parseSourceDate('20261231235959', 'NgayHenTra', 'yyyyMMddHHmmss')?.toISOString()).toBe('2026-12-31T16:59:59.000Z');
+    expect(parseSourceDate('20261231235959', 'NgayHenTra', 'yyyyMMddHHmmss')?.toISOString()).toBe(
+      '2026-12-31T16:59:59.000Z',
+    );
   });
 });
 

@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { mapItems } from '../../../connectors/sdk/normalise.js';
 import { input, origin, passThrough } from './normalise-fixtures.js';
 
-const personalValues = ['Nguyễn Văn An', '001099012345', '0912345678', '12 Lê Lợi, Quận 1', 'an.nguyen@example.vn', 'Trần Thị Bình', '0987654321', '079188000111'];
+const personalValues = [
+  'Nguyễn Văn An',
+  '001099012345',
+  '0912345678',
+  '12 Lê Lợi, Quận 1',
+  'an.nguyen@example.vn',
+  'Trần Thị Bình',
+  '0987654321',
+  '079188000111',
+];
 
 const item = input({
   dossierCode: 'H56.2026.000777',
@@ -44,9 +53,22 @@ describe('a dead letter keeps the raw payload with personal fields redacted', ()
       ThongTinNguoiNop: Record<string, unknown>;
       QuaTrinhXuLy: Record<string, unknown>[];
     };
-    expect(raw.ThongTinNguoiNop).toEqual({ ChuHoSo: '[personal data]', SoDienThoai: '[personal data]', MaTinh: '[text: 2 characters]' });
-    expect(raw.QuaTrinhXuLy[0]).toEqual({ NoiDungXuLy: '[text: 15 characters]', TrangThai: '[text: 1 character]', PhongBanXuLy: '[text: 15 characters]', DiaChi: '[personal data]' });
-    expect(raw.QuaTrinhXuLy[1]).toEqual({ NoiDungXuLy: '[text: 12 characters]', TrangThai: '[text: 1 character]', ChuHoSo: '[personal data]' });
+    expect(raw.ThongTinNguoiNop).toEqual({
+      ChuHoSo: '[personal data]',
+      SoDienThoai: '[personal data]',
+      MaTinh: '[text: 2 characters]',
+    });
+    expect(raw.QuaTrinhXuLy[0]).toEqual({
+      NoiDungXuLy: '[text: 15 characters]',
+      TrangThai: '[text: 1 character]',
+      PhongBanXuLy: '[text: 15 characters]',
+      DiaChi: '[personal data]',
+    });
+    expect(raw.QuaTrinhXuLy[1]).toEqual({
+      NoiDungXuLy: '[text: 12 characters]',
+      TrangThai: '[text: 1 character]',
+      ChuHoSo: '[personal data]',
+    });
   });
 
   it('keeps the fields the connector maps as received, and the keys (with the shape of the values) of the rest', () => {
@@ -83,15 +105,22 @@ describe('personal fields in every vendor dialect', () => {
   it('are redacted whatever their casing or separators', async () => {
     const { redactPersonalData } = await import('../../../connectors/sdk/personal-data.js');
     const { MappedPaths } = await import('../../../connectors/sdk/mapped-paths.js');
-    const redacted = redactPersonalData({
-      ma_ho_so: '92.2026.000001',
-      nguoi_nop: { ho_ten: 'Đỗ Ngọc Phúc', so_cccd: '079245017124' },
-      applicant: { fullName: 'Trần Thị Bình', identityNumber: '079123456789', phone: '0912', address: 'x' },
-      NguoiNop: { HoTen: 'Lê Văn C', SoDinhDanh: '001', DienThoai: '09', DiaChi: 'y' },
-      ho_ten: 'A', dien_thoai: '1', dia_chi: 'z', so_cccd: '2',
-    }, new MappedPaths([{ field: 'dossierCode', path: 'ma_ho_so' }]));
+    const redacted = redactPersonalData(
+      {
+        ma_ho_so: '92.2026.000001',
+        nguoi_nop: { ho_ten: 'Đỗ Ngọc Phúc', so_cccd: '079245017124' },
+        applicant: { fullName: 'Trần Thị Bình', identityNumber: '079123456789', phone: '0912', address: 'x' },
+        NguoiNop: { HoTen: 'Lê Văn C', SoDinhDanh: '001', DienThoai: '09', DiaChi: 'y' },
+        ho_ten: 'A',
+        dien_thoai: '1',
+        dia_chi: 'z',
+        so_cccd: '2',
+      },
+      new MappedPaths([{ field: 'dossierCode', path: 'ma_ho_so' }]),
+    );
     const text = JSON.stringify(redacted);
-    for (const value of ['Phúc', '079245017124', 'Bình', '079123456789', 'Lê Văn C', '"A"', '"z"']) expect(text).not.toContain(value);
+    for (const value of ['Phúc', '079245017124', 'Bình', '079123456789', 'Lê Văn C', '"A"', '"z"'])
+      expect(text).not.toContain(value);
     expect(text).toContain('92.2026.000001');
   });
 });

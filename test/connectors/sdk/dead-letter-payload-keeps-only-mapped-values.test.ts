@@ -18,7 +18,21 @@ const idNumber = '079188777111';
 const phone = '0912777333';
 const address = '27 phố Sentineladdr, Hoàn Kiếm';
 const email = 'sentinel.mail@example.vn';
-const personal = [name, nameNfd, nameNfd.normalize('NFC'), idNumber, phone, address, email, 'Sentinhoa', 'Sentinminh', '188777', '777333', 'Sentineladdr', 'sentinel.mail'];
+const personal = [
+  name,
+  nameNfd,
+  nameNfd.normalize('NFC'),
+  idNumber,
+  phone,
+  address,
+  email,
+  'Sentinhoa',
+  'Sentinminh',
+  '188777',
+  '777333',
+  'Sentineladdr',
+  'sentinel.mail',
+];
 
 const fields: FieldSource[] = [
   { field: 'dossierCode', path: 'MaHoSo' },
@@ -45,7 +59,16 @@ const expectNoPersonalData = (value: unknown) => {
 
 describe('an object keeps the values of its mapped fields and the shape of the rest', () => {
   it('keeps mapped scalars verbatim, replaces every other value by its type (and length for text)', () => {
-    const item = { MaHoSo: 'H56.1', TrangThaiHoSo: '99', GhiChu: `${name}, ${phone}`, x1: idNumber, SoLuong: 3, DaNop: true, Rong: null, Trong: '' };
+    const item = {
+      MaHoSo: 'H56.1',
+      TrangThaiHoSo: '99',
+      GhiChu: `${name}, ${phone}`,
+      x1: idNumber,
+      SoLuong: 3,
+      DaNop: true,
+      Rong: null,
+      Trong: '',
+    };
     expect(kept(item)).toEqual({
       MaHoSo: 'H56.1',
       TrangThaiHoSo: '99',
@@ -73,22 +96,45 @@ describe('an object keeps the values of its mapped fields and the shape of the r
 
   it('says "personal data" for a personal-looking key, even one a definition maps by mistake', () => {
     const item = { MaHoSo: 'H56.1', SoDienThoai: phone, ChuHoSo: { Loai: '1', HoTen: name, DiaChi: address } };
-    expect(kept(item)).toEqual({ MaHoSo: 'H56.1', SoDienThoai: '[personal data]', ChuHoSo: { Loai: '1', HoTen: '[personal data]', DiaChi: '[personal data]' } });
+    expect(kept(item)).toEqual({
+      MaHoSo: 'H56.1',
+      SoDienThoai: '[personal data]',
+      ChuHoSo: { Loai: '1', HoTen: '[personal data]', DiaChi: '[personal data]' },
+    });
   });
 
   it('keeps no value under a mapped path that holds an object or a list instead of a value', () => {
     const item = { MaHoSo: ['H56.1', name], TrangThaiHoSo: { Ma: '4', NguoiCapNhat: nameNfd } };
-    expect(kept(item)).toEqual({ MaHoSo: ['[text: 5 characters]', '[text: 20 characters]'], TrangThaiHoSo: { Ma: '[text: 1 character]', NguoiCapNhat: '[personal data]' } });
+    expect(kept(item)).toEqual({
+      MaHoSo: ['[text: 5 characters]', '[text: 20 characters]'],
+      TrangThaiHoSo: { Ma: '[text: 1 character]', NguoiCapNhat: '[personal data]' },
+    });
   });
 
   it('keys that are data (numbers, names, addresses) are replaced too; field names are kept', () => {
-    const item = { MaHoSo: 'H56.1', [phone]: 'x', [name]: { HoTen: name }, [email]: 1, [`${idNumber}`]: true, ghi_chu: 'y' };
+    const item = {
+      MaHoSo: 'H56.1',
+      [phone]: 'x',
+      [name]: { HoTen: name },
+      [email]: 1,
+      [`${idNumber}`]: true,
+      ghi_chu: 'y',
+    };
     const result = kept(item) as Record<string, unknown>;
     expectNoPersonalData(Object.keys(result));
     expect(result).toMatchObject({ MaHoSo: 'H56.1', ghi_chu: '[text: 1 character]' });
     expect(Object.keys(result)).toHaveLength(6);
     // The e-mail address used as a key also looks personal by the key list.
-    expect(Object.values(result).sort()).toEqual(['H56.1', '[boolean]', '[personal data]', '[text: 1 character]', '[text: 1 character]', { HoTen: '[personal data]' }].sort());
+    expect(Object.values(result).sort()).toEqual(
+      [
+        'H56.1',
+        '[boolean]',
+        '[personal data]',
+        '[text: 1 character]',
+        '[text: 1 character]',
+        { HoTen: '[personal data]' },
+      ].sort(),
+    );
   });
 });
 
@@ -116,8 +162,11 @@ describe('a record that is not an object keeps only its shape', () => {
     ]);
   });
 
-  it('an array of objects: the mapped paths are the record\'s own, not its elements\'', () => {
-    expect(kept([{ MaHoSo: 'H56.1', HoTen: name }, { SoDienThoai: phone }])).toEqual([{ MaHoSo: '[text: 5 characters]', HoTen: '[personal data]' }, { SoDienThoai: '[personal data]' }]);
+  it("an array of objects: the mapped paths are the record's own, not its elements'", () => {
+    expect(kept([{ MaHoSo: 'H56.1', HoTen: name }, { SoDienThoai: phone }])).toEqual([
+      { MaHoSo: '[text: 5 characters]', HoTen: '[personal data]' },
+      { SoDienThoai: '[personal data]' },
+    ]);
   });
 
   it('values a code plugin may hand over (undefined, bigint, a function) keep only their type', () => {
@@ -128,11 +177,17 @@ describe('a record that is not an object keeps only its shape', () => {
 
 describe('hostile shapes', () => {
   it('__proto__ and constructor keys stay plain keys: nothing reaches a prototype', () => {
-    const item = JSON.parse(`{"MaHoSo":"H56.1","__proto__":{"HoTen":"${name}","polluted":true},"constructor":{"prototype":{"x":"${phone}"}}}`) as unknown;
+    const item = JSON.parse(
+      `{"MaHoSo":"H56.1","__proto__":{"HoTen":"${name}","polluted":true},"constructor":{"prototype":{"x":"${phone}"}}}`,
+    ) as unknown;
     const result = kept(item) as Record<string, unknown>;
     expect(Object.getPrototypeOf(result)).toBe(Object.prototype);
     expect(Object.keys(result)).toEqual(['MaHoSo', '__proto__', 'constructor']);
-    expect(JSON.parse(JSON.stringify(result))).toEqual(JSON.parse('{"MaHoSo":"H56.1","__proto__":{"HoTen":"[personal data]","polluted":"[boolean]"},"constructor":{"prototype":{"x":"[text: 10 characters]"}}}'));
+    expect(JSON.parse(JSON.stringify(result))).toEqual(
+      JSON.parse(
+        '{"MaHoSo":"H56.1","__proto__":{"HoTen":"[personal data]","polluted":"[boolean]"},"constructor":{"prototype":{"x":"[text: 10 characters]"}}}',
+      ),
+    );
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expectNoPersonalData(result);
   });
@@ -187,23 +242,99 @@ describe('hostile shapes', () => {
 
 describe('the key list behind the allow-list names the common vendor spellings', () => {
   it.each([
-    'HoVaTen', 'HoTen', 'ho_ten', 'TenCongDan', 'TenNguoiNop', 'ChuHoSo', 'NguoiNop', 'NguoiXuLy', 'NguoiDaiDien', 'CanBoXuLy',
-    'SoHoChieu', 'HoChieu', 'passportNumber', 'MaDinhDanh', 'SoDinhDanh', 'DinhDanhCHS', 'SoCCCD', 'so_cmnd', 'SoGiayToChuHoSo', 'identityNumber', 'nationalId', 'MaSoThue',
-    'mobile', 'MobilePhone', 'SoDienThoai', 'DienThoai', 'SDT', 'SoDiDong', 'phone', 'tel', 'fax', 'zalo',
-    'Email', 'e_mail', 'ThuDienTu', 'DiaChi', 'DiaChiThuongTru', 'NoiCuTru', 'QueQuan', 'address', 'street',
-    'NgaySinh', 'NamSinh', 'birthDate', 'dateOfBirth', 'dob', 'GioiTinh', 'gender', 'DanToc', 'TonGiao', 'SoTaiKhoan',
-    'fullName', 'name', 'firstName', 'applicantName', 'ownerName',
-    'Họ và tên', 'Số điện thoại', 'Địa chỉ', nfd('Ngày sinh'),
+    'HoVaTen',
+    'HoTen',
+    'ho_ten',
+    'TenCongDan',
+    'TenNguoiNop',
+    'ChuHoSo',
+    'NguoiNop',
+    'NguoiXuLy',
+    'NguoiDaiDien',
+    'CanBoXuLy',
+    'SoHoChieu',
+    'HoChieu',
+    'passportNumber',
+    'MaDinhDanh',
+    'SoDinhDanh',
+    'DinhDanhCHS',
+    'SoCCCD',
+    'so_cmnd',
+    'SoGiayToChuHoSo',
+    'identityNumber',
+    'nationalId',
+    'MaSoThue',
+    'mobile',
+    'MobilePhone',
+    'SoDienThoai',
+    'DienThoai',
+    'SDT',
+    'SoDiDong',
+    'phone',
+    'tel',
+    'fax',
+    'zalo',
+    'Email',
+    'e_mail',
+    'ThuDienTu',
+    'DiaChi',
+    'DiaChiThuongTru',
+    'NoiCuTru',
+    'QueQuan',
+    'address',
+    'street',
+    'NgaySinh',
+    'NamSinh',
+    'birthDate',
+    'dateOfBirth',
+    'dob',
+    'GioiTinh',
+    'gender',
+    'DanToc',
+    'TonGiao',
+    'SoTaiKhoan',
+    'fullName',
+    'name',
+    'firstName',
+    'applicantName',
+    'ownerName',
+    'Họ và tên',
+    'Số điện thoại',
+    'Địa chỉ',
+    nfd('Ngày sinh'),
   ])('%s is personal', (key) => {
     expect(isPersonalKey(key)).toBe(true);
   });
 
-  it.each(['MaHoSo', 'TrangThaiHoSo', 'MaTinh', 'MaTTHC', 'MaLinhVuc', 'DonViXuLy', 'KenhThucHien', 'LoaiDoiTuong', 'NgayHenTra', 'NgayCapNhat', 'PhienBan', 'TenThuTuc', 'MaDinhDanhHoSo', 'code', 'state', 'applicantKind', 'applicantType', 'procedure', 'agency', 'timeline', 'updatedAt', 'ma_ho_so', 'trang_thai', 'SoHoSo', 'TrangThai'])(
-    '%s is not',
-    (key) => {
-      expect(isPersonalKey(key)).toBe(false);
-    },
-  );
+  it.each([
+    'MaHoSo',
+    'TrangThaiHoSo',
+    'MaTinh',
+    'MaTTHC',
+    'MaLinhVuc',
+    'DonViXuLy',
+    'KenhThucHien',
+    'LoaiDoiTuong',
+    'NgayHenTra',
+    'NgayCapNhat',
+    'PhienBan',
+    'TenThuTuc',
+    'MaDinhDanhHoSo',
+    'code',
+    'state',
+    'applicantKind',
+    'applicantType',
+    'procedure',
+    'agency',
+    'timeline',
+    'updatedAt',
+    'ma_ho_so',
+    'trang_thai',
+    'SoHoSo',
+    'TrangThai',
+  ])('%s is not', (key) => {
+    expect(isPersonalKey(key)).toBe(false);
+  });
 });
 
 describe('replay still works: a kept payload maps, under a fixed definition, to the record the original would give', () => {
@@ -250,6 +381,12 @@ describe('replay still works: a kept payload maps, under a fixed definition, to 
     const original = mapItems(fixed, [item], origin('79'));
     expect(replayed.deadLetters).toEqual([]);
     expect(replayed.records).toEqual(original.records);
-    expect(replayed.records[0]).toMatchObject({ dossierCode: 'HCM-9', status: 7, procedureCode: '1.001234', channel: 2, sourceVersion: 12 });
+    expect(replayed.records[0]).toMatchObject({
+      dossierCode: 'HCM-9',
+      status: 7,
+      procedureCode: '1.001234',
+      channel: 2,
+      sourceVersion: 12,
+    });
   });
 });

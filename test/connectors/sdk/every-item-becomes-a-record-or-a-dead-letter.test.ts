@@ -92,20 +92,27 @@ describe('normalise rejects a status outside the national list', () => {
 });
 
 describe('normalise rejects a version that is not a whole number', () => {
-  it.each([1.5, -1, Number.NaN, Number.POSITIVE_INFINITY, '3', null, 2 ** 60])('sourceVersion %j is bad_value', (sourceVersion) => {
-    const error = catchMappingError(() => normalise(input({ sourceVersion }), origin(), observedAt.toISOString()));
-    expect(error.reason).toBe('bad_value');
-    expect(error.message).toContain('sourceVersion');
-    expect(error.dossierCode).toBe('H56.2026.000001');
-  });
+  it.each([1.5, -1, Number.NaN, Number.POSITIVE_INFINITY, '3', null, 2 ** 60])(
+    'sourceVersion %j is bad_value',
+    (sourceVersion) => {
+      const error = catchMappingError(() => normalise(input({ sourceVersion }), origin(), observedAt.toISOString()));
+      expect(error.reason).toBe('bad_value');
+      expect(error.message).toContain('sourceVersion');
+      expect(error.dossierCode).toBe('H56.2026.000001');
+    },
+  );
 
   it('accepts 0 and an epoch-millisecond version', () => {
     expect(normalise(input({ sourceVersion: 0 }), origin(), observedAt.toISOString()).sourceVersion).toBe(0);
-    expect(normalise(input({ sourceVersion: 1_795_741_200_000 }), origin(), observedAt.toISOString()).sourceVersion).toBe(1_795_741_200_000);
+    expect(
+      normalise(input({ sourceVersion: 1_795_741_200_000 }), origin(), observedAt.toISOString()).sourceVersion,
+    ).toBe(1_795_741_200_000);
   });
 
   it('a missing sourceUpdatedAt is missing_field', () => {
-    const error = catchMappingError(() => normalise(input({ sourceUpdatedAt: null }), origin(), observedAt.toISOString()));
+    const error = catchMappingError(() =>
+      normalise(input({ sourceUpdatedAt: null }), origin(), observedAt.toISOString()),
+    );
     expect(error.reason).toBe('missing_field');
     expect(error.message).toContain('sourceUpdatedAt');
   });
@@ -154,6 +161,10 @@ describe('an unexpected exception in a connector becomes a malformed_record dead
       },
     };
     const [letter] = mapItems(connector, [{}], origin()).deadLetters;
-    expect(letter).toMatchObject({ reason: 'unknown_status', dossierCode: 'C5', message: 'TrangThaiHoSo: "X" is not a national status code' });
+    expect(letter).toMatchObject({
+      reason: 'unknown_status',
+      dossierCode: 'C5',
+      message: 'TrangThaiHoSo: "X" is not a national status code',
+    });
   });
 });

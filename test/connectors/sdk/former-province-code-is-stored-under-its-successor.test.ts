@@ -55,7 +55,11 @@ describe('an unknown province code is a bad_province dead letter', () => {
   });
 
   it('through mapItems, the record becomes a dead letter, not a record', () => {
-    const { records, deadLetters } = mapItems(passThrough, [input({ provinceCode: '99' }), input({ dossierCode: 'ok' })], origin());
+    const { records, deadLetters } = mapItems(
+      passThrough,
+      [input({ provinceCode: '99' }), input({ dossierCode: 'ok' })],
+      origin(),
+    );
     expect(records.map((record) => record.dossierCode)).toEqual(['ok']);
     expect(deadLetters.map((letter) => letter.reason)).toEqual(['bad_province']);
   });

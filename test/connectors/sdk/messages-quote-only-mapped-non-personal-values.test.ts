@@ -17,7 +17,19 @@ const nameNfd = 'Trần Văn Sentinminh'.normalize('NFD');
 const passport = 'B7771113';
 const phone = '0912777333';
 const birth = 'ngày 17 tháng 5 Sentinbirth';
-const personal = [name, nameNfd, nameNfd.normalize('NFC'), passport, phone, birth, 'Sentinhoa', 'Sentinminh', '7771113', '777333', 'Sentinbirth'];
+const personal = [
+  name,
+  nameNfd,
+  nameNfd.normalize('NFC'),
+  passport,
+  phone,
+  birth,
+  'Sentinhoa',
+  'Sentinminh',
+  '7771113',
+  '777333',
+  'Sentinbirth',
+];
 const expectNoPersonalData = (text: string) => {
   for (const sentinel of personal) expect(text).not.toContain(sentinel);
 };
@@ -55,7 +67,9 @@ describe('quoteSourceValue', () => {
   });
 
   it('says that a replayed dead letter kept no value, rather than quoting its marker as data', () => {
-    expect(quoteSourceValue('[text: 20 characters]', 'TrangThaiHoSo')).toBe('[text: 20 characters] (a value the dead letter did not keep)');
+    expect(quoteSourceValue('[text: 20 characters]', 'TrangThaiHoSo')).toBe(
+      '[text: 20 characters] (a value the dead letter did not keep)',
+    );
     expect(quoteSourceValue('[personal data]', 'HoTen')).toBe('[personal data] (a value the dead letter did not keep)');
   });
 
@@ -88,7 +102,12 @@ describe('a declarative definition that maps personal fields by mistake never qu
       statuses: { preset: 'national' },
     }),
   });
-  const record = (overrides: Record<string, unknown>) => ({ code: 'HCM-1', TenCongDan: '4', updatedAt: '20261127080000', ...overrides });
+  const record = (overrides: Record<string, unknown>) => ({
+    code: 'HCM-1',
+    TenCongDan: '4',
+    updatedAt: '20261127080000',
+    ...overrides,
+  });
 
   it.each([
     ['status', { TenCongDan: name }, 'unknown_status', 'TenCongDan'],
@@ -123,11 +142,19 @@ describe('a declarative definition that maps personal fields by mistake never qu
         http: { baseUrl: 'http://127.0.0.1:9' },
         request: { path: '/records' },
         records: { path: 'data' },
-        fields: { dossierCode: 'SoHoChieu', status: 'state', sourceUpdatedAt: { path: 'updatedAt', format: 'yyyyMMddHHmmss' } },
+        fields: {
+          dossierCode: 'SoHoChieu',
+          status: 'state',
+          sourceUpdatedAt: { path: 'updatedAt', format: 'yyyyMMddHHmmss' },
+        },
         statuses: { preset: 'national' },
       }),
     });
-    const [letter] = mapItems(byMistake, [{ SoHoChieu: passport, state: '99', updatedAt: '20261127080000' }], origin('79')).deadLetters;
+    const [letter] = mapItems(
+      byMistake,
+      [{ SoHoChieu: passport, state: '99', updatedAt: '20261127080000' }],
+      origin('79'),
+    ).deadLetters;
     expect(letter).toMatchObject({ reason: 'unknown_status', dossierCode: null });
     expect(letter!.message).toContain('"99"');
     expectNoPersonalData(JSON.stringify(letter));
@@ -156,7 +183,16 @@ describe('values from mapped, non-personal fields are still quoted, so a provinc
       }),
     });
     const base = { code: 'HCM-1', state: 'processing', updatedAt: '20261127080000' };
-    const messages = mapItems(connector, [{ ...base, state: 'teleported' }, { ...base, channel: 'pigeon' }, { ...base, timeline: { dueAt: 'soon' } }, { ...base, kind: 'x7' }], origin('79')).deadLetters.map((letter) => letter.message);
+    const messages = mapItems(
+      connector,
+      [
+        { ...base, state: 'teleported' },
+        { ...base, channel: 'pigeon' },
+        { ...base, timeline: { dueAt: 'soon' } },
+        { ...base, kind: 'x7' },
+      ],
+      origin('79'),
+    ).deadLetters.map((letter) => letter.message);
     expect(messages).toEqual([
       'state: "teleported" is not a status this definition maps; add it to statuses.map',
       'channel: "pigeon" is not a value this definition maps; expected one of "online" (compared after trimming, in Unicode NFC)',
@@ -166,7 +202,12 @@ describe('values from mapped, non-personal fields are still quoted, so a provinc
   });
 
   it('national-rest and lgsp-soap: their own fields', () => {
-    const national = (overrides: Record<string, unknown>) => ({ MaHoSo: 'H01-1', TrangThaiHoSo: '4', NgayCapNhat: '20261127080000', ...overrides });
+    const national = (overrides: Record<string, unknown>) => ({
+      MaHoSo: 'H01-1',
+      TrangThaiHoSo: '4',
+      NgayCapNhat: '20261127080000',
+      ...overrides,
+    });
     const error = (map: () => unknown) => {
       try {
         map();
@@ -175,16 +216,26 @@ describe('values from mapped, non-personal fields are still quoted, so a provinc
       }
       return 'no error';
     };
-    expect(error(() => mapNationalRecord(national({ TrangThaiHoSo: '99' })))).toBe('TrangThaiHoSo: "99" is not a national status code; expected 1 to 10');
-    expect(error(() => mapNationalRecord(national({ TrangThaiHoSo: 99 })))).toBe('TrangThaiHoSo: 99 is not a national status code; expected 1 to 10');
-    expect(error(() => mapNationalRecord(national({ LoaiDoiTuong: 'abc' })))).toBe('LoaiDoiTuong: expected a whole number, got "abc"');
-    expect(error(() => mapNationalRecord(national({ NgayHenTra: '20260231250000' })))).toMatch(/^NgayHenTra: "20260231250000" is not a date in format yyyyMMddHHmmss/);
+    expect(error(() => mapNationalRecord(national({ TrangThaiHoSo: '99' })))).toBe(
+      'TrangThaiHoSo: "99" is not a national status code; expected 1 to 10',
+    );
+    expect(error(() => mapNationalRecord(national({ TrangThaiHoSo: 99 })))).toBe(
+      'TrangThaiHoSo: 99 is not a national status code; expected 1 to 10',
+    );
+    expect(error(() => mapNationalRecord(national({ LoaiDoiTuong: 'abc' })))).toBe(
+      'LoaiDoiTuong: expected a whole number, got "abc"',
+    );
+    expect(error(() => mapNationalRecord(national({ NgayHenTra: '20260231250000' })))).toMatch(
+      /^NgayHenTra: "20260231250000" is not a date in format yyyyMMddHHmmss/,
+    );
     const soap = { SoHoSo: 'H01-2', TrangThai: 'Đang xử lý', NgayCapNhat: '27/11/2026 08:00:00' };
-    expect(error(() => mapLgspDossier({ ...soap, TrangThai: 'Bay đi' }))).toBe('TrangThai: "Bay đi" is not a status label of the national list');
+    expect(error(() => mapLgspDossier({ ...soap, TrangThai: 'Bay đi' }))).toBe(
+      'TrangThai: "Bay đi" is not a status label of the national list',
+    );
     expect(error(() => mapLgspDossier({ ...soap, KenhNop: 'x' }))).toBe('KenhNop: expected a whole number, got "x"');
   });
 
-  it('normalise quotes a connector\'s output only for a field read from a mapped, non-personal path', () => {
+  it("normalise quotes a connector's output only for a field read from a mapped, non-personal path", () => {
     const plugin = (path: string): Pick<Connector, 'map' | 'mappedFields'> => ({
       map: (item) => item as DossierRecordInput,
       mappedFields: () => [
@@ -193,7 +244,9 @@ describe('values from mapped, non-personal fields are still quoted, so a provinc
       ],
     });
     const item = input({ channel: 912777333 });
-    expect(mapItems(plugin('KenhNop'), [item], origin()).deadLetters[0]!.message).toBe('channel: expected a whole number from 1 to 3, got 912777333');
+    expect(mapItems(plugin('KenhNop'), [item], origin()).deadLetters[0]!.message).toBe(
+      'channel: expected a whole number from 1 to 3, got 912777333',
+    );
     const hidden = mapItems(plugin('SoDienThoai'), [item], origin()).deadLetters[0]!.message;
     expect(hidden).toMatch(/^channel: expected a whole number from 1 to 3, got a number \(not shown/);
     expectNoPersonalData(hidden);

@@ -4,7 +4,27 @@ import type { DossierRecordInput } from '../../../connectors/sdk/dossier-record.
 import type { MappingContext } from '../../../connectors/sdk/normalise.js';
 
 /** The canonical fields, each read from the source key of the same name. */
-const canonicalFields = ['dossierCode', 'altDossierCode', 'provinceCode', 'provinceCodeSet', 'procedureCode', 'sectorCode', 'agencyCode', 'channel', 'applicantType', 'status', 'sourceStatus', 'submittedAt', 'receivedAt', 'dueAt', 'finishedAt', 'returnedAt', 'rejectedAt', 'sourceUpdatedAt', 'sourceVersion'];
+const canonicalFields = [
+  'dossierCode',
+  'altDossierCode',
+  'provinceCode',
+  'provinceCodeSet',
+  'procedureCode',
+  'sectorCode',
+  'agencyCode',
+  'channel',
+  'applicantType',
+  'status',
+  'sourceStatus',
+  'submittedAt',
+  'receivedAt',
+  'dueAt',
+  'finishedAt',
+  'returnedAt',
+  'rejectedAt',
+  'sourceUpdatedAt',
+  'sourceVersion',
+];
 
 /** A connector whose source already speaks the canonical form: `map` hands the item over as it is. */
 export const passThrough: Pick<Connector, 'map' | 'mappedFields'> = {
@@ -19,7 +39,9 @@ export function origin(provinceCode = '79', codeSet: CodeSet = '2025'): MappingC
 }
 
 /** A valid connector output; tests override what they are about. */
-export function input(overrides: Partial<Record<keyof DossierRecordInput, unknown>> & Record<string, unknown> = {}): DossierRecordInput {
+export function input(
+  overrides: Partial<Record<keyof DossierRecordInput, unknown>> & Record<string, unknown> = {},
+): DossierRecordInput {
   return {
     dossierCode: 'H56.2026.000001',
     procedureCode: '2.000477',

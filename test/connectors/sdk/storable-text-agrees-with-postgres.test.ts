@@ -26,7 +26,9 @@ async function postgresStores(text: string): Promise<boolean> {
   try {
     const { rows } = await sql<{ asText: string; inJsonb: string; keyJsonb: string }>`
       SELECT ${text}::text AS "asText", (${JSON.stringify([text])}::jsonb)->>0 AS "inJsonb",
-             (SELECT k FROM jsonb_object_keys(${JSON.stringify({ [text]: 1 })}::jsonb) AS k) AS "keyJsonb"`.execute(env.db);
+             (SELECT k FROM jsonb_object_keys(${JSON.stringify({ [text]: 1 })}::jsonb) AS k) AS "keyJsonb"`.execute(
+      env.db,
+    );
     return rows[0]!.asText === text && rows[0]!.inJsonb === text && rows[0]!.keyJsonb === text;
   } catch (error) {
     if (!/^22/.test(String((error as { code?: unknown }).code))) throw error;
@@ -35,17 +37,30 @@ async function postgresStores(text: string): Promise<boolean> {
 }
 
 const unit = (code: number) => String.fromCharCode(code);
-const edges = [0x00, 0x01, 0x09, 0x0a, 0x1f, 0x20, 0x7f, 0x80, 0x85, 0x9f, 0xa0, 0xad, 0x2028, 0xd7ff, 0xd800, 0xdbff, 0xdc00, 0xdfff, 0xe000, 0xfdd0, 0xfeff, 0xfffd, 0xfffe, 0xffff];
+const edges = [
+  0x00, 0x01, 0x09, 0x0a, 0x1f, 0x20, 0x7f, 0x80, 0x85, 0x9f, 0xa0, 0xad, 0x2028, 0xd7ff, 0xd800, 0xdbff, 0xdc00,
+  0xdfff, 0xe000, 0xfdd0, 0xfeff, 0xfffd, 0xfffe, 0xffff,
+];
 /** Every edge code unit alone and inside text, the valid and broken surrogate pairs, and seeded random strings. */
 function corpus(): string[] {
-  const texts = ['', 'Hồ sơ', 'Nguyễn'.normalize('NFD'), '\uD83D\uDE00', '\uDBFF\uDFFF', '\uDE00\uD83D', '\uD83D\uD83D', 'a\\u0000b'];
+  const texts = [
+    '',
+    'Hồ sơ',
+    'Nguyễn'.normalize('NFD'),
+    '\uD83D\uDE00',
+    '\uDBFF\uDFFF',
+    '\uDE00\uD83D',
+    '\uD83D\uD83D',
+    'a\\u0000b',
+  ];
   for (const code of edges) texts.push(unit(code), `a${unit(code)}b`, `${unit(code)}\uDC00`);
   let state = 2026;
-  const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (let n = 0; n < 200; n++) {
     let text = '';
     const length = 1 + Math.floor(random() * 6);
-    for (let i = 0; i < length; i++) text += random() < 0.5 ? unit(edges[Math.floor(random() * edges.length)]!) : unit(Math.floor(random() * 0x10000));
+    for (let i = 0; i < length; i++)
+      text += random() < 0.5 ? unit(edges[Math.floor(random() * edges.length)]!) : unit(Math.floor(random() * 0x10000));
     texts.push(text);
   }
   return texts;
@@ -63,7 +78,10 @@ describe('isStorableText', () => {
   it('names the first character Postgres cannot store, and its place', () => {
     expect(unstorableCharacter('ok')).toBeNull();
     expect(unstorableCharacter('ab\u0000c')).toEqual({ position: 3, description: 'U+0000 (NUL)' });
-    expect(unstorableCharacter('\uD83D\uDE00x\uDC01')).toEqual({ position: 4, description: 'an unpaired surrogate (U+DC01)' });
+    expect(unstorableCharacter('\uD83D\uDE00x\uDC01')).toEqual({
+      position: 4,
+      description: 'an unpaired surrogate (U+DC01)',
+    });
     expect(unstorableCharacter('x\uD800')).toEqual({ position: 2, description: 'an unpaired surrogate (U+D800)' });
   });
 });
@@ -93,11 +111,16 @@ describe('toStorableJsonb', () => {
       null,
     ];
     for (const value of values) {
-      const { rows } = await sql<{ back: unknown }>`SELECT ${JSON.stringify(toStorableJsonb(value))}::jsonb AS back`.execute(env.db);
+      const { rows } = await sql<{
+        back: unknown;
+      }>`SELECT ${JSON.stringify(toStorableJsonb(value))}::jsonb AS back`.execute(env.db);
       expect(fromStorableJsonb(rows[0]!.back)).toEqual(value);
     }
     // A value jsonb takes as it is stays as it is: the column stays queryable.
-    expect(toStorableJsonb({ updatedSince: '20261127080000', afterCode: 'A-1' })).toEqual({ updatedSince: '20261127080000', afterCode: 'A-1' });
+    expect(toStorableJsonb({ updatedSince: '20261127080000', afterCode: 'A-1' })).toEqual({
+      updatedSince: '20261127080000',
+      afterCode: 'A-1',
+    });
   });
 });
 
@@ -109,7 +132,13 @@ describe('storablePayload', () => {
     for (let i = 0; i < 200; i++) deep = { d: deep };
     const payloads: unknown[] = [
       { MaHoSo: 'A\u0000', ['Ten\u0000Key']: 'x\uD800y', list: ['\uDFFF', 1, null, true] },
-      { big: 12345678901234567890n, when: new Date('2026-11-27T01:00:00Z'), bytes: Buffer.from('hi'), gone: undefined, fn: () => 1 },
+      {
+        big: 12345678901234567890n,
+        when: new Date('2026-11-27T01:00:00Z'),
+        bytes: Buffer.from('hi'),
+        gone: undefined,
+        fn: () => 1,
+      },
       cyclic,
       deep,
       Object.defineProperty({}, '__proto__', { value: { polluted: true }, enumerable: true }),
@@ -123,7 +152,11 @@ describe('storablePayload', () => {
     }
     const first = JSON.parse(JSON.stringify(storablePayload(payloads[0]))) as Record<string, unknown>;
     expect(first).toEqual(payloads[0]);
-    expect(JSON.parse(JSON.stringify(storablePayload(payloads[1])))).toEqual({ big: '12345678901234567890', when: '2026-11-27T01:00:00.000Z', bytes: { type: 'Buffer', data: [104, 105] } });
+    expect(JSON.parse(JSON.stringify(storablePayload(payloads[1])))).toEqual({
+      big: '12345678901234567890',
+      when: '2026-11-27T01:00:00.000Z',
+      bytes: { type: 'Buffer', data: [104, 105] },
+    });
     expect(JSON.parse(JSON.stringify(storablePayload(cyclic)))).toEqual({ MaHoSo: 'C\u0000', self: '[circular]' });
     expect(JSON.stringify(storablePayload(deep))).toContain('[too deep]');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
@@ -133,7 +166,16 @@ describe('storablePayload', () => {
 describe('isStorableInstant', () => {
   it('says which instants Postgres reads as timestamptz', async () => {
     const yearStart = (year: number) => new Date(0).setUTCFullYear(year, 0, 1);
-    const instants = [yearStart(1), yearStart(0), yearStart(-1), yearStart(10000), Date.UTC(9999, 11, 31, 23, 59, 59, 999), Date.UTC(2026, 10, 27), 8.64e15, -8.64e15];
+    const instants = [
+      yearStart(1),
+      yearStart(0),
+      yearStart(-1),
+      yearStart(10000),
+      Date.UTC(9999, 11, 31, 23, 59, 59, 999),
+      Date.UTC(2026, 10, 27),
+      8.64e15,
+      -8.64e15,
+    ];
     const outcomes = new Set<boolean>();
     for (const instant of instants) {
       const iso = new Date(instant).toISOString();

@@ -28,7 +28,14 @@ describe('normalise stores Vietnamese text in NFC', () => {
     expect(record.sectorCode).toBe('Lĩnh-vực'.normalize('NFC'));
     expect(record.agencyCode).toBe('Sở Tư pháp Nguyễn'.normalize('NFC'));
     expect(record.sourceStatus).toBe('Đang xử lý'.normalize('NFC'));
-    for (const value of [record.dossierCode, record.altDossierCode, record.procedureCode, record.sectorCode, record.agencyCode, record.sourceStatus]) {
+    for (const value of [
+      record.dossierCode,
+      record.altDossierCode,
+      record.procedureCode,
+      record.sectorCode,
+      record.agencyCode,
+      record.sourceStatus,
+    ]) {
       expect(value!.normalize('NFC')).toBe(value);
     }
   });
@@ -46,11 +53,21 @@ describe('normalise stores Vietnamese text in NFC', () => {
 
 describe('normalise refuses text Postgres cannot store, and blanks', () => {
   it('a NUL character in any mapped text field is bad_value naming the field, never silently dropped', () => {
-    const fields = { dossierCode: 'H56\u0000.2026.01', altDossierCode: 'X\u0000', procedureCode: '2.000\u0000477', sectorCode: '\u0000', agencyCode: '\u0000000.00.01.H56', sourceStatus: '4\u0000', provinceCode: '79\u0000' };
+    const fields = {
+      dossierCode: 'H56\u0000.2026.01',
+      altDossierCode: 'X\u0000',
+      procedureCode: '2.000\u0000477',
+      sectorCode: '\u0000',
+      agencyCode: '\u0000000.00.01.H56',
+      sourceStatus: '4\u0000',
+      provinceCode: '79\u0000',
+    };
     for (const [field, value] of Object.entries(fields)) {
       const error = catchMappingError(() => normalise(input({ [field]: value }), origin(), at));
       expect(error.reason, field).toBe('bad_value');
-      expect(error.message, field).toMatch(new RegExp(`^${field}: contains U\\+0000 \\(NUL\\) at character \\d+, which cannot be stored`));
+      expect(error.message, field).toMatch(
+        new RegExp(`^${field}: contains U\\+0000 \\(NUL\\) at character \\d+, which cannot be stored`),
+      );
     }
   });
 
@@ -58,9 +75,13 @@ describe('normalise refuses text Postgres cannot store, and blanks', () => {
     for (const value of ['abc\uD800def', 'abc\uDC00', '\uDBFF']) {
       const error = catchMappingError(() => normalise(input({ procedureCode: value }), origin(), at));
       expect(error.reason).toBe('bad_value');
-      expect(error.message).toMatch(/^procedureCode: contains an unpaired surrogate \(U\+D[89A-F][0-9A-F]{2}\) at character \d+, which cannot be stored/);
+      expect(error.message).toMatch(
+        /^procedureCode: contains an unpaired surrogate \(U\+D[89A-F][0-9A-F]{2}\) at character \d+, which cannot be stored/,
+      );
     }
-    expect(normalise(input({ procedureCode: '2.000477 \uD83D\uDE00' }), origin(), at).procedureCode).toBe('2.000477 \uD83D\uDE00');
+    expect(normalise(input({ procedureCode: '2.000477 \uD83D\uDE00' }), origin(), at).procedureCode).toBe(
+      '2.000477 \uD83D\uDE00',
+    );
   });
 
   it('the dead letter of such a record names the dossier with the character escaped, and keeps the payload exact', () => {

@@ -21,16 +21,32 @@ beforeAll(async () => {
 afterAll(async () => env?.cleanup());
 
 it('ends quietly when its reader closes stdout after the first chunk', async () => {
-  for (const args of [['dlq', 'list', '--limit', '5000'], ['dlq', 'list', '--limit', '5000', '-o', 'json']]) {
+  for (const args of [
+    ['dlq', 'list', '--limit', '5000'],
+    ['dlq', 'list', '--limit', '5000', '-o', 'json'],
+  ]) {
     const run = await runApart(process.execPath, [checkoutFleet, ...args], cli, (_chunk, stop) => stop());
     expect({ args, code: run.code, stderr: run.stderr }).toEqual({ args, code: 0, stderr: '' });
   }
 });
 
 it('ends quietly piped into head -1 and grep -m1', async () => {
-  const head = await runApart('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${checkoutFleet}" dlq list --limit 5000 | head -1`], cli);
+  const head = await runApart(
+    'bash',
+    ['-o', 'pipefail', '-c', `"${process.execPath}" "${checkoutFleet}" dlq list --limit 5000 | head -1`],
+    cli,
+  );
   expect(head).toEqual({ code: 0, stdout: 'bad_date: 5000\n', stderr: '' });
-  const grep = await runApart('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${checkoutFleet}" dlq list --limit 5000 -o json | grep -m1 '"dossierCode"'`], cli);
+  const grep = await runApart(
+    'bash',
+    [
+      '-o',
+      'pipefail',
+      '-c',
+      `"${process.execPath}" "${checkoutFleet}" dlq list --limit 5000 -o json | grep -m1 '"dossierCode"'`,
+    ],
+    cli,
+  );
   expect(grep.code).toBe(0);
   expect(grep.stdout).toMatch(/^ +"dossierCode": "48\.2026\.\d{6}",\n$/);
   expect(grep.stderr).toBe('');

@@ -15,7 +15,14 @@ beforeAll(async () => {
   cli = { DATABASE_URL: env.config.DATABASE_URL, LOG_LEVEL: 'silent' };
   const row = await env.db
     .insertInto('dead_letters')
-    .values({ connector_id: 'danang', reason: 'bad_date', message: 'x', fingerprint: 'damaged', raw_payload: '{"MaHoSo": "48.2026.0', received_at: new Date() })
+    .values({
+      connector_id: 'danang',
+      reason: 'bad_date',
+      message: 'x',
+      fingerprint: 'damaged',
+      raw_payload: '{"MaHoSo": "48.2026.0',
+      received_at: new Date(),
+    })
     .returning('id')
     .executeTakeFirstOrThrow();
   damaged = String(row.id);
@@ -28,11 +35,16 @@ describe('an unexpected error', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
     expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(run.stderr).toMatch(/^fleet: SyntaxError: .*JSON.* \(an unexpected error: run again with --debug for its stack trace\)\n$/);
+    expect(run.stderr).toMatch(
+      /^fleet: SyntaxError: .*JSON.* \(an unexpected error: run again with --debug for its stack trace\)\n$/,
+    );
   });
 
   it('prints its stack trace too with --debug, before or after the verb', async () => {
-    for (const args of [['--debug', 'dlq', 'show', damaged], ['dlq', 'show', damaged, '--debug']]) {
+    for (const args of [
+      ['--debug', 'dlq', 'show', damaged],
+      ['dlq', 'show', damaged, '--debug'],
+    ]) {
       const run = await runFleetApart(args, cli);
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/^fleet: SyntaxError: .*JSON.*\n/);

@@ -48,7 +48,11 @@ it('lists keys with name, scope, created, last used and revoked, never the key; 
   const [header, row] = listed.output.trimEnd().split('\n');
   expect(header!.split(/\s{2,}/)).toEqual(['ID', 'NAME', 'SCOPE', 'CREATED', 'LAST USED', 'REVOKED']);
   // Verified once above: its last use is recorded.
-  expect(row).toMatch(new RegExp(`^${id} +Hà Nội IT team +admin +\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}Z +\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}Z +-$`));
+  expect(row).toMatch(
+    new RegExp(
+      `^${id} +Hà Nội IT team +admin +\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}Z +\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}Z +-$`,
+    ),
+  );
   expect(listed.output).not.toContain(key.slice(4, 20));
 
   const revoked = await fleet('apikey', 'revoke', id);
@@ -66,8 +70,12 @@ it('refuses a scope it does not know and an empty name with exit 2, and an unkno
   expect(scope.code).toBe(2);
   expect(scope.output).toMatch(/argument 'root' is invalid\. Allowed choices are admin, read/);
   expect(name.code).toBe(2);
-  expect(name.output.trim()).toBe('fleet apikey create: --name " ": expected 1 to 100 characters without control characters, naming who uses the key');
+  expect(name.output.trim()).toBe(
+    'fleet apikey create: --name " ": expected 1 to 100 characters without control characters, naming who uses the key',
+  );
   expect(unknown.code).toBe(3);
-  expect(unknown.output.trim()).toBe('fleet apikey revoke: there is no API key 999; expected an id fleet apikey list shows');
+  expect(unknown.output.trim()).toBe(
+    'fleet apikey revoke: there is no API key 999; expected an id fleet apikey list shows',
+  );
   expect(await env.db.selectFrom('api_keys').select('id').execute()).toHaveLength(1);
 });

@@ -30,16 +30,24 @@ describe('the fleet command on bad input', () => {
 
   it('says which Postgres it could not reach, without the password', async () => {
     const port = await closedPort();
-    const { code, output } = await runFleet(['migrate'], { DATABASE_URL: `postgres://postgres:hunter2@127.0.0.1:${port}/x` });
+    const { code, output } = await runFleet(['migrate'], {
+      DATABASE_URL: `postgres://postgres:hunter2@127.0.0.1:${port}/x`,
+    });
     expect(code).toBe(1);
-    expect(output).toMatch(new RegExp(`cannot use Postgres at postgres://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${port}/x \\(DATABASE_URL\\)`));
+    expect(output).toMatch(
+      new RegExp(`cannot use Postgres at postgres://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${port}/x \\(DATABASE_URL\\)`),
+    );
     expect(output).toMatch(/ECONNREFUSED/);
     expect(output).not.toContain('hunter2');
   });
 
   it('says which Redis it could not reach', async () => {
     const port = await closedPort();
-    const { code, output } = await runFleet(['start'], { DATABASE_URL: env.config.DATABASE_URL, REDIS_URL: `redis://127.0.0.1:${port}`, HTTP_PORT: '0' });
+    const { code, output } = await runFleet(['start'], {
+      DATABASE_URL: env.config.DATABASE_URL,
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      HTTP_PORT: '0',
+    });
     expect(code).toBe(1);
     expect(output).toMatch(new RegExp(`cannot reach Redis at redis://127\\.0\\.0\\.1:${port} \\(REDIS_URL\\)`));
     expect(output).toMatch(/expected a running Redis/);
@@ -59,9 +67,13 @@ describe('the fleet command on bad input', () => {
   });
 
   it('rejects an unknown role with exit 2', async () => {
-    const { code, output } = await runFleet(['start', '--role', 'janitor'], { ...(env.config as unknown as Record<string, string>) });
+    const { code, output } = await runFleet(['start', '--role', 'janitor'], {
+      ...(env.config as unknown as Record<string, string>),
+    });
     expect(code).toBe(2);
-    expect(output).toMatch(/--role "janitor" is not a role; expected all, or one or more of gateway, poller, writer, scheduler/);
+    expect(output).toMatch(
+      /--role "janitor" is not a role; expected all, or one or more of gateway, poller, writer, scheduler/,
+    );
   });
 
   it('migrates idempotently', async () => {

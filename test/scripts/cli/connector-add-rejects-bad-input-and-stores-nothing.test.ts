@@ -15,7 +15,11 @@ let cli: Record<string, string>;
 
 const fleet = (...args: string[]) => runFleet(args, cli);
 const file = (name: string) => join(dir, name);
-const connectors = async () => (await env.db.selectFrom('connectors').select(['id', 'config']).orderBy('id').execute()).map((row) => ({ id: row.id, config: row.config }));
+const connectors = async () =>
+  (await env.db.selectFrom('connectors').select(['id', 'config']).orderBy('id').execute()).map((row) => ({
+    id: row.id,
+    config: row.config,
+  }));
 
 const valid = (id: string, pageSize: number) => `id: ${id}
 province: {code: "79"}
@@ -47,7 +51,10 @@ statuses:
   preset: english
 `,
   );
-  await writeFile(file('top-level.yaml'), 'id: Sim_01\nprovince:\n  code: 1\nschedule:\n  pollIntervalSeconds: "60"\nplugin: {name: national-rest}\n');
+  await writeFile(
+    file('top-level.yaml'),
+    'id: Sim_01\nprovince:\n  code: 1\nschedule:\n  pollIntervalSeconds: "60"\nplugin: {name: national-rest}\n',
+  );
   await writeFile(file('broken.yaml'), 'id: sim-01\nprovince: {code: "01"\n');
   await writeFile(file('hcm.yaml'), valid('hcm-rest', 100));
   await writeFile(file('hcm-changed.yaml'), valid('hcm-rest', 500));
@@ -62,7 +69,10 @@ afterAll(async () => {
 
 it('prints one line per problem, each naming its path and what is expected, exits 2 and stores nothing', async () => {
   const before = await connectors();
-  const [declarative, topLevel] = await Promise.all([fleet('connector', 'add', '--file', file('declarative.yaml')), fleet('connector', 'add', '--file', file('top-level.yaml'))]);
+  const [declarative, topLevel] = await Promise.all([
+    fleet('connector', 'add', '--file', file('declarative.yaml')),
+    fleet('connector', 'add', '--file', file('top-level.yaml')),
+  ]);
 
   expect(declarative.code).toBe(2);
   expect(declarative.output).toContain('pagination.pageSize: expected a positive integer, got "50"\n');
@@ -77,20 +87,32 @@ it('prints one line per problem, each naming its path and what is expected, exit
 });
 
 it('says where a file is not YAML, and when it cannot be read', async () => {
-  const [broken, absent] = await Promise.all([fleet('connector', 'add', '--file', file('broken.yaml')), fleet('connector', 'add', '--file', file('absent.yaml'))]);
+  const [broken, absent] = await Promise.all([
+    fleet('connector', 'add', '--file', file('broken.yaml')),
+    fleet('connector', 'add', '--file', file('absent.yaml')),
+  ]);
   expect(broken.code).toBe(2);
   expect(broken.output).toMatch(/^.*broken\.yaml: not valid YAML or JSON: /);
   expect(absent.code).toBe(2);
-  expect(absent.output.trim()).toBe(`fleet connector: --file ${file('absent.yaml')}: cannot read it (ENOENT); expected a connector definition file (YAML or JSON)`);
+  expect(absent.output.trim()).toBe(
+    `fleet connector: --file ${file('absent.yaml')}: cannot read it (ENOENT); expected a connector definition file (YAML or JSON)`,
+  );
 });
 
 it('refuses to add an id that exists with exit 2, and to update one that does not with exit 3 (not found)', async () => {
   const before = await connectors();
-  const [exists, missing] = await Promise.all([fleet('connector', 'add', '--file', file('hcm-changed.yaml')), fleet('connector', 'update', '--file', file('missing.yaml'))]);
+  const [exists, missing] = await Promise.all([
+    fleet('connector', 'add', '--file', file('hcm-changed.yaml')),
+    fleet('connector', 'update', '--file', file('missing.yaml')),
+  ]);
   expect(exists.code).toBe(2);
-  expect(exists.output.trim()).toBe('fleet connector add: connector hcm-rest already exists; use update to change its definition');
+  expect(exists.output.trim()).toBe(
+    'fleet connector add: connector hcm-rest already exists; use update to change its definition',
+  );
   expect(missing.code).toBe(3);
-  expect(missing.output.trim()).toBe('fleet connector update: connector nowhere is not registered; use add to register it');
+  expect(missing.output.trim()).toBe(
+    'fleet connector update: connector nowhere is not registered; use add to register it',
+  );
   expect(await connectors()).toEqual(before);
 });
 
@@ -99,6 +121,14 @@ it('updates a registered connector from its file, keeping its state', async () =
   const { code, output } = await fleet('connector', 'update', 'hcm-rest', '--file', file('hcm-changed.yaml'));
   expect(output).toMatch(/^updated connector hcm-rest \(national-rest, province 79\): paused/);
   expect(code).toBe(0);
-  const row = await env.db.selectFrom('connectors').select(['state', 'config', 'definition']).where('id', '=', 'hcm-rest').executeTakeFirstOrThrow();
-  expect(row).toMatchObject({ state: 'paused', config: { pageSize: 500 }, definition: { plugin: { config: { pageSize: 500 } } } });
+  const row = await env.db
+    .selectFrom('connectors')
+    .select(['state', 'config', 'definition'])
+    .where('id', '=', 'hcm-rest')
+    .executeTakeFirstOrThrow();
+  expect(row).toMatchObject({
+    state: 'paused',
+    config: { pageSize: 500 },
+    definition: { plugin: { config: { pageSize: 500 } } },
+  });
 });

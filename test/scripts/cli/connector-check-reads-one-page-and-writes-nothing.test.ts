@@ -33,7 +33,9 @@ plugin:
 async function snapshot() {
   const counts = await sql<Record<string, string>>`
     SELECT (SELECT count(*) FROM dossiers) AS dossiers, (SELECT count(*) FROM dossier_events) AS events,
-           (SELECT count(*) FROM dead_letters) AS dead_letters, (SELECT count(*) FROM sync_cursors) AS cursors`.execute(env.db);
+           (SELECT count(*) FROM dead_letters) AS dead_letters, (SELECT count(*) FROM sync_cursors) AS cursors`.execute(
+    env.db,
+  );
   return { counts: counts.rows[0], connectors: await env.db.selectFrom('connectors').selectAll().execute() };
 }
 
@@ -48,7 +50,13 @@ async function closedPort(): Promise<number> {
 beforeAll(async () => {
   env = await createTestEnvironment();
   cli = { DATABASE_URL: env.config.DATABASE_URL, LOG_LEVEL: 'silent' };
-  open = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 400, malformedRate: 0.1, paused: true, seed: 5 });
+  open = new ProvinceSimulator({
+    provinces: ['01'],
+    dossiersPerProvince: 400,
+    malformedRate: 0.1,
+    paused: true,
+    seed: 5,
+  });
   locked = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 10, paused: true, apiKey: 'the-right-key' });
   [openUrl, lockedUrl] = await Promise.all([open.start(), locked.start()]);
   dir = await mkdtemp(join(tmpdir(), 'connector-check-'));
@@ -65,26 +73,46 @@ afterAll(async () => {
 
 it('reads one page from a definition file and from a stored connector: counts, examples, dead letters by reason; writes nothing', async () => {
   // What the first page holds, straight from the simulator.
-  const page = (await (await fetch(`${openUrl}/api/dossiers?province=01&limit=100`)).json()) as { items: { MaHoSo: string }[] };
-  const malformed = new Map([...open.truth()].filter((row) => row.malformed).map((row) => [row.dossierCode, row.malformed!]));
+  const page = (await (await fetch(`${openUrl}/api/dossiers?province=01&limit=100`)).json()) as {
+    items: { MaHoSo: string }[];
+  };
+  const malformed = new Map(
+    [...open.truth()].filter((row) => row.malformed).map((row) => [row.dossierCode, row.malformed!]),
+  );
   const bad = page.items.filter((item) => malformed.has(item.MaHoSo));
   expect(bad.length).toBeGreaterThan(0);
   const before = await snapshot();
 
   // The page's share of dead letters is known (the simulator's malformed records): accepted, the check passes.
   const accept = ['--accept-dead-letters', String(bad.length)];
-  const [fromFile, stored] = await Promise.all([fleet(['connector', 'check', '--file', file('sim-01.yaml'), ...accept]), fleet(['connector', 'check', 'sim-01', ...accept])]);
+  const [fromFile, stored] = await Promise.all([
+    fleet(['connector', 'check', '--file', file('sim-01.yaml'), ...accept]),
+    fleet(['connector', 'check', 'sim-01', ...accept]),
+  ]);
   for (const { code, output } of [fromFile, stored]) {
     expect(code).toBe(0);
-    expect(output).toMatch(/^check of connector sim-01 \(national-rest, province 01\): reads one page, writes nothing$/m);
-    expect(output).toMatch(/^connected and authenticated; read 100 records on the first page \(the source has more pages/m);
+    expect(output).toMatch(
+      /^check of connector sim-01 \(national-rest, province 01\): reads one page, writes nothing$/m,
+    );
+    expect(output).toMatch(
+      /^connected and authenticated; read 100 records on the first page \(the source has more pages/m,
+    );
     expect(output).toMatch(new RegExp(`^${100 - bad.length} would be stored, for example:$`, 'm'));
     // Examples: dossier code, status and dates (Vietnam time, beside what the source wrote); never the applicant.
-    expect(output).toMatch(/^ {2}01\.\d{4}\.\d{6}\n {4}dossierCode +01\.\d{4}\.\d{6} +from MaHoSo "01\.\d{4}\.\d{6}"$/m);
+    expect(output).toMatch(
+      /^ {2}01\.\d{4}\.\d{6}\n {4}dossierCode +01\.\d{4}\.\d{6} +from MaHoSo "01\.\d{4}\.\d{6}"$/m,
+    );
     expect(output).toMatch(/^ {4}status +\d+ +from TrangThaiHoSo "\d+"$/m);
     expect(output).toMatch(/^ {4}submittedAt +\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+07:00 +from NgayNopHoSo "\d{14}"$/m);
-    expect(output).toMatch(/^ {4}sourceUpdatedAt +\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+07:00 +from NgayCapNhat "\d{14}"$/m);
-    expect(output).toMatch(new RegExp(`^${bad.length} of 100 records \\(${bad.length}%\\) would be dead-lettered: within the ${bad.length}% accepted$`, 'm'));
+    expect(output).toMatch(
+      /^ {4}sourceUpdatedAt +\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+07:00 +from NgayCapNhat "\d{14}"$/m,
+    );
+    expect(output).toMatch(
+      new RegExp(
+        `^${bad.length} of 100 records \\(${bad.length}%\\) would be dead-lettered: within the ${bad.length}% accepted$`,
+        'm',
+      ),
+    );
     expect(output).not.toMatch(/ChuHoSo|SoDienThoai/);
     expect(output).toMatch(new RegExp(`^${bad.length} would be dead-lettered:$`, 'm'));
     for (const reason of new Set(bad.map((item) => malformed.get(item.MaHoSo)))) {
@@ -92,7 +120,10 @@ it('reads one page from a definition file and from a stored connector: counts, e
       expect(output).toMatch(new RegExp(`^ {2}${reason}: ${count}$`, 'm'));
     }
     const example = bad[0]!;
-    const message = malformed.get(example.MaHoSo) === 'unknown_status' ? 'TrangThaiHoSo: "99" is not a national status code; expected 1 to 10' : 'NgayHenTra: "20260231250000" is not a date';
+    const message =
+      malformed.get(example.MaHoSo) === 'unknown_status'
+        ? 'TrangThaiHoSo: "99" is not a national status code; expected 1 to 10'
+        : 'NgayHenTra: "20260231250000" is not a date';
     expect(output).toContain(`    ${example.MaHoSo}: ${message}`);
   }
   expect(await snapshot()).toEqual(before);
@@ -106,14 +137,20 @@ it('names an unreachable system and a refused key, with what to check, and exits
     fleet(['connector', 'check', '--file', file('locked.yaml')]),
   ]);
   expect(closed.code).toBe(1);
-  expect(closed.output).toMatch(/^could not connect: connector sim-01: GET \/api\/dossiers: no answer from the province system \(ECONNREFUSED\); check the base URL and that it is reachable$/m);
+  expect(closed.output).toMatch(
+    /^could not connect: connector sim-01: GET \/api\/dossiers: no answer from the province system \(ECONNREFUSED\); check the base URL and that it is reachable$/m,
+  );
 
   expect(wrongKey.code).toBe(1);
-  expect(wrongKey.output).toMatch(/^connected, but authentication failed: connector sim-01: GET \/api\/dossiers: the province system answered HTTP 401; check the credentials configured for this connector$/m);
+  expect(wrongKey.output).toMatch(
+    /^connected, but authentication failed: connector sim-01: GET \/api\/dossiers: the province system answered HTTP 401; check the credentials configured for this connector$/m,
+  );
   expect(wrongKey.output).not.toContain('a-wrong-key');
 
   expect(noKey.code).toBe(1);
-  expect(noKey.output).toMatch(/^cannot build the connector: connector sim-01: apiKey: environment variable SIM_01_KEY is not set$/m);
+  expect(noKey.output).toMatch(
+    /^cannot build the connector: connector sim-01: apiKey: environment variable SIM_01_KEY is not set$/m,
+  );
   expect(await snapshot()).toEqual(before);
 });
 
@@ -134,5 +171,7 @@ it('says so when the first page holds no records', async () => {
 it('refuses a check of nothing, or of both a file and an id, with exit 2', async () => {
   const { code, output } = await fleet(['connector', 'check']);
   expect(code).toBe(2);
-  expect(output.trim()).toBe('fleet connector check: expected either a connector id or --file definition.yaml, not both or neither');
+  expect(output.trim()).toBe(
+    'fleet connector check: expected either a connector id or --file definition.yaml, not both or neither',
+  );
 });

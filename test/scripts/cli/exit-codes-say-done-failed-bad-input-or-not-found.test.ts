@@ -23,7 +23,14 @@ async function closedPort(): Promise<number> {
 beforeAll(async () => {
   env = await createTestEnvironment();
   cli = { DATABASE_URL: env.config.DATABASE_URL, LOG_LEVEL: 'silent' };
-  await saveConnector(env.db, { id: 'danang', sourceProvinceCode: '48', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 60_000 });
+  await saveConnector(env.db, {
+    id: 'danang',
+    sourceProvinceCode: '48',
+    sourceCodeSet: '2025',
+    kind: 'national-rest',
+    config: { baseUrl: 'http://127.0.0.1:9' },
+    pollIntervalMs: 60_000,
+  });
 });
 afterAll(async () => env?.cleanup());
 
@@ -35,19 +42,28 @@ describe('the exit code of fleet', () => {
   });
 
   it('is 1 when it failed: Postgres out of reach, in one line', async () => {
-    const run = await runFleetApart(['connector', 'list'], { DATABASE_URL: `postgres://postgres@127.0.0.1:${await closedPort()}/x` });
+    const run = await runFleetApart(['connector', 'list'], {
+      DATABASE_URL: `postgres://postgres@127.0.0.1:${await closedPort()}/x`,
+    });
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
     expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(run.stderr).toMatch(/^cannot use Postgres at postgres:\/\/postgres@127\.0\.0\.1:\d+\/x \(DATABASE_URL\): .*ECONNREFUSED/);
+    expect(run.stderr).toMatch(
+      /^cannot use Postgres at postgres:\/\/postgres@127\.0\.0\.1:\d+\/x \(DATABASE_URL\): .*ECONNREFUSED/,
+    );
   });
 
   it('is 2 on bad input: an unknown option, a bad value', async () => {
-    const [option, value] = await Promise.all([fleet('connector', 'list', '--everything'), fleet('dlq', 'list', '--limit', 'many')]);
+    const [option, value] = await Promise.all([
+      fleet('connector', 'list', '--everything'),
+      fleet('dlq', 'list', '--limit', 'many'),
+    ]);
     expect(option.code).toBe(2);
     expect(option.stderr).toMatch(/unknown option '--everything'/);
     expect(value.code).toBe(2);
-    expect(value.stderr).toMatch(/option '--limit <n>' argument 'many' is invalid\. expected a whole number of at least 1/);
+    expect(value.stderr).toMatch(
+      /option '--limit <n>' argument 'many' is invalid\. expected a whole number of at least 1/,
+    );
   });
 
   it('is 3 when what it names does not exist: a connector, a dead letter, a failed batch, an API key', async () => {
@@ -74,11 +90,15 @@ describe('the exit code of fleet', () => {
   it('is listed in fleet --help', async () => {
     const run = await fleet('--help');
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^Exit codes:\n {2}0 {2}done\n {2}1 {2}failed .*\n {2}2 {2}bad input .*\n {2}3 {2}not found /m);
+    expect(run.stdout).toMatch(
+      /^Exit codes:\n {2}0 {2}done\n {2}1 {2}failed .*\n {2}2 {2}bad input .*\n {2}3 {2}not found /m,
+    );
   });
 });
 
 it('prints its version, from package.json', async () => {
-  const { version } = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const { version } = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   expect(await fleet('--version')).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
 });

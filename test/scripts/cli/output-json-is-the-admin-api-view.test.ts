@@ -38,7 +38,12 @@ async function json(...args: string[]): Promise<unknown> {
 
 beforeAll(async () => {
   env = await createTestEnvironment();
-  cli = { DATABASE_URL: env.config.DATABASE_URL, REDIS_URL: env.config.REDIS_URL, QUEUE_PREFIX: env.config.QUEUE_PREFIX, LOG_LEVEL: 'silent' };
+  cli = {
+    DATABASE_URL: env.config.DATABASE_URL,
+    REDIS_URL: env.config.REDIS_URL,
+    QUEUE_PREFIX: env.config.QUEUE_PREFIX,
+    LOG_LEVEL: 'silent',
+  };
   dir = await mkdtemp(join(tmpdir(), 'output-json-'));
   await writeFile(
     join(dir, 'hanoi.yaml'),
@@ -46,14 +51,42 @@ beforeAll(async () => {
   );
   gateway = await startFleet(env.config, ['gateway'], createLogger('silent'));
   ({ key } = await createApiKey(env.db, 'ops', 'admin'));
-  await saveConnector(env.db, { id: 'danang', sourceProvinceCode: '48', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 60_000 });
-  await env.db.insertInto('sync_cursors').values({ connector_id: 'danang', position: JSON.stringify({ updatedSince: '20261120080000', afterCode: '48.2026.000007' }), records_committed: 137 }).execute();
+  await saveConnector(env.db, {
+    id: 'danang',
+    sourceProvinceCode: '48',
+    sourceCodeSet: '2025',
+    kind: 'national-rest',
+    config: { baseUrl: 'http://127.0.0.1:9' },
+    pollIntervalMs: 60_000,
+  });
+  await env.db
+    .insertInto('sync_cursors')
+    .values({
+      connector_id: 'danang',
+      position: JSON.stringify({ updatedSince: '20261120080000', afterCode: '48.2026.000007' }),
+      records_committed: 137,
+    })
+    .execute();
   await insertDeadLetters(env.db, [
-    { connectorId: 'danang', provinceCode: '48', dossierCode: '48.2026.000002', reason: 'unknown_status', message: 'status "99" is not a known status', rawPayload: { MaHoSo: '48.2026.000002', TrangThaiHoSo: '99' }, receivedAt: '2026-11-20T01:00:00.000Z' },
+    {
+      connectorId: 'danang',
+      provinceCode: '48',
+      dossierCode: '48.2026.000002',
+      reason: 'unknown_status',
+      message: 'status "99" is not a known status',
+      rawPayload: { MaHoSo: '48.2026.000002', TrangThaiHoSo: '99' },
+      receivedAt: '2026-11-20T01:00:00.000Z',
+    },
   ]);
   ({ id: batchId } = await keepFailedBatch(env.db, {
     provinceCode: '48',
-    batch: { origin: 'push', connectorId: 'danang', provinceCode: '48', records: [dossierRecord({ dossierCode: '48.2026.000009', connectorId: 'danang' })], deadLetters: [] },
+    batch: {
+      origin: 'push',
+      connectorId: 'danang',
+      provinceCode: '48',
+      records: [dossierRecord({ dossierCode: '48.2026.000009', connectorId: 'danang' })],
+      deadLetters: [],
+    },
     error: 'the test refuses this batch',
     attempts: 3,
     failedAt: new Date('2026-11-20T02:00:00.000Z'),
@@ -69,13 +102,25 @@ afterAll(async () => {
 it('prints on add the connector the admin API then returns, as JSON', async () => {
   const added = await json('connector', 'add', '--file', join(dir, 'hanoi.yaml'), '-o', 'json');
   expect(added).toEqual(await admin('/connectors/hanoi'));
-  expect(added).toMatchObject({ id: 'hanoi', provinceCode: '01', kind: 'national-rest', state: 'active', polled: true, definition: { id: 'hanoi' } });
+  expect(added).toMatchObject({
+    id: 'hanoi',
+    provinceCode: '01',
+    kind: 'national-rest',
+    state: 'active',
+    polled: true,
+    definition: { id: 'hanoi' },
+  });
 });
 
 it('lists the connectors as GET /v1/admin/connectors returns them', async () => {
   const listed = await json('connector', 'list', '-o', 'json');
   expect(listed).toEqual(await admin('/connectors'));
-  expect(listed).toMatchObject({ connectors: [{ id: 'danang', cursor: { position: { afterCode: '48.2026.000007' }, recordsCommitted: 137 } }, { id: 'hanoi', cursor: null }] });
+  expect(listed).toMatchObject({
+    connectors: [
+      { id: 'danang', cursor: { position: { afterCode: '48.2026.000007' }, recordsCommitted: 137 } },
+      { id: 'hanoi', cursor: null },
+    ],
+  });
 });
 
 it('shows one connector as GET /v1/admin/connectors/ID returns it, in JSON and in YAML', async () => {
@@ -102,7 +147,18 @@ it('prints dead letters, failed batches and API keys as JSON views, never a key'
   const letters = (await json('dlq', 'list', '-o', 'json')) as { deadLetters: { id: string }[] };
   expect(letters).toEqual({
     counts: [{ reason: 'unknown_status', count: 1 }],
-    deadLetters: [{ id: expect.any(String), connectorId: 'danang', provinceCode: '48', dossierCode: '48.2026.000002', reason: 'unknown_status', message: 'status "99" is not a known status', state: 'new', receivedAt: '2026-11-20T01:00:00.000Z' }],
+    deadLetters: [
+      {
+        id: expect.any(String),
+        connectorId: 'danang',
+        provinceCode: '48',
+        dossierCode: '48.2026.000002',
+        reason: 'unknown_status',
+        message: 'status "99" is not a known status',
+        state: 'new',
+        receivedAt: '2026-11-20T01:00:00.000Z',
+      },
+    ],
   });
   expect(await json('dlq', 'show', letters.deadLetters[0]!.id, '-o', 'json')).toEqual({
     deadLetters: [{ ...letters.deadLetters[0], rawPayload: { MaHoSo: '48.2026.000002', TrangThaiHoSo: '99' } }],
@@ -113,19 +169,49 @@ it('prints dead letters, failed batches and API keys as JSON views, never a key'
     counts: [{ provinceCode: '48', count: 1 }],
     failedBatches: [
       {
-        id: batchId, provinceCode: '48', connectorId: 'danang', origin: 'push', records: 1, deadLetters: 0, error: 'the test refuses this batch', attempts: 3, failures: 1,
-        state: 'failed', stateChangedAt: null, firstFailedAt: expect.any(String), failedAt: '2026-11-20T02:00:00.000Z',
+        id: batchId,
+        provinceCode: '48',
+        connectorId: 'danang',
+        origin: 'push',
+        records: 1,
+        deadLetters: 0,
+        error: 'the test refuses this batch',
+        attempts: 3,
+        failures: 1,
+        state: 'failed',
+        stateChangedAt: null,
+        firstFailedAt: expect.any(String),
+        failedAt: '2026-11-20T02:00:00.000Z',
       },
     ],
   });
   const shown = await json('failed-batch', 'show', batchId, '-o', 'json');
-  expect(shown).toEqual({ ...(batches as { failedBatches: object[] }).failedBatches[0], dossierCodes: ['48.2026.000009'], deadLettersByReason: [], cursor: null });
-  expect(await json('failed-batch', 'show', batchId, '--batch', '-o', 'json')).toMatchObject({ batch: { origin: 'push', records: [{ dossierCode: '48.2026.000009' }] } });
+  expect(shown).toEqual({
+    ...(batches as { failedBatches: object[] }).failedBatches[0],
+    dossierCodes: ['48.2026.000009'],
+    deadLettersByReason: [],
+    cursor: null,
+  });
+  expect(await json('failed-batch', 'show', batchId, '--batch', '-o', 'json')).toMatchObject({
+    batch: { origin: 'push', records: [{ dossierCode: '48.2026.000009' }] },
+  });
 
   const keys = await fleet('apikey', 'list', '-o', 'json');
-  const stored = await env.db.selectFrom('api_keys').select(['id', 'created_at', 'last_used_at']).executeTakeFirstOrThrow();
+  const stored = await env.db
+    .selectFrom('api_keys')
+    .select(['id', 'created_at', 'last_used_at'])
+    .executeTakeFirstOrThrow();
   expect(JSON.parse(keys.stdout)).toEqual({
-    apiKeys: [{ id: String(stored.id), name: 'ops', scope: 'admin', createdAt: stored.created_at.toISOString(), lastUsedAt: stored.last_used_at && new Date(stored.last_used_at).toISOString(), revokedAt: null }],
+    apiKeys: [
+      {
+        id: String(stored.id),
+        name: 'ops',
+        scope: 'admin',
+        createdAt: stored.created_at.toISOString(),
+        lastUsedAt: stored.last_used_at && new Date(stored.last_used_at).toISOString(),
+        revokedAt: null,
+      },
+    ],
   });
   expect(keys.stdout).not.toContain(key);
 });

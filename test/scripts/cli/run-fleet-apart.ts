@@ -21,8 +21,17 @@ export function fleetEnvironment(config: Record<string, string>): Record<string,
 }
 
 /** Runs a command line (`node …`, or a shell pipeline) in a process group of its own, to its end. */
-export function runApart(command: string, args: readonly string[], config: Record<string, string>, onStdout?: (chunk: Buffer, stop: () => void) => void): Promise<FleetRun> {
-  const child = startedProcesses.spawn(command, args, { env: fleetEnvironment(config), stdio: ['ignore', 'pipe', 'pipe'], label: [command, ...args].join(' ') });
+export function runApart(
+  command: string,
+  args: readonly string[],
+  config: Record<string, string>,
+  onStdout?: (chunk: Buffer, stop: () => void) => void,
+): Promise<FleetRun> {
+  const child = startedProcesses.spawn(command, args, {
+    env: fleetEnvironment(config),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    label: [command, ...args].join(' '),
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => {
@@ -30,10 +39,18 @@ export function runApart(command: string, args: readonly string[], config: Recor
     onStdout?.(chunk, () => child.stdout!.destroy());
   });
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code: code ?? signal ?? 'unknown', stdout, stderr })));
+  return new Promise((resolve) =>
+    child.on('close', (code, signal) => resolve({ code: code ?? signal ?? 'unknown', stdout, stderr })),
+  );
 }
 
 /** Runs `fleet <args>` (the checkout's, or the production one) to its end, with stdout and stderr apart. */
-export function runFleetApart(args: readonly string[], config: Record<string, string>, options: { production?: boolean } = {}): Promise<FleetRun> {
-  return options.production ? runApart(process.execPath, ['--import', tsxLoader, productionFleet, ...args], config) : runApart(process.execPath, [checkoutFleet, ...args], config);
+export function runFleetApart(
+  args: readonly string[],
+  config: Record<string, string>,
+  options: { production?: boolean } = {},
+): Promise<FleetRun> {
+  return options.production
+    ? runApart(process.execPath, ['--import', tsxLoader, productionFleet, ...args], config)
+    : runApart(process.execPath, [checkoutFleet, ...args], config);
 }

@@ -42,24 +42,47 @@ afterAll(async () => {
 
 it('shows no push before the first one, and the last push received and the updates committed after', async () => {
   const before = await statusJson();
-  expect(before).toMatchObject({ polled: false, run: null, position: null, storedDossiers: 0, pushes: { updates: 0, lastReceivedAt: null, lastCommittedAt: null } });
+  expect(before).toMatchObject({
+    polled: false,
+    run: null,
+    position: null,
+    storedDossiers: 0,
+    pushes: { updates: 0, lastReceivedAt: null, lastCommittedAt: null },
+  });
 
   const body = await readFile(sample, 'utf8');
   const sentAt = Date.now();
   // The same two updates twice, as two deliveries: four updates committed, two dossiers stored.
-  for (let delivery = 0; delivery < 2; delivery++) expect(await deliver(fleet.url, 'danang-push', signed(secret, body))).toMatchObject({ status: 202, body: { accepted: 2 } });
+  for (let delivery = 0; delivery < 2; delivery++)
+    expect(await deliver(fleet.url, 'danang-push', signed(secret, body))).toMatchObject({
+      status: 202,
+      body: { accepted: 2 },
+    });
   const answeredAt = Date.now();
 
   let view: ConnectorStatusView | undefined;
   await waitFor(async () => (view = await statusJson()).pushes.updates === 4, 'both deliveries counted', 60_000);
-  expect(view!).toMatchObject({ id: 'danang-push', kind: 'declarative', provinceCode: '48', state: 'active', polled: false, run: null, position: null, storedDossiers: 2, lastError: null, breaker: null });
+  expect(view!).toMatchObject({
+    id: 'danang-push',
+    kind: 'declarative',
+    provinceCode: '48',
+    state: 'active',
+    polled: false,
+    run: null,
+    position: null,
+    storedDossiers: 2,
+    lastError: null,
+    breaker: null,
+  });
   const received = Date.parse(view!.pushes.lastReceivedAt!);
   // Whole seconds or better: the receipt lies between the first send and the last answer.
   expect(received).toBeGreaterThanOrEqual(sentAt - 1000);
   expect(received).toBeLessThanOrEqual(answeredAt + 1000);
   expect(Date.parse(view!.pushes.lastCommittedAt!)).toBeGreaterThanOrEqual(received - 1000);
 
-  const response = await fetch(`${fleet.url}/v1/admin/connectors/danang-push/status`, { headers: { authorization: `Bearer ${key}` } });
+  const response = await fetch(`${fleet.url}/v1/admin/connectors/danang-push/status`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
   expect(response.status).toBe(200);
   expect(await response.json()).toEqual(view);
 
@@ -70,6 +93,8 @@ it('shows no push before the first one, and the last push received and the updat
     'stored: 2 dossiers',
     'push-only: never polled (no runs, no position)',
     'last error: -',
-    expect.stringMatching(/^pushes: 4 updates committed; the newest received \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z, committed \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/),
+    expect.stringMatching(
+      /^pushes: 4 updates committed; the newest received \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z, committed \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/,
+    ),
   ]);
 }, 150_000);

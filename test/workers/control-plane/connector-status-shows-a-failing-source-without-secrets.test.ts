@@ -25,7 +25,11 @@ beforeAll(async () => {
   cli = { DATABASE_URL: env.config.DATABASE_URL, LOG_LEVEL: 'silent' };
   server = createServer((request, response) => {
     response.writeHead(503, { 'content-type': 'application/json', 'x-echo-key': String(request.headers['x-api-key']) });
-    response.end(JSON.stringify({ error: `maintenance; last request with key ${String(request.headers['x-api-key'])} for ${applicant}, ${phone}` }));
+    response.end(
+      JSON.stringify({
+        error: `maintenance; last request with key ${String(request.headers['x-api-key'])} for ${applicant}, ${phone}`,
+      }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -36,7 +40,12 @@ beforeAll(async () => {
     sourceProvinceCode: '46',
     sourceCodeSet: '2025',
     kind: 'national-rest',
-    config: { baseUrl, apiKey: { env: 'STATUS_TEST_PROVINCE_KEY' }, breaker: { volumeThreshold: 2, resetTimeoutSeconds: 60 }, retry: { maxAttempts: 1 } },
+    config: {
+      baseUrl,
+      apiKey: { env: 'STATUS_TEST_PROVINCE_KEY' },
+      breaker: { volumeThreshold: 2, resetTimeoutSeconds: 60 },
+      retry: { maxAttempts: 1 },
+    },
     pollIntervalMs: 200,
   });
   ({ key } = await createApiKey(env.db, 'ops', 'admin'));
@@ -63,20 +72,36 @@ it('shows the last error with its time, the failed run and the open breaker; nev
     'the failure recorded and the breaker open',
     90_000,
   );
-  expect(view!.lastError).toEqual({ message: expect.stringMatching(/hue-failing/), at: expect.any(String), followedBySuccess: false });
+  expect(view!.lastError).toEqual({
+    message: expect.stringMatching(/hue-failing/),
+    at: expect.any(String),
+    followedBySuccess: false,
+  });
   expect(view!.lastError!.message).toMatch(/503|circuit breaker open/);
-  expect(view!).toMatchObject({ state: 'active', polled: true, storedDossiers: 0, lastSuccessAt: null, position: null });
+  expect(view!).toMatchObject({
+    state: 'active',
+    polled: true,
+    storedDossiers: 0,
+    lastSuccessAt: null,
+    position: null,
+  });
   expect(view!.run).toMatchObject({ pages: 0, records: 0, endedAt: expect.any(String), recordsPerSecond: null });
 
   const text = await status('hue-failing');
   expect(text.code).toBe(0);
-  expect(text.output).toMatch(/^connector hue-failing \(national-rest, province 46, code set 2025\): active; breaker open since [\d-]+ [\d:]+Z$/m);
+  expect(text.output).toMatch(
+    /^connector hue-failing \(national-rest, province 46, code set 2025\): active; breaker open since [\d-]+ [\d:]+Z$/m,
+  );
   // A run every 200 ms: the text may catch the next one starting.
-  expect(text.output).toMatch(/^(last run: .*, failed \(last error below\): 0 pages, 0 records, 0 dead letters, - records\/s|run: running since [\d-]+ [\d:]+Z: 0 pages, 0 records, 0 dead letters, - records\/s; no page yet)$/m);
+  expect(text.output).toMatch(
+    /^(last run: .*, failed \(last error below\): 0 pages, 0 records, 0 dead letters, - records\/s|run: running since [\d-]+ [\d:]+Z: 0 pages, 0 records, 0 dead letters, - records\/s; no page yet)$/m,
+  );
   expect(text.output).toMatch(/^last error: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z connector hue-failing: /m);
   expect(text.output).toMatch(/^position: none yet/m);
 
-  const answer = await fetch(`${fleet.url}/v1/admin/connectors/hue-failing/status`, { headers: { authorization: `Bearer ${key}` } });
+  const answer = await fetch(`${fleet.url}/v1/admin/connectors/hue-failing/status`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
   const body = await answer.text();
   expect(answer.status).toBe(200);
   for (const shown of [JSON.stringify(view), text.output, body]) {
@@ -92,10 +117,17 @@ it('answers an unknown connector with exit 3 and one line, and 404 not_found fro
     expect(code).toBe(3);
     expect(output.trim()).toBe('fleet connector status: connector no-such-connector is not registered');
   }
-  const answer = await fetch(`${fleet.url}/v1/admin/connectors/no-such-connector/status`, { headers: { authorization: `Bearer ${key}` } });
+  const answer = await fetch(`${fleet.url}/v1/admin/connectors/no-such-connector/status`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
   expect(answer.status).toBe(404);
   expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(await answer.json()).toMatchObject({ status: 404, code: 'not_found', detail: 'connector no-such-connector is not registered', instance: '/v1/admin/connectors/no-such-connector/status' });
+  expect(await answer.json()).toMatchObject({
+    status: 404,
+    code: 'not_found',
+    detail: 'connector no-such-connector is not registered',
+    instance: '/v1/admin/connectors/no-such-connector/status',
+  });
   // Without a key, the route is refused like every admin route.
   expect((await fetch(`${fleet.url}/v1/admin/connectors/hue-failing/status`)).status).toBe(401);
 });

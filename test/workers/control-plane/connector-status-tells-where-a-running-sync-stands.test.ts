@@ -20,7 +20,11 @@ let fleet: Fleet;
 let key: string;
 let cli: Record<string, string>;
 
-const stored = async () => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers WHERE connector_id = 'sim-79'`.execute(env.db)).rows[0]!.n);
+const stored = async () =>
+  Number(
+    (await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers WHERE connector_id = 'sim-79'`.execute(env.db))
+      .rows[0]!.n,
+  );
 
 async function statusJson(): Promise<ConnectorStatusView> {
   const { code, output } = await runFleet(['connector', 'status', 'sim-79', '-o', 'json'], cli);
@@ -58,7 +62,13 @@ it('shows, while the sync runs, the pages and records of the current run, its ra
       const before = await stored();
       const view = await statusJson();
       const after = await stored();
-      if (view.run?.outcome === 'running' && view.run.pages > 0 && view.position?.walk?.number === 1 && !view.position.walk.complete) running = { view, before, after };
+      if (
+        view.run?.outcome === 'running' &&
+        view.run.pages > 0 &&
+        view.position?.walk?.number === 1 &&
+        !view.position.walk.complete
+      )
+        running = { view, before, after };
       return running !== undefined;
     },
     'a status taken while the first walk of the source runs',
@@ -66,14 +76,25 @@ it('shows, while the sync runs, the pages and records of the current run, its ra
     100,
   );
   const { view, before, after } = running!;
-  expect(view).toMatchObject({ id: 'sim-79', provinceCode: '79', codeSet: '2025', kind: 'national-rest', state: 'active', polled: true, lastError: null });
+  expect(view).toMatchObject({
+    id: 'sim-79',
+    provinceCode: '79',
+    codeSet: '2025',
+    kind: 'national-rest',
+    state: 'active',
+    polled: true,
+    lastError: null,
+  });
   expect(view.run!.records).toBeGreaterThan(0);
   expect(view.run!.records).toBeLessThanOrEqual(view.run!.pages * 100);
   expect(view.run!.recordsPerSecond).toBeGreaterThan(0);
   expect(view.run!.lastPageAt).not.toBeNull();
   expect(view.run!.endedAt).toBeNull();
   // The position is readable: the keyset's update time and last dossier code, and how far the walk got.
-  expect(view.position!.source).toEqual({ updatedSince: expect.stringMatching(/^\d{14}$/), afterCode: expect.stringMatching(/^79\.2026\.\d{6}$/) });
+  expect(view.position!.source).toEqual({
+    updatedSince: expect.stringMatching(/^\d{14}$/),
+    afterCode: expect.stringMatching(/^79\.2026\.\d{6}$/),
+  });
   expect(view.position!.walk!.pages).toBeGreaterThan(0);
   expect(view.position!.movedAt).not.toBeNull();
   // The dossiers stored at that moment: counted in the table between just before and just after the command.
@@ -101,12 +122,19 @@ it('counts, once synced, every dossier of the source as stored; the text and the
     60_000,
   );
   const view = settled!;
-  expect(view).toMatchObject({ state: 'paused', storedDossiers: truth, lastError: null, pushes: { updates: 0, lastReceivedAt: null, lastCommittedAt: null } });
+  expect(view).toMatchObject({
+    state: 'paused',
+    storedDossiers: truth,
+    lastError: null,
+    pushes: { updates: 0, lastReceivedAt: null, lastCommittedAt: null },
+  });
   expect(view.lastSuccessAt).not.toBeNull();
   expect(view.run).toMatchObject({ outcome: 'caught_up', endedAt: expect.any(String) });
   expect(view.position!.walk!.complete).toBe(true);
 
-  const response = await fetch(`${fleet.url}/v1/admin/connectors/sim-79/status`, { headers: { authorization: `Bearer ${key}` } });
+  const response = await fetch(`${fleet.url}/v1/admin/connectors/sim-79/status`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
   expect(response.status).toBe(200);
   expect(await response.json()).toEqual(view);
 
@@ -115,10 +143,14 @@ it('counts, once synced, every dossier of the source as stored; the text and the
   const lines = text.output.trimEnd().split('\n');
   expect(lines[0]).toBe('connector sim-79 (national-rest, province 79, code set 2025): paused');
   expect(lines).toContain(`stored: ${truth} dossiers`);
-  expect(text.output).toMatch(/^last run: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z to \d{4}-\d{2}-\d{2} [\d:]+Z, caught up: \d+ pages?, \d+ records?, 0 dead letters, [\d.]+ records\/s$/m);
+  expect(text.output).toMatch(
+    /^last run: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z to \d{4}-\d{2}-\d{2} [\d:]+Z, caught up: \d+ pages?, \d+ records?, 0 dead letters, [\d.]+ records\/s$/m,
+  );
   // The keyset's parts in the order Postgres keeps them (jsonb), then the walk.
   const position = lines.find((line) => line.startsWith('position: '));
-  expect(position).toMatch(/^position: (?=.*\bupdatedSince \d{14}\b)(?=.*\bafterCode 79\.2026\.\d{6}\b)[^;]+; walk \d+ \(began [\d-]+ [\d:]+Z\): \d+ pages? read, complete; moved [\d-]+ [\d:]+Z$/);
+  expect(position).toMatch(
+    /^position: (?=.*\bupdatedSince \d{14}\b)(?=.*\bafterCode 79\.2026\.\d{6}\b)[^;]+; walk \d+ \(began [\d-]+ [\d:]+Z\): \d+ pages? read, complete; moved [\d-]+ [\d:]+Z$/,
+  );
   expect(lines).toContain('last error: -');
   expect(lines).toContain('pushes: none committed');
 

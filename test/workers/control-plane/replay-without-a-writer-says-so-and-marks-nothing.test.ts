@@ -16,12 +16,28 @@ let ingest: IngestQueue;
 
 beforeAll(async () => {
   env = await createTestEnvironment();
-  ingest = await openIngestQueue(env.config.REDIS_URL, env.config.QUEUE_PREFIX, new BackgroundErrorReporter(createLogger('silent')));
-  await saveConnector(env.db, { id: 'danang', sourceProvinceCode: '48', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 60_000 });
+  ingest = await openIngestQueue(
+    env.config.REDIS_URL,
+    env.config.QUEUE_PREFIX,
+    new BackgroundErrorReporter(createLogger('silent')),
+  );
+  await saveConnector(env.db, {
+    id: 'danang',
+    sourceProvinceCode: '48',
+    sourceCodeSet: '2025',
+    kind: 'national-rest',
+    config: { baseUrl: 'http://127.0.0.1:9' },
+    pollIntervalMs: 60_000,
+  });
   await insertDeadLetters(env.db, [
     {
-      connectorId: 'danang', provinceCode: '48', dossierCode: '48.2026.000001', reason: 'unknown_status', message: 'unknown_status of 48.2026.000001',
-      rawPayload: { MaHoSo: '48.2026.000001', TrangThaiHoSo: '4', NgayCapNhat: '20261120080000', PhienBan: 3 }, receivedAt: '2026-11-20T01:00:00.000Z',
+      connectorId: 'danang',
+      provinceCode: '48',
+      dossierCode: '48.2026.000001',
+      reason: 'unknown_status',
+      message: 'unknown_status of 48.2026.000001',
+      rawPayload: { MaHoSo: '48.2026.000001', TrangThaiHoSo: '4', NgayCapNhat: '20261120080000', PhienBan: 3 },
+      receivedAt: '2026-11-20T01:00:00.000Z',
     },
   ]);
 });
@@ -31,7 +47,9 @@ afterAll(async () => {
 });
 
 it('fails naming the writer, stores and marks nothing, and takes its batch off the queue', async () => {
-  await expect(replayDeadLetters(env.db, ingest, { connectorId: 'danang' }, { commitTimeoutMs: 1_500 })).rejects.toThrow(/was not committed: .*check that a writer runs/);
+  await expect(
+    replayDeadLetters(env.db, ingest, { connectorId: 'danang' }, { commitTimeoutMs: 1_500 }),
+  ).rejects.toThrow(/was not committed: .*check that a writer runs/);
   expect(await env.db.selectFrom('dossiers').select('dossier_code').execute()).toEqual([]);
   expect(await countDeadLetters(env.db, { state: 'new' })).toEqual([{ reason: 'unknown_status', count: 1 }]);
   expect(await ingest.jobCounts()).toMatchObject({ waiting: 0, delayed: 0, active: 0 });

@@ -44,33 +44,62 @@ describe('the admin API', () => {
   it('answers 401 unauthorized without a key, with a Bearer challenge', async () => {
     const response = await get('/v1/admin/connectors');
     expect(response.headers.get('www-authenticate')).toBe('Bearer realm="dossier-sync admin"');
-    await expectProblem(response, 401, 'unauthorized', /needs an API key with scope admin: send the header "Authorization: Bearer <key>"/);
+    await expectProblem(
+      response,
+      401,
+      'unauthorized',
+      /needs an API key with scope admin: send the header "Authorization: Bearer <key>"/,
+    );
   });
 
   it('answers 401 for a header that is not Bearer, an unknown key and a revoked key', async () => {
-    await expectProblem(await get('/v1/admin/connectors', { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` }), 401, 'unauthorized', /not "Bearer <key>"/);
+    await expectProblem(
+      await get('/v1/admin/connectors', { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` }),
+      401,
+      'unauthorized',
+      /not "Bearer <key>"/,
+    );
     const unknown = await get('/v1/admin/connectors', bearer(`dsk_${'A'.repeat(43)}`));
     expect(unknown.headers.get('www-authenticate')).toBe('Bearer realm="dossier-sync admin", error="invalid_token"');
     await expectProblem(unknown, 401, 'unauthorized', /the API key is not valid/);
-    await expectProblem(await get('/v1/admin/connectors', bearer('not-even-a-key')), 401, 'unauthorized', /the API key is not valid/);
+    await expectProblem(
+      await get('/v1/admin/connectors', bearer('not-even-a-key')),
+      401,
+      'unauthorized',
+      /the API key is not valid/,
+    );
     await expectProblem(await get('/v1/admin/connectors', bearer(revoked)), 401, 'unauthorized', /revoked/);
   });
 
   it('answers 403 forbidden for a key without the admin scope', async () => {
-    await expectProblem(await get('/v1/admin/connectors', bearer(read)), 403, 'forbidden', /has scope read; this API needs a key with scope admin/);
+    await expectProblem(
+      await get('/v1/admin/connectors', bearer(read)),
+      403,
+      'forbidden',
+      /has scope read; this API needs a key with scope admin/,
+    );
   });
 
   it('lets an admin key through, and records when it was last used', async () => {
     const response = await get('/v1/admin/connectors', bearer(admin));
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ connectors: [] });
-    const used = await env.db.selectFrom('api_keys').select(['name', 'last_used_at']).where('name', '=', 'ops').executeTakeFirstOrThrow();
+    const used = await env.db
+      .selectFrom('api_keys')
+      .select(['name', 'last_used_at'])
+      .where('name', '=', 'ops')
+      .executeTakeFirstOrThrow();
     expect(used.last_used_at).toBeInstanceOf(Date);
   });
 
   it('checks the key before anything else, even on a path it does not have', async () => {
     await expectProblem(await get('/v1/admin/nothing-here'), 401, 'unauthorized', /API key/);
-    await expectProblem(await get('/v1/admin/nothing-here', bearer(admin)), 404, 'not_found', /there is no GET \/v1\/admin\/nothing-here/);
+    await expectProblem(
+      await get('/v1/admin/nothing-here', bearer(admin)),
+      404,
+      'not_found',
+      /there is no GET \/v1\/admin\/nothing-here/,
+    );
   });
 
   it('leaves health and metrics open', async () => {

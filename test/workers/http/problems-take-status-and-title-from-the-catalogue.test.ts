@@ -7,7 +7,10 @@ import { problem } from '../../../workers/http/problem.js';
 // answer wherever it is sent from.
 
 it('answers every request error code with the status and title the catalogue declares', () => {
-  for (const [code, entry] of Object.entries(requestErrors) as [RequestErrorCode, { status: number; title: string }][]) {
+  for (const [code, entry] of Object.entries(requestErrors) as [
+    RequestErrorCode,
+    { status: number; title: string },
+  ][]) {
     expect(problem(code, 'what is wrong', { errors: ['a: b'] })).toEqual({
       type: `urn:dossier-sync:problem:${code}`,
       title: entry.title,
@@ -30,6 +33,10 @@ it('refuses a code the catalogue does not declare, at compile time and at run ti
 });
 
 it('passes on another status of the same class, with that status as title, and no other', () => {
-  expect(problem('bad_request', 'the URL is too long', { status: 414 })).toMatchObject({ code: 'bad_request', status: 414, title: STATUS_CODES[414] });
+  expect(problem('bad_request', 'the URL is too long', { status: 414 })).toMatchObject({
+    code: 'bad_request',
+    status: 414,
+    title: STATUS_CODES[414],
+  });
   expect(() => problem('bad_request', 'detail', { status: 500 })).toThrow(RangeError);
 });

@@ -27,7 +27,10 @@ afterAll(async () => {
 
 async function serve(db: ReturnType<typeof createDatabase>, redis: ReturnType<typeof createRedis>) {
   const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger = pino(
+    { level: 'info' },
+    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   const metrics = new FleetMetrics();
   const { server, url } = await startHttpServer({
     host: '127.0.0.1',
@@ -83,11 +86,23 @@ it('answers 503 with codes and fixed reasons when they are down, and logs what t
       { name: 'redis', ok: false, code: 'redis_unreachable', reason: 'Redis did not answer PING' },
     ],
   });
-  expect(answer.text).not.toMatch(/no_such_database|does not exist|ECONNREFUSED|127\.0\.0\.1|reconnecting|connecting|NotForTheAnswer/);
+  expect(answer.text).not.toMatch(
+    /no_such_database|does not exist|ECONNREFUSED|127\.0\.0\.1|reconnecting|connecting|NotForTheAnswer/,
+  );
 
   const postgres = lines.find((line) => line.kind === 'postgres_unreachable');
-  expect(postgres).toMatchObject({ level: 40, component: 'readiness', check: 'postgres', err: expect.stringMatching(/database "no_such_database_for_readiness" does not exist/) });
-  expect(lines.find((line) => line.kind === 'redis_unreachable')).toMatchObject({ level: 40, component: 'readiness', check: 'redis', err: expect.any(String) });
+  expect(postgres).toMatchObject({
+    level: 40,
+    component: 'readiness',
+    check: 'postgres',
+    err: expect.stringMatching(/database "no_such_database_for_readiness" does not exist/),
+  });
+  expect(lines.find((line) => line.kind === 'redis_unreachable')).toMatchObject({
+    level: 40,
+    component: 'readiness',
+    check: 'redis',
+    err: expect.any(String),
+  });
   expect(JSON.stringify(lines)).not.toContain(password);
 
   // Asked again and again (a probe every few seconds), the log is not flooded: the repeats wait for the interval.

@@ -1,5 +1,8 @@
 import { afterEach, expect, it } from 'vitest';
-import { NationalRestConnector, nationalRestConfig } from '../../../connectors/national-rest/national-rest-connector.js';
+import {
+  NationalRestConnector,
+  nationalRestConfig,
+} from '../../../connectors/national-rest/national-rest-connector.js';
 import { defaultRetry, type BreakerSettings, type RetrySettings } from '../../../connectors/sdk/source-policy.js';
 import { SourceError } from '../../../connectors/sdk/source-error.js';
 import { SourceGuard, type BreakerState } from '../../../workers/poller/source-guard.js';
@@ -12,12 +15,26 @@ afterEach(async () => {
   await server?.stop();
 });
 
-async function setUp(answer: (request: number) => Answer, breaker: Partial<BreakerSettings> = {}, retry: Partial<RetrySettings> = {}) {
+async function setUp(
+  answer: (request: number) => Answer,
+  breaker: Partial<BreakerSettings> = {},
+  retry: Partial<RetrySettings> = {},
+) {
   server = new FlakyServer(answer);
   const url = await server.start();
-  const connector = new NationalRestConnector({ id: 'flaky', sourceProvinceCode: '01', sourceCodeSet: '2025', config: nationalRestConfig.parse({ baseUrl: url, rateLimit: { requestsPerSecond: 1000 } }) });
+  const connector = new NationalRestConnector({
+    id: 'flaky',
+    sourceProvinceCode: '01',
+    sourceCodeSet: '2025',
+    config: nationalRestConfig.parse({ baseUrl: url, rateLimit: { requestsPerSecond: 1000 } }),
+  });
   const states: BreakerState[] = [];
-  guard = new SourceGuard('flaky', { errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeoutSeconds: 1, windowSeconds: 60, ...breaker }, { ...defaultRetry, maxAttempts: 1, ...retry }, (state) => states.push(state));
+  guard = new SourceGuard(
+    'flaky',
+    { errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeoutSeconds: 1, windowSeconds: 60, ...breaker },
+    { ...defaultRetry, maxAttempts: 1, ...retry },
+    (state) => states.push(state),
+  );
   return { connector, states, read: () => guard!.read(connector, null) };
 }
 
@@ -28,7 +45,11 @@ it('retries transient failures with backoff and then succeeds', async () => {
 });
 
 it('honours Retry-After on 429', async () => {
-  const { read } = await setUp((n) => (n === 1 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 }), {}, { maxAttempts: 2 });
+  const { read } = await setUp(
+    (n) => (n === 1 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 }),
+    {},
+    { maxAttempts: 2 },
+  );
   await read();
   expect(server!.starts).toHaveLength(2);
   expect(server!.starts[1]! - server!.starts[0]!).toBeGreaterThanOrEqual(950);
@@ -41,7 +62,11 @@ it('does not retry a request the system refused as wrong (4xx)', async () => {
 });
 
 it('stops retrying when the connector has spent its retry budget', async () => {
-  const { read } = await setUp(() => ({ status: 503 }), { volumeThreshold: 1000 }, { maxAttempts: 5, budgetPerMinute: 2 });
+  const { read } = await setUp(
+    () => ({ status: 503 }),
+    { volumeThreshold: 1000 },
+    { maxAttempts: 5, budgetPerMinute: 2 },
+  );
   await expect(read()).rejects.toBeInstanceOf(SourceError);
   await expect(read()).rejects.toBeInstanceOf(SourceError);
   // Five attempts were allowed per read, but only two retries in the minute: 1 + 2 + 1 requests.

@@ -21,7 +21,10 @@ import { createTestEnvironment, waitFor, type TestEnvironment } from '../../supp
 let env: TestEnvironment;
 let server: Server;
 const lines: Record<string, unknown>[] = [];
-const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+const logger = pino(
+  { level: 'info' },
+  { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+);
 const metrics = new FleetMetrics();
 const redisConnections: ReturnType<typeof createRedis>[] = [];
 const open = () => {
@@ -33,12 +36,16 @@ const open = () => {
 beforeAll(async () => {
   env = await createTestEnvironment();
   const database = new URL(env.config.DATABASE_URL).pathname.slice(1);
-  const admin = createDatabase(Object.assign(new URL(env.config.DATABASE_URL), { pathname: '/postgres' }).toString(), { maxConnections: 1 });
+  const admin = createDatabase(Object.assign(new URL(env.config.DATABASE_URL), { pathname: '/postgres' }).toString(), {
+    maxConnections: 1,
+  });
   // The province system answers only once this fleet's database has stopped taking connections.
   server = createServer((_request, response) => {
     void (async () => {
       await sql`ALTER DATABASE ${sql.id(database)} ALLOW_CONNECTIONS false`.execute(admin);
-      await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${database} AND pid <> pg_backend_pid()`.execute(admin);
+      await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${database} AND pid <> pg_backend_pid()`.execute(
+        admin,
+      );
       await admin.destroy();
       response.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"unauthorized"}');
     })();
@@ -55,8 +62,12 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
-  const admin = createDatabase(Object.assign(new URL(env.config.DATABASE_URL), { pathname: '/postgres' }).toString(), { maxConnections: 1 });
-  await sql`ALTER DATABASE ${sql.id(new URL(env.config.DATABASE_URL).pathname.slice(1))} ALLOW_CONNECTIONS true`.execute(admin);
+  const admin = createDatabase(Object.assign(new URL(env.config.DATABASE_URL), { pathname: '/postgres' }).toString(), {
+    maxConnections: 1,
+  });
+  await sql`ALTER DATABASE ${sql.id(new URL(env.config.DATABASE_URL).pathname.slice(1))} ALLOW_CONNECTIONS true`.execute(
+    admin,
+  );
   await admin.destroy();
   for (const connection of redisConnections) connection.disconnect();
   await env?.cleanup();
@@ -71,7 +82,12 @@ it("logs and counts a connector's error that Postgres would not take", async () 
   poller.start();
   try {
     await polls.add('poll', { connectorId: 'hue-unrecorded' });
-    await waitFor(() => lines.some((line) => line.kind === 'record_connector_error'), 'the unrecorded connector error logged', 60_000, 50);
+    await waitFor(
+      () => lines.some((line) => line.kind === 'record_connector_error'),
+      'the unrecorded connector error logged',
+      60_000,
+      50,
+    );
     expect(lines.find((line) => line.kind === 'record_connector_error')).toMatchObject({
       level: 50,
       component: 'poller',
@@ -81,8 +97,12 @@ it("logs and counts a connector's error that Postgres would not take", async () 
       msg: expect.stringMatching(/^could not record a connector's error/),
     });
     // The run's own failure is in the log before it.
-    expect(lines.findIndex((line) => line.msg === 'poll run failed; the next run resumes from the committed cursor')).toBeLessThan(lines.findIndex((line) => line.kind === 'record_connector_error'));
-    const counted = (await metrics.backgroundErrors.get()).values.find((value) => value.labels.kind === 'record_connector_error');
+    expect(
+      lines.findIndex((line) => line.msg === 'poll run failed; the next run resumes from the committed cursor'),
+    ).toBeLessThan(lines.findIndex((line) => line.kind === 'record_connector_error'));
+    const counted = (await metrics.backgroundErrors.get()).values.find(
+      (value) => value.labels.kind === 'record_connector_error',
+    );
     expect(counted?.value).toBe(1);
   } finally {
     await poller.close();

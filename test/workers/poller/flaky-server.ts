@@ -7,7 +7,10 @@ export interface Answer {
   delayMs?: number;
 }
 
-/** A real HTTP server on loopback whose answers a test scripts; it records when each request started and how many overlapped. */
+/**
+ * A real HTTP server on loopback whose answers a test scripts; it records when each request started and how many
+ * overlapped.
+ */
 export class FlakyServer {
   readonly starts: number[] = [];
   maxInFlight = 0;

@@ -15,7 +15,10 @@ import { createTestEnvironment, type TestEnvironment } from '../../support/test-
 // settings say 27, in the 2008 set.
 
 const updatedAt = '2026-11-20T01:00:00.000Z';
-const items = [{ code: '27.2026.00001', status: 2 }, { code: '27.2026.00002', status: 'no such status' }];
+const items = [
+  { code: '27.2026.00001', status: 2 },
+  { code: '27.2026.00002', status: 'no such status' },
+];
 
 class FormerCodeConnector implements Connector {
   startFrom(committed: Cursor | null): ReadState {
@@ -29,17 +32,33 @@ class FormerCodeConnector implements Connector {
   }
   map(item: unknown): DossierRecordInput {
     const { code, status } = item as { code: string; status: unknown };
-    return { dossierCode: code, status, sourceStatus: String(status), sourceUpdatedAt: new Date(updatedAt), sourceVersion: 1 } as DossierRecordInput;
+    return {
+      dossierCode: code,
+      status,
+      sourceStatus: String(status),
+      sourceUpdatedAt: new Date(updatedAt),
+      sourceVersion: 1,
+    } as DossierRecordInput;
   }
   mappedFields() {
-    return [{ field: 'dossierCode', path: 'code' }, { field: 'status', path: 'status' }];
+    return [
+      { field: 'dossierCode', path: 'code' },
+      { field: 'status', path: 'status' },
+    ];
   }
 }
 
 let env: TestEnvironment;
 beforeAll(async () => {
   env = await createTestEnvironment();
-  await saveConnector(env.db, { id: 'bacninh-2008', sourceProvinceCode: '27', sourceCodeSet: '2008', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
+  await saveConnector(env.db, {
+    id: 'bacninh-2008',
+    sourceProvinceCode: '27',
+    sourceCodeSet: '2008',
+    kind: 'national-rest',
+    config: { baseUrl: 'http://127.0.0.1:9' },
+    pollIntervalMs: 3_600_000,
+  });
 });
 afterAll(async () => {
   await env?.cleanup();
@@ -68,8 +87,16 @@ it('hands the writer batches, records and dead letters of the current province',
   expect(batch.records[0]).toMatchObject({ provinceCode: '24', sourceProvinceCode: '27', sourceCodeSet: '2008' });
   expect(batch.deadLetters[0]).toMatchObject({ provinceCode: '24', reason: 'unknown_status' });
 
-  const letters = await env.db.selectFrom('dead_letters').select(['province_code']).where('connector_id', '=', 'bacninh-2008').execute();
+  const letters = await env.db
+    .selectFrom('dead_letters')
+    .select(['province_code'])
+    .where('connector_id', '=', 'bacninh-2008')
+    .execute();
   expect(letters).toEqual([{ province_code: '24' }]);
-  const dossiers = await env.db.selectFrom('dossiers').select(['province_code', 'source_province_code']).where('connector_id', '=', 'bacninh-2008').execute();
+  const dossiers = await env.db
+    .selectFrom('dossiers')
+    .select(['province_code', 'source_province_code'])
+    .where('connector_id', '=', 'bacninh-2008')
+    .execute();
   expect(dossiers).toEqual([{ province_code: '24', source_province_code: '27' }]);
 });

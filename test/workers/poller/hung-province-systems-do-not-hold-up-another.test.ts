@@ -12,7 +12,10 @@ import { createTestEnvironment, waitFor, type TestEnvironment } from '../../supp
 // Many province systems hang at once (a shared vendor platform down): every request of theirs is held open until
 // the connector's timeout. A poller's slots must not all be taken by them while a healthy province waits.
 const hungCount = 12;
-const hungProvinces = currentProvinces.map(({ code }) => code).filter((code) => code !== '01').slice(0, hungCount);
+const hungProvinces = currentProvinces
+  .map(({ code }) => code)
+  .filter((code) => code !== '01')
+  .slice(0, hungCount);
 
 let env: TestEnvironment;
 let fleet: Fleet;
@@ -35,11 +38,29 @@ beforeAll(async () => {
   const simulatorUrl = await simulator.start();
   for (const province of hungProvinces) {
     // Their timeout outlasts the test: a request of theirs ends only if a poller gives up on it.
-    await saveConnector(env.db, { id: `hung-${province}`, sourceProvinceCode: province, sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: hangingUrl, timeoutMs: 120_000, retry: { maxAttempts: 1 } }, pollIntervalMs: 200 });
+    await saveConnector(env.db, {
+      id: `hung-${province}`,
+      sourceProvinceCode: province,
+      sourceCodeSet: '2025',
+      kind: 'national-rest',
+      config: { baseUrl: hangingUrl, timeoutMs: 120_000, retry: { maxAttempts: 1 } },
+      pollIntervalMs: 200,
+    });
   }
   fleet = await startFleet(env.config, roles, createLogger('silent'));
-  await waitFor(() => held.size === hungProvinces.length, 'a request of each hung province system in flight at once', 30_000);
-  await saveConnector(env.db, { id: 'hanoi', sourceProvinceCode: '01', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: simulatorUrl, lookbackSeconds: 0 }, pollIntervalMs: 200 });
+  await waitFor(
+    () => held.size === hungProvinces.length,
+    'a request of each hung province system in flight at once',
+    30_000,
+  );
+  await saveConnector(env.db, {
+    id: 'hanoi',
+    sourceProvinceCode: '01',
+    sourceCodeSet: '2025',
+    kind: 'national-rest',
+    config: { baseUrl: simulatorUrl, lookbackSeconds: 0 },
+    pollIntervalMs: 200,
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -51,7 +72,11 @@ afterAll(async () => {
 });
 
 it('syncs a healthy province while twelve others hang', async () => {
-  await waitFor(async () => (await compareWithTruth(env.db, simulator)).missing === 0, 'the healthy province synced while the others hang', 60_000);
+  await waitFor(
+    async () => (await compareWithTruth(env.db, simulator)).missing === 0,
+    'the healthy province synced while the others hang',
+    60_000,
+  );
   // Every hung request is still open: the healthy province did not wait for any of them to time out.
   expect(held.size).toBe(hungCount);
   expect(answeredOrClosed).toBe(0);

@@ -16,13 +16,19 @@ let env: TestEnvironment;
 let server: LongSourceServer;
 let fleet: FleetProcess | null = null;
 
-const stored = async () => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers`.execute(env.db)).rows[0]!.n);
-const start = () => spawnFleet(['start', '--role', 'all'], { ...env.config, LOG_LEVEL: 'warn' } as unknown as Record<string, string>);
+const stored = async () =>
+  Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers`.execute(env.db)).rows[0]!.n);
+const start = () =>
+  spawnFleet(['start', '--role', 'all'], { ...env.config, LOG_LEVEL: 'warn' } as unknown as Record<string, string>);
 
 beforeAll(async () => {
   env = await createTestEnvironment();
   // Slow answers: the walk is still going when the fleet is killed.
-  server = new LongSourceServer({ records: longSourceRecords(pages * pageSize, '01.2026'), pagination: 'pageNumber', delayMs: 40 });
+  server = new LongSourceServer({
+    records: longSourceRecords(pages * pageSize, '01.2026'),
+    pagination: 'pageNumber',
+    delayMs: 40,
+  });
   const definition = parseDefinition({
     id: 'hanoi-pages',
     province: { code: '01' },
@@ -31,7 +37,11 @@ beforeAll(async () => {
     request: { path: '/dossiers', query: { page: '{{page}}', size: '{{pageSize}}' } },
     pagination: { type: 'pageNumber', pageSize, firstPage: 1 },
     records: { path: 'data.items' },
-    fields: { dossierCode: 'code', status: 'state', sourceUpdatedAt: { path: 'updatedAt', format: 'yyyy-MM-ddTHH:mm:ss' } },
+    fields: {
+      dossierCode: 'code',
+      status: 'state',
+      sourceUpdatedAt: { path: 'updatedAt', format: 'yyyy-MM-ddTHH:mm:ss' },
+    },
     statuses: { preset: 'english' },
     rateLimit: { requestsPerSecond: 1000 },
   });
@@ -61,14 +71,17 @@ it('carries the walk on from the committed position after a SIGKILL, without rea
 
   fleet = start();
   await waitFor(async () => (await stored()) === pages * pageSize, 'every dossier stored after the restart');
-  // The restarted fleet's first request asked for the page the committed cursor named, and the walk went on from there to
+  // The restarted fleet's first request asked for the page the committed cursor named, and the walk went on from there
+  // to
   // its end (the empty page after the last) without asking for the first page again.
   const afterRestart = server.positions.slice(requestsBeforeRestart);
   const walkEnd = afterRestart.indexOf(pages * pageSize);
   // The killed fleet may have queued the next page's batch already: the restarted writer then commits it first,
   // and the walk goes on one page later — from the cursor as committed by then, never from the start.
   const named = (committed.resume.page - 1) * pageSize;
-  expect([named, named + pageSize], `requests after the restart: ${afterRestart.slice(0, 5).join(', ')}…`).toContain(afterRestart[0]);
+  expect([named, named + pageSize], `requests after the restart: ${afterRestart.slice(0, 5).join(', ')}…`).toContain(
+    afterRestart[0],
+  );
   expect(walkEnd).toBeGreaterThan(0);
   expect(afterRestart.slice(0, walkEnd + 1)).not.toContain(0);
   expect(server.positions.slice(0, requestsBeforeRestart).filter((position) => position === 0)).toHaveLength(1);

@@ -12,11 +12,36 @@ import { LongSourceServer, longSourceRecords, type LongSourceOptions } from './l
 
 const pageSize = 2;
 const pages = 450;
-const styles: { pagination: LongSourceOptions['pagination']; province: string; query: Record<string, string>; definition: unknown }[] = [
-  { pagination: 'pageNumber', province: '01', query: { page: '{{page}}', size: '{{pageSize}}' }, definition: { type: 'pageNumber', pageSize, firstPage: 1 } },
-  { pagination: 'offset', province: '79', query: { offset: '{{offset}}', size: '{{limit}}' }, definition: { type: 'offset', pageSize } },
-  { pagination: 'cursorToken', province: '48', query: { token: '{{token}}', size: '{{pageSize}}' }, definition: { type: 'cursorToken', path: 'next', pageSize } },
-  { pagination: 'nextLink', province: '92', query: { size: '{{pageSize}}' }, definition: { type: 'nextLink', from: 'body', path: 'links.next', pageSize } },
+const styles: {
+  pagination: LongSourceOptions['pagination'];
+  province: string;
+  query: Record<string, string>;
+  definition: unknown;
+}[] = [
+  {
+    pagination: 'pageNumber',
+    province: '01',
+    query: { page: '{{page}}', size: '{{pageSize}}' },
+    definition: { type: 'pageNumber', pageSize, firstPage: 1 },
+  },
+  {
+    pagination: 'offset',
+    province: '79',
+    query: { offset: '{{offset}}', size: '{{limit}}' },
+    definition: { type: 'offset', pageSize },
+  },
+  {
+    pagination: 'cursorToken',
+    province: '48',
+    query: { token: '{{token}}', size: '{{pageSize}}' },
+    definition: { type: 'cursorToken', path: 'next', pageSize },
+  },
+  {
+    pagination: 'nextLink',
+    province: '92',
+    query: { size: '{{pageSize}}' },
+    definition: { type: 'nextLink', from: 'body', path: 'links.next', pageSize },
+  },
 ];
 const servers = new Map<string, LongSourceServer>();
 let env: TestEnvironment;
@@ -25,7 +50,10 @@ let fleet: Fleet;
 beforeAll(async () => {
   env = await createTestEnvironment();
   for (const style of styles) {
-    const server = new LongSourceServer({ records: longSourceRecords(pages * pageSize, `${style.province}.2026`), pagination: style.pagination });
+    const server = new LongSourceServer({
+      records: longSourceRecords(pages * pageSize, `${style.province}.2026`),
+      pagination: style.pagination,
+    });
     servers.set(style.pagination, server);
     const definition = parseDefinition({
       id: `long-${style.pagination.toLowerCase()}`,
@@ -36,7 +64,11 @@ beforeAll(async () => {
       request: { path: '/dossiers', query: style.query },
       pagination: style.definition,
       records: { path: 'data.items' },
-      fields: { dossierCode: 'code', status: 'state', sourceUpdatedAt: { path: 'updatedAt', format: 'yyyy-MM-ddTHH:mm:ss' } },
+      fields: {
+        dossierCode: 'code',
+        status: 'state',
+        sourceUpdatedAt: { path: 'updatedAt', format: 'yyyy-MM-ddTHH:mm:ss' },
+      },
       statuses: { preset: 'english' },
       rateLimit: { requestsPerSecond: 1000 },
     });
@@ -50,17 +82,29 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
-const stored = async (province: string) => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers WHERE province_code = ${province}`.execute(env.db)).rows[0]!.n);
+const stored = async (province: string) =>
+  Number(
+    (await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers WHERE province_code = ${province}`.execute(env.db))
+      .rows[0]!.n,
+  );
 
 it('syncs a source of 450 pages without incremental whole, in every pagination style, each page read once', async () => {
-  await waitFor(async () => (await Promise.all(styles.map((style) => stored(style.province)))).every((n) => n === pages * pageSize), 'every dossier of every source stored', 180_000);
+  await waitFor(
+    async () => (await Promise.all(styles.map((style) => stored(style.province)))).every((n) => n === pages * pageSize),
+    'every dossier of every source stored',
+    180_000,
+  );
 
   const metrics = await (await fetch(`${fleet.url}/metrics`)).text();
   for (const style of styles) {
     const server = servers.get(style.pagination)!;
     const id = `long-${style.pagination.toLowerCase()}`;
     // The walk took several runs, and no run began again from the first page.
-    const continued = Number(metrics.match(new RegExp(`dossier_sync_poll_runs_total\\{[^}]*connector="${id}"[^}]*outcome="continued"[^}]*\\} (\\d+)`))?.[1] ?? 0);
+    const continued = Number(
+      metrics.match(
+        new RegExp(`dossier_sync_poll_runs_total\\{[^}]*connector="${id}"[^}]*outcome="continued"[^}]*\\} (\\d+)`),
+      )?.[1] ?? 0,
+    );
     expect(continued, id).toBeGreaterThanOrEqual(2);
     expect(server.requestsAt(0), id).toBe(1);
     expect(new Set(server.positions).size, id).toBe(server.positions.length);

@@ -70,7 +70,13 @@ export class LongSourceServer {
     let next = start + size < matching.length ? start + size : null;
     if (this.options.fault === 'tokenCycle' && start === 2 * size) next = size;
     if (this.options.pagination === 'cursorToken') return { data: { items }, next: next === null ? null : `p${next}` };
-    if (this.options.pagination === 'nextLink') return { data: { items }, links: { next: next === null ? null : `/dossiers?since=${encodeURIComponent(since)}&size=${size}&after=${next}` } };
+    if (this.options.pagination === 'nextLink')
+      return {
+        data: { items },
+        links: {
+          next: next === null ? null : `/dossiers?since=${encodeURIComponent(since)}&size=${size}&after=${next}`,
+        },
+      };
     return { data: { items } };
   }
 }
@@ -80,6 +86,10 @@ export function longSourceRecords(count: number, prefix: string): LongSourceReco
   return Array.from({ length: count }, (_, i) => {
     const second = Math.floor(i / 2);
     const time = new Date(Date.UTC(2026, 10, 20, 8, 0, 0) + second * 1000).toISOString().slice(0, 19);
-    return { code: `${prefix}.${String(i).padStart(5, '0')}`, state: ['processing', 'waiting', 'done'][i % 3]!, updatedAt: time };
+    return {
+      code: `${prefix}.${String(i).padStart(5, '0')}`,
+      state: ['processing', 'waiting', 'done'][i % 3]!,
+      updatedAt: time,
+    };
   });
 }

@@ -27,7 +27,9 @@ afterAll(async () => {
 /** Calls of each command Redis counted since the last reset (INFO commandstats). */
 async function commandCalls(): Promise<Record<string, number>> {
   const info = await redis.info('commandstats');
-  return Object.fromEntries([...info.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)].map(([, command, calls]) => [command!, Number(calls)]));
+  return Object.fromEntries(
+    [...info.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)].map(([, command, calls]) => [command!, Number(calls)]),
+  );
 }
 
 it('sends each script whole once per connection, then by its SHA, and again once after Redis lost its scripts', async () => {
@@ -35,8 +37,14 @@ it('sends each script whole once per connection, then by its SHA, and again once
   const errors = new BackgroundErrorReporter(createLogger('silent'));
   // Renewed every 100 ms while held.
   const locks = new PollLock(redis, 'scripts', errors, 300);
-  const gate = new RedisRequestGate(redis, 'scripts', 'connector-a', { requestsPerSecond: 1000, concurrentRequests: 2 });
-  const otherGate = new RedisRequestGate(redis, 'scripts', 'connector-b', { requestsPerSecond: 1000, concurrentRequests: 2 });
+  const gate = new RedisRequestGate(redis, 'scripts', 'connector-a', {
+    requestsPerSecond: 1000,
+    concurrentRequests: 2,
+  });
+  const otherGate = new RedisRequestGate(redis, 'scripts', 'connector-b', {
+    requestsPerSecond: 1000,
+    concurrentRequests: 2,
+  });
   const ledger = new DeliveryLedger(redis, { prefix: 'scripts', ttlSeconds: 60, claimTtlMs: 5_000, waitMs: 1_000 });
 
   let scriptCalls = 0;
@@ -47,7 +55,10 @@ it('sends each script whole once per connection, then by its SHA, and again once
     await new Promise((resolve) => setTimeout(resolve, 250));
     await lock!.release();
     // A delivery its work does not record gives its claim up: the same release script as the lock's.
-    await ledger.once(ledger.keyOf('connector-a', `delivery-${round}`), 'body-hash', async () => ({ answer: refusal('payload_too_large', 'not recorded'), record: false }));
+    await ledger.once(ledger.keyOf('connector-a', `delivery-${round}`), 'body-hash', async () => ({
+      answer: refusal('payload_too_large', 'not recorded'),
+      record: false,
+    }));
     scriptCalls += 4 + 1 + 1;
   }
 

@@ -27,7 +27,11 @@ beforeAll(async () => {
     sourceProvinceCode: '46',
     sourceCodeSet: '2025',
     kind: 'national-rest',
-    config: { baseUrl, apiKey: { env: 'DOSSIER_SYNC_TEST_MISSING_KEY' }, breaker: { volumeThreshold: 2, resetTimeoutSeconds: 60 } },
+    config: {
+      baseUrl,
+      apiKey: { env: 'DOSSIER_SYNC_TEST_MISSING_KEY' },
+      breaker: { volumeThreshold: 2, resetTimeoutSeconds: 60 },
+    },
     pollIntervalMs: 100,
   });
   fleet = await startFleet(env.config, roles, createLogger('silent'));
@@ -39,10 +43,20 @@ afterAll(async () => {
 });
 
 it('records the missing secret as the connector error, sends nothing, and leaves the breaker closed', async () => {
-  const connector = () => env.db.selectFrom('connectors').select(['last_error', 'breaker_state']).where('id', '=', 'hue-keyless').executeTakeFirstOrThrow();
+  const connector = () =>
+    env.db
+      .selectFrom('connectors')
+      .select(['last_error', 'breaker_state'])
+      .where('id', '=', 'hue-keyless')
+      .executeTakeFirstOrThrow();
   await waitFor(async () => (await connector()).last_error !== null, 'the connector error recorded');
   // Several more runs, each failing the same way: enough to open a breaker that counted them.
-  const failedRuns = async () => Number((await (await fetch(`${fleet.url}/metrics`)).text()).match(/dossier_sync_poll_runs_total\{[^}]*outcome="failed"[^}]*\} (\d+)/)?.[1] ?? 0);
+  const failedRuns = async () =>
+    Number(
+      (await (await fetch(`${fleet.url}/metrics`)).text()).match(
+        /dossier_sync_poll_runs_total\{[^}]*outcome="failed"[^}]*\} (\d+)/,
+      )?.[1] ?? 0,
+    );
   await waitFor(async () => (await failedRuns()) >= 5, 'five failed poll runs');
   const row = await connector();
   expect(row.last_error).toMatch(/apiKey: environment variable DOSSIER_SYNC_TEST_MISSING_KEY is not set/);

@@ -32,17 +32,36 @@ const register = (id: string, source: ProvinceServer) =>
     pollIntervalMs: 300,
   });
 const count = async (table: 'dossiers' | 'dead_letters', connectorId: string) =>
-  Number((await sql<{ n: string }>`SELECT count(*) AS n FROM ${sql.table(table)} WHERE connector_id = ${connectorId}`.execute(env.db)).rows[0]!.n);
+  Number(
+    (
+      await sql<{
+        n: string;
+      }>`SELECT count(*) AS n FROM ${sql.table(table)} WHERE connector_id = ${connectorId}`.execute(env.db)
+    ).rows[0]!.n,
+  );
 const failedRuns = async (connectorId: string) =>
-  (await fleet.metrics.pollRuns.get()).values.filter((v) => v.labels.connector === connectorId && v.labels.outcome === 'failed').reduce((sum, v) => sum + v.value, 0);
+  (await fleet.metrics.pollRuns.get()).values
+    .filter((v) => v.labels.connector === connectorId && v.labels.outcome === 'failed')
+    .reduce((sum, v) => sum + v.value, 0);
 
 // The valid update and the poison one (NUL in its code, an unknown status), the poison one last on the page: the
 // page's cursor then names it.
 const poisonCode = 'P02\u0000-poison';
-const mixPage = { items: [nationalUpdate('P02-valid'), nationalUpdate(poisonCode, { TrangThaiHoSo: '99', NgayCapNhat: '20261127080500' })], hasMore: false };
+const mixPage = {
+  items: [
+    nationalUpdate('P02-valid'),
+    nationalUpdate(poisonCode, { TrangThaiHoSo: '99', NgayCapNhat: '20261127080500' }),
+  ],
+  hasMore: false,
+};
 
 // 1,000 records in the source's order, three of them poison at places a seed chooses.
-const poisonAt = shuffled(Array.from({ length: 1000 }, (_, i) => i), 20261127).slice(0, 3).sort((a, b) => a - b);
+const poisonAt = shuffled(
+  Array.from({ length: 1000 }, (_, i) => i),
+  20261127,
+)
+  .slice(0, 3)
+  .sort((a, b) => a - b);
 const bigPage = {
   items: Array.from({ length: 1000 }, (_, i) => {
     const code = `01.2026.${String(i).padStart(6, '0')}`;
@@ -86,15 +105,32 @@ it('commits the good record of a page with a poison one, moves the cursor past b
   await waitFor(() => mixSource.requests.length >= 3, 'three poll runs of the mixed page', 90_000);
   await waitFor(async () => (await count('dossiers', 'poison-mix')) === 1, 'the valid record committed', 30_000);
 
-  expect(await env.db.selectFrom('dossiers').select('dossier_code').where('connector_id', '=', 'poison-mix').execute()).toEqual([{ dossier_code: 'P02-valid' }]);
-  const letters = await env.db.selectFrom('dead_letters').select(['dossier_code', 'reason']).where('connector_id', '=', 'poison-mix').execute();
+  expect(
+    await env.db.selectFrom('dossiers').select('dossier_code').where('connector_id', '=', 'poison-mix').execute(),
+  ).toEqual([{ dossier_code: 'P02-valid' }]);
+  const letters = await env.db
+    .selectFrom('dead_letters')
+    .select(['dossier_code', 'reason'])
+    .where('connector_id', '=', 'poison-mix')
+    .execute();
   // Read twice, kept once.
   expect(letters).toEqual([{ dossier_code: 'P02\\u0000-poison', reason: 'unknown_status' }]);
   // The cursor names the poison record exactly as the source wrote it: the next run asks from there.
-  expect(await readCursor(env.db, 'poison-mix')).toMatchObject({ updatedSince: '20261127080500', afterCode: poisonCode });
+  expect(await readCursor(env.db, 'poison-mix')).toMatchObject({
+    updatedSince: '20261127080500',
+    afterCode: poisonCode,
+  });
   expect(mixSource.requests[1]!.query.get('updatedSince')).toBe('20261127080300');
   expect(await failedRuns('poison-mix')).toBe(0);
-  expect((await env.db.selectFrom('connectors').select('last_error').where('id', '=', 'poison-mix').executeTakeFirstOrThrow()).last_error).toBeNull();
+  expect(
+    (
+      await env.db
+        .selectFrom('connectors')
+        .select('last_error')
+        .where('id', '=', 'poison-mix')
+        .executeTakeFirstOrThrow()
+    ).last_error,
+  ).toBeNull();
   expect(await failedSet.getFailedCount()).toBe(0);
 });
 
@@ -103,18 +139,42 @@ it('stores 997 records of a page of 1,000 with three poison records at random pl
   await waitFor(() => pageSource.requests.length >= 3, 'three poll runs of the big page', 90_000);
   await waitFor(async () => (await count('dossiers', 'poison-page')) === 997, '997 records committed', 30_000);
 
-  const letters = await env.db.selectFrom('dead_letters').select(['dossier_code', 'reason', 'message']).where('connector_id', '=', 'poison-page').orderBy('dossier_code').execute();
+  const letters = await env.db
+    .selectFrom('dead_letters')
+    .select(['dossier_code', 'reason', 'message'])
+    .where('connector_id', '=', 'poison-page')
+    .orderBy('dossier_code')
+    .execute();
   const codeAt = (i: number) => `01.2026.${String(i).padStart(6, '0')}`;
-  expect(letters.map(({ dossier_code, reason }) => ({ dossier_code, reason }))).toEqual([
-    { dossier_code: `${codeAt(poisonAt[0]!)}\\u0000`, reason: 'unknown_status' },
-    { dossier_code: codeAt(poisonAt[1]!), reason: 'bad_value' },
-    { dossier_code: codeAt(poisonAt[2]!), reason: 'bad_value' },
-  ].sort((a, b) => (a.dossier_code < b.dossier_code ? -1 : 1)));
-  expect(letters.find((letter) => letter.dossier_code === codeAt(poisonAt[1]!))!.message).toMatch(/^procedureCode: .*unpaired surrogate/);
-  expect(letters.find((letter) => letter.dossier_code === codeAt(poisonAt[2]!))!.message).toMatch(/^altDossierCode: .*U\+0000/);
-  const stored = await env.db.selectFrom('dossiers').select('dossier_code').where('connector_id', '=', 'poison-page').execute();
-  expect(new Set(stored.map((row) => row.dossier_code))).toEqual(new Set(Array.from({ length: 1000 }, (_, i) => i).filter((i) => !poisonAt.includes(i)).map(codeAt)));
-  expect(await readCursor(env.db, 'poison-page')).toMatchObject({ updatedSince: bigPage.items[999]!.NgayCapNhat, afterCode: bigPage.items[999]!.MaHoSo });
+  expect(letters.map(({ dossier_code, reason }) => ({ dossier_code, reason }))).toEqual(
+    [
+      { dossier_code: `${codeAt(poisonAt[0]!)}\\u0000`, reason: 'unknown_status' },
+      { dossier_code: codeAt(poisonAt[1]!), reason: 'bad_value' },
+      { dossier_code: codeAt(poisonAt[2]!), reason: 'bad_value' },
+    ].sort((a, b) => (a.dossier_code < b.dossier_code ? -1 : 1)),
+  );
+  expect(letters.find((letter) => letter.dossier_code === codeAt(poisonAt[1]!))!.message).toMatch(
+    /^procedureCode: .*unpaired surrogate/,
+  );
+  expect(letters.find((letter) => letter.dossier_code === codeAt(poisonAt[2]!))!.message).toMatch(
+    /^altDossierCode: .*U\+0000/,
+  );
+  const stored = await env.db
+    .selectFrom('dossiers')
+    .select('dossier_code')
+    .where('connector_id', '=', 'poison-page')
+    .execute();
+  expect(new Set(stored.map((row) => row.dossier_code))).toEqual(
+    new Set(
+      Array.from({ length: 1000 }, (_, i) => i)
+        .filter((i) => !poisonAt.includes(i))
+        .map(codeAt),
+    ),
+  );
+  expect(await readCursor(env.db, 'poison-page')).toMatchObject({
+    updatedSince: bigPage.items[999]!.NgayCapNhat,
+    afterCode: bigPage.items[999]!.MaHoSo,
+  });
   expect(await failedRuns('poison-page')).toBe(0);
   expect(await failedSet.getFailedCount()).toBe(0);
 });

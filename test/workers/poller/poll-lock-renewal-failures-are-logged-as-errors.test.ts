@@ -13,10 +13,16 @@ import { waitFor } from '../../support/test-environment.js';
 
 let redis: OwnRedis;
 const lines: Record<string, unknown>[] = [];
-const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+const logger = pino(
+  { level: 'info' },
+  { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+);
 const metrics = new FleetMetrics();
 
-const counted = async (kind: string) => (await metrics.backgroundErrors.get()).values.find((value) => value.labels.component === 'poller' && value.labels.kind === kind)?.value ?? 0;
+const counted = async (kind: string) =>
+  (await metrics.backgroundErrors.get()).values.find(
+    (value) => value.labels.component === 'poller' && value.labels.kind === kind,
+  )?.value ?? 0;
 
 beforeAll(async () => {
   redis = await OwnRedis.start();
@@ -51,7 +57,12 @@ it('logs and counts a renewal Redis does not answer, then the lock found gone on
     // Back, but empty: the lock is gone.
     await redis.restartEmpty();
     await waitFor(() => lines.some((line) => line.kind === 'lock_lost'), 'the lost lock logged', 30_000, 50);
-    expect(lines.find((line) => line.kind === 'lock_lost')).toMatchObject({ level: 40, component: 'poller', connector: 'hcm-igate', msg: expect.stringMatching(/^a poll lock lapsed/) });
+    expect(lines.find((line) => line.kind === 'lock_lost')).toMatchObject({
+      level: 40,
+      component: 'poller',
+      connector: 'hcm-igate',
+      msg: expect.stringMatching(/^a poll lock lapsed/),
+    });
     expect(await counted('lock_lost')).toBe(1);
   } finally {
     await held!.release();

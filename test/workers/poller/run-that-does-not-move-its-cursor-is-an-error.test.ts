@@ -27,10 +27,20 @@ class SinceOnlyConnector implements Connector {
   async read(from: ReadState | null): Promise<SourcePage> {
     const offset = (from as { offset: number } | null)?.offset ?? 0;
     const items = backlog.slice(offset, offset + 2);
-    return { items, cursor: { since: updatedAt }, next: offset + 2 < backlog.length ? { offset: offset + 2, since: updatedAt } : null };
+    return {
+      items,
+      cursor: { since: updatedAt },
+      next: offset + 2 < backlog.length ? { offset: offset + 2, since: updatedAt } : null,
+    };
   }
   map(item: unknown): DossierRecordInput {
-    return { dossierCode: (item as { code: string }).code, status: 2, sourceStatus: '2', sourceUpdatedAt: new Date(updatedAt), sourceVersion: 1 } as DossierRecordInput;
+    return {
+      dossierCode: (item as { code: string }).code,
+      status: 2,
+      sourceStatus: '2',
+      sourceUpdatedAt: new Date(updatedAt),
+      sourceVersion: 1,
+    } as DossierRecordInput;
   }
   mappedFields() {
     return [{ field: 'dossierCode', path: 'code' }];
@@ -41,7 +51,14 @@ let env: TestEnvironment;
 beforeAll(async () => {
   env = await createTestEnvironment();
   // The cursor belongs to a registered connector; this run is driven here, not by a poller.
-  await saveConnector(env.db, { id: 'hanoi-since-only', sourceProvinceCode: '01', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
+  await saveConnector(env.db, {
+    id: 'hanoi-since-only',
+    sourceProvinceCode: '01',
+    sourceCodeSet: '2025',
+    kind: 'national-rest',
+    config: { baseUrl: 'http://127.0.0.1:9' },
+    pollIntervalMs: 3_600_000,
+  });
 });
 afterAll(async () => {
   await env?.cleanup();

@@ -18,7 +18,10 @@ let fleet: Fleet;
 let server: LongSourceServer;
 const records = longSourceRecords(pages * pageSize, '79.2026');
 // A fixed shuffle: the source serves its records in no order of update time.
-const shuffled = records.map((record, i) => ({ record, key: (i * 7919) % records.length })).sort((a, b) => a.key - b.key).map(({ record }) => record);
+const shuffled = records
+  .map((record, i) => ({ record, key: (i * 7919) % records.length }))
+  .sort((a, b) => a.key - b.key)
+  .map(({ record }) => record);
 
 beforeAll(async () => {
   env = await createTestEnvironment();
@@ -48,12 +51,18 @@ afterAll(async () => {
 });
 
 it('syncs an unsorted source longer than one run whole, then moves the cursor to the newest update time', async () => {
-  const stored = async () => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers`.execute(env.db)).rows[0]!.n);
+  const stored = async () =>
+    Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers`.execute(env.db)).rows[0]!.n);
   await waitFor(async () => (await stored()) === records.length, 'every dossier stored', 100_000);
   const status = () => findConnectorStatus(env.db, 'hcm-unsorted');
   // The walk's last page (the empty one after the 450th) commits the since-part: the newest record, 08:07:29
   // Vietnam time.
-  await waitFor(async () => (await status())?.cursor_position !== null && !Object.hasOwn((await status())!.cursor_position as object, 'resume'), 'the walk ended');
+  await waitFor(
+    async () =>
+      (await status())?.cursor_position !== null &&
+      !Object.hasOwn((await status())!.cursor_position as object, 'resume'),
+    'the walk ended',
+  );
   expect((await status())?.cursor_position).toMatchObject({ since: '2026-11-20T01:07:29.000Z', walk: 1 });
   expect((await status())?.last_error ?? null).toBeNull();
   expect(server.requestsAt(0)).toBe(1);

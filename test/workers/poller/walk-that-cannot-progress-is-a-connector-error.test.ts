@@ -10,7 +10,13 @@ import { LongSourceServer, longSourceRecords, type LongSourceOptions } from './l
 // for every page number, or whose tokens lead back to a page already read — would be read for ever while the
 // connector looked healthy. It is the connector's error, with what to check; no run of it counts as a success.
 
-const sources: { id: string; province: string; options: Omit<LongSourceOptions, 'records'>; query: Record<string, string>; pagination: unknown }[] = [
+const sources: {
+  id: string;
+  province: string;
+  options: Omit<LongSourceOptions, 'records'>;
+  query: Record<string, string>;
+  pagination: unknown;
+}[] = [
   {
     id: 'ignores-page',
     province: '01',
@@ -33,7 +39,10 @@ let fleet: Fleet;
 beforeAll(async () => {
   env = await createTestEnvironment();
   for (const source of sources) {
-    const server = new LongSourceServer({ ...source.options, records: longSourceRecords(500, `${source.province}.2026`) });
+    const server = new LongSourceServer({
+      ...source.options,
+      records: longSourceRecords(500, `${source.province}.2026`),
+    });
     servers.push(server);
     await saveConnector(
       env.db,
@@ -45,7 +54,11 @@ beforeAll(async () => {
         request: { path: '/dossiers', query: source.query },
         pagination: source.pagination,
         records: { path: 'data.items' },
-        fields: { dossierCode: 'code', status: 'state', sourceUpdatedAt: { path: 'updatedAt', format: 'yyyy-MM-ddTHH:mm:ss' } },
+        fields: {
+          dossierCode: 'code',
+          status: 'state',
+          sourceUpdatedAt: { path: 'updatedAt', format: 'yyyy-MM-ddTHH:mm:ss' },
+        },
         statuses: { preset: 'english' },
         rateLimit: { requestsPerSecond: 1000 },
       }),
@@ -61,14 +74,22 @@ afterAll(async () => {
 
 it('records a walk that serves the same records again as the connector error, never as a success', async () => {
   const failedRuns = async (id: string) =>
-    Number((await (await fetch(`${fleet.url}/metrics`)).text()).match(new RegExp(`dossier_sync_poll_runs_total\\{[^}]*connector="${id}"[^}]*outcome="failed"[^}]*\\} (\\d+)`))?.[1] ?? 0);
+    Number(
+      (await (await fetch(`${fleet.url}/metrics`)).text()).match(
+        new RegExp(`dossier_sync_poll_runs_total\\{[^}]*connector="${id}"[^}]*outcome="failed"[^}]*\\} (\\d+)`),
+      )?.[1] ?? 0,
+    );
   for (const { id } of sources) await waitFor(async () => (await failedRuns(id)) >= 2, `two failed runs of ${id}`);
 
   const ignoresPage = await findConnectorStatus(env.db, 'ignores-page');
-  expect(ignoresPage?.last_error).toMatch(/connector ignores-page: page 2 of this run holds the same 2 records as page 1, so the walk would never end; .*check the pagination settings/);
+  expect(ignoresPage?.last_error).toMatch(
+    /connector ignores-page: page 2 of this run holds the same 2 records as page 1, so the walk would never end; .*check the pagination settings/,
+  );
   const tokenCycle = await findConnectorStatus(env.db, 'token-cycle');
   // The first run meets the circle at its fourth page; later ones carry the walk on inside the circle.
-  expect(tokenCycle?.last_error).toMatch(/connector token-cycle: page [34] of this run holds the same 2 records as page [12], so the walk would never end/);
+  expect(tokenCycle?.last_error).toMatch(
+    /connector token-cycle: page [34] of this run holds the same 2 records as page [12], so the walk would never end/,
+  );
   for (const status of [ignoresPage, tokenCycle]) expect(status?.last_success_at ?? null).toBeNull();
   // The error message names no record: codes and personal data stay out of it.
   expect(`${ignoresPage?.last_error} ${tokenCycle?.last_error}`).not.toMatch(/2026\./);

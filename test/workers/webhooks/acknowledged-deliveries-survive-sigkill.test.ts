@@ -27,20 +27,33 @@ async function freePort(): Promise<number> {
 function startProcesses(): FleetProcess[] {
   // A long batching window keeps many deliveries waiting for their batch at any moment: an acknowledgement given
   // before the batch is durable would lose a whole window of them to the kill.
-  const config = { ...env.config, LOG_LEVEL: 'info', WEBHOOK_BATCH_WAIT_MS: '150', WEBHOOK_BATCH_MAX_RECORDS: '5000' } as unknown as Record<string, string>;
-  processes = [spawnFleet(['start', '--role', 'gateway'], { ...config, HTTP_PORT: String(port) }), spawnFleet(['start', '--role', 'writer'], { ...config, HTTP_PORT: '0' })];
+  const config = {
+    ...env.config,
+    LOG_LEVEL: 'info',
+    WEBHOOK_BATCH_WAIT_MS: '150',
+    WEBHOOK_BATCH_MAX_RECORDS: '5000',
+  } as unknown as Record<string, string>;
+  processes = [
+    spawnFleet(['start', '--role', 'gateway'], { ...config, HTTP_PORT: String(port) }),
+    spawnFleet(['start', '--role', 'writer'], { ...config, HTTP_PORT: '0' }),
+  ];
   return processes;
 }
 
 const gatewayUrl = () => `http://127.0.0.1:${port}`;
 const ready = () =>
-  waitFor(async () => {
-    try {
-      return (await fetch(`${gatewayUrl()}/readyz`)).ok;
-    } catch {
-      return false;
-    }
-  }, 'the gateway answers', 30_000, 100);
+  waitFor(
+    async () => {
+      try {
+        return (await fetch(`${gatewayUrl()}/readyz`)).ok;
+      } catch {
+        return false;
+      }
+    },
+    'the gateway answers',
+    30_000,
+    100,
+  );
 
 beforeAll(async () => {
   env = await createTestEnvironment({ SECRETS_KEY: secretsKey });
@@ -66,7 +79,14 @@ it('keeps every acknowledged delivery when the gateway and the writer are SIGKIL
       // Mostly single updates, sometimes a few at once; every update its own dossier, so each can be checked.
       const codes = Array.from({ length: n % 7 === 0 ? 3 : 1 }, (_, i) => `K${n}-${i}`);
       try {
-        const answer = await deliver(gatewayUrl(), connector, signed(secret, codes.map((code) => nationalUpdate(code, { PhienBan: n }))));
+        const answer = await deliver(
+          gatewayUrl(),
+          connector,
+          signed(
+            secret,
+            codes.map((code) => nationalUpdate(code, { PhienBan: n })),
+          ),
+        );
         if (answer.status === 202) for (const code of codes) acknowledged.set(code, n);
         else failed++;
       } catch {
@@ -86,7 +106,11 @@ it('keeps every acknowledged delivery when the gateway and the writer are SIGKIL
 
   [gateway, writer] = startProcesses();
   await ready();
-  const after = await deliver(gatewayUrl(), connector, signed(secret, nationalUpdate('K-after-restart', { PhienBan: 1 })));
+  const after = await deliver(
+    gatewayUrl(),
+    connector,
+    signed(secret, nationalUpdate('K-after-restart', { PhienBan: 1 })),
+  );
   expect(after.status).toBe(202);
   acknowledged.set('K-after-restart', 1);
 
@@ -94,15 +118,23 @@ it('keeps every acknowledged delivery when the gateway and the writer are SIGKIL
     const rows = await env.db.selectFrom('dossiers').select(['dossier_code', 'source_version']).execute();
     return new Map(rows.map((row) => [row.dossier_code, Number(row.source_version)]));
   };
-  await waitFor(async () => {
-    const rows = await stored();
-    return [...acknowledged.keys()].every((code) => rows.has(code));
-  }, 'every acknowledged update stored after the restart', 60_000);
+  await waitFor(
+    async () => {
+      const rows = await stored();
+      return [...acknowledged.keys()].every((code) => rows.has(code));
+    },
+    'every acknowledged update stored after the restart',
+    60_000,
+  );
   const rows = await stored();
   const missing = [...acknowledged].filter(([code, version]) => rows.get(code) !== version);
   expect(missing).toEqual([]);
-  const { rows: [duplicates] } = await sql<{ n: string }>`
-    SELECT count(*) AS n FROM (SELECT 1 FROM dossier_events GROUP BY dossier_code, source_version HAVING count(*) > 1) d`.execute(env.db);
+  const {
+    rows: [duplicates],
+  } = await sql<{ n: string }>`
+    SELECT count(*) AS n FROM (SELECT 1 FROM dossier_events GROUP BY dossier_code, source_version HAVING count(*) > 1) d`.execute(
+    env.db,
+  );
   expect(Number(duplicates!.n)).toBe(0);
 
   for (const child of [gateway!, writer!]) child.child.kill('SIGTERM');

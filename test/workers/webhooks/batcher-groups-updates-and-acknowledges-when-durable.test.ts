@@ -16,7 +16,14 @@ import { WebhookIntake } from '../../../workers/webhooks/webhook-intake.js';
 import { WebhookReceivers } from '../../../workers/webhooks/webhook-receivers.js';
 import { dossierRecord } from '../../support/records.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
-import { deliver, nationalUpdate, newWebhookId, registerWebhookConnector, signed, testSecretsKey } from './webhook-client.js';
+import {
+  deliver,
+  nationalUpdate,
+  newWebhookId,
+  registerWebhookConnector,
+  signed,
+  testSecretsKey,
+} from './webhook-client.js';
 
 // The batcher turns many small deliveries into few queue jobs (by count, by a short window, per connector) and
 // resolves a delivery only once Redis has acknowledged the job holding it; if Redis does not, every delivery
@@ -34,12 +41,18 @@ const open = () => {
   connections.push(connection);
   return connection;
 };
-const records = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => dossierRecord({ dossierCode: `${prefix}-${i}` }));
+const records = (prefix: string, n: number) =>
+  Array.from({ length: n }, (_, i) => dossierRecord({ dossierCode: `${prefix}-${i}` }));
 const waitingBatches = async () => (await queue.getJobs(['waiting'])).map((job) => job.data);
 
 /** A queue on a Redis that is not there: nothing it is given is ever acknowledged. */
 function deadSink(): AcknowledgingQueue {
-  const connection = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const connection = new Redis('redis://127.0.0.1:1', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   connection.on('error', () => {});
   connections.push(connection);
   const dead = new Queue<IngestBatch>('{dead}', { connection, prefix: 'dead' });
@@ -72,7 +85,11 @@ it('fills batches up to the record limit, splitting a delivery across two, and r
   expect(resolvedWith.every((count) => count >= 1)).toBe(true);
   expect(Math.max(...resolvedWith)).toBe(2);
   const codes = batches.flatMap((batch) => batch.records.map((record) => record.dossierCode)).sort();
-  expect(codes).toEqual([...records('a', 200), ...records('b', 200), ...records('c', 200), ...records('d', 400)].map((record) => record.dossierCode).sort());
+  expect(codes).toEqual(
+    [...records('a', 200), ...records('b', 200), ...records('c', 200), ...records('d', 400)]
+      .map((record) => record.dossierCode)
+      .sort(),
+  );
   for (const batch of batches) {
     expect(batch.origin).toBe('push');
     expect(batch.cursor).toBeUndefined();
@@ -83,7 +100,15 @@ it('fills batches up to the record limit, splitting a delivery across two, and r
 it('groups deliveries arriving together into one job per connector, with their dead letters', async () => {
   await queue.obliterate({ force: true });
   const batcher = new WebhookBatcher(sink, { maxRecords: 1000, maxWaitMs: 20, ackTimeoutMs: 10_000 });
-  const letter = { connectorId: 'conn-a', provinceCode: '01', dossierCode: 'x', reason: 'bad_date' as const, message: 'm', rawPayload: {}, receivedAt: new Date().toISOString() };
+  const letter = {
+    connectorId: 'conn-a',
+    provinceCode: '01',
+    dossierCode: 'x',
+    reason: 'bad_date' as const,
+    message: 'm',
+    rawPayload: {},
+    receivedAt: new Date().toISOString(),
+  };
   await Promise.all([
     ...Array.from({ length: 5 }, (_, i) => batcher.submit('conn-a', '01', records(`single-${i}`, 1), [])),
     batcher.submit('conn-a', '01', [], [letter]),
@@ -108,9 +133,13 @@ it('hands pending deliveries over on close, and refuses new ones', async () => {
 
 it('fails every delivery of a batch Redis did not acknowledge', async () => {
   const batcher = new WebhookBatcher(deadSink(), { maxRecords: 1000, maxWaitMs: 5, ackTimeoutMs: 500 });
-  const outcomes = await Promise.allSettled([batcher.submit('conn-a', '01', records('x', 1), []), batcher.submit('conn-a', '01', records('y', 2), [])]);
+  const outcomes = await Promise.allSettled([
+    batcher.submit('conn-a', '01', records('x', 1), []),
+    batcher.submit('conn-a', '01', records('y', 2), []),
+  ]);
   expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
-  for (const outcome of outcomes) expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(QueueUnavailableError);
+  for (const outcome of outcomes)
+    expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(QueueUnavailableError);
 });
 
 it('answers 503 queue_unavailable over HTTP when the queue does not acknowledge, and a retry is then processed afresh', async () => {
@@ -119,14 +148,26 @@ it('answers 503 queue_unavailable over HTTP when the queue does not acknowledge,
   const build = (target: AcknowledgingQueue) =>
     new WebhookIntake({
       receivers: new WebhookReceivers(env.db, new SecretBox(secretsKey)),
-      ledger: new DeliveryLedger(ledgerRedis, { prefix: env.config.QUEUE_PREFIX, ttlSeconds: 600, claimTtlMs: 30_000, waitMs: 2_000 }),
+      ledger: new DeliveryLedger(ledgerRedis, {
+        prefix: env.config.QUEUE_PREFIX,
+        ttlSeconds: 600,
+        claimTtlMs: 30_000,
+        waitMs: 2_000,
+      }),
       batcher: new WebhookBatcher(target, { maxRecords: 500, maxWaitMs: 5, ackTimeoutMs: 500 }),
       metrics: new FleetMetrics(),
       logger: createLogger('silent'),
     });
   const servers: FastifyInstance[] = [];
   const serve = async (intake: WebhookIntake) => {
-    const { server, url } = await startHttpServer({ host: '127.0.0.1', port: 0, metrics: new FleetMetrics(), readiness: [], errors: new BackgroundErrorReporter(createLogger('silent')), webhooks: { intake, bodyLimit: 1_048_576 } });
+    const { server, url } = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      metrics: new FleetMetrics(),
+      readiness: [],
+      errors: new BackgroundErrorReporter(createLogger('silent')),
+      webhooks: { intake, bodyLimit: 1_048_576 },
+    });
     servers.push(server);
     return url;
   };
@@ -136,7 +177,10 @@ it('answers 503 queue_unavailable over HTTP when the queue does not acknowledge,
     await queue.obliterate({ force: true });
     const id = newWebhookId();
     const body = [nationalUpdate('Q1'), nationalUpdate('Q2')];
-    const refused = await Promise.all([deliver(broken, 'batch-01', signed(secret, body, { id })), deliver(broken, 'batch-01', signed(secret, nationalUpdate('Q3')))]);
+    const refused = await Promise.all([
+      deliver(broken, 'batch-01', signed(secret, body, { id })),
+      deliver(broken, 'batch-01', signed(secret, nationalUpdate('Q3'))),
+    ]);
     for (const answer of refused) {
       expect(answer.status).toBe(503);
       expect(answer.body).toMatchObject({ code: 'queue_unavailable', status: 503 });
@@ -145,7 +189,10 @@ it('answers 503 queue_unavailable over HTTP when the queue does not acknowledge,
     const retry = await deliver(working, 'batch-01', signed(secret, body, { id }));
     expect(retry.status).toBe(202);
     expect(retry.headers.get('idempotent-replayed')).toBeNull();
-    expect((await waitingBatches()).flatMap((batch) => batch.records.map((record) => record.dossierCode))).toEqual(['Q1', 'Q2']);
+    expect((await waitingBatches()).flatMap((batch) => batch.records.map((record) => record.dossierCode))).toEqual([
+      'Q1',
+      'Q2',
+    ]);
   } finally {
     for (const server of servers) await server.close();
   }

@@ -5,7 +5,14 @@ import { createLogger } from '../../../workers/logger.js';
 import { ingestQueueName } from '../../../workers/queue/queues.js';
 import { createRedis } from '../../../workers/redis.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
-import { deliver, nationalUpdate, registerWebhookConnector, signed, testSecretsKey, writerCaughtUp } from './webhook-client.js';
+import {
+  deliver,
+  nationalUpdate,
+  registerWebhookConnector,
+  signed,
+  testSecretsKey,
+  writerCaughtUp,
+} from './webhook-client.js';
 
 // Issue #9: a pushed array of one valid update and one whose dossier code holds U+0000 and whose status is
 // unknown was answered 202 {accepted: 1, rejected: 1}, then Postgres refused the dead letter's text, the writer
@@ -36,7 +43,11 @@ afterAll(async () => {
 
 it('stores the valid update and keeps the poison one as a readable dead letter; nothing is left failed', async () => {
   const poisonCode = 'P01\u0000-2026';
-  const answer = await deliver(fleet.url, connector, signed(secret, [nationalUpdate('P01-valid'), nationalUpdate(poisonCode, { TrangThaiHoSo: '99' })]));
+  const answer = await deliver(
+    fleet.url,
+    connector,
+    signed(secret, [nationalUpdate('P01-valid'), nationalUpdate(poisonCode, { TrangThaiHoSo: '99' })]),
+  );
   expect(answer.status).toBe(202);
   expect(answer.body).toMatchObject({ accepted: 1, rejected: 1 });
   // The answer names the dossier readably: the NUL is written out, not sent raw.
@@ -46,7 +57,10 @@ it('stores the valid update and keeps the poison one as a readable dead letter; 
   const stored = await env.db.selectFrom('dossiers').select(['dossier_code', 'status']).execute();
   expect(stored).toEqual([{ dossier_code: 'P01-valid', status: 4 }]);
 
-  const letters = await env.db.selectFrom('dead_letters').select(['dossier_code', 'reason', 'message', 'raw_payload']).execute();
+  const letters = await env.db
+    .selectFrom('dead_letters')
+    .select(['dossier_code', 'reason', 'message', 'raw_payload'])
+    .execute();
   expect(letters).toHaveLength(1);
   expect(letters[0]).toMatchObject({ dossier_code: 'P01\\u0000-2026', reason: 'unknown_status' });
   // The raw payload keeps every character as it came: its JSON text writes the NUL as an escape.

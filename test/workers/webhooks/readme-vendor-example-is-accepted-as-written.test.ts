@@ -22,7 +22,8 @@ function vendorExamples(): { language: string; body: string; connectorId: string
     // `var body = "…";` (C#) or `String body = "…";` (Java): a string literal with \" and \\ escapes.
     const literal = /\bbody = "((?:[^"\\]|\\.)*)";/.exec(code!)?.[1];
     const connectorId = /\/v1\/webhooks\/([a-z0-9-]+)"/.exec(code!)?.[1];
-    if (literal === undefined || connectorId === undefined) throw new Error(`the ${language} example has no body literal or no webhook URL`);
+    if (literal === undefined || connectorId === undefined)
+      throw new Error(`the ${language} example has no body literal or no webhook URL`);
     return { language: language!, body: literal.replace(/\\(["\\])/g, '$1'), connectorId };
   });
 }
@@ -33,7 +34,9 @@ function exampleDefinition(connectorId: string): { file: string; text: string } 
     const text = readFileSync(new URL(file, examplesFolder), 'utf8');
     if ((parse(text) as { id?: string }).id === connectorId) return { file, text };
   }
-  throw new Error(`no definition in connectors/examples/ has the id ${connectorId}, the connector the README's example posts to`);
+  throw new Error(
+    `no definition in connectors/examples/ has the id ${connectorId}, the connector the README's example posts to`,
+  );
 }
 
 const secretsKey = testSecretsKey();
@@ -68,7 +71,17 @@ it("takes the README's example body whole at the example connector it is posted 
   expect(answer.body).toMatchObject({ accepted: updates.length, rejected: 0 });
   expect(answer.body.errors).toBeUndefined();
 
-  await waitFor(async () => (await env.db.selectFrom('dossiers').select('dossier_code').where('connector_id', '=', connectorId).execute()).length === updates.length, 'the example updates stored', 20_000, 20);
-  const { count } = await env.db.selectFrom('dead_letters').select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow();
+  await waitFor(
+    async () =>
+      (await env.db.selectFrom('dossiers').select('dossier_code').where('connector_id', '=', connectorId).execute())
+        .length === updates.length,
+    'the example updates stored',
+    20_000,
+    20,
+  );
+  const { count } = await env.db
+    .selectFrom('dead_letters')
+    .select((eb) => eb.fn.countAll<string>().as('count'))
+    .executeTakeFirstOrThrow();
   expect(Number(count)).toBe(0);
 });

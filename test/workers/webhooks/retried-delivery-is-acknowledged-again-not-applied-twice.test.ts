@@ -3,7 +3,15 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';
 import { deleteKeys, createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
-import { deliver, nationalUpdate, newWebhookId, registerWebhookConnector, signed, testSecretsKey, writerCaughtUp } from './webhook-client.js';
+import {
+  deliver,
+  nationalUpdate,
+  newWebhookId,
+  registerWebhookConnector,
+  signed,
+  testSecretsKey,
+  writerCaughtUp,
+} from './webhook-client.js';
 
 // Standard Webhooks senders retry until they get a 2xx, re-signing each attempt with the same webhook-id. A
 // retry is acknowledged with the first attempt's answer and applied once; copies racing each other (in one
@@ -16,11 +24,21 @@ let gatewayB: Fleet;
 let secret: string;
 const connector = 'retry-01';
 
-/** Waits for the writer to commit all the gateways took; returns how many records and dead letters it committed in all. */
+/**
+ * Waits for the writer to commit all the gateways took; returns how many records and dead letters it committed in all.
+ */
 const committed = async () => (await writerCaughtUp(gatewayA.metrics, [gatewayA.metrics, gatewayB.metrics])).committed;
 const events = async (code: string) =>
-  Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dossier_events WHERE dossier_code = ${code}`.execute(env.db)).rows[0]!.n);
-const row = (code: string) => env.db.selectFrom('dossiers').select(['status', 'source_version']).where('dossier_code', '=', code).executeTakeFirst();
+  Number(
+    (await sql<{ n: string }>`SELECT count(*) AS n FROM dossier_events WHERE dossier_code = ${code}`.execute(env.db))
+      .rows[0]!.n,
+  );
+const row = (code: string) =>
+  env.db
+    .selectFrom('dossiers')
+    .select(['status', 'source_version'])
+    .where('dossier_code', '=', code)
+    .executeTakeFirst();
 
 beforeAll(async () => {
   env = await createTestEnvironment({ SECRETS_KEY: secretsKey });
@@ -55,7 +73,12 @@ it('acknowledges a re-signed retry with the same answer, without applying it aga
   expect((await committed()) - before).toBe(2);
   expect(await row('R1')).toEqual({ status: 4, source_version: '1' });
   expect(await events('R1')).toBe(1);
-  expect(Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dead_letters WHERE dossier_code = 'R1-bad'`.execute(env.db)).rows[0]!.n)).toBe(1);
+  expect(
+    Number(
+      (await sql<{ n: string }>`SELECT count(*) AS n FROM dead_letters WHERE dossier_code = 'R1-bad'`.execute(env.db))
+        .rows[0]!.n,
+    ),
+  ).toBe(1);
 });
 
 it('answers a retried 422 with the same 422, keeping its dead letter once', async () => {
@@ -67,14 +90,21 @@ it('answers a retried 422 with the same 422, keeping its dead letter once', asyn
   const retry = await deliver(gatewayB.url, connector, signed(secret, body, { id }));
   expect({ status: retry.status, body: retry.body }).toEqual({ status: first.status, body: first.body });
   await committed();
-  expect(Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dead_letters WHERE dossier_code = 'R2'`.execute(env.db)).rows[0]!.n)).toBe(1);
+  expect(
+    Number(
+      (await sql<{ n: string }>`SELECT count(*) AS n FROM dead_letters WHERE dossier_code = 'R2'`.execute(env.db))
+        .rows[0]!.n,
+    ),
+  ).toBe(1);
 });
 
 it('enqueues once when 30 copies of a delivery arrive at once at two gateways', async () => {
   const id = newWebhookId();
   const delivery = signed(secret, nationalUpdate('R3', { PhienBan: 5, TrangThaiHoSo: '9' }), { id });
   const before = await committed();
-  const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => deliver(i % 2 === 0 ? gatewayA.url : gatewayB.url, connector, delivery)));
+  const answers = await Promise.all(
+    Array.from({ length: 30 }, (_, i) => deliver(i % 2 === 0 ? gatewayA.url : gatewayB.url, connector, delivery)),
+  );
   expect(answers.map((answer) => answer.status)).toEqual(Array(30).fill(202));
   for (const answer of answers) expect(answer.body).toEqual({ webhookId: id, accepted: 1, rejected: 0 });
   expect(answers.filter((answer) => answer.headers.get('idempotent-replayed') === null)).toHaveLength(1);
@@ -110,10 +140,19 @@ it('applies a delivery again harmlessly when Redis lost the ledger: no second hi
 });
 
 it('never moves a dossier back: an older update pushed late is a no-op, and its state joins the history once', async () => {
-  expect((await deliver(gatewayA.url, connector, signed(secret, nationalUpdate('R6', { PhienBan: 7, TrangThaiHoSo: '10' })))).status).toBe(202);
+  expect(
+    (await deliver(gatewayA.url, connector, signed(secret, nationalUpdate('R6', { PhienBan: 7, TrangThaiHoSo: '10' }))))
+      .status,
+  ).toBe(202);
   await committed();
-  expect((await deliver(gatewayB.url, connector, signed(secret, nationalUpdate('R6', { PhienBan: 6, TrangThaiHoSo: '9' })))).status).toBe(202);
-  expect((await deliver(gatewayA.url, connector, signed(secret, nationalUpdate('R6', { PhienBan: 6, TrangThaiHoSo: '9' })))).status).toBe(202);
+  expect(
+    (await deliver(gatewayB.url, connector, signed(secret, nationalUpdate('R6', { PhienBan: 6, TrangThaiHoSo: '9' }))))
+      .status,
+  ).toBe(202);
+  expect(
+    (await deliver(gatewayA.url, connector, signed(secret, nationalUpdate('R6', { PhienBan: 6, TrangThaiHoSo: '9' }))))
+      .status,
+  ).toBe(202);
   await committed();
   expect(await row('R6')).toEqual({ status: 10, source_version: '7' });
   expect(await events('R6')).toBe(2);

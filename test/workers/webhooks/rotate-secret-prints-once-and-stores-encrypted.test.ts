@@ -27,7 +27,14 @@ beforeAll(async () => {
   env = await createTestEnvironment({ SECRETS_KEY: secretsKey });
   cli = { DATABASE_URL: env.config.DATABASE_URL, LOG_LEVEL: 'silent', SECRETS_KEY: secretsKey };
   for (const id of ['cli-01', 'cli-paused', 'cli-removed']) {
-    await saveConnector(env.db, { id, sourceProvinceCode: '01', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
+    await saveConnector(env.db, {
+      id,
+      sourceProvinceCode: '01',
+      sourceCodeSet: '2025',
+      kind: 'national-rest',
+      config: { baseUrl: 'http://127.0.0.1:9' },
+      pollIntervalMs: 3_600_000,
+    });
   }
   await setConnectorState(env.db, 'cli-paused', 'paused', ['active']);
   await setConnectorState(env.db, 'cli-removed', 'removed', ['active']);
@@ -92,7 +99,9 @@ it('keeps the previous secret valid for --grace, and --grace 0 refuses every pre
   } finally {
     await fresh.stop();
   }
-  expect(await env.db.selectFrom('webhook_secrets').select('id').where('connector_id', '=', 'cli-01').execute()).toHaveLength(1);
+  expect(
+    await env.db.selectFrom('webhook_secrets').select('id').where('connector_id', '=', 'cli-01').execute(),
+  ).toHaveLength(1);
 });
 
 it('notes a paused connector, and refuses bad input with exit 2 and an unknown connector with exit 3, in one line', async () => {
@@ -100,7 +109,12 @@ it('notes a paused connector, and refuses bad input with exit 2 and an unknown c
   expect(paused.code).toBe(0);
   expect(paused.stdout).toMatch(/\(the connector is paused: its deliveries are refused until it is resumed\)/);
 
-  const cases = await Promise.all([rotate('cli-01', '--grace', '5x'), rotate('cli-01', '--grace', '100d'), rotate('no-such'), rotate('cli-removed')]);
+  const cases = await Promise.all([
+    rotate('cli-01', '--grace', '5x'),
+    rotate('cli-01', '--grace', '100d'),
+    rotate('no-such'),
+    rotate('cli-removed'),
+  ]);
   expect(cases.map((run) => run.code)).toEqual([2, 2, 3, 2]);
   expect(cases.map((run) => run.output.trim())).toEqual([
     'fleet connector rotate-secret: --grace "5x": expected a duration such as 30m, 24h or 7d (at most 90d), or 0 to refuse the old secret at once',
@@ -114,18 +128,26 @@ it('notes a paused connector, and refuses bad input with exit 2 and an unknown c
 it('says SECRETS_KEY is missing or malformed without echoing it, and the fleet without it still runs but refuses webhooks', async () => {
   const unset = await runFleet(['connector', 'rotate-secret', 'cli-01'], { ...cli, SECRETS_KEY: '' });
   expect(unset.code).toBe(2);
-  expect(unset.output.trim()).toMatch(/^fleet connector rotate-secret: cannot encrypt the new webhook secret: SECRETS_KEY is not set; expected 32 random bytes in base64/);
+  expect(unset.output.trim()).toMatch(
+    /^fleet connector rotate-secret: cannot encrypt the new webhook secret: SECRETS_KEY is not set; expected 32 random bytes in base64/,
+  );
 
   const malformed = 'c2hvcnQta2V5LW5vdC0zMi1ieXRlcw==';
   const bad = await runFleet(['connector', 'rotate-secret', 'cli-01'], { ...cli, SECRETS_KEY: malformed });
   expect(bad.code).toBe(2);
-  expect(bad.output.trim()).toBe('config: SECRETS_KEY=(hidden, 32 characters) is invalid: expected 32 random bytes in base64 (44 characters, e.g. from: openssl rand -base64 32)');
+  expect(bad.output.trim()).toBe(
+    'config: SECRETS_KEY=(hidden, 32 characters) is invalid: expected 32 random bytes in base64 (44 characters, e.g. from: openssl rand -base64 32)',
+  );
 
   const { SECRETS_KEY: _unused, ...withoutKey } = env.config;
   const gateway = await startFleet(withoutKey as typeof env.config, ['gateway'], createLogger('silent'));
   try {
     expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
-    const answer = await deliver(gateway.url, 'cli-01', signed(`whsec_${Buffer.alloc(32, 1).toString('base64')}`, nationalUpdate('S6')));
+    const answer = await deliver(
+      gateway.url,
+      'cli-01',
+      signed(`whsec_${Buffer.alloc(32, 1).toString('base64')}`, nationalUpdate('S6')),
+    );
     expect({ status: answer.status, code: answer.body.code }).toEqual({ status: 503, code: 'webhooks_not_configured' });
     expect(answer.body.detail).toMatch(/SECRETS_KEY is not set/);
   } finally {
@@ -139,8 +161,18 @@ it('takes a rotation on a running gateway within seconds: the new secret soon, t
   try {
     expect((await deliver(gateway.url, 'cli-01', signed(before, nationalUpdate('S7')))).status).toBe(202);
     const after = secretOf((await rotate('cli-01', '--grace', '0')).stdout);
-    await waitFor(async () => (await deliver(gateway.url, 'cli-01', signed(after, nationalUpdate('S8')))).status === 202, 'the new secret accepted', 15_000, 200);
-    await waitFor(async () => (await deliver(gateway.url, 'cli-01', signed(before, nationalUpdate('S9')))).status === 401, 'the revoked secret refused', 15_000, 200);
+    await waitFor(
+      async () => (await deliver(gateway.url, 'cli-01', signed(after, nationalUpdate('S8')))).status === 202,
+      'the new secret accepted',
+      15_000,
+      200,
+    );
+    await waitFor(
+      async () => (await deliver(gateway.url, 'cli-01', signed(before, nationalUpdate('S9')))).status === 401,
+      'the revoked secret refused',
+      15_000,
+      200,
+    );
   } finally {
     await gateway.stop();
   }

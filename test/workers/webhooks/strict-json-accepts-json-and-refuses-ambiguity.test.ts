@@ -19,7 +19,8 @@ const valid = [
 ];
 
 it('parses valid JSON exactly as JSON.parse does', () => {
-  for (const text of valid) expect(parseStrictJson(text, 64)).toEqual({ value: JSON.parse(text), hasPrototypeKeys: false });
+  for (const text of valid)
+    expect(parseStrictJson(text, 64)).toEqual({ value: JSON.parse(text), hasPrototypeKeys: false });
 });
 
 it('parses random documents exactly as JSON.parse does', () => {
@@ -28,14 +29,21 @@ it('parses random documents exactly as JSON.parse does', () => {
   const value = (depth: number): unknown => {
     const pick = depth > 5 ? random() % 5 : random();
     switch (pick) {
-      case 0: return null;
-      case 1: return random() > 4;
-      case 2: return (random() - 5) * 1234.5e-3 * 10 ** random();
-      case 3: return `t${random()}\u1ea1"\\\n${String.fromCharCode(1 + random())}`;
-      case 4: return random() * 1e21;
+      case 0:
+        return null;
+      case 1:
+        return random() > 4;
+      case 2:
+        return (random() - 5) * 1234.5e-3 * 10 ** random();
+      case 3:
+        return `t${random()}\u1ea1"\\\n${String.fromCharCode(1 + random())}`;
+      case 4:
+        return random() * 1e21;
       case 5:
-      case 6: return Array.from({ length: random() }, () => value(depth + 1));
-      default: return Object.fromEntries(Array.from({ length: random() }, (_, i) => [`k${i}-${random()}`, value(depth + 1)]));
+      case 6:
+        return Array.from({ length: random() }, () => value(depth + 1));
+      default:
+        return Object.fromEntries(Array.from({ length: random() }, (_, i) => [`k${i}-${random()}`, value(depth + 1)]));
     }
   };
   for (let i = 0; i < 300; i++) {
@@ -70,7 +78,11 @@ it('accepts keys JavaScript gives a meaning to, as plain own keys, and reports t
 });
 
 const refused: [string, string, RegExp][] = [
-  ['a duplicate key', '{"a":1,"b":{"c":1,"c":2}}', /the key "c" a second time in one object .* at \$\.b\.c \(character 19\)/],
+  [
+    'a duplicate key',
+    '{"a":1,"b":{"c":1,"c":2}}',
+    /the key "c" a second time in one object .* at \$\.b\.c \(character 19\)/,
+  ],
   ['a duplicate key hidden by an escape', '{"ab":1,"a\\u0062":2}', /the key "ab" a second time/],
   ['nesting deeper than the limit', `${'['.repeat(65)}${']'.repeat(65)}`, /nesting deeper than 64 levels/],
   ['an empty body', '   ', /^the body is empty; expected one update/],

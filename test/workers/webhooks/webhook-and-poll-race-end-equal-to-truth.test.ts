@@ -24,7 +24,9 @@ interface Page {
   hasMore: boolean;
 }
 
-/** Reads every dossier from the simulator as the province system would push them, and pushes them in deliveries of 50. */
+/**
+ * Reads every dossier from the simulator as the province system would push them, and pushes them in deliveries of 50.
+ */
 async function pushEverything(): Promise<number> {
   let updatedSince: string | null = null;
   let afterCode: string | null = null;
@@ -48,7 +50,13 @@ async function pushEverything(): Promise<number> {
 
 beforeAll(async () => {
   env = await createTestEnvironment({ SECRETS_KEY: secretsKey });
-  simulator = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 3_000, seed: 21, tickMs: 50, changesPerTick: 25 });
+  simulator = new ProvinceSimulator({
+    provinces: ['01'],
+    dossiersPerProvince: 3_000,
+    seed: 21,
+    tickMs: 50,
+    changesPerTick: 25,
+  });
   simulatorUrl = await simulator.start();
   await registerSimulatorConnector(env.db, simulatorUrl, '01', { id: connector, pageSize: 500, pollIntervalMs: 300 });
   secret = await issueSecret(env.db, secretsKey, connector, 0);
@@ -71,13 +79,26 @@ it('ends equal to the source when pushes and polls of the same changes race', as
     return comparison.missing === 0 && comparison.different === 0;
   }, 'every dossier equal to the source');
 
-  expect(await compareWithTruth(env.db, simulator)).toMatchObject({ expected: 3_000, missing: 0, different: 0, extra: 0 });
+  expect(await compareWithTruth(env.db, simulator)).toMatchObject({
+    expected: 3_000,
+    missing: 0,
+    different: 0,
+    extra: 0,
+  });
   expect(await duplicateHistoryRows(env.db)).toBe(0);
 
   // Both paths carried the changes, and most arrivals were repeats the guard turned into no-ops.
   const metrics = await (await fetch(`${fleet.url}/metrics`)).text();
-  expect(metrics).toMatch(new RegExp(`dossier_sync_webhook_records_total\\{connector="${connector}",outcome="accepted"\\} (\\d+)`));
-  expect(Number(/dossier_sync_webhook_records_total\{connector="race-01",outcome="accepted"\} (\d+)/.exec(metrics)![1])).toBeGreaterThanOrEqual(12_000);
-  expect(metrics).toMatch(/dossier_sync_poll_runs_total\{province="01",connector="race-01",outcome="caught_up"\} [1-9]/);
-  expect(Number(/dossier_sync_records_written_total\{province="01",outcome="unchanged"\} (\d+)/.exec(metrics)![1])).toBeGreaterThan(3_000);
+  expect(metrics).toMatch(
+    new RegExp(`dossier_sync_webhook_records_total\\{connector="${connector}",outcome="accepted"\\} (\\d+)`),
+  );
+  expect(
+    Number(/dossier_sync_webhook_records_total\{connector="race-01",outcome="accepted"\} (\d+)/.exec(metrics)![1]),
+  ).toBeGreaterThanOrEqual(12_000);
+  expect(metrics).toMatch(
+    /dossier_sync_poll_runs_total\{province="01",connector="race-01",outcome="caught_up"\} [1-9]/,
+  );
+  expect(
+    Number(/dossier_sync_records_written_total\{province="01",outcome="unchanged"\} (\d+)/.exec(metrics)![1]),
+  ).toBeGreaterThan(3_000);
 });

@@ -12,7 +12,12 @@ import { waitFor } from '../../support/test-environment.js';
 export const testSecretsKey = () => randomBytes(32).toString('base64');
 
 /** Registers a national-rest connector (its system pushes in the national naming) and issues its webhook secret. */
-export async function registerWebhookConnector(db: Kysely<Database>, secretsKey: string, id: string, province = '01'): Promise<string> {
+export async function registerWebhookConnector(
+  db: Kysely<Database>,
+  secretsKey: string,
+  id: string,
+  province = '01',
+): Promise<string> {
   await saveConnector(db, {
     id,
     sourceProvinceCode: province,
@@ -25,7 +30,12 @@ export async function registerWebhookConnector(db: Kysely<Database>, secretsKey:
 }
 
 /** Rotates a connector's webhook secret as `fleet connector rotate-secret` does; returns the new secret. */
-export async function issueSecret(db: Kysely<Database>, secretsKey: string, id: string, graceSeconds: number): Promise<string> {
+export async function issueSecret(
+  db: Kysely<Database>,
+  secretsKey: string,
+  id: string,
+  graceSeconds: number,
+): Promise<string> {
   const secret = generateWebhookSecret();
   const outcome = await rotateWebhookSecret(db, id, new SecretBox(secretsKey).seal(secret, id), graceSeconds);
   if (outcome.status !== 'rotated') throw new Error(`cannot rotate ${id}: ${outcome.status}`);
@@ -65,7 +75,11 @@ let sequence = 0;
 export const newWebhookId = () => `msg_${process.pid}_${Date.now()}_${++sequence}`;
 
 /** Signs a body as a vendor does with the Standard Webhooks reference library. */
-export function signed(secret: string, body: unknown, options: { id?: string; at?: Date; contentType?: string } = {}): Delivery {
+export function signed(
+  secret: string,
+  body: unknown,
+  options: { id?: string; at?: Date; contentType?: string } = {},
+): Delivery {
   const raw = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   const id = options.id ?? newWebhookId();
   const at = options.at ?? new Date();
@@ -121,13 +135,22 @@ async function total(counter: { get(): Promise<{ values: { value: number }[] }> 
  * accepted: the gateways' `webhook_records` against the writer's written and rejected records. Only the queue's
  * two ends are looked at, never its inside. Returns both totals.
  */
-export async function writerCaughtUp(writer: FleetMetrics, gateways: FleetMetrics[] = [writer], timeoutMs = 20_000): Promise<{ accepted: number; committed: number }> {
+export async function writerCaughtUp(
+  writer: FleetMetrics,
+  gateways: FleetMetrics[] = [writer],
+  timeoutMs = 20_000,
+): Promise<{ accepted: number; committed: number }> {
   let counts = { accepted: 0, committed: 0 };
-  await waitFor(async () => {
-    let accepted = 0;
-    for (const gateway of gateways) accepted += await total(gateway.webhookRecords);
-    counts = { accepted, committed: (await total(writer.recordsWritten)) + (await total(writer.recordsRejected)) };
-    return counts.committed >= counts.accepted;
-  }, 'the writer committed every accepted record', timeoutMs, 20);
+  await waitFor(
+    async () => {
+      let accepted = 0;
+      for (const gateway of gateways) accepted += await total(gateway.webhookRecords);
+      counts = { accepted, committed: (await total(writer.recordsWritten)) + (await total(writer.recordsRejected)) };
+      return counts.committed >= counts.accepted;
+    },
+    'the writer committed every accepted record',
+    timeoutMs,
+    20,
+  );
   return counts;
 }

@@ -29,14 +29,24 @@ const batch = (dossierCode: string): IngestBatch => ({
   records: [dossierRecord({ dossierCode, connectorId: 'other-release', observedAt: new Date().toISOString() })],
   deadLetters: [],
 });
-const rows = () => env.db.selectFrom('failed_batches').select(['connector_id', 'records', 'error', 'attempts', 'batch']).orderBy('id').execute();
-const stored = (codes: string[]) => env.db.selectFrom('dossiers').select('dossier_code').where('dossier_code', 'in', codes).execute();
+const rows = () =>
+  env.db
+    .selectFrom('failed_batches')
+    .select(['connector_id', 'records', 'error', 'attempts', 'batch'])
+    .orderBy('id')
+    .execute();
+const stored = (codes: string[]) =>
+  env.db.selectFrom('dossiers').select('dossier_code').where('dossier_code', 'in', codes).execute();
 
 beforeAll(async () => {
   env = await createTestEnvironment();
   redis = connection();
   producer = new Queue(ingestQueueName('01'), { connection: redis, prefix: env.config.QUEUE_PREFIX });
-  ingest = await openIngestQueue(env.config.REDIS_URL, env.config.QUEUE_PREFIX, new BackgroundErrorReporter(createLogger('silent')));
+  ingest = await openIngestQueue(
+    env.config.REDIS_URL,
+    env.config.QUEUE_PREFIX,
+    new BackgroundErrorReporter(createLogger('silent')),
+  );
   fleet = await startFleet(env.config, ['writer'], createLogger('silent'));
 });
 afterAll(async () => {
@@ -58,9 +68,16 @@ it('keeps a batch of a future version as a failed batch naming the versions, and
   await waitFor(async () => (await rows()).length === 1, 'the future batch kept in failed_batches', 60_000);
   const [kept] = await rows();
   expect(kept).toMatchObject({ connector_id: 'other-release', records: 1, attempts: 1 });
-  expect(kept!.error).toMatch(new RegExp(`^ingest job batch of version ${ingestBatchVersion + 1}: this writer reads version ${ingestBatchVersion} only`));
+  expect(kept!.error).toMatch(
+    new RegExp(
+      `^ingest job batch of version ${ingestBatchVersion + 1}: this writer reads version ${ingestBatchVersion} only`,
+    ),
+  );
   // Kept as it was queued, version included: a retry hands it on as a batch of its own release.
-  expect(JSON.parse(kept!.batch)).toMatchObject({ version: ingestBatchVersion + 1, records: [{ dossierCode: '01.2026.future' }] });
+  expect(JSON.parse(kept!.batch)).toMatchObject({
+    version: ingestBatchVersion + 1,
+    records: [{ dossierCode: '01.2026.future' }],
+  });
   expect(await stored(['01.2026.future'])).toEqual([]);
 });
 
@@ -71,7 +88,11 @@ it('keeps a batch whose shape does not parse as a failed batch naming the path a
   await waitFor(async () => (await rows()).length === 2, 'the wrong-shaped batch kept in failed_batches', 60_000);
   const kept = (await rows())[1]!;
   expect(kept).toMatchObject({ connector_id: 'other-release', records: 1, attempts: 1 });
-  expect(kept.error).toMatch(new RegExp(`^ingest job batch version ${ingestBatchVersion} does not match its schema: records\\.0\\.sourceVersion: .*expected number`));
+  expect(kept.error).toMatch(
+    new RegExp(
+      `^ingest job batch version ${ingestBatchVersion} does not match its schema: records\\.0\\.sourceVersion: .*expected number`,
+    ),
+  );
   expect(kept.error).not.toContain('Nguyễn');
   expect(await stored(['01.2026.wrong-shape'])).toEqual([]);
   await waitFor(async () => (await producer.getFailedCount()) === 0, 'the failed set emptied', 30_000);

@@ -21,20 +21,40 @@ const connect = () => {
   connections.push(connection);
   return connection;
 };
-const committed = async (province: string) => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers WHERE province_code = ${province}`.execute(env.db)).rows[0]!.n);
+const committed = async (province: string) =>
+  Number(
+    (await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers WHERE province_code = ${province}`.execute(env.db))
+      .rows[0]!.n,
+  );
 
 beforeAll(async () => {
   env = await createTestEnvironment();
-  ingest = new IngestQueue(connect(), env.config.QUEUE_PREFIX, connect, new BackgroundErrorReporter(createLogger('silent')));
+  ingest = new IngestQueue(
+    connect(),
+    env.config.QUEUE_PREFIX,
+    connect,
+    new BackgroundErrorReporter(createLogger('silent')),
+  );
   // Hồ Chí Minh City's backlog: 500,000 records already queued before the writer starts.
   const now = new Date().toISOString();
   for (let b = 0; b < backlogBatches; b++) {
     const records = Array.from({ length: batchSize }, (_, i) =>
-      dossierRecord({ provinceCode: '79', sourceProvinceCode: '79', dossierCode: `79.2026.${String(b * batchSize + i).padStart(7, '0')}`, status: ((i % 10) + 1) as DossierStatus, sourceStatus: String((i % 10) + 1), observedAt: now, connectorId: 'hcm' }),
+      dossierRecord({
+        provinceCode: '79',
+        sourceProvinceCode: '79',
+        dossierCode: `79.2026.${String(b * batchSize + i).padStart(7, '0')}`,
+        status: ((i % 10) + 1) as DossierStatus,
+        sourceStatus: String((i % 10) + 1),
+        observedAt: now,
+        connectorId: 'hcm',
+      }),
     );
     await ingest.add({ origin: 'poll', connectorId: 'hcm', provinceCode: '79', records, deadLetters: [] });
   }
-  writer = new Writer(env.db, connect(), new FleetMetrics(), createLogger('silent'), { prefix: env.config.QUEUE_PREFIX, concurrency: 2 });
+  writer = new Writer(env.db, connect(), new FleetMetrics(), createLogger('silent'), {
+    prefix: env.config.QUEUE_PREFIX,
+    concurrency: 2,
+  });
   writer.start();
 }, 300_000);
 afterAll(async () => {
@@ -48,7 +68,13 @@ afterAll(async () => {
 
 it('commits another province\u2019s fresh update while a 500,000-record backlog of one province is still being written', async () => {
   await waitFor(async () => (await committed('79')) >= batchSize, 'the backlog being written');
-  await ingest.add({ origin: 'poll', connectorId: 'hanoi', provinceCode: '01', records: [dossierRecord({ dossierCode: '01.2026.fresh', connectorId: 'hanoi' })], deadLetters: [] });
+  await ingest.add({
+    origin: 'poll',
+    connectorId: 'hanoi',
+    provinceCode: '01',
+    records: [dossierRecord({ dossierCode: '01.2026.fresh', connectorId: 'hanoi' })],
+    deadLetters: [],
+  });
   await waitFor(async () => (await committed('01')) === 1, 'the fresh update of province 01 committed');
   // Fairness is an order, not a speed: the fresh update did not wait behind the backlog.
   expect(await committed('79')).toBeLessThan((backlogBatches * batchSize) / 2);

@@ -30,8 +30,20 @@ const connect = () => {
 
 beforeAll(async () => {
   env = await createTestEnvironment();
-  await saveConnector(env.db, { id: 'bypass', sourceProvinceCode: '01', sourceCodeSet: '2025', kind: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9' }, pollIntervalMs: 3_600_000 });
-  ingest = new IngestQueue(connect(), env.config.QUEUE_PREFIX, connect, new BackgroundErrorReporter(createLogger('silent')));
+  await saveConnector(env.db, {
+    id: 'bypass',
+    sourceProvinceCode: '01',
+    sourceCodeSet: '2025',
+    kind: 'national-rest',
+    config: { baseUrl: 'http://127.0.0.1:9' },
+    pollIntervalMs: 3_600_000,
+  });
+  ingest = new IngestQueue(
+    connect(),
+    env.config.QUEUE_PREFIX,
+    connect,
+    new BackgroundErrorReporter(createLogger('silent')),
+  );
   metrics = new FleetMetrics();
   writer = new Writer(env.db, connect(), metrics, createLogger('silent'), { prefix: env.config.QUEUE_PREFIX });
   writer.start();
@@ -46,10 +58,16 @@ afterAll(async () => {
 const code = (i: number) => `01.2026.${String(i).padStart(6, '0')}`;
 
 it('stores every storable record, dead letter and the cursor move; only the refused records become unstorable dead letters', async () => {
-  const good = Array.from({ length: 60 }, (_, i) => dossierRecord({ dossierCode: code(i), connectorId: 'bypass', sourceVersion: 1 }));
+  const good = Array.from({ length: 60 }, (_, i) =>
+    dossierRecord({ dossierCode: code(i), connectorId: 'bypass', sourceVersion: 1 }),
+  );
   const poison = [
     // Beyond the years Postgres reads (22009), and before year 1 (22008).
-    dossierRecord({ dossierCode: 'poison-far-future', connectorId: 'bypass', sourceUpdatedAt: '+010000-01-01T00:00:00.000Z' }),
+    dossierRecord({
+      dossierCode: 'poison-far-future',
+      connectorId: 'bypass',
+      sourceUpdatedAt: '+010000-01-01T00:00:00.000Z',
+    }),
     dossierRecord({ dossierCode: 'poison-year-zero', connectorId: 'bypass', dueAt: '0000-01-01T00:00:00.000Z' }),
     // Text Postgres cannot hold: NUL (22P05) and an unpaired surrogate (22P02).
     dossierRecord({ dossierCode: 'poison-nul', connectorId: 'bypass', agencyCode: 'Sở Tư pháp\u0000' }),
@@ -57,12 +75,27 @@ it('stores every storable record, dead letter and the cursor move; only the refu
     // A value the database quotes in its message: the dead letter must not repeat it.
     dossierRecord({ dossierCode: 'poison-quoted', connectorId: 'bypass', submittedAt: 'Nguyễn Văn An' }),
     // A newer state of a good dossier that cannot be stored: the stored older state stays.
-    dossierRecord({ dossierCode: code(7), connectorId: 'bypass', sourceVersion: 2, status: 9, finishedAt: '-000001-01-01T00:00:00.000Z' }),
+    dossierRecord({
+      dossierCode: code(7),
+      connectorId: 'bypass',
+      sourceVersion: 2,
+      status: 9,
+      finishedAt: '-000001-01-01T00:00:00.000Z',
+    }),
   ];
   const letter = (dossierCode: string, message: string): DeadLetter => ({
-    connectorId: 'bypass', provinceCode: '01', dossierCode, reason: 'unknown_status', message, rawPayload: { MaHoSo: dossierCode, TrangThaiHoSo: '99' }, receivedAt: '2026-11-27T00:00:00.000Z',
+    connectorId: 'bypass',
+    provinceCode: '01',
+    dossierCode,
+    reason: 'unknown_status',
+    message,
+    rawPayload: { MaHoSo: dossierCode, TrangThaiHoSo: '99' },
+    receivedAt: '2026-11-27T00:00:00.000Z',
   });
-  const deadLetters = [letter('letter-ok', 'TrangThaiHoSo: "99" is not a national status code'), letter('letter-nul\u0000', 'TrangThaiHoSo: "9\u00009"')];
+  const deadLetters = [
+    letter('letter-ok', 'TrangThaiHoSo: "99" is not a national status code'),
+    letter('letter-nul\u0000', 'TrangThaiHoSo: "9\u00009"'),
+  ];
   const batch: IngestBatch = {
     origin: 'poll',
     connectorId: 'bypass',
@@ -75,14 +108,27 @@ it('stores every storable record, dead letter and the cursor move; only the refu
   const outcome = await ingest.addAndWait(batch, 90_000);
   expect(outcome).toMatchObject({ inserted: 60, cursorMoved: true, deadLetters: 2 + poison.length });
 
-  const stored = await env.db.selectFrom('dossiers').select(['dossier_code', 'source_version']).orderBy('dossier_code').execute();
+  const stored = await env.db
+    .selectFrom('dossiers')
+    .select(['dossier_code', 'source_version'])
+    .orderBy('dossier_code')
+    .execute();
   expect(stored).toEqual(good.map((record) => ({ dossier_code: record.dossierCode, source_version: '1' })));
   expect(await readCursor(env.db, 'bypass')).toEqual(batch.cursor!.after);
-  expect((await env.db.selectFrom('sync_cursors').select('records_committed').executeTakeFirstOrThrow()).records_committed).toBe(String(good.length + poison.length + deadLetters.length));
+  expect(
+    (await env.db.selectFrom('sync_cursors').select('records_committed').executeTakeFirstOrThrow()).records_committed,
+  ).toBe(String(good.length + poison.length + deadLetters.length));
 
   const letters = await env.db.selectFrom('dead_letters').selectAll().orderBy('id').execute();
   const unstorable = letters.filter((row) => row.reason === 'unstorable');
-  expect(unstorable.map((row) => row.dossier_code).sort()).toEqual([code(7), 'poison-far-future', 'poison-nul', 'poison-quoted', 'poison-surrogate\\uD800', 'poison-year-zero']);
+  expect(unstorable.map((row) => row.dossier_code).sort()).toEqual([
+    code(7),
+    'poison-far-future',
+    'poison-nul',
+    'poison-quoted',
+    'poison-surrogate\\uD800',
+    'poison-year-zero',
+  ]);
   const messageOf = (dossierCode: string) => unstorable.find((row) => row.dossier_code === dossierCode)!.message;
   expect(messageOf('poison-far-future')).toMatch(/SQLSTATE 22009/);
   expect(messageOf('poison-year-zero')).toMatch(/SQLSTATE 22008/);
@@ -95,7 +141,9 @@ it('stores every storable record, dead letter and the cursor move; only the refu
     // The refused record is kept whole, readable: the canonical record as the batch carried it.
     expect((JSON.parse(row.raw_payload) as { connectorId: string }).connectorId).toBe('bypass');
   }
-  expect(JSON.parse(unstorable.find((row) => row.dossier_code === 'poison-nul')!.raw_payload)).toMatchObject({ agencyCode: 'Sở Tư pháp\u0000' });
+  expect(JSON.parse(unstorable.find((row) => row.dossier_code === 'poison-nul')!.raw_payload)).toMatchObject({
+    agencyCode: 'Sở Tư pháp\u0000',
+  });
 
   // The dead letters the batch carried are kept too, the one with NUL in its text escaped.
   const carried = letters.filter((row) => row.reason === 'unknown_status');
@@ -113,18 +161,41 @@ it('a batch that is only poison still commits its cursor move', async () => {
     origin: 'poll',
     connectorId: 'bypass',
     provinceCode: '01',
-    records: [dossierRecord({ dossierCode: 'only-poison', connectorId: 'bypass', receivedAt: '+200000-01-01T00:00:00.000Z' })],
+    records: [
+      dossierRecord({ dossierCode: 'only-poison', connectorId: 'bypass', receivedAt: '+200000-01-01T00:00:00.000Z' }),
+    ],
     deadLetters: [],
-    cursor: { before: { updatedSince: '20261127080000', afterCode: code(59) }, after: { updatedSince: '20261127090000', afterCode: 'only-poison' } },
+    cursor: {
+      before: { updatedSince: '20261127080000', afterCode: code(59) },
+      after: { updatedSince: '20261127090000', afterCode: 'only-poison' },
+    },
   };
   expect(await ingest.addAndWait(batch, 90_000)).toMatchObject({ inserted: 0, cursorMoved: true, deadLetters: 1 });
   expect(await readCursor(env.db, 'bypass')).toEqual(batch.cursor!.after);
-  expect(await env.db.selectFrom('dead_letters').select('reason').where('dossier_code', '=', 'only-poison').execute()).toEqual([{ reason: 'unstorable' }]);
+  expect(
+    await env.db.selectFrom('dead_letters').select('reason').where('dossier_code', '=', 'only-poison').execute(),
+  ).toEqual([{ reason: 'unstorable' }]);
 });
 
 it('a replay leaves unstorable letters as they are: they hold the record as the writer received it, not a source payload', async () => {
-  const before = await env.db.selectFrom('dead_letters').select(['id', 'reason', 'message']).where('reason', '=', 'unstorable').orderBy('id').execute();
+  const before = await env.db
+    .selectFrom('dead_letters')
+    .select(['id', 'reason', 'message'])
+    .where('reason', '=', 'unstorable')
+    .orderBy('id')
+    .execute();
   expect(before.length).toBeGreaterThan(0);
-  expect(await replayDeadLetters(env.db, ingest, { reason: 'unstorable' })).toEqual({ processed: before.length, replayed: 0, stillFailing: before.length });
-  expect(await env.db.selectFrom('dead_letters').select(['id', 'reason', 'message']).where('reason', '=', 'unstorable').orderBy('id').execute()).toEqual(before);
+  expect(await replayDeadLetters(env.db, ingest, { reason: 'unstorable' })).toEqual({
+    processed: before.length,
+    replayed: 0,
+    stillFailing: before.length,
+  });
+  expect(
+    await env.db
+      .selectFrom('dead_letters')
+      .select(['id', 'reason', 'message'])
+      .where('reason', '=', 'unstorable')
+      .orderBy('id')
+      .execute(),
+  ).toEqual(before);
 });

@@ -23,7 +23,21 @@ const nullableTime = { type: ['string', 'null'], format: 'date-time' } as const;
 /** A connector as listed. */
 const connectorSummarySchema = {
   type: 'object',
-  required: ['id', 'provinceCode', 'codeSet', 'kind', 'state', 'polled', 'pollIntervalMs', 'createdAt', 'updatedAt', 'lastSuccessAt', 'lastErrorAt', 'lastError', 'cursor'],
+  required: [
+    'id',
+    'provinceCode',
+    'codeSet',
+    'kind',
+    'state',
+    'polled',
+    'pollIntervalMs',
+    'createdAt',
+    'updatedAt',
+    'lastSuccessAt',
+    'lastErrorAt',
+    'lastError',
+    'cursor',
+  ],
   properties: {
     id: { type: 'string' },
     description: nullableText,
@@ -31,7 +45,10 @@ const connectorSummarySchema = {
     codeSet: { type: 'string', enum: ['2025', '2008'] },
     kind: { type: 'string', description: 'declarative, or the plugin name' },
     state: { type: 'string', enum: ['active', 'paused', 'removed'] },
-    polled: { type: 'boolean', description: 'false for a connector whose system only pushes: never polled, no cursor, no last poll' },
+    polled: {
+      type: 'boolean',
+      description: 'false for a connector whose system only pushes: never polled, no cursor, no last poll',
+    },
     pollIntervalMs: { type: 'integer', description: 'between poll runs (not used for a push-only connector)' },
     createdAt: { type: 'string', format: 'date-time' },
     updatedAt: { type: 'string', format: 'date-time' },
@@ -62,22 +79,49 @@ const connectorSchema = {
   required: [...connectorSummarySchema.required, 'definition', 'config'],
   properties: {
     ...connectorSummarySchema.properties,
-    definition: { type: 'object', additionalProperties: true, description: 'the definition as submitted (secrets only as references)' },
+    definition: {
+      type: 'object',
+      additionalProperties: true,
+      description: 'the definition as submitted (secrets only as references)',
+    },
     config: { description: "the kind's validated configuration, defaults filled in" },
   },
 } as const;
 
 const checkResultSchema = {
   type: 'object',
-  required: ['connectorId', 'kind', 'provinceCode', 'ok', 'stage', 'message', 'source', 'recordsRead', 'hasMore', 'stored', 'deadLettered', 'warnings', 'acceptedDeadLetterPercent', 'passed'],
+  required: [
+    'connectorId',
+    'kind',
+    'provinceCode',
+    'ok',
+    'stage',
+    'message',
+    'source',
+    'recordsRead',
+    'hasMore',
+    'stored',
+    'deadLettered',
+    'warnings',
+    'acceptedDeadLetterPercent',
+    'passed',
+  ],
   properties: {
     connectorId: { type: 'string' },
     kind: { type: 'string' },
     provinceCode: { type: 'string' },
     ok: { type: 'boolean', description: 'a page was read, or the sample body was mapped' },
-    stage: { type: 'string', enum: ['configuration', 'connection', 'authentication', 'request', 'body', 'read'], description: 'how far it got; body: the sample holds no updates where the connector expects them' },
+    stage: {
+      type: 'string',
+      enum: ['configuration', 'connection', 'authentication', 'request', 'body', 'read'],
+      description: 'how far it got; body: the sample holds no updates where the connector expects them',
+    },
     message: { type: 'string', description: 'on failure, what went wrong and what to check' },
-    source: { type: 'string', enum: ['page', 'sample'], description: 'what was mapped: the first page of the system, or the sample body' },
+    source: {
+      type: 'string',
+      enum: ['page', 'sample'],
+      description: 'what was mapped: the first page of the system, or the sample body',
+    },
     recordsRead: { type: 'integer' },
     hasMore: { type: 'boolean' },
     stored: {
@@ -103,16 +147,28 @@ const checkResultSchema = {
                   required: ['field', 'stored', 'sources'],
                   properties: {
                     field: { type: 'string' },
-                    stored: { type: ['string', 'number', 'null'], description: 'as stored; dates in Vietnam time, e.g. 2026-11-27T08:00:00+07:00' },
+                    stored: {
+                      type: ['string', 'number', 'null'],
+                      description: 'as stored; dates in Vietnam time, e.g. 2026-11-27T08:00:00+07:00',
+                    },
                     sources: {
                       type: 'array',
                       items: {
                         type: 'object',
                         required: ['path'],
-                        properties: { path: { type: 'string' }, value: { description: 'what the record holds at the path (a scalar as written); absent: the record has no such path' } },
+                        properties: {
+                          path: { type: 'string' },
+                          value: {
+                            description:
+                              'what the record holds at the path (a scalar as written); absent: the record has no such path',
+                          },
+                        },
                       },
                     },
-                    note: { type: 'string', description: 'how the stored value came about: a default, a former province\'s successor' },
+                    note: {
+                      type: 'string',
+                      description: "how the stored value came about: a default, a former province's successor",
+                    },
                   },
                 },
               },
@@ -133,7 +189,10 @@ const checkResultSchema = {
             properties: {
               reason: { type: 'string' },
               count: { type: 'integer' },
-              examples: { type: 'array', items: { type: 'object', properties: { dossierCode: nullableText, message: { type: 'string' } } } },
+              examples: {
+                type: 'array',
+                items: { type: 'object', properties: { dossierCode: nullableText, message: { type: 'string' } } },
+              },
             },
           },
         },
@@ -142,20 +201,34 @@ const checkResultSchema = {
     warnings: {
       type: 'array',
       description: 'mapped paths that no record read has, each with what it costs',
-      items: { type: 'object', properties: { field: { type: 'string' }, path: { type: 'string' }, message: { type: 'string' } } },
+      items: {
+        type: 'object',
+        properties: { field: { type: 'string' }, path: { type: 'string' }, message: { type: 'string' } },
+      },
     },
     acceptedDeadLetterPercent: { type: 'number' },
     passed: { type: 'boolean', description: 'ok, and no more than the accepted share would be dead-lettered' },
   },
 } as const;
 
-/** What a check may be asked: a sample pushed body instead of a page, and a share of dead letters accepted. No body: read a page, accept none. */
+/**
+ * What a check may be asked: a sample pushed body instead of a page, and a share of dead letters accepted. No body:
+ * read a page, accept none.
+ */
 const checkBody = {
   type: ['object', 'null'],
   additionalProperties: false,
   properties: {
-    sample: { description: 'a webhook body (any JSON) as the system pushes it: mapped without any network instead of reading a page; required for a push-only connector' },
-    acceptDeadLetters: { type: 'number', minimum: 0, maximum: 100, description: 'the share of records (percent) that may be dead-lettered and the check still pass; default 0' },
+    sample: {
+      description:
+        'a webhook body (any JSON) as the system pushes it: mapped without any network instead of reading a page; required for a push-only connector',
+    },
+    acceptDeadLetters: {
+      type: 'number',
+      minimum: 0,
+      maximum: 100,
+      description: 'the share of records (percent) that may be dead-lettered and the check still pass; default 0',
+    },
   },
 } as const;
 
@@ -183,12 +256,20 @@ function submittedDefinition(body: unknown, reply: FastifyReply, expectedId?: st
     submitted = typeof body === 'string' ? definitionFromText(body, 'body') : definitionFromDocument(body);
   } catch (error) {
     if (!(error instanceof DefinitionError)) throw error;
-    void sendProblem(reply, problem('invalid_definition', `the connector definition is not valid: ${error.problems.join('; ')}`, { errors: error.problems }));
+    void sendProblem(
+      reply,
+      problem('invalid_definition', `the connector definition is not valid: ${error.problems.join('; ')}`, {
+        errors: error.problems,
+      }),
+    );
     return undefined;
   }
   if (expectedId !== undefined && submitted.definition.id !== expectedId) {
     const line = `id: expected ${JSON.stringify(expectedId)} (the connector in the URL), got ${JSON.stringify(submitted.definition.id)}`;
-    void sendProblem(reply, problem('invalid_definition', `the connector definition is not valid: ${line}`, { errors: [line] }));
+    void sendProblem(
+      reply,
+      problem('invalid_definition', `the connector definition is not valid: ${line}`, { errors: [line] }),
+    );
     return undefined;
   }
   return submitted;
@@ -213,8 +294,18 @@ export function registerConnectorRoutes(api: FastifyInstance, db: Kysely<Databas
       schema: documented({
         summary: 'List connectors with state, last success, last error and cursor',
         tags,
-        querystring: { type: 'object', properties: { all: { type: 'boolean', default: false, description: 'include removed connectors' } } },
-        response: { 200: { type: 'object', required: ['connectors'], properties: { connectors: { type: 'array', items: connectorSummarySchema } } }, ...problems(400, 401, 403) },
+        querystring: {
+          type: 'object',
+          properties: { all: { type: 'boolean', default: false, description: 'include removed connectors' } },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['connectors'],
+            properties: { connectors: { type: 'array', items: connectorSummarySchema } },
+          },
+          ...problems(400, 401, 403),
+        },
       }),
     },
     async (request) => connectorListView(await registry.list({ includeRemoved: request.query.all === true })),
@@ -223,7 +314,12 @@ export function registerConnectorRoutes(api: FastifyInstance, db: Kysely<Databas
   api.get<{ Params: { id: string } }>(
     '/connectors/:id',
     {
-      schema: documented({ summary: 'One connector: its definition, state and cursor', tags, params: idParams, response: { 200: connectorSchema, ...problems(400, 401, 403, 404) } }),
+      schema: documented({
+        summary: 'One connector: its definition, state and cursor',
+        tags,
+        params: idParams,
+        response: { 200: connectorSchema, ...problems(400, 401, 403, 404) },
+      }),
     },
     async (request, reply) => answer(reply, async () => connectorView(await registry.get(request.params.id), true)),
   );
@@ -243,7 +339,10 @@ export function registerConnectorRoutes(api: FastifyInstance, db: Kysely<Databas
       if (!submitted) return reply;
       return answer(reply, async () => {
         const { connector } = await registry.add(submitted);
-        return reply.code(201).header('location', `${request.url.split('?')[0]}/${connector.id}`).send(connectorView(connector, true));
+        return reply
+          .code(201)
+          .header('location', `${request.url.split('?')[0]}/${connector.id}`)
+          .send(connectorView(connector, true));
       });
     },
   );
@@ -266,22 +365,43 @@ export function registerConnectorRoutes(api: FastifyInstance, db: Kysely<Databas
     },
   );
 
-  const stateRoute = (path: string, method: 'POST' | 'DELETE', summary: string, move: (id: string) => ReturnType<ConnectorRegistry['pause']>) =>
+  const stateRoute = (
+    path: string,
+    method: 'POST' | 'DELETE',
+    summary: string,
+    move: (id: string) => ReturnType<ConnectorRegistry['pause']>,
+  ) =>
     api.route<{ Params: { id: string } }>({
       method,
       url: path,
-      schema: documented({ summary, tags, params: idParams, response: { 200: connectorSummarySchema, ...problems(400, 401, 403, 404, 409) } }),
-      handler: async (request, reply) => answer(reply, async () => connectorView((await move(request.params.id)).connector, false)),
+      schema: documented({
+        summary,
+        tags,
+        params: idParams,
+        response: { 200: connectorSummarySchema, ...problems(400, 401, 403, 404, 409) },
+      }),
+      handler: async (request, reply) =>
+        answer(reply, async () => connectorView((await move(request.params.id)).connector, false)),
     });
-  stateRoute('/connectors/:id/pause', 'POST', 'Stop scheduling poll runs (cursor and data kept)', (id) => registry.pause(id));
-  stateRoute('/connectors/:id/resume', 'POST', 'Schedule poll runs again, from the committed cursor', (id) => registry.resume(id));
-  stateRoute('/connectors/:id', 'DELETE', 'Remove: stop scheduling for good; dossiers, cursor and dead letters are kept', (id) => registry.remove(id));
+  stateRoute('/connectors/:id/pause', 'POST', 'Stop scheduling poll runs (cursor and data kept)', (id) =>
+    registry.pause(id),
+  );
+  stateRoute('/connectors/:id/resume', 'POST', 'Schedule poll runs again, from the committed cursor', (id) =>
+    registry.resume(id),
+  );
+  stateRoute(
+    '/connectors/:id',
+    'DELETE',
+    'Remove: stop scheduling for good; dossiers, cursor and dead letters are kept',
+    (id) => registry.remove(id),
+  );
 
   api.post<{ Params: { id: string }; Body: { sample?: unknown; acceptDeadLetters?: number } | null }>(
     '/connectors/:id/check',
     {
       schema: documented({
-        summary: 'Connect, authenticate, read and map one page, or map a sample pushed body: what would be stored and dead-lettered, and why (writes nothing)',
+        summary:
+          'Connect, authenticate, read and map one page, or map a sample pushed body: what would be stored and dead-lettered, and why (writes nothing)',
         tags,
         params: idParams,
         body: checkBody,
@@ -293,10 +413,19 @@ export function registerConnectorRoutes(api: FastifyInstance, db: Kysely<Databas
         const settings = connectorSettings(await registry.get(request.params.id));
         const asked = request.body ?? {};
         try {
-          return await checkConnector(settings, { acceptDeadLetters: asked.acceptDeadLetters ?? 0, ...('sample' in asked ? { sample: asked.sample } : {}) });
+          return await checkConnector(settings, {
+            acceptDeadLetters: asked.acceptDeadLetters ?? 0,
+            ...('sample' in asked ? { sample: asked.sample } : {}),
+          });
         } catch (error) {
           if (!(error instanceof CheckInputError)) throw error;
-          return sendProblem(reply, problem(error.code, `${error.message}${error.code === 'sample_required' ? ' as "sample" in the request body' : ''}`));
+          return sendProblem(
+            reply,
+            problem(
+              error.code,
+              `${error.message}${error.code === 'sample_required' ? ' as "sample" in the request body' : ''}`,
+            ),
+          );
         }
       }),
   );

@@ -5,7 +5,8 @@ import { RegistryError } from '../../control-plane/connector-registry.js';
 import { connectorStatus } from '../../control-plane/connector-status.js';
 import { problem, problemSchema, sendProblem } from '../problem.js';
 
-// `GET /v1/admin/connectors/{id}/status`: where a connector's sync stands, the view `fleet connector status ID -o json` prints.
+// `GET /v1/admin/connectors/{id}/status`: where a connector's sync stands, the view `fleet connector status ID -o json`
+// prints.
 
 const nullableTime = { type: ['string', 'null'], format: 'date-time' } as const;
 const time = { type: 'string', format: 'date-time' } as const;
@@ -15,7 +16,21 @@ const nullable = (schema: object) => ({ anyOf: [{ type: 'null' }, schema] });
 /** The status view (workers/control-plane/connector-status.ts), every field described so the serializer keeps it. */
 export const connectorStatusSchema = {
   type: 'object',
-  required: ['id', 'provinceCode', 'codeSet', 'kind', 'state', 'polled', 'breaker', 'storedDossiers', 'lastSuccessAt', 'lastError', 'run', 'position', 'pushes'],
+  required: [
+    'id',
+    'provinceCode',
+    'codeSet',
+    'kind',
+    'state',
+    'polled',
+    'breaker',
+    'storedDossiers',
+    'lastSuccessAt',
+    'lastError',
+    'run',
+    'position',
+    'pushes',
+  ],
   properties: {
     id: { type: 'string' },
     provinceCode: { type: 'string' },
@@ -28,7 +43,10 @@ export const connectorStatusSchema = {
       required: ['state', 'changedAt'],
       properties: { state: { type: 'string', enum: ['closed', 'half_open', 'open'] }, changedAt: nullableTime },
     }),
-    storedDossiers: { ...count, description: 'dossiers whose stored state this connector wrote, counted in the dossiers table' },
+    storedDossiers: {
+      ...count,
+      description: 'dossiers whose stored state this connector wrote, counted in the dossiers table',
+    },
     lastSuccessAt: nullableTime,
     lastError: nullable({
       type: 'object',
@@ -42,7 +60,16 @@ export const connectorStatusSchema = {
     run: nullable({
       type: 'object',
       description: 'the current (or last) poll run, as its poller published it page by page',
-      required: ['outcome', 'startedAt', 'lastPageAt', 'endedAt', 'pages', 'records', 'deadLetters', 'recordsPerSecond'],
+      required: [
+        'outcome',
+        'startedAt',
+        'lastPageAt',
+        'endedAt',
+        'pages',
+        'records',
+        'deadLetters',
+        'recordsPerSecond',
+      ],
       properties: {
         outcome: { type: 'string', enum: ['running', 'caught_up', 'continued', 'failed', 'interrupted'] },
         startedAt: time,
@@ -51,7 +78,10 @@ export const connectorStatusSchema = {
         pages: count,
         records: count,
         deadLetters: count,
-        recordsPerSecond: { type: ['number', 'null'], description: 'records and dead letters per second, from the start to the last page (to the end once ended)' },
+        recordsPerSecond: {
+          type: ['number', 'null'],
+          description: 'records and dead letters per second, from the start to the last page (to the end once ended)',
+        },
       },
     }),
     position: nullable({
@@ -63,7 +93,12 @@ export const connectorStatusSchema = {
         walk: nullable({
           type: 'object',
           required: ['number', 'pages', 'startedAt', 'complete'],
-          properties: { number: count, pages: count, startedAt: nullableTime, complete: { type: 'boolean', description: 'the walk read its last page; the next run begins a new one' } },
+          properties: {
+            number: count,
+            pages: count,
+            startedAt: nullableTime,
+            complete: { type: 'boolean', description: 'the walk read its last page; the next run begins a new one' },
+          },
         }),
         movedAt: nullableTime,
         cursor: { description: 'the cursor as committed (any JSON)' },
@@ -72,7 +107,11 @@ export const connectorStatusSchema = {
     pushes: {
       type: 'object',
       required: ['updates', 'lastReceivedAt', 'lastCommittedAt'],
-      properties: { updates: { ...count, description: 'pushed records and dead letters committed' }, lastReceivedAt: nullableTime, lastCommittedAt: nullableTime },
+      properties: {
+        updates: { ...count, description: 'pushed records and dead letters committed' },
+        lastReceivedAt: nullableTime,
+        lastCommittedAt: nullableTime,
+      },
     },
   },
 } as const;
@@ -85,13 +124,20 @@ const idParams = {
 
 /** The route's schema with its OpenAPI summary and tags. */
 const statusRouteSchema: FastifySchema & { summary: string; tags: string[] } = {
-  summary: "Where a connector's sync stands: its run (pages, records, records/s), position, last error, state, pushes and the dossiers stored",
+  summary:
+    "Where a connector's sync stands: its run (pages, records, records/s), position, last error, state, pushes and the dossiers stored",
   tags: ['admin: connectors'],
   params: idParams,
-  response: { 200: connectorStatusSchema, ...Object.fromEntries([400, 401, 403, 404].map((status) => [status, problemSchema])) },
+  response: {
+    200: connectorStatusSchema,
+    ...Object.fromEntries([400, 401, 403, 404].map((status) => [status, problemSchema])),
+  },
 };
 
-/** Registers `GET /connectors/:id/status` on the admin API: 200 the status view, 404 `not_found` for an unknown connector. */
+/**
+ * Registers `GET /connectors/:id/status` on the admin API: 200 the status view, 404 `not_found` for an unknown
+ * connector.
+ */
 export function registerConnectorStatusRoute(api: FastifyInstance, db: Kysely<Database>): void {
   api.get<{ Params: { id: string } }>(
     '/connectors/:id/status',
@@ -100,7 +146,8 @@ export function registerConnectorStatusRoute(api: FastifyInstance, db: Kysely<Da
       try {
         return await connectorStatus(db, request.params.id);
       } catch (error) {
-        if (error instanceof RegistryError && error.code === 'not_found') return sendProblem(reply, problem('not_found', error.message));
+        if (error instanceof RegistryError && error.code === 'not_found')
+          return sendProblem(reply, problem('not_found', error.message));
         throw error;
       }
     },

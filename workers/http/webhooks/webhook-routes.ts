@@ -14,10 +14,14 @@ const acceptedSchema = {
   type: 'object',
   required: ['webhookId', 'accepted', 'rejected'],
   properties: {
-    webhookId: { type: 'string', description: 'the delivery\'s webhook-id' },
+    webhookId: { type: 'string', description: "the delivery's webhook-id" },
     accepted: { type: 'integer', description: 'updates taken (durable in the ingest queue; applied by the writer)' },
     rejected: { type: 'integer', description: 'updates kept as dead letters, each with its reason' },
-    errors: { type: 'array', items: { type: 'string' }, description: 'one line per rejected update: where, dossier, reason, what is expected' },
+    errors: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'one line per rejected update: where, dossier, reason, what is expected',
+    },
   },
 } as const;
 
@@ -30,9 +34,19 @@ const idParams = {
 const signatureHeaders = {
   type: 'object',
   properties: {
-    'webhook-id': { type: 'string', description: 'unique per message, the same on every retry of it: the idempotency key' },
-    'webhook-timestamp': { type: 'string', description: 'unix seconds at signing; more than 5 minutes from now is refused' },
-    'webhook-signature': { type: 'string', description: 'space-separated v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<raw body>"> under the connector\'s whsec_ secret' },
+    'webhook-id': {
+      type: 'string',
+      description: 'unique per message, the same on every retry of it: the idempotency key',
+    },
+    'webhook-timestamp': {
+      type: 'string',
+      description: 'unix seconds at signing; more than 5 minutes from now is refused',
+    },
+    'webhook-signature': {
+      type: 'string',
+      description:
+        'space-separated v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<raw body>"> under the connector\'s whsec_ secret',
+    },
   },
 } as const;
 
@@ -49,11 +63,16 @@ function sendOutcome(reply: FastifyReply, connectorId: string, outcome: Delivery
   if (outcome.replayed) reply.header('idempotent-replayed', 'true');
   if (outcome.kind === 'accepted') {
     const { webhookId, accepted, rejected, problems } = outcome;
-    return reply.code(202).send({ webhookId, accepted, rejected, ...(problems.length > 0 ? { errors: problems } : {}) });
+    return reply
+      .code(202)
+      .send({ webhookId, accepted, rejected, ...(problems.length > 0 ? { errors: problems } : {}) });
   }
   if (outcome.retryAfterSeconds !== undefined) reply.header('retry-after', String(outcome.retryAfterSeconds));
   const recorded = outcome.code === 'all_records_invalid' ? { instance: `/v1/webhooks/${connectorId}` } : {};
-  return sendProblem(reply, problem(outcome.code, outcome.detail, { ...(outcome.problems ? { errors: outcome.problems } : {}), ...recorded }));
+  return sendProblem(
+    reply,
+    problem(outcome.code, outcome.detail, { ...(outcome.problems ? { errors: outcome.problems } : {}), ...recorded }),
+  );
 }
 
 function connectorOf(url: string): string {
@@ -69,17 +88,30 @@ function connectorOf(url: string): string {
 export async function webhookRoutes(api: FastifyInstance, options: WebhookRoutesOptions): Promise<void> {
   const { intake } = options;
   api.removeAllContentTypeParsers();
-  api.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: options.bodyLimit }, (request, body, done) => {
-    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
-    if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
-      done(Object.assign(new Error(`charset ${charset}`), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }), undefined);
-      return;
-    }
-    done(null, body);
-  });
+  api.addContentTypeParser(
+    'application/json',
+    { parseAs: 'buffer', bodyLimit: options.bodyLimit },
+    (request, body, done) => {
+      const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
+      if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+        done(
+          Object.assign(new Error(`charset ${charset}`), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }),
+          undefined,
+        );
+        return;
+      }
+      done(null, body);
+    },
+  );
 
   api.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, problem('not_found', `there is no ${request.method} ${request.url.split('?')[0]}; webhooks are POST /v1/webhooks/{connectorId}`)),
+    sendProblem(
+      reply,
+      problem(
+        'not_found',
+        `there is no ${request.method} ${request.url.split('?')[0]}; webhooks are POST /v1/webhooks/{connectorId}`,
+      ),
+    ),
   );
 
   api.setErrorHandler((error: FastifyError, request, reply) => {
@@ -87,13 +119,25 @@ export async function webhookRoutes(api: FastifyInstance, options: WebhookRoutes
     const status = error.statusCode ?? 500;
     let details;
     if (status === 413) {
-      details = problem('payload_too_large', `the body is larger than ${options.bodyLimit} bytes, the limit of one delivery; send fewer updates per delivery`);
+      details = problem(
+        'payload_too_large',
+        `the body is larger than ${options.bodyLimit} bytes, the limit of one delivery; send fewer updates per delivery`,
+      );
     } else if (status === 415) {
-      details = problem('unsupported_media_type', `expected Content-Type: application/json (UTF-8), got ${JSON.stringify((request.headers['content-type'] ?? 'none').slice(0, 100))}`);
+      details = problem(
+        'unsupported_media_type',
+        `expected Content-Type: application/json (UTF-8), got ${JSON.stringify((request.headers['content-type'] ?? 'none').slice(0, 100))}`,
+      );
     } else if (status >= 400 && status < 500) {
-      details = problem('body_unparseable', 'the request body could not be read; expected JSON in UTF-8 with a correct Content-Length');
+      details = problem(
+        'body_unparseable',
+        'the request body could not be read; expected JSON in UTF-8 with a correct Content-Length',
+      );
     } else {
-      details = problem('internal', 'the delivery could not be processed; it was not acknowledged, so send it again later (the error is in the gateway log)');
+      details = problem(
+        'internal',
+        'the delivery could not be processed; it was not acknowledged, so send it again later (the error is in the gateway log)',
+      );
     }
     intake.countRefused(connectorId, details.code);
     return sendProblem(reply, details);
@@ -104,7 +148,7 @@ export async function webhookRoutes(api: FastifyInstance, options: WebhookRoutes
     {
       bodyLimit: options.bodyLimit,
       schema: documented({
-        summary: 'Push one update, or a list of them, in the connector\'s own format, signed per Standard Webhooks',
+        summary: "Push one update, or a list of them, in the connector's own format, signed per Standard Webhooks",
         tags: ['webhooks'],
         params: idParams,
         headers: signatureHeaders,
@@ -117,9 +161,20 @@ export async function webhookRoutes(api: FastifyInstance, options: WebhookRoutes
       if (request.body === undefined || request.body === null) {
         // No body and no Content-Type: fastify parses nothing.
         intake.countRefused(request.params.connectorId, 'unsupported_media_type');
-        return sendProblem(reply, problem('unsupported_media_type', 'expected a JSON body with Content-Type: application/json (UTF-8), got none'));
+        return sendProblem(
+          reply,
+          problem(
+            'unsupported_media_type',
+            'expected a JSON body with Content-Type: application/json (UTF-8), got none',
+          ),
+        );
       }
-      const outcome = await intake.handle({ connectorId: request.params.connectorId, headers: request.headers, body: request.body as Buffer, receivedAt });
+      const outcome = await intake.handle({
+        connectorId: request.params.connectorId,
+        headers: request.headers,
+        body: request.body as Buffer,
+        receivedAt,
+      });
       return sendOutcome(reply, request.params.connectorId, outcome);
     },
   );

@@ -67,7 +67,8 @@ export function registerDvcDialect(server: FastifyInstance, context: DialectCont
       if (apiKey !== undefined || staticToken !== undefined) {
         // Either credential will do: the apikey in the query string, or the static token as a Bearer header.
         const byKey = apiKey !== undefined && sameSecret(query.apikey as string | undefined, apiKey);
-        const byToken = staticToken !== undefined && sameSecret(bearerToken(request.headers.authorization), staticToken);
+        const byToken =
+          staticToken !== undefined && sameSecret(bearerToken(request.headers.authorization), staticToken);
         if (!byKey && !byToken) return reply.code(403).send({ message: 'invalid api key' });
       }
       try {
@@ -75,7 +76,11 @@ export function registerDvcDialect(server: FastifyInstance, context: DialectCont
         const { dossiers, hasMore } = index.page(start, limit);
         const last = dossiers.at(-1);
         const nextCursor = hasMore && last ? cursorAfter(last) : null;
-        if (nextCursor !== null) reply.header('link', `<${nextPageUrl(request, { province: provinceCode, limit, cursor: nextCursor })}>; rel="next"`);
+        if (nextCursor !== null)
+          reply.header(
+            'link',
+            `<${nextPageUrl(request, { province: provinceCode, limit, cursor: nextCursor })}>; rel="next"`,
+          );
         return { records: dossiers.map(toDvcRecord), next_cursor: nextCursor } satisfies DvcRecordPage;
       } catch (error) {
         if (error instanceof BadRequestError) return reply.code(400).send({ message: error.message });
@@ -100,7 +105,8 @@ export function toDvcRecord(dossier: SimulatedDossier): DvcRecord {
     don_vi: agencyCode(dossier),
     kenh: dossier.channel,
     doi_tuong: dossier.applicantType,
-    trang_thai: dossier.malformed === 'unknown_status' ? dvcUnknownStatus : `TT${String(dossier.status).padStart(2, '0')}`,
+    trang_thai:
+      dossier.malformed === 'unknown_status' ? dvcUnknownStatus : `TT${String(dossier.status).padStart(2, '0')}`,
     ngay_nop: compactVietnamTime(dossier.submittedAt),
     ngay_tiep_nhan: at(dossier.receivedAt),
     han_xu_ly: dossier.malformed === 'bad_date' ? dvcBadDate : at(dossier.dueAt),
@@ -109,21 +115,38 @@ export function toDvcRecord(dossier: SimulatedDossier): DvcRecord {
     ngay_tu_choi: at(dossier.rejectedAt),
     cap_nhat_luc: compactVietnamTime(dossier.updatedAt),
     phien_ban: dossier.version,
-    nguoi_nop: { ho_ten: applicant.fullName, so_cccd: applicant.idNumber, dien_thoai: applicant.phone, dia_chi: applicant.address },
+    nguoi_nop: {
+      ho_ten: applicant.fullName,
+      so_cccd: applicant.idNumber,
+      dien_thoai: applicant.phone,
+      dia_chi: applicant.address,
+    },
   };
 }
 
-function parseDvcQuery(query: RequestParameters, context: DialectContext): { provinceCode: string; index: CursorIndex; start: CursorStart; limit: number } {
+function parseDvcQuery(
+  query: RequestParameters,
+  context: DialectContext,
+): { provinceCode: string; index: CursorIndex; start: CursorStart; limit: number } {
   const provinceCode = optionalText(query, 'province');
   if (provinceCode === null) throw new BadRequestError('province is required (the current, 2025 province code)');
   const index = context.indexOf(provinceCode);
   if (!index) throw new BadRequestError(`province ${JSON.stringify(provinceCode)} is not served here`);
   const limit = integerInRange(query, 'limit', { min: 1, max: dvcMaxLimit, fallback: dvcDefaultLimit });
   const token = optionalText(query, 'cursor');
-  if (token === null) return { provinceCode, index, start: { updatedSince: timeInFormat(query, 'since', 'yyyyMMddHHmmss'), afterCode: null }, limit };
+  if (token === null)
+    return {
+      provinceCode,
+      index,
+      start: { updatedSince: timeInFormat(query, 'since', 'yyyyMMddHHmmss'), afterCode: null },
+      limit,
+    };
   // The cursor takes precedence and `since` is ignored: the cursor already lies past where `since` started the sync.
   const start = readCursor(token, provinceCode);
-  if (!start) throw new BadRequestError('invalid cursor: pass next_cursor of a previous response for the same province, unchanged');
+  if (!start)
+    throw new BadRequestError(
+      'invalid cursor: pass next_cursor of a previous response for the same province, unchanged',
+    );
   return { provinceCode, index, start, limit };
 }
 

@@ -51,7 +51,10 @@ export const igateDefaultPageSize = 20;
 export const igateMaxPageSize = 500;
 
 /** The national code → igate's word: the inverse of the list connectors map from (shared/domain.md). */
-const stateWords = Object.fromEntries(Object.entries(englishStatusWords).map(([word, code]) => [code, word])) as Record<DossierStatus, string>;
+const stateWords = Object.fromEntries(Object.entries(englishStatusWords).map(([word, code]) => [code, word])) as Record<
+  DossierStatus,
+  string
+>;
 const channelWords = { 1: 'direct', 2: 'online', 3: 'postal' } as const;
 const applicantKinds = { 1: 'citizen', 2: 'business', 3: 'agency', 4: 'organization' } as const;
 
@@ -68,7 +71,9 @@ export function registerIgateDialect(server: FastifyInstance, context: DialectCo
     // Framework errors (an unparsable body, a body too large) in igate's shape rather than fastify's.
     igate.setErrorHandler((error: FastifyError, _request, reply) => {
       const status = error.statusCode !== undefined && error.statusCode < 500 ? error.statusCode : 500;
-      return reply.code(status).send({ error: status < 500 ? 'invalid_request' : 'server_error', message: error.message });
+      return reply
+        .code(status)
+        .send({ error: status < 500 ? 'invalid_request' : 'server_error', message: error.message });
     });
 
     igate.post('/igate/oauth/token', async (request, reply) => {
@@ -82,7 +87,8 @@ export function registerIgateDialect(server: FastifyInstance, context: DialectCo
         }
       }
       const grantType = form.get('grant_type');
-      if (grantType === null) return reply.code(400).send({ error: 'invalid_request', message: 'grant_type is required' });
+      if (grantType === null)
+        return reply.code(400).send({ error: 'invalid_request', message: 'grant_type is required' });
       if (grantType !== 'client_credentials') return reply.code(400).send({ error: 'unsupported_grant_type' });
       return { access_token: tokens.issue(), token_type: 'Bearer', expires_in: context.tokenTtlSeconds };
     });
@@ -94,16 +100,25 @@ export function registerIgateDialect(server: FastifyInstance, context: DialectCo
       }
       const { province } = request.params as { province: string };
       const index = context.indexOf(province);
-      if (!index) return reply.code(404).send({ error: 'not_found', message: `province ${JSON.stringify(province)} is not served here` });
+      if (!index)
+        return reply
+          .code(404)
+          .send({ error: 'not_found', message: `province ${JSON.stringify(province)} is not served here` });
       try {
         const { updatedFrom, offset, size } = parseIgateQuery(request.query as RequestParameters);
         const start = { updatedSince: updatedFrom, afterCode: null };
         const totalElements = index.countFrom(start);
         const { dossiers } = index.page(start, size, offset);
-        const page = { number: Math.floor(offset / size), size, totalElements, totalPages: Math.ceil(totalElements / size) };
+        const page = {
+          number: Math.floor(offset / size),
+          size,
+          totalElements,
+          totalPages: Math.ceil(totalElements / size),
+        };
         return { content: dossiers.map(toIgateItem), page } satisfies IgateDossierPage;
       } catch (error) {
-        if (error instanceof BadRequestError) return reply.code(400).send({ error: 'bad_request', message: error.message });
+        if (error instanceof BadRequestError)
+          return reply.code(400).send({ error: 'bad_request', message: error.message });
         throw error;
       }
     });
@@ -131,11 +146,19 @@ export function toIgateItem(dossier: SimulatedDossier): IgateDossierItem {
       rejectedAt: at(dossier.rejectedAt),
     },
     updatedAt: isoLocalVietnamTime(dossier.updatedAt),
-    applicant: { fullName: applicant.fullName, identityNumber: applicant.idNumber, phone: applicant.phone, address: applicant.address },
+    applicant: {
+      fullName: applicant.fullName,
+      identityNumber: applicant.idNumber,
+      phone: applicant.phone,
+      address: applicant.address,
+    },
   };
 }
 
-/** Page-number paging (`page`, `size`) or offset paging (`offset`, `limit`), never both; either way an offset and a size. */
+/**
+ * Page-number paging (`page`, `size`) or offset paging (`offset`, `limit`), never both; either way an offset and a
+ * size.
+ */
 function parseIgateQuery(query: RequestParameters): { updatedFrom: number | null; offset: number; size: number } {
   const updatedFrom = timeInFormat(query, 'updatedFrom', 'iso');
   const sizeRange = { min: 1, max: igateMaxPageSize, fallback: igateDefaultPageSize };
@@ -144,7 +167,12 @@ function parseIgateQuery(query: RequestParameters): { updatedFrom: number | null
   if (byOffset && (query.page !== undefined || query.size !== undefined)) {
     throw new BadRequestError('page by page/size or by offset/limit, not both');
   }
-  if (byOffset) return { updatedFrom, offset: integerInRange(query, 'offset', numberRange), size: integerInRange(query, 'limit', sizeRange) };
+  if (byOffset)
+    return {
+      updatedFrom,
+      offset: integerInRange(query, 'offset', numberRange),
+      size: integerInRange(query, 'limit', sizeRange),
+    };
   const size = integerInRange(query, 'size', sizeRange);
   return { updatedFrom, offset: integerInRange(query, 'page', numberRange) * size, size };
 }
@@ -153,7 +181,10 @@ function parseIgateQuery(query: RequestParameters): { updatedFrom: number | null
  * The OAuth2 client of a token request: from HTTP Basic if present (RFC 6749 §2.3.1, where id and secret are
  * form-encoded before base64), else from the form body's client_id and client_secret.
  */
-function clientOf(authorization: string | undefined, form: URLSearchParams): { id: string; secret: string; viaBasic: boolean } | null {
+function clientOf(
+  authorization: string | undefined,
+  form: URLSearchParams,
+): { id: string; secret: string; viaBasic: boolean } | null {
   if (authorization !== undefined && /^Basic /i.test(authorization)) {
     const basic = basicCredentials(authorization);
     const [id, secret] = [formDecoded(basic?.user), formDecoded(basic?.password)];

@@ -91,7 +91,8 @@ export function registerLgspSoapDialect(server: FastifyInstance, context: Dialec
         const xml = soapResponse({ LayDanhSachHoSoResponse: { '@_xmlns': motcuaNamespace, KetQua: result } });
         return reply.code(200).type('text/xml; charset=utf-8').send(xml);
       } catch (error) {
-        if (error instanceof SoapClientError || error instanceof BadRequestError) return sendFault(reply, 'soap:Client', error.message);
+        if (error instanceof SoapClientError || error instanceof BadRequestError)
+          return sendFault(reply, 'soap:Client', error.message);
         throw error;
       }
     });
@@ -120,11 +121,19 @@ export function toLgspHoSo(dossier: SimulatedDossier): LgspHoSo {
     NgayTuChoi: at(dossier.rejectedAt),
     NgayCapNhat: slashedVietnamTime(dossier.updatedAt),
     PhienBan: dossier.version,
-    NguoiNop: { HoTen: applicant.fullName, SoDinhDanh: applicant.idNumber, DienThoai: applicant.phone, DiaChi: applicant.address },
+    NguoiNop: {
+      HoTen: applicant.fullName,
+      SoDinhDanh: applicant.idNumber,
+      DienThoai: applicant.phone,
+      DiaChi: applicant.address,
+    },
   };
 }
 
-function parseLgspRequest(operation: RequestParameters, context: DialectContext): { index: CursorIndex; start: CursorStart; offset: number; limit: number } {
+function parseLgspRequest(
+  operation: RequestParameters,
+  context: DialectContext,
+): { index: CursorIndex; start: CursorStart; offset: number; limit: number } {
   // An empty element is as good as none: generated SOAP clients send every element of the contract.
   const given = Object.fromEntries(Object.entries(operation).filter(([, value]) => value !== ''));
   const provinceCode = optionalText(given, 'MaTinh');

@@ -18,7 +18,11 @@ export function optionalText(parameters: RequestParameters, name: string): strin
 }
 
 /** A whole number from `min` to `max`, or `fallback` when absent. */
-export function integerInRange(parameters: RequestParameters, name: string, range: { min: number; max: number; fallback: number }): number {
+export function integerInRange(
+  parameters: RequestParameters,
+  name: string,
+  range: { min: number; max: number; fallback: number },
+): number {
   const text = optionalText(parameters, name);
   if (text === null) return range.fallback;
   const value = Number(text);

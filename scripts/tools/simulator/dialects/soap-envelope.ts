@@ -19,7 +19,12 @@ const parser = new XMLParser({
   parseTagValue: false,
 });
 
-const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', suppressEmptyNode: false, processEntities: true });
+const builder = new XMLBuilder({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  suppressEmptyNode: false,
+  processEntities: true,
+});
 
 /**
  * The child elements of operation `operation` in the envelope's Body, as text (an element given twice comes
@@ -28,7 +33,10 @@ const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '
 export function readSoapOperation(xml: string, operation: string): Record<string, unknown> {
   // The parser is lenient (it would read `<a><b></a>`), so well-formedness is checked first.
   const validation = XMLValidator.validate(xml);
-  if (validation !== true) throw new SoapClientError(`the request is not well-formed XML: ${validation.err.msg} (line ${validation.err.line})`);
+  if (validation !== true)
+    throw new SoapClientError(
+      `the request is not well-formed XML: ${validation.err.msg} (line ${validation.err.line})`,
+    );
   const document = parser.parse(xml) as Record<string, unknown>;
   const body = child(child(document, 'Envelope'), 'Body');
   if (body === undefined) throw new SoapClientError('expected a SOAP 1.1 envelope: Envelope, then Body');

@@ -40,7 +40,18 @@ describe('CursorIndex offsets and counts', () => {
     for (const start of starts) {
       const from = sorted.filter((dossier) => isAtOrAfterStart(dossier, start));
       expect(index.countFrom(start)).toBe(from.length);
-      for (const skip of [0, 1, 100, 511, 512, 1023, 2500, Math.max(0, from.length - 1), from.length, from.length + 10]) {
+      for (const skip of [
+        0,
+        1,
+        100,
+        511,
+        512,
+        1023,
+        2500,
+        Math.max(0, from.length - 1),
+        from.length,
+        from.length + 10,
+      ]) {
         const page = index.page(start, 150, skip);
         expect(page.dossiers).toEqual(from.slice(skip, skip + 150));
         expect(page.hasMore).toBe(skip + 150 < from.length);

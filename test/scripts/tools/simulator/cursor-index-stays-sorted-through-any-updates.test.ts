@@ -43,6 +43,9 @@ describe('CursorIndex', () => {
   });
 
   it('serves an empty page, with nothing more, for a province without dossiers', () => {
-    expect(new CursorIndex([]).page({ updatedSince: null, afterCode: null }, 10)).toEqual({ dossiers: [], hasMore: false });
+    expect(new CursorIndex([]).page({ updatedSince: null, afterCode: null }, 10)).toEqual({
+      dossiers: [],
+      hasMore: false,
+    });
   });
 });

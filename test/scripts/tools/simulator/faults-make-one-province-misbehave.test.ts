@@ -4,12 +4,18 @@ import { ProvinceSimulator } from '../../../../scripts/tools/simulator/province-
 let simulator: ProvinceSimulator;
 let url: string;
 beforeAll(async () => {
-  simulator = new ProvinceSimulator({ provinces: ['01', '79'], dossiersPerProvince: 50, paused: true, malformedRateByProvince: { '79': 0.2 } });
+  simulator = new ProvinceSimulator({
+    provinces: ['01', '79'],
+    dossiersPerProvince: 50,
+    paused: true,
+    malformedRateByProvince: { '79': 0.2 },
+  });
   url = await simulator.start();
 });
 afterAll(async () => simulator?.stop());
 
-const list = (province: string, signal?: AbortSignal) => fetch(`${url}/api/dossiers?province=${province}&limit=10`, { signal });
+const list = (province: string, signal?: AbortSignal) =>
+  fetch(`${url}/api/dossiers?province=${province}&limit=10`, { signal });
 
 it('fails, hangs or drops one province while the other answers', async () => {
   simulator.setFault('01', { failureRate: 1 });
@@ -27,7 +33,8 @@ it('fails, hangs or drops one province while the other answers', async () => {
 });
 
 it('serves one province malformed at its own rate', () => {
-  const malformed = (province: string) => [...simulator.truth()].filter((row) => row.provinceCode === province && row.malformed).length;
+  const malformed = (province: string) =>
+    [...simulator.truth()].filter((row) => row.provinceCode === province && row.malformed).length;
   expect(malformed('01')).toBe(0);
   expect(malformed('79')).toBeGreaterThan(0);
 });

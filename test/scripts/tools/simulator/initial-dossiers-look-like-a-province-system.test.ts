@@ -12,14 +12,31 @@ const at = (value: string | null) => parseSourceDate(value, 'date', 'yyyyMMddHHm
 describe('the initial population', () => {
   let items: PortalDossierItem[] = [];
   beforeAll(async () => {
-    const simulator = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 2000, seed: 5, baseTime, paused: true });
+    const simulator = new ProvinceSimulator({
+      provinces: ['01'],
+      dossiersPerProvince: 2000,
+      seed: 5,
+      baseTime,
+      paused: true,
+    });
     items = (await readAllPages(await simulator.start(), '01', 5000)).items;
     await simulator.stop();
   });
 
   it('covers every status, with many dossiers still in progress', () => {
     const statuses = new Set(items.map((item) => item.TrangThaiHoSo));
-    expect([...statuses].sort((a, b) => Number(a) - Number(b))).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
+    expect([...statuses].sort((a, b) => Number(a) - Number(b))).toEqual([
+      '1',
+      '2',
+      '3',
+      '4',
+      '5',
+      '6',
+      '7',
+      '8',
+      '9',
+      '10',
+    ]);
     const inProgress = items.filter((item) => ['2', '4', '5', '6'].includes(item.TrangThaiHoSo));
     expect(inProgress.length).toBeGreaterThan(items.length * 0.3);
   });

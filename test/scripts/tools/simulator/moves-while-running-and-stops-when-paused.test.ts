@@ -15,7 +15,12 @@ async function changes(url: string): Promise<{ changes: number; paused: boolean 
   return (await (await fetch(`${url}/_sim/health`)).json()) as { changes: number; paused: boolean };
 }
 
-const options = { provinces: ['01'], dossiersPerProvince: 500, baseTime: new Date('2026-03-01T03:00:00Z'), tickMs: 1000 };
+const options = {
+  provinces: ['01'],
+  dossiersPerProvince: 500,
+  baseTime: new Date('2026-03-01T03:00:00Z'),
+  tickMs: 1000,
+};
 
 describe('movement ticks', () => {
   it('moves changesPerTick dossiers every tick once started', async () => {

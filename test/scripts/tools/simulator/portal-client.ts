@@ -40,7 +40,10 @@ export function isInCursorOrder(items: readonly PortalDossierItem[]): boolean {
     const previous = items[index - 1];
     if (!previous) return true;
     // yyyyMMddHHmmss is fixed-width, so string order is time order.
-    return previous.NgayCapNhat < item.NgayCapNhat || (previous.NgayCapNhat === item.NgayCapNhat && previous.MaHoSo < item.MaHoSo);
+    return (
+      previous.NgayCapNhat < item.NgayCapNhat ||
+      (previous.NgayCapNhat === item.NgayCapNhat && previous.MaHoSo < item.MaHoSo)
+    );
   });
 }
 

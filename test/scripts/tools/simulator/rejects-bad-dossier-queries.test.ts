@@ -47,7 +47,13 @@ describe('GET /api/dossiers query validation', () => {
 
   it('reads updatedSince as Vietnam time (UTC+7), inclusive', async () => {
     // Every dossier stamped 2026-03-01 03:00:00 UTC, which is 10:00:00 in Vietnam.
-    const tied = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 10, baseTime: new Date('2026-03-01T03:00:00Z'), sameUpdatedAt: true, paused: true });
+    const tied = new ProvinceSimulator({
+      provinces: ['01'],
+      dossiersPerProvince: 10,
+      baseTime: new Date('2026-03-01T03:00:00Z'),
+      sameUpdatedAt: true,
+      paused: true,
+    });
     const tiedUrl = await tied.start();
     const count = async (updatedSince: string) => {
       const response = await fetch(`${tiedUrl}/api/dossiers?province=01&updatedSince=${updatedSince}`);

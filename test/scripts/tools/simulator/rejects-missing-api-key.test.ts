@@ -4,7 +4,12 @@ import { ProvinceSimulator } from '../../../../scripts/tools/simulator/province-
 let simulator: ProvinceSimulator;
 let url: string;
 beforeEach(async () => {
-  simulator = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 5, apiKey: 'rehearsal-key', paused: true });
+  simulator = new ProvinceSimulator({
+    provinces: ['01'],
+    dossiersPerProvince: 5,
+    apiKey: 'rehearsal-key',
+    paused: true,
+  });
   url = await simulator.start();
 });
 afterEach(() => simulator.stop());

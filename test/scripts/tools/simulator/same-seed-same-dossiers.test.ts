@@ -31,7 +31,7 @@ describe('seeded generation', () => {
     expect(other.map((item) => item.ChuHoSo)).not.toEqual(first.map((item) => item.ChuHoSo));
   });
 
-  it('keeps a province\'s dossiers the same when other provinces are added', async () => {
+  it("keeps a province's dossiers the same when other provinces are added", async () => {
     const alone = await servedDossiers({ provinces: ['79'], seed: 7 }, '79');
     const withOthers = await servedDossiers({ provinces: ['01', '79', '92'], seed: 7 }, '79');
 

@@ -41,7 +41,12 @@ describe('paging a province by updated-since cursor', () => {
 
   it('continuing from the last cursor returns exactly the dossiers changed since, at their latest version', async () => {
     // A base time in the past, so changes stamped with the wall clock land after every initial NgayCapNhat.
-    simulator = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 800, baseTime: new Date(Date.now() - 86_400_000), paused: true });
+    simulator = new ProvinceSimulator({
+      provinces: ['01'],
+      dossiersPerProvince: 800,
+      baseTime: new Date(Date.now() - 86_400_000),
+      paused: true,
+    });
     const url = await simulator.start();
     const first = await readAllPages(url, '01', 100);
     const versionsBefore = new Map(first.items.map((item) => [item.MaHoSo, item.PhienBan]));

@@ -9,7 +9,13 @@ afterEach(() => simulator?.stop());
 
 describe('malformedRate', () => {
   it('serves the chosen fraction broken, half with status "99" and half with an impossible NgayHenTra', async () => {
-    simulator = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 1000, baseTime, malformedRate: 0.2, paused: true });
+    simulator = new ProvinceSimulator({
+      provinces: ['01'],
+      dossiersPerProvince: 1000,
+      baseTime,
+      malformedRate: 0.2,
+      paused: true,
+    });
     const url = await simulator.start();
     const truth = truthByCode(simulator.truth(), '01');
 
@@ -35,7 +41,9 @@ describe('malformedRate', () => {
   it('picks the same dossiers for the same seed, and serves none broken by default', () => {
     const options = { provinces: ['01'], dossiersPerProvince: 300, baseTime, paused: true };
     const broken = (rate?: number) =>
-      [...new ProvinceSimulator({ ...options, malformedRate: rate }).truth()].filter((row) => row.malformed !== null).map((row) => row.dossierCode);
+      [...new ProvinceSimulator({ ...options, malformedRate: rate }).truth()]
+        .filter((row) => row.malformed !== null)
+        .map((row) => row.dossierCode);
 
     expect(broken(0.1)).toEqual(broken(0.1));
     expect(broken(0.1).length).toBeGreaterThan(0);
@@ -43,7 +51,13 @@ describe('malformedRate', () => {
   });
 
   it('keeps moving malformed dossiers like the others', () => {
-    simulator = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 200, baseTime, malformedRate: 0.5, paused: true });
+    simulator = new ProvinceSimulator({
+      provinces: ['01'],
+      dossiersPerProvince: 200,
+      baseTime,
+      malformedRate: 0.5,
+      paused: true,
+    });
 
     simulator.advance(600);
 

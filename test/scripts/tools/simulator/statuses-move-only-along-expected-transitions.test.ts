@@ -31,7 +31,9 @@ describe('status movement', () => {
     for (let change = 0; change < 1500; change++) {
       if (simulator.advance(1) === 0) break; // everything reached a final status
       const after = snapshot(simulator);
-      const moved = [...after.values()].filter((row) => row.version !== before.get(`${row.provinceCode}/${row.dossierCode}`)?.version);
+      const moved = [...after.values()].filter(
+        (row) => row.version !== before.get(`${row.provinceCode}/${row.dossierCode}`)?.version,
+      );
       expect(moved).toHaveLength(1);
       const [now] = moved as [TruthRow];
       const previous = before.get(`${now.provinceCode}/${now.dossierCode}`) as TruthRow;
@@ -48,7 +50,12 @@ describe('status movement', () => {
   });
 
   it('never turns NgayCapNhat back, even when baseTime is ahead of the wall clock', () => {
-    simulator = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 300, baseTime: new Date(Date.now() + 86_400_000), paused: true });
+    simulator = new ProvinceSimulator({
+      provinces: ['01'],
+      dossiersPerProvince: 300,
+      baseTime: new Date(Date.now() + 86_400_000),
+      paused: true,
+    });
     const before = snapshot(simulator);
 
     simulator.advance(500);

@@ -8,7 +8,13 @@ afterEach(() => simulator?.stop());
 
 describe('dossiers sharing one NgayCapNhat', () => {
   it('pages through 250 dossiers stamped with the same instant, splitting ties by MaHoSo', async () => {
-    simulator = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 250, baseTime, sameUpdatedAt: true, paused: true });
+    simulator = new ProvinceSimulator({
+      provinces: ['01'],
+      dossiersPerProvince: 250,
+      baseTime,
+      sameUpdatedAt: true,
+      paused: true,
+    });
     const url = await simulator.start();
 
     const first = await fetchPage(url, { province: '01', limit: '100' });
@@ -22,13 +28,24 @@ describe('dossiers sharing one NgayCapNhat', () => {
   });
 
   it('restarts at the tied instant itself when asked without afterCode (inclusive updatedSince)', async () => {
-    simulator = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 30, baseTime, sameUpdatedAt: true, paused: true });
+    simulator = new ProvinceSimulator({
+      provinces: ['01'],
+      dossiersPerProvince: 30,
+      baseTime,
+      sameUpdatedAt: true,
+      paused: true,
+    });
     const url = await simulator.start();
     const [only] = (await fetchPage(url, { province: '01', limit: '1' })).items;
     if (!only) throw new Error('expected a dossier');
 
     const inclusive = await fetchPage(url, { province: '01', limit: '100', updatedSince: only.NgayCapNhat });
-    const afterFirst = await fetchPage(url, { province: '01', limit: '100', updatedSince: only.NgayCapNhat, afterCode: only.MaHoSo });
+    const afterFirst = await fetchPage(url, {
+      province: '01',
+      limit: '100',
+      updatedSince: only.NgayCapNhat,
+      afterCode: only.MaHoSo,
+    });
 
     expect(inclusive.items).toHaveLength(30);
     expect(afterFirst.items).toHaveLength(29);
@@ -36,7 +53,13 @@ describe('dossiers sharing one NgayCapNhat', () => {
   });
 
   it('truncates NgayCapNhat to the minute for a coarse vendor clock, and pages ties between changed dossiers too', async () => {
-    simulator = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 600, baseTime, updatedAtPrecision: 'minute', paused: true });
+    simulator = new ProvinceSimulator({
+      provinces: ['01'],
+      dossiersPerProvince: 600,
+      baseTime,
+      updatedAtPrecision: 'minute',
+      paused: true,
+    });
     const url = await simulator.start();
     // Changes made together share the current minute, mixing with each other in the tie.
     simulator.advance(400);

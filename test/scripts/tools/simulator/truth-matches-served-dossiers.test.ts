@@ -9,7 +9,13 @@ afterEach(() => simulator?.stop());
 
 describe('the truth', () => {
   it('GET /_sim/truth streams one NDJSON line per dossier, equal to truth() in-process', async () => {
-    simulator = new ProvinceSimulator({ provinces: ['01', '79'], dossiersPerProvince: 120, baseTime, malformedRate: 0.1, paused: true });
+    simulator = new ProvinceSimulator({
+      provinces: ['01', '79'],
+      dossiersPerProvince: 120,
+      baseTime,
+      malformedRate: 0.1,
+      paused: true,
+    });
     const url = await simulator.start();
     simulator.advance(50);
 
@@ -20,7 +26,14 @@ describe('the truth', () => {
     expect(lines).toHaveLength(240);
     const rows = lines.map((line) => JSON.parse(line) as TruthRow);
     expect(rows).toEqual([...simulator.truth()]);
-    expect(Object.keys(rows[0] ?? {}).sort()).toEqual(['dossierCode', 'malformed', 'provinceCode', 'status', 'updatedAt', 'version']);
+    expect(Object.keys(rows[0] ?? {}).sort()).toEqual([
+      'dossierCode',
+      'malformed',
+      'provinceCode',
+      'status',
+      'updatedAt',
+      'version',
+    ]);
   });
 
   it('agrees with what a consumer reads: status, version and NgayCapNhat of every dossier', async () => {

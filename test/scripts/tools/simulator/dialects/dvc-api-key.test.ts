@@ -30,7 +30,9 @@ describe('dvc API key', () => {
 
     expect(response.status).toBe(200);
     expect(new URL(linkTarget(response.headers.get('link'))).searchParams.get('apikey')).toBe('dvc-key');
-    expect((await readAllDvc(url, { province: '01', limit: '10', apikey: 'dvc-key' }, 'link')).records).toHaveLength(30);
+    expect((await readAllDvc(url, { province: '01', limit: '10', apikey: 'dvc-key' }, 'link')).records).toHaveLength(
+      30,
+    );
   });
 
   it('accepts the static bearer token instead of the apikey', async () => {

@@ -1,12 +1,19 @@
 import type { DvcRecord, DvcRecordPage } from '../../../../../scripts/tools/simulator/dialects/dvc-dialect.js';
 
 /** A raw request to `GET /dvc/v2/records`. */
-export function requestDvc(baseUrl: string, query: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
+export function requestDvc(
+  baseUrl: string,
+  query: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return fetch(`${baseUrl}/dvc/v2/records?${new URLSearchParams(query)}`, { headers });
 }
 
 /** One page and its `Link` header; fails the test on anything but 200. */
-export async function fetchDvcPage(url: string, headers: Record<string, string> = {}): Promise<DvcRecordPage & { link: string | null }> {
+export async function fetchDvcPage(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<DvcRecordPage & { link: string | null }> {
   const response = await fetch(url, { headers });
   if (response.status !== 200) throw new Error(`expected 200, got ${response.status}: ${await response.text()}`);
   return { ...((await response.json()) as DvcRecordPage), link: response.headers.get('link') };
@@ -30,7 +37,10 @@ export async function readAllDvc(
       if (page.link !== null) throw new Error('a last page must not carry a Link header');
       return { records, pages };
     }
-    url = follow === 'link' ? linkTarget(page.link) : `${baseUrl}/dvc/v2/records?${new URLSearchParams({ ...query, cursor: page.next_cursor })}`;
+    url =
+      follow === 'link'
+        ? linkTarget(page.link)
+        : `${baseUrl}/dvc/v2/records?${new URLSearchParams({ ...query, cursor: page.next_cursor })}`;
   }
 }
 

@@ -13,7 +13,11 @@ afterEach(() => simulator?.stop());
 function isInDvcOrder(records: readonly DvcRecord[]): boolean {
   return records.every((record, index) => {
     const previous = records[index - 1];
-    return !previous || previous.cap_nhat_luc < record.cap_nhat_luc || (previous.cap_nhat_luc === record.cap_nhat_luc && previous.ma_ho_so < record.ma_ho_so);
+    return (
+      !previous ||
+      previous.cap_nhat_luc < record.cap_nhat_luc ||
+      (previous.cap_nhat_luc === record.cap_nhat_luc && previous.ma_ho_so < record.ma_ho_so)
+    );
   });
 }
 
@@ -37,18 +41,29 @@ describe('dvc: GET /dvc/v2/records', () => {
         expect(record.trang_thai).toMatch(/^TT(0[1-9]|10)$/);
         expect(nationalStatusOf(record.trang_thai)).toBe(row?.status);
         expect(record.phien_ban).toBe(row?.version);
-        expect(parseSourceDate(record.cap_nhat_luc, 'cap_nhat_luc', 'yyyyMMddHHmmss')?.toISOString()).toBe(row?.updatedAt);
+        expect(parseSourceDate(record.cap_nhat_luc, 'cap_nhat_luc', 'yyyyMMddHHmmss')?.toISOString()).toBe(
+          row?.updatedAt,
+        );
       }
     },
   );
 
   it('keeps a cursor valid while records change: the rest of the sync still sees every record at least once', async () => {
-    simulator = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 500, baseTime: new Date(Date.now() - 86_400_000), paused: true });
+    simulator = new ProvinceSimulator({
+      provinces: ['01'],
+      dossiersPerProvince: 500,
+      baseTime: new Date(Date.now() - 86_400_000),
+      paused: true,
+    });
     const url = await simulator.start();
     const first = await fetchDvcPage(`${url}/dvc/v2/records?province=01&limit=200`);
 
     simulator.advance(300); // changed records move behind the cursor, stamped with the wall clock
-    const rest = await readAllDvc(url, { province: '01', limit: '200', cursor: first.next_cursor ?? '' }, 'next_cursor');
+    const rest = await readAllDvc(
+      url,
+      { province: '01', limit: '200', cursor: first.next_cursor ?? '' },
+      'next_cursor',
+    );
 
     const seen = new Set([...first.records, ...rest.records].map((record) => record.ma_ho_so));
     expect(seen.size).toBe(500);
@@ -64,13 +79,36 @@ describe('dvc: GET /dvc/v2/records', () => {
 
     expect(Object.keys(records[0] ?? {}).sort()).toEqual(
       [
-        'bo_ma', 'cap_nhat_luc', 'doi_tuong', 'don_vi', 'han_xu_ly', 'kenh', 'ma_ho_so', 'ma_linh_vuc', 'ma_thu_tuc', 'ma_tinh',
-        'ngay_hoan_thanh', 'ngay_nop', 'ngay_tiep_nhan', 'ngay_tra', 'ngay_tu_choi', 'nguoi_nop', 'phien_ban', 'trang_thai',
+        'bo_ma',
+        'cap_nhat_luc',
+        'doi_tuong',
+        'don_vi',
+        'han_xu_ly',
+        'kenh',
+        'ma_ho_so',
+        'ma_linh_vuc',
+        'ma_thu_tuc',
+        'ma_tinh',
+        'ngay_hoan_thanh',
+        'ngay_nop',
+        'ngay_tiep_nhan',
+        'ngay_tra',
+        'ngay_tu_choi',
+        'nguoi_nop',
+        'phien_ban',
+        'trang_thai',
       ].sort(),
     );
     expect(Object.keys(records[0]?.nguoi_nop ?? {}).sort()).toEqual(['dia_chi', 'dien_thoai', 'ho_ten', 'so_cccd']);
     for (const record of records) {
-      for (const date of [record.ngay_nop, record.ngay_tiep_nhan, record.han_xu_ly, record.ngay_hoan_thanh, record.ngay_tra, record.ngay_tu_choi]) {
+      for (const date of [
+        record.ngay_nop,
+        record.ngay_tiep_nhan,
+        record.han_xu_ly,
+        record.ngay_hoan_thanh,
+        record.ngay_tra,
+        record.ngay_tu_choi,
+      ]) {
         expect(date).toMatch(/^(\d{14})?$/);
       }
       expect(record.ngay_nop).not.toBe('');
@@ -82,9 +120,16 @@ describe('dvc: GET /dvc/v2/records', () => {
 
   it('reads since as Vietnam time, inclusive', async () => {
     // Every dossier stamped 2026-03-01 03:00:00 UTC, which is 10:00:00 in Vietnam.
-    simulator = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 10, baseTime, sameUpdatedAt: true, paused: true });
+    simulator = new ProvinceSimulator({
+      provinces: ['01'],
+      dossiersPerProvince: 10,
+      baseTime,
+      sameUpdatedAt: true,
+      paused: true,
+    });
     const url = await simulator.start();
-    const count = async (since: string) => (await fetchDvcPage(`${url}/dvc/v2/records?province=01&since=${since}`)).records.length;
+    const count = async (since: string) =>
+      (await fetchDvcPage(`${url}/dvc/v2/records?province=01&since=${since}`)).records.length;
 
     expect(await count('20260301095959')).toBe(10);
     expect(await count('20260301100000')).toBe(10);
@@ -96,7 +141,9 @@ describe('dvc: GET /dvc/v2/records', () => {
     const url = await simulator.start();
     const first = await fetchDvcPage(`${url}/dvc/v2/records?province=01&limit=20`);
 
-    const withFutureSince = await fetchDvcPage(`${url}/dvc/v2/records?province=01&limit=20&since=20991231000000&cursor=${first.next_cursor}`);
+    const withFutureSince = await fetchDvcPage(
+      `${url}/dvc/v2/records?province=01&limit=20&since=20991231000000&cursor=${first.next_cursor}`,
+    );
     const withoutSince = await fetchDvcPage(`${url}/dvc/v2/records?province=01&limit=20&cursor=${first.next_cursor}`);
 
     expect(withFutureSince.records).toHaveLength(20);

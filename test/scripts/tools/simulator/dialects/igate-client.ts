@@ -1,14 +1,31 @@
-import type { IgateDossierItem, IgateDossierPage } from '../../../../../scripts/tools/simulator/dialects/igate-dialect.js';
+import type {
+  IgateDossierItem,
+  IgateDossierPage,
+} from '../../../../../scripts/tools/simulator/dialects/igate-dialect.js';
 
-/** An access token from `POST /igate/oauth/token`, with the client in the form body; fails the test on anything but 200. */
-export async function fetchIgateToken(baseUrl: string, clientId = 'sync-client', clientSecret = 'sync-secret'): Promise<string> {
-  const response = await requestIgateToken(baseUrl, { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret });
+/**
+ * An access token from `POST /igate/oauth/token`, with the client in the form body; fails the test on anything but 200.
+ */
+export async function fetchIgateToken(
+  baseUrl: string,
+  clientId = 'sync-client',
+  clientSecret = 'sync-secret',
+): Promise<string> {
+  const response = await requestIgateToken(baseUrl, {
+    grant_type: 'client_credentials',
+    client_id: clientId,
+    client_secret: clientSecret,
+  });
   if (response.status !== 200) throw new Error(`expected 200, got ${response.status}: ${await response.text()}`);
   return ((await response.json()) as { access_token: string }).access_token;
 }
 
 /** A raw token request with a form-encoded body. */
-export function requestIgateToken(baseUrl: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
+export function requestIgateToken(
+  baseUrl: string,
+  form: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return fetch(`${baseUrl}/igate/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
@@ -17,13 +34,23 @@ export function requestIgateToken(baseUrl: string, form: Record<string, string>,
 }
 
 /** A raw dossier request; `token` null sends no Authorization header. */
-export function requestIgateDossiers(baseUrl: string, province: string, query: Record<string, string>, token: string | null): Promise<Response> {
+export function requestIgateDossiers(
+  baseUrl: string,
+  province: string,
+  query: Record<string, string>,
+  token: string | null,
+): Promise<Response> {
   const headers: Record<string, string> = token === null ? {} : { authorization: `Bearer ${token}` };
   return fetch(`${baseUrl}/igate/api/v1/provinces/${province}/dossiers?${new URLSearchParams(query)}`, { headers });
 }
 
 /** One page; fails the test on anything but 200. */
-export async function fetchIgatePage(baseUrl: string, province: string, query: Record<string, string>, token: string | null): Promise<IgateDossierPage> {
+export async function fetchIgatePage(
+  baseUrl: string,
+  province: string,
+  query: Record<string, string>,
+  token: string | null,
+): Promise<IgateDossierPage> {
   const response = await requestIgateDossiers(baseUrl, province, query, token);
   if (response.status !== 200) throw new Error(`expected 200, got ${response.status}: ${await response.text()}`);
   return (await response.json()) as IgateDossierPage;

@@ -8,7 +8,13 @@ let simulator: ProvinceSimulator | undefined;
 afterEach(() => simulator?.stop());
 
 async function start(options: Partial<SimulatorOptions> = {}): Promise<string> {
-  simulator = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 30, paused: true, credentials, ...options });
+  simulator = new ProvinceSimulator({
+    provinces: ['01'],
+    dossiersPerProvince: 30,
+    paused: true,
+    credentials,
+    ...options,
+  });
   return simulator.start();
 }
 
@@ -16,11 +22,19 @@ describe('igate OAuth2 client credentials', () => {
   it('issues a Bearer token for the right client in the form body, good for tokenTtlSeconds (default 300)', async () => {
     const url = await start();
 
-    const response = await requestIgateToken(url, { grant_type: 'client_credentials', client_id: 'sync-client', client_secret: 'sync-secret' });
+    const response = await requestIgateToken(url, {
+      grant_type: 'client_credentials',
+      client_id: 'sync-client',
+      client_secret: 'sync-secret',
+    });
 
     expect(response.status).toBe(200);
     const body = (await response.json()) as { access_token: string };
-    expect(body).toEqual({ access_token: expect.stringMatching(/^[A-Za-z0-9_-]{20,}$/), token_type: 'Bearer', expires_in: 300 });
+    expect(body).toEqual({
+      access_token: expect.stringMatching(/^[A-Za-z0-9_-]{20,}$/),
+      token_type: 'Bearer',
+      expires_in: 300,
+    });
     expect((await requestIgateDossiers(url, '01', {}, body.access_token)).status).toBe(200);
   });
 
@@ -104,7 +118,11 @@ describe('igate OAuth2 client credentials', () => {
   it('says the configured lifetime in expires_in', async () => {
     const url = await start({ tokenTtlSeconds: 2 });
 
-    const response = await requestIgateToken(url, { grant_type: 'client_credentials', client_id: 'sync-client', client_secret: 'sync-secret' });
+    const response = await requestIgateToken(url, {
+      grant_type: 'client_credentials',
+      client_id: 'sync-client',
+      client_secret: 'sync-secret',
+    });
 
     expect(((await response.json()) as { expires_in: number }).expires_in).toBe(2);
   });
@@ -113,7 +131,11 @@ describe('igate OAuth2 client credentials', () => {
     const url = await start({ credentials: {} });
 
     const dossiers = await requestIgateDossiers(url, '01', {}, null);
-    const token = await requestIgateToken(url, { grant_type: 'client_credentials', client_id: 'anyone', client_secret: 'anything' });
+    const token = await requestIgateToken(url, {
+      grant_type: 'client_credentials',
+      client_id: 'anyone',
+      client_secret: 'anything',
+    });
 
     expect(dossiers.status).toBe(200);
     expect(token.status).toBe(200);

@@ -14,7 +14,11 @@ afterEach(() => simulator?.stop());
 function isInIgateOrder(items: readonly IgateDossierItem[]): boolean {
   return items.every((item, index) => {
     const previous = items[index - 1];
-    return !previous || previous.updatedAt < item.updatedAt || (previous.updatedAt === item.updatedAt && previous.code < item.code);
+    return (
+      !previous ||
+      previous.updatedAt < item.updatedAt ||
+      (previous.updatedAt === item.updatedAt && previous.code < item.code)
+    );
   });
 }
 
@@ -63,11 +67,23 @@ describe('igate: GET /igate/api/v1/provinces/{province}/dossiers', () => {
 
     const [item] = items;
     expect(Object.keys(item ?? {}).sort()).toEqual(
-      ['agency', 'applicant', 'applicantKind', 'channel', 'code', 'procedure', 'provinceCode', 'state', 'timeline', 'updatedAt'].sort(),
+      [
+        'agency',
+        'applicant',
+        'applicantKind',
+        'channel',
+        'code',
+        'procedure',
+        'provinceCode',
+        'state',
+        'timeline',
+        'updatedAt',
+      ].sort(),
     );
     expect(Object.keys(item?.applicant ?? {}).sort()).toEqual(['address', 'fullName', 'identityNumber', 'phone']);
     for (const { timeline, channel, applicantKind, agency, applicant } of items) {
-      for (const value of Object.values(timeline)) if (value !== null) expect(value).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+07:00$/);
+      for (const value of Object.values(timeline))
+        if (value !== null) expect(value).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+07:00$/);
       expect(['direct', 'online', 'postal']).toContain(channel);
       expect(['citizen', 'business', 'agency', 'organization']).toContain(applicantKind);
       expect(agency.code).toMatch(/^000\.00\.\d{2}\.H79$/);
@@ -78,9 +94,16 @@ describe('igate: GET /igate/api/v1/provinces/{province}/dossiers', () => {
 
   it('reads updatedFrom as Vietnam time, inclusive', async () => {
     // Every dossier stamped 2026-03-01 03:00:00 UTC, which is 10:00:00 in Vietnam.
-    simulator = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 10, baseTime, sameUpdatedAt: true, paused: true });
+    simulator = new ProvinceSimulator({
+      provinces: ['01'],
+      dossiersPerProvince: 10,
+      baseTime,
+      sameUpdatedAt: true,
+      paused: true,
+    });
     const url = await simulator.start();
-    const count = async (updatedFrom: string) => (await fetchIgatePage(url, '01', { updatedFrom }, null)).page.totalElements;
+    const count = async (updatedFrom: string) =>
+      (await fetchIgatePage(url, '01', { updatedFrom }, null)).page.totalElements;
 
     expect(await count('2026-03-01T09:59:59')).toBe(10);
     expect(await count('2026-03-01T10:00:00')).toBe(10);

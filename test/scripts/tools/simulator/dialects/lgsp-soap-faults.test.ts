@@ -9,7 +9,13 @@ let simulator: ProvinceSimulator | undefined;
 afterEach(() => simulator?.stop());
 
 async function start(options: Partial<SimulatorOptions> = {}): Promise<string> {
-  simulator = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 30, paused: true, credentials, ...options });
+  simulator = new ProvinceSimulator({
+    provinces: ['01'],
+    dossiersPerProvince: 30,
+    paused: true,
+    credentials,
+    ...options,
+  });
   return simulator.start();
 }
 
@@ -28,16 +34,22 @@ describe('lgsp-soap HTTP Basic auth', () => {
     ['a wrong password', { authorization: basic('lgsp-user', 'mật khẩu:2') }],
     ['a wrong user', { authorization: basic('someone', 'mật khẩu:1') }],
     ['a Bearer token', { authorization: 'Bearer lgsp-user' }],
-  ])('answers 500 with a soap:Client authentication fault and WWW-Authenticate: Basic for %s', async (_case, headers) => {
-    const url = await start();
+  ])(
+    'answers 500 with a soap:Client authentication fault and WWW-Authenticate: Basic for %s',
+    async (_case, headers) => {
+      const url = await start();
 
-    const response = await postSoap(url, validRequest, headers);
+      const response = await postSoap(url, validRequest, headers);
 
-    expect(response.status).toBe(500);
-    expect(response.headers.get('content-type')).toBe('text/xml; charset=utf-8');
-    expect(response.headers.get('www-authenticate')).toMatch(/^Basic\b/);
-    expect(parseFault(response.xml)).toEqual({ faultcode: 'soap:Client', faultstring: 'Xác thực thất bại (authentication failed)' });
-  });
+      expect(response.status).toBe(500);
+      expect(response.headers.get('content-type')).toBe('text/xml; charset=utf-8');
+      expect(response.headers.get('www-authenticate')).toMatch(/^Basic\b/);
+      expect(parseFault(response.xml)).toEqual({
+        faultcode: 'soap:Client',
+        faultstring: 'Xác thực thất bại (authentication failed)',
+      });
+    },
+  );
 
   it('is open when no user is configured', async () => {
     const url = await start({ credentials: { apiKey: 'dvc-only' } });

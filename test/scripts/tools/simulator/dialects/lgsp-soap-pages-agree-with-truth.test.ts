@@ -12,7 +12,8 @@ afterEach(() => simulator?.stop());
 
 /** dd/MM/yyyy HH:mm:ss does not sort as text; compare instants. */
 function isInLgspOrder(records: readonly ParsedHoSo[]): boolean {
-  const instant = (record: ParsedHoSo) => parseSourceDate(record.NgayCapNhat, 'NgayCapNhat', 'dd/MM/yyyy HH:mm:ss')?.getTime() ?? Number.NaN;
+  const instant = (record: ParsedHoSo) =>
+    parseSourceDate(record.NgayCapNhat, 'NgayCapNhat', 'dd/MM/yyyy HH:mm:ss')?.getTime() ?? Number.NaN;
   return records.every((record, index) => {
     const previous = records[index - 1];
     if (!previous) return true;
@@ -39,7 +40,9 @@ describe('lgsp-soap: LayDanhSachHoSo', () => {
       expect(record.MaTinh).toBe('79');
       expect(statusOfLabel.get(record.TrangThai)).toBe(row?.status);
       expect(Number(record.PhienBan)).toBe(row?.version);
-      expect(parseSourceDate(record.NgayCapNhat, 'NgayCapNhat', 'dd/MM/yyyy HH:mm:ss')?.toISOString()).toBe(row?.updatedAt);
+      expect(parseSourceDate(record.NgayCapNhat, 'NgayCapNhat', 'dd/MM/yyyy HH:mm:ss')?.toISOString()).toBe(
+        row?.updatedAt,
+      );
     }
   });
 
@@ -50,12 +53,34 @@ describe('lgsp-soap: LayDanhSachHoSo', () => {
     const { records } = await readAllLgsp(url, '79', { pageSize: 500 });
 
     expect(Object.keys(records[0] ?? {})).toEqual([
-      'SoHoSo', 'MaTinh', 'MaThuTuc', 'MaLinhVuc', 'CoQuan', 'KenhNop', 'LoaiDoiTuong', 'TrangThai', 'NgayNop', 'NgayTiepNhan',
-      'NgayHenTra', 'NgayXuLyXong', 'NgayTraKetQua', 'NgayTuChoi', 'NgayCapNhat', 'PhienBan', 'NguoiNop',
+      'SoHoSo',
+      'MaTinh',
+      'MaThuTuc',
+      'MaLinhVuc',
+      'CoQuan',
+      'KenhNop',
+      'LoaiDoiTuong',
+      'TrangThai',
+      'NgayNop',
+      'NgayTiepNhan',
+      'NgayHenTra',
+      'NgayXuLyXong',
+      'NgayTraKetQua',
+      'NgayTuChoi',
+      'NgayCapNhat',
+      'PhienBan',
+      'NguoiNop',
     ]);
     expect(Object.keys(records[0]?.NguoiNop ?? {})).toEqual(['HoTen', 'SoDinhDanh', 'DienThoai', 'DiaChi']);
     for (const record of records) {
-      for (const date of [record.NgayNop, record.NgayTiepNhan, record.NgayHenTra, record.NgayXuLyXong, record.NgayTraKetQua, record.NgayTuChoi]) {
+      for (const date of [
+        record.NgayNop,
+        record.NgayTiepNhan,
+        record.NgayHenTra,
+        record.NgayXuLyXong,
+        record.NgayTraKetQua,
+        record.NgayTuChoi,
+      ]) {
         expect(date).toMatch(/^(\d{2}\/\d{2}\/\d{4} \d{2}:\d{2}:\d{2})?$/);
       }
       expect(['1', '2', '3']).toContain(record.KenhNop);
@@ -67,7 +92,13 @@ describe('lgsp-soap: LayDanhSachHoSo', () => {
 
   it('reads TuNgay as Vietnam time, inclusive, and counts TongSo from it', async () => {
     // Every dossier stamped 2026-03-01 03:00:00 UTC, which is 10:00:00 in Vietnam.
-    simulator = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 10, baseTime, sameUpdatedAt: true, paused: true });
+    simulator = new ProvinceSimulator({
+      provinces: ['01'],
+      dossiersPerProvince: 10,
+      baseTime,
+      sameUpdatedAt: true,
+      paused: true,
+    });
     const url = await simulator.start();
     const count = async (since: string) => {
       const result = parseResult((await postSoap(url, layDanhSachHoSo({ MaTinh: '01', TuNgay: since }))).xml);
@@ -85,7 +116,9 @@ describe('lgsp-soap: LayDanhSachHoSo', () => {
     const url = await simulator.start();
 
     const leftOut = parseResult((await postSoap(url, layDanhSachHoSo({ MaTinh: '01' }))).xml);
-    const empty = parseResult((await postSoap(url, layDanhSachHoSo({ MaTinh: '01', TuNgay: '', ViTri: '', SoLuong: '' }))).xml);
+    const empty = parseResult(
+      (await postSoap(url, layDanhSachHoSo({ MaTinh: '01', TuNgay: '', ViTri: '', SoLuong: '' }))).xml,
+    );
 
     expect(leftOut.total).toBe(150);
     expect(leftOut.records).toHaveLength(100);

@@ -15,8 +15,17 @@ describe('vendor dialect options', () => {
   });
 
   it('accepts every credential at once, and a one-second token lifetime', () => {
-    const credentials = { apiKey: 'k', clientId: 'c', clientSecret: 's', username: 'u', password: 'p', bearerToken: 't' };
+    const credentials = {
+      apiKey: 'k',
+      clientId: 'c',
+      clientSecret: 's',
+      username: 'u',
+      password: 'p',
+      bearerToken: 't',
+    };
 
-    expect(() => new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 1, credentials, tokenTtlSeconds: 1 })).not.toThrow();
+    expect(
+      () => new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 1, credentials, tokenTtlSeconds: 1 }),
+    ).not.toThrow();
   });
 });

@@ -1,6 +1,11 @@
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
-import { readSoapOperation, SoapClientError, soapFault, soapResponse } from '../../../../../scripts/tools/simulator/dialects/soap-envelope.js';
+import {
+  readSoapOperation,
+  SoapClientError,
+  soapFault,
+  soapResponse,
+} from '../../../../../scripts/tools/simulator/dialects/soap-envelope.js';
 
 const parser = new XMLParser({ removeNSPrefix: true, parseTagValue: false });
 const awkward = 'Công ty A & B <Chi nhánh> "Hà Nội" \'số 1\'';
@@ -11,13 +16,17 @@ describe('SOAP envelopes', () => {
 
     expect(xml).not.toContain('A & B');
     expect(xml).not.toContain('<Chi');
-    expect((parser.parse(xml) as { Envelope: { Body: { KetQua: { Ten: string } } } }).Envelope.Body.KetQua.Ten).toBe(awkward);
+    expect((parser.parse(xml) as { Envelope: { Body: { KetQua: { Ten: string } } } }).Envelope.Body.KetQua.Ten).toBe(
+      awkward,
+    );
   });
 
   it('escapes a fault string too', () => {
     const xml = soapFault('soap:Client', awkward);
 
-    expect((parser.parse(xml) as { Envelope: { Body: { Fault: { faultstring: string } } } }).Envelope.Body.Fault.faultstring).toBe(awkward);
+    expect(
+      (parser.parse(xml) as { Envelope: { Body: { Fault: { faultstring: string } } } }).Envelope.Body.Fault.faultstring,
+    ).toBe(awkward);
   });
 
   it('reads escaped request text, keeping codes as text ("01" stays "01")', () => {

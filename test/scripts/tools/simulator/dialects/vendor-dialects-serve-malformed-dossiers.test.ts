@@ -10,7 +10,13 @@ let simulator: ProvinceSimulator;
 let url: string;
 let truth: Map<string, TruthRow>;
 beforeAll(async () => {
-  simulator = new ProvinceSimulator({ provinces: ['01'], dossiersPerProvince: 400, baseTime: new Date('2026-03-01T03:00:00Z'), malformedRate: 0.2, paused: true });
+  simulator = new ProvinceSimulator({
+    provinces: ['01'],
+    dossiersPerProvince: 400,
+    baseTime: new Date('2026-03-01T03:00:00Z'),
+    malformedRate: 0.2,
+    paused: true,
+  });
   url = await simulator.start();
   truth = truthByCode(simulator.truth(), '01');
 });
@@ -61,6 +67,7 @@ describe('malformed dossiers in the vendor dialects', () => {
     expect(badDate.every((record) => record.NgayHenTra === '31/02/2026 25:00:00')).toBe(true);
     expect(() => parseSourceDate('31/02/2026 25:00:00', 'NgayHenTra', 'dd/MM/yyyy HH:mm:ss')).toThrow();
     expect(wellFormed.some((record) => record.TrangThai === 'Lưu trữ')).toBe(false);
-    for (const record of wellFormed) expect(() => parseSourceDate(record.NgayHenTra, 'NgayHenTra', 'dd/MM/yyyy HH:mm:ss')).not.toThrow();
+    for (const record of wellFormed)
+      expect(() => parseSourceDate(record.NgayHenTra, 'NgayHenTra', 'dd/MM/yyyy HH:mm:ss')).not.toThrow();
   });
 });
