@@ -4,6 +4,7 @@ import type { BackgroundErrors, ErrorSource } from '../background-error-reporter
 import { assertRedisReachable, createRedis } from '../redis.js';
 import { ingestMessageOf, type IngestBatch, type IngestJobName, type IngestMessage } from './ingest-message.js';
 import { ingestQueueName } from './queues.js';
+import { settleReadiness } from './settle-readiness.js';
 import type { WriteOutcome } from '../writer/write-batch.js';
 
 /** The writer did not commit a batch in time, or gave up on it. */
@@ -180,6 +181,7 @@ export class IngestQueue {
    * blocking read would otherwise hold `close` for up to its block timeout, once per province.
    */
   async close(): Promise<void> {
+    await settleReadiness([...this.queues.values(), ...[...this.events.values()].map(({ events }) => events)]);
     await Promise.all(
       [...this.events.values()].map(async ({ events, connection }) => {
         connection.disconnect();

@@ -11,6 +11,7 @@ import type { FleetMetrics } from '../metrics.js';
 import { IngestMessageError, readIngestJob, type IngestMessage } from '../queue/ingest-message.js';
 import { ingestQueueName } from '../queue/queues.js';
 import { batchRetryDelay } from './batch-retry-policy.js';
+import { settleReadiness } from '../queue/settle-readiness.js';
 import { PushTally } from './push-tally.js';
 import { writeBatch, type WriteOutcome } from './write-batch.js';
 
@@ -105,6 +106,7 @@ export class Writer {
 
   /** Stops taking batches and waits for the current ones to commit. */
   async close(): Promise<void> {
+    await settleReadiness(this.workers);
     await Promise.all(this.workers.map((worker) => worker.close()));
     await this.pushes.close();
   }
