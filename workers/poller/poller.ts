@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import { canRead, type ReadableConnector } from '../../connectors/sdk/connector.js';
 import { createConnector } from '../../connectors/plugins.js';
 import { currentProvinceCode, type CodeSet } from '../../config/provinces.js';
+import { settleReadiness } from '../queue/settle-readiness.js';
 import {
   findConnector,
   markConnectorError,
@@ -123,6 +124,7 @@ export class Poller {
   /** Stops after the page in hand of each run, waits for their batches to commit, then stops taking jobs. */
   async close(): Promise<void> {
     this.shutdown.abort();
+    await settleReadiness([this.worker, this.pollQueue]);
     await this.worker.close();
     for (const { polled } of this.connectors.values()) polled?.guard.shutdown();
     await this.pollQueue.close();

@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { settleReadiness } from '../queue/settle-readiness.js';
 import type { Kysely } from 'kysely';
 import { isPolled } from '../../connectors/plugins.js';
 import { listConnectors, type ConnectorRow } from '../../db/queries/connectors.js';
@@ -104,6 +105,7 @@ export class ConnectorScheduler {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.refreshing;
+    await settleReadiness([this.queue]);
     await this.queue.close();
   }
 }
