@@ -110,7 +110,7 @@ export interface DeadLettersTable {
 export interface ApiKeysTable {
   id: ColumnType<string, never, never>;
   name: string;
-  scope: 'admin' | 'read';
+  scope: 'admin' | 'portal:read';
   key_hash: Buffer;
   /** Hex of the hash's first 8 bytes: finds the candidate row. */
   hash_prefix: string;

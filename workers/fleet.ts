@@ -153,7 +153,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
     metrics,
     readiness: dependencyChecks(db, control),
     errors,
-    ...(has('gateway') ? { admin: { db, logger } } : {}),
+    ...(has('gateway') ? { admin: { db, logger }, read: { db, logger } } : {}),
     ...(webhooks ? { webhooks: { intake: webhooks.intake, bodyLimit: webhooks.bodyLimit } } : {}),
   });
 

@@ -2,7 +2,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import type { ApiKeysTable, Database } from '../schema.js';
 
 /** What a key allows: `admin` the admin API (connectors), `read` the national portal's read API. */
-export const apiKeyScopes = ['admin', 'read'] as const;
+export const apiKeyScopes = ['admin', 'portal:read'] as const;
 export type ApiKeyScope = (typeof apiKeyScopes)[number];
 
 /** A key as listed: never the key, never its hash. */

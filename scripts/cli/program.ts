@@ -4,7 +4,8 @@ import { createLogger } from '../../workers/logger.js';
 import { exitCodes, exitCodesHelp, reportCliError } from './cli-errors.js';
 import { integer } from './option-parsers.js';
 import { addOutputOption, type MachineFormat } from './output-format.js';
-import { packageVersion } from './package-version.js';
+import { packageVersion } from '../../config/package-version.js';
+import type { ApiKeyScope } from '../../workers/control-plane/api-key-store.js';
 
 // The production `fleet`: migrate, start, and operating the fleet (connectors, dead letters, failed batches, keys).
 // Each verb loads its modules when it runs: `fleet connector list` need not load BullMQ or fastify, which keeps
@@ -200,11 +201,11 @@ function addApiKeyCommands(program: Command): void {
     .description('create a key and print it once, alone on the last line')
     .requiredOption('--name <name>', 'who or what uses the key, e.g. "hcm-it-team"')
     .addOption(
-      new Option('--scope <scope>', 'admin: the admin API; read: the read API')
-        .choices(['admin', 'read'])
+      new Option('--scope <scope>', 'admin: the admin API; portal:read: the read API of the national portal')
+        .choices(['admin', 'portal:read'])
         .makeOptionMandatory(),
     )
-    .action(async (options: { name: string; scope: 'admin' | 'read' }) => {
+    .action(async (options: { name: string; scope: ApiKeyScope }) => {
       await (await apiKeyCommands()).apiKeyCreate(config(), options);
     });
 

@@ -1,4 +1,4 @@
-import type { ApiKeyRow } from './api-key-store.js';
+import type { ApiKeyRow, ApiKeyScope } from './api-key-store.js';
 import { isoTime } from './view-time.js';
 
 // An API key as `fleet apikey list -o json` prints it (and an admin route would return it): never the key.
@@ -7,7 +7,7 @@ import { isoTime } from './view-time.js';
 export interface ApiKeyView {
   id: string;
   name: string;
-  scope: 'admin' | 'read';
+  scope: ApiKeyScope;
   createdAt: string;
   lastUsedAt: string | null;
   revokedAt: string | null;

@@ -3,6 +3,8 @@ import { requestErrors, type RequestErrorCode } from '../../config/error-catalog
 import type { BackgroundErrors } from '../background-error-reporter.js';
 import type { FleetMetrics } from '../metrics.js';
 import { adminApi, type AdminApiOptions } from './admin/admin-api.js';
+import { registerOpenApi } from './openapi.js';
+import { readApi, type ReadApiOptions } from './read/read-api.js';
 import { webhookRoutes, type WebhookRoutesOptions } from './webhooks/webhook-routes.js';
 
 /** The catalogue's codes of a dependency that did not answer. */
@@ -43,6 +45,8 @@ export interface HttpServerOptions {
   errors: BackgroundErrors;
   /** The admin API (`/v1/admin`, API keys with scope admin): served by the gateway role only. */
   admin?: AdminApiOptions;
+  /** The read API of the national portal (`/v1/dossiers`, `/v1/stats`, scope portal:read): gateway role only. */
+  read?: ReadApiOptions;
   /** Webhooks (`POST /v1/webhooks/{connectorId}`, Standard Webhooks signatures): served by the gateway role only. */
   webhooks?: WebhookRoutesOptions;
 }
@@ -50,10 +54,11 @@ export interface HttpServerOptions {
 /**
  * The HTTP side of a fleet process: `/metrics` for Prometheus, `/healthz` (the process is alive) and
  * `/readyz` (Postgres and Redis answer); with the gateway role, the admin API under `/v1/admin` and webhooks
- * under `/v1/webhooks`. The read API mounts here as it comes.
+ * under `/v1/webhooks`; the read API under `/v1`, and the OpenAPI document of them all at `/v1/openapi.json`.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<{ server: FastifyInstance; url: string }> {
   const server = Fastify({ logger: false });
+  await registerOpenApi(server);
 
   server.get('/metrics', async (_request, reply) => {
     reply.header('content-type', options.metrics.registry.contentType);
@@ -99,6 +104,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
   });
 
   if (options.admin) await server.register(adminApi, { ...options.admin, prefix: '/v1/admin' });
+  if (options.read) await server.register(readApi, { ...options.read, prefix: '/v1' });
   if (options.webhooks) await server.register(webhookRoutes, { ...options.webhooks, prefix: '/v1/webhooks' });
 
   const url = await server.listen({ host: options.host, port: options.port });

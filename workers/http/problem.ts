@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
 import { isRequestErrorCode, requestErrors, type RequestErrorCode } from '../../config/error-catalogue.js';
 
 /**
@@ -41,6 +42,19 @@ export const problemSchema = {
     instance: { type: 'string' },
   },
 } as const;
+
+/** The zod schema of a problem: the error responses of zod routes, and `components.schemas.Problem` in OpenAPI. */
+export const problemBody = z
+  .object({
+    type: z.string().describe('urn:dossier-sync:problem:<code>'),
+    title: z.string(),
+    status: z.int(),
+    detail: z.string().describe('what is wrong and what is expected, for a person'),
+    code: z.string().describe('stable machine code from the error catalogue (README, "Error codes")'),
+    errors: z.array(z.string()).optional().describe('every problem found, one line each'),
+    instance: z.string().optional().describe('the request path the problem is about'),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' });
 
 /** What a problem may carry besides its code and detail. */
 export interface ProblemExtras {

@@ -64,11 +64,11 @@ it('lists keys with name, scope, created, last used and revoked, never the key; 
 it('refuses a scope it does not know and an empty name with exit 2, and an unknown id with exit 3 (not found)', async () => {
   const [scope, name, unknown] = await Promise.all([
     fleet('apikey', 'create', '--name', 'x', '--scope', 'root'),
-    fleet('apikey', 'create', '--name', ' ', '--scope', 'read'),
+    fleet('apikey', 'create', '--name', ' ', '--scope', 'portal:read'),
     fleet('apikey', 'revoke', '999'),
   ]);
   expect(scope.code).toBe(2);
-  expect(scope.output).toMatch(/argument 'root' is invalid\. Allowed choices are admin, read/);
+  expect(scope.output).toMatch(/argument 'root' is invalid\. Allowed choices are admin, portal:read/);
   expect(name.code).toBe(2);
   expect(name.output.trim()).toBe(
     'fleet apikey create: --name " ": expected 1 to 100 characters without control characters, naming who uses the key',

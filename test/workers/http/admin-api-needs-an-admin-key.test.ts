@@ -30,7 +30,7 @@ beforeAll(async () => {
   env = await createTestEnvironment();
   gateway = await startFleet(env.config, ['gateway'], createLogger('silent'));
   ({ key: admin } = await createApiKey(env.db, 'ops', 'admin'));
-  ({ key: read } = await createApiKey(env.db, 'portal', 'read'));
+  ({ key: read } = await createApiKey(env.db, 'portal', 'portal:read'));
   const old = await createApiKey(env.db, 'former ops', 'admin');
   revoked = old.key;
   await revokeApiKey(env.db, old.id);
@@ -76,7 +76,7 @@ describe('the admin API', () => {
       await get('/v1/admin/connectors', bearer(read)),
       403,
       'forbidden',
-      /has scope read; this API needs a key with scope admin/,
+      /has scope portal:read; this API needs a key with scope admin/,
     );
   });
 

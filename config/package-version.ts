@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 
 /**
  * The version in package.json. Looked for upwards from this file, as it sits one folder deeper in a build
- * (dist/scripts/cli/) than in a checkout (scripts/cli/).
+ * (dist/config/) than in a checkout (config/).
  */
 export function packageVersion(): string {
   for (let folder = new URL('./', import.meta.url); ; folder = new URL('../', folder)) {
