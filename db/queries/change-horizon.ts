@@ -9,7 +9,7 @@ import type { Database } from '../schema.js';
  * Why it is needed: the writer sets `synced_at = now()`, which is its transaction's *start*; a transaction that
  * started earlier can commit later, so a reader that went past `synced_at = t` could miss rows of a transaction
  * still open at `t`. The horizon is the start of the oldest transaction open in this database (other than the
- * caller's), or the present when none is.
+ * caller's; autovacuum and other background workers never write dossiers), or the present when none is.
  *
  * Ask it in a statement of its own, before the statement that reads rows: a transaction absent from
  * `pg_stat_activity` here has committed before it, so the next statement's snapshot sees its rows.
@@ -18,7 +18,8 @@ export async function changeHorizon(db: Kysely<Database>): Promise<Date> {
   const { rows } = await sql<{ horizon: Date }>`
     SELECT coalesce(min(xact_start), statement_timestamp()) AS horizon
     FROM pg_stat_activity
-    WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
+    WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()
+      AND xact_start IS NOT NULL
   `.execute(db);
   return rows[0]!.horizon;
 }
