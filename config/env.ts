@@ -105,6 +105,11 @@ const schema = z.object({
   WEBHOOK_IDEMPOTENCY_TTL_SECONDS: integer(60, 2_592_000).default(86_400),
   /** How long a delivery waits for Redis to acknowledge its batch before it is answered 503. Default 10000 ms. */
   WEBHOOK_ACK_TIMEOUT_MS: integer(100, 120_000).default(10_000),
+  /**
+   * How long a change-feed cursor stays usable, in days: an older one is answered 410 `cursor_expired`, and the
+   * portal starts again from `updatedSince`. Default 30.
+   */
+  FEED_CURSOR_MAX_AGE_DAYS: integer(1, 3650).default(30),
 });
 
 /** Settings whose value is a secret: never echoed in an error message. */

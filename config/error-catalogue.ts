@@ -50,6 +50,13 @@ export const requestErrors = {
   forbidden: { status: 403, title: 'Forbidden' },
   invalid_definition: { status: 422, title: 'Unprocessable Entity' },
 
+  // The read API of the national portal (/v1/dossiers).
+  province_not_found: { status: 404, title: 'Not Found' },
+  dossier_not_found: { status: 404, title: 'Not Found' },
+  invalid_cursor: { status: 400, title: 'Bad Request' },
+  cursor_mismatch: { status: 400, title: 'Bad Request' },
+  cursor_expired: { status: 410, title: 'Gone' },
+
   // The control plane (registry and check), answered over the admin API; `not_found` above is the registry's too.
   conflict: { status: 409, title: 'Conflict' },
   sample_required: { status: 422, title: 'Unprocessable Entity' },

@@ -153,7 +153,9 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
     metrics,
     readiness: dependencyChecks(db, control),
     errors,
-    ...(has('gateway') ? { admin: { db, logger }, read: { db, logger } } : {}),
+    ...(has('gateway')
+      ? { admin: { db, logger }, read: { db, logger, feedCursorMaxAgeDays: config.FEED_CURSOR_MAX_AGE_DAYS } }
+      : {}),
     ...(webhooks ? { webhooks: { intake: webhooks.intake, bodyLimit: webhooks.bodyLimit } } : {}),
   });
 

@@ -6,11 +6,17 @@ import type { Logger } from '../../logger.js';
 import { requireApiKey } from '../admin/api-key-auth.js';
 import { useZodSchemas } from '../openapi.js';
 import { problem, sendProblem } from '../problem.js';
+import { registerDossierFeedRoute } from './dossier-feed-route.js';
+import { registerDossierRoutes } from './dossier-routes.js';
 
 /** What the read API needs. */
 export interface ReadApiOptions {
   db: Kysely<Database>;
   logger?: Logger;
+  /** Change-feed cursors issued longer ago are answered 410 (`FEED_CURSOR_MAX_AGE_DAYS`). Default 30 days. */
+  feedCursorMaxAgeDays?: number;
+  /** The time deadlines are judged at and cursors issued at. Default: the system clock. */
+  clock?: () => Date;
 }
 
 /**
@@ -21,12 +27,18 @@ export interface ReadApiOptions {
 export async function readApi(api: FastifyInstance, options: ReadApiOptions): Promise<void> {
   useZodSchemas(api);
   api.addHook('onRequest', requireApiKey(options.db, 'portal:read'));
+  const clock = options.clock ?? (() => new Date());
+
+  registerDossierRoutes(api, { db: options.db, clock });
+  registerDossierFeedRoute(api, { db: options.db, clock, cursorMaxAgeDays: options.feedCursorMaxAgeDays ?? 30 });
 
   api.setErrorHandler((error: FastifyError, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(error)) {
       const where = error.validationContext ?? 'request';
       const errors = error.validation.map(
-        (issue) => `${where}${issue.instancePath.replaceAll('/', '.')}: ${issue.message ?? 'is invalid'}`,
+        // A whole-object issue (an unknown parameter of a strict query) has the path "/": name the part only.
+        (issue) =>
+          `${where}${issue.instancePath.replace(/^\/$/, '').replaceAll('/', '.')}: ${issue.message ?? 'is invalid'}`,
       );
       return sendProblem(reply, problem('invalid_request', errors.join('; '), { errors }));
     }
