@@ -129,7 +129,7 @@ export const dossierBody = z
       .describe('where the dossier stands against its due date, with the inputs that decided it'),
     history: z
       .array(dossierStateBody)
-      .describe('every distinct state, by source version then observation: the last is the current one'),
+      .describe('every distinct state, in the order the writer ranks them: source version, then observation'),
   })
   .meta({
     id: 'Dossier',
