@@ -1,6 +1,9 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 
+/** How far behind the oldest open transaction's start the horizon is. */
+export const horizonMarginMs = 1_000;
+
 /**
  * The change horizon: every row of `dossiers` with `synced_at` before it is committed and visible, and no row written
  * from now on can have a `synced_at` before it. Readers that walk `dossiers` by `synced_at` (the change feed, the
@@ -10,6 +13,10 @@ import type { Database } from '../schema.js';
  * started earlier can commit later, so a reader that went past `synced_at = t` could miss rows of a transaction
  * still open at `t`. The horizon is the start of the oldest transaction open in this database (other than the
  * caller's; autovacuum and other background workers never write dossiers), or the present when none is.
+ *
+ * It is a second earlier still: a transaction's start time is taken a moment before Postgres shows the transaction in
+ * `pg_stat_activity`, so a horizon asked in that moment would not be held back by it. A second behind, a writer would
+ * have to stall a whole second between those two steps (or the clock step back a second) for a row to be passed.
  *
  * Ask it in a statement of its own, before the statement that reads rows: a transaction absent from
  * `pg_stat_activity` here has committed before it, so the next statement's snapshot sees its rows.
@@ -21,5 +28,5 @@ export async function changeHorizon(db: Kysely<Database>): Promise<Date> {
     WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()
       AND xact_start IS NOT NULL
   `.execute(db);
-  return rows[0]!.horizon;
+  return new Date(rows[0]!.horizon.getTime() - horizonMarginMs);
 }

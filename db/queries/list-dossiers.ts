@@ -69,14 +69,6 @@ export interface DossierFeedRequest {
   limit: number;
 }
 
-/**
- * How far behind the change horizon the feed stops. A transaction's start time (its `now()`, the rows' `synced_at`)
- * is taken a moment before Postgres shows the transaction in `pg_stat_activity`; a horizon asked in that moment
- * would not be held back by it. A second behind, a writer would have to stall a whole second between those two
- * steps (or the clock step back a second) for a row to fall behind the feed; the feed is a second later for it.
- */
-export const horizonMarginMs = 1_000;
-
 interface Row {
   province_code: string;
   dossier_code: string;
@@ -118,7 +110,7 @@ interface Row {
  * may sort a province's few matching rows instead, which is cheaper there.
  */
 export async function listDossiers(db: Kysely<Database>, request: DossierFeedRequest): Promise<DossierFeedPage> {
-  const horizon = new Date((await changeHorizon(db)).getTime() - horizonMarginMs);
+  const horizon = await changeHorizon(db);
   const { filters, after, limit } = request;
 
   const conditions: RawBuilder<unknown>[] = [sql`synced_at < ${horizon}`];
