@@ -28,6 +28,7 @@ import {
   quantile,
   runFleet,
   steadyLoad,
+  type FleetRun,
   type LoadFigures,
 } from './bench-support.js';
 import { dossierCode, dossiersPerProvince, seedDossiers, type SeedOutcome } from './seed-dossiers.js';
@@ -272,6 +273,28 @@ async function sequential(baseUrl: string, key: string, nextPath: () => string, 
   return p95;
 }
 
+/**
+ * The refresh's figures from what `fleet stats refresh -o json` prints (its own timing of each province and of all),
+ * else the command's wall-clock time, process start included.
+ */
+function refreshValue(run: FleetRun): string {
+  try {
+    const view = JSON.parse(run.stdout) as {
+      durationMs: number;
+      provinces: { provinceCode: string; durationMs: number }[];
+    };
+    const times = view.provinces.map((province) => province.durationMs).sort((a, b) => a - b);
+    const slowest = view.provinces.reduce((a, b) => (b.durationMs > a.durationMs ? b : a));
+    return (
+      `all ${view.provinces.length} provinces ${(view.durationMs / 1000).toFixed(1)} s; per province ` +
+      `p50 ${ms(quantile(times, 0.5))}, max ${ms(slowest.durationMs)} (${slowest.provinceCode}); ` +
+      `the command ${run.seconds.toFixed(1)} s with its process start`
+    );
+  } catch {
+    return `${run.seconds.toFixed(1)} s for the command, process start included (its output is not the JSON expected)`;
+  }
+}
+
 async function machine(db: Kysely<Database>): Promise<string> {
   const { rows } = await sql<{ version: string; buffers: string }>`
     SELECT current_setting('server_version') AS version, current_setting('shared_buffers') AS buffers`.execute(db);
@@ -327,8 +350,16 @@ async function main(): Promise<void> {
     progress('warming up: 3 s of lookups');
     await autocannonLoad({ port, headers, nextPath: nextLookup, connections, seconds: 3 });
     progress(`lookups at saturation: autocannon, ${connections} connections, ${seconds} s`);
+    const gatewayCpu = gateway.cpuSeconds();
+    const generatorCpu = process.cpuUsage();
     const saturated = await autocannonLoad({ port, headers, nextPath: nextLookup, connections, seconds });
-    record(`lookups at saturation (autocannon, ${connections} connections, ${seconds} s)`, loadValue(saturated));
+    const perLookup = (cpu: number) => `${number((cpu / saturated.answers) * 1e6)} µs`;
+    const generator = process.cpuUsage(generatorCpu);
+    record(
+      `lookups at saturation (autocannon, ${connections} connections, ${seconds} s)`,
+      `${loadValue(saturated)}; CPU per lookup: gateway ${perLookup(gateway.cpuSeconds() - gatewayCpu)}, ` +
+        `load generator ${perLookup((generator.user + generator.system) / 1e6)}`,
+    );
 
     progress(`lookups at ${number(rate)}/s: autocannon overallRate, ${seconds} s`);
     const quota = await autocannonLoad({
@@ -371,17 +402,9 @@ async function main(): Promise<void> {
         await seed(db, statsTotal, dossiers);
       }
       try {
-        progress('fleet stats refresh (all provinces)');
-        const all = await runFleet(config, ['stats', 'refresh']);
-        if (all.stdout.trim()) progress(`fleet stats refresh printed:\n${all.stdout.trim()}`);
-        const one = await runFleet(config, ['stats', 'refresh', '--province', feedProvince]);
-        const start = await runFleet(config, ['--version']);
-        record(
-          `fleet stats refresh at ${number(statsTotal)} dossiers`,
-          `all ${currentProvinces.length} provinces ${all.seconds.toFixed(1)} s; one province (--province ${feedProvince}, ` +
-            `${number(statsTotal / currentProvinces.length)} dossiers) ${one.seconds.toFixed(1)} s; ` +
-            `each including ${start.seconds.toFixed(1)} s of process start`,
-        );
+        progress('fleet stats refresh --force -o json (all provinces, one after the other)');
+        const refresh = await runFleet(config, ['stats', 'refresh', '--force', '-o', 'json']);
+        record(`fleet stats refresh at ${number(statsTotal)} dossiers`, refreshValue(refresh));
       } catch (error) {
         const message = (error as Error).message;
         progress(message);

@@ -197,6 +197,18 @@ export class FleetProcess {
     }
   }
 
+  /** CPU time the process has used so far (user + system, from /proc/<pid>/stat), in seconds; NaN off Linux. */
+  cpuSeconds(): number {
+    try {
+      // The fields after the command name (which may hold spaces, so split after its closing parenthesis).
+      const fields = readFileSync(`/proc/${this.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      // utime and stime, fields 14 and 15 of the whole line, in clock ticks (100 per second on Linux).
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return NaN;
+    }
+  }
+
   /** SIGTERM, then SIGKILL if it has not exited after `graceMs`; resolves once it has exited. */
   async stop(graceMs = 15_000): Promise<void> {
     if (this.exited) return;
