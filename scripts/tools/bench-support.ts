@@ -356,8 +356,10 @@ export async function autocannonLoad(options: {
 
 /**
  * An open loop at a steady `rate` requests/s for `seconds`: request i is due at start + i / rate whatever the
- * answers before it, sent on an idle keep-alive connection (a new one when all are busy), and its latency counts
- * from when it was due, so a stall is measured in full (no coordinated omission).
+ * answers before it, and is sent on an idle keep-alive connection (a new one while fewer than `maxConnections` are
+ * open, else it waits for one); its latency counts from when it was due, so a stall is measured in full (no
+ * coordinated omission). Requests still waiting for a connection when the time is up are not sent (`unsent`): an
+ * overloaded server shows as a rate not held rather than as a run that never ends.
  */
 export async function steadyLoad(options: {
   port: number;
@@ -365,32 +367,39 @@ export async function steadyLoad(options: {
   nextPath: () => string;
   rate: number;
   seconds: number;
-}): Promise<LoadFigures & { sendLagP99: number }> {
+  /** Connections open at most. Default 256. */
+  maxConnections?: number;
+}): Promise<LoadFigures & { sendLagP99: number; unsent: number; connections: number }> {
   const head = Object.entries({ host: `127.0.0.1:${options.port}`, ...options.headers })
     .map(([name, value]) => `${name}: ${value}\r\n`)
     .join('');
+  const maxConnections = options.maxConnections ?? 256;
   const idle: Connection[] = [];
-  const all: Connection[] = [];
+  const all = new Set<Connection>();
+  let opened = 0;
   const latencies: number[] = [];
   const sendLags: number[] = [];
   const statuses = new Map<number, number>();
   let errors = 0;
   const total = Math.round(options.rate * options.seconds);
   const inFlight: Promise<void>[] = [];
+  // Due times of the requests waiting for a connection, oldest first (`waiting` from index `next` on).
+  const waiting: number[] = [];
+  let next = 0;
   const begin = performance.now();
   let lastAnswer = begin;
-  for (let sent = 0; sent < total;) {
-    const now = performance.now();
-    const due = Math.min(total, Math.floor(((now - begin) / 1000) * options.rate) + 1);
-    for (; sent < due; sent++) {
-      const dueAt = begin + (sent * 1000) / options.rate;
-      sendLags.push(now - dueAt);
+
+  const dispatch = () => {
+    while (next < waiting.length && (idle.length > 0 || all.size < maxConnections)) {
+      const dueAt = waiting[next++]!;
       let connection = idle.pop();
       if (!connection) {
         connection = new Connection(options.port);
-        all.push(connection);
+        all.add(connection);
+        opened++;
       }
       const used = connection;
+      sendLags.push(performance.now() - dueAt);
       inFlight.push(
         used.send(Buffer.from(`GET ${options.nextPath()} HTTP/1.1\r\n${head}\r\n`)).then(
           (status) => {
@@ -398,21 +407,34 @@ export async function steadyLoad(options: {
             statuses.set(status, (statuses.get(status) ?? 0) + 1);
             if (status >= 200 && status <= 299) latencies.push(lastAnswer - dueAt);
             idle.push(used);
+            dispatch();
           },
           () => {
             errors++;
             used.close();
+            all.delete(used);
+            dispatch();
           },
         ),
       );
     }
+  };
+
+  for (let scheduled = 0; scheduled < total;) {
+    const due = Math.min(total, Math.floor(((performance.now() - begin) / 1000) * options.rate) + 1);
+    for (; scheduled < due; scheduled++) waiting.push(begin + (scheduled * 1000) / options.rate);
+    dispatch();
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
+  const unsent = waiting.length - next;
+  next = waiting.length;
   await Promise.all(inFlight);
   for (const connection of all) connection.close();
   sendLags.sort((a, b) => a - b);
   return {
     ...figures(latencies, statuses, errors, (lastAnswer - begin) / 1000),
     sendLagP99: quantile(sendLags, 0.99),
+    unsent,
+    connections: opened,
   };
 }
