@@ -123,7 +123,7 @@ const record = (figure: string, value: string) => {
   progress(`${figure}: ${value}`);
 };
 
-/** A Vietnam calendar date, `days` days before today. */
+/** The Vietnam calendar date `daysAgo` days before today, yyyy-MM-dd. */
 function vietnamDate(daysAgo: number): string {
   return new Date(Date.now() + 7 * 3_600_000 - daysAgo * 86_400_000).toISOString().slice(0, 10);
 }
