@@ -7,23 +7,20 @@
 //      committed in Postgres, and to its 202.
 // Usage: npm run bench:webhooks -- [--seconds 20] [--concurrency 256] [--rate 1000]
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { sql, type Kysely } from 'kysely';
-import { loadConfig, type Config } from '../../config/env.js';
+import { loadConfig } from '../../config/env.js';
 import { createDatabase } from '../../db/database.js';
 import { saveConnector } from '../../db/queries/connectors.js';
 import { issueWebhookSecret } from '../../workers/control-plane/webhook-secrets.js';
 import type { Database } from '../../db/schema.js';
 import { ingestQueueName } from '../../workers/queue/queues.js';
 import { SecretBox } from '../../workers/webhooks/secret-box.js';
-import { migrateCommand } from '../cli/commands/migrate.js';
+import { Connection, FleetProcess, freePort, freshDatabase, quantile, until } from './bench-support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,50 +32,6 @@ const { values: args } = parseArgs({
 const seconds = Number(args.seconds);
 const concurrency = Number(args.concurrency);
 const rate = Number(args.rate);
-const fleetBin = fileURLToPath(new URL('../fleet.js', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** A fresh database next to the configured one, migrated. */
-async function freshDatabase(config: Config): Promise<Config> {
-  const url = new URL(config.DATABASE_URL);
-  const name = `${url.pathname.replace(/^\//, '') || 'dossier_sync'}_webhooks_bench`;
-  const admin = createDatabase(Object.assign(new URL(url), { pathname: '/postgres' }).toString(), {
-    maxConnections: 1,
-  });
-  await sql`DROP DATABASE IF EXISTS ${sql.id(name)} WITH (FORCE)`.execute(admin);
-  await admin.destroy();
-  url.pathname = `/${name}`;
-  const fresh = { ...config, DATABASE_URL: url.toString(), QUEUE_PREFIX: `bench-webhooks-${process.pid}` };
-  await migrateCommand(fresh);
-  return fresh;
-}
-
-function startRole(config: Config, role: string, port: number): ChildProcess {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
-  for (const [key, value] of Object.entries(config)) env[key] = String(value);
-  env.HTTP_PORT = String(port);
-  env.LOG_LEVEL = 'warn';
-  const child = spawn(process.execPath, [fleetBin, 'start', '--role', role], {
-    env,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  return child;
-}
-
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** One signed delivery, ready to go on the wire. */
 function signedRequest(key: Buffer, port: number, connectorId: string, code: string, version: number): Buffer {
@@ -104,52 +57,6 @@ function signedRequest(key: Buffer, port: number, connectorId: string, code: str
     `POST /v1/webhooks/${connectorId} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
       `webhook-id: ${id}\r\nwebhook-timestamp: ${timestamp}\r\nwebhook-signature: ${signature}\r\n\r\n${body}`,
   );
-}
-
-/**
- * A lean HTTP/1.1 keep-alive client for the load: each connection sends one request at a time and reads the
- * status line and Content-Length of the answer. It costs a fraction of node:http's client, so the machine's
- * cores measure the fleet rather than the load generator (a vendor's sender runs on its own machine).
- */
-class Connection {
-  private readonly socket: Socket;
-  private buffer: Buffer = Buffer.alloc(0);
-  private waiting: ((status: number) => void) | null = null;
-  private failed: ((error: Error) => void) | null = null;
-
-  constructor(port: number) {
-    this.socket = connect(port, '127.0.0.1');
-    this.socket.setNoDelay(true);
-    this.socket.on('data', (chunk: Buffer) => this.read(chunk));
-    this.socket.on('error', (error) => this.failed?.(error));
-    this.socket.on('close', () => this.failed?.(new Error('closed')));
-  }
-
-  send(request: Buffer): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.waiting = resolve;
-      this.failed = reject;
-      this.socket.write(request);
-    });
-  }
-
-  private read(chunk: Buffer): void {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
-    const headerEnd = this.buffer.indexOf('\r\n\r\n');
-    if (headerEnd < 0) return;
-    const head = this.buffer.subarray(0, headerEnd).toString('latin1');
-    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-    if (this.buffer.length < headerEnd + 4 + length) return;
-    this.buffer = this.buffer.subarray(headerEnd + 4 + length);
-    const resolve = this.waiting;
-    this.waiting = null;
-    this.failed = null;
-    resolve?.(Number(head.slice(9, 12)));
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
 }
 
 /** Sends signed single-update deliveries over a pool of keep-alive connections. */
@@ -204,8 +111,6 @@ function machineCpu(since?: { ticks: number[] }): { ticks: number[]; busy: numbe
   };
 }
 
-const quantile = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 const ms = (value: number) => `${value.toFixed(0)} ms`;
 
 async function newConnector(db: Kysely<Database>, box: SecretBox, id: string): Promise<string> {
@@ -223,15 +128,21 @@ async function newConnector(db: Kysely<Database>, box: SecretBox, id: string): P
 
 async function main(): Promise<void> {
   const base = loadConfig();
-  const config = await freshDatabase({ ...base, SECRETS_KEY: base.SECRETS_KEY ?? randomBytes(32).toString('base64') });
+  const config = await freshDatabase(
+    { ...base, SECRETS_KEY: base.SECRETS_KEY ?? randomBytes(32).toString('base64') },
+    'webhooks_bench',
+  );
   const db = createDatabase(config.DATABASE_URL, { maxConnections: 2 });
   const box = new SecretBox(config.SECRETS_KEY!);
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new Queue(ingestQueueName('79'), { connection: redis, prefix: config.QUEUE_PREFIX });
   const [gatewayPort, writerPort] = [await freePort(), await freePort()];
-  const children = [startRole(config, 'gateway', gatewayPort), startRole(config, 'writer', writerPort)];
-  const stop = () => children.forEach((child) => child.kill('SIGTERM'));
-  process.on('SIGINT', stop);
+  const children = [
+    FleetProcess.start(config, 'gateway', gatewayPort),
+    FleetProcess.start(config, 'writer', writerPort),
+  ];
+  const stop = () => Promise.all(children.map((child) => child.stop()));
+  process.on('SIGINT', () => void stop());
 
   const rowsLike = async (prefix: string) =>
     Number(
@@ -243,16 +154,7 @@ async function main(): Promise<void> {
     return Object.values(counts).reduce((a, b) => a + b, 0);
   };
   try {
-    await until(async () => {
-      try {
-        return (
-          (await fetch(`http://127.0.0.1:${gatewayPort}/readyz`)).ok &&
-          (await fetch(`http://127.0.0.1:${writerPort}/readyz`)).ok
-        );
-      } catch {
-        return false;
-      }
-    }, 'the gateway and the writer answer');
+    await Promise.all(children.map((child) => child.ready()));
     console.log(
       `webhook benchmark: gateway and writer as separate processes, ${seconds} s per phase, on ${(await import('node:os')).cpus().length} cores with Redis and Postgres`,
     );
@@ -377,12 +279,7 @@ async function main(): Promise<void> {
         `${share('0.25').toFixed(2)}% ≤ 250 ms, ${share('1').toFixed(2)}% ≤ 1 s; ${figuresAfter.writes - figuresBefore.writes} batches, mean commit ${meanCommitMs.toFixed(1)} ms`,
     );
   } finally {
-    stop();
-    await Promise.all(
-      children.map(
-        (child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.on('exit', resolve))),
-      ),
-    );
+    await stop();
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
     redis.disconnect();

@@ -6,22 +6,7 @@ import { createDatabase } from '../../../db/database.js';
 import { writeBatch } from '../../../workers/writer/write-batch.js';
 import { createLogger } from '../../../workers/logger.js';
 import { demoCommand } from './demo.js';
-import { migrateCommand } from '../../cli/commands/migrate.js';
-
-/** A fresh database next to the configured one, so a measurement starts from empty tables. */
-async function freshDatabase(config: Config, suffix: string): Promise<Config> {
-  const url = new URL(config.DATABASE_URL);
-  const name = `${url.pathname.replace(/^\//, '') || 'dossier_sync'}_${suffix}`;
-  const admin = createDatabase(Object.assign(new URL(url), { pathname: '/postgres' }).toString(), {
-    maxConnections: 1,
-  });
-  await sql`DROP DATABASE IF EXISTS ${sql.id(name)} WITH (FORCE)`.execute(admin);
-  await admin.destroy();
-  url.pathname = `/${name}`;
-  const fresh = { ...config, DATABASE_URL: url.toString(), QUEUE_PREFIX: `bench-${process.pid}`, HTTP_PORT: 0 };
-  await migrateCommand(fresh);
-  return fresh;
-}
+import { freshDatabase } from '../bench-support.js';
 
 function syntheticRecords(count: number, version: number): DossierRecord[] {
   const now = new Date().toISOString();
@@ -98,7 +83,7 @@ export async function benchCommand(config: Config, options: { dossiers: number }
   console.log(
     `1. Demo sync: simulator (1 province, ${options.dossiers} dossiers, statuses moving) → poller → BullMQ → writer → Postgres`,
   );
-  const demoConfig = await freshDatabase(config, 'bench');
+  const demoConfig = { ...(await freshDatabase(config, 'bench')), HTTP_PORT: 0 };
   const { summary } = await demoCommand(
     demoConfig,
     { provinces: ['01'], dossiers: options.dossiers, seed: 7, exit: true, malformedRate: 0, progress: false },
@@ -114,7 +99,7 @@ export async function benchCommand(config: Config, options: { dossiers: number }
   console.log(
     `2. Writer alone: ${options.dossiers} records, batches of 1,000, 2 connections (upsert + history + guard in one transaction)`,
   );
-  const writerConfig = await freshDatabase(config, 'bench_writer');
+  const writerConfig = { ...(await freshDatabase(config, 'bench_writer')), HTTP_PORT: 0 };
   const inserts = await writerPhase(writerConfig, syntheticRecords(options.dossiers, 1));
   const updates = await writerPhase(writerConfig, syntheticRecords(options.dossiers, 2));
   const stale = await writerPhase(writerConfig, syntheticRecords(options.dossiers, 1));

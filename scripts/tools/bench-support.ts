@@ -1,0 +1,440 @@
+// What the benchmarks in scripts/tools share: a fresh database next to the configured one, `fleet` processes on
+// free ports (started, awaited, measured and stopped), and HTTP load: autocannon's closed loop, and an open loop at a
+// steady rate over a lean keep-alive client.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import { sql } from 'kysely';
+import type { Config } from '../../config/env.js';
+import { createDatabase } from '../../db/database.js';
+import { migrateCommand } from '../cli/commands/migrate.js';
+
+/** The `fleet` executable of this checkout. */
+export const fleetBin = fileURLToPath(new URL('../fleet.js', import.meta.url));
+
+/** A TCP port nobody listens on right now, on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function maintenanceUrl(url: string): string {
+  return Object.assign(new URL(url), { pathname: '/postgres' }).toString();
+}
+
+/** Drops the database a URL names, whoever is connected to it. */
+export async function dropDatabase(url: string): Promise<void> {
+  const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
+  const admin = createDatabase(maintenanceUrl(url), { maxConnections: 1 });
+  try {
+    await sql`DROP DATABASE IF EXISTS ${sql.id(name)} WITH (FORCE)`.execute(admin);
+  } finally {
+    await admin.destroy();
+  }
+}
+
+/**
+ * A fresh, migrated database next to the configured one (`<configured name>_<suffix>`, dropped first if a previous
+ * run left it), and a queue prefix of the run's own, so a measurement starts from empty tables and queues.
+ */
+export async function freshDatabase(config: Config, suffix: string): Promise<Config> {
+  const url = new URL(config.DATABASE_URL);
+  url.pathname = `/${url.pathname.replace(/^\//, '') || 'dossier_sync'}_${suffix}`;
+  await dropDatabase(url.toString());
+  const fresh = { ...config, DATABASE_URL: url.toString(), QUEUE_PREFIX: `bench-${suffix}-${process.pid}` };
+  await migrateCommand(fresh);
+  return fresh;
+}
+
+/** Removes every Redis key under `<prefix>:`. */
+export async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Every child process started here and still running, so that an interrupted benchmark leaves none behind. */
+const running = new Set<ChildProcess>();
+
+function track(child: ChildProcess): ChildProcess {
+  running.add(child);
+  child.on('exit', () => running.delete(child));
+  return child;
+}
+
+/** SIGKILLs every `fleet` child process started here that is still running; synchronous, for an exit handler. */
+export function killChildren(): void {
+  for (const child of running) child.kill('SIGKILL');
+}
+
+/** The environment of a `fleet` child: the configuration as variables, plus `extra` (which wins). */
+function childEnvironment(config: Config, extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
+  for (const [key, value] of Object.entries(config)) env[key] = String(value);
+  return { ...env, ...extra };
+}
+
+/** What a `fleet` command printed and how it ended. */
+export interface FleetRun {
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+/** Runs a `fleet` command to its end; rejects with its stderr when it exits non-zero. */
+export function runFleet(config: Config, args: string[], extraEnv: Record<string, string> = {}): Promise<FleetRun> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [fleetBin, ...args], {
+    env: childEnvironment(config, { LOG_LEVEL: 'warn', ...extraEnv }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  track(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      const seconds = (performance.now() - started) / 1000;
+      if (code === 0) resolve({ stdout, stderr, seconds });
+      else
+        reject(
+          new Error(
+            `fleet ${args.join(' ')} exited with ${code ?? signal}: ${(stderr.trim() || stdout.trim()).slice(0, 2000)}`,
+          ),
+        );
+    });
+  });
+}
+
+/**
+ * A `fleet start --role ROLE` child process on a port of its own. Its output goes to this process's stderr (so a
+ * benchmark's stdout holds only its figures) and the last 64 KiB of it are kept for the error when it fails.
+ */
+export class FleetProcess {
+  private output = '';
+  private readonly exit: Promise<void>;
+
+  private constructor(
+    readonly role: string,
+    readonly port: number,
+    private readonly child: ChildProcess,
+  ) {
+    const keep = (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      this.output = (this.output + chunk.toString()).slice(-65_536);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    this.exit = new Promise((resolve) => child.on('exit', () => resolve()));
+  }
+
+  /** Starts the role with the configuration as its environment, plus `extraEnv`; LOG_LEVEL warn unless given. */
+  static start(config: Config, role: string, port: number, extraEnv: Record<string, string> = {}): FleetProcess {
+    const env = childEnvironment(config, { LOG_LEVEL: 'warn', ...extraEnv, HTTP_PORT: String(port) });
+    const child = spawn(process.execPath, [fleetBin, 'start', '--role', role], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new FleetProcess(role, port, track(child));
+  }
+
+  /** The process id (that of the Node process serving the role: `fleet.js` runs it in-process). */
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  get exited(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
+  /** Waits until GET /readyz answers 200; fails with the process's output if it exits or times out first. */
+  async ready(timeoutMs = 120_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.exited) {
+        throw new Error(
+          `the ${this.role} exited (${this.child.exitCode ?? this.child.signalCode}) before it was ready; its output:\n${this.output.trim() || '(none)'}`,
+        );
+      }
+      try {
+        if ((await fetch(`http://127.0.0.1:${this.port}/readyz`)).ok) return;
+      } catch {
+        // Not listening yet.
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `the ${this.role} did not answer /readyz on port ${this.port} within ${timeoutMs} ms; its output:\n${this.output.trim() || '(none)'}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** The most memory the process has held so far (VmHWM, peak resident set), in bytes; NaN off Linux. */
+  peakRssBytes(): number {
+    try {
+      const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+      return Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1] ?? NaN) * 1024;
+    } catch {
+      return NaN;
+    }
+  }
+
+  /** CPU time the process has used so far (user + system, from /proc/<pid>/stat), in seconds; NaN off Linux. */
+  cpuSeconds(): number {
+    try {
+      // The fields after the command name (which may hold spaces, so split after its closing parenthesis).
+      const fields = readFileSync(`/proc/${this.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      // utime and stime, fields 14 and 15 of the whole line, in clock ticks (100 per second on Linux).
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return NaN;
+    }
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`; resolves once it has exited. */
+  async stop(graceMs = 15_000): Promise<void> {
+    if (this.exited) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    await this.exit;
+    clearTimeout(timer);
+  }
+
+  /** SIGKILL at once, synchronously: for a process that is itself exiting. */
+  kill(): void {
+    if (!this.exited) this.child.kill('SIGKILL');
+  }
+}
+
+/** Waits until `condition` holds, checking every 50 ms; fails naming `what` after `timeoutMs`. */
+export async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The value at quantile `q` (0–1) of ascending `sorted` values; NaN when there are none. */
+export const quantile = (sorted: ArrayLike<number>, q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+
+/**
+ * A lean HTTP/1.1 keep-alive client connection: sends one request at a time and reads the status line and
+ * Content-Length of the answer (no chunked bodies). It costs a fraction of node:http's client, so the machine's
+ * cores measure the fleet rather than the load generator.
+ */
+export class Connection {
+  private readonly socket: Socket;
+  private buffer: Buffer = Buffer.alloc(0);
+  private waiting: ((status: number) => void) | null = null;
+  private failed: ((error: Error) => void) | null = null;
+
+  constructor(port: number) {
+    this.socket = connect(port, '127.0.0.1');
+    this.socket.setNoDelay(true);
+    this.socket.on('data', (chunk: Buffer) => this.read(chunk));
+    this.socket.on('error', (error) => this.failed?.(error));
+    this.socket.on('close', () => this.failed?.(new Error('closed')));
+  }
+
+  /** Sends a whole request; resolves with the status of its answer once the answer's body is read. */
+  send(request: Buffer): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.waiting = resolve;
+      this.failed = reject;
+      this.socket.write(request);
+    });
+  }
+
+  private read(chunk: Buffer): void {
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    const headerEnd = this.buffer.indexOf('\r\n\r\n');
+    if (headerEnd < 0) return;
+    const head = this.buffer.subarray(0, headerEnd).toString('latin1');
+    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+    if (this.buffer.length < headerEnd + 4 + length) return;
+    this.buffer = this.buffer.subarray(headerEnd + 4 + length);
+    const resolve = this.waiting;
+    this.waiting = null;
+    this.failed = null;
+    resolve?.(Number(head.slice(9, 12)));
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** What one load run measured. Latencies are of the 2xx answers, in milliseconds. */
+export interface LoadFigures {
+  /** Answers received. */
+  answers: number;
+  seconds: number;
+  perSecond: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  /** Answers other than 2xx, and requests that got none (connection errors, timeouts). */
+  non2xx: number;
+  errors: number;
+  /** Answers by status code. */
+  statuses: Record<string, number>;
+}
+
+function figures(latencies: number[], statuses: Map<number, number>, errors: number, seconds: number): LoadFigures {
+  const sorted = Float64Array.from(latencies).sort();
+  const answers = [...statuses.values()].reduce((a, b) => a + b, 0);
+  const non2xx = [...statuses].filter(([status]) => status < 200 || status > 299).reduce((a, [, n]) => a + n, 0);
+  return {
+    answers,
+    seconds,
+    perSecond: answers / seconds,
+    p50: quantile(sorted, 0.5),
+    p90: quantile(sorted, 0.9),
+    p99: quantile(sorted, 0.99),
+    max: sorted.at(-1) ?? NaN,
+    non2xx,
+    errors,
+    statuses: Object.fromEntries([...statuses].sort(([a], [b]) => a - b).map(([status, n]) => [String(status), n])),
+  };
+}
+
+/**
+ * An autocannon run (closed loop: each connection sends its next request when the last is answered; with
+ * `overallRate`, autocannon's per-second quota per connection). `nextPath` gives each request its path. Latencies
+ * are read from autocannon's response events (exact, sub-millisecond) rather than its integer histogram.
+ */
+export async function autocannonLoad(options: {
+  port: number;
+  headers: Record<string, string>;
+  nextPath: () => string;
+  connections: number;
+  seconds: number;
+  overallRate?: number;
+}): Promise<LoadFigures> {
+  const latencies: number[] = [];
+  const statuses = new Map<number, number>();
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: `http://127.0.0.1:${options.port}`,
+        connections: options.connections,
+        duration: options.seconds,
+        headers: options.headers,
+        requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: options.nextPath() }) }],
+        ...(options.overallRate ? { overallRate: options.overallRate } : {}),
+      },
+      (error: unknown, done: autocannon.Result) => (error ? reject(error) : resolve(done)),
+    );
+    instance.on('response', (_client, status, _bytes, milliseconds) => {
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      if (status >= 200 && status <= 299) latencies.push(milliseconds);
+    });
+  });
+  return figures(latencies, statuses, result.errors, result.duration);
+}
+
+/**
+ * An open loop at a steady `rate` requests/s for `seconds`: request i is due at start + i / rate whatever the
+ * answers before it, and is sent on an idle keep-alive connection (a new one while fewer than `maxConnections` are
+ * open, else it waits for one); its latency counts from when it was due, so a stall is measured in full (no
+ * coordinated omission). Requests still waiting for a connection when the time is up are not sent (`unsent`): an
+ * overloaded server shows as a rate not held rather than as a run that never ends.
+ */
+export async function steadyLoad(options: {
+  port: number;
+  headers: Record<string, string>;
+  nextPath: () => string;
+  rate: number;
+  seconds: number;
+  /** Connections open at most. Default 256. */
+  maxConnections?: number;
+}): Promise<LoadFigures & { sendLagP99: number; unsent: number; connections: number }> {
+  const head = Object.entries({ host: `127.0.0.1:${options.port}`, ...options.headers })
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  const maxConnections = options.maxConnections ?? 256;
+  const idle: Connection[] = [];
+  const all = new Set<Connection>();
+  let opened = 0;
+  const latencies: number[] = [];
+  const sendLags: number[] = [];
+  const statuses = new Map<number, number>();
+  let errors = 0;
+  const total = Math.round(options.rate * options.seconds);
+  const inFlight: Promise<void>[] = [];
+  // Due times of the requests waiting for a connection, oldest first (`waiting` from index `next` on).
+  const waiting: number[] = [];
+  let next = 0;
+  const begin = performance.now();
+  let lastAnswer = begin;
+
+  const dispatch = () => {
+    while (next < waiting.length && (idle.length > 0 || all.size < maxConnections)) {
+      const dueAt = waiting[next++]!;
+      let connection = idle.pop();
+      if (!connection) {
+        connection = new Connection(options.port);
+        all.add(connection);
+        opened++;
+      }
+      const used = connection;
+      sendLags.push(performance.now() - dueAt);
+      inFlight.push(
+        used.send(Buffer.from(`GET ${options.nextPath()} HTTP/1.1\r\n${head}\r\n`)).then(
+          (status) => {
+            lastAnswer = performance.now();
+            statuses.set(status, (statuses.get(status) ?? 0) + 1);
+            if (status >= 200 && status <= 299) latencies.push(lastAnswer - dueAt);
+            idle.push(used);
+            dispatch();
+          },
+          () => {
+            errors++;
+            used.close();
+            all.delete(used);
+            dispatch();
+          },
+        ),
+      );
+    }
+  };
+
+  for (let scheduled = 0; scheduled < total;) {
+    const due = Math.min(total, Math.floor(((performance.now() - begin) / 1000) * options.rate) + 1);
+    for (; scheduled < due; scheduled++) waiting.push(begin + (scheduled * 1000) / options.rate);
+    dispatch();
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  const unsent = waiting.length - next;
+  next = waiting.length;
+  await Promise.all(inFlight);
+  for (const connection of all) connection.close();
+  sendLags.sort((a, b) => a - b);
+  return {
+    ...figures(latencies, statuses, errors, (lastAnswer - begin) / 1000),
+    sendLagP99: quantile(sendLags, 0.99),
+    unsent,
+    connections: opened,
+  };
+}
