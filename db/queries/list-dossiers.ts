@@ -131,7 +131,8 @@ export async function listDossiers(db: Kysely<Database>, request: DossierFeedReq
       rejected_at, source_updated_at, source_version, ${syncedAtText} AS synced_at
     FROM dossiers
     WHERE ${sql.join(conditions, sql` AND `)}
-    ORDER BY synced_at, province_code, dossier_code
+    -- Qualified: a bare synced_at here would be the output column (the text), and the index would not serve the order.
+    ORDER BY dossiers.synced_at, province_code, dossier_code
     LIMIT ${limit + 1}
   `.execute(db);
 
