@@ -105,6 +105,11 @@ const schema = z.object({
   WEBHOOK_IDEMPOTENCY_TTL_SECONDS: integer(60, 2_592_000).default(86_400),
   /** How long a delivery waits for Redis to acknowledge its batch before it is answered 503. Default 10000 ms. */
   WEBHOOK_ACK_TIMEOUT_MS: integer(100, 120_000).default(10_000),
+  /**
+   * Requests per second one API key may make to the admin and read APIs, counted in Redis across every gateway
+   * process (in each process alone while Redis is down); more are answered 429 with Retry-After. Default 100.
+   */
+  API_RATE_LIMIT_PER_SECOND: integer(1, 1_000_000).default(100),
 });
 
 /** Settings whose value is a secret: never echoed in an error message. */

@@ -48,6 +48,8 @@ export const requestErrors = {
   bad_request: { status: 400, title: 'Bad Request' },
   unauthorized: { status: 401, title: 'Unauthorized' },
   forbidden: { status: 403, title: 'Forbidden' },
+  // The admin and read APIs: a key over its rate limit (API_RATE_LIMIT_PER_SECOND), answered with Retry-After.
+  rate_limited: { status: 429, title: 'Too Many Requests' },
   invalid_definition: { status: 422, title: 'Unprocessable Entity' },
 
   // The control plane (registry and check), answered over the admin API; `not_found` above is the registry's too.

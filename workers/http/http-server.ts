@@ -9,6 +9,7 @@ import { adminApi, type AdminApiOptions } from './admin/admin-api.js';
 import { decorateApiKey } from './api-key-auth.js';
 import { registerOpenApi } from './openapi.js';
 import { notFoundProblem, problemErrorHandler } from './problem-handlers.js';
+import { registerApiRateLimit, type ApiRateLimitOptions } from './rate-limit/api-rate-limit.js';
 import { readApi, type ReadApiOptions } from './read/read-api.js';
 import { webhookRoutes, type WebhookRoutesOptions } from './webhooks/webhook-routes.js';
 
@@ -61,14 +62,19 @@ export interface HttpServerOptions {
   readiness: ReadinessCheck[];
   /** How long /readyz waits for each check before it counts as failed. Default 5000 ms. */
   readinessTimeoutMs?: number;
-  /** Where a failed check's raw error is told (logged, rate-limited, and counted). */
+  /** Where a failed check's raw error is told (logged, rate-limited, and counted); a rate limit's Redis failure too. */
   errors: BackgroundErrors;
   /** Where a fault of ours in a request (a 500) is logged. Default: nowhere. */
   logger?: Logger;
   /** The admin API (`/v1/admin`, API keys with scope admin): served by the gateway role only. */
-  admin?: AdminApiOptions;
+  admin?: Omit<AdminApiOptions, 'rateLimit'>;
   /** The read API of the national portal (`/v1/dossiers`, `/v1/stats`, scope portal:read): gateway role only. */
-  read?: ReadApiOptions;
+  read?: Omit<ReadApiOptions, 'rateLimit'>;
+  /**
+   * The per-key rate limit of the admin and read APIs, held in Redis: the gateway role always has it. Default: none,
+   * not limited (a test's server).
+   */
+  rateLimit?: ApiRateLimitOptions;
   /** Webhooks (`POST /v1/webhooks/{connectorId}`, Standard Webhooks signatures): served by the gateway role only. */
   webhooks?: WebhookRoutesOptions;
 }
@@ -84,6 +90,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
   decorateApiKey(server);
   server.setNotFoundHandler(notFoundProblem('; the routes are in the OpenAPI document, GET /v1/openapi.json'));
   server.setErrorHandler(problemErrorHandler({ api: 'HTTP', logger: options.logger }));
+  const rateLimit = options.rateLimit
+    ? await registerApiRateLimit(server, options.rateLimit, options.errors)
+    : undefined;
   const routes = server.withTypeProvider<ZodTypeProvider>();
 
   server.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
@@ -143,8 +152,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
     },
   );
 
-  if (options.admin) await server.register(adminApi, { ...options.admin, prefix: '/v1/admin' });
-  if (options.read) await server.register(readApi, { ...options.read, prefix: '/v1' });
+  if (options.admin) await server.register(adminApi, { ...options.admin, rateLimit, prefix: '/v1/admin' });
+  if (options.read) await server.register(readApi, { ...options.read, rateLimit, prefix: '/v1' });
   if (options.webhooks) await server.register(webhookRoutes, { ...options.webhooks, prefix: '/v1/webhooks' });
 
   const url = await server.listen({ host: options.host, port: options.port });

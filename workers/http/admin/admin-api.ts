@@ -3,8 +3,9 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/schema.js';
 import type { Logger } from '../../logger.js';
-import { decorateApiKey, requireApiKey } from '../api-key-auth.js';
+import { guardApi } from '../api-guard.js';
 import { notFoundProblem, problemErrorHandler } from '../problem-handlers.js';
+import type { ApiRateLimitHook } from '../rate-limit/api-rate-limit.js';
 import { registerConnectorRoutes, yamlTypes } from './connector-routes.js';
 import { registerConnectorStatusRoute } from './connector-status-route.js';
 
@@ -12,6 +13,8 @@ import { registerConnectorStatusRoute } from './connector-status-route.js';
 export interface AdminApiOptions {
   db: Kysely<Database>;
   logger?: Logger;
+  /** The per-key rate limit; none: not limited. */
+  rateLimit?: ApiRateLimitHook;
 }
 
 /** Largest body of an admin request: a connector definition is a few kilobytes. */
@@ -23,8 +26,7 @@ export const adminBodyLimitBytes = 256 * 1024;
  */
 export async function adminApi(api: FastifyInstance, options: AdminApiOptions): Promise<void> {
   api.addContentTypeParser(yamlTypes, { parseAs: 'string' }, (_request, body, done) => done(null, body));
-  decorateApiKey(api);
-  api.addHook('onRequest', requireApiKey(options.db, 'admin'));
+  guardApi(api, { db: options.db, scope: 'admin', rateLimit: options.rateLimit });
   api.addHook('onRoute', (route) => {
     route.bodyLimit ??= adminBodyLimitBytes;
   });
