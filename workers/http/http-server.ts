@@ -8,7 +8,7 @@ import type { FleetMetrics } from '../metrics.js';
 import { adminApi, type AdminApiOptions } from './admin/admin-api.js';
 import { decorateApiKey } from './api-key-auth.js';
 import { registerOpenApi } from './openapi.js';
-import { notFoundProblem, problemErrorHandler } from './problem-handlers.js';
+import { frameworkErrorProblem, notFoundProblem, problemErrorHandler } from './problem-handlers.js';
 import { registerApiRateLimit, type ApiRateLimitOptions } from './rate-limit/api-rate-limit.js';
 import { readApi, type ReadApiOptions } from './read/read-api.js';
 import { webhookRoutes, type WebhookRoutesOptions } from './webhooks/webhook-routes.js';
@@ -85,7 +85,7 @@ export interface HttpServerOptions {
  * under `/v1/webhooks`; the read API under `/v1`, and the OpenAPI document of them all at `/v1/openapi.json`.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<{ server: FastifyInstance; url: string }> {
-  const server = Fastify({ logger: false });
+  const server = Fastify({ logger: false, frameworkErrors: frameworkErrorProblem });
   await registerOpenApi(server);
   decorateApiKey(server);
   server.setNotFoundHandler(notFoundProblem('; the routes are in the OpenAPI document, GET /v1/openapi.json'));

@@ -74,3 +74,17 @@ export function notFoundProblem(where: string) {
   return (request: FastifyRequest, reply: FastifyReply): FastifyReply =>
     sendProblem(reply, problem('not_found', `there is no ${request.method} ${request.url.split('?')[0]}${where}`));
 }
+
+/**
+ * Fastify's `frameworkErrors`: what it refuses before any route is found — a path that is not a valid URL (400), a
+ * parameter over its length (414) — as a `bad_request` problem with that status, like every other refusal.
+ */
+export function frameworkErrorProblem(
+  error: FastifyError,
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) return sendProblem(reply, problem('bad_request', error.message, { status }));
+  return sendProblem(reply, problem('internal', 'the request failed on the server; the error is in the gateway log'));
+}

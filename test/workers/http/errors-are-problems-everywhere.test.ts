@@ -48,6 +48,13 @@ it('answers a route that does not exist with 404 not_found, under /v1 and outsid
   expect(await call('GET', '/v1/webhooks/some-connector')).toMatchObject({ status: 404, body: { code: 'not_found' } });
 });
 
+it('answers a path that is not a valid URL with 400 bad_request', async () => {
+  expect(await call('GET', '/v1/admin/connectors/%zz')).toMatchObject({
+    status: 400,
+    body: { code: 'bad_request', detail: "'/v1/admin/connectors/%zz' is not a valid url component" },
+  });
+});
+
 it('names the parameter that does not match and what is expected (400 invalid_request)', async () => {
   expect(await call('GET', '/v1/admin/connectors?all=maybe', { key: admin })).toMatchObject({
     status: 400,
