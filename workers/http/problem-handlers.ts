@@ -7,7 +7,7 @@ import { problem, sendProblem } from './problem.js';
 export interface ProblemErrorHandlerOptions {
   /** Where a fault of ours (a 5xx) is logged. Default: nowhere. */
   logger?: Logger;
-  /** The API in the log line and in a 404's detail, e.g. `admin API`. */
+  /** The API named in the log line of a fault, e.g. `admin API`. */
   api: string;
   /** The media types a body may have, for a 415's detail. Default `application/json`. */
   mediaTypes?: string;
@@ -42,7 +42,7 @@ export function problemErrorHandler(options: ProblemErrorHandlerOptions) {
         reply,
         problem(
           'payload_too_large',
-          `the body is larger than ${request.routeOptions.bodyLimit ?? 'the limit of'} bytes, the limit of ${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}${options.bodyLimitHint ?? ''}`,
+          `the body is larger than ${request.routeOptions.bodyLimit} bytes, the limit of ${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}${options.bodyLimitHint ?? ''}`,
         ),
       );
     }
