@@ -85,7 +85,8 @@ describe('every operation', () => {
   it('has a summary, tags and a success response', () => {
     for (const { route, operation } of operations()) {
       expect(operation.summary, route).toEqual(expect.stringMatching(/\S/));
-      expect(operation.tags, route).toEqual([expect.stringMatching(/\S/)]);
+      expect(operation.tags?.length, route).toBeGreaterThan(0);
+      for (const tag of operation.tags ?? []) expect(tag, route).toMatch(/\S/);
       expect(
         Object.keys(operation.responses ?? {}).some((status) => /^2\d\d$/.test(status)),
         route,
