@@ -110,6 +110,11 @@ const schema = z.object({
    * portal starts again from `updatedSince`. Default 30.
    */
   FEED_CURSOR_MAX_AGE_DAYS: integer(1, 3650).default(30),
+  /**
+   * Requests per second one API key may make to the admin and read APIs, counted in Redis across every gateway
+   * process (in each process alone while Redis is down); more are answered 429 with Retry-After. Default 100.
+   */
+  API_RATE_LIMIT_PER_SECOND: integer(1, 1_000_000).default(100),
 });
 
 /** Settings whose value is a secret: never echoed in an error message. */

@@ -48,6 +48,8 @@ export const requestErrors = {
   bad_request: { status: 400, title: 'Bad Request' },
   unauthorized: { status: 401, title: 'Unauthorized' },
   forbidden: { status: 403, title: 'Forbidden' },
+  // The admin and read APIs: a key over its rate limit (API_RATE_LIMIT_PER_SECOND), answered with Retry-After.
+  rate_limited: { status: 429, title: 'Too Many Requests' },
   invalid_definition: { status: 422, title: 'Unprocessable Entity' },
 
   // The read API of the national portal (/v1/dossiers).

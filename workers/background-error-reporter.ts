@@ -12,7 +12,8 @@ export type ErrorComponent =
   | 'writer'
   | 'scheduler'
   | 'webhooks'
-  | 'readiness';
+  | 'readiness'
+  | 'api_rate_limit';
 
 /** What failed: the `kind` label. */
 export type ErrorKind =

@@ -14,7 +14,7 @@ import { IngestQueue } from './queue/ingest-queue.js';
 import type { Logger } from './logger.js';
 import { FleetMetrics } from './metrics.js';
 import { Poller } from './poller/poller.js';
-import { assertRedisReachable, createRedis, warnIfEvicting } from './redis.js';
+import { assertRedisReachable, createFailFastRedis, createRedis, warnIfEvicting } from './redis.js';
 import { ConnectorScheduler } from './scheduler/connector-scheduler.js';
 import { createWebhooks } from './webhooks/webhooks.js';
 import { FailedBatchSweep } from './writer/failed-batch-sweep.js';
@@ -87,8 +87,8 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
 
   const connections: Redis[] = [];
   /** A Redis connection of this process; `name` says what it is for in the log. */
-  const openConnection = (name: string) => {
-    const connection = createRedis(config.REDIS_URL);
+  const openConnection = (name: string, create = createRedis) => {
+    const connection = create(config.REDIS_URL);
     // Registered before any BullMQ queue shares the connection, so its failures count here, once.
     connection.on('error', (error) => errors.report(redisConnectionError, error, { connection: name }));
     connections.push(connection);
@@ -153,8 +153,19 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
     metrics,
     readiness: dependencyChecks(db, control),
     errors,
+    logger,
     ...(has('gateway')
-      ? { admin: { db, logger }, read: { db, logger, feedCursorMaxAgeDays: config.FEED_CURSOR_MAX_AGE_DAYS } }
+      ? {
+          admin: { db, logger },
+          read: { db, logger, feedCursorMaxAgeDays: config.FEED_CURSOR_MAX_AGE_DAYS },
+          // Counts shared by every gateway process; a connection of its own that fails fast, so a Redis outage falls
+          // back to counting in this process instead of holding the requests.
+          rateLimit: {
+            redis: openConnection('api-rate-limit', createFailFastRedis),
+            prefix: config.QUEUE_PREFIX,
+            max: config.API_RATE_LIMIT_PER_SECOND,
+          },
+        }
       : {}),
     ...(webhooks ? { webhooks: { intake: webhooks.intake, bodyLimit: webhooks.bodyLimit } } : {}),
   });

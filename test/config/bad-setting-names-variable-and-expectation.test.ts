@@ -29,6 +29,7 @@ const defaults = {
   WEBHOOK_IDEMPOTENCY_TTL_SECONDS: 86_400,
   WEBHOOK_ACK_TIMEOUT_MS: 10_000,
   FEED_CURSOR_MAX_AGE_DAYS: 30,
+  API_RATE_LIMIT_PER_SECOND: 100,
 };
 
 describe('loadConfig defaults', () => {
@@ -78,6 +79,7 @@ describe('a bad setting throws one line naming the variable, the bad value and w
     ['QUEUE_PREFIX', 'has space', /expected 1 to 64 letters/],
     ['WRITER_CONCURRENCY', '0', /expected a whole number from 1 to 64/],
     ['SHUTDOWN_TIMEOUT_MS', '10', /expected a whole number from 100 to 600000/],
+    ['API_RATE_LIMIT_PER_SECOND', '0', /expected a whole number from 1 to 1000000/],
   ])('%s=%s', (variable, value, expectation) => {
     const error = configError({ [variable]: value });
     expect(error.name).toBe('ConfigError');

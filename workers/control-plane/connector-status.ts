@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { CodeSet } from '../../config/provinces.js';
 import type { Cursor, Json } from '../../connectors/sdk/connector.js';
 import { isPolled } from '../../connectors/plugins.js';
 import { fromStorableJsonb } from '../../connectors/sdk/storable-text.js';
@@ -51,7 +52,7 @@ export interface PositionView {
 export interface ConnectorStatusView {
   id: string;
   provinceCode: string;
-  codeSet: string;
+  codeSet: CodeSet;
   kind: string;
   state: ConnectorStatusRow['state'];
   /** False for a connector whose system only pushes: no runs, no cursor. */
@@ -126,7 +127,7 @@ export async function connectorStatus(db: Kysely<Database>, id: string): Promise
   return {
     id: row.id,
     provinceCode: row.province_code,
-    codeSet: row.code_set,
+    codeSet: row.code_set as CodeSet,
     kind: row.kind,
     state: row.state,
     polled,

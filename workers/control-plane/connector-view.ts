@@ -1,3 +1,4 @@
+import type { CodeSet } from '../../config/provinces.js';
 import { isPolled } from '../../connectors/plugins.js';
 import type { ConnectorStatusRow } from '../../db/queries/connectors.js';
 import { connectorSettings, definitionOf } from './connector-registry.js';
@@ -10,9 +11,9 @@ export interface ConnectorSummaryView {
   id: string;
   description: string | null;
   provinceCode: string;
-  codeSet: string;
+  codeSet: CodeSet;
   kind: string;
-  state: string;
+  state: ConnectorStatusRow['state'];
   /** False for a connector whose system only pushes: never polled, no cursor. */
   polled: boolean;
   pollIntervalMs: number;
@@ -39,7 +40,7 @@ export function connectorView(row: ConnectorStatusRow, detail: boolean): Connect
     id: row.id,
     description: row.description,
     provinceCode: row.province_code,
-    codeSet: row.code_set,
+    codeSet: row.code_set as CodeSet,
     kind: row.kind,
     state: row.state,
     polled: isPolled(connectorSettings(row)),

@@ -1,9 +1,15 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { requestErrors, type RequestErrorCode } from '../../config/error-catalogue.js';
 import type { BackgroundErrors } from '../background-error-reporter.js';
+import type { Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
 import { adminApi, type AdminApiOptions } from './admin/admin-api.js';
+import { decorateApiKey } from './api-key-auth.js';
 import { registerOpenApi } from './openapi.js';
+import { frameworkErrorProblem, notFoundProblem, problemErrorHandler } from './problem-handlers.js';
+import { registerApiRateLimit, type ApiRateLimitOptions } from './rate-limit/api-rate-limit.js';
 import { readApi, type ReadApiOptions } from './read/read-api.js';
 import { webhookRoutes, type WebhookRoutesOptions } from './webhooks/webhook-routes.js';
 
@@ -31,6 +37,21 @@ export interface ReadinessResult {
   reason: string;
 }
 
+/** The `/readyz` answer: ready or not, and each dependency's line. */
+const readiness = z
+  .object({
+    status: z.enum(['ready', 'not_ready']),
+    checks: z.array(
+      z.object({
+        name: z.string().describe('the dependency, e.g. postgres'),
+        ok: z.boolean(),
+        code: z.string().describe('ok, or the failure code: postgres_unreachable, redis_unreachable'),
+        reason: z.string().describe('short fixed words; what the dependency said goes to the log only'),
+      }),
+    ),
+  })
+  .meta({ id: 'Readiness', description: 'whether the process can serve: each dependency it needs, answered or not' });
+
 /** Options of the HTTP server. */
 export interface HttpServerOptions {
   host: string;
@@ -41,12 +62,19 @@ export interface HttpServerOptions {
   readiness: ReadinessCheck[];
   /** How long /readyz waits for each check before it counts as failed. Default 5000 ms. */
   readinessTimeoutMs?: number;
-  /** Where a failed check's raw error is told (logged, rate-limited, and counted). */
+  /** Where a failed check's raw error is told (logged, rate-limited, and counted); a rate limit's Redis failure too. */
   errors: BackgroundErrors;
+  /** Where a fault of ours in a request (a 500) is logged. Default: nowhere. */
+  logger?: Logger;
   /** The admin API (`/v1/admin`, API keys with scope admin): served by the gateway role only. */
-  admin?: AdminApiOptions;
+  admin?: Omit<AdminApiOptions, 'rateLimit'>;
   /** The read API of the national portal (`/v1/dossiers`, `/v1/stats`, scope portal:read): gateway role only. */
-  read?: ReadApiOptions;
+  read?: Omit<ReadApiOptions, 'rateLimit'>;
+  /**
+   * The per-key rate limit of the admin and read APIs, held in Redis: the gateway role always has it. Default: none,
+   * not limited (a test's server).
+   */
+  rateLimit?: ApiRateLimitOptions;
   /** Webhooks (`POST /v1/webhooks/{connectorId}`, Standard Webhooks signatures): served by the gateway role only. */
   webhooks?: WebhookRoutesOptions;
 }
@@ -57,20 +85,31 @@ export interface HttpServerOptions {
  * under `/v1/webhooks`; the read API under `/v1`, and the OpenAPI document of them all at `/v1/openapi.json`.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<{ server: FastifyInstance; url: string }> {
-  const server = Fastify({ logger: false });
+  const server = Fastify({ logger: false, frameworkErrors: frameworkErrorProblem });
   await registerOpenApi(server);
+  decorateApiKey(server);
+  server.setNotFoundHandler(notFoundProblem('; the routes are in the OpenAPI document, GET /v1/openapi.json'));
+  server.setErrorHandler(problemErrorHandler({ api: 'HTTP', logger: options.logger }));
+  const rateLimit = options.rateLimit
+    ? await registerApiRateLimit(server, options.rateLimit, options.errors)
+    : undefined;
+  const routes = server.withTypeProvider<ZodTypeProvider>();
 
-  server.get('/metrics', async (_request, reply) => {
+  server.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
     reply.header('content-type', options.metrics.registry.contentType);
     return options.metrics.registry.metrics();
   });
 
-  server.get(
+  routes.get(
     '/healthz',
-    { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
-    async () => ({
-      status: 'ok',
-    }),
+    {
+      schema: {
+        summary: 'The process is alive (it answers)',
+        tags: ['health'],
+        response: { 200: z.object({ status: z.literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
   );
 
   const timeoutMs = options.readinessTimeoutMs ?? 5_000;
@@ -95,16 +134,26 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
     }
   };
 
-  server.get('/readyz', async (_request, reply) => {
-    const results = await Promise.all(options.readiness.map(ask));
-    const ready = results.every((result) => result.ok);
-    return reply
-      .code(ready ? 200 : requestErrors.not_ready.status)
-      .send({ status: ready ? 'ready' : 'not_ready', checks: results });
-  });
+  routes.get(
+    '/readyz',
+    {
+      schema: {
+        summary: "Postgres and Redis answer: 200 ready, or 503 with each failed check's code and fixed reason",
+        tags: ['health'],
+        response: { 200: readiness, [requestErrors.not_ready.status]: readiness },
+      },
+    },
+    async (_request, reply) => {
+      const results = await Promise.all(options.readiness.map(ask));
+      const ready = results.every((result) => result.ok);
+      return reply
+        .code(ready ? 200 : requestErrors.not_ready.status)
+        .send({ status: ready ? 'ready' : 'not_ready', checks: results });
+    },
+  );
 
-  if (options.admin) await server.register(adminApi, { ...options.admin, prefix: '/v1/admin' });
-  if (options.read) await server.register(readApi, { ...options.read, prefix: '/v1' });
+  if (options.admin) await server.register(adminApi, { ...options.admin, rateLimit, prefix: '/v1/admin' });
+  if (options.read) await server.register(readApi, { ...options.read, rateLimit, prefix: '/v1' });
   if (options.webhooks) await server.register(webhookRoutes, { ...options.webhooks, prefix: '/v1/webhooks' });
 
   const url = await server.listen({ host: options.host, port: options.port });

@@ -28,21 +28,6 @@ export interface Problem {
 /** The media type of a problem. */
 export const problemContentType = 'application/problem+json';
 
-/** The JSON schema of a problem, for the routes' response schemas (and the OpenAPI document). */
-export const problemSchema = {
-  type: 'object',
-  required: ['type', 'title', 'status', 'detail', 'code'],
-  properties: {
-    type: { type: 'string' },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    detail: { type: 'string' },
-    code: { type: 'string' },
-    errors: { type: 'array', items: { type: 'string' } },
-    instance: { type: 'string' },
-  },
-} as const;
-
 /** The zod schema of a problem: the error responses of zod routes, and `components.schemas.Problem` in OpenAPI. */
 export const problemBody = z
   .object({
@@ -55,6 +40,28 @@ export const problemBody = z
     instance: z.string().optional().describe('the request path the problem is about'),
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' });
+
+/** How a route declares one error status: a problem, sent as application/problem+json. */
+export interface ProblemResponse {
+  description: string;
+  content: { [problemContentType]: { schema: typeof problemBody } };
+}
+
+/**
+ * The error responses of a route, one per status: each a problem as `application/problem+json`, a `$ref` to
+ * `components.schemas.Problem` in the OpenAPI document (the serializer picks it by the reply's content type).
+ */
+export function problemResponses(...statuses: number[]): Record<number, ProblemResponse> {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      {
+        description: `${STATUS_CODES[status] ?? 'Error'}: problem details, with a code from the error catalogue`,
+        content: { [problemContentType]: { schema: problemBody } },
+      },
+    ]),
+  );
+}
 
 /** What a problem may carry besides its code and detail. */
 export interface ProblemExtras {

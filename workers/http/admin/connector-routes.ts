@@ -1,10 +1,15 @@
-import type { FastifyInstance, FastifyReply, FastifySchema } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import { deadLetterReasons, type DeadLetterReason } from '../../../config/error-catalogue.js';
+import { codeSets, type CodeSet } from '../../../config/provinces.js';
 import { DefinitionError } from '../../../connectors/sdk/definition-error.js';
 import type { Database } from '../../../db/schema.js';
-import { problem, problemSchema, sendProblem } from '../problem.js';
+import { problem, problemResponses, sendProblem } from '../problem.js';
+import type { ZodApi } from '../openapi.js';
 import { checkConnector, CheckInputError } from '../../control-plane/check-connector.js';
 import { connectorListView, connectorView } from '../../control-plane/connector-view.js';
+import { definitionJsonSchema } from '../../control-plane/definition-json-schema.js';
 import {
   ConnectorRegistry,
   connectorSettings,
@@ -15,240 +20,173 @@ import {
 } from '../../control-plane/connector-registry.js';
 
 // The connector registry over HTTP: `/v1/admin/connectors`. The same operations as `fleet connector …`; each
-// route with its JSON schemas beside it.
+// route with its zod schemas beside it.
 
-const nullableText = { type: ['string', 'null'] } as const;
-const nullableTime = { type: ['string', 'null'], format: 'date-time' } as const;
+/** A time as the views give it: ISO 8601 in UTC (`isoTime`). */
+export const isoTime = z.string().meta({ format: 'date-time' });
+const nullableTime = isoTime.nullable();
+
+/** A connector id in a path: what `definitionFile` accepts as an id. */
+export const connectorIdParams = z.object({
+  id: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, {
+      error: 'expected a connector id of lowercase letters, digits and dashes (at most 63), such as hcm-igate',
+    })
+    .describe('the connector id'),
+});
+
+export const codeSet = z
+  .enum(codeSets as [CodeSet, ...CodeSet[]])
+  .describe("the code set of the source's province code");
+export const connectorState = z.enum(['active', 'paused', 'removed']);
 
 /** A connector as listed. */
-const connectorSummarySchema = {
-  type: 'object',
-  required: [
-    'id',
-    'provinceCode',
-    'codeSet',
-    'kind',
-    'state',
-    'polled',
-    'pollIntervalMs',
-    'createdAt',
-    'updatedAt',
-    'lastSuccessAt',
-    'lastErrorAt',
-    'lastError',
-    'cursor',
-  ],
-  properties: {
-    id: { type: 'string' },
-    description: nullableText,
-    provinceCode: { type: 'string' },
-    codeSet: { type: 'string', enum: ['2025', '2008'] },
-    kind: { type: 'string', description: 'declarative, or the plugin name' },
-    state: { type: 'string', enum: ['active', 'paused', 'removed'] },
-    polled: {
-      type: 'boolean',
-      description: 'false for a connector whose system only pushes: never polled, no cursor, no last poll',
-    },
-    pollIntervalMs: { type: 'integer', description: 'between poll runs (not used for a push-only connector)' },
-    createdAt: { type: 'string', format: 'date-time' },
-    updatedAt: { type: 'string', format: 'date-time' },
+const connectorSummary = z
+  .object({
+    id: z.string(),
+    description: z.string().nullable(),
+    provinceCode: z.string().describe("the source's province code, in its code set"),
+    codeSet,
+    kind: z.string().describe('declarative, or the plugin name'),
+    state: connectorState,
+    polled: z
+      .boolean()
+      .describe('false for a connector whose system only pushes: never polled, no cursor, no last poll'),
+    pollIntervalMs: z.int().describe('between poll runs (not used for a push-only connector)'),
+    createdAt: isoTime,
+    updatedAt: isoTime,
     lastSuccessAt: nullableTime,
     lastErrorAt: nullableTime,
-    lastError: nullableText,
-    cursor: {
-      description: 'the committed position in the source; null before the first committed page',
-      anyOf: [
-        { type: 'null' },
-        {
-          type: 'object',
-          required: ['position', 'recordsCommitted', 'updatedAt'],
-          properties: {
-            position: { description: "the connector's own cursor (any JSON)" },
-            recordsCommitted: { type: 'integer' },
-            updatedAt: { type: 'string', format: 'date-time' },
-          },
-        },
-      ],
-    },
-  },
-} as const;
+    lastError: z.string().nullable(),
+    cursor: z
+      .object({
+        position: z.unknown().describe("the connector's own cursor (any JSON)"),
+        recordsCommitted: z.int(),
+        updatedAt: nullableTime,
+      })
+      .nullable()
+      .describe('the committed position in the source; null before the first committed page'),
+  })
+  .meta({
+    id: 'ConnectorSummary',
+    description: 'a connector as listed: state, schedule, last success and error, cursor',
+  });
 
 /** A connector with its definition. */
-const connectorSchema = {
-  ...connectorSummarySchema,
-  required: [...connectorSummarySchema.required, 'definition', 'config'],
-  properties: {
-    ...connectorSummarySchema.properties,
-    definition: {
-      type: 'object',
-      additionalProperties: true,
-      description: 'the definition as submitted (secrets only as references)',
-    },
-    config: { description: "the kind's validated configuration, defaults filled in" },
-  },
-} as const;
+const connector = connectorSummary
+  .extend({
+    definition: z.unknown().describe('the definition as submitted (secrets only as references)'),
+    config: z.unknown().describe("the kind's validated configuration, defaults filled in"),
+  })
+  .meta({ id: 'Connector', description: 'a connector with its definition and its validated configuration' });
 
-const checkResultSchema = {
-  type: 'object',
-  required: [
-    'connectorId',
-    'kind',
-    'provinceCode',
-    'ok',
-    'stage',
-    'message',
-    'source',
-    'recordsRead',
-    'hasMore',
-    'stored',
-    'deadLettered',
-    'warnings',
-    'acceptedDeadLetterPercent',
-    'passed',
-  ],
-  properties: {
-    connectorId: { type: 'string' },
-    kind: { type: 'string' },
-    provinceCode: { type: 'string' },
-    ok: { type: 'boolean', description: 'a page was read, or the sample body was mapped' },
-    stage: {
-      type: 'string',
-      enum: ['configuration', 'connection', 'authentication', 'request', 'body', 'read'],
-      description: 'how far it got; body: the sample holds no updates where the connector expects them',
-    },
-    message: { type: 'string', description: 'on failure, what went wrong and what to check' },
-    source: {
-      type: 'string',
-      enum: ['page', 'sample'],
-      description: 'what was mapped: the first page of the system, or the sample body',
-    },
-    recordsRead: { type: 'integer' },
-    hasMore: { type: 'boolean' },
-    stored: {
-      type: 'object',
-      properties: {
-        count: { type: 'integer' },
-        examples: {
-          type: 'array',
-          items: {
-            type: 'object',
-            properties: {
-              dossierCode: { type: 'string' },
-              status: { type: 'integer' },
-              sourceStatus: { type: 'string' },
-              submittedAt: nullableTime,
-              dueAt: nullableTime,
-              sourceUpdatedAt: { type: 'string', format: 'date-time' },
-              fields: {
-                type: 'array',
-                description: 'every canonical field it would store, beside what the source wrote',
-                items: {
-                  type: 'object',
-                  required: ['field', 'stored', 'sources'],
-                  properties: {
-                    field: { type: 'string' },
-                    stored: {
-                      type: ['string', 'number', 'null'],
-                      description: 'as stored; dates in Vietnam time, e.g. 2026-11-27T08:00:00+07:00',
-                    },
-                    sources: {
-                      type: 'array',
-                      items: {
-                        type: 'object',
-                        required: ['path'],
-                        properties: {
-                          path: { type: 'string' },
-                          value: {
-                            description:
-                              'what the record holds at the path (a scalar as written); absent: the record has no such path',
-                          },
-                        },
-                      },
-                    },
-                    note: {
-                      type: 'string',
-                      description: "how the stored value came about: a default, a former province's successor",
-                    },
-                  },
-                },
-              },
-            },
-          },
-        },
-      },
-    },
-    deadLettered: {
-      type: 'object',
-      properties: {
-        count: { type: 'integer' },
-        percent: { type: 'number', description: 'share of the records read, 0 to 100' },
-        byReason: {
-          type: 'array',
-          items: {
-            type: 'object',
-            properties: {
-              reason: { type: 'string' },
-              count: { type: 'integer' },
-              examples: {
-                type: 'array',
-                items: { type: 'object', properties: { dossierCode: nullableText, message: { type: 'string' } } },
-              },
-            },
-          },
-        },
-      },
-    },
-    warnings: {
-      type: 'array',
-      description: 'mapped paths that no record read has, each with what it costs',
-      items: {
-        type: 'object',
-        properties: { field: { type: 'string' }, path: { type: 'string' }, message: { type: 'string' } },
-      },
-    },
-    acceptedDeadLetterPercent: { type: 'number' },
-    passed: { type: 'boolean', description: 'ok, and no more than the accepted share would be dead-lettered' },
-  },
-} as const;
+const checkField = z.object({
+  field: z.string(),
+  stored: z
+    .union([z.string(), z.number(), z.null()])
+    .describe('as stored; dates in Vietnam time, e.g. 2026-11-27T08:00:00+07:00'),
+  sources: z.array(
+    z.object({
+      path: z.string(),
+      value: z
+        .unknown()
+        .optional()
+        .describe('what the record holds at the path (a scalar as written); absent: the record has no such path'),
+    }),
+  ),
+  note: z.string().optional().describe("how the stored value came about: a default, a former province's successor"),
+});
+
+const checkResult = z
+  .object({
+    connectorId: z.string(),
+    kind: z.string(),
+    provinceCode: z.string(),
+    ok: z.boolean().describe('a page was read, or the sample body was mapped'),
+    stage: z
+      .enum(['configuration', 'connection', 'authentication', 'request', 'body', 'read'])
+      .describe('how far it got; body: the sample holds no updates where the connector expects them'),
+    message: z.string().describe('on failure, what went wrong and what to check'),
+    source: z.enum(['page', 'sample']).describe('what was mapped: the first page of the system, or the sample body'),
+    recordsRead: z.int(),
+    hasMore: z.boolean(),
+    stored: z.object({
+      count: z.int(),
+      examples: z.array(
+        z.object({
+          dossierCode: z.string(),
+          status: z.int(),
+          sourceStatus: z.string(),
+          submittedAt: z.string().nullable(),
+          dueAt: z.string().nullable(),
+          sourceUpdatedAt: z.string(),
+          fields: z.array(checkField).describe('every canonical field it would store, beside what the source wrote'),
+        }),
+      ),
+    }),
+    deadLettered: z.object({
+      count: z.int(),
+      percent: z.number().describe('share of the records read, 0 to 100'),
+      byReason: z.array(
+        z.object({
+          reason: z.enum(Object.keys(deadLetterReasons) as [DeadLetterReason, ...DeadLetterReason[]]),
+          count: z.int(),
+          examples: z.array(z.object({ dossierCode: z.string().nullable(), message: z.string() })),
+        }),
+      ),
+    }),
+    warnings: z
+      .array(z.object({ field: z.string(), path: z.string(), message: z.string() }))
+      .describe('mapped paths that no record read has, each with what it costs'),
+    acceptedDeadLetterPercent: z.number(),
+    passed: z.boolean().describe('ok, and no more than the accepted share would be dead-lettered'),
+  })
+  .meta({ id: 'CheckResult', description: 'what a check found; nothing of it is stored' });
 
 /**
  * What a check may be asked: a sample pushed body instead of a page, and a share of dead letters accepted. No body:
  * read a page, accept none.
  */
-const checkBody = {
-  type: ['object', 'null'],
-  additionalProperties: false,
-  properties: {
-    sample: {
-      description:
+const checkBody = z
+  .strictObject({
+    sample: z
+      .unknown()
+      .optional()
+      .describe(
         'a webhook body (any JSON) as the system pushes it: mapped without any network instead of reading a page; required for a push-only connector',
-    },
-    acceptDeadLetters: {
-      type: 'number',
-      minimum: 0,
-      maximum: 100,
-      description: 'the share of records (percent) that may be dead-lettered and the check still pass; default 0',
-    },
-  },
-} as const;
+      ),
+    acceptDeadLetters: z
+      .number({ error: 'expected a percentage from 0 to 100' })
+      .min(0, { error: 'expected a percentage from 0 to 100' })
+      .max(100, { error: 'expected a percentage from 0 to 100' })
+      .optional()
+      .describe('the share of records (percent) that may be dead-lettered and the check still pass; default 0'),
+  })
+  .nullable();
 
-const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$', description: 'the connector id' } },
-} as const;
+const { $id: _id, $schema: _schema, ...definitionDocument } = definitionJsonSchema();
+/**
+ * A definition as JSON. The route takes any object, and the handler validates it with the same zod declarations as
+ * `fleet connector add` (workers/control-plane/definition.ts), because only they give a 422 `invalid_definition`
+ * naming every path with what was found, and check what no schema can: the province catalogue, the plugin's own
+ * configuration. The document shows the JSON Schema those declarations generate (connectors/declarative/schema.json).
+ */
+const connectorDefinition = z
+  .record(z.string(), z.unknown())
+  .meta({ id: 'ConnectorDefinition', ...definitionDocument });
+
+/** Media types of a definition sent as YAML (JSON is parsed by fastify itself). */
+export const yamlTypes = ['application/yaml', 'application/x-yaml', 'text/yaml'];
 
 /** A definition in the body: a JSON object, or YAML text (Content-Type: application/yaml). */
-const definitionBody = {
-  description: 'a connector definition: JSON, or YAML with Content-Type application/yaml',
-  anyOf: [{ type: 'object' }, { type: 'string' }],
-} as const;
+const definitionBody = z
+  .union([connectorDefinition, z.string().describe('the definition as YAML, with Content-Type application/yaml')])
+  .describe('a connector definition: JSON, or YAML with Content-Type application/yaml');
+const definitionTypes = ['application/json', ...yamlTypes];
 
-/** A route's schema with its OpenAPI summary and tags (keys fastify passes through to the OpenAPI document). */
-const documented = (schema: FastifySchema & { summary: string; tags: string[] }): FastifySchema => schema;
-const problems = (...statuses: number[]) => Object.fromEntries(statuses.map((status) => [status, problemSchema]));
 const tags = ['admin: connectors'];
-
+const security = [{ apiKey: [] }];
 /** Reads the body's definition; undefined (after a 422 problem was sent) when it does not validate. */
 function submittedDefinition(body: unknown, reply: FastifyReply, expectedId?: string): SubmittedDefinition | undefined {
   let submitted: SubmittedDefinition;
@@ -285,41 +223,40 @@ async function answer<T>(reply: FastifyReply, work: () => Promise<T>): Promise<T
   }
 }
 
-export function registerConnectorRoutes(api: FastifyInstance, db: Kysely<Database>): void {
+/** Registers the connector routes on the admin API: list, show, add, update, pause, resume, remove, check. */
+export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void {
   const registry = new ConnectorRegistry(db);
 
-  api.get<{ Querystring: { all?: boolean } }>(
+  api.get(
     '/connectors',
     {
-      schema: documented({
+      schema: {
         summary: 'List connectors with state, last success, last error and cursor',
         tags,
-        querystring: {
-          type: 'object',
-          properties: { all: { type: 'boolean', default: false, description: 'include removed connectors' } },
-        },
-        response: {
-          200: {
-            type: 'object',
-            required: ['connectors'],
-            properties: { connectors: { type: 'array', items: connectorSummarySchema } },
-          },
-          ...problems(400, 401, 403),
-        },
-      }),
+        security,
+        querystring: z.object({
+          all: z
+            .enum(['true', 'false'], { error: 'expected true or false' })
+            .default('false')
+            .transform((value) => value === 'true')
+            .describe('include removed connectors'),
+        }),
+        response: { 200: z.object({ connectors: z.array(connectorSummary) }) },
+      },
     },
-    async (request) => connectorListView(await registry.list({ includeRemoved: request.query.all === true })),
+    async (request) => connectorListView(await registry.list({ includeRemoved: request.query.all })),
   );
 
-  api.get<{ Params: { id: string } }>(
+  api.get(
     '/connectors/:id',
     {
-      schema: documented({
+      schema: {
         summary: 'One connector: its definition, state and cursor',
         tags,
-        params: idParams,
-        response: { 200: connectorSchema, ...problems(400, 401, 403, 404) },
-      }),
+        security,
+        params: connectorIdParams,
+        response: { 200: connector, ...problemResponses(404) },
+      },
     },
     async (request, reply) => answer(reply, async () => connectorView(await registry.get(request.params.id), true)),
   );
@@ -327,12 +264,14 @@ export function registerConnectorRoutes(api: FastifyInstance, db: Kysely<Databas
   api.post(
     '/connectors',
     {
-      schema: documented({
+      schema: {
         summary: 'Validate, store and schedule a new connector (a removed one is registered again)',
         tags,
+        security,
+        consumes: definitionTypes,
         body: definitionBody,
-        response: { 201: connectorSchema, ...problems(400, 401, 403, 409, 415, 422) },
-      }),
+        response: { 201: connector, ...problemResponses(409, 413, 415, 422) },
+      },
     },
     async (request, reply) => {
       const submitted = submittedDefinition(request.body, reply);
@@ -347,16 +286,18 @@ export function registerConnectorRoutes(api: FastifyInstance, db: Kysely<Databas
     },
   );
 
-  api.put<{ Params: { id: string } }>(
+  api.put(
     '/connectors/:id',
     {
-      schema: documented({
+      schema: {
         summary: "Replace a connector's definition (its state, cursor and data are kept)",
         tags,
-        params: idParams,
+        security,
+        params: connectorIdParams,
+        consumes: definitionTypes,
         body: definitionBody,
-        response: { 200: connectorSchema, ...problems(400, 401, 403, 404, 409, 415, 422) },
-      }),
+        response: { 200: connector, ...problemResponses(404, 409, 413, 415, 422) },
+      },
     },
     async (request, reply) => {
       const submitted = submittedDefinition(request.body, reply, request.params.id);
@@ -371,15 +312,16 @@ export function registerConnectorRoutes(api: FastifyInstance, db: Kysely<Databas
     summary: string,
     move: (id: string) => ReturnType<ConnectorRegistry['pause']>,
   ) =>
-    api.route<{ Params: { id: string } }>({
+    api.route({
       method,
       url: path,
-      schema: documented({
+      schema: {
         summary,
         tags,
-        params: idParams,
-        response: { 200: connectorSummarySchema, ...problems(400, 401, 403, 404, 409) },
-      }),
+        security,
+        params: connectorIdParams,
+        response: { 200: connectorSummary, ...problemResponses(404, 409) },
+      },
       handler: async (request, reply) =>
         answer(reply, async () => connectorView((await move(request.params.id)).connector, false)),
     });
@@ -396,17 +338,18 @@ export function registerConnectorRoutes(api: FastifyInstance, db: Kysely<Databas
     (id) => registry.remove(id),
   );
 
-  api.post<{ Params: { id: string }; Body: { sample?: unknown; acceptDeadLetters?: number } | null }>(
+  api.post(
     '/connectors/:id/check',
     {
-      schema: documented({
+      schema: {
         summary:
           'Connect, authenticate, read and map one page, or map a sample pushed body: what would be stored and dead-lettered, and why (writes nothing)',
         tags,
-        params: idParams,
+        security,
+        params: connectorIdParams,
         body: checkBody,
-        response: { 200: checkResultSchema, ...problems(400, 401, 403, 404, 415, 422) },
-      }),
+        response: { 200: checkResult, ...problemResponses(404, 413, 415, 422) },
+      },
     },
     async (request, reply) =>
       answer(reply, async () => {

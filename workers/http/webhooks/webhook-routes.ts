@@ -1,7 +1,9 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifySchema } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { DeliveryOutcome } from '../../webhooks/delivery-outcome.js';
 import type { WebhookIntake } from '../../webhooks/webhook-intake.js';
-import { problem, problemSchema, sendProblem } from '../problem.js';
+import { problem, problemResponses, sendProblem } from '../problem.js';
 
 /** What the webhook routes need. */
 export interface WebhookRoutesOptions {
@@ -10,48 +12,46 @@ export interface WebhookRoutesOptions {
   bodyLimit: number;
 }
 
-const acceptedSchema = {
-  type: 'object',
-  required: ['webhookId', 'accepted', 'rejected'],
-  properties: {
-    webhookId: { type: 'string', description: "the delivery's webhook-id" },
-    accepted: { type: 'integer', description: 'updates taken (durable in the ingest queue; applied by the writer)' },
-    rejected: { type: 'integer', description: 'updates kept as dead letters, each with its reason' },
-    errors: {
-      type: 'array',
-      items: { type: 'string' },
-      description: 'one line per rejected update: where, dossier, reason, what is expected',
-    },
-  },
-} as const;
+const accepted = z
+  .object({
+    webhookId: z.string().describe("the delivery's webhook-id"),
+    accepted: z.int().describe('updates taken (durable in the ingest queue; applied by the writer)'),
+    rejected: z.int().describe('updates kept as dead letters, each with its reason'),
+    errors: z
+      .array(z.string())
+      .optional()
+      .describe('one line per rejected update: where, dossier, reason, what is expected'),
+  })
+  .meta({ id: 'WebhookAccepted', description: 'a delivery taken: its updates are durable, applied by the writer' });
 
-const idParams = {
-  type: 'object',
-  required: ['connectorId'],
-  properties: { connectorId: { type: 'string', description: 'the connector the updates belong to' } },
-} as const;
+const connectorParams = z.object({
+  connectorId: z.string().describe('the connector the updates belong to'),
+});
 
-const signatureHeaders = {
-  type: 'object',
-  properties: {
-    'webhook-id': {
-      type: 'string',
-      description: 'unique per message, the same on every retry of it: the idempotency key',
-    },
-    'webhook-timestamp': {
-      type: 'string',
-      description: 'unix seconds at signing; more than 5 minutes from now is refused',
-    },
-    'webhook-signature': {
-      type: 'string',
-      description:
-        'space-separated v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<raw body>"> under the connector\'s whsec_ secret',
-    },
-  },
-} as const;
+// Loose: every other header of the request passes as it is.
+const signatureHeaders = z.looseObject({
+  'webhook-id': z
+    .string()
+    .optional()
+    .describe('unique per message, the same on every retry of it: the idempotency key'),
+  'webhook-timestamp': z
+    .string()
+    .optional()
+    .describe('unix seconds at signing; more than 5 minutes from now is refused'),
+  'webhook-signature': z
+    .string()
+    .optional()
+    .describe(
+      'space-separated v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<raw body>"> under the connector\'s whsec_ secret',
+    ),
+});
 
-const documented = (schema: FastifySchema & { summary: string; tags: string[] }): FastifySchema => schema;
-const problems = (...statuses: number[]) => Object.fromEntries(statuses.map((status) => [status, problemSchema]));
+/** The body as bytes: nothing of it is read before the signature over it is verified. */
+const pushedBody = z
+  .unknown()
+  .describe(
+    "one update (a JSON object) or a list of them, in the connector's own dialect, UTF-8; signed over its raw bytes",
+  );
 
 /**
  * A delivery's outcome in HTTP: 202 with the counts, or the refusal's problem (status and title from the error
@@ -118,7 +118,13 @@ export async function webhookRoutes(api: FastifyInstance, options: WebhookRoutes
     const connectorId = connectorOf(request.url);
     const status = error.statusCode ?? 500;
     let details;
-    if (status === 413) {
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const errors = error.validation.map(
+        (issue) =>
+          `${[error.validationContext, ...issue.instancePath.split('/').filter(Boolean)].join('.')}: ${issue.message}`,
+      );
+      details = problem('invalid_request', errors.join('; '), { errors });
+    } else if (status === 413) {
       details = problem(
         'payload_too_large',
         `the body is larger than ${options.bodyLimit} bytes, the limit of one delivery; send fewer updates per delivery`,
@@ -143,17 +149,19 @@ export async function webhookRoutes(api: FastifyInstance, options: WebhookRoutes
     return sendProblem(reply, details);
   });
 
-  api.post<{ Params: { connectorId: string } }>(
+  api.withTypeProvider<ZodTypeProvider>().post(
     '/:connectorId',
     {
       bodyLimit: options.bodyLimit,
-      schema: documented({
+      schema: {
         summary: "Push one update, or a list of them, in the connector's own format, signed per Standard Webhooks",
         tags: ['webhooks'],
-        params: idParams,
+        params: connectorParams,
         headers: signatureHeaders,
-        response: { 202: acceptedSchema, ...problems(400, 401, 404, 409, 413, 415, 422, 500, 503) },
-      }),
+        consumes: ['application/json'],
+        body: pushedBody,
+        response: { 202: accepted, ...problemResponses(400, 401, 404, 409, 413, 415, 422, 500, 503) },
+      },
     },
     async (request, reply) => {
       // The request's arrival (before its body was read): the records' observedAt, the start of their latency.

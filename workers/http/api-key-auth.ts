@@ -1,12 +1,37 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import { verifyApiKey, type ApiKeyScope } from '../../control-plane/api-key-store.js';
-import type { Database } from '../../../db/schema.js';
-import { problem, sendProblem } from '../problem.js';
+import { verifyApiKey, type ApiKeyScope } from '../control-plane/api-key-store.js';
+import type { Database } from '../../db/schema.js';
+import { problem, sendProblem } from './problem.js';
+
+/** The key a request was let through with: who asks, for per-key limits and logs. Never the key itself. */
+export interface VerifiedApiKey {
+  /** The key's id (`api_keys.id`), as `fleet apikey list` shows it. */
+  id: string;
+  /** The name it was created with, e.g. `portal`. */
+  name: string;
+  scope: ApiKeyScope;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The verified API key, set by {@link requireApiKey} before any later hook or handler of a route that needs one;
+     * null on a route that does not.
+     */
+    apiKey: VerifiedApiKey | null;
+  }
+}
+
+/** Declares `request.apiKey` on `scope` (once per server; null until a key is verified). */
+export function decorateApiKey(scope: FastifyInstance): void {
+  if (!scope.hasRequestDecorator('apiKey')) scope.decorateRequest('apiKey', null);
+}
 
 /**
  * An `onRequest` hook: the request must carry `Authorization: Bearer <key>` with a key of `scope` that is not
- * revoked. No key, an unknown or a revoked key → 401 `unauthorized`; a key without the scope → 403 `forbidden`.
+ * revoked; the key is then `request.apiKey`. No key, an unknown or a revoked key → 401 `unauthorized`; a key
+ * without the scope → 403 `forbidden`. The scope's instance must have {@link decorateApiKey}.
  */
 export function requireApiKey(db: Kysely<Database>, scope: ApiKeyScope) {
   const challenge = `Bearer realm="dossier-sync ${scope}"`;
@@ -41,5 +66,6 @@ export function requireApiKey(db: Kysely<Database>, scope: ApiKeyScope) {
         ),
       );
     }
+    request.apiKey = { id: verification.id, name: verification.name, scope: verification.scope };
   };
 }
