@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { listDossiers, type DossierFeedFilters, type FeedPosition } from '../../../db/queries/list-dossiers.js';
 import type { Database } from '../../../db/schema.js';
-import { problem, problemBody, sendProblem } from '../problem.js';
+import { problem, problemResponses, sendProblem } from '../problem.js';
 import { dossierFeedPageBody, unknownParameters } from './dossier-schemas.js';
 import { dossierSummaryView } from './dossier-view.js';
 import { decodeFeedCursor, encodeFeedCursor, filtersFingerprint } from './feed-cursor.js';
@@ -80,11 +80,7 @@ export function registerDossierFeedRoute(api: FastifyInstance, options: DossierF
         querystring,
         response: {
           200: dossierFeedPageBody,
-          400: problemBody,
-          401: problemBody,
-          403: problemBody,
-          404: problemBody,
-          410: problemBody,
+          ...problemResponses(404, 410),
         },
       },
     },

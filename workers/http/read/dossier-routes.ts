@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { findDossier } from '../../../db/queries/find-dossier.js';
 import type { Database } from '../../../db/schema.js';
 import { ifNoneMatchMatches, strongEntityTag } from '../entity-tag.js';
-import { problem, problemBody, sendProblem } from '../problem.js';
+import { problem, problemResponses, sendProblem } from '../problem.js';
 import { dossierBody, unknownParameters } from './dossier-schemas.js';
 import { dossierView } from './dossier-view.js';
 import { resolveRequestProvince } from './province-lookup.js';
@@ -87,10 +87,7 @@ export function registerDossierRoutes(api: FastifyInstance, options: DossierRout
           200: dossierBody,
           304: notModified,
           308: redirect,
-          400: problemBody,
-          401: problemBody,
-          403: problemBody,
-          404: problemBody,
+          ...problemResponses(404),
         },
       },
     },
