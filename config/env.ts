@@ -105,6 +105,11 @@ const schema = z.object({
   WEBHOOK_IDEMPOTENCY_TTL_SECONDS: integer(60, 2_592_000).default(86_400),
   /** How long a delivery waits for Redis to acknowledge its batch before it is answered 503. Default 10000 ms. */
   WEBHOOK_ACK_TIMEOUT_MS: integer(100, 120_000).default(10_000),
+  /**
+   * How long the scheduler role waits between passes of the statistics refresh (the provinces whose dossiers
+   * changed are recomputed): the figures of `/v1/stats` are at most about this old, plus one pass. Default 60000 ms.
+   */
+  STATS_REFRESH_INTERVAL_MS: integer(1000, 86_400_000).default(60_000),
 });
 
 /** Settings whose value is a secret: never echoed in an error message. */

@@ -50,6 +50,9 @@ export const requestErrors = {
   forbidden: { status: 403, title: 'Forbidden' },
   invalid_definition: { status: 422, title: 'Unprocessable Entity' },
 
+  // The read API (/v1): a province code that is not a current one.
+  province_not_found: { status: 404, title: 'Not Found' },
+
   // The control plane (registry and check), answered over the admin API; `not_found` above is the registry's too.
   conflict: { status: 409, title: 'Conflict' },
   sample_required: { status: 422, title: 'Unprocessable Entity' },

@@ -6,6 +6,7 @@ import * as breakerState from './0004-breaker-state.js';
 import * as failedBatches from './0005-failed-batches.js';
 import * as connectorActivity from './0006-connector-activity.js';
 import * as portalReadScope from './0007-portal-read-scope.js';
+import * as provinceDailyStats from './0009-province-daily-stats.js';
 
 /** Every migration, by name in the order they run. A new one is a new file, listed here. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0005-failed-batches': failedBatches,
   '0006-connector-activity': connectorActivity,
   '0007-portal-read-scope': portalReadScope,
+  '0009-province-daily-stats': provinceDailyStats,
 };

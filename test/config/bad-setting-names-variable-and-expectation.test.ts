@@ -28,6 +28,7 @@ const defaults = {
   WEBHOOK_BATCH_WAIT_MS: 20,
   WEBHOOK_IDEMPOTENCY_TTL_SECONDS: 86_400,
   WEBHOOK_ACK_TIMEOUT_MS: 10_000,
+  STATS_REFRESH_INTERVAL_MS: 60_000,
 };
 
 describe('loadConfig defaults', () => {

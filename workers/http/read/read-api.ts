@@ -6,6 +6,7 @@ import type { Logger } from '../../logger.js';
 import { requireApiKey } from '../admin/api-key-auth.js';
 import { useZodSchemas } from '../openapi.js';
 import { problem, sendProblem } from '../problem.js';
+import { registerStatsRoutes } from './stats-routes.js';
 
 /** What the read API needs. */
 export interface ReadApiOptions {
@@ -35,4 +36,6 @@ export async function readApi(api: FastifyInstance, options: ReadApiOptions): Pr
     options.logger?.error({ err: error.message, method: request.method, url: request.url }, 'read API request failed');
     return sendProblem(reply, problem('internal', 'the request failed on the server; the error is in the gateway log'));
   });
+
+  registerStatsRoutes(api, { db: options.db });
 }
