@@ -236,6 +236,16 @@ export interface ConnectorDailyDeadLettersTable {
   count: number;
 }
 
+/** A dossier's time waiting on the applicant (statuses 5, 6) in its history. */
+export interface DossierWaitingTimeTable {
+  province_code: string;
+  dossier_code: string;
+  /** The waiting states that ended (an interval, as Postgres prints it). */
+  waited: string;
+  /** The start of the last state, when it is a waiting one. */
+  waiting_since: Timestamp | null;
+}
+
 /** When each province's figures were last computed, and the change horizon they were computed to. */
 export interface StatsRefreshTable {
   province_code: string;
@@ -262,5 +272,6 @@ export interface Database {
   province_in_progress_due: ProvinceInProgressDueTable;
   connector_daily_lag: ConnectorDailyLagTable;
   connector_daily_dead_letters: ConnectorDailyDeadLettersTable;
+  dossier_waiting_time: DossierWaitingTimeTable;
   stats_refresh: StatsRefreshTable;
 }

@@ -75,6 +75,18 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       PRIMARY KEY (connector_id, day, reason)
     )`.execute(db);
 
+  // Each dossier's time waiting on the applicant (statuses 5, 6), from its history (waitingTime in
+  // deadline-standing.ts): the states that ended, and the start of the last one if it still waits (it lasts until the
+  // dossier's finish). The history is append-only, so only dossiers with new states are recomputed.
+  await sql`
+    CREATE TABLE dossier_waiting_time (
+      province_code text NOT NULL,
+      dossier_code  text NOT NULL,
+      waited        interval NOT NULL,
+      waiting_since timestamptz,
+      PRIMARY KEY (province_code, dossier_code)
+    )`.execute(db);
+
   await sql`
     CREATE TABLE stats_refresh (
       province_code text PRIMARY KEY,
@@ -99,7 +111,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     CREATE INDEX dossier_events_recorded_at ON dossier_events USING brin (recorded_at) WITH (autosummarize = on)
   `.execute(db);
   // The waiting time is taken from the history of the dossiers that ever waited on the applicant: this finds them
-  // without reading the whole history. Partial, so the writer pays only for states 5 and 6, a small share.
+  // (all of them on a province's first refresh, and whether a dossier with new states is one) without reading the
+  // whole history. Partial, so the writer pays only for states 5 and 6, a small share.
   await sql`
     CREATE INDEX dossier_events_waiting ON dossier_events (province_code, dossier_code) WHERE status IN (5, 6)
   `.execute(db);
@@ -110,6 +123,7 @@ export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`DROP INDEX IF EXISTS dossier_events_recorded_at`.execute(db);
   for (const table of [
     'stats_refresh',
+    'dossier_waiting_time',
     'connector_daily_dead_letters',
     'connector_daily_lag',
     'province_in_progress_due',

@@ -8,31 +8,30 @@ import { changeHorizon } from './change-horizon.js';
 // The rules are those of workers/read-model/deadline-standing.ts, on Vietnam calendar days; a test holds the two
 // together (test/workers/read-model/province-stats-equal-a-direct-computation.test.ts).
 
+/**
+ * Vietnam's offset from UTC, as vietnamDate (deadline-standing.ts) applies it: +07:00, kept since 1975 without
+ * daylight saving. A fixed offset gives the same day as the zone 'Asia/Ho_Chi_Minh' for every instant since then,
+ * exactly vietnamDate's for any instant, and costs half as much per conversion (measured over 1 M dossiers).
+ */
+const vietnamOffset = sql.raw(`INTERVAL '+07:00'`);
+
 /** The calendar day in Vietnam of a timestamptz expression. */
 function vietnamDay(instant: RawBuilder<unknown>): RawBuilder<string> {
-  return sql<string>`((${instant}) AT TIME ZONE 'Asia/Ho_Chi_Minh')::date`;
+  return sql<string>`((${instant}) AT TIME ZONE ${vietnamOffset})::date`;
 }
 
 /** The first instant of a Vietnam calendar day (`yyyy-MM-dd`). */
 function startOfVietnamDay(day: string): RawBuilder<Date> {
-  return sql<Date>`(${day}::date::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh')`;
+  return sql<Date>`(${day}::date::timestamp AT TIME ZONE ${vietnamOffset})`;
 }
 
 /**
- * deadlineStanding of a finished dossier `d` (status 9, 10), its finish moved back by `waited` (an interval): on
- * time with no due date or no finish time to compare; else its finish day against its due day.
+ * deadlineStanding of a finished dossier (status 9, 10) from its Vietnam days: early before its due day, on time on
+ * it, late after it; on time too with no due date or no finish time to compare (a null difference). A simple CASE,
+ * so the days are computed once.
  */
-function finishedStanding(waited: RawBuilder<unknown>): RawBuilder<string> {
-  const finish = sql`coalesce(d.finished_at, d.returned_at)`;
-  const finishDay = vietnamDay(sql`${finish} - ${waited}`);
-  const dueDay = vietnamDay(sql`d.due_at`);
-  return sql<string>`CASE
-    WHEN d.status NOT IN (9, 10) THEN NULL
-    WHEN d.due_at IS NULL OR ${finish} IS NULL THEN 'on_time'
-    WHEN ${finishDay} < ${dueDay} THEN 'early'
-    WHEN ${finishDay} = ${dueDay} THEN 'on_time'
-    ELSE 'late'
-  END`;
+function finishedStanding(finishDay: RawBuilder<unknown>, dueDay: RawBuilder<unknown>): RawBuilder<string> {
+  return sql<string>`CASE sign(${finishDay} - ${dueDay}) WHEN -1 THEN 'early' WHEN 1 THEN 'late' ELSE 'on_time' END`;
 }
 
 /** The bucket bounds as a float8[] literal (constants of the code, not input). */
@@ -95,8 +94,9 @@ export async function lockProvinceStats(trx: Transaction<Database>, provinceCode
 
 /**
  * Recomputes a province's figures if its dossiers, their history or its connectors' dead letters changed since its
- * last refresh (or `force`): its daily rows, status snapshot and in-progress due days are replaced whole; the lag
- * histograms and dead letters, whose inputs are append-only, from the day of the last refresh's watermark on.
+ * last refresh (or `force`): its daily rows, status snapshot and in-progress due days are replaced whole; what is
+ * drawn from append-only inputs only from the last refresh's watermark on: the waiting times of the dossiers with new
+ * states, the lag histograms and dead letters of the days since.
  *
  * The new watermark is the change horizon asked first, in a statement of its own: every row the statements after
  * it do not see has a synced_at / recorded_at / created_at at or after it, so the next refresh finds it.
@@ -114,7 +114,7 @@ export async function refreshProvinceStats(
 
     const last = await trx
       .selectFrom('stats_refresh')
-      .select(['watermark', sql<string>`(watermark AT TIME ZONE 'Asia/Ho_Chi_Minh')::date::text`.as('watermark_day')])
+      .select(['watermark', sql<string>`${vietnamDay(sql`watermark`)}::text`.as('watermark_day')])
       .where('province_code', '=', provinceCode)
       .executeTakeFirst();
     const connectorIds = [...options.connectorIds];
@@ -129,13 +129,17 @@ export async function refreshProvinceStats(
       return { provinceCode, outcome: 'unchanged', durationMs: Date.now() - started };
     }
 
+    // A background job's statements over a whole partition: sorts and hashes in memory rather than on disk, and no
+    // JIT, whose compilation took longer than it saved on these plans (measured at 1 M dossiers).
+    await sql`SET LOCAL work_mem = '64MB'`.execute(trx);
+    await sql`SET LOCAL jit = off`.execute(trx);
     const since = last?.watermark_day ?? null;
+    const waiting = await refreshWaitingTime(trx, provinceCode, last?.watermark ?? null);
     const daily = await replaceDailyStats(trx, provinceCode);
-    const snapshot = await replaceStatusCounts(trx, provinceCode);
-    const due = await replaceInProgressDue(trx, provinceCode);
+    const snapshot = await replaceSnapshot(trx, provinceCode);
     const lag = await refreshLag(trx, provinceCode, since);
     const deadLetters = await refreshDeadLetters(trx, connectorIds, since);
-    const rows = daily + snapshot.rows + due + lag + deadLetters;
+    const rows = waiting + daily + snapshot.rows + lag + deadLetters;
     const durationMs = Date.now() - started;
 
     await sql`
@@ -170,99 +174,147 @@ async function changedSince(
 }
 
 /**
- * The province's daily rows, from one read of its dossiers: each dossier counts on its day of receipt (received,
- * by channel) and, once finished, on its day of finish with its standing — as it is, and net of the time it waited
- * on the applicant.
+ * Each dossier's waiting time, for the dossiers that ever waited and have states recorded since `since` (all of them
+ * when `since` is null): waitingTime of deadline-standing.ts, each state lasting until the next one by source update
+ * time (ties in source version order), the last one kept open.
  */
-async function replaceDailyStats(trx: Transaction<Database>, provinceCode: string): Promise<number> {
-  await sql`DELETE FROM province_daily_stats WHERE province_code = ${provinceCode}`.execute(trx);
+async function refreshWaitingTime(
+  trx: Transaction<Database>,
+  provinceCode: string,
+  since: Date | null,
+): Promise<number> {
+  if (since === null) await sql`DELETE FROM dossier_waiting_time WHERE province_code = ${provinceCode}`.execute(trx);
+  // Through the partial index dossier_events_waiting: only dossiers that ever waited; and the BRIN index for the new.
+  const touched =
+    since === null
+      ? sql`SELECT DISTINCT dossier_code FROM dossier_events WHERE province_code = ${provinceCode} AND status IN (5, 6)`
+      : sql`
+        SELECT n.dossier_code FROM new_states n
+        WHERE EXISTS (
+          SELECT 1 FROM dossier_events w
+          WHERE w.province_code = ${provinceCode} AND w.dossier_code = n.dossier_code AND w.status IN (5, 6)
+        )`;
+  // The dossiers with new states first, by themselves: the planner cannot tell how few they are against the
+  // dossiers that ever waited, and would otherwise walk all of those.
+  const newStates =
+    since === null
+      ? sql``
+      : sql`new_states AS MATERIALIZED (
+          SELECT DISTINCT dossier_code FROM dossier_events
+          WHERE province_code = ${provinceCode} AND recorded_at >= ${since}
+        ),`;
   const result = await sql`
-    WITH waiting_dossiers AS (
-      -- Through the partial index dossier_events_waiting: only dossiers that ever waited.
-      SELECT DISTINCT dossier_code FROM dossier_events WHERE province_code = ${provinceCode} AND status IN (5, 6)
-    ),
-    waiting_history AS (
-      -- waitingTime (deadline-standing.ts): each state lasts until the next one by source update time.
+    WITH ${newStates} touched AS (${touched}),
+    states AS (
       SELECT e.dossier_code, e.status, e.source_updated_at,
         lead(e.source_updated_at) OVER (
           PARTITION BY e.dossier_code ORDER BY e.source_updated_at, e.source_version, e.observed_at, e.content_hash
-        ) AS next_at,
-        coalesce(d.finished_at, d.returned_at, d.source_updated_at) AS finish
-      FROM waiting_dossiers w
-      JOIN dossiers d ON d.province_code = ${provinceCode} AND d.dossier_code = w.dossier_code AND d.status IN (9, 10)
-      JOIN dossier_events e ON e.province_code = ${provinceCode} AND e.dossier_code = w.dossier_code
-    ),
-    waiting AS (
-      -- A last state still waiting lasts until the finish.
-      SELECT dossier_code, sum(greatest(coalesce(next_at, finish) - source_updated_at, interval '0')) AS waited
-      FROM waiting_history
-      WHERE status IN (5, 6)
-      GROUP BY dossier_code
-    ),
-    dossier_days AS (
-      SELECT d.channel,
-        ${vietnamDay(sql`d.received_at`)} AS received_day,
-        CASE WHEN d.status IN (9, 10)
-          THEN ${vietnamDay(sql`coalesce(d.finished_at, d.returned_at, d.source_updated_at)`)}
-        END AS finished_day,
-        ${finishedStanding(sql`interval '0'`)} AS standing,
-        ${finishedStanding(sql`coalesce(w.waited, interval '0')`)} AS net_standing
-      FROM dossiers d
-      LEFT JOIN waiting w ON w.dossier_code = d.dossier_code
-      WHERE d.province_code = ${provinceCode}
+        ) AS next_at
+      FROM touched t
+      JOIN dossier_events e ON e.province_code = ${provinceCode} AND e.dossier_code = t.dossier_code
     )
-    INSERT INTO province_daily_stats (
-      province_code, day, received, received_in_person, received_online, received_by_post,
-      finished, early, on_time, late, net_early, net_on_time, net_late
-    )
-    SELECT ${provinceCode}, c.day,
-      count(*) FILTER (WHERE c.counted = 'received'),
-      count(*) FILTER (WHERE c.counted = 'received' AND s.channel = 1),
-      count(*) FILTER (WHERE c.counted = 'received' AND s.channel = 2),
-      count(*) FILTER (WHERE c.counted = 'received' AND s.channel = 3),
-      count(*) FILTER (WHERE c.counted = 'finished'),
-      count(*) FILTER (WHERE c.counted = 'finished' AND s.standing = 'early'),
-      count(*) FILTER (WHERE c.counted = 'finished' AND s.standing = 'on_time'),
-      count(*) FILTER (WHERE c.counted = 'finished' AND s.standing = 'late'),
-      count(*) FILTER (WHERE c.counted = 'finished' AND s.net_standing = 'early'),
-      count(*) FILTER (WHERE c.counted = 'finished' AND s.net_standing = 'on_time'),
-      count(*) FILTER (WHERE c.counted = 'finished' AND s.net_standing = 'late')
-    FROM dossier_days s
-    CROSS JOIN LATERAL (VALUES ('received', s.received_day), ('finished', s.finished_day)) AS c (counted, day)
-    WHERE c.day IS NOT NULL
-    GROUP BY c.day
+    INSERT INTO dossier_waiting_time AS w (province_code, dossier_code, waited, waiting_since)
+    SELECT ${provinceCode}, dossier_code,
+      coalesce(sum(next_at - source_updated_at) FILTER (WHERE status IN (5, 6) AND next_at IS NOT NULL), interval '0'),
+      max(source_updated_at) FILTER (WHERE status IN (5, 6) AND next_at IS NULL)
+    FROM states
+    GROUP BY dossier_code
+    ON CONFLICT (province_code, dossier_code) DO UPDATE SET
+      waited = excluded.waited, waiting_since = excluded.waiting_since
   `.execute(trx);
   return Number(result.numAffectedRows ?? 0);
 }
 
-/** The province's dossiers by current status and channel. */
-async function replaceStatusCounts(
+/**
+ * The province's daily rows: each dossier counts on its day of receipt (received, by channel) and, once finished,
+ * on its day of finish with its standing — as it is, and net of the time it waited on the applicant (a last state
+ * still waiting lasts until the finish).
+ */
+async function replaceDailyStats(trx: Transaction<Database>, provinceCode: string): Promise<number> {
+  await sql`DELETE FROM province_daily_stats WHERE province_code = ${provinceCode}`.execute(trx);
+  const received = await sql`
+    INSERT INTO province_daily_stats (
+      province_code, day, received, received_in_person, received_online, received_by_post
+    )
+    SELECT ${provinceCode}, ${vietnamDay(sql`received_at`)},
+      count(*), count(*) FILTER (WHERE channel = 1), count(*) FILTER (WHERE channel = 2),
+      count(*) FILTER (WHERE channel = 3)
+    FROM dossiers
+    WHERE province_code = ${provinceCode} AND received_at IS NOT NULL
+    GROUP BY 2
+  `.execute(trx);
+  const finish = sql`coalesce(d.finished_at, d.returned_at)`;
+  // Moved back by the waiting time, for a dossier that ever waited (a last state still waiting lasts until the
+  // finish); the others, most of them, are spared the arithmetic.
+  const netFinish = sql`
+    CASE WHEN w.dossier_code IS NULL THEN ${finish}
+      ELSE ${finish} - w.waited - CASE WHEN w.waiting_since IS NULL THEN interval '0'
+        ELSE greatest(coalesce(${finish}, d.source_updated_at) - w.waiting_since, interval '0') END
+    END`;
+  const dueDay = vietnamDay(sql`d.due_at`);
+  const finished = await sql`
+    WITH finished AS (
+      SELECT ${vietnamDay(sql`coalesce(${finish}, d.source_updated_at)`)} AS day,
+        ${finishedStanding(vietnamDay(finish), dueDay)} AS standing,
+        ${finishedStanding(vietnamDay(netFinish), dueDay)} AS net_standing
+      FROM dossiers d
+      LEFT JOIN dossier_waiting_time w ON w.province_code = ${provinceCode} AND w.dossier_code = d.dossier_code
+      WHERE d.province_code = ${provinceCode} AND d.status IN (9, 10)
+    ),
+    -- Grouped by standing first: each standing is computed once per dossier, not once per count below.
+    counted AS (SELECT day, standing, net_standing, count(*) AS n FROM finished GROUP BY day, standing, net_standing)
+    INSERT INTO province_daily_stats AS s (
+      province_code, day, finished, early, on_time, late, net_early, net_on_time, net_late
+    )
+    SELECT ${provinceCode}, day, sum(n),
+      coalesce(sum(n) FILTER (WHERE standing = 'early'), 0),
+      coalesce(sum(n) FILTER (WHERE standing = 'on_time'), 0),
+      coalesce(sum(n) FILTER (WHERE standing = 'late'), 0),
+      coalesce(sum(n) FILTER (WHERE net_standing = 'early'), 0),
+      coalesce(sum(n) FILTER (WHERE net_standing = 'on_time'), 0),
+      coalesce(sum(n) FILTER (WHERE net_standing = 'late'), 0)
+    FROM counted
+    GROUP BY day
+    ON CONFLICT (province_code, day) DO UPDATE SET
+      finished = excluded.finished, early = excluded.early, on_time = excluded.on_time, late = excluded.late,
+      net_early = excluded.net_early, net_on_time = excluded.net_on_time, net_late = excluded.net_late
+  `.execute(trx);
+  return Number(received.numAffectedRows ?? 0) + Number(finished.numAffectedRows ?? 0);
+}
+
+/**
+ * The province's current snapshot, from one read of its dossiers: by status and channel, and those in progress by due
+ * day (none without a due date: they are never overdue).
+ */
+async function replaceSnapshot(
   trx: Transaction<Database>,
   provinceCode: string,
 ): Promise<{ rows: number; dossiers: number }> {
   await sql`DELETE FROM province_status_counts WHERE province_code = ${provinceCode}`.execute(trx);
-  const { rows } = await sql<{ count: number }>`
-    INSERT INTO province_status_counts (province_code, status, channel, count)
-    SELECT ${provinceCode}, status, coalesce(channel, 0), count(*)
-    FROM dossiers
-    WHERE province_code = ${provinceCode}
-    GROUP BY status, coalesce(channel, 0)
-    RETURNING count
-  `.execute(trx);
-  return { rows: rows.length, dossiers: rows.reduce((sum, row) => sum + row.count, 0) };
-}
-
-/** The province's dossiers in progress by due day (none without a due date: they are never overdue). */
-async function replaceInProgressDue(trx: Transaction<Database>, provinceCode: string): Promise<number> {
   await sql`DELETE FROM province_in_progress_due WHERE province_code = ${provinceCode}`.execute(trx);
-  const result = await sql`
-    INSERT INTO province_in_progress_due (province_code, due_day, count)
-    SELECT ${provinceCode}, ${vietnamDay(sql`due_at`)}, count(*)
-    FROM dossiers
-    WHERE province_code = ${provinceCode} AND status IN (2, 4, 5, 6) AND due_at IS NOT NULL
-    GROUP BY 2
+  const { rows } = await sql<{ dossiers: number; rows: number }>`
+    WITH counted AS MATERIALIZED (
+      SELECT status, coalesce(channel, 0) AS channel,
+        CASE WHEN status IN (2, 4, 5, 6) THEN ${vietnamDay(sql`due_at`)} END AS due_day,
+        count(*)::int AS n
+      FROM dossiers
+      WHERE province_code = ${provinceCode}
+      GROUP BY 1, 2, 3
+    ),
+    by_status AS (
+      INSERT INTO province_status_counts (province_code, status, channel, count)
+      SELECT ${provinceCode}, status, channel, sum(n) FROM counted GROUP BY status, channel
+      RETURNING 1
+    ),
+    due AS (
+      INSERT INTO province_in_progress_due (province_code, due_day, count)
+      SELECT ${provinceCode}, due_day, sum(n) FROM counted WHERE due_day IS NOT NULL GROUP BY due_day
+      RETURNING 1
+    )
+    SELECT (SELECT coalesce(sum(n), 0) FROM counted)::int AS dossiers,
+      ((SELECT count(*) FROM by_status) + (SELECT count(*) FROM due))::int AS rows
   `.execute(trx);
-  return Number(result.numAffectedRows ?? 0);
+  return rows[0]!;
 }
 
 /**

@@ -210,6 +210,14 @@ async function seed(): Promise<void> {
     lags.map((lag, index) => ({ status: index % 2 === 0 ? 2 : 4, at: ago(lag) })),
   );
 
+  // A source whose clock put the finish before the supplement request: the last state of the history waits, and lasts
+  // until the finish (26 h): late as it is, on time net of the waiting.
+  await history({ ...hanoi('BN-SKEWED'), provinceCode: '24', sourceProvinceCode: '24', connectorId: 'bac-ninh' }, [
+    { status: 2, at: vn(d0, '09:00') },
+    { status: 5, at: vn(due, '10:00') },
+    { status: 9, at: vn(due, '09:00'), ...finished(vn(addDays(due, 1), '12:00')) },
+  ]);
+
   // States recorded on earlier days: the lag histograms have several days (recorded_at is the writer's now()).
   await sql`
     UPDATE dossier_events SET recorded_at = recorded_at - interval '3 days'
@@ -542,7 +550,9 @@ describe('province statistics', () => {
     expect(hcmSync.secondsSinceLastSuccess).toBeNull();
 
     const bn = await statsOf('24');
-    expect(bn.lag.writes).toBe(lags.length);
+    expect(bn.lag.writes).toBe(lags.length + 3);
+    expect(bn.deadline).toEqual({ early: 0, onTime: 0, late: 1, onTimeRate: 0 });
+    expect(bn.deadlineNetOfApplicantWaiting).toEqual({ early: 0, onTime: 1, late: 0, onTimeRate: 1 });
     expect(lagBucketBounds).toContain(bn.lag.p50Seconds);
     expect(bn.lag.p50Seconds).toBeLessThan(bn.lag.p95Seconds!);
 
@@ -563,7 +573,12 @@ describe('province statistics', () => {
       true,
     );
 
-    // HN-LATE-0000's finish is corrected to 22:00 on its due day (late → on time); a new dossier is received.
+    // HN-LATE-0000's finish is corrected to 22:00 on its due day (late → on time); a new dossier is received;
+    // HN-WAITING-NOW, waiting since 09:00 on its due day, is finished two days and an hour later: late, but on time
+    // once its waiting is taken out (and no longer overdue).
+    await history(hanoi('HN-WAITING-NOW', { dueAt: vn(addDays(d0, 1), '00:00'), sourceVersion: 2 }), [
+      { status: 9, at: vn(addDays(d0, 3), '10:00'), ...finished(vn(addDays(d0, 3), '10:00')) },
+    ]);
     await history(hanoi('HN-LATE-0000', { channel: 3, sourceVersion: 2 }), [
       { status: 9, at: vn(addDays(due, 1), '08:00'), ...finished(vn(due, '22:00')) },
     ]);
@@ -585,8 +600,10 @@ describe('province statistics', () => {
 
     const hn = await expectEqualToDirect('01');
     expect(hn.received).toEqual({ total: 12, byChannel: { inPerson: 2, online: 8, post: 1, unspecified: 1 } });
-    expect(hn.deadline).toEqual({ early: 1, onTime: 3, late: 3, onTimeRate: 4 / 7 });
-    expect(hn.deadlineNetOfApplicantWaiting).toEqual({ early: 2, onTime: 4, late: 1, onTimeRate: 6 / 7 });
+    expect(hn.finished).toBe(8);
+    expect(hn.deadline).toEqual({ early: 1, onTime: 3, late: 4, onTimeRate: 4 / 8 });
+    expect(hn.deadlineNetOfApplicantWaiting).toEqual({ early: 2, onTime: 5, late: 1, onTimeRate: 7 / 8 });
+    expect(hn.overdueInProgress).toBe(1);
     expect(hn.onlineShare).toBe(8 / 12);
     expect(hn.checkedAt).toBe(hn.refreshedAt);
     for (const code of ['79', '24']) await expectEqualToDirect(code);
@@ -718,7 +735,7 @@ describe('the scheduler role', () => {
       await history({ ...hanoi('BN-0002'), provinceCode: '24', sourceProvinceCode: '24', connectorId: 'bac-ninh' }, [
         { status: 2, at: ago(1) },
       ]);
-      await waitFor(async () => (await statsOf('24')).dossiers.total === 2, 'the new dossier counted');
+      await waitFor(async () => (await statsOf('24')).dossiers.total === 3, 'the new dossier counted');
     } finally {
       await scheduler.stop();
     }
