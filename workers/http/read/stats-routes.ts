@@ -25,6 +25,9 @@ export const maxPeriodDays = 366;
 /** The period's length when `from` is not given, in days (ending on `to`). */
 export const defaultPeriodDays = 30;
 
+/** A number of dossiers, days or writes. */
+const count = z.int().min(0);
+
 const day = z.iso
   .date({ message: 'expected a calendar day as yyyy-MM-dd, e.g. 2026-11-30' })
   .describe('a calendar day in Vietnam (Asia/Ho_Chi_Minh), yyyy-MM-dd');
@@ -44,33 +47,33 @@ const StatsPeriod = z
   .object({
     from: day,
     to: day,
-    days: z.int().describe('days in the period, both ends included'),
+    days: count.describe('days in the period, both ends included'),
     timeZone: z.literal('Asia/Ho_Chi_Minh'),
   })
   .meta({ id: 'StatsPeriod', description: 'the days counted: calendar days in Vietnam, both ends included' });
 
 const StatusCount = z
   .object({
-    status: z.int().min(1).max(10),
+    status: z.int().min(1).max(10).describe('the national status code'),
     label: z.string().describe('the national label of the status'),
-    count: z.int(),
+    count,
   })
   .meta({ id: 'StatusCount' });
 
 const ChannelCounts = z
   .object({
-    inPerson: z.int().describe('channel 1'),
-    online: z.int().describe('channel 2'),
-    post: z.int().describe('channel 3 (public post)'),
-    unspecified: z.int().describe('no channel given by the source'),
+    inPerson: count.describe('channel 1'),
+    online: count.describe('channel 2'),
+    post: count.describe('channel 3 (public post)'),
+    unspecified: count.describe('no channel given by the source'),
   })
   .meta({ id: 'ChannelCounts' });
 
 const DeadlineFigures = z
   .object({
-    early: z.int().describe('finished in the period before the due day'),
-    onTime: z.int().describe('finished in the period on the due day, or with no due date'),
-    late: z.int().describe('finished in the period after the due day'),
+    early: count.describe('finished in the period before the due day'),
+    onTime: count.describe('finished in the period on the due day, or with no due date'),
+    late: count.describe('finished in the period after the due day'),
     onTimeRate: z
       .number()
       .min(0)
@@ -82,7 +85,7 @@ const DeadlineFigures = z
 
 const LagFigures = z
   .object({
-    writes: z.int().describe('history states recorded in the period'),
+    writes: count.describe('history states recorded in the period'),
     p50Seconds: z.number().nullable(),
     p95Seconds: z.number().nullable(),
     maxSeconds: z.number().nullable(),
@@ -94,10 +97,10 @@ const LagFigures = z
       'source update → central write (recorded_at − source_updated_at) of the states recorded in the period. A quantile is the upper bound of the first histogram bucket whose cumulative count reaches its nearest rank, capped at the largest lag; null when nothing was recorded',
   });
 
-const DeadLetterCount = z.object({ reason: z.string(), count: z.int() }).meta({ id: 'DeadLetterCount' });
+const DeadLetterCount = z.object({ reason: z.string(), count: count }).meta({ id: 'DeadLetterCount' });
 
 const DeadLetterFigures = z
-  .object({ total: z.int(), byReason: z.array(DeadLetterCount) })
+  .object({ total: count, byReason: z.array(DeadLetterCount) })
   .meta({ id: 'DeadLetterFigures', description: 'dead letters created in the period, whatever became of them' });
 
 const ConnectorSync = z
@@ -117,7 +120,7 @@ const ConnectorSync = z
 
 const DossierCounts = z
   .object({
-    total: z.int(),
+    total: count,
     byStatus: z.array(StatusCount).describe('every status 1 to 10, in order'),
     byChannel: ChannelCounts,
   })
@@ -126,9 +129,9 @@ const DossierCounts = z
 const StatsFigures = {
   dossiers: DossierCounts,
   received: z
-    .object({ total: z.int(), byChannel: ChannelCounts })
+    .object({ total: count, byChannel: ChannelCounts })
     .describe('dossiers received (received_at) on a day of the period'),
-  finished: z.int().describe('dossiers finished (status 9, 10) on a day of the period, by finish (else return) time'),
+  finished: count.describe('dossiers finished (status 9, 10) on a day of the period, by finish (else return) time'),
   deadline: DeadlineFigures,
   deadlineNetOfApplicantWaiting: DeadlineFigures.describe(
     'the same, each finish moved back by the time the dossier spent waiting on the applicant (statuses 5, 6 in its history)',
