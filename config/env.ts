@@ -115,6 +115,11 @@ const schema = z.object({
    * process (in each process alone while Redis is down); more are answered 429 with Retry-After. Default 100.
    */
   API_RATE_LIMIT_PER_SECOND: integer(1, 1_000_000).default(100),
+  /**
+   * How long the scheduler role waits between passes of the statistics refresh (the provinces whose dossiers
+   * changed are recomputed): the figures of `/v1/stats` are at most about this old, plus one pass. Default 60000 ms.
+   */
+  STATS_REFRESH_INTERVAL_MS: integer(1000, 86_400_000).default(60_000),
 });
 
 /** Settings whose value is a secret: never echoed in an error message. */

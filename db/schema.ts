@@ -177,6 +177,86 @@ export interface ConnectorActivityTable {
   push_updates: ColumnType<string, number | string | undefined, number | string>;
 }
 
+/**
+ * A date column (a Vietnam calendar day), written as `yyyy-MM-dd`; select it as `day::text`, since node-postgres would
+ * read a date as a Date at the process's local midnight.
+ */
+type Day = ColumnType<string, string, string>;
+
+/** A province's figures by Vietnam calendar day: received by day of receipt; finished, standings by day of finish. */
+export interface ProvinceDailyStatsTable {
+  province_code: string;
+  day: Day;
+  received: number;
+  received_in_person: number;
+  received_online: number;
+  received_by_post: number;
+  finished: number;
+  early: number;
+  on_time: number;
+  late: number;
+  /** The standings with the applicant's waiting time (statuses 5, 6) taken out. */
+  net_early: number;
+  net_on_time: number;
+  net_late: number;
+}
+
+/** A province's dossiers by current status and channel (0: none given). */
+export interface ProvinceStatusCountsTable {
+  province_code: string;
+  status: number;
+  channel: number;
+  count: number;
+}
+
+/** A province's dossiers in progress (2, 4, 5, 6) by due day. */
+export interface ProvinceInProgressDueTable {
+  province_code: string;
+  due_day: Day;
+  count: number;
+}
+
+/** Source update → central write lag of the history's states, by connector and day recorded, as a histogram. */
+export interface ConnectorDailyLagTable {
+  province_code: string;
+  connector_id: string;
+  day: Day;
+  /** Counts per bucket of workers/read-model/lag-histogram.ts `lagBucketBounds`. */
+  buckets: number[];
+  count: number;
+  sum_seconds: number;
+  max_seconds: number;
+}
+
+/** Dead letters by connector, day created and reason. */
+export interface ConnectorDailyDeadLettersTable {
+  connector_id: string;
+  day: Day;
+  reason: string;
+  count: number;
+}
+
+/** A dossier's time waiting on the applicant (statuses 5, 6) in its history. */
+export interface DossierWaitingTimeTable {
+  province_code: string;
+  dossier_code: string;
+  /** The waiting states that ended (an interval, as Postgres prints it). */
+  waited: string;
+  /** The start of the last state, when it is a waiting one. */
+  waiting_since: Timestamp | null;
+}
+
+/** When each province's figures were last computed, and the change horizon they were computed to. */
+export interface StatsRefreshTable {
+  province_code: string;
+  refreshed_at: Timestamp;
+  checked_at: Timestamp;
+  watermark: Timestamp;
+  duration_ms: number;
+  dossiers: number;
+  rows: number;
+}
+
 export interface Database {
   dossiers: DossiersTable;
   dossier_events: DossierEventsTable;
@@ -187,4 +267,11 @@ export interface Database {
   webhook_secrets: WebhookSecretsTable;
   failed_batches: FailedBatchesTable;
   connector_activity: ConnectorActivityTable;
+  province_daily_stats: ProvinceDailyStatsTable;
+  province_status_counts: ProvinceStatusCountsTable;
+  province_in_progress_due: ProvinceInProgressDueTable;
+  connector_daily_lag: ConnectorDailyLagTable;
+  connector_daily_dead_letters: ConnectorDailyDeadLettersTable;
+  dossier_waiting_time: DossierWaitingTimeTable;
+  stats_refresh: StatsRefreshTable;
 }

@@ -29,6 +29,7 @@ export type ErrorKind =
   | 'record_run_progress'
   | 'record_pushes'
   | 'refresh'
+  | 'stats_refresh'
   | 'ledger_commit'
   | 'ledger_release'
   | 'postgres_unreachable'

@@ -15,6 +15,7 @@ import type { Logger } from './logger.js';
 import { FleetMetrics } from './metrics.js';
 import { Poller } from './poller/poller.js';
 import { assertRedisReachable, createFailFastRedis, createRedis, warnIfEvicting } from './redis.js';
+import { StatsRefresher } from './read-model/stats-refresher.js';
 import { ConnectorScheduler } from './scheduler/connector-scheduler.js';
 import { createWebhooks } from './webhooks/webhooks.js';
 import { FailedBatchSweep } from './writer/failed-batch-sweep.js';
@@ -112,6 +113,10 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
     ? new ConnectorScheduler(db, openConnection('scheduler'), logger, { prefix: config.QUEUE_PREFIX, errors })
     : null;
   if (scheduler) metrics.watchQueue(scheduler.queue);
+  // The statistics of the read API, refreshed on a schedule by the role that keeps the schedules.
+  const statsRefresher = has('scheduler')
+    ? new StatsRefresher(db, logger, { intervalMs: config.STATS_REFRESH_INTERVAL_MS, errors })
+    : null;
   const sweep = has('writer')
     ? new FailedBatchSweep(
         db,
@@ -174,6 +179,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
   sweep?.start();
   poller?.start();
   await scheduler?.start();
+  statsRefresher?.start();
   logger.info({ roles: wanted, url }, 'fleet started');
 
   let stopping: Promise<void> | null = null;
@@ -183,6 +189,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
       // batch to commit, so the writer stops after them.
       await webhooks?.close();
       await scheduler?.close();
+      await statsRefresher?.close();
       await poller?.close();
       await writer?.close();
       await sweep?.close();

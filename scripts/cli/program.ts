@@ -76,7 +76,27 @@ export function createProgram(): Command {
   addApiKeyCommands(program);
   addDeadLetterCommands(program);
   addFailedBatchCommands(program);
+  addStatsCommands(program);
   return program;
+}
+
+function addStatsCommands(program: Command): void {
+  const stats = program
+    .command('stats')
+    .description("the read API's statistics: daily aggregates per province, refreshed by the scheduler role");
+
+  addOutputOption(
+    stats
+      .command('refresh')
+      .description(
+        'recompute now the statistics of every province whose dossiers changed since its last refresh, and print what was refreshed and how long it took',
+      )
+      .option('--province <code>', 'only this (current) province')
+      .option('--force', 'recompute even a province that did not change'),
+  ).action(async (options: { province?: string; force?: boolean } & Output) => {
+    const { statsRefresh } = await import('./commands/stats.js');
+    await statsRefresh(config(), options);
+  });
 }
 
 function addConnectorCommands(program: Command): void {

@@ -30,6 +30,7 @@ const defaults = {
   WEBHOOK_ACK_TIMEOUT_MS: 10_000,
   FEED_CURSOR_MAX_AGE_DAYS: 30,
   API_RATE_LIMIT_PER_SECOND: 100,
+  STATS_REFRESH_INTERVAL_MS: 60_000,
 };
 
 describe('loadConfig defaults', () => {

@@ -7,6 +7,7 @@ import { problemErrorHandler } from '../problem-handlers.js';
 import type { ApiRateLimitHook } from '../rate-limit/api-rate-limit.js';
 import { registerDossierFeedRoute } from './dossier-feed-route.js';
 import { registerDossierRoutes } from './dossier-routes.js';
+import { registerStatsRoutes } from './stats-routes.js';
 
 /** What the read API needs. */
 export interface ReadApiOptions {
@@ -33,4 +34,5 @@ export async function readApi(api: FastifyInstance, options: ReadApiOptions): Pr
 
   registerDossierRoutes(api, { db: options.db, clock });
   registerDossierFeedRoute(api, { db: options.db, clock, cursorMaxAgeDays: options.feedCursorMaxAgeDays ?? 30 });
+  registerStatsRoutes(api, { db: options.db });
 }
