@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DossierRecord } from '../../../connectors/sdk/dossier-record.js';
 import type { DossierStatus } from '../../../connectors/sdk/dossier-status.js';
 import { currentProvinces } from '../../../config/provinces.js';
+import { horizonMarginMs } from '../../../db/queries/change-horizon.js';
 import { recordPushes } from '../../../db/queries/connector-activity.js';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import { insertDeadLetters } from '../../../db/queries/insert-dead-letters.js';
@@ -479,6 +480,9 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
+/** Waits until what was just written is before the change horizon (its margin), so a refresh counts it. */
+const pastTheHorizon = () => new Promise((resolve) => setTimeout(resolve, horizonMarginMs + 200));
+
 describe('province statistics', () => {
   it('are empty, with refreshedAt null, before the first refresh', async () => {
     const answer = await statsOf('01');
@@ -488,6 +492,7 @@ describe('province statistics', () => {
   });
 
   it('equal the hand-worked figures after a refresh, midnight in Vietnam included', async () => {
+    await pastTheHorizon();
     const results = await refresher().refresh();
     expect(results).toHaveLength(34);
     expect(results.every((result) => result.outcome === 'refreshed')).toBe(true);
@@ -568,6 +573,8 @@ describe('province statistics', () => {
   });
 
   it('refresh only the provinces that changed, and pick the changes up', async () => {
+    await pastTheHorizon();
+    await refresher().refresh(); // the writes of the last second before the previous refresh
     const before = await env.db.selectFrom('stats_refresh').selectAll().orderBy('province_code').execute();
     expect(Object.values(byOutcome(await refresher().refresh())).every((outcome) => outcome === 'unchanged')).toBe(
       true,
@@ -585,6 +592,7 @@ describe('province statistics', () => {
     await history(hanoi('HN-NEW', { receivedAt: ago(60), dueAt: vn(addDays(today, 10), '00:00') }), [
       { status: 2, at: ago(60) },
     ]);
+    await pastTheHorizon();
     const outcomes = byOutcome(await refresher().refresh());
     expect(outcomes['01']).toBe('refreshed');
     expect(Object.entries(outcomes).filter(([, outcome]) => outcome === 'refreshed')).toHaveLength(1);
@@ -627,6 +635,7 @@ describe('province statistics', () => {
 
   it('are refreshed by one process at a time: a province locked by another is skipped as busy', async () => {
     await history(hanoi('HN-LOCKED', { dueAt: null }), [{ status: 2, at: ago(1) }]);
+    await pastTheHorizon();
     await env.db.transaction().execute(async (trx) => {
       expect(await lockProvinceStats(trx, '01')).toBe(true);
       const result = await refreshProvinceStats(env.db, '01', { connectorIds: ['hanoi'] });
