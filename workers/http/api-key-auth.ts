@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import { verifyApiKey, type ApiKeyScope } from '../control-plane/api-key-store.js';
+import type { ApiKeyScope } from '../control-plane/api-key-store.js';
+import { VerifiedKeyCache, type VerifiedKeyCacheOptions } from '../control-plane/verified-key-cache.js';
 import type { Database } from '../../db/schema.js';
 import { problem, sendProblem } from './problem.js';
 
@@ -31,9 +32,11 @@ export function decorateApiKey(scope: FastifyInstance): void {
 /**
  * An `onRequest` hook: the request must carry `Authorization: Bearer <key>` with a key of `scope` that is not
  * revoked; the key is then `request.apiKey`. No key, an unknown or a revoked key → 401 `unauthorized`; a key
- * without the scope → 403 `forbidden`. The scope's instance must have {@link decorateApiKey}.
+ * without the scope → 403 `forbidden`. The scope's instance must have {@link decorateApiKey}. A valid key is
+ * remembered for a few seconds (`VerifiedKeyCache`: a revoked one is refused within 10 s).
  */
-export function requireApiKey(db: Kysely<Database>, scope: ApiKeyScope) {
+export function requireApiKey(db: Kysely<Database>, scope: ApiKeyScope, cache: VerifiedKeyCacheOptions = {}) {
+  const keys = new VerifiedKeyCache(db, cache);
   const challenge = `Bearer realm="dossier-sync ${scope}"`;
   const refuse = (reply: FastifyReply, detail: string, invalid: boolean) =>
     sendProblem(
@@ -52,7 +55,7 @@ export function requireApiKey(db: Kysely<Database>, scope: ApiKeyScope) {
     }
     const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
     if (!match) return refuse(reply, 'the Authorization header is not "Bearer <key>"', true);
-    const verification = await verifyApiKey(db, match[1]!);
+    const verification = await keys.verify(match[1]!);
     if (verification.status === 'unknown')
       return refuse(reply, 'the API key is not valid; expected a key from fleet apikey create', true);
     if (verification.status === 'revoked')
