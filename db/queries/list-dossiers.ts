@@ -111,30 +111,8 @@ interface Row {
  */
 export async function listDossiers(db: Kysely<Database>, request: DossierFeedRequest): Promise<DossierFeedPage> {
   const horizon = await changeHorizon(db);
-  const { filters, after, limit } = request;
-
-  const conditions: RawBuilder<unknown>[] = [sql`synced_at < ${horizon}`];
-  if (after) {
-    conditions.push(
-      sql`(synced_at, province_code, dossier_code) > (${after.syncedAt}::timestamptz, ${after.provinceCode}, ${after.dossierCode})`,
-    );
-  }
-  if (filters.updatedSince !== undefined) conditions.push(sql`synced_at >= ${filters.updatedSince}::timestamptz`);
-  if (filters.provinceCode !== undefined) conditions.push(sql`province_code = ${filters.provinceCode}`);
-  if (filters.statuses !== undefined && filters.statuses.length > 0)
-    conditions.push(sql`status = ANY(${[...filters.statuses]}::smallint[])`);
-
-  const { rows } = await sql<Row>`
-    SELECT
-      province_code, dossier_code, alt_dossier_code, source_province_code, source_code_set, procedure_code,
-      sector_code, agency_code, channel, status, submitted_at, received_at, due_at, finished_at, returned_at,
-      rejected_at, source_updated_at, source_version, ${syncedAtText} AS synced_at
-    FROM dossiers
-    WHERE ${sql.join(conditions, sql` AND `)}
-    -- Qualified: a bare synced_at here would be the output column (the text), and the index would not serve the order.
-    ORDER BY dossiers.synced_at, province_code, dossier_code
-    LIMIT ${limit + 1}
-  `.execute(db);
+  const { after, limit } = request;
+  const { rows } = await feedPageQuery(horizon, request).execute(db);
 
   const hasMore = rows.length > limit;
   const items = rows.slice(0, limit).map(toSummary);
@@ -148,6 +126,32 @@ export async function listDossiers(db: Kysely<Database>, request: DossierFeedReq
     if (after && after.syncedAt > next.syncedAt) next = after;
   }
   return { items, hasMore, horizon, next };
+}
+
+/** The statement of a feed page up to `horizon`: `limit + 1` rows, so the page knows whether more are there. */
+export function feedPageQuery(horizon: Date, { filters, after, limit }: DossierFeedRequest) {
+  const conditions: RawBuilder<unknown>[] = [sql`synced_at < ${horizon}`];
+  if (after) {
+    conditions.push(
+      sql`(synced_at, province_code, dossier_code) > (${after.syncedAt}::timestamptz, ${after.provinceCode}, ${after.dossierCode})`,
+    );
+  }
+  if (filters.updatedSince !== undefined) conditions.push(sql`synced_at >= ${filters.updatedSince}::timestamptz`);
+  if (filters.provinceCode !== undefined) conditions.push(sql`province_code = ${filters.provinceCode}`);
+  if (filters.statuses !== undefined && filters.statuses.length > 0)
+    conditions.push(sql`status = ANY(${[...filters.statuses]}::smallint[])`);
+
+  return sql<Row>`
+    SELECT
+      province_code, dossier_code, alt_dossier_code, source_province_code, source_code_set, procedure_code,
+      sector_code, agency_code, channel, status, submitted_at, received_at, due_at, finished_at, returned_at,
+      rejected_at, source_updated_at, source_version, ${syncedAtText} AS synced_at
+    FROM dossiers
+    WHERE ${sql.join(conditions, sql` AND `)}
+    -- Qualified: a bare synced_at here would be the output column (the text), and the index would not serve the order.
+    ORDER BY dossiers.synced_at, province_code, dossier_code
+    LIMIT ${limit + 1}
+  `;
 }
 
 /** An instant as a position's `syncedAt`: ISO 8601 UTC with six fraction digits, so text order is time order. */
