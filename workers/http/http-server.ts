@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
 import { adminApi, type AdminApiOptions } from './admin/admin-api.js';
 import { decorateApiKey } from './api-key-auth.js';
-import { registerOpenApi } from './openapi.js';
+import { jsonResponse, registerOpenApi } from './openapi.js';
 import { frameworkErrorProblem, notFoundProblem, problemErrorHandler } from './problem-handlers.js';
 import { registerApiRateLimit, type ApiRateLimitOptions } from './rate-limit/api-rate-limit.js';
 import { readApi, type ReadApiOptions } from './read/read-api.js';
@@ -106,7 +106,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
       schema: {
         summary: 'The process is alive (it answers)',
         tags: ['health'],
-        response: { 200: z.object({ status: z.literal('ok') }) },
+        response: { 200: jsonResponse('the process is up', z.object({ status: z.literal('ok') })) },
       },
     },
     async () => ({ status: 'ok' as const }),
@@ -140,7 +140,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
       schema: {
         summary: "Postgres and Redis answer: 200 ready, or 503 with each failed check's code and fixed reason",
         tags: ['health'],
-        response: { 200: readiness, [requestErrors.not_ready.status]: readiness },
+        response: {
+          200: jsonResponse('every dependency answered', readiness),
+          [requestErrors.not_ready.status]: jsonResponse('a dependency did not answer: which, by code', readiness),
+        },
       },
     },
     async (_request, reply) => {

@@ -14,6 +14,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { OpenAPIV3_1 } from 'openapi-types';
+import type { z } from 'zod';
 import { packageVersion } from '../../config/package-version.js';
 
 /** A plugin's instance whose routes declare their schemas in zod: `api.withTypeProvider<ZodTypeProvider>()`. */
@@ -104,4 +105,12 @@ function onlyReferencedComponents(document: OpenAPIV3_1.Document): OpenAPIV3_1.D
     JSON.stringify({ ...document, components: { ...document.components, schemas: pruned } }),
     renameRefs,
   ) as OpenAPIV3_1.Document;
+}
+
+/**
+ * A success response declared with what it means: the OpenAPI document shows `description` (a bare schema would be
+ * "Default Response") and the schema as `application/json`, which the serializer picks by the reply's media type.
+ */
+export function jsonResponse<Schema extends z.ZodType>(description: string, schema: Schema) {
+  return { description, content: { 'application/json': { schema } } };
 }

@@ -82,7 +82,7 @@ it('has a path for every route fastify serves, and no other', () => {
 });
 
 describe('every operation', () => {
-  it('has a summary, tags and a success response', () => {
+  it('has a summary, tags and a success response, every response saying what it means', () => {
     for (const { route, operation } of operations()) {
       expect(operation.summary, route).toEqual(expect.stringMatching(/\S/));
       expect(operation.tags?.length, route).toBeGreaterThan(0);
@@ -91,6 +91,10 @@ describe('every operation', () => {
         Object.keys(operation.responses ?? {}).some((status) => /^2\d\d$/.test(status)),
         route,
       ).toBe(true);
+      for (const [status, response] of Object.entries(operation.responses ?? {}))
+        expect((response as { description?: string }).description, `${route} ${status}`).not.toMatch(
+          /^(Default Response)?$/,
+        );
     }
   });
 

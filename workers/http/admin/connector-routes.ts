@@ -6,7 +6,7 @@ import { codeSets, type CodeSet } from '../../../config/provinces.js';
 import { DefinitionError } from '../../../connectors/sdk/definition-error.js';
 import type { Database } from '../../../db/schema.js';
 import { problem, problemResponses, sendProblem } from '../problem.js';
-import type { ZodApi } from '../openapi.js';
+import { jsonResponse, type ZodApi } from '../openapi.js';
 import { checkConnector, CheckInputError } from '../../control-plane/check-connector.js';
 import { connectorListView, connectorView } from '../../control-plane/connector-view.js';
 import { definitionJsonSchema } from '../../control-plane/definition-json-schema.js';
@@ -241,7 +241,7 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
             .transform((value) => value === 'true')
             .describe('include removed connectors'),
         }),
-        response: { 200: z.object({ connectors: z.array(connectorSummary) }) },
+        response: { 200: jsonResponse('the connectors', z.object({ connectors: z.array(connectorSummary) })) },
       },
     },
     async (request) => connectorListView(await registry.list({ includeRemoved: request.query.all })),
@@ -255,7 +255,10 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
         tags,
         security,
         params: connectorIdParams,
-        response: { 200: connector, ...problemResponses(404) },
+        response: {
+          200: jsonResponse('the connector: its definition, state and cursor', connector),
+          ...problemResponses(404),
+        },
       },
     },
     async (request, reply) => answer(reply, async () => connectorView(await registry.get(request.params.id), true)),
@@ -270,7 +273,10 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
         security,
         consumes: definitionTypes,
         body: definitionBody,
-        response: { 201: connector, ...problemResponses(409, 413, 415, 422) },
+        response: {
+          201: jsonResponse('the connector, registered and scheduled', connector),
+          ...problemResponses(409, 413, 415, 422),
+        },
       },
     },
     async (request, reply) => {
@@ -296,7 +302,10 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
         params: connectorIdParams,
         consumes: definitionTypes,
         body: definitionBody,
-        response: { 200: connector, ...problemResponses(404, 409, 413, 415, 422) },
+        response: {
+          200: jsonResponse('the connector with its new definition', connector),
+          ...problemResponses(404, 409, 413, 415, 422),
+        },
       },
     },
     async (request, reply) => {
@@ -320,7 +329,10 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
         tags,
         security,
         params: connectorIdParams,
-        response: { 200: connectorSummary, ...problemResponses(404, 409) },
+        response: {
+          200: jsonResponse('the connector in its new state', connectorSummary),
+          ...problemResponses(404, 409),
+        },
       },
       handler: async (request, reply) =>
         answer(reply, async () => connectorView((await move(request.params.id)).connector, false)),
@@ -348,7 +360,7 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
         security,
         params: connectorIdParams,
         body: checkBody,
-        response: { 200: checkResult, ...problemResponses(404, 413, 415, 422) },
+        response: { 200: jsonResponse('what the check found', checkResult), ...problemResponses(404, 413, 415, 422) },
       },
     },
     async (request, reply) =>

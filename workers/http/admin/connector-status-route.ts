@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Database } from '../../../db/schema.js';
 import { RegistryError } from '../../control-plane/connector-registry.js';
 import { connectorStatus } from '../../control-plane/connector-status.js';
-import type { ZodApi } from '../openapi.js';
+import { jsonResponse, type ZodApi } from '../openapi.js';
 import { problem, problemResponses, sendProblem } from '../problem.js';
 import { codeSet, connectorIdParams, connectorState, isoTime } from './connector-routes.js';
 
@@ -89,7 +89,10 @@ export function registerConnectorStatusRoute(api: ZodApi, db: Kysely<Database>):
         tags: ['admin: connectors'],
         security: [{ apiKey: [] }],
         params: connectorIdParams,
-        response: { 200: connectorStatusSchema, ...problemResponses(404) },
+        response: {
+          200: jsonResponse("where the connector's sync stands", connectorStatusSchema),
+          ...problemResponses(404),
+        },
       },
     },
     async (request, reply) => {

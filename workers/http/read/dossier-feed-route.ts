@@ -9,6 +9,7 @@ import { dossierFeedPageBody, unknownParameters } from './dossier-schemas.js';
 import { dossierSummaryView } from './dossier-view.js';
 import { decodeFeedCursor, encodeFeedCursor, filtersFingerprint } from './feed-cursor.js';
 import { resolveRequestProvince } from './province-lookup.js';
+import { jsonResponse } from '../openapi.js';
 
 // `GET /v1/dossiers`: the portal's change feed — keyset pages by (synced time, key) up to the change horizon, with
 // an opaque cursor that always comes back, so the portal polls from where it stopped and misses nothing.
@@ -79,7 +80,7 @@ export function registerDossierFeedRoute(api: FastifyInstance, options: DossierF
         security: [{ apiKey: [] }],
         querystring,
         response: {
-          200: dossierFeedPageBody,
+          200: jsonResponse('a page of the change feed, with the cursor to resume from', dossierFeedPageBody),
           ...problemResponses(404, 410),
         },
       },

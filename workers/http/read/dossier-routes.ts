@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { findDossier } from '../../../db/queries/find-dossier.js';
 import type { Database } from '../../../db/schema.js';
 import { ifNoneMatchMatches, strongEntityTag } from '../entity-tag.js';
+import { jsonResponse } from '../openapi.js';
 import { problem, problemResponses, sendProblem } from '../problem.js';
 import { dossierBody, unknownParameters } from './dossier-schemas.js';
 import { dossierView } from './dossier-view.js';
@@ -84,7 +85,7 @@ export function registerDossierRoutes(api: FastifyInstance, options: DossierRout
         querystring,
         headers,
         response: {
-          200: dossierBody,
+          200: jsonResponse('the dossier: its status, dates, freshness, deadline standing and history', dossierBody),
           304: notModified,
           308: redirect,
           ...problemResponses(404),

@@ -15,6 +15,7 @@ import type { Database } from '../../../db/schema.js';
 import { vietnamDate } from '../../read-model/deadline-standing.js';
 import { lagQuantile, mergeLagHistograms, type LagHistogram } from '../../read-model/lag-histogram.js';
 import { problem, problemResponses, sendProblem } from '../problem.js';
+import { jsonResponse } from '../openapi.js';
 
 // The statistics a province is scored on by the national service-quality index (Decision 766/QĐ-TTg), read from
 // the daily aggregates the scheduler refreshes (workers/read-model/stats-refresher.ts). README, "Statistics", says
@@ -357,7 +358,10 @@ export function registerStatsRoutes(api: FastifyInstance, options: StatsRoutesOp
         security: [{ apiKey: [] }],
         params: ProvinceParams,
         querystring: StatsQuery,
-        response: { 200: ProvinceStats, ...problemResponses(404) },
+        response: {
+          200: jsonResponse("the province's figures over the period", ProvinceStats),
+          ...problemResponses(404),
+        },
       },
     },
     async (request, reply) => {
@@ -392,7 +396,9 @@ export function registerStatsRoutes(api: FastifyInstance, options: StatsRoutesOp
         tags: ['statistics'],
         security: [{ apiKey: [] }],
         querystring: StatsQuery,
-        response: { 200: NationalStats },
+        response: {
+          200: jsonResponse("every province's figures over the period, and the national totals", NationalStats),
+        },
       },
     },
     async (request, reply) => {
