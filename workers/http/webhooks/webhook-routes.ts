@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { DeliveryOutcome } from '../../webhooks/delivery-outcome.js';
 import type { WebhookIntake } from '../../webhooks/webhook-intake.js';
 import { problem, problemResponses, sendProblem } from '../problem.js';
+import { jsonResponse } from '../openapi.js';
 
 /** What the webhook routes need. */
 export interface WebhookRoutesOptions {
@@ -160,7 +161,10 @@ export async function webhookRoutes(api: FastifyInstance, options: WebhookRoutes
         headers: signatureHeaders,
         consumes: ['application/json'],
         body: pushedBody,
-        response: { 202: accepted, ...problemResponses(400, 401, 404, 409, 413, 415, 422, 500, 503) },
+        response: {
+          202: jsonResponse('the delivery is taken: its updates are durable and the writer applies them', accepted),
+          ...problemResponses(400, 401, 404, 409, 413, 415, 422, 500, 503),
+        },
       },
     },
     async (request, reply) => {
