@@ -10,13 +10,15 @@ export interface SecretToRekey {
 
 /**
  * Locks the next `limit` secrets after id `afterId` that are not sealed with `newestKeyId`, in id order. Rows a
- * rotation holds are skipped (SKIP LOCKED), not waited for: the caller looks again when its pass is over.
+ * rotation holds are skipped (SKIP LOCKED) unless `wait`: a first pass does not queue behind rotations, a second
+ * waits for the few it skipped.
  */
 export async function lockSecretsToRekey(
   trx: Transaction<Database>,
   newestKeyId: string,
   afterId: string,
   limit: number,
+  wait = false,
 ): Promise<SecretToRekey[]> {
   const rows = await sql<{ id: string; connector_id: string; sealed: Buffer }>`
     SELECT id, connector_id, sealed
@@ -25,7 +27,7 @@ export async function lockSecretsToRekey(
       AND id > ${afterId}::bigint
     ORDER BY id
     LIMIT ${limit}
-    FOR UPDATE SKIP LOCKED`.execute(trx);
+    FOR UPDATE ${wait ? sql`` : sql`SKIP LOCKED`}`.execute(trx);
   return rows.rows.map((row) => ({ id: String(row.id), connectorId: row.connector_id, sealed: row.sealed }));
 }
 

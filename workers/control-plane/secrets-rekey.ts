@@ -38,8 +38,8 @@ export interface RekeySummary {
   newestKeyId: string;
 }
 
-/** Passes over the table at most: a pass skips rows a rotation holds, the next finds them. */
-const maxPasses = 5;
+/** Passes over the table at most: the first skips rows a rotation holds, the second waits for them. */
+const maxPasses = 2;
 
 /**
  * Re-seals every stored webhook secret not sealed with the newest configured key, `batchSize` per transaction
@@ -61,14 +61,13 @@ export async function rekeyWebhookSecrets(
   let stopped = false;
   for (let pass = 0; pass < maxPasses && !stopped; pass++) {
     let afterId = '0';
-    let rekeyedThisPass = 0;
     for (;;) {
       if (options.signal?.aborted) {
         stopped = true;
         break;
       }
       const batch = await db.transaction().execute(async (trx) => {
-        const rows = await lockSecretsToRekey(trx, newestKeyId, afterId, batchSize);
+        const rows = await lockSecretsToRekey(trx, newestKeyId, afterId, batchSize, pass > 0);
         const resealed: { id: string; sealed: Buffer }[] = [];
         for (const row of rows) {
           try {
@@ -84,10 +83,9 @@ export async function rekeyWebhookSecrets(
       if (batch.lastId === undefined) break;
       afterId = batch.lastId;
       rekeyed += batch.resealed;
-      rekeyedThisPass += batch.resealed;
       options.onBatch?.({ rekeyed, unreadable: unreadable.size, toRekey });
     }
-    if (stopped || rekeyedThisPass === 0) break;
+    if (stopped) break;
     const left = (await countWebhookSecretsByKey(db))
       .filter((row) => row.keyId !== newestKeyId)
       .reduce((sum, row) => sum + row.secrets, 0);

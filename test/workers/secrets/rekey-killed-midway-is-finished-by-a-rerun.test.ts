@@ -1,8 +1,10 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import type { Config } from '../../../config/env.js';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import { countWebhookSecretsByKey } from '../../../db/queries/rekey-webhook-secrets.js';
 import { rekeyWebhookSecrets } from '../../../workers/control-plane/secrets-rekey.js';
+import { secretsRekey } from '../../../scripts/cli/commands/secrets.js';
 import { generateWebhookSecret, SecretBox } from '../../../workers/webhooks/secret-box.js';
 import { startedProcesses } from '../../support/process-group-registry.js';
 import { createTestEnvironment, waitFor, type TestEnvironment } from '../../support/test-environment.js';
@@ -16,6 +18,8 @@ import { testSecretsKey } from '../webhooks/webhook-client.js';
 const [keyA, keyB, keyC] = [testSecretsKey(), testSecretsKey(), testSecretsKey()];
 const [idA, idB, idC] = [keyA, keyB, keyC].map((key) => new SecretBox(key).newestKeyId) as [string, string, string];
 const onA = 1500;
+/** The newest key of the second test, under which the later tests find the secrets. */
+const keyD = testSecretsKey();
 let env: TestEnvironment;
 let cli: Record<string, string>;
 const issued = new Map<string, string>();
@@ -124,7 +128,6 @@ it('is killed midway with SIGKILL, and a rerun re-seals the rest and names what 
 }, 180_000);
 
 it('stops between batches when asked, and the next run goes on from there', async () => {
-  const keyD = testSecretsKey();
   const box = new SecretBox([keyD, keyB]);
   const stop = new AbortController();
   const first = await rekeyWebhookSecrets(env.db, box, {
@@ -137,5 +140,51 @@ it('stops between batches when asked, and the next run goes on from there', asyn
   const second = await rekeyWebhookSecrets(env.db, box, { batchSize: 100 });
   expect(second).toMatchObject({ rekeyed: onA - 300, alreadyNewest: 300, stopped: false });
   expect(second.unreadable.map((row) => row.connectorId)).toEqual(['rk-lost']);
+  expect(await countOn(box.newestKeyId)).toBe(onA);
+});
+
+it('draws its progress on a terminal, one line redrawn per batch, and prints the summary on stdout', async () => {
+  const keyE = testSecretsKey();
+  const writes: string[] = [];
+  const printed: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void printed.push(String(line)));
+  try {
+    await secretsRekey(
+      { ...env.config, SECRETS_KEY: undefined, SECRETS_KEYS: `${keyE},${testSecretsKey()}` } as Config,
+      { batch: 500 },
+      { isTTY: true, write: (text) => writes.push(text) },
+    );
+  } finally {
+    log.mockRestore();
+    process.exitCode = undefined;
+  }
+  const idE = new SecretBox(keyE).newestKeyId;
+  // Nothing it holds opens the secrets (sealed with D by the test before): every batch counts them unreadable.
+  expect(writes[0]).toBe(`\rrekeying to key ${idE}: 0/${onA + 1}, 500 unreadable\x1b[K`);
+  expect(writes.at(-2)).toBe(`\rrekeying to key ${idE}: 0/${onA + 1}, ${onA + 1} unreadable\x1b[K`);
+  expect(writes.at(-1)).toBe('\n');
+  expect(printed.join('\n').trim().split('\n').at(-1)).toBe(
+    `rekeyed 0 webhook secrets to key ${idE}, 0 already on it, ${onA + 1} unreadable with the configured keys`,
+  );
+});
+
+it('skips a secret a rotation holds locked on its first pass and waits for it on the second', async () => {
+  const box = new SecretBox([testSecretsKey(), keyD]);
+  let locked!: () => void;
+  const isLocked = new Promise<void>((resolve) => (locked = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const holder = env.db.transaction().execute(async (trx) => {
+    await sql`SELECT id FROM webhook_secrets WHERE connector_id = 'rk-0' ORDER BY id LIMIT 1 FOR UPDATE`.execute(trx);
+    locked();
+    await released;
+  });
+  await isLocked;
+  const summary = await rekeyWebhookSecrets(env.db, box, {
+    batchSize: 200,
+    onBatch: ({ rekeyed }) => rekeyed === onA - 1 && setTimeout(release, 300),
+  });
+  await holder;
+  expect(summary).toMatchObject({ rekeyed: onA, alreadyNewest: 0, stopped: false });
   expect(await countOn(box.newestKeyId)).toBe(onA);
 });
