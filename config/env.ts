@@ -81,12 +81,31 @@ const schema = z.object({
   /**
    * Key that encrypts the connectors' webhook secrets at rest (AES-256-GCM): 32 random bytes in base64, e.g. from
    * `openssl rand -base64 32`, the same on every gateway and CLI host. Unset: the rest of the fleet runs, but
-   * webhooks are refused (503) and `fleet connector rotate-secret` exits 2.
+   * webhooks are refused (503) and `fleet connector rotate-secret` exits 2 (unless SECRETS_KEYS is set instead).
    */
   SECRETS_KEY: z
     .string()
     .refine((value) => isSecretsKey(value), {
       message: 'expected 32 random bytes in base64 (44 characters, e.g. from: openssl rand -base64 32)',
+    })
+    .optional(),
+  /**
+   * The keys of a master-key rotation, newest first, comma-separated, each as SECRETS_KEY: new webhook secrets are
+   * sealed with the first, stored ones opened with the key they name (the README's "Rotating the master key").
+   * Unset: SECRETS_KEY alone. Setting both is an error, so that a forgotten SECRETS_KEY cannot hide a key.
+   */
+  SECRETS_KEYS: z
+    .string()
+    .superRefine((value, context) => {
+      const keys = value.split(',').map((key) => key.trim());
+      const bad = keys.findIndex((key) => !isSecretsKey(key));
+      if (bad >= 0)
+        context.addIssue({
+          code: 'custom',
+          message: `key ${bad + 1} of ${keys.length} is not 32 random bytes in base64 (44 characters, e.g. from: openssl rand -base64 32); expected the keys newest first, separated by commas`,
+        });
+      else if (new Set(keys).size !== keys.length)
+        context.addIssue({ code: 'custom', message: 'a key is listed twice; expected each key once, newest first' });
     })
     .optional(),
   /** Largest webhook body accepted; a larger one is refused with 413. Default 1048576 (1 MiB). */
@@ -123,7 +142,7 @@ const schema = z.object({
 });
 
 /** Settings whose value is a secret: never echoed in an error message. */
-const secretSettings = new Set(['SECRETS_KEY']);
+const secretSettings = new Set(['SECRETS_KEY', 'SECRETS_KEYS']);
 
 /** 32 bytes in base64 (standard or URL-safe alphabet, padding optional). */
 export function isSecretsKey(value: string): boolean {
@@ -143,6 +162,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // An unset optional setting is absent rather than undefined: a config is also handed on as an environment.
     for (const key of Object.keys(result.data) as (keyof Config)[])
       if (result.data[key] === undefined) delete result.data[key];
+    if (result.data.SECRETS_KEY !== undefined && result.data.SECRETS_KEYS !== undefined)
+      throw new ConfigError(
+        'config: SECRETS_KEY and SECRETS_KEYS are both set; expected one of them: during a key rotation only SECRETS_KEYS, the new key first, then the old one',
+      );
     return result.data;
   }
   const issue = result.error.issues[0]!;

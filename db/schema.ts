@@ -119,12 +119,14 @@ export interface ApiKeysTable {
   last_used_at: Timestamp | null;
 }
 
-/** A connector's webhook secret, encrypted (AES-256-GCM under SECRETS_KEY); never stored in the clear. */
+/** A connector's webhook secret, encrypted (AES-256-GCM under a key of SECRETS_KEYS); never stored in the clear. */
 export interface WebhookSecretsTable {
   id: ColumnType<string, never, never>;
   connector_id: string;
-  /** Nonce (12 bytes), tag (16 bytes), ciphertext; the connector id is the associated data. */
+  /** `dsk2`, key id (8 bytes), nonce (12 bytes), tag (16 bytes), ciphertext; first form: no mark nor key id. */
   sealed: Buffer;
+  /** Hex id of the key it is sealed with, derived from `sealed`; null for the first form. */
+  key_id: ColumnType<string | null, never, never>;
   created_at: ColumnType<Date, Date | string | undefined, never>;
   /** null: the current secret; otherwise accepted until then (a rotation's grace period). */
   expires_at: Timestamp | null;

@@ -77,6 +77,7 @@ export function createProgram(): Command {
   addDeadLetterCommands(program);
   addFailedBatchCommands(program);
   addStatsCommands(program);
+  addSecretsCommands(program);
   return program;
 }
 
@@ -96,6 +97,33 @@ function addStatsCommands(program: Command): void {
   ).action(async (options: { province?: string; force?: boolean } & Output) => {
     const { statsRefresh } = await import('./commands/stats.js');
     await statsRefresh(config(), options);
+  });
+}
+
+function addSecretsCommands(program: Command): void {
+  const secrets = program
+    .command('secrets')
+    .description(
+      'the master key under the webhook secrets (SECRETS_KEYS, newest first): re-seal, and see which key seals what',
+    );
+
+  addOutputOption(
+    secrets
+      .command('rekey')
+      .description(
+        'seal every stored webhook secret not on the newest key of SECRETS_KEYS with it (the secrets stay the same); resumable',
+      )
+      .option('--batch <count>', 'secrets re-sealed per transaction', integer('--batch', 1), 100),
+  ).action(async (options: { batch: number } & Output) => {
+    const { secretsRekey } = await import('./commands/secrets.js');
+    await secretsRekey(config(), options);
+  });
+
+  addOutputOption(
+    secrets.command('status').description('count the stored webhook secrets sealed with each key'),
+  ).action(async (options: Output) => {
+    const { secretsStatus } = await import('./commands/secrets.js');
+    await secretsStatus(config(), options);
   });
 }
 

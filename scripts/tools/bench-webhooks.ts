@@ -129,11 +129,11 @@ async function newConnector(db: Kysely<Database>, box: SecretBox, id: string): P
 async function main(): Promise<void> {
   const base = loadConfig();
   const config = await freshDatabase(
-    { ...base, SECRETS_KEY: base.SECRETS_KEY ?? randomBytes(32).toString('base64') },
+    base.SECRETS_KEY || base.SECRETS_KEYS ? base : { ...base, SECRETS_KEY: randomBytes(32).toString('base64') },
     'webhooks_bench',
   );
   const db = createDatabase(config.DATABASE_URL, { maxConnections: 2 });
-  const box = new SecretBox(config.SECRETS_KEY!);
+  const box = SecretBox.fromConfig(config)!;
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new Queue(ingestQueueName('79'), { connection: redis, prefix: config.QUEUE_PREFIX });
   const [gatewayPort, writerPort] = [await freePort(), await freePort()];

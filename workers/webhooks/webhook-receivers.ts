@@ -7,7 +7,7 @@ import { findConnector, type ConnectorRow } from '../../db/queries/connectors.js
 import { findWebhookSecrets } from '../../db/queries/webhook-secrets.js';
 import type { Database } from '../../db/schema.js';
 import { connectorSettings } from '../control-plane/connector-registry.js';
-import type { SecretBox } from './secret-box.js';
+import { SecretUnreadableError, type SecretBox } from './secret-box.js';
 
 /** A secret a delivery may be signed with, ready to verify. */
 export interface Verifier {
@@ -31,7 +31,7 @@ export interface Receiver {
   buildError: string | null;
   /** The secrets accepted now; empty when none was ever issued. */
   verifiers: Verifier[];
-  /** Why the secrets could not be opened (another SECRETS_KEY), or null. */
+  /** Why the secrets could not be opened (a key not in SECRETS_KEYS), or null. */
   secretError: string | null;
   /** When this was read from Postgres (epoch ms). */
   loadedAt: number;
@@ -125,7 +125,7 @@ export class WebhookReceivers {
         expiresAt: secret.expiresAt === null ? null : secret.expiresAt.getTime(),
       }));
     } catch (failure) {
-      if (!(failure instanceof Error) || failure.name !== 'SecretUnreadableError') throw failure;
+      if (!(failure instanceof SecretUnreadableError)) throw failure;
       secretError = failure.message;
     }
     return {

@@ -57,7 +57,7 @@ export function createWebhooks(
   const box = SecretBox.fromConfig(config);
   if (!box) {
     logger.warn(
-      'SECRETS_KEY is not set: webhook deliveries are refused (503 webhooks_not_configured) until it is; set it to the key the webhook secrets were issued with',
+      'SECRETS_KEY (or SECRETS_KEYS) is not set: webhook deliveries are refused (503 webhooks_not_configured) until it is; set it to the key the webhook secrets were issued with',
     );
     const intake = new WebhookIntake({ receivers: null, ledger: null, batcher: null, metrics, logger });
     return { intake, bodyLimit: config.WEBHOOK_BODY_LIMIT_BYTES, close: () => intake.close() };

@@ -5,7 +5,7 @@ import { NotFoundError, UsageError } from '../cli-errors.js';
 import { formatTime, withDatabase } from '../cli-output.js';
 
 // `fleet connector rotate-secret ID [--grace 24h]`: issues a connector's webhook secret (Standard Webhooks,
-// `whsec_…`). It is printed once, alone on the last line of stdout, and stored only encrypted under SECRETS_KEY.
+// `whsec_…`). It is printed once, alone on the last line of stdout, and stored only encrypted under the newest key.
 
 const units: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400 };
 /** The longest grace period: long enough for any vendor's change process, short enough not to forget an old secret. */

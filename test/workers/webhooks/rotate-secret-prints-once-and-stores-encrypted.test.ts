@@ -129,7 +129,7 @@ it('says SECRETS_KEY is missing or malformed without echoing it, and the fleet w
   const unset = await runFleet(['connector', 'rotate-secret', 'cli-01'], { ...cli, SECRETS_KEY: '' });
   expect(unset.code).toBe(2);
   expect(unset.output.trim()).toMatch(
-    /^fleet connector rotate-secret: cannot encrypt the new webhook secret: SECRETS_KEY is not set; expected 32 random bytes in base64/,
+    /^fleet connector rotate-secret: cannot encrypt the new webhook secret: SECRETS_KEY is not set \(nor SECRETS_KEYS, the list used during a key rotation\); expected 32 random bytes in base64/,
   );
 
   const malformed = 'c2hvcnQta2V5LW5vdC0zMi1ieXRlcw==';
