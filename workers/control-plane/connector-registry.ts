@@ -146,7 +146,7 @@ export class ConnectorRegistry {
     return isProvinceBound(scope) ? rows.filter((row) => holds(scope, connectorProvince(row))) : rows;
   }
 
-  /** One connector with its cursor, whatever its state; RegistryError `not_found` when there is none the key reaches. */
+  /** One connector with its cursor, whatever its state; RegistryError `not_found` when the key reaches none. */
   async get(id: string, scope?: ProvinceBoundKey | null): Promise<ConnectorStatusRow> {
     const row = await findConnectorStatus(this.db, id);
     if (!row || !holds(scope, connectorProvince(row)))
