@@ -37,3 +37,9 @@ export function holdingPhrase(key: ProvinceBoundKey & { provinces: readonly stri
   const named = key.provinces.map((code) => `${code} (${currentProvince(code)?.name ?? 'unknown'})`);
   return `API key ${key.id} holds ${named.length === 1 ? 'province' : 'provinces'} ${named.join(', ')} only`;
 }
+
+/** Why a province key may not ask for a province: its own provinces, and nothing of the other's data. */
+export function notHeldDetail(key: ProvinceBoundKey & { provinces: readonly string[] }, provinceCode: string): string {
+  const province = currentProvince(provinceCode);
+  return `${holdingPhrase(key)}; province ${provinceCode}${province ? ` (${province.name})` : ''} is not among them`;
+}
