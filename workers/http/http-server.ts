@@ -55,7 +55,7 @@ const readiness = z
 
 /**
  * Largest body of a route that declares no limit of its own (fastify's default is 1 MiB): only the 404 answers and
- * other methods of a known path read one. The admin API (256 KiB) and webhooks (WEBHOOK_MAX_BODY_BYTES) set theirs.
+ * other methods of a known path read one. The admin API (256 KiB) and webhooks (WEBHOOK_BODY_LIMIT_BYTES) set theirs.
  */
 export const defaultBodyLimitBytes = 16 * 1024;
 
