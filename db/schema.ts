@@ -111,6 +111,8 @@ export interface ApiKeysTable {
   id: ColumnType<string, never, never>;
   name: string;
   scope: 'admin' | 'portal:read';
+  /** The current (2025) province codes the key is bound to; null: a national key. */
+  provinces: string[] | null;
   key_hash: Buffer;
   /** Hex of the hash's first 8 bytes: finds the candidate row. */
   hash_prefix: string;

@@ -104,6 +104,9 @@ export class FleetMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // /metrics answers anyone who reaches the port: the runtime's exact version would tell a stranger which
+    // vulnerabilities to try, and no dashboard needs it.
+    this.registry.removeSingleMetric('nodejs_version_info');
     const queues = this.queues;
     new Gauge({
       name: 'dossier_sync_queue_depth',

@@ -11,13 +11,14 @@ export type ApiKeyRow = Omit<Selectable<ApiKeysTable>, 'key_hash' | 'hash_prefix
 /** Stores a new key by its SHA-256 hash (the key itself is never stored); returns its id. */
 export async function insertApiKey(
   db: Kysely<Database>,
-  key: { name: string; scope: ApiKeyScope; hash: Buffer },
+  key: { name: string; scope: ApiKeyScope; hash: Buffer; provinces: readonly string[] | null },
 ): Promise<string> {
   const row = await db
     .insertInto('api_keys')
     .values({
       name: key.name,
       scope: key.scope,
+      provinces: key.provinces === null ? null : [...key.provinces],
       key_hash: key.hash,
       hash_prefix: key.hash.subarray(0, 8).toString('hex'),
     })
@@ -30,7 +31,7 @@ export async function insertApiKey(
 export async function listApiKeys(db: Kysely<Database>): Promise<ApiKeyRow[]> {
   return db
     .selectFrom('api_keys')
-    .select(['id', 'name', 'scope', 'created_at', 'revoked_at', 'last_used_at'])
+    .select(['id', 'name', 'scope', 'provinces', 'created_at', 'revoked_at', 'last_used_at'])
     .orderBy('id')
     .execute();
 }
@@ -40,7 +41,7 @@ export async function revokeApiKey(db: Kysely<Database>, id: string): Promise<Ap
   return db.transaction().execute(async (trx) => {
     const row = await trx
       .selectFrom('api_keys')
-      .select(['id', 'name', 'scope', 'created_at', 'revoked_at', 'last_used_at'])
+      .select(['id', 'name', 'scope', 'provinces', 'created_at', 'revoked_at', 'last_used_at'])
       .where('id', '=', id)
       .forUpdate()
       .executeTakeFirst();
@@ -58,7 +59,7 @@ export async function revokeApiKey(db: Kysely<Database>, id: string): Promise<Ap
 export async function findApiKeysByHashPrefix(db: Kysely<Database>, hash: Buffer) {
   return db
     .selectFrom('api_keys')
-    .select(['id', 'name', 'scope', 'key_hash', 'revoked_at'])
+    .select(['id', 'name', 'scope', 'provinces', 'key_hash', 'revoked_at'])
     .where('hash_prefix', '=', hash.subarray(0, 8).toString('hex'))
     .execute();
 }

@@ -16,6 +16,8 @@ export interface FeedPosition {
 export interface DossierFeedFilters {
   /** A current (2025) province code. Default: every province. */
   provinceCode?: string;
+  /** Current (2025) province codes, the provinces the asking key holds. Default: every province. */
+  provinceCodes?: readonly string[];
   /** National status codes; a dossier in any of them. Default: every status. */
   statuses?: readonly number[];
   /** ISO 8601 time: only rows synced at or after it. Default: from the first row. */
@@ -138,6 +140,8 @@ export function feedPageQuery(horizon: Date, { filters, after, limit }: DossierF
   }
   if (filters.updatedSince !== undefined) conditions.push(sql`synced_at >= ${filters.updatedSince}::timestamptz`);
   if (filters.provinceCode !== undefined) conditions.push(sql`province_code = ${filters.provinceCode}`);
+  if (filters.provinceCodes !== undefined)
+    conditions.push(sql`province_code = ANY(${[...filters.provinceCodes]}::text[])`);
   if (filters.statuses !== undefined && filters.statuses.length > 0)
     conditions.push(sql`status = ANY(${[...filters.statuses]}::smallint[])`);
 

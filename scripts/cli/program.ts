@@ -253,12 +253,18 @@ function addApiKeyCommands(program: Command): void {
         .choices(['admin', 'portal:read'])
         .makeOptionMandatory(),
     )
-    .action(async (options: { name: string; scope: ApiKeyScope }) => {
+    .option(
+      '--province <codes>',
+      'bind the key to these current (2025) province codes, comma-separated, e.g. 24,48: it reaches only their connectors, dossiers and statistics (default: national, every province)',
+    )
+    .action(async (options: { name: string; scope: ApiKeyScope; province?: string }) => {
       await (await apiKeyCommands()).apiKeyCreate(config(), options);
     });
 
   addOutputOption(
-    apikey.command('list').description('every key: id, name, scope, created, last used, revoked (never the key)'),
+    apikey
+      .command('list')
+      .description('every key: id, name, scope, provinces, created, last used, revoked (never the key)'),
   ).action(async (options: Output) => {
     await (await apiKeyCommands()).apiKeyList(config(), options);
   });

@@ -42,6 +42,7 @@ it.each([
   ['national, from the start', { filters: {}, limit: 1000 }],
   ['national, after a position, two statuses', { filters: { statuses: [2, 4] }, after, limit: 100 }],
   ['one province, after a position', { filters: { provinceCode: '79' }, after, limit: 1000 }],
+  ["a province key's provinces", { filters: { provinceCodes: ['01', '48'] }, after, limit: 1000 }],
   ['since a time', { filters: { updatedSince: '2026-01-01T00:00:00Z' }, limit: 10 }],
 ] as [string, DossierFeedRequest][])('%s: the index serves the order', async (_name, request) => {
   const text = await plan(request);

@@ -20,20 +20,34 @@ function sha256(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();
 }
 
-/** Creates a key; returns it with its id. The key is returned here once: only its SHA-256 hash is stored. */
+/**
+ * Creates a key; returns it with its id. The key is returned here once: only its SHA-256 hash is stored.
+ * `provinces`: the current (2025) codes it is bound to (validated by the caller); none or null: a national key.
+ */
 export async function createApiKey(
   db: Kysely<Database>,
   name: string,
   scope: ApiKeyScope,
+  provinces: readonly string[] | null = null,
 ): Promise<{ id: string; key: string }> {
   const key = `dsk_${randomBytes(32).toString('base64url')}`;
-  const id = await insertApiKey(db, { name, scope, hash: sha256(key) });
+  const bound = provinces === null || provinces.length === 0 ? null : [...new Set(provinces)].sort();
+  const id = await insertApiKey(db, { name, scope, hash: sha256(key), provinces: bound });
   return { id, key };
 }
 
 /** What a presented key turned out to be. */
 export type KeyVerification =
-  { status: 'valid'; id: string; name: string; scope: ApiKeyScope } | { status: 'unknown' } | { status: 'revoked' };
+  | {
+      status: 'valid';
+      id: string;
+      name: string;
+      scope: ApiKeyScope;
+      /** The current (2025) province codes the key is bound to; null: national. */
+      provinces: readonly string[] | null;
+    }
+  | { status: 'unknown' }
+  | { status: 'revoked' };
 
 /**
  * Checks a presented key: finds the candidate rows by the first bytes of its hash, then compares the whole
@@ -47,5 +61,5 @@ export async function verifyApiKey(db: Kysely<Database>, presented: string): Pro
   if (!match) return { status: 'unknown' };
   if (match.revoked_at !== null) return { status: 'revoked' };
   await touchApiKey(db, String(match.id), lastUsedResolution);
-  return { status: 'valid', id: String(match.id), name: match.name, scope: match.scope };
+  return { status: 'valid', id: String(match.id), name: match.name, scope: match.scope, provinces: match.provinces };
 }

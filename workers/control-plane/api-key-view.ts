@@ -8,6 +8,8 @@ export interface ApiKeyView {
   id: string;
   name: string;
   scope: ApiKeyScope;
+  /** The current (2025) province codes the key is bound to; null: a national key. */
+  provinces: string[] | null;
   createdAt: string;
   lastUsedAt: string | null;
   revokedAt: string | null;
@@ -19,6 +21,7 @@ export function apiKeyView(row: ApiKeyRow): ApiKeyView {
     id: String(row.id),
     name: row.name,
     scope: row.scope,
+    provinces: row.provinces,
     createdAt: isoTime(row.created_at)!,
     lastUsedAt: isoTime(row.last_used_at),
     revokedAt: isoTime(row.revoked_at),

@@ -4,7 +4,7 @@ import { parseDefinition, parseDefinitionText } from './definition.js';
 import type { RegisteredConnector } from '../../connectors/plugins.js';
 import { sectionNames } from '../../connectors/declarative/declarative-config.js';
 import type { RequestErrorCode } from '../../config/error-catalogue.js';
-import type { CodeSet } from '../../config/provinces.js';
+import { currentProvinceCode, type CodeSet } from '../../config/provinces.js';
 import {
   addConnector,
   findConnectorStatus,
@@ -16,6 +16,7 @@ import {
   type ConnectorStatusRow,
 } from '../../db/queries/connectors.js';
 import type { Database } from '../../db/schema.js';
+import { connectorProvince, holdingPhrase, holds, isProvinceBound, type ProvinceBoundKey } from './province-scope.js';
 
 /**
  * The connector registry: the operations `fleet connector …` and the admin API (`/v1/admin/connectors`) share.
@@ -23,11 +24,12 @@ import type { Database } from '../../db/schema.js';
  */
 
 /** Why a registry operation cannot be done: codes of the error catalogue. */
-export type RegistryErrorCode = Extract<RequestErrorCode, 'not_found' | 'conflict'>;
+export type RegistryErrorCode = Extract<RequestErrorCode, 'not_found' | 'conflict' | 'forbidden'>;
 
 /**
- * A registry operation that cannot be done: the connector does not exist (`not_found`), or its state does not allow it
- * (`conflict`).
+ * A registry operation that cannot be done: the connector does not exist, or belongs to a province the key does not
+ * hold (`not_found`, the same words either way), its state does not allow it (`conflict`), or a definition names a
+ * province the key does not hold (`forbidden`).
  */
 export class RegistryError extends Error {
   override readonly name = 'RegistryError';
@@ -128,26 +130,43 @@ export interface StateChange {
   connector: ConnectorStatusRow;
 }
 
+/**
+ * The registry's operations. Each takes the key that asks (`scope`; none: the CLI, national): a connector of a
+ * province the key does not hold is answered exactly as an unknown one, so a key learns nothing of other provinces.
+ */
 export class ConnectorRegistry {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** Every connector with its cursor; removed ones only when asked for. */
-  list(options: { includeRemoved?: boolean } = {}): Promise<ConnectorStatusRow[]> {
-    return listConnectorStatus(this.db, options);
+  /** Every connector with its cursor that the key reaches; removed ones only when asked for. */
+  async list(
+    options: { includeRemoved?: boolean } = {},
+    scope?: ProvinceBoundKey | null,
+  ): Promise<ConnectorStatusRow[]> {
+    const rows = await listConnectorStatus(this.db, options);
+    return isProvinceBound(scope) ? rows.filter((row) => holds(scope, connectorProvince(row))) : rows;
   }
 
-  /** One connector with its cursor, whatever its state; RegistryError `not_found` when there is none. */
-  async get(id: string): Promise<ConnectorStatusRow> {
+  /** One connector with its cursor, whatever its state; RegistryError `not_found` when the key reaches none. */
+  async get(id: string, scope?: ProvinceBoundKey | null): Promise<ConnectorStatusRow> {
     const row = await findConnectorStatus(this.db, id);
-    if (!row) throw new RegistryError('not_found', `connector ${id} is not registered`);
+    if (!row || !holds(scope, connectorProvince(row)))
+      throw new RegistryError('not_found', `connector ${id} is not registered`);
     return row;
   }
 
   /** Registers a new connector, active (scheduled); a removed one comes back with the new definition. */
-  async add({
-    definition,
-    document,
-  }: SubmittedDefinition): Promise<{ outcome: 'added' | 'reactivated'; connector: ConnectorStatusRow }> {
+  async add(
+    { definition, document }: SubmittedDefinition,
+    scope?: ProvinceBoundKey | null,
+  ): Promise<{ outcome: 'added' | 'reactivated'; connector: ConnectorStatusRow }> {
+    this.mayDefine(definition, scope);
+    // Ids are one namespace: an id another province uses (even removed) is refused as taken, without saying whose, so
+    // a key cannot take over another province's removed connector and the history under its id.
+    if (isProvinceBound(scope)) {
+      const existing = await findConnectorStatus(this.db, definition.id);
+      if (existing && !holds(scope, connectorProvince(existing)))
+        throw new RegistryError('conflict', `connector id ${definition.id} is already taken; choose another id`);
+    }
     const outcome = await addConnector(this.db, { ...definition, definition: document });
     if (outcome === 'exists')
       throw new RegistryError(
@@ -158,32 +177,66 @@ export class ConnectorRegistry {
   }
 
   /** Replaces a registered connector's definition; its state, cursor and data are kept. */
-  async update({ definition, document }: SubmittedDefinition): Promise<ConnectorStatusRow> {
+  async update(
+    { definition, document }: SubmittedDefinition,
+    scope?: ProvinceBoundKey | null,
+  ): Promise<ConnectorStatusRow> {
+    this.mayDefine(definition, scope);
+    const unknown = new RegistryError(
+      'not_found',
+      `connector ${definition.id} is not registered; use add to register it`,
+    );
+    if (isProvinceBound(scope)) {
+      const existing = await findConnectorStatus(this.db, definition.id);
+      if (existing && !holds(scope, connectorProvince(existing))) throw unknown;
+    }
     if (!(await updateConnectorDefinition(this.db, { ...definition, definition: document }))) {
       const existing = await findConnectorStatus(this.db, definition.id);
       if (existing)
         throw new RegistryError('conflict', `connector ${definition.id} is removed; use add to register it again`);
-      throw new RegistryError('not_found', `connector ${definition.id} is not registered; use add to register it`);
+      throw unknown;
     }
     return this.get(definition.id);
   }
 
   /** Stops scheduling poll runs (a run in progress finishes its page); the cursor and data are kept. */
-  pause(id: string): Promise<StateChange> {
-    return this.move(id, 'paused', ['active']);
+  pause(id: string, scope?: ProvinceBoundKey | null): Promise<StateChange> {
+    return this.move(id, 'paused', ['active'], scope);
   }
 
   /** Schedules poll runs again, from the committed cursor. */
-  resume(id: string): Promise<StateChange> {
-    return this.move(id, 'active', ['paused']);
+  resume(id: string, scope?: ProvinceBoundKey | null): Promise<StateChange> {
+    return this.move(id, 'active', ['paused'], scope);
   }
 
   /** Stops scheduling for good; its dossiers, cursor and dead letters are kept, and add registers it again. */
-  remove(id: string): Promise<StateChange> {
-    return this.move(id, 'removed', ['active', 'paused']);
+  remove(id: string, scope?: ProvinceBoundKey | null): Promise<StateChange> {
+    return this.move(id, 'removed', ['active', 'paused'], scope);
   }
 
-  private async move(id: string, state: ConnectorRow['state'], from: ConnectorRow['state'][]): Promise<StateChange> {
+  /** A definition may only name a province the key holds: 403, naming the key's own provinces and nothing else. */
+  private mayDefine(definition: ConnectorDefinition, scope: ProvinceBoundKey | null | undefined): void {
+    if (!isProvinceBound(scope)) return;
+    const provinceCode = currentProvinceCode(definition.sourceProvinceCode, definition.sourceCodeSet);
+    if (holds(scope, provinceCode)) return;
+    const asWritten =
+      definition.sourceCodeSet === '2008'
+        ? `${definition.sourceProvinceCode} (2008 code set, now ${provinceCode})`
+        : provinceCode;
+    throw new RegistryError(
+      'forbidden',
+      `${holdingPhrase(scope)}; the definition's province ${asWritten} is not among them`,
+    );
+  }
+
+  private async move(
+    id: string,
+    state: ConnectorRow['state'],
+    from: ConnectorRow['state'][],
+    scope: ProvinceBoundKey | null | undefined,
+  ): Promise<StateChange> {
+    // A province key's connector is looked up first: another province's is answered as an unknown one, unchanged.
+    if (isProvinceBound(scope)) await this.get(id, scope);
     const previous = await setConnectorState(this.db, id, state, from);
     if (previous === undefined) throw new RegistryError('not_found', `connector ${id} is not registered`);
     if (previous === 'removed' && state !== 'removed')

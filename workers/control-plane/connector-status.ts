@@ -13,6 +13,7 @@ import type { ConnectorStatusRow } from '../../db/queries/connectors.js';
 import { countStoredDossiers } from '../../db/queries/stored-dossiers.js';
 import type { Database } from '../../db/schema.js';
 import { ConnectorRegistry, connectorSettings } from './connector-registry.js';
+import type { ProvinceBoundKey } from './province-scope.js';
 import { isoTime } from './view-time.js';
 
 /** A connector's current (or last) poll run, as its poller published it page by page. */
@@ -109,9 +110,16 @@ function runOf(activity: ConnectorActivityRow | undefined): PollRunView | null {
   };
 }
 
-/** The status of one connector; RegistryError `not_found` when it is not registered. */
-export async function connectorStatus(db: Kysely<Database>, id: string): Promise<ConnectorStatusView> {
-  const row = await new ConnectorRegistry(db).get(id);
+/**
+ * The status of one connector; RegistryError `not_found` when it is not registered, or belongs to a province the key
+ * (`scope`; none: national) does not hold.
+ */
+export async function connectorStatus(
+  db: Kysely<Database>,
+  id: string,
+  scope?: ProvinceBoundKey | null,
+): Promise<ConnectorStatusView> {
+  const row = await new ConnectorRegistry(db).get(id, scope);
   const [activity, storedDossiers] = await Promise.all([findConnectorActivity(db, id), countStoredDossiers(db, id)]);
   const polled = isPolled(connectorSettings(row));
   const lastError = row.last_error

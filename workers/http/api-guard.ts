@@ -18,7 +18,7 @@ export interface ApiGuardOptions {
 /**
  * Guards every route registered in `api` after this call: a key of the scope first (401, 403; the key is then
  * `request.apiKey`), then the key's rate limit (429), before the body is read. Each route's schema says so in the
- * OpenAPI document: `security`, and the 401, 403 and 429 problems (400 too where it takes input), unless it
+ * OpenAPI document: `security`, and the 401, 403, 413 and 429 problems (400 too where it takes input), unless it
  * declares them itself.
  */
 export function guardApi(api: FastifyInstance, options: ApiGuardOptions): void {
@@ -29,7 +29,8 @@ export function guardApi(api: FastifyInstance, options: ApiGuardOptions): void {
     const schema: FastifySchema = (route.schema ??= {});
     schema.security ??= [{ apiKey: [] }];
     const takesInput = [schema.params, schema.querystring, schema.body, schema.headers].some(Boolean);
-    const statuses = [...(takesInput ? [400] : []), 401, 403, ...(options.rateLimit ? [429] : [])];
+    // 413: every route has a body limit, and a GET with any body is refused (http-server.ts).
+    const statuses = [...(takesInput ? [400] : []), 401, 403, 413, ...(options.rateLimit ? [429] : [])];
     schema.response = { ...problemResponses(...statuses), ...(schema.response as object | undefined) };
   });
 }

@@ -12,6 +12,11 @@ export interface VerifiedApiKey {
   /** The name it was created with, e.g. `portal`. */
   name: string;
   scope: ApiKeyScope;
+  /**
+   * The current (2025) province codes the key is bound to: it reaches only their connectors, dossiers and statistics
+   * (workers/control-plane/province-scope.ts). Null: a national key.
+   */
+  provinces: readonly string[] | null;
 }
 
 declare module 'fastify' {
@@ -69,6 +74,11 @@ export function requireApiKey(db: Kysely<Database>, scope: ApiKeyScope, cache: V
         ),
       );
     }
-    request.apiKey = { id: verification.id, name: verification.name, scope: verification.scope };
+    request.apiKey = {
+      id: verification.id,
+      name: verification.name,
+      scope: verification.scope,
+      provinces: verification.provinces,
+    };
   };
 }

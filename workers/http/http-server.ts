@@ -9,6 +9,7 @@ import { adminApi, type AdminApiOptions } from './admin/admin-api.js';
 import { decorateApiKey } from './api-key-auth.js';
 import { jsonResponse, registerOpenApi } from './openapi.js';
 import { frameworkErrorProblem, notFoundProblem, problemErrorHandler } from './problem-handlers.js';
+import { problem, sendProblem } from './problem.js';
 import { registerApiRateLimit, type ApiRateLimitOptions } from './rate-limit/api-rate-limit.js';
 import { readApi, type ReadApiOptions } from './read/read-api.js';
 import { webhookRoutes, type WebhookRoutesOptions } from './webhooks/webhook-routes.js';
@@ -52,6 +53,12 @@ const readiness = z
   })
   .meta({ id: 'Readiness', description: 'whether the process can serve: each dependency it needs, answered or not' });
 
+/**
+ * Largest body of a route that declares no limit of its own (fastify's default is 1 MiB): only the 404 answers and
+ * other methods of a known path read one. The admin API (256 KiB) and webhooks (WEBHOOK_BODY_LIMIT_BYTES) set theirs.
+ */
+export const defaultBodyLimitBytes = 16 * 1024;
+
 /** Options of the HTTP server. */
 export interface HttpServerOptions {
   host: string;
@@ -85,8 +92,22 @@ export interface HttpServerOptions {
  * under `/v1/webhooks`; the read API under `/v1`, and the OpenAPI document of them all at `/v1/openapi.json`.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<{ server: FastifyInstance; url: string }> {
-  const server = Fastify({ logger: false, frameworkErrors: frameworkErrorProblem });
+  const server = Fastify({ logger: false, frameworkErrors: frameworkErrorProblem, bodyLimit: defaultBodyLimitBytes });
   await registerOpenApi(server);
+  // fastify never reads the body of a GET or HEAD (health, metrics, the document, the read API, admin lookups): one
+  // sent anyway is refused here, before any key check, rather than drained unread.
+  server.addHook('onRequest', async (request, reply) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return;
+    const length = request.headers['content-length'];
+    if ((length === undefined || length === '0') && request.headers['transfer-encoding'] === undefined) return;
+    return sendProblem(
+      reply,
+      problem(
+        'payload_too_large',
+        `${request.method} ${request.url.split('?')[0]} takes no request body; send the parameters in the URL`,
+      ),
+    );
+  });
   decorateApiKey(server);
   server.setNotFoundHandler(notFoundProblem('; the routes are in the OpenAPI document, GET /v1/openapi.json'));
   server.setErrorHandler(problemErrorHandler({ api: 'HTTP', logger: options.logger }));

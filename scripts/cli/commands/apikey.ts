@@ -6,6 +6,7 @@ import {
   type ApiKeyScope,
 } from '../../../workers/control-plane/api-key-store.js';
 import { apiKeyListView } from '../../../workers/control-plane/api-key-view.js';
+import { currentProvince, resolveProvince } from '../../../config/provinces.js';
 import { NotFoundError, UsageError } from '../cli-errors.js';
 import { formatTable, formatTime, withDatabase } from '../cli-output.js';
 import { printView, type OutputFormat } from '../output-format.js';
@@ -13,8 +14,36 @@ import { printView, type OutputFormat } from '../output-format.js';
 // `fleet apikey create|list|revoke`: keys of the admin and read APIs. A key is printed once, at creation;
 // only its SHA-256 hash is stored.
 
-/** `fleet apikey create --name N --scope admin|read`: prints a line of context, then the key alone on the last line. */
-export async function apiKeyCreate(config: Config, options: { name: string; scope: ApiKeyScope }): Promise<void> {
+/**
+ * The `--province` list: current (2025) codes, comma-separated. A former (2008) code is refused with its successor,
+ * since a key is bound by current code (a connector of the 2008 code set belongs to its successor).
+ */
+export function keyProvinces(text: string): string[] {
+  const codes = text.split(',').map((code) => code.trim());
+  const wrong = codes.flatMap((code) => {
+    if (currentProvince(code)) return [];
+    const successor = /^\d{2}$/.test(code) ? resolveProvince(code, '2008') : undefined;
+    return [
+      successor
+        ? `${code} is a former (2008) code, now part of ${successor.code} (${successor.name}); use ${successor.code}`
+        : `${JSON.stringify(code)} is not a current (2025) province code`,
+    ];
+  });
+  if (wrong.length > 0)
+    throw new UsageError(
+      `fleet apikey create: --province ${text}: ${wrong.join('; ')}; expected current (2025) codes, comma-separated, e.g. 24,48 (config/provinces.json lists them)`,
+    );
+  return [...new Set(codes)].sort();
+}
+
+/**
+ * `fleet apikey create --name N --scope admin|portal:read [--province 24,48]`: prints a line of context, then the
+ * key alone on the last line.
+ */
+export async function apiKeyCreate(
+  config: Config,
+  options: { name: string; scope: ApiKeyScope; province?: string },
+): Promise<void> {
   const name = options.name.trim();
   // eslint-disable-next-line no-control-regex
   if (name.length === 0 || name.length > 100 || /[\u0000-\u001f\u007f]/.test(name)) {
@@ -22,11 +51,19 @@ export async function apiKeyCreate(config: Config, options: { name: string; scop
       `fleet apikey create: --name ${JSON.stringify(options.name)}: expected 1 to 100 characters without control characters, naming who uses the key`,
     );
   }
-  const { id, key } = await withDatabase(config, (db) => createApiKey(db, name, options.scope));
+  const provinces = options.province === undefined ? null : keyProvinces(options.province);
+  const { id, key } = await withDatabase(config, (db) => createApiKey(db, name, options.scope, provinces));
+  const reach = provinces === null ? 'national' : `bound to ${provincesText(provinces)}`;
   console.log(
-    `created API key ${id} "${name}" with scope ${options.scope}; it is shown this once and only its hash is stored, so keep it now:`,
+    `created API key ${id} "${name}" with scope ${options.scope}, ${reach}; it is shown this once and only its hash is stored, so keep it now:`,
   );
   console.log(key);
+}
+
+/** "province 24 (Bắc Ninh)", "provinces 24 (Bắc Ninh), 48 (Đà Nẵng)". */
+function provincesText(codes: readonly string[]): string {
+  const named = codes.map((code) => `${code} (${currentProvince(code)!.name})`);
+  return `${named.length === 1 ? 'province' : 'provinces'} ${named.join(', ')}`;
 }
 
 /** `fleet apikey list`: every key, never the key itself. */
@@ -34,13 +71,14 @@ export async function apiKeyList(config: Config, options: { output?: OutputForma
   const keys = await withDatabase(config, (db) => listApiKeys(db));
   printView(apiKeyListView(keys), options.output, () =>
     keys.length === 0
-      ? 'no API keys; create one with: fleet apikey create --name NAME --scope admin|read'
+      ? 'no API keys; create one with: fleet apikey create --name NAME --scope admin|portal:read [--province CODES]'
       : formatTable(
-          ['ID', 'NAME', 'SCOPE', 'CREATED', 'LAST USED', 'REVOKED'],
+          ['ID', 'NAME', 'SCOPE', 'PROVINCES', 'CREATED', 'LAST USED', 'REVOKED'],
           keys.map((key) => [
             String(key.id),
             key.name,
             key.scope,
+            key.provinces === null ? 'national' : key.provinces.join(','),
             formatTime(key.created_at),
             formatTime(key.last_used_at),
             formatTime(key.revoked_at),

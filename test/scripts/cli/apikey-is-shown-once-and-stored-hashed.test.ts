@@ -28,7 +28,7 @@ it('prints a new key alone on the last line of stdout, and stores only its hash'
   expect(stdout).toBe(run.output());
   const lines = stdout.trimEnd().split('\n');
   expect(lines).toHaveLength(2);
-  expect(lines[0]).toMatch(/^created API key \d+ "Hà Nội IT team" with scope admin; it is shown this once/);
+  expect(lines[0]).toMatch(/^created API key \d+ "Hà Nội IT team" with scope admin, national; it is shown this once/);
   key = lines.at(-1)!;
   expect(key).toMatch(/^dsk_[A-Za-z0-9_-]{43}$/);
   id = /API key (\d+)/.exec(lines[0]!)![1]!;
@@ -39,18 +39,24 @@ it('prints a new key alone on the last line of stdout, and stores only its hash'
   expect(rows[0]!.key_hash.equals(createHash('sha256').update(key).digest())).toBe(true);
   // Nowhere in the row is the key itself.
   expect(JSON.stringify(rows)).not.toContain(key.slice(4));
-  expect(await verifyApiKey(env.db, key)).toEqual({ status: 'valid', id, name: 'Hà Nội IT team', scope: 'admin' });
+  expect(await verifyApiKey(env.db, key)).toEqual({
+    status: 'valid',
+    id,
+    name: 'Hà Nội IT team',
+    scope: 'admin',
+    provinces: null,
+  });
 });
 
 it('lists keys with name, scope, created, last used and revoked, never the key; revoke makes it refused', async () => {
   const listed = await fleet('apikey', 'list');
   expect(listed.code).toBe(0);
   const [header, row] = listed.output.trimEnd().split('\n');
-  expect(header!.split(/\s{2,}/)).toEqual(['ID', 'NAME', 'SCOPE', 'CREATED', 'LAST USED', 'REVOKED']);
+  expect(header!.split(/\s{2,}/)).toEqual(['ID', 'NAME', 'SCOPE', 'PROVINCES', 'CREATED', 'LAST USED', 'REVOKED']);
   // Verified once above: its last use is recorded.
   expect(row).toMatch(
     new RegExp(
-      `^${id} +Hà Nội IT team +admin +\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}Z +\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}Z +-$`,
+      `^${id} +Hà Nội IT team +admin +national +\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}Z +\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}Z +-$`,
     ),
   );
   expect(listed.output).not.toContain(key.slice(4, 20));
@@ -78,4 +84,48 @@ it('refuses a scope it does not know and an empty name with exit 2, and an unkno
     'fleet apikey revoke: there is no API key 999; expected an id fleet apikey list shows',
   );
   expect(await env.db.selectFrom('api_keys').select('id').execute()).toHaveLength(1);
+});
+
+it('binds a key to current provinces with --province, lists them, and refuses a former or unknown code with exit 2', async () => {
+  const created = await fleet(
+    'apikey',
+    'create',
+    '--name',
+    'Bắc Ninh & Đà Nẵng',
+    '--scope',
+    'admin',
+    '--province',
+    '48,24',
+  );
+  expect(created.code).toBe(0);
+  expect(created.output).toMatch(
+    /^created API key \d+ "Bắc Ninh & Đà Nẵng" with scope admin, bound to provinces 24 \(Bắc Ninh\), 48 \(Đà Nẵng\);/,
+  );
+  const boundKey = created.output.trimEnd().split('\n').at(-1)!;
+  const boundId = /API key (\d+)/.exec(created.output)![1]!;
+  expect(await verifyApiKey(env.db, boundKey)).toMatchObject({ status: 'valid', id: boundId, provinces: ['24', '48'] });
+
+  const listed = await fleet('apikey', 'list');
+  expect(listed.output).toMatch(new RegExp(`^${boundId} +Bắc Ninh & Đà Nẵng +admin +24,48 +\\d{4}`, 'm'));
+  const json = await fleet('apikey', 'list', '-o', 'json');
+  expect(json.code).toBe(0);
+  const keys = (JSON.parse(json.output) as { apiKeys: { id: string; provinces: string[] | null }[] }).apiKeys;
+  expect(keys.map(({ id: keyId, provinces }) => ({ id: keyId, provinces }))).toEqual([
+    { id, provinces: null },
+    { id: boundId, provinces: ['24', '48'] },
+  ]);
+
+  const [former, unknown, empty] = await Promise.all([
+    fleet('apikey', 'create', '--name', 'x', '--scope', 'admin', '--province', '24,27'),
+    fleet('apikey', 'create', '--name', 'x', '--scope', 'portal:read', '--province', '99'),
+    fleet('apikey', 'create', '--name', 'x', '--scope', 'portal:read', '--province', ''),
+  ]);
+  expect(former.code).toBe(2);
+  expect(former.output.trim()).toBe(
+    'fleet apikey create: --province 24,27: 27 is a former (2008) code, now part of 24 (Bắc Ninh); use 24; expected current (2025) codes, comma-separated, e.g. 24,48 (config/provinces.json lists them)',
+  );
+  expect(unknown.code).toBe(2);
+  expect(unknown.output).toMatch(/--province 99: "99" is not a current \(2025\) province code;/);
+  expect(empty.code).toBe(2);
+  expect(await env.db.selectFrom('api_keys').select('id').execute()).toHaveLength(2);
 });

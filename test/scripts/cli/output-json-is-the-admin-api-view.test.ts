@@ -207,6 +207,7 @@ it('prints dead letters, failed batches and API keys as JSON views, never a key'
         id: String(stored.id),
         name: 'ops',
         scope: 'admin',
+        provinces: null,
         createdAt: stored.created_at.toISOString(),
         lastUsedAt: stored.last_used_at && new Date(stored.last_used_at).toISOString(),
         revokedAt: null,

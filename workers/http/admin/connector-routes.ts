@@ -6,6 +6,7 @@ import { codeSets, type CodeSet } from '../../../config/provinces.js';
 import { DefinitionError } from '../../../connectors/sdk/definition-error.js';
 import type { Database } from '../../../db/schema.js';
 import { problem, problemResponses, sendProblem } from '../problem.js';
+import type { VerifiedApiKey } from '../api-key-auth.js';
 import { jsonResponse, type ZodApi } from '../openapi.js';
 import { checkConnector, CheckInputError } from '../../control-plane/check-connector.js';
 import { connectorListView, connectorView } from '../../control-plane/connector-view.js';
@@ -213,7 +214,10 @@ function submittedDefinition(body: unknown, reply: FastifyReply, expectedId?: st
   return submitted;
 }
 
-/** The registry's refusals as problems: 404 `not_found`, 409 `conflict`. */
+/**
+ * The registry's refusals as problems: 404 `not_found` (also for a connector of a province the key does not hold,
+ * in the same words), 409 `conflict`, 403 `forbidden` (a definition naming a province the key does not hold).
+ */
 async function answer<T>(reply: FastifyReply, work: () => Promise<T>): Promise<T | FastifyReply> {
   try {
     return await work();
@@ -244,7 +248,7 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
         response: { 200: jsonResponse('the connectors', z.object({ connectors: z.array(connectorSummary) })) },
       },
     },
-    async (request) => connectorListView(await registry.list({ includeRemoved: request.query.all })),
+    async (request) => connectorListView(await registry.list({ includeRemoved: request.query.all }, request.apiKey)),
   );
 
   api.get(
@@ -261,7 +265,8 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
         },
       },
     },
-    async (request, reply) => answer(reply, async () => connectorView(await registry.get(request.params.id), true)),
+    async (request, reply) =>
+      answer(reply, async () => connectorView(await registry.get(request.params.id, request.apiKey), true)),
   );
 
   api.post(
@@ -283,7 +288,7 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
       const submitted = submittedDefinition(request.body, reply);
       if (!submitted) return reply;
       return answer(reply, async () => {
-        const { connector } = await registry.add(submitted);
+        const { connector } = await registry.add(submitted, request.apiKey);
         return reply
           .code(201)
           .header('location', `${request.url.split('?')[0]}/${connector.id}`)
@@ -311,7 +316,7 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
     async (request, reply) => {
       const submitted = submittedDefinition(request.body, reply, request.params.id);
       if (!submitted) return reply;
-      return answer(reply, async () => connectorView(await registry.update(submitted), true));
+      return answer(reply, async () => connectorView(await registry.update(submitted, request.apiKey), true));
     },
   );
 
@@ -319,7 +324,7 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
     path: string,
     method: 'POST' | 'DELETE',
     summary: string,
-    move: (id: string) => ReturnType<ConnectorRegistry['pause']>,
+    move: (id: string, scope: VerifiedApiKey | null) => ReturnType<ConnectorRegistry['pause']>,
   ) =>
     api.route({
       method,
@@ -335,19 +340,19 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
         },
       },
       handler: async (request, reply) =>
-        answer(reply, async () => connectorView((await move(request.params.id)).connector, false)),
+        answer(reply, async () => connectorView((await move(request.params.id, request.apiKey)).connector, false)),
     });
-  stateRoute('/connectors/:id/pause', 'POST', 'Stop scheduling poll runs (cursor and data kept)', (id) =>
-    registry.pause(id),
+  stateRoute('/connectors/:id/pause', 'POST', 'Stop scheduling poll runs (cursor and data kept)', (id, scope) =>
+    registry.pause(id, scope),
   );
-  stateRoute('/connectors/:id/resume', 'POST', 'Schedule poll runs again, from the committed cursor', (id) =>
-    registry.resume(id),
+  stateRoute('/connectors/:id/resume', 'POST', 'Schedule poll runs again, from the committed cursor', (id, scope) =>
+    registry.resume(id, scope),
   );
   stateRoute(
     '/connectors/:id',
     'DELETE',
     'Remove: stop scheduling for good; dossiers, cursor and dead letters are kept',
-    (id) => registry.remove(id),
+    (id, scope) => registry.remove(id, scope),
   );
 
   api.post(
@@ -365,7 +370,7 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
     },
     async (request, reply) =>
       answer(reply, async () => {
-        const settings = connectorSettings(await registry.get(request.params.id));
+        const settings = connectorSettings(await registry.get(request.params.id, request.apiKey));
         const asked = request.body ?? {};
         try {
           return await checkConnector(settings, {

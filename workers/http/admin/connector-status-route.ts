@@ -77,7 +77,7 @@ export const connectorStatusSchema = z
 
 /**
  * Registers `GET /connectors/:id/status` on the admin API: 200 the status view, 404 `not_found` for an unknown
- * connector.
+ * connector or one of a province the key does not hold.
  */
 export function registerConnectorStatusRoute(api: ZodApi, db: Kysely<Database>): void {
   api.get(
@@ -97,7 +97,7 @@ export function registerConnectorStatusRoute(api: ZodApi, db: Kysely<Database>):
     },
     async (request, reply) => {
       try {
-        return await connectorStatus(db, request.params.id);
+        return await connectorStatus(db, request.params.id, request.apiKey);
       } catch (error) {
         if (error instanceof RegistryError && error.code === 'not_found')
           return sendProblem(reply, problem('not_found', error.message));

@@ -8,6 +8,7 @@ import { problem, problemResponses, sendProblem } from '../problem.js';
 import { dossierFeedPageBody, unknownParameters } from './dossier-schemas.js';
 import { dossierSummaryView } from './dossier-view.js';
 import { decodeFeedCursor, encodeFeedCursor, filtersFingerprint } from './feed-cursor.js';
+import { holds, isProvinceBound, notHeldDetail } from '../../control-plane/province-scope.js';
 import { resolveRequestProvince } from './province-lookup.js';
 import { jsonResponse } from '../openapi.js';
 
@@ -75,7 +76,7 @@ export function registerDossierFeedRoute(api: FastifyInstance, options: DossierF
       schema: {
         summary: 'The change feed: dossiers by synced time, page by page, no row skipped or repeated',
         description:
-          'Keyset pages in (syncedAt, provinceCode, dossierCode) order up to the change horizon (no write still in progress can land behind it). Every page gives a nextCursor — the feed has no end; hasMore says whether to ask again at once or poll later. A dossier changed again comes again, at its new syncedAt; items are the current state, never applicant data.',
+          "Keyset pages in (syncedAt, provinceCode, dossierCode) order up to the change horizon (no write still in progress can land behind it). Every page gives a nextCursor — the feed has no end; hasMore says whether to ask again at once or poll later. A dossier changed again comes again, at its new syncedAt; items are the current state, never applicant data. A province-bound key gets its provinces' dossiers only; province= another is 403.",
         tags: ['dossiers'],
         security: [{ apiKey: [] }],
         querystring,
@@ -87,13 +88,18 @@ export function registerDossierFeedRoute(api: FastifyInstance, options: DossierF
     },
     async (request, reply) => {
       const query = request.query;
+      const key = request.apiKey;
       if (query.province !== undefined) {
         // A current code only: a former one is answered with its successor's code to use.
         const province = resolveRequestProvince(query.province, '2025');
         if (province.kind === 'unknown') return sendProblem(reply, province.problem);
+        if (isProvinceBound(key) && !holds(key, query.province))
+          return sendProblem(reply, problem('forbidden', notHeldDetail(key, query.province)));
       }
       const filters: DossierFeedFilters = {
         ...(query.province !== undefined ? { provinceCode: query.province } : {}),
+        // A province key's feed is its provinces' dossiers only, with or without province=.
+        ...(isProvinceBound(key) ? { provinceCodes: key.provinces } : {}),
         ...(query.status !== undefined ? { statuses: query.status.split(',').map(Number) } : {}),
         ...(query.updatedSince !== undefined ? { updatedSince: query.updatedSince } : {}),
       };

@@ -9,6 +9,7 @@ import { jsonResponse } from '../openapi.js';
 import { problem, problemResponses, sendProblem } from '../problem.js';
 import { dossierBody, unknownParameters } from './dossier-schemas.js';
 import { dossierView } from './dossier-view.js';
+import { holds } from '../../control-plane/province-scope.js';
 import { resolveRequestProvince } from './province-lookup.js';
 
 // `GET /v1/dossiers/{provinceCode}/{dossierCode}`: one dossier for the citizen who asks, with its freshness, deadline
@@ -78,7 +79,7 @@ export function registerDossierRoutes(api: FastifyInstance, options: DossierRout
     {
       schema: {
         summary: 'One dossier: its current status, freshness, deadline standing and history',
-        description: `ETag (strong) from the dossier's state — and, for a dossier in progress, the Vietnam dates it is judged on, since it turns overdue with the date alone; If-None-Match → 304. Cache-Control: ${cacheControl}. A dossier filed under a former province is stored, and found, under its successor.`,
+        description: `ETag (strong) from the dossier's state — and, for a dossier in progress, the Vietnam dates it is judged on, since it turns overdue with the date alone; If-None-Match → 304. Cache-Control: ${cacheControl}. A dossier filed under a former province is stored, and found, under its successor. For a province-bound key, a dossier of another province is answered 404 as one that does not exist.`,
         tags: ['dossiers'],
         security: [{ apiKey: [] }],
         params,
@@ -100,7 +101,10 @@ export function registerDossierRoutes(api: FastifyInstance, options: DossierRout
         return reply.redirect(`${base}/${province.successor.code}/${encodeURIComponent(dossierCode)}`, 308);
       }
 
-      const stored = await findDossier(options.db, province.province.code, dossierCode);
+      // Another province's dossier is answered as one that does not exist, in the same words: a province key learns
+      // nothing of dossiers it does not hold.
+      const held = holds(request.apiKey, province.province.code);
+      const stored = held ? await findDossier(options.db, province.province.code, dossierCode) : undefined;
       if (!stored) {
         return sendProblem(
           reply,

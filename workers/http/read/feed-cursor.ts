@@ -36,7 +36,8 @@ const body = z.strictObject({
 
 /**
  * The filters as one canonical string, e.g. `province=01&status=4,5&updatedSince=2026-12-01T00:00:00Z`: a cursor
- * holds it, and names it when it is sent with other filters. Empty without filters.
+ * holds it, and names it when it is sent with other filters. Empty without filters. The provinces of the asking key
+ * (`provinceCodes`) are not a filter the reader chose and are left out: the key's scope applies to every page anyway.
  */
 export function filtersFingerprint(filters: DossierFeedFilters): string {
   const parts: string[] = [];

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { dossierStatuses, statusCodes } from '../../../connectors/sdk/dossier-status.js';
-import { currentProvince, currentProvinces, resolveProvince } from '../../../config/provinces.js';
+import { currentProvince, resolveProvince } from '../../../config/provinces.js';
 import {
   provincesStats,
   type ConnectorFigures,
@@ -14,6 +14,7 @@ import {
 import type { Database } from '../../../db/schema.js';
 import { vietnamDate } from '../../read-model/deadline-standing.js';
 import { lagQuantile, mergeLagHistograms, type LagHistogram } from '../../read-model/lag-histogram.js';
+import { heldProvinces, holds, isProvinceBound, notHeldDetail } from '../../control-plane/province-scope.js';
 import { problem, problemResponses, sendProblem } from '../problem.js';
 import { jsonResponse } from '../openapi.js';
 
@@ -172,7 +173,9 @@ const NationalStats = z
       .datetime()
       .nullable()
       .describe("the oldest province's refreshedAt; null while a province was never refreshed"),
-    national: z.object(StatsFigures).meta({ id: 'NationalTotals', description: 'the 34 provinces together' }),
+    national: z
+      .object(StatsFigures)
+      .meta({ id: 'NationalTotals', description: 'the 34 provinces together (a province key: its provinces)' }),
     provinces: z.array(ProvinceStats).describe('one row per current province, by code'),
   })
   .meta({ id: 'NationalStats' });
@@ -380,6 +383,9 @@ export function registerStatsRoutes(api: FastifyInstance, options: StatsRoutesOp
           ),
         );
       }
+      const key = request.apiKey;
+      if (isProvinceBound(key) && !holds(key, provinceCode))
+        return sendProblem(reply, problem('forbidden', notHeldDetail(key, provinceCode)));
       const period = resolvePeriod(request.query, now);
       if ('parameter' in period) return sendPeriodProblem(reply, period);
       const [stored] = await provincesStats(options.db, [provinceCode], period, now);
@@ -392,7 +398,8 @@ export function registerStatsRoutes(api: FastifyInstance, options: StatsRoutesOp
     {
       schema: {
         summary: 'Every province’s service-quality figures over a period, and the national totals',
-        description: 'One row per current province (the same answer as its own stats route), and their sums.',
+        description:
+          'One row per current province (the same answer as its own stats route), and their sums; a province-bound key gets only its provinces’ rows, and their sums.',
         tags: ['statistics'],
         security: [{ apiKey: [] }],
         querystring: StatsQuery,
@@ -405,12 +412,8 @@ export function registerStatsRoutes(api: FastifyInstance, options: StatsRoutesOp
       const now = clock();
       const period = resolvePeriod(request.query, now);
       if ('parameter' in period) return sendPeriodProblem(reply, period);
-      const stored = await provincesStats(
-        options.db,
-        currentProvinces.map(({ code }) => code),
-        period,
-        now,
-      );
+      // A province key's national answer is its provinces' rows, and their sums.
+      const stored = await provincesStats(options.db, heldProvinces(request.apiKey), period, now);
       const refreshed = stored.map((province) => province.refreshedAt);
       const oldest = refreshed.some((time) => time === null)
         ? null

@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { saveConnector } from '../../../db/queries/connectors.js';
+import { createApiKey } from '../../../workers/control-plane/api-key-store.js';
+import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
+import { servedRoutes, startGatewayServer, type GatewayServer } from './gateway-server.js';
+
+// A province key (bound to 24, Bắc Ninh) against every admin route: its own province's connectors — one registered
+// in the 2008 code set under 27, which belongs to its successor 24 — answer as to a national key; another
+// province's answer exactly as an unknown id does (byte for byte apart from the id), and nothing changes in the
+// database. A definition naming another province is 403, naming only the key's own provinces.
+
+let env: TestEnvironment;
+let gateway: GatewayServer;
+let provinceKey: { id: string; key: string };
+
+const baseUrl = 'http://127.0.0.1:9';
+const definition = (id: string, code: string, codeSet: '2025' | '2008' = '2025') => ({
+  id,
+  province: { code, codeSet },
+  plugin: { name: 'national-rest', config: { baseUrl } },
+});
+
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+}
+
+async function call(method: string, path: string, body?: unknown): Promise<Answer> {
+  const headers: Record<string, string> = { authorization: `Bearer ${provinceKey.key}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${gateway.url}/v1/admin${path}`, {
+    method,
+    headers,
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const { date: _date, ...rest } = Object.fromEntries(response.headers);
+  return { status: response.status, headers: rest, text: await response.text() };
+}
+
+/** The connectors table, as it is: what a refused request must leave alone. */
+const connectorsTable = () => env.db.selectFrom('connectors').selectAll().orderBy('id').execute();
+
+async function register(id: string, code: string, codeSet: '2025' | '2008') {
+  await saveConnector(env.db, {
+    id,
+    sourceProvinceCode: code,
+    sourceCodeSet: codeSet,
+    kind: 'national-rest',
+    config: { baseUrl },
+    pollIntervalMs: 60_000,
+  });
+}
+
+/** Every admin route with an id, as a request a test can send for a connector id. */
+const idRoutes: Record<string, (id: string) => [string, string, unknown?]> = {
+  'GET /v1/admin/connectors/{id}': (id) => ['GET', `/connectors/${id}`],
+  'PUT /v1/admin/connectors/{id}': (id) => ['PUT', `/connectors/${id}`, definition(id, '24')],
+  'POST /v1/admin/connectors/{id}/pause': (id) => ['POST', `/connectors/${id}/pause`],
+  'POST /v1/admin/connectors/{id}/resume': (id) => ['POST', `/connectors/${id}/resume`],
+  'POST /v1/admin/connectors/{id}/check': (id) => ['POST', `/connectors/${id}/check`, { sample: { items: [] } }],
+  'GET /v1/admin/connectors/{id}/status': (id) => ['GET', `/connectors/${id}/status`],
+  'DELETE /v1/admin/connectors/{id}': (id) => ['DELETE', `/connectors/${id}`],
+};
+
+beforeAll(async () => {
+  env = await createTestEnvironment();
+  gateway = await startGatewayServer(env);
+  provinceKey = await createApiKey(env.db, 'Bắc Ninh IT team', 'admin', ['24']);
+  await register('bn-24', '24', '2025');
+  await register('bn-old', '27', '2008');
+  await register('hcm-79', '79', '2025');
+  await register('bd-old', '74', '2008');
+});
+afterAll(async () => {
+  await gateway?.close();
+  await env?.cleanup();
+});
+
+describe('a key bound to province 24 on the admin API', () => {
+  it('is tested on every admin route the gateway serves', () => {
+    const admin = servedRoutes(gateway.server).filter((route) => route.includes(' /v1/admin/'));
+    expect(admin).toEqual([...Object.keys(idRoutes), 'GET /v1/admin/connectors', 'POST /v1/admin/connectors'].sort());
+  });
+
+  it('lists only its province, a 2008 connector under its successor included', async () => {
+    const listed = await call('GET', '/connectors?all=true');
+    expect(listed.status).toBe(200);
+    const ids = (JSON.parse(listed.text) as { connectors: { id: string }[] }).connectors.map(({ id }) => id);
+    expect(ids).toEqual(['bn-24', 'bn-old']);
+  });
+
+  for (const foreign of ['hcm-79', 'bd-old']) {
+    it(`answers every route for ${foreign} (another province) as for an unknown id, and changes nothing`, async () => {
+      const before = await connectorsTable();
+      const unknown = `${'x'.repeat(foreign.length - 3)}-no`;
+      for (const [route, request] of Object.entries(idRoutes)) {
+        const [method, path, body] = request(foreign);
+        const [unknownMethod, unknownPath, unknownBody] = request(unknown);
+        const asForeign = await call(method, path, body);
+        const asUnknown = await call(unknownMethod, unknownPath, unknownBody);
+        expect(asForeign.status, route).toBe(404);
+        expect({ ...asForeign, text: asForeign.text.replaceAll(foreign, unknown) }, route).toEqual(asUnknown);
+        expect(JSON.parse(asForeign.text), route).toMatchObject({ code: 'not_found' });
+      }
+      expect(await connectorsTable()).toEqual(before);
+    });
+  }
+
+  it('refuses a definition naming another province with 403, naming only its own; nothing stored', async () => {
+    const before = (await connectorsTable()).map((row) => (row.id === 'bd-old' ? { ...row, state: 'removed' } : row));
+    const added = await call('POST', '/connectors', definition('hcm-new', '79'));
+    expect(added.status).toBe(403);
+    expect(JSON.parse(added.text)).toMatchObject({
+      code: 'forbidden',
+      detail: `API key ${provinceKey.id} holds province 24 (Bắc Ninh) only; the definition's province 79 is not among them`,
+    });
+    const former = await call('POST', '/connectors', definition('bd-new', '74', '2008'));
+    expect(JSON.parse(former.text)).toMatchObject({
+      code: 'forbidden',
+      detail: `API key ${provinceKey.id} holds province 24 (Bắc Ninh) only; the definition's province 74 (2008 code set, now 79) is not among them`,
+    });
+    // Moving its own connector to another province is the same refusal.
+    const moved = await call('PUT', '/connectors/bn-24', definition('bn-24', '79'));
+    expect(moved.status).toBe(403);
+    // An id another province uses is taken, without saying whose; a removed one cannot be taken over.
+    const taken = await call('POST', '/connectors', definition('hcm-79', '24'));
+    expect(taken.status).toBe(409);
+    expect(JSON.parse(taken.text)).toMatchObject({
+      code: 'conflict',
+      detail: 'connector id hcm-79 is already taken; choose another id',
+    });
+    await env.db.updateTable('connectors').set({ state: 'removed' }).where('id', '=', 'bd-old').execute();
+    const removed = await call('POST', '/connectors', definition('bd-old', '24'));
+    expect(removed.status).toBe(409);
+    expect(JSON.parse(removed.text)).toMatchObject({
+      detail: 'connector id bd-old is already taken; choose another id',
+    });
+    expect(await connectorsTable()).toEqual(before);
+  });
+
+  it('operates its own province: add, show, update, pause, resume, check, status, remove', async () => {
+    const added = await call('POST', '/connectors', definition('bn-new', '24'));
+    expect(added.status).toBe(201);
+    for (const id of ['bn-24', 'bn-old']) {
+      for (const [route, request] of Object.entries(idRoutes)) {
+        const [method, path, body] = request(id);
+        const answer = await call(
+          method,
+          path,
+          id === 'bn-old' && method === 'PUT' ? definition(id, '27', '2008') : body,
+        );
+        expect(answer.status, `${route} ${id}: ${answer.text}`).toBe(200);
+      }
+    }
+    const states = await env.db.selectFrom('connectors').select(['id', 'state']).orderBy('id').execute();
+    expect(states).toEqual([
+      { id: 'bd-old', state: 'removed' },
+      { id: 'bn-24', state: 'removed' },
+      { id: 'bn-new', state: 'active' },
+      { id: 'bn-old', state: 'removed' },
+      { id: 'hcm-79', state: 'active' },
+    ]);
+  });
+});
