@@ -31,7 +31,11 @@ afterAll(async () => {
 });
 
 it('ends equal to the simulator: 3 provinces × 20,000 dossiers whose statuses move during the sync', async () => {
-  await waitFor(async () => (await compareWithTruth(env.db, simulator)).missing === 0, 'every dossier stored once');
+  await waitFor(
+    async () => (await compareWithTruth(env.db, simulator)).missing === 0,
+    'every dossier stored once',
+    180_000,
+  );
   const changesBefore = (await fetch(`${fleet.url}/metrics`)).ok;
   expect(changesBefore).toBe(true);
   // Let statuses keep moving under a synced fleet for a while, then freeze the source and let the fleet catch up.
