@@ -8,6 +8,7 @@ import * as connectorActivity from './0006-connector-activity.js';
 import * as portalReadScope from './0007-portal-read-scope.js';
 import * as dossierChangeFeed from './0008-dossier-change-feed.js';
 import * as provinceDailyStats from './0009-province-daily-stats.js';
+import * as auditTrail from './0011-audit-trail.js';
 
 /** Every migration, by name in the order they run. A new one is a new file, listed here. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0007-portal-read-scope': portalReadScope,
   '0008-dossier-change-feed': dossierChangeFeed,
   '0009-province-daily-stats': provinceDailyStats,
+  '0011-audit-trail': auditTrail,
 };

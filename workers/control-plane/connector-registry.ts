@@ -4,9 +4,11 @@ import { parseDefinition, parseDefinitionText } from './definition.js';
 import type { RegisteredConnector } from '../../connectors/plugins.js';
 import { sectionNames } from '../../connectors/declarative/declarative-config.js';
 import type { RequestErrorCode } from '../../config/error-catalogue.js';
-import type { CodeSet } from '../../config/provinces.js';
+import { currentProvinceCode, type CodeSet } from '../../config/provinces.js';
+import { insertAuditEvent } from '../../db/queries/audit-events.js';
 import {
   addConnector,
+  lockConnector,
   findConnectorStatus,
   listConnectorStatus,
   setConnectorState,
@@ -16,6 +18,7 @@ import {
   type ConnectorStatusRow,
 } from '../../db/queries/connectors.js';
 import type { Database } from '../../db/schema.js';
+import { actorColumns, definitionHash, type Actor, type AuditAction } from './audit.js';
 
 /**
  * The connector registry: the operations `fleet connector …` and the admin API (`/v1/admin/connectors`) share.
@@ -122,6 +125,19 @@ function inFileOrder(value: unknown): unknown {
   return Object.fromEntries(entries.map(([key, inner]) => [key, inFileOrder(inner)]));
 }
 
+/** Who makes a registry change: recorded in the audit trail in the change's transaction. */
+export interface ChangeOptions {
+  actor: Actor;
+}
+
+/** The audit trail's columns of a change to a connector: its current province, and its definition's hash. */
+function connectorColumns(row: ConnectorRow) {
+  return {
+    connector_id: row.id,
+    province_code: currentProvinceCode(row.province_code, row.code_set as CodeSet),
+  };
+}
+
 /** What a state change did: the state before, and the connector after. */
 export interface StateChange {
   previous: ConnectorRow['state'];
@@ -144,50 +160,90 @@ export class ConnectorRegistry {
   }
 
   /** Registers a new connector, active (scheduled); a removed one comes back with the new definition. */
-  async add({
-    definition,
-    document,
-  }: SubmittedDefinition): Promise<{ outcome: 'added' | 'reactivated'; connector: ConnectorStatusRow }> {
-    const outcome = await addConnector(this.db, { ...definition, definition: document });
-    if (outcome === 'exists')
-      throw new RegistryError(
-        'conflict',
-        `connector ${definition.id} already exists; use update to change its definition`,
-      );
+  async add(
+    { definition, document }: SubmittedDefinition,
+    { actor }: ChangeOptions,
+  ): Promise<{ outcome: 'added' | 'reactivated'; connector: ConnectorStatusRow }> {
+    const outcome = await this.db.transaction().execute(async (trx) => {
+      const before = await lockConnector(trx, definition.id);
+      const outcome = await addConnector(trx, { ...definition, definition: document });
+      if (outcome === 'exists')
+        throw new RegistryError(
+          'conflict',
+          `connector ${definition.id} already exists; use update to change its definition`,
+        );
+      const after = (await lockConnector(trx, definition.id))!;
+      await insertAuditEvent(trx, {
+        ...actorColumns(actor),
+        action: 'connector.add',
+        ...connectorColumns(after),
+        definition_hash_before: before ? definitionHash(definitionOf(before)) : null,
+        definition_hash_after: definitionHash(definitionOf(after)),
+        details: { outcome },
+      });
+      return outcome;
+    });
     return { outcome, connector: await this.get(definition.id) };
   }
 
   /** Replaces a registered connector's definition; its state, cursor and data are kept. */
-  async update({ definition, document }: SubmittedDefinition): Promise<ConnectorStatusRow> {
-    if (!(await updateConnectorDefinition(this.db, { ...definition, definition: document }))) {
-      const existing = await findConnectorStatus(this.db, definition.id);
-      if (existing)
+  async update({ definition, document }: SubmittedDefinition, { actor }: ChangeOptions): Promise<ConnectorStatusRow> {
+    await this.db.transaction().execute(async (trx) => {
+      const before = await lockConnector(trx, definition.id);
+      if (!before)
+        throw new RegistryError('not_found', `connector ${definition.id} is not registered; use add to register it`);
+      if (!(await updateConnectorDefinition(trx, { ...definition, definition: document })))
         throw new RegistryError('conflict', `connector ${definition.id} is removed; use add to register it again`);
-      throw new RegistryError('not_found', `connector ${definition.id} is not registered; use add to register it`);
-    }
+      const after = (await lockConnector(trx, definition.id))!;
+      await insertAuditEvent(trx, {
+        ...actorColumns(actor),
+        action: 'connector.update',
+        ...connectorColumns(after),
+        definition_hash_before: definitionHash(definitionOf(before)),
+        definition_hash_after: definitionHash(definitionOf(after)),
+      });
+    });
     return this.get(definition.id);
   }
 
   /** Stops scheduling poll runs (a run in progress finishes its page); the cursor and data are kept. */
-  pause(id: string): Promise<StateChange> {
-    return this.move(id, 'paused', ['active']);
+  pause(id: string, options: ChangeOptions): Promise<StateChange> {
+    return this.move(id, 'paused', ['active'], 'connector.pause', options);
   }
 
   /** Schedules poll runs again, from the committed cursor. */
-  resume(id: string): Promise<StateChange> {
-    return this.move(id, 'active', ['paused']);
+  resume(id: string, options: ChangeOptions): Promise<StateChange> {
+    return this.move(id, 'active', ['paused'], 'connector.resume', options);
   }
 
   /** Stops scheduling for good; its dossiers, cursor and dead letters are kept, and add registers it again. */
-  remove(id: string): Promise<StateChange> {
-    return this.move(id, 'removed', ['active', 'paused']);
+  remove(id: string, options: ChangeOptions): Promise<StateChange> {
+    return this.move(id, 'removed', ['active', 'paused'], 'connector.remove', options);
   }
 
-  private async move(id: string, state: ConnectorRow['state'], from: ConnectorRow['state'][]): Promise<StateChange> {
-    const previous = await setConnectorState(this.db, id, state, from);
-    if (previous === undefined) throw new RegistryError('not_found', `connector ${id} is not registered`);
-    if (previous === 'removed' && state !== 'removed')
-      throw new RegistryError('conflict', `connector ${id} is removed; use add to register it again`);
+  /** Moves a connector's state; only a move that happened is recorded (pausing a paused connector changes nothing). */
+  private async move(
+    id: string,
+    state: ConnectorRow['state'],
+    from: ConnectorRow['state'][],
+    action: AuditAction,
+    { actor }: ChangeOptions,
+  ): Promise<StateChange> {
+    const previous = await this.db.transaction().execute(async (trx) => {
+      const row = await lockConnector(trx, id);
+      const previous = await setConnectorState(trx, id, state, from);
+      if (!row || previous === undefined) throw new RegistryError('not_found', `connector ${id} is not registered`);
+      if (previous === 'removed' && state !== 'removed')
+        throw new RegistryError('conflict', `connector ${id} is removed; use add to register it again`);
+      if (previous !== state && from.includes(previous))
+        await insertAuditEvent(trx, {
+          ...actorColumns(actor),
+          action,
+          ...connectorColumns(row),
+          details: { from: previous, to: state },
+        });
+      return previous;
+    });
     return { previous, connector: await this.get(id) };
   }
 }

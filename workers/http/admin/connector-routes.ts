@@ -7,6 +7,7 @@ import { DefinitionError } from '../../../connectors/sdk/definition-error.js';
 import type { Database } from '../../../db/schema.js';
 import { problem, problemResponses, sendProblem } from '../problem.js';
 import type { ZodApi } from '../openapi.js';
+import { requestActor } from './request-actor.js';
 import { checkConnector, CheckInputError } from '../../control-plane/check-connector.js';
 import { connectorListView, connectorView } from '../../control-plane/connector-view.js';
 import { definitionJsonSchema } from '../../control-plane/definition-json-schema.js';
@@ -16,6 +17,7 @@ import {
   definitionFromDocument,
   definitionFromText,
   RegistryError,
+  type ChangeOptions,
   type SubmittedDefinition,
 } from '../../control-plane/connector-registry.js';
 
@@ -277,7 +279,7 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
       const submitted = submittedDefinition(request.body, reply);
       if (!submitted) return reply;
       return answer(reply, async () => {
-        const { connector } = await registry.add(submitted);
+        const { connector } = await registry.add(submitted, { actor: requestActor(request) });
         return reply
           .code(201)
           .header('location', `${request.url.split('?')[0]}/${connector.id}`)
@@ -302,7 +304,9 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
     async (request, reply) => {
       const submitted = submittedDefinition(request.body, reply, request.params.id);
       if (!submitted) return reply;
-      return answer(reply, async () => connectorView(await registry.update(submitted), true));
+      return answer(reply, async () =>
+        connectorView(await registry.update(submitted, { actor: requestActor(request) }), true),
+      );
     },
   );
 
@@ -310,7 +314,7 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
     path: string,
     method: 'POST' | 'DELETE',
     summary: string,
-    move: (id: string) => ReturnType<ConnectorRegistry['pause']>,
+    move: (id: string, options: ChangeOptions) => ReturnType<ConnectorRegistry['pause']>,
   ) =>
     api.route({
       method,
@@ -323,19 +327,21 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
         response: { 200: connectorSummary, ...problemResponses(404, 409) },
       },
       handler: async (request, reply) =>
-        answer(reply, async () => connectorView((await move(request.params.id)).connector, false)),
+        answer(reply, async () =>
+          connectorView((await move(request.params.id, { actor: requestActor(request) })).connector, false),
+        ),
     });
-  stateRoute('/connectors/:id/pause', 'POST', 'Stop scheduling poll runs (cursor and data kept)', (id) =>
-    registry.pause(id),
+  stateRoute('/connectors/:id/pause', 'POST', 'Stop scheduling poll runs (cursor and data kept)', (id, options) =>
+    registry.pause(id, options),
   );
-  stateRoute('/connectors/:id/resume', 'POST', 'Schedule poll runs again, from the committed cursor', (id) =>
-    registry.resume(id),
+  stateRoute('/connectors/:id/resume', 'POST', 'Schedule poll runs again, from the committed cursor', (id, options) =>
+    registry.resume(id, options),
   );
   stateRoute(
     '/connectors/:id',
     'DELETE',
     'Remove: stop scheduling for good; dossiers, cursor and dead letters are kept',
-    (id) => registry.remove(id),
+    (id, options) => registry.remove(id, options),
   );
 
   api.post(
