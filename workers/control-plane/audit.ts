@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
 import { userInfo } from 'node:os';
+import type { Kysely } from 'kysely';
+import { currentProvinceCode, type CodeSet } from '../../config/provinces.js';
 import type { AuditEventRow } from '../../db/queries/audit-events.js';
+import { findConnector } from '../../db/queries/connectors.js';
+import type { Database } from '../../db/schema.js';
 import { isoTime } from './view-time.js';
 
 // Who made a change, and how the audit trail shows it. Every change of the control plane takes an Actor; the
@@ -31,6 +35,21 @@ export function actorColumns(actor: Actor): { actor_kind: Actor['kind']; actor_i
   return actor.kind === 'api_key'
     ? { actor_kind: 'api_key', actor_id: actor.id, actor_name: actor.name }
     : { actor_kind: 'cli', actor_id: actor.user, actor_name: actor.user };
+}
+
+/**
+ * The audit columns of a change to a connector: its id and current (2025) province code, by which a province key's
+ * list is filtered. A connector no longer registered keeps its id, with no province.
+ */
+export async function connectorAuditColumns(
+  db: Kysely<Database>,
+  connectorId: string,
+): Promise<{ connector_id: string; province_code: string | null }> {
+  const row = await findConnector(db, connectorId);
+  return {
+    connector_id: connectorId,
+    province_code: row ? currentProvinceCode(row.province_code, row.code_set as CodeSet) : null,
+  };
 }
 
 /** What a recorded change was. */
