@@ -4,6 +4,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { listAuditEvents } from '../../../db/queries/audit-events.js';
 import { insertDeadLetters } from '../../../db/queries/insert-dead-letters.js';
 import { keepFailedBatch } from '../../../db/queries/insert-failed-batch.js';
 import { definitionHash } from '../../../workers/control-plane/audit.js';
@@ -45,21 +46,32 @@ async function admin(method: string, path: string, body?: unknown): Promise<{ st
   return { status: response.status, body: await response.json() };
 }
 
+/** The vendor's API key, which the definition names only by reference (from the update on). */
+const vendorKey = `vendor-${randomBytes(12).toString('hex')}`;
 const definition = (pageSize: number) => ({
   id: 'danang',
   description: 'Đà Nẵng one-stop-shop',
   province: { code: '48' },
-  plugin: { name: 'national-rest', config: { baseUrl: 'http://127.0.0.1:9', pageSize } },
+  plugin: {
+    name: 'national-rest',
+    config: {
+      baseUrl: 'http://127.0.0.1:9',
+      pageSize,
+      ...(pageSize === 50 ? { apiKey: { env: 'AUDIT_TEST_DANANG_KEY' } } : {}),
+    },
+  },
 });
 
 beforeAll(async () => {
   env = await createTestEnvironment({ SECRETS_KEY: secretsKey });
-  secrets.push(secretsKey);
+  secrets.push(secretsKey, vendorKey);
+  process.env.AUDIT_TEST_DANANG_KEY = vendorKey;
   cli = {
     DATABASE_URL: env.config.DATABASE_URL,
     REDIS_URL: env.config.REDIS_URL,
     QUEUE_PREFIX: env.config.QUEUE_PREFIX,
     SECRETS_KEY: secretsKey,
+    AUDIT_TEST_DANANG_KEY: vendorKey,
     LOG_LEVEL: 'silent',
   };
   dir = await mkdtemp(join(tmpdir(), 'audit-trail-'));
@@ -235,11 +247,11 @@ it('records a scripted sequence of changes through fleet and the admin API, as i
   ]);
 }, 180_000);
 
-it('keeps no secret anywhere in the rows: not the keys, the webhook secret nor the secrets key', async () => {
+it('keeps no secret anywhere in the rows: not the API keys, the webhook secret, the vendor key nor the secrets key', async () => {
   const { rows } = await sql<Record<string, unknown>>`SELECT * FROM audit_events`.execute(env.db);
   const text = JSON.stringify(rows);
   expect(rows.length).toBe(13);
-  expect(secrets).toHaveLength(4);
+  expect(secrets).toHaveLength(5);
   for (const secret of secrets) expect(text).not.toContain(secret);
   for (const secret of secrets) expect(text).not.toContain(Buffer.from(secret).toString('base64'));
 });
@@ -282,4 +294,13 @@ it('refuses to update, delete or truncate a recorded change, even to the table o
     );
   const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM audit_events`.execute(env.db);
   expect(Number(rows[0]!.n)).toBe(13);
+});
+
+it('lists to a province key only the changes of its provinces, and no key change', async () => {
+  const all = await listAuditEvents(env.db, { provinces: null }, { limit: 100 });
+  const danang = await listAuditEvents(env.db, { provinces: ['48'] }, { limit: 100 });
+  expect(danang.map(({ id }) => id)).toEqual(all.filter((row) => row.province_code === '48').map(({ id }) => id));
+  expect(danang).toHaveLength(10);
+  expect(await listAuditEvents(env.db, { provinces: ['01'] }, { limit: 100 })).toEqual([]);
+  expect(await listAuditEvents(env.db, { provinces: [] }, { limit: 100 })).toEqual([]);
 });
