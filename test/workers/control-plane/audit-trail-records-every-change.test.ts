@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { userInfo } from 'node:os';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { listAuditEvents } from '../../../db/queries/audit-events.js';
@@ -22,7 +20,6 @@ import { runFleetApart } from '../../scripts/cli/run-fleet-apart.js';
 const secretsKey = randomBytes(32).toString('base64');
 let env: TestEnvironment;
 let gateway: Fleet;
-let dir: string;
 let cli: Record<string, string>;
 let adminKey: { id: string; key: string };
 const secrets: string[] = [];
@@ -74,12 +71,10 @@ beforeAll(async () => {
     AUDIT_TEST_DANANG_KEY: vendorKey,
     LOG_LEVEL: 'silent',
   };
-  dir = await mkdtemp(join(tmpdir(), 'audit-trail-'));
   gateway = await startFleet(env.config, ['gateway'], createLogger('silent'));
 }, 60_000);
 afterAll(async () => {
   await gateway?.stop();
-  await rm(dir, { recursive: true, force: true });
   await env?.cleanup();
 });
 
