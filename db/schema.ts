@@ -261,6 +261,28 @@ export interface StatsRefreshTable {
   rows: number;
 }
 
+/** One change made through the admin API or `fleet`: append-only (a trigger refuses UPDATE, DELETE, TRUNCATE). */
+export interface AuditEventsTable {
+  id: ColumnType<string, never, never>;
+  at: ColumnType<Date, never, never>;
+  actor_kind: 'api_key' | 'cli';
+  /** The key's id, or the operating-system user of a `fleet` command. */
+  actor_id: string;
+  actor_name: string;
+  /** What was done, e.g. `connector.update`, `dead_letter.replay` (workers/control-plane/audit.ts). */
+  action: string;
+  connector_id: string | null;
+  /** The connector's current (2025) province code when the change was made. */
+  province_code: string | null;
+  /** The key a key change was about. */
+  api_key_id: ColumnType<string | null, string | null | undefined, never>;
+  /** sha256 (hex) of the canonical definition JSON before and after a definition change. */
+  definition_hash_before: string | null;
+  definition_hash_after: string | null;
+  /** Counts and settings of the change; never a secret or personal data. */
+  details: ColumnType<Record<string, unknown>, string, never>;
+}
+
 export interface Database {
   dossiers: DossiersTable;
   dossier_events: DossierEventsTable;
@@ -278,4 +300,5 @@ export interface Database {
   connector_daily_dead_letters: ConnectorDailyDeadLettersTable;
   dossier_waiting_time: DossierWaitingTimeTable;
   stats_refresh: StatsRefreshTable;
+  audit_events: AuditEventsTable;
 }

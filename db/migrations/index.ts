@@ -9,6 +9,7 @@ import * as portalReadScope from './0007-portal-read-scope.js';
 import * as dossierChangeFeed from './0008-dossier-change-feed.js';
 import * as provinceDailyStats from './0009-province-daily-stats.js';
 import * as apiKeyProvinces from './0010-api-key-provinces.js';
+import * as auditTrail from './0011-audit-trail.js';
 import * as webhookSecretKeyId from './0012-webhook-secret-key-id.js';
 
 /** Every migration, by name in the order they run. A new one is a new file, listed here. */
@@ -23,5 +24,6 @@ export const migrations: Record<string, Migration> = {
   '0008-dossier-change-feed': dossierChangeFeed,
   '0009-province-daily-stats': provinceDailyStats,
   '0010-api-key-provinces': apiKeyProvinces,
+  '0011-audit-trail': auditTrail,
   '0012-webhook-secret-key-id': webhookSecretKeyId,
 };

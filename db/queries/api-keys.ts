@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
+import { inTransaction } from './in-transaction.js';
 import type { ApiKeysTable, Database } from '../schema.js';
 
 /** What a key allows: `admin` the admin API (connectors), `read` the national portal's read API. */
@@ -38,7 +39,7 @@ export async function listApiKeys(db: Kysely<Database>): Promise<ApiKeyRow[]> {
 
 /** Revokes a key; returns it as it was before (undefined: no such key). Revoking twice keeps the first time. */
 export async function revokeApiKey(db: Kysely<Database>, id: string): Promise<ApiKeyRow | undefined> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const row = await trx
       .selectFrom('api_keys')
       .select(['id', 'name', 'scope', 'provinces', 'created_at', 'revoked_at', 'last_used_at'])

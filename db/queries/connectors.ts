@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { CodeSet } from '../../config/provinces.js';
+import { inTransaction } from './in-transaction.js';
 import type { ConnectorsTable, Database } from '../schema.js';
 
 /** A registered connector as the workers use it. */
@@ -155,7 +156,7 @@ export async function setConnectorState(
   state: ConnectorRow['state'],
   from: readonly ConnectorRow['state'][],
 ): Promise<ConnectorRow['state'] | undefined> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const row = await trx.selectFrom('connectors').select('state').where('id', '=', id).forUpdate().executeTakeFirst();
     if (!row) return undefined;
     if (row.state !== state && from.includes(row.state)) {
@@ -167,6 +168,14 @@ export async function setConnectorState(
     }
     return row.state;
   });
+}
+
+/**
+ * A connector's row, locked until the end of the caller's transaction: a change reads what it replaces (for the
+ * audit trail's definition hash) without another change slipping in between.
+ */
+export async function lockConnector(db: Kysely<Database>, id: string): Promise<ConnectorRow | undefined> {
+  return db.selectFrom('connectors').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }
 
 /** A connector with its committed cursor: what `fleet connector list|show` and the admin API show. */

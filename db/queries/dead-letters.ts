@@ -79,13 +79,21 @@ export async function markDeadLetters(
 
 /** Marks every `new` letter matching a filter as discarded; returns how many. */
 export async function discardDeadLetters(db: Kysely<Database>, filter: DeadLetterFilter): Promise<number> {
+  return (await discardDeadLettersByConnector(db, filter)).reduce((sum, { count }) => sum + count, 0);
+}
+
+/** Marks every `new` letter matching a filter as discarded; returns how many of each connector's. */
+export async function discardDeadLettersByConnector(
+  db: Kysely<Database>,
+  filter: DeadLetterFilter,
+): Promise<{ connectorId: string; count: number }[]> {
   const ids = filtered(db, { ...filter, state: 'new' }).select('id');
-  const result = await db
-    .updateTable('dead_letters')
-    .set({ state: 'discarded' })
-    .where('id', 'in', ids)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  const { rows } = await sql<{ connector_id: string; count: string }>`
+    WITH discarded AS (
+      UPDATE dead_letters SET state = 'discarded' WHERE id IN (${ids}) RETURNING connector_id
+    )
+    SELECT connector_id, count(*) AS count FROM discarded GROUP BY connector_id ORDER BY connector_id`.execute(db);
+  return rows.map((row) => ({ connectorId: row.connector_id, count: Number(row.count) }));
 }
 
 /** A letter that still fails after a replay keeps its place, with the reason and message of the new attempt. */

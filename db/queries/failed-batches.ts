@@ -84,19 +84,22 @@ export async function findFailedBatch(db: Kysely<Database>, id: string): Promise
   return db.selectFrom('failed_batches').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** Marks batches retried or discarded (they are kept). Only batches still `failed` change; returns the ids that did. */
+/**
+ * Marks batches retried or discarded (they are kept). Only batches still `failed` change; returns those that did,
+ * with their connector.
+ */
 export async function markFailedBatches(
   db: Kysely<Database>,
   ids: readonly string[],
   state: 'retried' | 'discarded',
-): Promise<string[]> {
+): Promise<{ id: string; connectorId: string }[]> {
   if (ids.length === 0) return [];
   const rows = await db
     .updateTable('failed_batches')
     .set({ state, state_changed_at: sql<Date>`now()` })
     .where('id', 'in', [...ids])
     .where('state', '=', 'failed')
-    .returning('id')
+    .returning(['id', 'connector_id'])
     .execute();
-  return rows.map((row) => String(row.id));
+  return rows.map((row) => ({ id: String(row.id), connectorId: row.connector_id }));
 }

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { ConnectorRow } from './connectors.js';
+import { inTransaction } from './in-transaction.js';
 import type { Database } from '../schema.js';
 
 /** A stored webhook secret, still sealed (AES-256-GCM under SECRETS_KEY). */
@@ -28,7 +29,7 @@ export async function rotateWebhookSecret(
   sealed: Buffer,
   graceSeconds: number,
 ): Promise<RotationOutcome> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const connector = await trx
       .selectFrom('connectors')
       .select('state')

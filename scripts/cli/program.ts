@@ -78,7 +78,25 @@ export function createProgram(): Command {
   addFailedBatchCommands(program);
   addStatsCommands(program);
   addSecretsCommands(program);
+  addAuditCommands(program);
   return program;
+}
+
+function addAuditCommands(program: Command): void {
+  const audit = program
+    .command('audit')
+    .description('the audit trail: every change made through the admin API or fleet, who made it and when');
+  addOutputOption(
+    audit
+      .command('list')
+      .description('changes oldest first: when, who (key or cli user), what, on which connector or key')
+      .option('--connector <id>', 'only changes to this connector')
+      .option('--since <time>', 'only changes at or after this time (ISO 8601)')
+      .option('--limit <n>', 'at most this many changes (at most 1000)', integer('--limit', 1), 100),
+  ).action(async (options: { connector?: string; since?: string; limit: number } & Output) => {
+    const { auditList } = await import('./commands/audit.js');
+    await auditList(config(), options);
+  });
 }
 
 function addStatsCommands(program: Command): void {

@@ -7,6 +7,7 @@
 //      committed in Postgres, and to its 202.
 // Usage: npm run bench:webhooks -- [--seconds 20] [--concurrency 256] [--rate 1000]
 
+import { cliActor } from '../../workers/control-plane/audit.js';
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -122,7 +123,7 @@ async function newConnector(db: Kysely<Database>, box: SecretBox, id: string): P
     config: { baseUrl: 'http://127.0.0.1:9' },
     pollIntervalMs: 3_600_000,
   });
-  const { secret } = await issueWebhookSecret(db, box, id, 0);
+  const { secret } = await issueWebhookSecret(db, box, { connectorId: id, graceSeconds: 0, actor: cliActor() });
   return secret;
 }
 

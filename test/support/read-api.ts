@@ -1,3 +1,4 @@
+import { cliActor } from '../../workers/control-plane/audit.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import { BackgroundErrorReporter } from '../../workers/background-error-reporter.js';
@@ -32,7 +33,9 @@ export async function startReadApi(
     errors: new BackgroundErrorReporter(logger, { counter: metrics.backgroundErrors }),
     read: { db, logger, ...options },
   });
-  const { key } = await createApiKey(db, `portal-${Math.random().toString(36).slice(2, 8)}`, 'portal:read');
+  const { key } = await createApiKey(db, `portal-${Math.random().toString(36).slice(2, 8)}`, 'portal:read', {
+    actor: cliActor(),
+  });
   return {
     url,
     key,

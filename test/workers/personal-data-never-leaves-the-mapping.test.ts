@@ -8,6 +8,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { saveConnector } from '../../db/queries/connectors.js';
 import { ConnectorRegistry, definitionFromText } from '../../workers/control-plane/connector-registry.js';
+import { cliActor } from '../../workers/control-plane/audit.js';
 import { runFleet, spawnFleet, type FleetProcess } from '../support/fleet-process.js';
 import { createTestEnvironment, waitFor, type TestEnvironment } from '../support/test-environment.js';
 import {
@@ -271,7 +272,9 @@ beforeAll(async () => {
   workdir = await mkdtemp(join(tmpdir(), 'personal-data-'));
   definitionFile = join(workdir, 'pd-mistaken.yaml');
   await writeFile(definitionFile, mistakenDefinition(vendorUrl));
-  await new ConnectorRegistry(env.db).add(definitionFromText(mistakenDefinition(vendorUrl), 'pd-mistaken.yaml'));
+  await new ConnectorRegistry(env.db).add(definitionFromText(mistakenDefinition(vendorUrl), 'pd-mistaken.yaml'), {
+    actor: cliActor(),
+  });
   const secrets = {
     'pd-national': await issueSecret(env.db, secretsKey, 'pd-national', 0),
     'pd-mistaken': await issueSecret(env.db, secretsKey, 'pd-mistaken', 0),

@@ -1,15 +1,23 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { findApiKeysByHashPrefix, insertApiKey, touchApiKey, type ApiKeyScope } from '../../db/queries/api-keys.js';
-import type { Database } from '../../db/schema.js';
-
-export {
-  apiKeyScopes,
-  listApiKeys,
-  revokeApiKey,
+import {
+  findApiKeysByHashPrefix,
+  insertApiKey,
+  revokeApiKey as revokeApiKeyRow,
+  touchApiKey,
   type ApiKeyRow,
   type ApiKeyScope,
 } from '../../db/queries/api-keys.js';
+import { insertAuditEvent } from '../../db/queries/audit-events.js';
+import type { Database } from '../../db/schema.js';
+import { actorColumns, type Actor } from './audit.js';
+
+export { apiKeyScopes, listApiKeys, type ApiKeyRow, type ApiKeyScope } from '../../db/queries/api-keys.js';
+
+/** Who changes a key: recorded in the audit trail in the change's transaction (never the key). */
+export interface KeyChangeOptions {
+  actor: Actor;
+}
 
 /** `dsk_` and 32 random bytes in base64url (43 characters). */
 const keyPattern = /^dsk_[A-Za-z0-9_-]{43}$/;
@@ -28,12 +36,38 @@ export async function createApiKey(
   db: Kysely<Database>,
   name: string,
   scope: ApiKeyScope,
-  provinces: readonly string[] | null = null,
+  { actor, provinces = null }: KeyChangeOptions & { provinces?: readonly string[] | null },
 ): Promise<{ id: string; key: string }> {
   const key = `dsk_${randomBytes(32).toString('base64url')}`;
   const bound = provinces === null || provinces.length === 0 ? null : [...new Set(provinces)].sort();
-  const id = await insertApiKey(db, { name, scope, hash: sha256(key), provinces: bound });
+  const id = await db.transaction().execute(async (trx) => {
+    const id = await insertApiKey(trx, { name, scope, hash: sha256(key), provinces: bound });
+    await insertAuditEvent(trx, {
+      ...actorColumns(actor),
+      action: 'api_key.create',
+      api_key_id: id,
+      details: { name, scope, provinces: bound },
+    });
+    return id;
+  });
   return { id, key };
+}
+
+/**
+ * Revokes a key; returns it as it was before (undefined: no such key). Revoking twice keeps the first time, and
+ * records only the first.
+ */
+export async function revokeApiKey(
+  db: Kysely<Database>,
+  id: string,
+  { actor }: KeyChangeOptions,
+): Promise<ApiKeyRow | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const row = await revokeApiKeyRow(trx, id);
+    if (row && row.revoked_at === null)
+      await insertAuditEvent(trx, { ...actorColumns(actor), action: 'api_key.revoke', api_key_id: id });
+    return row;
+  });
 }
 
 /** What a presented key turned out to be. */

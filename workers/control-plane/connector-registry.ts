@@ -5,8 +5,10 @@ import type { RegisteredConnector } from '../../connectors/plugins.js';
 import { sectionNames } from '../../connectors/declarative/declarative-config.js';
 import type { RequestErrorCode } from '../../config/error-catalogue.js';
 import { currentProvinceCode, type CodeSet } from '../../config/provinces.js';
+import { insertAuditEvent } from '../../db/queries/audit-events.js';
 import {
   addConnector,
+  lockConnector,
   findConnectorStatus,
   listConnectorStatus,
   setConnectorState,
@@ -16,6 +18,7 @@ import {
   type ConnectorStatusRow,
 } from '../../db/queries/connectors.js';
 import type { Database } from '../../db/schema.js';
+import { actorColumns, definitionHash, type Actor, type AuditAction } from './audit.js';
 import { connectorProvince, holdingPhrase, holds, isProvinceBound, type ProvinceBoundKey } from './province-scope.js';
 
 /**
@@ -124,6 +127,22 @@ function inFileOrder(value: unknown): unknown {
   return Object.fromEntries(entries.map(([key, inner]) => [key, inFileOrder(inner)]));
 }
 
+/** Who makes a registry change: recorded in the audit trail in the change's transaction. */
+export interface ChangeOptions {
+  /** Who makes the change, for the audit trail. */
+  actor: Actor;
+  /** The asking API key: a province-bound key reaches only its provinces' connectors. Default: national. */
+  scope?: ProvinceBoundKey | null;
+}
+
+/** The audit trail's columns of a change to a connector: its current province, and its definition's hash. */
+function connectorColumns(row: ConnectorRow) {
+  return {
+    connector_id: row.id,
+    province_code: currentProvinceCode(row.province_code, row.code_set as CodeSet),
+  };
+}
+
 /** What a state change did: the state before, and the connector after. */
 export interface StateChange {
   previous: ConnectorRow['state'];
@@ -157,7 +176,7 @@ export class ConnectorRegistry {
   /** Registers a new connector, active (scheduled); a removed one comes back with the new definition. */
   async add(
     { definition, document }: SubmittedDefinition,
-    scope?: ProvinceBoundKey | null,
+    { actor, scope }: ChangeOptions,
   ): Promise<{ outcome: 'added' | 'reactivated'; connector: ConnectorStatusRow }> {
     this.mayDefine(definition, scope);
     // Ids are one namespace: an id another province uses (even removed) is refused as taken, without saying whose, so
@@ -167,51 +186,69 @@ export class ConnectorRegistry {
       if (existing && !holds(scope, connectorProvince(existing)))
         throw new RegistryError('conflict', `connector id ${definition.id} is already taken; choose another id`);
     }
-    const outcome = await addConnector(this.db, { ...definition, definition: document });
-    if (outcome === 'exists')
-      throw new RegistryError(
-        'conflict',
-        `connector ${definition.id} already exists; use update to change its definition`,
-      );
+    const outcome = await this.db.transaction().execute(async (trx) => {
+      const before = await lockConnector(trx, definition.id);
+      const outcome = await addConnector(trx, { ...definition, definition: document });
+      if (outcome === 'exists')
+        throw new RegistryError(
+          'conflict',
+          `connector ${definition.id} already exists; use update to change its definition`,
+        );
+      const after = (await lockConnector(trx, definition.id))!;
+      await insertAuditEvent(trx, {
+        ...actorColumns(actor),
+        action: 'connector.add',
+        ...connectorColumns(after),
+        definition_hash_before: before ? definitionHash(definitionOf(before)) : null,
+        definition_hash_after: definitionHash(definitionOf(after)),
+        details: { outcome },
+      });
+      return outcome;
+    });
     return { outcome, connector: await this.get(definition.id) };
   }
 
   /** Replaces a registered connector's definition; its state, cursor and data are kept. */
   async update(
     { definition, document }: SubmittedDefinition,
-    scope?: ProvinceBoundKey | null,
+    { actor, scope }: ChangeOptions,
   ): Promise<ConnectorStatusRow> {
     this.mayDefine(definition, scope);
     const unknown = new RegistryError(
       'not_found',
       `connector ${definition.id} is not registered; use add to register it`,
     );
-    if (isProvinceBound(scope)) {
-      const existing = await findConnectorStatus(this.db, definition.id);
-      if (existing && !holds(scope, connectorProvince(existing))) throw unknown;
-    }
-    if (!(await updateConnectorDefinition(this.db, { ...definition, definition: document }))) {
-      const existing = await findConnectorStatus(this.db, definition.id);
-      if (existing)
+    await this.db.transaction().execute(async (trx) => {
+      const before = await lockConnector(trx, definition.id);
+      // Another province's connector is answered as an unknown one, unchanged.
+      if (!before || (isProvinceBound(scope) && !holds(scope, connectorProvince(before)))) throw unknown;
+      if (!(await updateConnectorDefinition(trx, { ...definition, definition: document })))
         throw new RegistryError('conflict', `connector ${definition.id} is removed; use add to register it again`);
-      throw unknown;
-    }
+      const after = (await lockConnector(trx, definition.id))!;
+      await insertAuditEvent(trx, {
+        ...actorColumns(actor),
+        action: 'connector.update',
+        ...connectorColumns(after),
+        definition_hash_before: definitionHash(definitionOf(before)),
+        definition_hash_after: definitionHash(definitionOf(after)),
+      });
+    });
     return this.get(definition.id);
   }
 
   /** Stops scheduling poll runs (a run in progress finishes its page); the cursor and data are kept. */
-  pause(id: string, scope?: ProvinceBoundKey | null): Promise<StateChange> {
-    return this.move(id, 'paused', ['active'], scope);
+  pause(id: string, options: ChangeOptions): Promise<StateChange> {
+    return this.move(id, 'paused', ['active'], 'connector.pause', options);
   }
 
   /** Schedules poll runs again, from the committed cursor. */
-  resume(id: string, scope?: ProvinceBoundKey | null): Promise<StateChange> {
-    return this.move(id, 'active', ['paused'], scope);
+  resume(id: string, options: ChangeOptions): Promise<StateChange> {
+    return this.move(id, 'active', ['paused'], 'connector.resume', options);
   }
 
   /** Stops scheduling for good; its dossiers, cursor and dead letters are kept, and add registers it again. */
-  remove(id: string, scope?: ProvinceBoundKey | null): Promise<StateChange> {
-    return this.move(id, 'removed', ['active', 'paused'], scope);
+  remove(id: string, options: ChangeOptions): Promise<StateChange> {
+    return this.move(id, 'removed', ['active', 'paused'], 'connector.remove', options);
   }
 
   /** A definition may only name a province the key holds: 403, naming the key's own provinces and nothing else. */
@@ -229,18 +266,31 @@ export class ConnectorRegistry {
     );
   }
 
+  /** Moves a connector's state; only a move that happened is recorded (pausing a paused connector changes nothing). */
   private async move(
     id: string,
     state: ConnectorRow['state'],
     from: ConnectorRow['state'][],
-    scope: ProvinceBoundKey | null | undefined,
+    action: AuditAction,
+    { actor, scope }: ChangeOptions,
   ): Promise<StateChange> {
     // A province key's connector is looked up first: another province's is answered as an unknown one, unchanged.
     if (isProvinceBound(scope)) await this.get(id, scope);
-    const previous = await setConnectorState(this.db, id, state, from);
-    if (previous === undefined) throw new RegistryError('not_found', `connector ${id} is not registered`);
-    if (previous === 'removed' && state !== 'removed')
-      throw new RegistryError('conflict', `connector ${id} is removed; use add to register it again`);
+    const previous = await this.db.transaction().execute(async (trx) => {
+      const row = await lockConnector(trx, id);
+      const previous = await setConnectorState(trx, id, state, from);
+      if (!row || previous === undefined) throw new RegistryError('not_found', `connector ${id} is not registered`);
+      if (previous === 'removed' && state !== 'removed')
+        throw new RegistryError('conflict', `connector ${id} is removed; use add to register it again`);
+      if (previous !== state && from.includes(previous))
+        await insertAuditEvent(trx, {
+          ...actorColumns(actor),
+          action,
+          ...connectorColumns(row),
+          details: { from: previous, to: state },
+        });
+      return previous;
+    });
     return { previous, connector: await this.get(id) };
   }
 }

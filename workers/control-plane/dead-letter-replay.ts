@@ -7,6 +7,8 @@ import type { CodeSet } from '../../config/provinces.js';
 import { findConnector } from '../../db/queries/connectors.js';
 import { listDeadLetters, updateDeadLetterReasons, type DeadLetterFilter } from '../../db/queries/dead-letters.js';
 import type { Database } from '../../db/schema.js';
+import { insertAuditEvents } from '../../db/queries/audit-events.js';
+import { actorColumns, connectorAuditColumns, type Actor } from './audit.js';
 import type { IngestBatch } from '../queue/ingest-message.js';
 import { BatchNotCommittedError, type IngestQueue } from '../queue/ingest-queue.js';
 
@@ -22,6 +24,8 @@ export interface ReplayProgress {
 
 /** Options of a replay. */
 export interface ReplayOptions {
+  /** Who replays: recorded in the audit trail, one event per connector with its counts. */
+  actor: Actor;
   /** Letters read at a time. Default 500. */
   batchSize?: number;
   /** Told after each batch of letters. */
@@ -44,9 +48,35 @@ export async function replayDeadLetters(
   db: Kysely<Database>,
   ingest: Pick<IngestQueue, 'addAndWait'>,
   filter: DeadLetterFilter,
-  options: ReplayOptions = {},
+  options: ReplayOptions,
 ): Promise<ReplayProgress> {
   const progress: ReplayProgress = { processed: 0, replayed: 0, stillFailing: 0 };
+  const byConnector = new Map<string, ReplayProgress>();
+  try {
+    return await replay(db, ingest, filter, options, progress, byConnector);
+  } finally {
+    // Recorded once the replay ends or stops, with what it did: the records themselves are committed by the writer,
+    // batch by batch, in transactions of its own, so there is no one transaction to record the replay in.
+    const events = [];
+    for (const [connectorId, counts] of byConnector)
+      events.push({
+        ...actorColumns(options.actor),
+        action: 'dead_letter.replay',
+        ...(await connectorAuditColumns(db, connectorId)),
+        details: { deadLetters: counts.processed, replayed: counts.replayed, stillFailing: counts.stillFailing },
+      });
+    await insertAuditEvents(db, events);
+  }
+}
+
+async function replay(
+  db: Kysely<Database>,
+  ingest: Pick<IngestQueue, 'addAndWait'>,
+  filter: DeadLetterFilter,
+  options: ReplayOptions,
+  progress: ReplayProgress,
+  byConnector: Map<string, ReplayProgress>,
+): Promise<ReplayProgress> {
   const commitTimeoutMs = options.commitTimeoutMs ?? 120_000;
   const connectors = new Map<string, { connector: Connector; provinceCode: string; codeSet: CodeSet } | null>();
   let afterId: string | undefined;
@@ -114,14 +144,27 @@ export async function replayDeadLetters(
         failures.push({ id: letter.id, reason: again.reason, message: again.message });
       }
     }
-    for (const batch of batches.values()) await commit(ingest, batch, commitTimeoutMs);
+    for (const batch of batches.values()) {
+      await commit(ingest, batch, commitTimeoutMs);
+      counts(byConnector, batch.connectorId).replayed += batch.replayedDeadLetters.length;
+    }
     await updateDeadLetterReasons(db, failures);
+    for (const letter of letters) counts(byConnector, letter.connector_id).processed += 1;
+    for (const failure of failures)
+      counts(byConnector, letters.find((letter) => letter.id === failure.id)!.connector_id).stillFailing += 1;
     progress.processed += letters.length;
     progress.replayed += replayed;
     progress.stillFailing += failures.length;
     options.onProgress?.({ ...progress });
   }
   return progress;
+}
+
+/** A connector's counts of a replay. */
+function counts(byConnector: Map<string, ReplayProgress>, connectorId: string): ReplayProgress {
+  let found = byConnector.get(connectorId);
+  if (!found) byConnector.set(connectorId, (found = { processed: 0, replayed: 0, stillFailing: 0 }));
+  return found;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Config } from '../../../config/env.js';
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import {
   createApiKey,
   listApiKeys,
@@ -52,7 +53,9 @@ export async function apiKeyCreate(
     );
   }
   const provinces = options.province === undefined ? null : keyProvinces(options.province);
-  const { id, key } = await withDatabase(config, (db) => createApiKey(db, name, options.scope, provinces));
+  const { id, key } = await withDatabase(config, (db) =>
+    createApiKey(db, name, options.scope, { actor: cliActor(), provinces }),
+  );
   const reach = provinces === null ? 'national' : `bound to ${provincesText(provinces)}`;
   console.log(
     `created API key ${id} "${name}" with scope ${options.scope}, ${reach}; it is shown this once and only its hash is stored, so keep it now:`,
@@ -93,7 +96,7 @@ export async function apiKeyRevoke(config: Config, id: string): Promise<void> {
     throw new UsageError(
       `fleet apikey revoke: ${JSON.stringify(id)} is not a key id; expected the number fleet apikey list shows`,
     );
-  const key = await withDatabase(config, (db) => revokeApiKey(db, id));
+  const key = await withDatabase(config, (db) => revokeApiKey(db, id, { actor: cliActor() }));
   if (!key)
     throw new NotFoundError(`fleet apikey revoke: there is no API key ${id}; expected an id fleet apikey list shows`);
   if (key.revoked_at !== null)

@@ -27,6 +27,7 @@ import {
   type StateChange,
   type SubmittedDefinition,
 } from '../../../workers/control-plane/connector-registry.js';
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { connectorListView, connectorView } from '../../../workers/control-plane/connector-view.js';
 import { NotFoundError, UsageError } from '../cli-errors.js';
 import { formatTable, formatTime, withDatabase } from '../cli-output.js';
@@ -98,7 +99,9 @@ function howUpdated(connector: ConnectorStatusRow): string {
 /** `fleet connector add --file def.yaml`: validates, stores and schedules a new connector. */
 export async function connectorAdd(config: Config, file: string, options: OutputOptions = {}): Promise<void> {
   const submitted = await readDefinitionFile(file);
-  const { outcome, connector } = await registry(config, 'add', (connectors) => connectors.add(submitted));
+  const { outcome, connector } = await registry(config, 'add', (connectors) =>
+    connectors.add(submitted, { actor: cliActor() }),
+  );
   const again = outcome === 'reactivated' ? ' again: it was removed, and its cursor and data were kept' : '';
   const updates = isPolled(connectorSettings(connector))
     ? `polled every ${pollEvery(connector.poll_interval_ms)} from the scheduler's next refresh`
@@ -125,7 +128,9 @@ export async function connectorUpdate(
       `fleet connector update: ${file} defines connector ${submitted.definition.id}, not ${id}; expected the id of the connector to update`,
     );
   }
-  const connector = await registry(config, 'update', (connectors) => connectors.update(submitted));
+  const connector = await registry(config, 'update', (connectors) =>
+    connectors.update(submitted, { actor: cliActor() }),
+  );
   printView(
     connectorView(connector, true),
     options.output,
@@ -220,7 +225,7 @@ function printStateChange(change: StateChange, verb: string, done: string, optio
 
 /** `fleet connector pause ID`. */
 export async function connectorPause(config: Config, id: string, options: OutputOptions = {}): Promise<void> {
-  const change = await registry(config, 'pause', (connectors) => connectors.pause(id));
+  const change = await registry(config, 'pause', (connectors) => connectors.pause(id, { actor: cliActor() }));
   const done = isPolled(connectorSettings(change.connector))
     ? 'no new poll runs are scheduled (within 5 s); its cursor and data are kept'
     : 'its pushes are refused (409 connector_paused) within 5 s, until it is resumed; its data are kept';
@@ -229,7 +234,7 @@ export async function connectorPause(config: Config, id: string, options: Output
 
 /** `fleet connector resume ID`. */
 export async function connectorResume(config: Config, id: string, options: OutputOptions = {}): Promise<void> {
-  const change = await registry(config, 'resume', (connectors) => connectors.resume(id));
+  const change = await registry(config, 'resume', (connectors) => connectors.resume(id, { actor: cliActor() }));
   const done = isPolled(connectorSettings(change.connector))
     ? 'poll runs are scheduled again (within 5 s), from its committed cursor'
     : 'its pushes are taken again (within 5 s)';
@@ -239,7 +244,7 @@ export async function connectorResume(config: Config, id: string, options: Outpu
 /** `fleet connector remove ID`. */
 export async function connectorRemove(config: Config, id: string, options: OutputOptions = {}): Promise<void> {
   printStateChange(
-    await registry(config, 'remove', (connectors) => connectors.remove(id)),
+    await registry(config, 'remove', (connectors) => connectors.remove(id, { actor: cliActor() })),
     'removed',
     'it is no longer scheduled (within 5 s); its dossiers, cursor and dead letters are kept, and add registers it again',
     options,

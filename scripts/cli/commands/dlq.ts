@@ -1,12 +1,13 @@
 import type { Config } from '../../../config/env.js';
 import {
   countDeadLetters,
-  discardDeadLetters,
   findDeadLetter,
   listDeadLetters,
   type DeadLetterFilter,
 } from '../../../db/queries/dead-letters.js';
 import { BackgroundErrorReporter } from '../../../workers/background-error-reporter.js';
+import { cliActor } from '../../../workers/control-plane/audit.js';
+import { discardDeadLetters } from '../../../workers/control-plane/dead-letter-discard.js';
 import { replayDeadLetters } from '../../../workers/control-plane/dead-letter-replay.js';
 import {
   deadLetterListView,
@@ -148,6 +149,7 @@ export async function dlqReplay(config: Config, options: DeadLetterOptions & { b
     const progress = new Progress();
     const result = await replayDeadLetters(db, ingest, filter, {
       batchSize: options.batchSize,
+      actor: cliActor(),
       onProgress: (done) =>
         progress.update(
           `replaying: ${done.processed}/${total} (${done.replayed} stored, ${done.stillFailing} still failing)`,
@@ -171,6 +173,8 @@ export async function dlqDiscard(config: Config, options: DeadLetterOptions & { 
       'fleet dlq discard: expected a filter (--connector, --province, --reason, --since, --until), or --all-new to discard every new dead letter',
     );
   await withDatabase(config, async (db) => {
-    console.log(`discarded ${await discardDeadLetters(db, filter)} dead letters (kept, marked discarded)`);
+    console.log(
+      `discarded ${await discardDeadLetters(db, filter, { actor: cliActor() })} dead letters (kept, marked discarded)`,
+    );
   });
 }

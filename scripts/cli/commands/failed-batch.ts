@@ -4,7 +4,6 @@ import {
   countFailedBatches,
   findFailedBatch,
   listFailedBatches,
-  markFailedBatches,
   type FailedBatchFilter,
 } from '../../../db/queries/failed-batches.js';
 import type { Database } from '../../../db/schema.js';
@@ -12,6 +11,8 @@ import { BackgroundErrorReporter } from '../../../workers/background-error-repor
 import { openIngestQueue } from '../../../workers/queue/ingest-queue.js';
 import { createLogger } from '../../../workers/logger.js';
 import type { IngestBatch } from '../../../workers/queue/queues.js';
+import { cliActor } from '../../../workers/control-plane/audit.js';
+import { markFailedBatches } from '../../../workers/control-plane/failed-batch-marks.js';
 import {
   failedBatchListView,
   failedBatchView,
@@ -207,6 +208,7 @@ export async function failedBatchRetry(
       config.QUEUE_PREFIX,
       new BackgroundErrorReporter(createLogger(config.LOG_LEVEL)),
     );
+    const actor = cliActor();
     let retried = 0;
     let records = 0;
     const progress = new Progress();
@@ -216,7 +218,7 @@ export async function failedBatchRetry(
         if (!row || row.state !== 'failed') continue;
         const batch = JSON.parse(row.batch) as IngestBatch;
         await ingest.add(batch);
-        if ((await markFailedBatches(db, [id], 'retried')).length === 1) {
+        if ((await markFailedBatches(db, [id], { state: 'retried', actor })).length === 1) {
           retried += 1;
           records += batch.records.length + batch.deadLetters.length;
           progress.update(
@@ -245,7 +247,7 @@ export async function failedBatchDiscard(
   await withDatabase(config, async (db) => {
     const chosen: string[] = [];
     for await (const id of selected(db, 'discard', ids, options)) chosen.push(id);
-    const discarded = await markFailedBatches(db, chosen, 'discarded');
+    const discarded = await markFailedBatches(db, chosen, { state: 'discarded', actor: cliActor() });
     console.log(
       `discarded ${discarded.length} failed batch${discarded.length === 1 ? '' : 'es'} (kept, marked discarded)`,
     );

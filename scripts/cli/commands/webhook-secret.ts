@@ -1,4 +1,5 @@
 import type { Config } from '../../../config/env.js';
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { issueWebhookSecret } from '../../../workers/control-plane/webhook-secrets.js';
 import { MissingSecretsKeyError, SecretBox } from '../../../workers/webhooks/secret-box.js';
 import { NotFoundError, UsageError } from '../cli-errors.js';
@@ -41,7 +42,9 @@ export async function connectorRotateSecret(config: Config, id: string, options:
     throw new UsageError(
       `fleet connector rotate-secret: ${new MissingSecretsKeyError('cannot encrypt the new webhook secret').message}`,
     );
-  const { secret, outcome } = await withDatabase(config, (db) => issueWebhookSecret(db, box, id, graceSeconds));
+  const { secret, outcome } = await withDatabase(config, (db) =>
+    issueWebhookSecret(db, box, { connectorId: id, graceSeconds, actor: cliActor() }),
+  );
   if (outcome.status === 'not_found')
     throw new NotFoundError(
       `fleet connector rotate-secret: there is no connector ${id}; expected an id fleet connector list shows`,

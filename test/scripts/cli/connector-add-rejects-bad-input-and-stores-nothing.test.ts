@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ConnectorRegistry, definitionFromText } from '../../../workers/control-plane/connector-registry.js';
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { runFleet } from '../../support/fleet-process.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
 
@@ -60,7 +61,9 @@ statuses:
   await writeFile(file('hcm-changed.yaml'), valid('hcm-rest', 500));
   await writeFile(file('missing.yaml'), valid('nowhere', 100));
   // One connector registered beforehand.
-  await new ConnectorRegistry(env.db).add(definitionFromText(valid('hcm-rest', 100), 'hcm.yaml'));
+  await new ConnectorRegistry(env.db).add(definitionFromText(valid('hcm-rest', 100), 'hcm.yaml'), {
+    actor: cliActor(),
+  });
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });

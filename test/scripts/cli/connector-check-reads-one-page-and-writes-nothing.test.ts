@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ProvinceSimulator } from '../../../scripts/tools/simulator/province-simulator.js';
 import { ConnectorRegistry, definitionFromText } from '../../../workers/control-plane/connector-registry.js';
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { runFleet } from '../../support/fleet-process.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
 
@@ -63,7 +64,9 @@ beforeAll(async () => {
   await writeFile(file('sim-01.yaml'), definition('sim-01', openUrl));
   await writeFile(file('closed.yaml'), definition('sim-01', `http://127.0.0.1:${await closedPort()}`));
   await writeFile(file('locked.yaml'), definition('sim-01', lockedUrl, ', apiKey: {env: SIM_01_KEY}'));
-  await new ConnectorRegistry(env.db).add(definitionFromText(definition('sim-01', openUrl), 'sim-01.yaml'));
+  await new ConnectorRegistry(env.db).add(definitionFromText(definition('sim-01', openUrl), 'sim-01.yaml'), {
+    actor: cliActor(),
+  });
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,7 +51,7 @@ beforeAll(async () => {
     'id: hanoi\ndescription: Hà Nội one-stop-shop\nprovince:\n  code: "01"\nplugin:\n  name: national-rest\n  config:\n    baseUrl: http://127.0.0.1:9\n    pageSize: 100\n',
   );
   gateway = await startFleet(env.config, ['gateway'], createLogger('silent'));
-  ({ key } = await createApiKey(env.db, 'ops', 'admin'));
+  ({ key } = await createApiKey(env.db, 'ops', 'admin', { actor: cliActor() }));
   await saveConnector(env.db, {
     id: 'danang',
     sourceProvinceCode: '48',

@@ -1,3 +1,4 @@
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -32,7 +33,7 @@ beforeAll(async () => {
   cli = { DATABASE_URL: env.config.DATABASE_URL, LOG_LEVEL: 'silent' };
   expect(await runFleet(['connector', 'add', '--file', example], cli)).toMatchObject({ code: 0 });
   secret = await issueSecret(env.db, secretsKey, 'danang-push', 0);
-  ({ key } = await createApiKey(env.db, 'ops', 'admin'));
+  ({ key } = await createApiKey(env.db, 'ops', 'admin', { actor: cliActor() }));
   fleet = await startFleet(env.config, roles, createLogger('silent'));
 });
 afterAll(async () => {

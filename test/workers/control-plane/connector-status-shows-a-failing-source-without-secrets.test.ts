@@ -1,3 +1,4 @@
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createApiKey } from '../../../workers/control-plane/api-key-store.js';
@@ -48,7 +49,7 @@ beforeAll(async () => {
     },
     pollIntervalMs: 200,
   });
-  ({ key } = await createApiKey(env.db, 'ops', 'admin'));
+  ({ key } = await createApiKey(env.db, 'ops', 'admin', { actor: cliActor() }));
   fleet = await startFleet(env.config, roles, createLogger('silent'));
 });
 afterAll(async () => {

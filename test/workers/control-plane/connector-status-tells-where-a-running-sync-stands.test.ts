@@ -1,3 +1,4 @@
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createApiKey } from '../../../workers/control-plane/api-key-store.js';
@@ -46,7 +47,7 @@ beforeAll(async () => {
     config: { baseUrl: url, pageSize: 100, lookbackSeconds: 3, rateLimit: { requestsPerSecond: 5 } },
     pollIntervalMs: 1000,
   });
-  ({ key } = await createApiKey(env.db, 'ops', 'admin'));
+  ({ key } = await createApiKey(env.db, 'ops', 'admin', { actor: cliActor() }));
   fleet = await startFleet(env.config, roles, createLogger('silent'));
 });
 afterAll(async () => {

@@ -1,3 +1,4 @@
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sql } from 'kysely';
@@ -78,7 +79,7 @@ it('replays dead letters through the fixed mapping, in batches with progress, ke
     env.db,
     ingest,
     { connectorId: 'hcm-igate' },
-    { batchSize: 10, onProgress: (progress) => seen.push(progress) },
+    { actor: cliActor(), batchSize: 10, onProgress: (progress) => seen.push(progress) },
   );
 
   expect(result).toEqual({
@@ -105,7 +106,7 @@ it('replays dead letters through the fixed mapping, in batches with progress, ke
   expect(await countDeadLetters(env.db, { state: 'new' })).toEqual([{ reason: 'bad_date', count: badDates.length }]);
 
   // A second replay finds only the letters that still fail, and changes nothing.
-  expect(await replayDeadLetters(env.db, ingest, { connectorId: 'hcm-igate' })).toEqual({
+  expect(await replayDeadLetters(env.db, ingest, { connectorId: 'hcm-igate' }, { actor: cliActor() })).toEqual({
     processed: badDates.length,
     replayed: 0,
     stillFailing: badDates.length,

@@ -1,3 +1,4 @@
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import { countDeadLetters } from '../../../db/queries/dead-letters.js';
@@ -48,7 +49,7 @@ afterAll(async () => {
 
 it('fails naming the writer, stores and marks nothing, and takes its batch off the queue', async () => {
   await expect(
-    replayDeadLetters(env.db, ingest, { connectorId: 'danang' }, { commitTimeoutMs: 1_500 }),
+    replayDeadLetters(env.db, ingest, { connectorId: 'danang' }, { actor: cliActor(), commitTimeoutMs: 1_500 }),
   ).rejects.toThrow(/was not committed: .*check that a writer runs/);
   expect(await env.db.selectFrom('dossiers').select('dossier_code').execute()).toEqual([]);
   expect(await countDeadLetters(env.db, { state: 'new' })).toEqual([{ reason: 'unknown_status', count: 1 }]);

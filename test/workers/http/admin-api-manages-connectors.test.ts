@@ -1,3 +1,4 @@
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createApiKey } from '../../../workers/control-plane/api-key-store.js';
@@ -52,7 +53,7 @@ beforeAll(async () => {
   });
   simulatorUrl = await simulator.start();
   gateway = await startFleet(env.config, ['gateway'], createLogger('silent'));
-  ({ key } = await createApiKey(env.db, 'ops', 'admin'));
+  ({ key } = await createApiKey(env.db, 'ops', 'admin', { actor: cliActor() }));
 });
 afterAll(async () => {
   await gateway?.stop();

@@ -1,3 +1,4 @@
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, revokeApiKey } from '../../../workers/control-plane/api-key-store.js';
 import { startFleet, type Fleet } from '../../../workers/fleet.js';
@@ -29,11 +30,11 @@ async function expectProblem(response: Response, status: number, code: string, d
 beforeAll(async () => {
   env = await createTestEnvironment();
   gateway = await startFleet(env.config, ['gateway'], createLogger('silent'));
-  ({ key: admin } = await createApiKey(env.db, 'ops', 'admin'));
-  ({ key: read } = await createApiKey(env.db, 'portal', 'portal:read'));
-  const old = await createApiKey(env.db, 'former ops', 'admin');
+  ({ key: admin } = await createApiKey(env.db, 'ops', 'admin', { actor: cliActor() }));
+  ({ key: read } = await createApiKey(env.db, 'portal', 'portal:read', { actor: cliActor() }));
+  const old = await createApiKey(env.db, 'former ops', 'admin', { actor: cliActor() });
   revoked = old.key;
-  await revokeApiKey(env.db, old.id);
+  await revokeApiKey(env.db, old.id, { actor: cliActor() });
 });
 afterAll(async () => {
   await gateway?.stop();

@@ -1,3 +1,4 @@
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,7 +67,7 @@ const statuses = async (gateway: { url: string }, key: string, times: number) =>
   for (let i = 0; i < times; i++) answered.push((await list(gateway, key)).status);
   return answered;
 };
-const adminKey = async (name: string) => createApiKey(env.db, name, 'admin');
+const adminKey = async (name: string) => createApiKey(env.db, name, 'admin', { actor: cliActor() });
 
 describe('with Redis up', () => {
   it('answers a key over its limit 429 rate_limited with Retry-After, and leaves another key alone', async () => {
@@ -139,7 +140,7 @@ describe('with Redis up', () => {
     );
     const url = await server.listen({ host: '127.0.0.1', port: 0 });
     await waitFor(() => redis.status === 'ready', 'the rate limit connected to Redis', 30_000, 50);
-    const portal = await createApiKey(env.db, 'portal', 'portal:read');
+    const portal = await createApiKey(env.db, 'portal', 'portal:read', { actor: cliActor() });
     const read = async () =>
       (await fetch(`${url}/v1/test-only/read`, { headers: { authorization: `Bearer ${portal.key}` } })).status;
     expect([await read(), await read(), await read(), await read()]).toEqual([200, 200, 200, 429]);

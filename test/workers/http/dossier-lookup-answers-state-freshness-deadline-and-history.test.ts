@@ -1,3 +1,4 @@
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DossierRecord } from '../../../connectors/sdk/dossier-record.js';
@@ -386,7 +387,7 @@ describe('problems', () => {
   it('needs a portal:read key: 401 without one, 403 with an admin key', async () => {
     const none = await fetch(`${api.url}/v1/dossiers/01/X`);
     expect(none.status).toBe(401);
-    const { key: admin } = await createApiKey(env.db, 'ops', 'admin');
+    const { key: admin } = await createApiKey(env.db, 'ops', 'admin', { actor: cliActor() });
     const forbidden = await fetch(`${api.url}/v1/dossiers/01/X`, { headers: { authorization: `Bearer ${admin}` } });
     expect(forbidden.status).toBe(403);
     expect(((await forbidden.json()) as { code: string }).code).toBe('forbidden');

@@ -5,6 +5,7 @@ import { adminBodyLimitBytes } from '../../../workers/http/admin/admin-api.js';
 import { defaultBodyLimitBytes } from '../../../workers/http/http-server.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
 import { servedRoutes, startGatewayServer, type GatewayServer } from './gateway-server.js';
+import { cliActor } from '../../../workers/control-plane/audit.js';
 
 // Least privilege at the edges: no route names the framework or the server (no Server, no X-Powered-By header), the
 // health endpoints say only that the process is alive (and /metrics not the runtime's version), every route has a
@@ -38,8 +39,8 @@ function send(method: string, path: string, options: { key?: string; body?: stri
 beforeAll(async () => {
   env = await createTestEnvironment();
   gateway = await startGatewayServer(env);
-  admin = (await createApiKey(env.db, 'ops', 'admin')).key;
-  portal = (await createApiKey(env.db, 'portal', 'portal:read')).key;
+  admin = (await createApiKey(env.db, 'ops', 'admin', { actor: cliActor() })).key;
+  portal = (await createApiKey(env.db, 'portal', 'portal:read', { actor: cliActor() })).key;
 });
 afterAll(async () => {
   await gateway?.close();

@@ -1,3 +1,4 @@
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createApiKey } from '../../../workers/control-plane/api-key-store.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
@@ -23,7 +24,7 @@ async function call(method: string, path: string, init: { body?: string; type?: 
 beforeAll(async () => {
   env = await createTestEnvironment();
   gateway = await startGatewayServer(env);
-  ({ key: admin } = await createApiKey(env.db, 'ops', 'admin'));
+  ({ key: admin } = await createApiKey(env.db, 'ops', 'admin', { actor: cliActor() }));
 });
 afterAll(async () => {
   await gateway?.close();

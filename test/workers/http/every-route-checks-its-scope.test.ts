@@ -1,3 +1,4 @@
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,10 +36,10 @@ async function call(base: string, route: string, key?: string) {
 beforeAll(async () => {
   env = await createTestEnvironment();
   gateway = await startGatewayServer(env);
-  keys.admin = await createApiKey(env.db, 'ops', 'admin');
-  keys.portal = await createApiKey(env.db, 'portal', 'portal:read');
-  keys.revoked = await createApiKey(env.db, 'former portal', 'portal:read');
-  await revokeApiKey(env.db, keys.revoked.id);
+  keys.admin = await createApiKey(env.db, 'ops', 'admin', { actor: cliActor() });
+  keys.portal = await createApiKey(env.db, 'portal', 'portal:read', { actor: cliActor() });
+  keys.revoked = await createApiKey(env.db, 'former portal', 'portal:read', { actor: cliActor() });
+  await revokeApiKey(env.db, keys.revoked.id, { actor: cliActor() });
 
   // The two plugins as the server mounts them, with a test-only read route that shows what the handler sees.
   plugins = Fastify();

@@ -3,6 +3,7 @@ import { saveConnector } from '../../../db/queries/connectors.js';
 import { createApiKey } from '../../../workers/control-plane/api-key-store.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
 import { servedRoutes, startGatewayServer, type GatewayServer } from './gateway-server.js';
+import { cliActor } from '../../../workers/control-plane/audit.js';
 
 // A province key (bound to 24, Bắc Ninh) against every admin route: its own province's connectors — one registered
 // in the 2008 code set under 27, which belongs to its successor 24 — answer as to a national key; another
@@ -66,7 +67,7 @@ const idRoutes: Record<string, (id: string) => [string, string, unknown?]> = {
 beforeAll(async () => {
   env = await createTestEnvironment();
   gateway = await startGatewayServer(env);
-  provinceKey = await createApiKey(env.db, 'Bắc Ninh IT team', 'admin', ['24']);
+  provinceKey = await createApiKey(env.db, 'Bắc Ninh IT team', 'admin', { actor: cliActor(), provinces: ['24'] });
   await register('bn-24', '24', '2025');
   await register('bn-old', '27', '2008');
   await register('hcm-79', '79', '2025');

@@ -6,6 +6,7 @@ import { createApiKey } from '../../../workers/control-plane/api-key-store.js';
 import { startReadApi, testClock, type ReadApiServer } from '../../support/read-api.js';
 import { dossierRecord } from '../../support/records.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
+import { cliActor } from '../../../workers/control-plane/audit.js';
 
 // The read API with a portal:read key bound to provinces 24 and 48: the feed (with or without province=) holds only
 // their dossiers; another province's dossier is answered as one that does not exist, in the same words; asking for
@@ -27,7 +28,10 @@ async function json(response: Response) {
 beforeAll(async () => {
   env = await createTestEnvironment();
   api = await startReadApi(env.db, { clock: clock.read });
-  boundKey = await createApiKey(env.db, 'Bắc Ninh & Đà Nẵng portal', 'portal:read', ['24', '48']);
+  boundKey = await createApiKey(env.db, 'Bắc Ninh & Đà Nẵng portal', 'portal:read', {
+    actor: cliActor(),
+    provinces: ['24', '48'],
+  });
   const codes = ['01', '24', '48', '79'];
   await upsertDossiers(
     env.db,

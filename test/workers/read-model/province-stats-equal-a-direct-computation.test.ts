@@ -1,3 +1,4 @@
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DossierRecord } from '../../../connectors/sdk/dossier-record.js';
@@ -472,7 +473,7 @@ const byOutcome = (results: { provinceCode: string; outcome: string }[]) =>
 beforeAll(async () => {
   env = await createTestEnvironment();
   gateway = await startFleet(env.config, ['gateway'], logger);
-  ({ key } = await createApiKey(env.db, 'portal', 'portal:read'));
+  ({ key } = await createApiKey(env.db, 'portal', 'portal:read', { actor: cliActor() }));
   await seed();
 }, 120_000);
 afterAll(async () => {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ConnectorRegistry, definitionFromText } from '../../../workers/control-plane/connector-registry.js';
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { startFleet, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';
 import { createTestEnvironment, waitFor, type TestEnvironment } from '../../support/test-environment.js';
@@ -45,7 +46,7 @@ beforeAll(async () => {
   // A gateway maps pushes without the province system's poll credentials.
   delete process.env.HCM_IGATE_CLIENT_SECRET;
   const text = `${await readFile(new URL('../../../connectors/examples/hcm-igate.yaml', import.meta.url), 'utf8')}\nwebhook: { recordsPath: data }\n`;
-  await new ConnectorRegistry(env.db).add(definitionFromText(text, 'hcm-igate.yaml'));
+  await new ConnectorRegistry(env.db).add(definitionFromText(text, 'hcm-igate.yaml'), { actor: cliActor() });
   secret = await issueSecret(env.db, secretsKey, 'hcm-igate', 0);
   fleet = await startFleet(env.config, ['gateway', 'writer'], createLogger('silent'));
 });

@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { startFleet, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';
 import { ConnectorRegistry, definitionFromText } from '../../../workers/control-plane/connector-registry.js';
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { createTestEnvironment, waitFor, type TestEnvironment } from '../../support/test-environment.js';
 import { deliver, issueSecret, signed, testSecretsKey } from './webhook-client.js';
 
@@ -62,7 +63,7 @@ it('has a C# and a Java example posting the same body to the same connector', ()
 it("takes the README's example body whole at the example connector it is posted to, and stores it", async () => {
   const { body, connectorId } = vendorExamples()[0]!;
   const { file, text } = exampleDefinition(connectorId);
-  await new ConnectorRegistry(env.db).add(definitionFromText(text, file));
+  await new ConnectorRegistry(env.db).add(definitionFromText(text, file), { actor: cliActor() });
   const secret = await issueSecret(env.db, secretsKey, connectorId, 0);
 
   const answer = await deliver(fleet.url, connectorId, signed(secret, body));

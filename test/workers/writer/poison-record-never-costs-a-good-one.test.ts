@@ -1,3 +1,4 @@
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BackgroundErrorReporter } from '../../../workers/background-error-reporter.js';
 import type { DeadLetter } from '../../../connectors/sdk/normalise.js';
@@ -185,7 +186,7 @@ it('a replay leaves unstorable letters as they are: they hold the record as the 
     .orderBy('id')
     .execute();
   expect(before.length).toBeGreaterThan(0);
-  expect(await replayDeadLetters(env.db, ingest, { reason: 'unstorable' })).toEqual({
+  expect(await replayDeadLetters(env.db, ingest, { reason: 'unstorable' }, { actor: cliActor() })).toEqual({
     processed: before.length,
     replayed: 0,
     stillFailing: before.length,

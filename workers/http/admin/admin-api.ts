@@ -6,6 +6,7 @@ import type { Logger } from '../../logger.js';
 import { guardApi } from '../api-guard.js';
 import { notFoundProblem, problemErrorHandler } from '../problem-handlers.js';
 import type { ApiRateLimitHook } from '../rate-limit/api-rate-limit.js';
+import { registerAuditRoute } from './audit-route.js';
 import { registerConnectorRoutes, yamlTypes } from './connector-routes.js';
 import { registerConnectorStatusRoute } from './connector-status-route.js';
 
@@ -44,4 +45,5 @@ export async function adminApi(api: FastifyInstance, options: AdminApiOptions): 
   const routes = api.withTypeProvider<ZodTypeProvider>();
   registerConnectorRoutes(routes, options.db);
   registerConnectorStatusRoute(routes, options.db);
+  registerAuditRoute(routes, options.db);
 }

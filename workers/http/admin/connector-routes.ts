@@ -6,8 +6,8 @@ import { codeSets, type CodeSet } from '../../../config/provinces.js';
 import { DefinitionError } from '../../../connectors/sdk/definition-error.js';
 import type { Database } from '../../../db/schema.js';
 import { problem, problemResponses, sendProblem } from '../problem.js';
-import type { VerifiedApiKey } from '../api-key-auth.js';
 import { jsonResponse, type ZodApi } from '../openapi.js';
+import { requestActor } from './request-actor.js';
 import { checkConnector, CheckInputError } from '../../control-plane/check-connector.js';
 import { connectorListView, connectorView } from '../../control-plane/connector-view.js';
 import { definitionJsonSchema } from '../../control-plane/definition-json-schema.js';
@@ -17,6 +17,7 @@ import {
   definitionFromDocument,
   definitionFromText,
   RegistryError,
+  type ChangeOptions,
   type SubmittedDefinition,
 } from '../../control-plane/connector-registry.js';
 
@@ -288,7 +289,7 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
       const submitted = submittedDefinition(request.body, reply);
       if (!submitted) return reply;
       return answer(reply, async () => {
-        const { connector } = await registry.add(submitted, request.apiKey);
+        const { connector } = await registry.add(submitted, { actor: requestActor(request), scope: request.apiKey });
         return reply
           .code(201)
           .header('location', `${request.url.split('?')[0]}/${connector.id}`)
@@ -316,7 +317,9 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
     async (request, reply) => {
       const submitted = submittedDefinition(request.body, reply, request.params.id);
       if (!submitted) return reply;
-      return answer(reply, async () => connectorView(await registry.update(submitted, request.apiKey), true));
+      return answer(reply, async () =>
+        connectorView(await registry.update(submitted, { actor: requestActor(request), scope: request.apiKey }), true),
+      );
     },
   );
 
@@ -324,7 +327,7 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
     path: string,
     method: 'POST' | 'DELETE',
     summary: string,
-    move: (id: string, scope: VerifiedApiKey | null) => ReturnType<ConnectorRegistry['pause']>,
+    move: (id: string, options: ChangeOptions) => ReturnType<ConnectorRegistry['pause']>,
   ) =>
     api.route({
       method,
@@ -340,19 +343,24 @@ export function registerConnectorRoutes(api: ZodApi, db: Kysely<Database>): void
         },
       },
       handler: async (request, reply) =>
-        answer(reply, async () => connectorView((await move(request.params.id, request.apiKey)).connector, false)),
+        answer(reply, async () =>
+          connectorView(
+            (await move(request.params.id, { actor: requestActor(request), scope: request.apiKey })).connector,
+            false,
+          ),
+        ),
     });
-  stateRoute('/connectors/:id/pause', 'POST', 'Stop scheduling poll runs (cursor and data kept)', (id, scope) =>
-    registry.pause(id, scope),
+  stateRoute('/connectors/:id/pause', 'POST', 'Stop scheduling poll runs (cursor and data kept)', (id, options) =>
+    registry.pause(id, options),
   );
-  stateRoute('/connectors/:id/resume', 'POST', 'Schedule poll runs again, from the committed cursor', (id, scope) =>
-    registry.resume(id, scope),
+  stateRoute('/connectors/:id/resume', 'POST', 'Schedule poll runs again, from the committed cursor', (id, options) =>
+    registry.resume(id, options),
   );
   stateRoute(
     '/connectors/:id',
     'DELETE',
     'Remove: stop scheduling for good; dossiers, cursor and dead letters are kept',
-    (id, scope) => registry.remove(id, scope),
+    (id, options) => registry.remove(id, options),
   );
 
   api.post(
