@@ -46,7 +46,7 @@ export async function createApiKey(
       ...actorColumns(actor),
       action: 'api_key.create',
       api_key_id: id,
-      details: { name, scope, provinces: bound },
+      details: { name, scope, ...(bound ? { provinces: bound } : {}) },
     });
     return id;
   });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { insertAuditEvents } from '../../../db/queries/audit-events.js';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import { createApiKey } from '../../../workers/control-plane/api-key-store.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
@@ -81,7 +82,22 @@ afterAll(async () => {
 describe('a key bound to province 24 on the admin API', () => {
   it('is tested on every admin route the gateway serves', () => {
     const admin = servedRoutes(gateway.server).filter((route) => route.includes(' /v1/admin/'));
-    expect(admin).toEqual([...Object.keys(idRoutes), 'GET /v1/admin/connectors', 'POST /v1/admin/connectors'].sort());
+    expect(admin).toEqual(
+      [...Object.keys(idRoutes), 'GET /v1/admin/audit', 'GET /v1/admin/connectors', 'POST /v1/admin/connectors'].sort(),
+    );
+  });
+
+  it("reads only its provinces' audit events", async () => {
+    const actor = { actor_kind: 'cli', actor_id: 'root', actor_name: 'root' } as const;
+    await insertAuditEvents(env.db, [
+      { ...actor, action: 'connector.pause', connector_id: 'bn-old', province_code: '24' },
+      { ...actor, action: 'connector.pause', connector_id: 'hcm-79', province_code: '79' },
+      { ...actor, action: 'api_key.revoke', api_key_id: '1' },
+    ]);
+    const listed = await call('GET', '/audit');
+    expect(listed.status).toBe(200);
+    const events = (JSON.parse(listed.text) as { events: { connectorId: string | null }[] }).events;
+    expect(events.map(({ connectorId }) => connectorId)).toEqual(['bn-old']);
   });
 
   it('lists only its province, a 2008 connector under its successor included', async () => {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { listAuditEvents } from '../../../db/queries/audit-events.js';
 import type { Database } from '../../../db/schema.js';
 import { auditActions, auditListView } from '../../control-plane/audit.js';
-import type { ZodApi } from '../openapi.js';
+import { jsonResponse, type ZodApi } from '../openapi.js';
 import { connectorIdParams, isoTime } from './connector-routes.js';
 
 // `GET /v1/admin/audit`: the audit trail, the view `fleet audit list -o json` prints.
@@ -66,10 +66,13 @@ export function registerAuditRoute(api: ZodApi, db: Kysely<Database>): void {
         security: [{ apiKey: [] }],
         querystring: auditQuery,
         response: {
-          200: z.object({
-            events: z.array(auditEventSchema),
-            nextCursor: z.string().nullable().describe('pass as cursor for the next page; null: this is the last'),
-          }),
+          200: jsonResponse(
+            'the changes, oldest first',
+            z.object({
+              events: z.array(auditEventSchema),
+              nextCursor: z.string().nullable().describe('pass as cursor for the next page; null: this is the last'),
+            }),
+          ),
         },
       },
     },
