@@ -17,6 +17,7 @@ import { Poller } from './poller/poller.js';
 import { assertRedisReachable, createFailFastRedis, createRedis, warnIfEvicting } from './redis.js';
 import { StatsRefresher } from './read-model/stats-refresher.js';
 import { ConnectorScheduler } from './scheduler/connector-scheduler.js';
+import { SecretBox } from './webhooks/secret-box.js';
 import { createWebhooks } from './webhooks/webhooks.js';
 import { FailedBatchSweep } from './writer/failed-batch-sweep.js';
 import { Writer } from './writer/writer.js';
@@ -161,7 +162,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
     logger,
     ...(has('gateway')
       ? {
-          admin: { db, logger },
+          admin: { db, logger, secretBox: SecretBox.fromConfig(config) },
           read: { db, logger, feedCursorMaxAgeDays: config.FEED_CURSOR_MAX_AGE_DAYS },
           // Counts shared by every gateway process; a connection of its own that fails fast, so a Redis outage falls
           // back to counting in this process instead of holding the requests.

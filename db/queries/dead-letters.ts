@@ -6,7 +6,11 @@ export type DeadLetterRow = Selectable<DeadLettersTable>;
 
 /** Which dead letters an operation is about; every field narrows, none means all. */
 export interface DeadLetterFilter {
+  /** Only these letters. */
+  ids?: readonly string[];
   connectorId?: string;
+  /** Only letters of these connectors (a province key's); empty: none. */
+  connectorIds?: readonly string[];
   provinceCode?: string;
   reason?: string;
   /** Received at or after. */
@@ -19,6 +23,14 @@ export interface DeadLetterFilter {
 
 function filtered(db: Kysely<Database>, filter: DeadLetterFilter) {
   let query = db.selectFrom('dead_letters');
+  // An empty list selects nothing (`IN ()` is not SQL).
+  if (filter.ids)
+    query = filter.ids.length > 0 ? query.where('id', 'in', filter.ids) : query.where(sql<boolean>`false`);
+  if (filter.connectorIds)
+    query =
+      filter.connectorIds.length > 0
+        ? query.where('connector_id', 'in', filter.connectorIds)
+        : query.where(sql<boolean>`false`);
   if (filter.connectorId) query = query.where('connector_id', '=', filter.connectorId);
   if (filter.provinceCode) query = query.where('province_code', '=', filter.provinceCode);
   if (filter.reason) query = query.where('reason', '=', filter.reason);

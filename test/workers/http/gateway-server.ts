@@ -5,6 +5,7 @@ import type { ApiRateLimitOptions } from '../../../workers/http/rate-limit/api-r
 import { createLogger, type Logger } from '../../../workers/logger.js';
 import { FleetMetrics } from '../../../workers/metrics.js';
 import { openIngestQueue } from '../../../workers/queue/ingest-queue.js';
+import { SecretBox } from '../../../workers/webhooks/secret-box.js';
 import { createWebhooks } from '../../../workers/webhooks/webhooks.js';
 import type { TestEnvironment } from '../../support/test-environment.js';
 
@@ -22,7 +23,8 @@ export interface GatewayServer {
  */
 export async function startGatewayServer(
   env: TestEnvironment,
-  options: { rateLimit?: ApiRateLimitOptions; logger?: Logger } = {},
+  /** `secretBox`: what seals rotated webhook secrets; default the environment's SECRETS_KEY(S), if any. */
+  options: { rateLimit?: ApiRateLimitOptions; logger?: Logger; secretBox?: SecretBox | null } = {},
 ): Promise<GatewayServer> {
   const logger = options.logger ?? createLogger('silent');
   const metrics = new FleetMetrics();
@@ -36,7 +38,11 @@ export async function startGatewayServer(
     readiness: [],
     errors,
     logger,
-    admin: { db: env.db, logger },
+    admin: {
+      db: env.db,
+      logger,
+      secretBox: options.secretBox !== undefined ? options.secretBox : SecretBox.fromConfig(env.config),
+    },
     read: { db: env.db, logger },
     webhooks: { intake: webhooks.intake, bodyLimit: webhooks.bodyLimit },
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),

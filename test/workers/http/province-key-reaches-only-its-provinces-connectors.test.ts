@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertAuditEvents } from '../../../db/queries/audit-events.js';
 import { saveConnector } from '../../../db/queries/connectors.js';
@@ -5,15 +7,24 @@ import { createApiKey } from '../../../workers/control-plane/api-key-store.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
 import { servedRoutes, startGatewayServer, type GatewayServer } from './gateway-server.js';
 import { cliActor } from '../../../workers/control-plane/audit.js';
+import { SecretBox } from '../../../workers/webhooks/secret-box.js';
 
 // A province key (bound to 24, Bắc Ninh) against every admin route: its own province's connectors — one registered
 // in the 2008 code set under 27, which belongs to its successor 24 — answer as to a national key; another
 // province's answer exactly as an unknown id does (byte for byte apart from the id), and nothing changes in the
-// database. A definition naming another province is 403, naming only the key's own provinces.
+// database. A definition naming another province is 403, naming only the key's own provinces. Its dead letters and
+// webhook secrets likewise: it lists, reads and discards only its own letters, rotates only its own secrets, and the
+// audit trail says it did.
 
 let env: TestEnvironment;
 let gateway: GatewayServer;
 let provinceKey: { id: string; key: string };
+let nationalKey: { id: string; key: string };
+const logLines: string[] = [];
+
+/** One dead letter per connector, with ids of one length, so an unknown id (9999) answers in as many bytes. */
+const letterOf: Record<string, string> = { 'bn-24': '1001', 'bn-old': '1002', 'hcm-79': '1003', 'bd-old': '1004' };
+const unknownLetter = '9999';
 
 const baseUrl = 'http://127.0.0.1:9';
 const definition = (id: string, code: string, codeSet: '2025' | '2008' = '2025') => ({
@@ -28,8 +39,8 @@ interface Answer {
   text: string;
 }
 
-async function call(method: string, path: string, body?: unknown): Promise<Answer> {
-  const headers: Record<string, string> = { authorization: `Bearer ${provinceKey.key}` };
+async function call(method: string, path: string, body?: unknown, key = provinceKey): Promise<Answer> {
+  const headers: Record<string, string> = { authorization: `Bearer ${key.key}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(`${gateway.url}/v1/admin${path}`, {
     method,
@@ -42,6 +53,12 @@ async function call(method: string, path: string, body?: unknown): Promise<Answe
 
 /** The connectors table, as it is: what a refused request must leave alone. */
 const connectorsTable = () => env.db.selectFrom('connectors').selectAll().orderBy('id').execute();
+/** Everything else a refused request must leave alone: dead letters, webhook secrets, the audit trail. */
+const otherTables = async () => ({
+  deadLetters: await env.db.selectFrom('dead_letters').selectAll().orderBy('id').execute(),
+  secrets: await env.db.selectFrom('webhook_secrets').selectAll().execute(),
+  audit: await env.db.selectFrom('audit_events').selectAll().orderBy('id').execute(),
+});
 
 async function register(id: string, code: string, codeSet: '2025' | '2008') {
   await saveConnector(env.db, {
@@ -62,17 +79,37 @@ const idRoutes: Record<string, (id: string) => [string, string, unknown?]> = {
   'POST /v1/admin/connectors/{id}/resume': (id) => ['POST', `/connectors/${id}/resume`],
   'POST /v1/admin/connectors/{id}/check': (id) => ['POST', `/connectors/${id}/check`, { sample: { items: [] } }],
   'GET /v1/admin/connectors/{id}/status': (id) => ['GET', `/connectors/${id}/status`],
+  'POST /v1/admin/connectors/{id}/rotate-secret': (id) => ['POST', `/connectors/${id}/rotate-secret`, {}],
+  'GET /v1/admin/dead-letters/{id}': (id) => ['GET', `/dead-letters/${letterOf[id] ?? unknownLetter}`],
   'DELETE /v1/admin/connectors/{id}': (id) => ['DELETE', `/connectors/${id}`],
 };
 
 beforeAll(async () => {
   env = await createTestEnvironment();
-  gateway = await startGatewayServer(env);
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
+  gateway = await startGatewayServer(env, { logger, secretBox: new SecretBox(randomBytes(32).toString('base64')) });
   provinceKey = await createApiKey(env.db, 'Bắc Ninh IT team', 'admin', { actor: cliActor(), provinces: ['24'] });
+  nationalKey = await createApiKey(env.db, 'operators', 'admin', { actor: cliActor() });
   await register('bn-24', '24', '2025');
   await register('bn-old', '27', '2008');
   await register('hcm-79', '79', '2025');
   await register('bd-old', '74', '2008');
+  await env.db
+    .insertInto('dead_letters')
+    .values(
+      Object.entries(letterOf).map(([connectorId, id]) => ({
+        id,
+        connector_id: connectorId,
+        province_code: null,
+        dossier_code: `D-${id}`,
+        reason: 'invalid_record',
+        message: 'status: expected 1 to 10',
+        fingerprint: `f-${id}`,
+        raw_payload: JSON.stringify({ code: `D-${id}`, status: 99 }),
+        received_at: new Date('2026-11-27T01:00:00Z'),
+      })),
+    )
+    .execute();
 });
 afterAll(async () => {
   await gateway?.close();
@@ -83,7 +120,14 @@ describe('a key bound to province 24 on the admin API', () => {
   it('is tested on every admin route the gateway serves', () => {
     const admin = servedRoutes(gateway.server).filter((route) => route.includes(' /v1/admin/'));
     expect(admin).toEqual(
-      [...Object.keys(idRoutes), 'GET /v1/admin/audit', 'GET /v1/admin/connectors', 'POST /v1/admin/connectors'].sort(),
+      [
+        ...Object.keys(idRoutes),
+        'GET /v1/admin/audit',
+        'GET /v1/admin/connectors',
+        'POST /v1/admin/connectors',
+        'GET /v1/admin/dead-letters',
+        'POST /v1/admin/dead-letters/discard',
+      ].sort(),
     );
   });
 
@@ -110,6 +154,7 @@ describe('a key bound to province 24 on the admin API', () => {
   for (const foreign of ['hcm-79', 'bd-old']) {
     it(`answers every route for ${foreign} (another province) as for an unknown id, and changes nothing`, async () => {
       const before = await connectorsTable();
+      const othersBefore = await otherTables();
       const unknown = `${'x'.repeat(foreign.length - 3)}-no`;
       for (const [route, request] of Object.entries(idRoutes)) {
         const [method, path, body] = request(foreign);
@@ -117,12 +162,62 @@ describe('a key bound to province 24 on the admin API', () => {
         const asForeign = await call(method, path, body);
         const asUnknown = await call(unknownMethod, unknownPath, unknownBody);
         expect(asForeign.status, route).toBe(404);
-        expect({ ...asForeign, text: asForeign.text.replaceAll(foreign, unknown) }, route).toEqual(asUnknown);
+        const text = asForeign.text.replaceAll(foreign, unknown).replaceAll(letterOf[foreign]!, unknownLetter);
+        expect({ ...asForeign, text }, route).toEqual(asUnknown);
         expect(JSON.parse(asForeign.text), route).toMatchObject({ code: 'not_found' });
       }
       expect(await connectorsTable()).toEqual(before);
+      expect(await otherTables()).toEqual(othersBefore);
     });
   }
+
+  it("lists only its provinces' connectors' dead letters; a national key lists all", async () => {
+    const ids = async (query: string, key = provinceKey) => {
+      const listed = await call('GET', `/dead-letters${query}`, undefined, key);
+      expect(listed.status, listed.text).toBe(200);
+      return (JSON.parse(listed.text) as { deadLetters: { id: string }[] }).deadLetters.map(({ id }) => id);
+    };
+    expect(await ids('')).toEqual(['1001', '1002']);
+    expect(await ids('?connector=bn-old')).toEqual(['1002']);
+    expect(await ids('?connector=hcm-79')).toEqual([]);
+    expect(await ids('', nationalKey)).toEqual(['1001', '1002', '1003', '1004']);
+    const firstPage = JSON.parse((await call('GET', '/dead-letters?limit=1')).text) as {
+      counts: { reason: string; count: number }[];
+      nextCursor: string | null;
+    };
+    expect(firstPage).toMatchObject({ counts: [{ reason: 'invalid_record', count: 2 }], nextCursor: '1001' });
+    expect(await ids('?limit=1&cursor=1001')).toEqual(['1002']);
+    const shown = await call('GET', '/dead-letters/1002');
+    expect(JSON.parse(shown.text)).toMatchObject({ id: '1002', connectorId: 'bn-old', rawPayload: { status: 99 } });
+  });
+
+  it('discards only its own letters and rotates its own secret, recorded under its id and name', async () => {
+    const discarded = await call('POST', '/dead-letters/discard', { ids: ['1001', '1002', '1003', '1004'] });
+    expect(JSON.parse(discarded.text)).toEqual({ discarded: 2 });
+    const byConnector = await call('POST', '/dead-letters/discard', { connector: 'hcm-79' });
+    expect(JSON.parse(byConnector.text)).toEqual({ discarded: 0 });
+    const states = await env.db.selectFrom('dead_letters').select(['id', 'state']).orderBy('id').execute();
+    expect(states.map(({ state }) => state)).toEqual(['discarded', 'discarded', 'new', 'new']);
+
+    const rotated = await call('POST', '/connectors/bn-24/rotate-secret', { graceSeconds: 3600 });
+    expect(rotated.status, rotated.text).toBe(201);
+    expect(rotated.headers['cache-control']).toBe('no-store');
+    const { secret } = JSON.parse(rotated.text) as { secret: string };
+    expect(secret).toMatch(/^whsec_/);
+
+    const audit = JSON.parse((await call('GET', '/audit')).text) as {
+      events: { action: string; connectorId: string; actor: unknown; details: unknown }[];
+    };
+    const actor = { kind: 'api_key', id: provinceKey.id, name: 'Bắc Ninh IT team' };
+    expect(audit.events.filter(({ action }) => action !== 'connector.pause')).toEqual([
+      expect.objectContaining({ action: 'dead_letter.discard', connectorId: 'bn-24', actor }),
+      expect.objectContaining({ action: 'dead_letter.discard', connectorId: 'bn-old', actor }),
+      expect.objectContaining({ action: 'webhook_secret.rotate', connectorId: 'bn-24', actor }),
+    ]);
+    const rows = await env.db.selectFrom('audit_events').selectAll().execute();
+    expect(JSON.stringify(rows)).not.toContain(secret);
+    expect(logLines.join('\n')).not.toContain(secret);
+  });
 
   it('refuses a definition naming another province with 403, naming only its own; nothing stored', async () => {
     const before = (await connectorsTable()).map((row) => (row.id === 'bd-old' ? { ...row, state: 'removed' } : row));
@@ -167,7 +262,7 @@ describe('a key bound to province 24 on the admin API', () => {
           path,
           id === 'bn-old' && method === 'PUT' ? definition(id, '27', '2008') : body,
         );
-        expect(answer.status, `${route} ${id}: ${answer.text}`).toBe(200);
+        expect(answer.status, `${route} ${id}: ${answer.text}`).toBe(route.endsWith('/rotate-secret') ? 201 : 200);
       }
     }
     const states = await env.db.selectFrom('connectors').select(['id', 'state']).orderBy('id').execute();

@@ -3,12 +3,15 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/schema.js';
 import type { Logger } from '../../logger.js';
+import type { SecretBox } from '../../webhooks/secret-box.js';
 import { guardApi } from '../api-guard.js';
 import { notFoundProblem, problemErrorHandler } from '../problem-handlers.js';
 import type { ApiRateLimitHook } from '../rate-limit/api-rate-limit.js';
 import { registerAuditRoute } from './audit-route.js';
 import { registerConnectorRoutes, yamlTypes } from './connector-routes.js';
 import { registerConnectorStatusRoute } from './connector-status-route.js';
+import { registerDeadLetterRoutes } from './dead-letter-routes.js';
+import { registerWebhookSecretRoute } from './webhook-secret-route.js';
 
 /** What the admin API needs. */
 export interface AdminApiOptions {
@@ -16,6 +19,8 @@ export interface AdminApiOptions {
   logger?: Logger;
   /** The per-key rate limit; none: not limited. */
   rateLimit?: ApiRateLimitHook;
+  /** Seals new webhook secrets (SECRETS_KEYS); none: rotating a secret answers 503 `webhooks_not_configured`. */
+  secretBox?: SecretBox | null;
 }
 
 /** Largest body of an admin request: a connector definition is a few kilobytes. */
@@ -46,4 +51,6 @@ export async function adminApi(api: FastifyInstance, options: AdminApiOptions): 
   registerConnectorRoutes(routes, options.db);
   registerConnectorStatusRoute(routes, options.db);
   registerAuditRoute(routes, options.db);
+  registerDeadLetterRoutes(routes, options.db);
+  registerWebhookSecretRoute(routes, options.db, options.secretBox ?? null);
 }
