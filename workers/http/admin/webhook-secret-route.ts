@@ -53,7 +53,8 @@ export function registerWebhookSecretRoute(api: ZodApi, db: Kysely<Database>, bo
         tags: ['admin: connectors'],
         security: [{ apiKey: [] }],
         params: connectorIdParams,
-        body: rotationBody.optional(),
+        // No body (fastify passes null) is the default grace period.
+        body: rotationBody.nullish(),
         response: {
           201: jsonResponse('the new secret, shown this once (Cache-Control: no-store)', rotatedSecret),
           ...problemResponses(404, 409, 503),
