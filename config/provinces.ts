@@ -57,3 +57,8 @@ export function currentProvinceCode(code: string, codeSet: CodeSet): string {
 export function currentProvince(code: string): Province | undefined {
   return currentByCode.get(code);
 }
+
+/** The former (2008) province with this code, or undefined. */
+export function formerProvince(code: string): FormerProvince | undefined {
+  return formerByCode.get(code);
+}

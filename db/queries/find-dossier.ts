@@ -1,5 +1,5 @@
-import { sql, type Kysely } from 'kysely';
-import type { Database } from '../schema.js';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Database, DossiersTable } from '../schema.js';
 
 /** One distinct state of a dossier, as `dossier_events` keeps it. */
 export interface StoredDossierState {
@@ -44,29 +44,8 @@ export interface StoredDossier {
   history: StoredDossierState[];
 }
 
-interface Row {
-  province_code: string;
-  dossier_code: string;
-  alt_dossier_code: string | null;
-  source_province_code: string;
-  source_code_set: string;
-  procedure_code: string | null;
-  sector_code: string | null;
-  agency_code: string | null;
-  channel: number | null;
-  applicant_type: number | null;
-  status: number;
-  source_status: string;
-  submitted_at: Date | null;
-  received_at: Date | null;
-  due_at: Date | null;
-  finished_at: Date | null;
-  returned_at: Date | null;
-  rejected_at: Date | null;
-  source_updated_at: Date;
-  source_version: string;
-  content_hash: string;
-  observed_at: Date;
+/** A stored dossier as read, `synced_at` as text to keep its microseconds; its history beside it. */
+type Row = Omit<Selectable<DossiersTable>, 'connector_id' | 'synced_at'> & {
   synced_at: string;
   history: {
     status: number;
@@ -78,7 +57,7 @@ interface Row {
     observed_at: string;
     recorded_at: string;
   }[];
-}
+};
 
 /** `synced_at` as ISO 8601 UTC with microseconds, whatever the session's time zone and date style. */
 export const syncedAtText = sql<string>`to_char(synced_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;

@@ -1,5 +1,5 @@
-import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type { Database } from '../schema.js';
+import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
+import type { Database, DossiersTable } from '../schema.js';
 import { changeHorizon } from './change-horizon.js';
 import { syncedAtText } from './find-dossier.js';
 
@@ -71,27 +71,28 @@ export interface DossierFeedRequest {
   limit: number;
 }
 
-interface Row {
-  province_code: string;
-  dossier_code: string;
-  alt_dossier_code: string | null;
-  source_province_code: string;
-  source_code_set: string;
-  procedure_code: string | null;
-  sector_code: string | null;
-  agency_code: string | null;
-  channel: number | null;
-  status: number;
-  submitted_at: Date | null;
-  received_at: Date | null;
-  due_at: Date | null;
-  finished_at: Date | null;
-  returned_at: Date | null;
-  rejected_at: Date | null;
-  source_updated_at: Date;
-  source_version: string;
-  synced_at: string;
-}
+/** A feed item as read: the summary columns, `synced_at` as text to keep its microseconds. */
+type Row = Pick<
+  Selectable<DossiersTable>,
+  | 'province_code'
+  | 'dossier_code'
+  | 'alt_dossier_code'
+  | 'source_province_code'
+  | 'source_code_set'
+  | 'procedure_code'
+  | 'sector_code'
+  | 'agency_code'
+  | 'channel'
+  | 'status'
+  | 'submitted_at'
+  | 'received_at'
+  | 'due_at'
+  | 'finished_at'
+  | 'returned_at'
+  | 'rejected_at'
+  | 'source_updated_at'
+  | 'source_version'
+> & { synced_at: string };
 
 /**
  * A page of the change feed: dossiers in (synced_at, province_code, dossier_code) order after a position, up to the

@@ -1,4 +1,4 @@
-import { currentProvince, formerProvinces, type Province } from '../../../config/provinces.js';
+import { currentProvince, formerProvince, type Province } from '../../../config/provinces.js';
 import { problem, type Problem } from '../problem.js';
 
 /** How a province code of a request resolves. */
@@ -7,8 +7,6 @@ export type ProvinceResolution =
   | { kind: 'former'; code: string; name: string; successor: Province }
   | { kind: 'unknown'; problem: Problem };
 
-const formerByCode = new Map(formerProvinces.map((province) => [province.code, province]));
-
 /**
  * A province code as the read API takes it: a current (2025) code, unless `codeSet` is `2008` or the code is only a
  * former one. Eight codes were reused for another province (domain.md): such a code means the current province
@@ -16,7 +14,7 @@ const formerByCode = new Map(formerProvinces.map((province) => [province.code, p
  */
 export function resolveRequestProvince(code: string, codeSet: '2025' | '2008' | undefined): ProvinceResolution {
   const current = currentProvince(code);
-  const former = formerByCode.get(code);
+  const former = formerProvince(code);
   if (codeSet !== '2008' && current) return { kind: 'current', province: current };
   if (codeSet !== '2025' && former) {
     const successor = currentProvince(former.successor);
