@@ -72,7 +72,64 @@ export interface Connector {
    * cannot push. Throws WebhookBodyError when the body has no records where the connector expects them.
    */
   webhookItems?(body: unknown): unknown[];
+  /**
+   * Reads one page of the source's history of one time window: the records whose update time lies in
+   * [window.from, window.to), `from` null for the window's first page. Backfill walks a range window by window
+   * with it, and a reconcile without summaries streams the source with it. Absent: the source cannot be read by
+   * window (a push-only system, or one that only serves "updated since").
+   */
+  readWindow?(window: TimeWindow, from: ReadState | null, signal?: AbortSignal): Promise<SourcePage>;
+  /**
+   * Summarises the source's dossiers in a scope (see connectors/reconcile-summary.openapi.yaml, what a province
+   * system may implement): a count and an order-independent hash, or a listing of (code, version, status).
+   * Absent: the source offers no summaries, and a reconcile compares page by page (`readWindow`).
+   */
+  summarise?(scope: SummaryScope, signal?: AbortSignal): Promise<SourceSummary>;
+  /**
+   * Reads the current source records of the named dossiers (at most `fetchLimit` codes a call), each then
+   * mapped by `map`; a code the source no longer has is simply absent. How a reconcile re-fetches exactly the
+   * dossiers that differ. Absent: a reconcile repairs by re-reading the windows the differing dossiers are in.
+   */
+  fetchDossiers?(codes: readonly string[], signal?: AbortSignal): Promise<unknown[]>;
 }
+
+/** A half-open range of source update times, [from, to). */
+export interface TimeWindow {
+  from: Date;
+  to: Date;
+}
+
+/**
+ * A set of a province's dossiers to compare: those whose source update time lies in [updatedFrom, updatedTo),
+ * narrowed to dossier codes in [codeFrom, codeTo) when drilling down (null: no bound). Buckets are by update time
+ * because it is the one time every record has (receipt is missing until a dossier is received) and the axis
+ * every source can be read by (backfill, page-by-page comparison).
+ */
+export interface SummaryScope {
+  updatedFrom: Date;
+  updatedTo: Date;
+  codeFrom: string | null;
+  codeTo: string | null;
+}
+
+/** One dossier in a summary listing: its code, its version (sourceVersion) and its national status code. */
+export interface SummaryEntry {
+  dossierCode: string;
+  sourceVersion: number;
+  status: number;
+}
+
+/**
+ * What a source says about a scope. `digest`: the count and `hash` — the sum modulo 2^64 of, for each dossier,
+ * the first 8 bytes (big-endian) of SHA-256 of `<dossierCode>\n<sourceVersion>\n<status>` (version in decimal,
+ * status the national code), as 16 lower-case hex digits; a sum, so the order of dossiers does not matter and a
+ * repeat does not cancel out as it would in a XOR. `listing`: the entries themselves (a source that cannot hash),
+ * for scopes small enough to list.
+ */
+export type SourceSummary =
+  | { kind: 'digest'; count: number; hash: string }
+  | { kind: 'listing'; entries: SummaryEntry[] };
+
 
 /** A connector whose system can be read: what a poll run and `check` of a page need. */
 export type ReadableConnector = Connector & Required<Pick<Connector, 'read' | 'startFrom' | 'compareCursors'>>;
