@@ -11,6 +11,8 @@ export interface FailedBatchFilter {
   /** Only these ids. */
   ids?: readonly string[];
   connectorId?: string;
+  /** Only batches of these connectors (a province key's); empty: none. */
+  connectorIds?: readonly string[];
   provinceCode?: string;
   origin?: 'poll' | 'push';
   /** Failed (last) at or after. */
@@ -24,6 +26,11 @@ export interface FailedBatchFilter {
 function filtered(db: Kysely<Database>, filter: FailedBatchFilter) {
   let query = db.selectFrom('failed_batches');
   if (filter.ids) query = query.where('id', 'in', filter.ids.length > 0 ? [...filter.ids] : ['0']);
+  if (filter.connectorIds)
+    query =
+      filter.connectorIds.length > 0
+        ? query.where('connector_id', 'in', [...filter.connectorIds])
+        : query.where(sql<boolean>`false`);
   if (filter.connectorId) query = query.where('connector_id', '=', filter.connectorId);
   if (filter.provinceCode) query = query.where('province_code', '=', filter.provinceCode);
   if (filter.origin) query = query.where('origin', '=', filter.origin);

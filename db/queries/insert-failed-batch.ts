@@ -26,7 +26,8 @@ export interface FailedBatch {
 /** Longest error kept; the rest is cut (an error is a line for an operator, not a dump). */
 const maxErrorLength = 2000;
 
-const listOf = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+/** A kept batch's list field (records, dead letters) as a list: none when it is not one. */
+export const listOf = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 
 /** An object without one field; anything else as it is. */
 function without(value: unknown, field: string): unknown {

@@ -1,6 +1,10 @@
 import type { Kysely } from 'kysely';
 import { insertAuditEvents } from '../../db/queries/audit-events.js';
-import { markFailedBatches as markFailedBatchRows } from '../../db/queries/failed-batches.js';
+import {
+  listFailedBatches,
+  markFailedBatches as markFailedBatchRows,
+  type FailedBatchFilter,
+} from '../../db/queries/failed-batches.js';
 import type { Database } from '../../db/schema.js';
 import { actorColumns, connectorAuditColumns, type Actor } from './audit.js';
 
@@ -30,4 +34,19 @@ export async function markFailedBatches(
     await insertAuditEvents(trx, events);
     return marked.map(({ id }) => id);
   });
+}
+
+/**
+ * The ids of every batch still `failed` that matches a filter (whatever state it names), oldest first, read a page
+ * at a time: what a retry or a discard is about.
+ */
+export async function* waitingFailedBatchIds(db: Kysely<Database>, filter: FailedBatchFilter): AsyncGenerator<string> {
+  const waiting: FailedBatchFilter = { ...filter, state: 'failed' };
+  let afterId: string | undefined;
+  for (;;) {
+    const page = await listFailedBatches(db, waiting, { afterId, limit: 100 });
+    if (page.length === 0) return;
+    for (const row of page) yield row.id;
+    afterId = page.at(-1)!.id;
+  }
 }

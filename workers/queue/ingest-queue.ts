@@ -89,6 +89,15 @@ export class IngestQueue {
   }
 
   /**
+   * Adds a kept batch (`fleet failed-batch retry`) to the queue of the province that held it, as it was kept: its
+   * version stays (a batch of another release is never read as one of this one), and a shape the writer refused
+   * is refused again and kept again, never misread. Resolves once Redis has acknowledged it.
+   */
+  async requeue(province: string, kept: object): Promise<Job<IngestMessage, WriteOutcome>> {
+    return this.queueOf(province).add(batchJob, kept as IngestMessage);
+  }
+
+  /**
    * Adds a batch and resolves with what the writer did once it is committed. Besides the queue's events, the
    * job is looked at every `checkEveryMs`: a batch that vanished (Redis restarted empty) fails the wait at once,
    * so the poll run ends and the next one resumes from the cursor committed in Postgres.

@@ -10,9 +10,9 @@ import type { Database } from '../../../db/schema.js';
 import { BackgroundErrorReporter } from '../../../workers/background-error-reporter.js';
 import { openIngestQueue } from '../../../workers/queue/ingest-queue.js';
 import { createLogger } from '../../../workers/logger.js';
-import type { IngestBatch } from '../../../workers/queue/queues.js';
 import { cliActor } from '../../../workers/control-plane/audit.js';
-import { markFailedBatches } from '../../../workers/control-plane/failed-batch-marks.js';
+import { markFailedBatches, waitingFailedBatchIds } from '../../../workers/control-plane/failed-batch-marks.js';
+import { retryFailedBatch } from '../../../workers/control-plane/failed-batch-retry.js';
 import {
   failedBatchListView,
   failedBatchView,
@@ -24,7 +24,8 @@ import { printView, type OutputFormat } from '../output-format.js';
 import { Progress } from '../progress.js';
 
 // `fleet failed-batch list|show|retry|discard`: ingest batches the writer gave up on, kept in Postgres by the
-// writer's failed-batch sweep. A retry goes through the queue and the writer like any batch, never around them.
+// writer's failed-batch sweep. A retry goes through the queue and the writer like any batch, never around them. The
+// admin API's /v1/admin/failed-batches routes do the same for a key (workers/http/admin/failed-batch-routes.ts).
 
 /** The filter options every `fleet failed-batch` verb takes, as typed on the command line. */
 export interface FailedBatchOptions {
@@ -88,7 +89,7 @@ const narrowed = (filter: FailedBatchFilter) =>
   Boolean(filter.connectorId || filter.provinceCode || filter.origin || filter.since || filter.until);
 
 /** The ids a retry or a discard is about: the ones given, or every `failed` batch matching the filter. */
-async function* selected(
+function selected(
   db: Kysely<Database>,
   verb: string,
   ids: readonly string[],
@@ -100,18 +101,7 @@ async function* selected(
       `fleet failed-batch ${verb}: expected failed batch ids, a filter (--connector, --province, --origin, --since, --until), or --all-failed for every failed batch`,
     );
   }
-  const wanted: FailedBatchFilter = {
-    ...filter,
-    state: 'failed',
-    ...(ids.length > 0 ? { ids: batchIds(verb, ids) } : {}),
-  };
-  let afterId: string | undefined;
-  for (;;) {
-    const page = await listFailedBatches(db, wanted, { afterId, limit: 100 });
-    if (page.length === 0) return;
-    for (const row of page) yield row.id;
-    afterId = page.at(-1)!.id;
-  }
+  return waitingFailedBatchIds(db, { ...filter, ...(ids.length > 0 ? { ids: batchIds(verb, ids) } : {}) });
 }
 
 /** `fleet failed-batch list`: counts by province, then the batches (no batch content). */
@@ -174,6 +164,7 @@ function failedBatchText(view: FailedBatchView): string[] {
     `records: ${codes.length}${codes.length > 0 ? ` (${codes.slice(0, 20).join(', ')}${codes.length > 20 ? `, … ${codes.length - 20} more` : ''})` : ''}`,
     `dead letters: ${deadLetters}${reasons.length > 0 ? ` (${reasons.map(({ reason, count }) => `${reason}: ${count}`).join(', ')})` : ''}`,
     `cursor move: ${view.cursor ? `${JSON.stringify(view.cursor.before)} → ${JSON.stringify(view.cursor.after)}` : 'none'}`,
+    ...(view.unreadable ? [`unreadable by this release (what could be read is shown above): ${view.unreadable}`] : []),
     ...(view.batch ? [`batch:\n${JSON.stringify(view.batch, null, 2)}`] : []),
   ];
 }
@@ -194,8 +185,7 @@ export async function failedBatchShow(
 
 /**
  * `fleet failed-batch retry`: hands each selected batch to its province's ingest queue as it was, and marks it
- * retried once Redis has acknowledged it. The writer then commits it like any batch (its cursor move applies only
- * if the cursor is still where the batch was read from); one that fails again is kept again, as a new row.
+ * retried once Redis has acknowledged it (`retryFailedBatch`).
  */
 export async function failedBatchRetry(
   config: Config,
@@ -214,17 +204,13 @@ export async function failedBatchRetry(
     const progress = new Progress();
     try {
       for await (const id of selected(db, 'retry', ids, options)) {
-        const row = await findFailedBatch(db, id);
-        if (!row || row.state !== 'failed') continue;
-        const batch = JSON.parse(row.batch) as IngestBatch;
-        await ingest.add(batch);
-        if ((await markFailedBatches(db, [id], { state: 'retried', actor })).length === 1) {
-          retried += 1;
-          records += batch.records.length + batch.deadLetters.length;
-          progress.update(
-            `retrying: ${retried} failed batch${retried === 1 ? '' : 'es'} queued (${records} records and dead letters)`,
-          );
-        }
+        const outcome = await retryFailedBatch(db, ingest, id, { actor });
+        if (!outcome) continue;
+        retried += 1;
+        records += outcome.records;
+        progress.update(
+          `retrying: ${retried} failed batch${retried === 1 ? '' : 'es'} queued (${records} records and dead letters)`,
+        );
       }
     } finally {
       progress.done();

@@ -11,10 +11,18 @@ import type { Database } from '../../../db/schema.js';
 import { ConnectorRegistry } from '../../control-plane/connector-registry.js';
 import { discardDeadLetters } from '../../control-plane/dead-letter-discard.js';
 import { deadLetterListView, deadLetterView } from '../../control-plane/dead-letter-view.js';
-import { isProvinceBound } from '../../control-plane/province-scope.js';
 import { jsonResponse, type ZodApi } from '../openapi.js';
 import { problem, problemResponses, sendProblem } from '../problem.js';
 import { connectorIdParams, isoTime } from './connector-routes.js';
+import {
+  heldConnectorIds,
+  isoTimeFilter,
+  nextCursor,
+  nextCursorField,
+  pageCursor,
+  pageLimit,
+  rowId,
+} from './page-query.js';
 import { requestActor } from './request-actor.js';
 
 // `/v1/admin/dead-letters`: what `fleet dlq list / show / discard` do, for a key. A province key reaches the letters
@@ -45,14 +53,8 @@ const deadLetter = deadLetterSummary
   })
   .meta({ id: 'DeadLetter', description: 'a dead letter with the record as received (personal data redacted)' });
 
-const deadLetterIdParams = z.object({
-  id: z
-    .string()
-    .regex(/^\d{1,18}$/, { error: 'expected a dead letter id: a number' })
-    .describe('the dead letter id'),
-});
+const deadLetterIdParams = z.object({ id: rowId('dead letter') });
 
-const wholeNumber = 'expected a whole number from 1 to 1000';
 const listQuery = z.object({
   connector: connectorIdParams.shape.id.optional().describe("only this connector's letters"),
   reason: z.string().max(100).optional().describe('only letters of this reason'),
@@ -60,22 +62,9 @@ const listQuery = z.object({
     .enum(['new', 'replayed', 'discarded', 'all'], { error: 'expected one of new, replayed, discarded, all' })
     .default('new')
     .describe('only letters in this state; default new (still waiting for a fix)'),
-  since: z.iso
-    .datetime({ offset: true, error: 'expected an ISO 8601 time such as 2026-11-27T08:00:00+07:00' })
-    .optional()
-    .describe('only letters received at or after this time'),
-  limit: z.coerce
-    .number({ error: wholeNumber })
-    .int({ error: wholeNumber })
-    .min(1, { error: wholeNumber })
-    .max(1000, { error: wholeNumber })
-    .default(100)
-    .describe('at most this many letters; default 100'),
-  cursor: z
-    .string()
-    .regex(/^\d{1,18}$/, { error: 'expected the nextCursor of a previous page' })
-    .optional()
-    .describe("the previous page's nextCursor"),
+  since: isoTimeFilter('only letters received at or after this time'),
+  limit: pageLimit('letters'),
+  cursor: pageCursor,
 });
 
 const discardBody = z
@@ -95,11 +84,7 @@ const discardBody = z
 export function registerDeadLetterRoutes(api: ZodApi, db: Kysely<Database>): void {
   const registry = new ConnectorRegistry(db);
 
-  /** The connectors a province key reaches (removed ones too: their letters stay); undefined for a national key. */
-  async function heldConnectorIds(request: FastifyRequest): Promise<string[] | undefined> {
-    if (!isProvinceBound(request.apiKey)) return undefined;
-    return (await registry.list({ includeRemoved: true }, request.apiKey)).map((row) => row.id);
-  }
+  const heldConnectors = (request: FastifyRequest) => heldConnectorIds(registry, request);
 
   api.get(
     '/dead-letters',
@@ -117,7 +102,7 @@ export function registerDeadLetterRoutes(api: ZodApi, db: Kysely<Database>): voi
                 .array(z.object({ reason: z.string(), count: z.number().int() }))
                 .describe('every matching letter, by reason'),
               deadLetters: z.array(deadLetterSummary),
-              nextCursor: z.string().nullable().describe('pass as cursor for the next page; null: this is the last'),
+              nextCursor: nextCursorField,
             }),
           ),
         },
@@ -127,7 +112,7 @@ export function registerDeadLetterRoutes(api: ZodApi, db: Kysely<Database>): voi
       const { connector, reason, state, since, limit, cursor } = request.query;
       const filter: DeadLetterFilter = {
         connectorId: connector,
-        connectorIds: await heldConnectorIds(request),
+        connectorIds: await heldConnectors(request),
         reason,
         state,
         since: since === undefined ? undefined : new Date(since),
@@ -136,7 +121,7 @@ export function registerDeadLetterRoutes(api: ZodApi, db: Kysely<Database>): voi
       const rows = counts.length === 0 ? [] : await listDeadLetters(db, filter, { afterId: cursor, limit });
       return {
         ...deadLetterListView(counts, rows),
-        nextCursor: rows.length === limit ? String(rows[rows.length - 1]!.id) : null,
+        nextCursor: nextCursor(rows, limit),
       };
     },
   );
@@ -155,7 +140,7 @@ export function registerDeadLetterRoutes(api: ZodApi, db: Kysely<Database>): voi
     async (request, reply) => {
       const { id } = request.params;
       const row = await findDeadLetter(db, id);
-      const held = await heldConnectorIds(request);
+      const held = await heldConnectors(request);
       if (!row || (held && !held.includes(row.connector_id)))
         return sendProblem(reply, problem('not_found', `dead letter ${id} does not exist`));
       return deadLetterView(row, true);
@@ -187,7 +172,7 @@ export function registerDeadLetterRoutes(api: ZodApi, db: Kysely<Database>): voi
       const { ids, connector } = request.body;
       const discarded = await discardDeadLetters(
         db,
-        { ids, connectorId: connector, connectorIds: await heldConnectorIds(request) },
+        { ids, connectorId: connector, connectorIds: await heldConnectors(request) },
         { actor: requestActor(request) },
       );
       return { discarded };
