@@ -162,7 +162,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
     logger,
     ...(has('gateway')
       ? {
-          admin: { db, logger, secretBox: SecretBox.fromConfig(config) },
+          admin: { db, ingest, logger, secretBox: SecretBox.fromConfig(config) },
           read: { db, logger, feedCursorMaxAgeDays: config.FEED_CURSOR_MAX_AGE_DAYS },
           // Counts shared by every gateway process; a connection of its own that fails fast, so a Redis outage falls
           // back to counting in this process instead of holding the requests.

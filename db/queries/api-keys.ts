@@ -28,13 +28,16 @@ export async function insertApiKey(
   return String(row.id);
 }
 
+const listedColumns = ['id', 'name', 'scope', 'provinces', 'created_at', 'revoked_at', 'last_used_at'] as const;
+
+/** One key without the key or its hash, or undefined. */
+export async function findApiKey(db: Kysely<Database>, id: string): Promise<ApiKeyRow | undefined> {
+  return db.selectFrom('api_keys').select(listedColumns).where('id', '=', id).executeTakeFirst();
+}
+
 /** Every key, oldest first, without the key or its hash. */
 export async function listApiKeys(db: Kysely<Database>): Promise<ApiKeyRow[]> {
-  return db
-    .selectFrom('api_keys')
-    .select(['id', 'name', 'scope', 'provinces', 'created_at', 'revoked_at', 'last_used_at'])
-    .orderBy('id')
-    .execute();
+  return db.selectFrom('api_keys').select(listedColumns).orderBy('id').execute();
 }
 
 /** Revokes a key; returns it as it was before (undefined: no such key). Revoking twice keeps the first time. */
@@ -42,7 +45,7 @@ export async function revokeApiKey(db: Kysely<Database>, id: string): Promise<Ap
   return inTransaction(db, async (trx) => {
     const row = await trx
       .selectFrom('api_keys')
-      .select(['id', 'name', 'scope', 'provinces', 'created_at', 'revoked_at', 'last_used_at'])
+      .select(listedColumns)
       .where('id', '=', id)
       .forUpdate()
       .executeTakeFirst();

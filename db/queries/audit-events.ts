@@ -1,4 +1,4 @@
-import type { Insertable, Kysely, Selectable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
 import type { AuditEventsTable, Database } from '../schema.js';
 
 /** A stored audit event. */
@@ -31,8 +31,9 @@ export interface AuditEventFilter {
   /** Only events at or after this time. */
   since?: Date;
   /**
-   * Only events on connectors of these current province codes (a province key's); null: every event (a national
-   * key, the CLI). Events on no connector (key changes) are national.
+   * Only events of these current province codes (a province key's): on their connectors, and on keys bound to some
+   * of them (a key event carries its key's provinces in `details`); null: every event (a national key, the CLI).
+   * Events on a national key or on no connector nor key (a master key rotation) are national.
    */
   provinces: readonly string[] | null;
 }
@@ -48,8 +49,19 @@ export async function listAuditEvents(
   if (filter.connectorId !== undefined) query = query.where('connector_id', '=', filter.connectorId);
   if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
   if (filter.provinces !== null) {
-    if (filter.provinces.length === 0) return [];
-    query = query.where('province_code', 'in', [...filter.provinces]);
+    const provinces = [...filter.provinces];
+    if (provinces.length === 0) return [];
+    const held = JSON.stringify(provinces);
+    query = query.where((eb) =>
+      eb.or([
+        eb('province_code', 'in', provinces),
+        eb.and([
+          eb('api_key_id', 'is not', null),
+          sql<boolean>`jsonb_typeof(details -> 'provinces') = 'array'`,
+          sql<boolean>`details -> 'provinces' <@ ${held}::jsonb`,
+        ]),
+      ]),
+    );
   }
   return query.execute();
 }

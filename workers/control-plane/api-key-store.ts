@@ -12,7 +12,7 @@ import { insertAuditEvent } from '../../db/queries/audit-events.js';
 import type { Database } from '../../db/schema.js';
 import { actorColumns, type Actor } from './audit.js';
 
-export { apiKeyScopes, listApiKeys, type ApiKeyRow, type ApiKeyScope } from '../../db/queries/api-keys.js';
+export { apiKeyScopes, findApiKey, listApiKeys, type ApiKeyRow, type ApiKeyScope } from '../../db/queries/api-keys.js';
 
 /** Who changes a key: recorded in the audit trail in the change's transaction (never the key). */
 export interface KeyChangeOptions {
@@ -64,8 +64,14 @@ export async function revokeApiKey(
 ): Promise<ApiKeyRow | undefined> {
   return db.transaction().execute(async (trx) => {
     const row = await revokeApiKeyRow(trx, id);
+    // A bound key's provinces go with its events, so a province key's audit list shows the keys it sees.
     if (row && row.revoked_at === null)
-      await insertAuditEvent(trx, { ...actorColumns(actor), action: 'api_key.revoke', api_key_id: id });
+      await insertAuditEvent(trx, {
+        ...actorColumns(actor),
+        action: 'api_key.revoke',
+        api_key_id: id,
+        details: row.provinces ? { provinces: row.provinces } : {},
+      });
     return row;
   });
 }

@@ -7,7 +7,8 @@ import {
   type ApiKeyScope,
 } from '../../../workers/control-plane/api-key-store.js';
 import { apiKeyListView } from '../../../workers/control-plane/api-key-view.js';
-import { currentProvince, resolveProvince } from '../../../config/provinces.js';
+import { currentProvince } from '../../../config/provinces.js';
+import { keyNameProblem, keyProvinceList, keyProvinceProblems } from '../../../workers/control-plane/api-key-rules.js';
 import { NotFoundError, UsageError } from '../cli-errors.js';
 import { formatTable, formatTime, withDatabase } from '../cli-output.js';
 import { printView, type OutputFormat } from '../output-format.js';
@@ -15,26 +16,15 @@ import { printView, type OutputFormat } from '../output-format.js';
 // `fleet apikey create|list|revoke`: keys of the admin and read APIs. A key is printed once, at creation;
 // only its SHA-256 hash is stored.
 
-/**
- * The `--province` list: current (2025) codes, comma-separated. A former (2008) code is refused with its successor,
- * since a key is bound by current code (a connector of the 2008 code set belongs to its successor).
- */
+/** The `--province` list: current (2025) codes, comma-separated (`keyProvinceProblems` says what is wrong). */
 export function keyProvinces(text: string): string[] {
   const codes = text.split(',').map((code) => code.trim());
-  const wrong = codes.flatMap((code) => {
-    if (currentProvince(code)) return [];
-    const successor = /^\d{2}$/.test(code) ? resolveProvince(code, '2008') : undefined;
-    return [
-      successor
-        ? `${code} is a former (2008) code, now part of ${successor.code} (${successor.name}); use ${successor.code}`
-        : `${JSON.stringify(code)} is not a current (2025) province code`,
-    ];
-  });
+  const wrong = keyProvinceProblems(codes);
   if (wrong.length > 0)
     throw new UsageError(
       `fleet apikey create: --province ${text}: ${wrong.join('; ')}; expected current (2025) codes, comma-separated, e.g. 24,48 (config/provinces.json lists them)`,
     );
-  return [...new Set(codes)].sort();
+  return keyProvinceList(codes);
 }
 
 /**
@@ -46,12 +36,8 @@ export async function apiKeyCreate(
   options: { name: string; scope: ApiKeyScope; province?: string },
 ): Promise<void> {
   const name = options.name.trim();
-  // eslint-disable-next-line no-control-regex
-  if (name.length === 0 || name.length > 100 || /[\u0000-\u001f\u007f]/.test(name)) {
-    throw new UsageError(
-      `fleet apikey create: --name ${JSON.stringify(options.name)}: expected 1 to 100 characters without control characters, naming who uses the key`,
-    );
-  }
+  const wrongName = keyNameProblem(name);
+  if (wrongName) throw new UsageError(`fleet apikey create: --name ${JSON.stringify(options.name)}: ${wrongName}`);
   const provinces = options.province === undefined ? null : keyProvinces(options.province);
   const { id, key } = await withDatabase(config, (db) =>
     createApiKey(db, name, options.scope, { actor: cliActor(), provinces }),

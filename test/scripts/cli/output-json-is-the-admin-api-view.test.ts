@@ -192,7 +192,10 @@ it('prints dead letters, failed batches and API keys as JSON views, never a key'
     dossierCodes: ['48.2026.000009'],
     deadLettersByReason: [],
     cursor: null,
+    unreadable: null,
   });
+  expect(shown).toEqual(await admin(`/failed-batches/${batchId}`));
+  expect({ ...(batches as object), nextCursor: null }).toEqual(await admin('/failed-batches'));
   expect(await json('failed-batch', 'show', batchId, '--batch', '-o', 'json')).toMatchObject({
     batch: { origin: 'push', records: [{ dossierCode: '48.2026.000009' }] },
   });
@@ -215,5 +218,6 @@ it('prints dead letters, failed batches and API keys as JSON views, never a key'
       },
     ],
   });
+  expect(JSON.parse(keys.stdout)).toEqual(await admin('/api-keys'));
   expect(keys.stdout).not.toContain(key);
 });

@@ -7,6 +7,9 @@ import { createApiKey, revokeApiKey } from '../../../workers/control-plane/api-k
 import { adminApi } from '../../../workers/http/admin/admin-api.js';
 import { registerOpenApi } from '../../../workers/http/openapi.js';
 import { readApi } from '../../../workers/http/read/read-api.js';
+import { BackgroundErrorReporter } from '../../../workers/background-error-reporter.js';
+import { createLogger } from '../../../workers/logger.js';
+import { openIngestQueue, type IngestQueue } from '../../../workers/queue/ingest-queue.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
 import { servedRoutes, startGatewayServer, type GatewayServer } from './gateway-server.js';
 
@@ -18,6 +21,7 @@ let env: TestEnvironment;
 let gateway: GatewayServer;
 let plugins: FastifyInstance;
 let pluginsUrl: string;
+let ingest: IngestQueue;
 const keys: Record<'admin' | 'portal' | 'revoked', { id: string; key: string }> = {} as never;
 
 /** Routes that take no API key: health, metrics, the document, and webhooks (signed per Standard Webhooks). */
@@ -61,11 +65,17 @@ beforeAll(async () => {
     },
     { prefix: '/v1' },
   );
-  await plugins.register(adminApi, { db: env.db, prefix: '/v1/admin' });
+  ingest = await openIngestQueue(
+    env.config.REDIS_URL,
+    env.config.QUEUE_PREFIX,
+    new BackgroundErrorReporter(createLogger('silent')),
+  );
+  await plugins.register(adminApi, { db: env.db, ingest, prefix: '/v1/admin' });
   pluginsUrl = await plugins.listen({ host: '127.0.0.1', port: 0 });
 });
 afterAll(async () => {
   await plugins?.close();
+  await ingest?.close();
   await gateway?.close();
   await env?.cleanup();
 });

@@ -40,6 +40,7 @@ export async function startGatewayServer(
     logger,
     admin: {
       db: env.db,
+      ingest,
       logger,
       secretBox: options.secretBox !== undefined ? options.secretBox : SecretBox.fromConfig(env.config),
     },

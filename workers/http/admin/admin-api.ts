@@ -3,19 +3,24 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/schema.js';
 import type { Logger } from '../../logger.js';
+import type { IngestQueue } from '../../queue/ingest-queue.js';
 import type { SecretBox } from '../../webhooks/secret-box.js';
 import { guardApi } from '../api-guard.js';
 import { notFoundProblem, problemErrorHandler } from '../problem-handlers.js';
 import type { ApiRateLimitHook } from '../rate-limit/api-rate-limit.js';
+import { registerApiKeyRoutes } from './api-key-routes.js';
 import { registerAuditRoute } from './audit-route.js';
 import { registerConnectorRoutes, yamlTypes } from './connector-routes.js';
 import { registerConnectorStatusRoute } from './connector-status-route.js';
 import { registerDeadLetterRoutes } from './dead-letter-routes.js';
+import { registerFailedBatchRoutes } from './failed-batch-routes.js';
 import { registerWebhookSecretRoute } from './webhook-secret-route.js';
 
 /** What the admin API needs. */
 export interface AdminApiOptions {
   db: Kysely<Database>;
+  /** Where a retried failed batch is queued for the writer (the gateway's own ingest queues). */
+  ingest: IngestQueue;
   logger?: Logger;
   /** The per-key rate limit; none: not limited. */
   rateLimit?: ApiRateLimitHook;
@@ -51,6 +56,8 @@ export async function adminApi(api: FastifyInstance, options: AdminApiOptions): 
   registerConnectorRoutes(routes, options.db);
   registerConnectorStatusRoute(routes, options.db);
   registerAuditRoute(routes, options.db);
+  registerApiKeyRoutes(routes, options.db);
   registerDeadLetterRoutes(routes, options.db);
+  registerFailedBatchRoutes(routes, options.db, options.ingest);
   registerWebhookSecretRoute(routes, options.db, options.secretBox ?? null);
 }
