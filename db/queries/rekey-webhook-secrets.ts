@@ -6,6 +6,8 @@ export interface SecretToRekey {
   id: string;
   connectorId: string;
   sealed: Buffer;
+  /** The master key it is sealed with now (null: sealed before keys had ids). */
+  keyId: string | null;
 }
 
 /**
@@ -20,15 +22,20 @@ export async function lockSecretsToRekey(
   limit: number,
   wait = false,
 ): Promise<SecretToRekey[]> {
-  const rows = await sql<{ id: string; connector_id: string; sealed: Buffer }>`
-    SELECT id, connector_id, sealed
+  const rows = await sql<{ id: string; connector_id: string; sealed: Buffer; key_id: string | null }>`
+    SELECT id, connector_id, sealed, key_id
     FROM webhook_secrets
     WHERE key_id IS DISTINCT FROM ${newestKeyId}
       AND id > ${afterId}::bigint
     ORDER BY id
     LIMIT ${limit}
     FOR UPDATE ${wait ? sql`` : sql`SKIP LOCKED`}`.execute(trx);
-  return rows.rows.map((row) => ({ id: String(row.id), connectorId: row.connector_id, sealed: row.sealed }));
+  return rows.rows.map((row) => ({
+    id: String(row.id),
+    connectorId: row.connector_id,
+    sealed: row.sealed,
+    keyId: row.key_id,
+  }));
 }
 
 /** Replaces the sealed form of each secret (already locked by the caller's transaction); key_id follows. */

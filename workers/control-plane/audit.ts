@@ -66,6 +66,7 @@ export const auditActions = [
   'failed_batch.discard',
   'api_key.create',
   'api_key.revoke',
+  'secrets.rekey',
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 

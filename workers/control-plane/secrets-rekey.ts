@@ -4,11 +4,15 @@ import {
   lockSecretsToRekey,
   resealWebhookSecrets,
 } from '../../db/queries/rekey-webhook-secrets.js';
+import { insertAuditEvent } from '../../db/queries/audit-events.js';
 import type { Database } from '../../db/schema.js';
 import { SecretUnreadableError, type SecretBox } from '../webhooks/secret-box.js';
+import { actorColumns, type Actor } from './audit.js';
 
 /** Options of a rekey. */
 export interface RekeyOptions {
+  /** Who rekeys: recorded in the audit trail once the run ends (how many, from which key ids to which). */
+  actor: Actor;
   /** Secrets re-sealed per transaction. Default 100. */
   batchSize?: number;
   /** Called after each committed batch with the totals so far. */
@@ -50,7 +54,7 @@ const maxPasses = 2;
 export async function rekeyWebhookSecrets(
   db: Kysely<Database>,
   box: SecretBox,
-  options: RekeyOptions = {},
+  options: RekeyOptions,
 ): Promise<RekeySummary> {
   const batchSize = options.batchSize ?? 100;
   const newestKeyId = box.newestKeyId;
@@ -59,37 +63,61 @@ export async function rekeyWebhookSecrets(
   const toRekey = before.filter((row) => row.keyId !== newestKeyId).reduce((sum, row) => sum + row.secrets, 0);
   let rekeyed = 0;
   let stopped = false;
-  for (let pass = 0; pass < maxPasses && !stopped; pass++) {
-    let afterId = '0';
-    for (;;) {
-      if (options.signal?.aborted) {
-        stopped = true;
-        break;
-      }
-      const batch = await db.transaction().execute(async (trx) => {
-        const rows = await lockSecretsToRekey(trx, newestKeyId, afterId, batchSize, pass > 0);
-        const resealed: { id: string; sealed: Buffer }[] = [];
-        for (const row of rows) {
-          try {
-            resealed.push({ id: row.id, sealed: box.seal(box.open(row.sealed, row.connectorId), row.connectorId) });
-          } catch (failure) {
-            if (!(failure instanceof SecretUnreadableError)) throw failure;
-            unreadable.set(row.id, { id: row.id, connectorId: row.connectorId, reason: failure.message });
-          }
+  /** Secrets re-sealed, by the key they were sealed with. */
+  const fromKeys = new Map<string | null, number>();
+  try {
+    for (let pass = 0; pass < maxPasses && !stopped; pass++) {
+      let afterId = '0';
+      for (;;) {
+        if (options.signal?.aborted) {
+          stopped = true;
+          break;
         }
-        await resealWebhookSecrets(trx, resealed);
-        return { lastId: rows.at(-1)?.id, resealed: resealed.length };
-      });
-      if (batch.lastId === undefined) break;
-      afterId = batch.lastId;
-      rekeyed += batch.resealed;
-      options.onBatch?.({ rekeyed, unreadable: unreadable.size, toRekey });
+        const batch = await db.transaction().execute(async (trx) => {
+          const rows = await lockSecretsToRekey(trx, newestKeyId, afterId, batchSize, pass > 0);
+          const resealed: { id: string; sealed: Buffer; keyId: string | null }[] = [];
+          for (const row of rows) {
+            try {
+              resealed.push({
+                id: row.id,
+                sealed: box.seal(box.open(row.sealed, row.connectorId), row.connectorId),
+                keyId: row.keyId,
+              });
+            } catch (failure) {
+              if (!(failure instanceof SecretUnreadableError)) throw failure;
+              unreadable.set(row.id, { id: row.id, connectorId: row.connectorId, reason: failure.message });
+            }
+          }
+          await resealWebhookSecrets(trx, resealed);
+          return { lastId: rows.at(-1)?.id, resealed };
+        });
+        if (batch.lastId === undefined) break;
+        afterId = batch.lastId;
+        rekeyed += batch.resealed.length;
+        for (const { keyId } of batch.resealed) fromKeys.set(keyId, (fromKeys.get(keyId) ?? 0) + 1);
+        options.onBatch?.({ rekeyed, unreadable: unreadable.size, toRekey });
+      }
+      if (stopped) break;
+      const left = (await countWebhookSecretsByKey(db))
+        .filter((row) => row.keyId !== newestKeyId)
+        .reduce((sum, row) => sum + row.secrets, 0);
+      if (left <= unreadable.size) break;
     }
-    if (stopped) break;
-    const left = (await countWebhookSecretsByKey(db))
-      .filter((row) => row.keyId !== newestKeyId)
-      .reduce((sum, row) => sum + row.secrets, 0);
-    if (left <= unreadable.size) break;
+  } finally {
+    // Recorded once the run ends or stops, with what it did: each batch commits in a transaction of its own, so
+    // there is no one transaction to record the run in. Key ids only, never key material; nothing done: no record.
+    if (rekeyed > 0 || unreadable.size > 0)
+      await insertAuditEvent(db, {
+        ...actorColumns(options.actor),
+        action: 'secrets.rekey',
+        details: {
+          rekeyed,
+          fromKeys: [...fromKeys].map(([keyId, secrets]) => ({ keyId, secrets })),
+          toKeyId: newestKeyId,
+          unreadable: unreadable.size,
+          stopped,
+        },
+      });
   }
   const after = await countWebhookSecretsByKey(db);
   const onNewest = after.find((row) => row.keyId === newestKeyId)?.secrets ?? 0;

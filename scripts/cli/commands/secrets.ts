@@ -1,4 +1,5 @@
 import type { Config } from '../../../config/env.js';
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { countWebhookSecretsByKey } from '../../../db/queries/rekey-webhook-secrets.js';
 import { rekeyWebhookSecrets, type RekeySummary } from '../../../workers/control-plane/secrets-rekey.js';
 import { MissingSecretsKeyError, SecretBox } from '../../../workers/webhooks/secret-box.js';
@@ -42,6 +43,7 @@ export async function secretsRekey(
   try {
     summary = await withDatabase(config, (db) =>
       rekeyWebhookSecrets(db, box, {
+        actor: cliActor(),
         batchSize: options.batch,
         signal: stop.signal,
         onBatch: ({ rekeyed, unreadable, toRekey }) =>

@@ -6,6 +6,7 @@ import { listAuditEvents } from '../../../db/queries/audit-events.js';
 import { insertDeadLetters } from '../../../db/queries/insert-dead-letters.js';
 import { keepFailedBatch } from '../../../db/queries/insert-failed-batch.js';
 import { definitionHash } from '../../../workers/control-plane/audit.js';
+import { secretsKeyId } from '../../../workers/webhooks/secret-box.js';
 import { startFleet, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';
 import { dossierRecord } from '../../support/records.js';
@@ -18,6 +19,8 @@ import { runFleetApart } from '../../scripts/cli/run-fleet-apart.js';
 // changed or deleted afterwards, not even by the fleet's own role.
 
 const secretsKey = randomBytes(32).toString('base64');
+/** The master key rotated to, before `fleet secrets rekey`. */
+const nextSecretsKey = randomBytes(32).toString('base64');
 let env: TestEnvironment;
 let gateway: Fleet;
 let cli: Record<string, string>;
@@ -61,7 +64,7 @@ const definition = (pageSize: number) => ({
 
 beforeAll(async () => {
   env = await createTestEnvironment({ SECRETS_KEY: secretsKey });
-  secrets.push(secretsKey, vendorKey);
+  secrets.push(secretsKey, nextSecretsKey, vendorKey);
   process.env.AUDIT_TEST_DANANG_KEY = vendorKey;
   cli = {
     DATABASE_URL: env.config.DATABASE_URL,
@@ -130,6 +133,20 @@ it('records a scripted sequence of changes through fleet and the admin API, as i
   const toDiscard = await failed('48.2026.000010');
   await ok('failed-batch', 'retry', toRetry);
   await ok('failed-batch', 'discard', toDiscard);
+  const toRetryByKey = await failed('48.2026.000011');
+  const toDiscardByKey = await failed('48.2026.000012');
+  expect((await admin('POST', '/failed-batches/retry', { ids: [toRetryByKey] })).body).toEqual({
+    retried: 1,
+    records: 1,
+  });
+  expect((await admin('POST', '/failed-batches/discard', { ids: [toDiscardByKey] })).body).toEqual({ discarded: 1 });
+
+  // The master key rotates: the new key first, the old one after it, then rekey.
+  const rekey = await fleet('secrets', 'rekey');
+  expect(rekey.code).toBe(0);
+  const rekeyCli = { ...cli, SECRETS_KEYS: `${nextSecretsKey},${secretsKey}` };
+  delete (rekeyCli as Record<string, string | undefined>).SECRETS_KEY;
+  expect(await runFleetApart(['secrets', 'rekey'], rekeyCli)).toMatchObject({ code: 0 });
 
   const temporary = (await ok('apikey', 'create', '--name', 'temporary', '--scope', 'portal:read'))
     .trimEnd()
@@ -137,6 +154,12 @@ it('records a scripted sequence of changes through fleet and the admin API, as i
   const temporaryId = /API key (\d+)/.exec(temporary[0]!)![1]!;
   secrets.push(temporary.at(-1)!);
   await ok('apikey', 'revoke', temporaryId);
+  const team = (await admin('POST', '/api-keys', { name: 'Đà Nẵng team', scope: 'admin', provinces: ['48'] })).body as {
+    apiKey: { id: string };
+    key: string;
+  };
+  secrets.push(team.key);
+  expect((await admin('POST', `/api-keys/${team.apiKey.id}/revoke`)).status).toBe(200);
 
   expect((await admin('DELETE', '/connectors/danang')).status).toBe(200);
 
@@ -215,6 +238,36 @@ it('records a scripted sequence of changes through fleet and the admin API, as i
       details: { failedBatches: 1, ids: [toDiscard] },
     },
     {
+      actor: viaKey,
+      action: 'failed_batch.retry',
+      ...onDanang,
+      ...noDefinition,
+      details: { failedBatches: 1, ids: [toRetryByKey] },
+    },
+    {
+      actor: viaKey,
+      action: 'failed_batch.discard',
+      ...onDanang,
+      ...noDefinition,
+      details: { failedBatches: 1, ids: [toDiscardByKey] },
+    },
+    // The first rekey had one key only: nothing to do, nothing recorded. Key ids only, never a key.
+    {
+      actor: viaCli,
+      action: 'secrets.rekey',
+      connectorId: null,
+      provinceCode: null,
+      apiKeyId: null,
+      ...noDefinition,
+      details: {
+        rekeyed: 1,
+        fromKeys: [{ keyId: secretsKeyId(Buffer.from(secretsKey, 'base64')), secrets: 1 }],
+        toKeyId: secretsKeyId(Buffer.from(nextSecretsKey, 'base64')),
+        unreadable: 0,
+        stopped: false,
+      },
+    },
+    {
       actor: viaCli,
       action: 'api_key.create',
       connectorId: null,
@@ -234,6 +287,24 @@ it('records a scripted sequence of changes through fleet and the admin API, as i
     },
     {
       actor: viaKey,
+      action: 'api_key.create',
+      connectorId: null,
+      provinceCode: null,
+      apiKeyId: team.apiKey.id,
+      ...noDefinition,
+      details: { name: 'Đà Nẵng team', scope: 'admin', provinces: ['48'] },
+    },
+    {
+      actor: viaKey,
+      action: 'api_key.revoke',
+      connectorId: null,
+      provinceCode: null,
+      apiKeyId: team.apiKey.id,
+      ...noDefinition,
+      details: { provinces: ['48'] },
+    },
+    {
+      actor: viaKey,
       action: 'connector.remove',
       ...onDanang,
       ...noDefinition,
@@ -245,8 +316,8 @@ it('records a scripted sequence of changes through fleet and the admin API, as i
 it('keeps no secret anywhere in the rows: not the API keys, the webhook secret, the vendor key nor the secrets key', async () => {
   const { rows } = await sql<Record<string, unknown>>`SELECT * FROM audit_events`.execute(env.db);
   const text = JSON.stringify(rows);
-  expect(rows.length).toBe(13);
-  expect(secrets).toHaveLength(5);
+  expect(rows.length).toBe(18);
+  expect(secrets).toHaveLength(7);
   for (const secret of secrets) expect(text).not.toContain(secret);
   for (const secret of secrets) expect(text).not.toContain(Buffer.from(secret).toString('base64'));
 });
@@ -288,14 +359,20 @@ it('refuses to update, delete or truncate a recorded change, even to the table o
       /audit_events is append-only: (UPDATE|DELETE|TRUNCATE) is not allowed/,
     );
   const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM audit_events`.execute(env.db);
-  expect(Number(rows[0]!.n)).toBe(13);
+  expect(Number(rows[0]!.n)).toBe(18);
 });
 
-it('lists to a province key only the changes of its provinces, and no key change', async () => {
+it("lists to a province key only the changes of its provinces and of keys bound to them, no national key's", async () => {
   const all = await listAuditEvents(env.db, { provinces: null }, { limit: 100 });
   const danang = await listAuditEvents(env.db, { provinces: ['48'] }, { limit: 100 });
-  expect(danang.map(({ id }) => id)).toEqual(all.filter((row) => row.province_code === '48').map(({ id }) => id));
-  expect(danang).toHaveLength(10);
+  const boundTo48 = (row: (typeof all)[number]) =>
+    JSON.stringify((row.details as { provinces?: unknown }).provinces) === '["48"]';
+  expect(danang.map(({ id }) => id)).toEqual(
+    all.filter((row) => row.province_code === '48' || boundTo48(row)).map(({ id }) => id),
+  );
+  expect(danang).toHaveLength(14);
+  expect(danang.filter((row) => row.action.startsWith('api_key.'))).toHaveLength(2);
+  expect(await listAuditEvents(env.db, { provinces: ['01', '48'] }, { limit: 100 })).toEqual(danang);
   expect(await listAuditEvents(env.db, { provinces: ['01'] }, { limit: 100 })).toEqual([]);
   expect(await listAuditEvents(env.db, { provinces: [] }, { limit: 100 })).toEqual([]);
 });

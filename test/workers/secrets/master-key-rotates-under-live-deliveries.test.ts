@@ -1,3 +1,4 @@
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -131,11 +132,15 @@ it('rotates A to B under live deliveries: none refused, every one committed, and
 
   // Step 2: rekey while deliveries keep coming, one secret per transaction.
   const boxBA = SecretBox.fromConfig(both)!;
-  const summary = await rekeyWebhookSecrets(env.db, boxBA, { batchSize: 1 });
+  const summary = await rekeyWebhookSecrets(env.db, boxBA, { actor: cliActor(), batchSize: 1 });
   expect(summary).toMatchObject({ rekeyed: 4, alreadyNewest: 0, unreadable: [], stopped: false });
   expect(await countWebhookSecretsByKey(env.db)).toEqual([{ keyId: boxBA.newestKeyId, secrets: 4 }]);
   // A second run has nothing left to do.
-  expect(await rekeyWebhookSecrets(env.db, boxBA)).toMatchObject({ rekeyed: 0, alreadyNewest: 4, unreadable: [] });
+  expect(await rekeyWebhookSecrets(env.db, boxBA, { actor: cliActor() })).toMatchObject({
+    rekeyed: 0,
+    alreadyNewest: 4,
+    unreadable: [],
+  });
   await deliveredSince(20);
 
   // Step 3: roll to SECRETS_KEYS=B alone: key A is gone, and every secret still opens.

@@ -1,3 +1,4 @@
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import type { Config } from '../../../config/env.js';
@@ -131,13 +132,14 @@ it('stops between batches when asked, and the next run goes on from there', asyn
   const box = new SecretBox([keyD, keyB]);
   const stop = new AbortController();
   const first = await rekeyWebhookSecrets(env.db, box, {
+    actor: cliActor(),
     batchSize: 100,
     signal: stop.signal,
     onBatch: ({ rekeyed }) => rekeyed >= 300 && stop.abort(),
   });
   expect(first).toMatchObject({ rekeyed: 300, stopped: true });
   expect(await countOn(box.newestKeyId)).toBe(300);
-  const second = await rekeyWebhookSecrets(env.db, box, { batchSize: 100 });
+  const second = await rekeyWebhookSecrets(env.db, box, { actor: cliActor(), batchSize: 100 });
   expect(second).toMatchObject({ rekeyed: onA - 300, alreadyNewest: 300, stopped: false });
   expect(second.unreadable.map((row) => row.connectorId)).toEqual(['rk-lost']);
   expect(await countOn(box.newestKeyId)).toBe(onA);
@@ -181,6 +183,7 @@ it('skips a secret a rotation holds locked on its first pass and waits for it on
   });
   await isLocked;
   const summary = await rekeyWebhookSecrets(env.db, box, {
+    actor: cliActor(),
     batchSize: 200,
     onBatch: ({ rekeyed }) => rekeyed === onA - 1 && setTimeout(release, 300),
   });
