@@ -10,9 +10,10 @@ import type { Database } from '../../../db/schema.js';
 import { BackgroundErrorReporter } from '../../../workers/background-error-reporter.js';
 import { openIngestQueue } from '../../../workers/queue/ingest-queue.js';
 import { createLogger } from '../../../workers/logger.js';
+import { RedisUnavailableError } from '../../../workers/redis.js';
 import { cliActor } from '../../../workers/control-plane/audit.js';
 import { markFailedBatches, waitingFailedBatchIds } from '../../../workers/control-plane/failed-batch-marks.js';
-import { retryFailedBatch } from '../../../workers/control-plane/failed-batch-retry.js';
+import { FailedBatchNotQueuedError, retryFailedBatch } from '../../../workers/control-plane/failed-batch-retry.js';
 import {
   failedBatchListView,
   failedBatchView,
@@ -204,7 +205,15 @@ export async function failedBatchRetry(
     const progress = new Progress();
     try {
       for await (const id of selected(db, 'retry', ids, options)) {
-        const outcome = await retryFailedBatch(db, ingest, id, { actor });
+        let outcome;
+        try {
+          outcome = await retryFailedBatch(db, ingest, id, { actor });
+        } catch (error) {
+          if (!(error instanceof FailedBatchNotQueuedError)) throw error;
+          throw new RedisUnavailableError(
+            `fleet failed-batch retry: ${error.message}; ${retried} batch${retried === 1 ? ' was' : 'es were'} retried before it`,
+          );
+        }
         if (!outcome) continue;
         retried += 1;
         records += outcome.records;

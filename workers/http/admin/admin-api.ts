@@ -21,6 +21,8 @@ export interface AdminApiOptions {
   db: Kysely<Database>;
   /** Where a retried failed batch is queued for the writer (the gateway's own ingest queues). */
   ingest: IngestQueue;
+  /** How long a failed-batch retry waits for Redis to acknowledge a batch (then 503 `queue_unavailable`); 10 s. */
+  retryAckTimeoutMs?: number;
   logger?: Logger;
   /** The per-key rate limit; none: not limited. */
   rateLimit?: ApiRateLimitHook;
@@ -58,6 +60,6 @@ export async function adminApi(api: FastifyInstance, options: AdminApiOptions): 
   registerAuditRoute(routes, options.db);
   registerApiKeyRoutes(routes, options.db);
   registerDeadLetterRoutes(routes, options.db);
-  registerFailedBatchRoutes(routes, options.db, options.ingest);
+  registerFailedBatchRoutes(routes, options.db, options.ingest, options.retryAckTimeoutMs);
   registerWebhookSecretRoute(routes, options.db, options.secretBox ?? null);
 }

@@ -10,7 +10,7 @@ import {
 import type { Database } from '../../../db/schema.js';
 import { ConnectorRegistry } from '../../control-plane/connector-registry.js';
 import { markFailedBatches, waitingFailedBatchIds } from '../../control-plane/failed-batch-marks.js';
-import { retryFailedBatch } from '../../control-plane/failed-batch-retry.js';
+import { FailedBatchNotQueuedError, retryFailedBatch } from '../../control-plane/failed-batch-retry.js';
 import { failedBatchListView, failedBatchView } from '../../control-plane/failed-batch-view.js';
 import type { IngestQueue } from '../../queue/ingest-queue.js';
 import { jsonResponse, type ZodApi } from '../openapi.js';
@@ -139,7 +139,13 @@ function filterOf(
 }
 
 /** Registers the failed batch routes on the admin API: list, show, retry, discard. */
-export function registerFailedBatchRoutes(api: ZodApi, db: Kysely<Database>, ingest: IngestQueue): void {
+export function registerFailedBatchRoutes(
+  api: ZodApi,
+  db: Kysely<Database>,
+  ingest: IngestQueue,
+  /** How long a retry waits for Redis to acknowledge each batch (then 503 `queue_unavailable`). */
+  ackTimeoutMs?: number,
+): void {
   const registry = new ConnectorRegistry(db);
   const heldConnectors = (request: FastifyRequest) => heldConnectorIds(registry, request);
 
@@ -218,16 +224,24 @@ export function registerFailedBatchRoutes(api: ZodApi, db: Kysely<Database>, ing
               records: z.number().int().describe('the records and dead letters they hold'),
             }),
           ),
+          ...problemResponses(503),
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const filter = filterOf(request.body, await heldConnectors(request));
       const actor = requestActor(request);
       let retried = 0;
       let records = 0;
       for await (const id of waitingFailedBatchIds(db, filter)) {
-        const outcome = await retryFailedBatch(db, ingest, id, { actor });
+        let outcome;
+        try {
+          outcome = await retryFailedBatch(db, ingest, id, { actor, ackTimeoutMs });
+        } catch (error) {
+          if (!(error instanceof FailedBatchNotQueuedError)) throw error;
+          const done = `${retried} batch${retried === 1 ? ' was' : 'es were'} retried before it`;
+          return sendProblem(reply, problem('queue_unavailable', `${error.message}; ${done}`));
+        }
         if (!outcome) continue;
         retried += 1;
         records += outcome.records;
