@@ -66,6 +66,9 @@ export const auditActions = [
   'failed_batch.discard',
   'api_key.create',
   'api_key.revoke',
+  'backfill.start',
+  'backfill.resume',
+  'backfill.cancel',
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 
