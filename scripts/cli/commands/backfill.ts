@@ -229,6 +229,7 @@ async function backfillRun(
       const ingest = await openIngestQueue(config.REDIS_URL, config.QUEUE_PREFIX, errors);
       const progress = new Progress();
       const startedAt = Date.now();
+      const counters = { records: 0 };
       logger.info(
         { connector: run.connector_id, run: run.id, windowsDone: run.windows_done, windows: run.windows_total },
         resumed ? 'backfill resumed' : 'backfill started',
@@ -253,10 +254,12 @@ async function backfillRun(
             };
           },
           signal: stop.signal,
-          onProgress: (counts) =>
-            progress.update(progressLine(run.connector_id, String(run.id), counts, startedAt, run.windows_done)),
+          onProgress: (counts) => {
+            counters.records = counts.records;
+            progress.update(progressLine(run.connector_id, String(run.id), counts, startedAt, run.windows_done));
+          },
         });
-        return { run, end };
+        return { run, end, seconds: (Date.now() - startedAt) / 1000, committed: counters.records };
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         await setBackfillStatus(db, String(run.id), 'failed', message.slice(0, 2000));
@@ -272,9 +275,10 @@ async function backfillRun(
       process.exitCode = exitCodes.failed;
       return;
     }
-    const { run, end } = locked.value;
+    const { run, end, seconds, committed } = locked.value;
     const stored = await findBackfillRun(db, String(run.id));
-    const summary = `${stored?.windows_done}/${stored?.windows_total} windows, ${stored?.records} records, ${stored?.dead_letters} dead letters`;
+    const pace = `${committed} records by this process in ${seconds.toFixed(1)} s, ${Math.round(committed / Math.max(seconds, 0.001))} records/s`;
+    const summary = `${stored?.windows_done}/${stored?.windows_total} windows, ${stored?.records} records, ${stored?.dead_letters} dead letters (${pace})`;
     if (end === 'done') console.log(`backfill run ${run.id} of connector ${run.connector_id} done: ${summary}`);
     else if (end === 'interrupted') {
       console.log(

@@ -18,6 +18,8 @@ export interface DossierQuery {
   start: CursorStart;
   /** Only dossiers updated strictly before this time (`updatedBefore`, ms): one time window. Null: no bound. */
   updatedBefore: number | null;
+  /** Dossiers skipped after the start (`offset`, for clients that page by offset). Default 0. */
+  offset: number;
   limit: number;
 }
 
@@ -37,12 +39,17 @@ export function parseDossierQuery(
     throw new BadRequestError(`limit must be an integer from 1 to ${maxPageSize}`);
   }
 
+  const offsetText = single(query, 'offset');
+  const offset = offsetText === null ? 0 : Number(offsetText);
+  if (offsetText !== null && (!/^\d+$/.test(offsetText) || !Number.isSafeInteger(offset)))
+    throw new BadRequestError('offset must be a whole number of at least 0');
+
   const updatedSince = parseTime(single(query, 'updatedSince'), 'updatedSince');
   const updatedBefore = parseTime(single(query, 'updatedBefore'), 'updatedBefore');
   const afterCode = single(query, 'afterCode');
   // The cursor is (time, code): a code alone says nothing about where a page starts.
   if (afterCode !== null && updatedSince === null) throw new BadRequestError('afterCode needs updatedSince');
-  return { provinceCode, start: { updatedSince, afterCode }, updatedBefore, limit };
+  return { provinceCode, start: { updatedSince, afterCode }, updatedBefore, offset, limit };
 }
 
 function single(query: Readonly<Record<string, unknown>>, name: string): string | null {
