@@ -2,6 +2,7 @@ import type { Config } from '../../../config/env.js';
 import type { CodeSet } from '../../../config/provinces.js';
 import { createConnector } from '../../../connectors/plugins.js';
 import type { Json } from '../../../connectors/sdk/connector.js';
+import { SourceError } from '../../../connectors/sdk/source-error.js';
 import { sourcePolicyOf } from '../../../connectors/sdk/source-policy.js';
 import { assertDatabaseReachable, createDatabase } from '../../../db/database.js';
 import { insertAuditEvent } from '../../../db/queries/audit-events.js';
@@ -27,7 +28,7 @@ import {
 import { createLogger } from '../../../workers/logger.js';
 import { RedisRequestGate } from '../../../workers/poller/redis-request-gate.js';
 import { SourceGuard } from '../../../workers/poller/source-guard.js';
-import { openIngestQueue } from '../../../workers/queue/ingest-queue.js';
+import { BatchNotCommittedError, openIngestQueue } from '../../../workers/queue/ingest-queue.js';
 import { assertRedisReachable, createRedis } from '../../../workers/redis.js';
 import { exitCodes, NotFoundError, UsageError } from '../cli-errors.js';
 import { formatTable, formatTime, withDatabase } from '../cli-output.js';
@@ -259,11 +260,19 @@ async function backfillRun(
             progress.update(progressLine(run.connector_id, String(run.id), counts, startedAt, run.windows_done));
           },
         });
-        return { run, end, seconds: (Date.now() - startedAt) / 1000, committed: counters.records };
+        return { run, end, seconds: (Date.now() - startedAt) / 1000, committed: counters.records, error: null };
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         await setBackfillStatus(db, String(run.id), 'failed', message.slice(0, 2000));
-        throw error;
+        // A source that fails past its retries, or a batch the writer did not commit: said as such, resumable.
+        if (!(error instanceof SourceError || error instanceof BatchNotCommittedError)) throw error;
+        return {
+          run,
+          end: 'failed' as const,
+          seconds: (Date.now() - startedAt) / 1000,
+          committed: counters.records,
+          error: message,
+        };
       } finally {
         progress.done();
         guard.shutdown();
@@ -275,12 +284,17 @@ async function backfillRun(
       process.exitCode = exitCodes.failed;
       return;
     }
-    const { run, end, seconds, committed } = locked.value;
+    const { run, end, seconds, committed, error } = locked.value;
     const stored = await findBackfillRun(db, String(run.id));
     const pace = `${committed} records by this process in ${seconds.toFixed(1)} s, ${Math.round(committed / Math.max(seconds, 0.001))} records/s`;
     const summary = `${stored?.windows_done}/${stored?.windows_total} windows, ${stored?.records} records, ${stored?.dead_letters} dead letters (${pace})`;
     if (end === 'done') console.log(`backfill run ${run.id} of connector ${run.connector_id} done: ${summary}`);
-    else if (end === 'interrupted') {
+    else if (end === 'failed') {
+      console.error(
+        `backfill run ${run.id} of connector ${run.connector_id} failed at ${summary}: ${error}; run the same command again to resume it`,
+      );
+      process.exitCode = exitCodes.failed;
+    } else if (end === 'interrupted') {
       console.log(
         `backfill run ${run.id} of connector ${run.connector_id} stopped at ${summary}; run the same command again to resume it`,
       );
