@@ -33,6 +33,8 @@ beforeAll(async () => {
     seed: 9,
     baseTime,
     paused: true,
+    // Dead letters are counted once too.
+    malformedRate: 0.01,
   });
   const url = await simulator.start();
   // Small pages: several pages per window, and batches in flight when the process dies.
@@ -57,12 +59,17 @@ it('stores exactly the truth of the range, with no repeated history and every wi
   expect(killedAt).toBeGreaterThanOrEqual(16);
   expect(killedAt).toBeLessThan(32);
 
+  const malformed = [...simulator.truth()].filter((row) => row.malformed !== null).length;
+  expect(malformed).toBeGreaterThan(100);
+  const wellFormed = 30_000 - malformed;
   const last = await runFleet(args, settings());
-  expect(last.output).toMatch(/backfill run 1 of connector sim-79 done: 32\/32 windows, 30000 records, 0 dead letters/);
+  expect(last.output).toMatch(
+    `backfill run 1 of connector sim-79 done: 32/32 windows, ${wellFormed} records, ${malformed} dead letters`,
+  );
   expect(last.code).toBe(0);
 
   expect(await compareWithTruth(env.db, simulator)).toMatchObject({
-    expected: 30_000,
+    expected: wellFormed,
     missing: 0,
     different: 0,
     extra: 0,
@@ -75,11 +82,13 @@ it('stores exactly the truth of the range, with no repeated history and every wi
     status: 'done',
     windows_done: 32,
     windows_total: 32,
-    records: '30000',
-    dead_letters: '0',
+    records: String(wellFormed),
+    dead_letters: String(malformed),
     position: null,
   });
   expect(runs[0]!.finished_at).not.toBeNull();
+  // Each bad record is kept once, however often its page was read.
+  expect(await env.db.selectFrom('dead_letters').select('id').execute()).toHaveLength(malformed);
   expect(runs[0]!.started_by).toMatch(/^cli:/);
   // A backfill never moves the connector's poll cursor.
   expect(await env.db.selectFrom('sync_cursors').selectAll().execute()).toEqual([]);
@@ -95,6 +104,6 @@ it('stores exactly the truth of the range, with no repeated history and every wi
   const status = await runFleet(['backfill', '--status', '-o', 'json'], settings());
   expect(status.code).toBe(0);
   expect(JSON.parse(status.output)).toMatchObject({
-    runs: [{ id: '1', connectorId: 'sim-79', windowsDone: 32, windowsTotal: 32, records: 30_000, status: 'done' }],
+    runs: [{ id: '1', connectorId: 'sim-79', windowsDone: 32, windowsTotal: 32, records: wellFormed, status: 'done' }],
   });
 });
