@@ -52,13 +52,17 @@ export async function findBackfillRun(db: Kysely<Database>, id: string): Promise
   return db.selectFrom('backfill_runs').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** Runs newest first, of one connector or of all, at most `limit`. */
+/** Runs newest first, of one connector or of all, of the given current provinces (null: every one), at most `limit`. */
 export async function listBackfillRuns(
   db: Kysely<Database>,
-  filter: { connectorId?: string; limit: number },
+  filter: { connectorId?: string; provinces?: readonly string[] | null; limit: number },
 ): Promise<BackfillRunRow[]> {
   let query = db.selectFrom('backfill_runs').selectAll();
   if (filter.connectorId) query = query.where('connector_id', '=', filter.connectorId);
+  if (filter.provinces) {
+    if (filter.provinces.length === 0) return [];
+    query = query.where('province_code', 'in', filter.provinces);
+  }
   return query.orderBy('id', 'desc').limit(filter.limit).execute();
 }
 

@@ -9,7 +9,7 @@ import {
   type BackfillRunRow,
 } from '../../db/queries/backfill-runs.js';
 import { findConnector, type ConnectorRow } from '../../db/queries/connectors.js';
-import type { Database } from '../../db/schema.js';
+import type { BackfillStatus, Database } from '../../db/schema.js';
 import { canReadWindow, windowCount, type WindowReadableConnector } from '../backfill/backfill-run.js';
 import { actorColumns, type Actor } from './audit.js';
 import { isoTime } from './view-time.js';
@@ -190,7 +190,7 @@ export interface BackfillRunView {
   windowsTotal: number;
   records: number;
   deadLetters: number;
-  status: string;
+  status: BackfillStatus;
   startedBy: string;
   startedAt: string;
   updatedAt: string;

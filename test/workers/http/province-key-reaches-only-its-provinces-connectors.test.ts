@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertAuditEvents } from '../../../db/queries/audit-events.js';
+import { insertBackfillRun } from '../../../db/queries/backfill-runs.js';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import { createApiKey } from '../../../workers/control-plane/api-key-store.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
@@ -123,6 +124,7 @@ describe('a key bound to province 24 on the admin API', () => {
       [
         ...Object.keys(idRoutes),
         'GET /v1/admin/audit',
+        'GET /v1/admin/backfills',
         'GET /v1/admin/connectors',
         'POST /v1/admin/connectors',
         'GET /v1/admin/dead-letters',
@@ -142,6 +144,29 @@ describe('a key bound to province 24 on the admin API', () => {
     expect(listed.status).toBe(200);
     const events = (JSON.parse(listed.text) as { events: { connectorId: string | null }[] }).events;
     expect(events.map(({ connectorId }) => connectorId)).toEqual(['bn-old']);
+  });
+
+  it("lists only its provinces' backfill runs", async () => {
+    const run = { from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-11-02T00:00:00Z'), windowHours: 24 };
+    await insertBackfillRun(env.db, {
+      ...run,
+      connectorId: 'bn-old',
+      provinceCode: '24',
+      windowsTotal: 1,
+      startedBy: 'cli:root',
+    });
+    await insertBackfillRun(env.db, {
+      ...run,
+      connectorId: 'hcm-79',
+      provinceCode: '79',
+      windowsTotal: 1,
+      startedBy: 'cli:root',
+    });
+    const listed = await call('GET', '/backfills');
+    expect(listed.status).toBe(200);
+    const runs = (JSON.parse(listed.text) as { runs: { connectorId: string; provinceCode: string }[] }).runs;
+    expect(runs).toMatchObject([{ connectorId: 'bn-old', provinceCode: '24', status: 'running', windowsTotal: 1 }]);
+    expect(JSON.parse((await call('GET', '/backfills?connector=hcm-79')).text)).toEqual({ runs: [] });
   });
 
   it('lists only its province, a 2008 connector under its successor included', async () => {

@@ -8,6 +8,7 @@ import { guardApi } from '../api-guard.js';
 import { notFoundProblem, problemErrorHandler } from '../problem-handlers.js';
 import type { ApiRateLimitHook } from '../rate-limit/api-rate-limit.js';
 import { registerAuditRoute } from './audit-route.js';
+import { registerBackfillRoute } from './backfill-route.js';
 import { registerConnectorRoutes, yamlTypes } from './connector-routes.js';
 import { registerConnectorStatusRoute } from './connector-status-route.js';
 import { registerDeadLetterRoutes } from './dead-letter-routes.js';
@@ -51,6 +52,7 @@ export async function adminApi(api: FastifyInstance, options: AdminApiOptions): 
   registerConnectorRoutes(routes, options.db);
   registerConnectorStatusRoute(routes, options.db);
   registerAuditRoute(routes, options.db);
+  registerBackfillRoute(routes, options.db);
   registerDeadLetterRoutes(routes, options.db);
   registerWebhookSecretRoute(routes, options.db, options.secretBox ?? null);
 }
