@@ -145,14 +145,15 @@ async function backfillCancel(config: Config, connectorId: string): Promise<void
 }
 
 /** The progress line: windows done of total, records, records/s and the time left, from this process's pace. */
-function progressLine(
+export function progressLine(
   connectorId: string,
   runId: string,
   counts: BackfillCounts,
   startedAt: number,
   startDone: number,
-) {
-  const seconds = Math.max((Date.now() - startedAt) / 1000, 0.001);
+  now = Date.now(),
+): string {
+  const seconds = Math.max((now - startedAt) / 1000, 0.001);
   const rate = counts.records / seconds;
   const windowsHere = counts.windowsDone - startDone;
   const left = windowsHere > 0 ? ((counts.windowsTotal - counts.windowsDone) * seconds) / windowsHere : null;
