@@ -283,6 +283,32 @@ export interface AuditEventsTable {
   details: ColumnType<Record<string, unknown>, string, never>;
 }
 
+/** One backfill of a connector over a range of source update times, window by window (`fleet backfill`). */
+export interface BackfillRunsTable {
+  id: ColumnType<string, never, never>;
+  connector_id: string;
+  /** The connector's current (2025) province. */
+  province_code: string;
+  range_from: Timestamp;
+  range_to: Timestamp;
+  window_hours: number;
+  windows_total: number;
+  windows_done: ColumnType<number, number | undefined, number>;
+  /** The read state inside window `windows_done`; null: its start. */
+  position: ColumnType<unknown, string | null | undefined, string | null>;
+  records: ColumnType<string, number | undefined, number>;
+  dead_letters: ColumnType<string, number | undefined, number>;
+  status: ColumnType<BackfillStatus, BackfillStatus | undefined, BackfillStatus>;
+  started_by: string;
+  started_at: ColumnType<Date, Date | string | undefined, never>;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  finished_at: Timestamp | null;
+  error: string | null;
+}
+
+/** A backfill run's state: reading, stopped by a failure (resumable), finished, or given up by an operator. */
+export type BackfillStatus = 'running' | 'failed' | 'done' | 'cancelled';
+
 export interface Database {
   dossiers: DossiersTable;
   dossier_events: DossierEventsTable;
@@ -301,4 +327,5 @@ export interface Database {
   dossier_waiting_time: DossierWaitingTimeTable;
   stats_refresh: StatsRefreshTable;
   audit_events: AuditEventsTable;
+  backfill_runs: BackfillRunsTable;
 }

@@ -11,6 +11,7 @@ import {
   type Cursor,
   type ReadState,
   type SourcePage,
+  type TimeWindow,
 } from '../sdk/connector.js';
 import { DatePattern } from '../sdk/date-pattern.js';
 import { parseSourceDate } from '../sdk/dates.js';
@@ -119,6 +120,8 @@ export class DeclarativeConnector implements Connector {
    * 100 is not page 57 of pages of 500. A position saved under other settings is not resumed; a new walk begins.
    */
   private readonly walkSettings: string;
+  /** One page of a time window; absent when the definition's request has no `{{windowStart}}` and `{{windowEnd}}`. */
+  readonly readWindow?: (window: TimeWindow, from: ReadState | null, signal?: AbortSignal) => Promise<SourcePage>;
 
   constructor(private readonly settings: ConnectorSettings<DeclarativeConfig>) {
     this.config = settings.config;
@@ -146,6 +149,9 @@ export class DeclarativeConnector implements Connector {
       : this.cursorPattern;
     this.sourceOffset = offsetOf(incremental?.timezone);
     const { request, pagination } = this.config;
+    const templates = JSON.stringify(request);
+    if (incremental && templates.includes('{{windowEnd}}') && /\{\{(windowStart|cursor)\}\}/.test(templates))
+      this.readWindow = (window, from, signal) => this.readTimeWindow(window, from, signal);
     this.walkSettings = createHash('sha256')
       .update(canonicalJson({ baseUrl: http.baseUrl, request, pagination, incremental }))
       .digest('hex')
@@ -323,32 +329,21 @@ export class DeclarativeConnector implements Connector {
     }
   }
 
-  async read(from: ReadState | null, signal?: AbortSignal): Promise<SourcePage> {
-    const state = (from as DeclarativeReadState | null) ?? (this.startFrom(null) as DeclarativeReadState);
+  /**
+   * Sends the request of a state and reads its records, and the state of the page after it in the same walk or
+   * window (null: the pagination says there is none).
+   */
+  private async fetchPage(
+    state: DeclarativeReadState,
+    signal?: AbortSignal,
+  ): Promise<{ items: unknown[]; next: DeclarativeReadState | null }> {
     // A missing secret is a configuration problem of ours, said as such, not a failed request.
     this.auth.loadSecrets();
     const response = await this.send(state, signal);
-    const { records: recordsAt, pagination, incremental } = this.config;
+    const { records: recordsAt, pagination } = this.config;
     const items = readPath(response.data, recordsAt.path);
     if (!Array.isArray(items))
       throw new SourceError(`connector ${this.settings.id}: ${describeMiss(response.data, recordsAt.path)}`, false);
-
-    let newest = state.newest;
-    if (incremental) {
-      for (const item of items) {
-        try {
-          const updated = this.cursorPattern.parse(
-            readPath(item, incremental.cursorField),
-            incremental.cursorField,
-            this.sourceOffset,
-          );
-          if (updated) newest = later(newest, updated.toISOString());
-        } catch {
-          // The record becomes a dead letter through `map`; it moves no cursor.
-        }
-      }
-    }
-
     let next: DeclarativeReadState | null = null;
     const full = this.pageSize > 0 && items.length >= this.pageSize;
     if (pagination.type === 'pageNumber' && full) next = { ...state, page: state.page + 1 };
@@ -366,6 +361,65 @@ export class DeclarativeConnector implements Connector {
       if (typeof link === 'string' && link !== '' && items.length > 0)
         next = { ...state, nextUrl: this.unrepeated(link, state.nextUrl) };
     }
+    return { items, next };
+  }
+
+  /**
+   * Reads one page of a time window through the definition's own window templates (`{{windowStart}}`,
+   * `{{windowEnd}}`): the read state is the pagination's place in the window. A request written in a coarser format
+   * than the window asks for a little more than it (see `templateValues`); the records outside it are left out,
+   * so a window holds exactly the records whose update time lies in it (one whose time cannot be read is kept: it
+   * becomes a dead letter through `map`). Present only for a definition whose request has both templates.
+   */
+  private async readTimeWindow(window: TimeWindow, from: ReadState | null, signal?: AbortSignal): Promise<SourcePage> {
+    const state: DeclarativeReadState = (from as DeclarativeReadState | null) ?? {
+      since: window.from.toISOString(),
+      windowEnd: window.to.toISOString(),
+      page: this.firstPage(),
+      token: null,
+      nextUrl: null,
+      committed: null,
+      newest: null,
+      walk: 0,
+      pages: 0,
+      walkStartedAt: null,
+    };
+    const { items, next } = await this.fetchPage(state, signal);
+    const cursorField = this.config.incremental?.cursorField;
+    const inWindow = (item: unknown) => {
+      if (!cursorField) return true;
+      try {
+        const updated = this.cursorPattern.parse(readPath(item, cursorField), cursorField, this.sourceOffset);
+        return !updated || (updated >= window.from && updated < window.to);
+      } catch {
+        return true;
+      }
+    };
+    return { items: items.filter(inWindow), cursor: next, next };
+  }
+
+  async read(from: ReadState | null, signal?: AbortSignal): Promise<SourcePage> {
+    const state = (from as DeclarativeReadState | null) ?? (this.startFrom(null) as DeclarativeReadState);
+    const { items, next: following } = await this.fetchPage(state, signal);
+    const { incremental } = this.config;
+    let next = following;
+
+    let newest = state.newest;
+    if (incremental) {
+      for (const item of items) {
+        try {
+          const updated = this.cursorPattern.parse(
+            readPath(item, incremental.cursorField),
+            incremental.cursorField,
+            this.sourceOffset,
+          );
+          if (updated) newest = later(newest, updated.toISOString());
+        } catch {
+          // The record becomes a dead letter through `map`; it moves no cursor.
+        }
+      }
+    }
+
     if (next === null && state.windowEnd !== null && Date.parse(state.windowEnd) < Date.now() - 1000) {
       // This window is read to its end: everything before its end is seen. On to the next window.
       newest = later(newest, state.windowEnd);

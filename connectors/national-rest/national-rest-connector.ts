@@ -10,6 +10,7 @@ import {
   type Json,
   type ReadState,
   type SourcePage,
+  type TimeWindow,
 } from '../sdk/connector.js';
 import { formatVietnamTime, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
@@ -290,6 +291,52 @@ export class NationalRestConnector implements Connector {
       params.updatedSince = position.updatedSince;
       if (position.afterCode !== null) params.afterCode = position.afterCode;
     }
+    const { items, hasMore, read } = await this.fetchPage(params, signal);
+    const walk = walkOf(from);
+    // A read state of a walk says what is stored; a bare keyset (a cursor of old) is itself the stored one.
+    const before: NationalRestCursor | null =
+      from !== null && typeof from === 'object' && !Array.isArray(from) && 'stored' in from
+        ? isCursor(from.stored)
+          ? from.stored
+          : null
+        : position;
+    const newest = read && (!before || compareKeysets(read, before) > 0) ? read : before;
+    const stored: NationalRestCursor | null = newest
+      ? { updatedSince: newest.updatedSince, afterCode: newest.afterCode }
+      : null;
+    const resume = hasMore && read !== null ? read : null;
+    const cursor: Cursor = { ...stored, ...walkFields(walk, resume) };
+    const next: NationalRestReadState | null = resume
+      ? { ...resume, walk: walk.walk, pages: walk.pages + 1, walkStartedAt: walk.walkStartedAt, stored }
+      : null;
+    return { items, cursor, next };
+  }
+
+  /**
+   * Reads one page of a time window: the keyset walk of `read`, bounded by `updatedBefore`. The read state is the
+   * keyset of the last record read (null: the window's start); the page's cursor is the same keyset, for a caller
+   * that keeps its place in the window.
+   */
+  async readWindow(window: TimeWindow, from: ReadState | null, signal?: AbortSignal): Promise<SourcePage> {
+    const position = isCursor(from) ? from : null;
+    const params: Record<string, string | number> = {
+      province: this.settings.sourceProvinceCode,
+      limit: this.settings.config.pageSize,
+      updatedSince: position?.updatedSince ?? formatVietnamTime(window.from),
+      // The dialect's times are whole seconds: a window's end inside a second is read up to that second's end.
+      updatedBefore: formatVietnamTime(new Date(Math.ceil(window.to.getTime() / 1000) * 1000)),
+    };
+    if (position?.afterCode) params.afterCode = position.afterCode;
+    const { items, hasMore, read } = await this.fetchPage(params, signal);
+    const next: NationalRestCursor | null = hasMore && read !== null ? read : null;
+    return { items, cursor: next ?? position, next };
+  }
+
+  /** Sends one `GET /api/dossiers` and checks the page's shape: its records, whether more follow, its last keyset. */
+  private async fetchPage(
+    params: Record<string, string | number>,
+    signal: AbortSignal | undefined,
+  ): Promise<{ items: unknown[]; hasMore: boolean; read: NationalRestCursor | null }> {
     const headers = this.apiKey ? { 'X-Api-Key': this.apiKey() } : {};
     let body: unknown;
     try {
@@ -316,24 +363,7 @@ export class NationalRestConnector implements Connector {
         false,
       );
     }
-    const walk = walkOf(from);
-    // A read state of a walk says what is stored; a bare keyset (a cursor of old) is itself the stored one.
-    const before: NationalRestCursor | null =
-      from !== null && typeof from === 'object' && !Array.isArray(from) && 'stored' in from
-        ? isCursor(from.stored)
-          ? from.stored
-          : null
-        : position;
-    const newest = read && (!before || compareKeysets(read, before) > 0) ? read : before;
-    const stored: NationalRestCursor | null = newest
-      ? { updatedSince: newest.updatedSince, afterCode: newest.afterCode }
-      : null;
-    const resume = page.hasMore === true && read !== null ? read : null;
-    const cursor: Cursor = { ...stored, ...walkFields(walk, resume) };
-    const next: NationalRestReadState | null = resume
-      ? { ...resume, walk: walk.walk, pages: walk.pages + 1, walkStartedAt: walk.walkStartedAt, stored }
-      : null;
-    return { items, cursor, next };
+    return { items, hasMore: page.hasMore === true, read };
   }
 
   map(item: unknown): DossierRecordInput {

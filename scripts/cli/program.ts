@@ -77,6 +77,7 @@ export function createProgram(): Command {
   addDeadLetterCommands(program);
   addFailedBatchCommands(program);
   addStatsCommands(program);
+  addBackfillCommands(program);
   addSecretsCommands(program);
   addAuditCommands(program);
   return program;
@@ -97,6 +98,42 @@ function addAuditCommands(program: Command): void {
     const { auditList } = await import('./commands/audit.js');
     await auditList(config(), options);
   });
+}
+
+function addBackfillCommands(program: Command): void {
+  addOutputOption(
+    program
+      .command('backfill')
+      .description(
+        "read a connector's history over [--from, --to) window by window, in this process, behind the live sync; resumable (run it again), one per connector at a time",
+      )
+      .option('--connector <id>', 'the connector to backfill (with --status: only its runs)')
+      .option('--from <time>', 'start of the range of source update times, inclusive (ISO 8601)')
+      .option('--to <time>', 'end of the range, exclusive (ISO 8601)')
+      .option(
+        '--window-hours <n>',
+        "hours per window (default: the definition's backfill.windowHours, else 24)",
+        integer('--window-hours', 1),
+      )
+      .option('--status', 'list backfill runs, newest first, instead of running one')
+      .option('--cancel', "give up the connector's unfinished run (what it stored stays)")
+      .option('--limit <n>', 'with --status: at most this many runs', integer('--limit', 1), 20),
+  ).action(
+    async (
+      options: {
+        connector?: string;
+        from?: string;
+        to?: string;
+        windowHours?: number;
+        status?: boolean;
+        cancel?: boolean;
+        limit: number;
+      } & Output,
+    ) => {
+      const { backfillCommand } = await import('./commands/backfill.js');
+      await backfillCommand(config(), options);
+    },
+  );
 }
 
 function addStatsCommands(program: Command): void {

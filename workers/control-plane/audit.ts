@@ -67,6 +67,9 @@ export const auditActions = [
   'api_key.create',
   'api_key.revoke',
   'secrets.rekey',
+  'backfill.start',
+  'backfill.resume',
+  'backfill.cancel',
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 

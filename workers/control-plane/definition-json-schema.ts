@@ -50,9 +50,9 @@ export function definitionJsonSchema(): Record<string, unknown> {
       {
         title: 'a system that only pushes (never polled)',
         description:
-          'webhook, fields (with sourceUpdatedAt) and statuses; no section about reading the system, no schedule',
+          'webhook, fields (with sourceUpdatedAt) and statuses; no section about reading the system, no schedule, no backfill',
         required: requiredOf(pushOnlyConfig),
-        not: { anyOf: [...readingSections, 'plugin', 'schedule'].map(has) },
+        not: { anyOf: [...readingSections, 'plugin', 'schedule', 'backfill'].map(has) },
         ...sourceUpdatedAtRequired,
       },
     ],

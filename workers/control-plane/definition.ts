@@ -49,6 +49,22 @@ export const definitionFile = z
       })
       .strict()
       .default({ pollIntervalSeconds: 60 }),
+    /** How `fleet backfill` reads the connector's history (not for a system that only pushes). */
+    backfill: z
+      .object({
+        /**
+         * Hours of source update time each backfill window covers (`fleet backfill --window-hours` overrides it).
+         * Default 24; a source that refuses long ranges wants fewer.
+         */
+        windowHours: z
+          .number({ error: 'expected a whole number of hours from 1 to 8760' })
+          .int({ error: 'expected a whole number of hours from 1 to 8760' })
+          .min(1, { error: 'expected a whole number of hours from 1 to 8760' })
+          .max(8760, { error: 'expected a whole number of hours from 1 to 8760' })
+          .default(24),
+      })
+      .strict()
+      .optional(),
     /** A code plugin instead of the declarative sections: its name and its own configuration. */
     plugin: z
       .object({
@@ -143,6 +159,11 @@ export function parseDefinition(document: unknown): ConnectorDefinition {
     if (parsed.success && isPushOnly(parsed.data) && Object.hasOwn(document, 'schedule')) {
       problems.push(
         'schedule: a push-only connector (webhook without http, request and records) is never polled, so it has no schedule; remove it, or add http, request and records to poll the system',
+      );
+    }
+    if (parsed.success && isPushOnly(parsed.data) && Object.hasOwn(document, 'backfill')) {
+      problems.push(
+        'backfill: a push-only connector (webhook without http, request and records) cannot be read, so it has no backfill; remove it, or add http, request and records to read the system',
       );
     }
   }

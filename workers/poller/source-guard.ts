@@ -80,10 +80,15 @@ export class SourceGuard {
   }
 
   /** Reads one page through the breaker, retrying transient failures as the policy allows. */
-  async read(connector: ReadableConnector, state: ReadState | null, signal?: AbortSignal): Promise<SourcePage> {
+  read(connector: ReadableConnector, state: ReadState | null, signal?: AbortSignal): Promise<SourcePage> {
+    return this.readWith(() => connector.read(state, signal), signal);
+  }
+
+  /** Reads one page by `readPage` (a window's page, for backfill) through the breaker, retrying the same way. */
+  async readWith(readPage: () => Promise<SourcePage>, signal?: AbortSignal): Promise<SourcePage> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.breaker.fire(() => connector.read(state, signal));
+        return await this.breaker.fire(readPage);
       } catch (error) {
         if (this.breaker.opened && !(error instanceof SourceError)) {
           throw new SourceError(

@@ -5,6 +5,7 @@ import type { DossierRecord } from '../../connectors/sdk/dossier-record.js';
 import type { DossierStatus } from '../../connectors/sdk/dossier-status.js';
 import type { DeadLetterReason } from '../../connectors/sdk/mapping-error.js';
 import type { DeadLetter } from '../../connectors/sdk/normalise.js';
+import type { BackfillProgressMove } from '../../db/queries/backfill-progress.js';
 import type { CursorMove } from '../../db/queries/sync-cursors.js';
 
 // What travels on the ingest queues, declared once: a catalogue of the jobs by name, each with the version its
@@ -13,7 +14,10 @@ import type { CursorMove } from '../../db/queries/sync-cursors.js';
 // work, and it is kept as a failed batch with the reason — rather than writing what it misreads.
 //
 // The schema is the envelope, not the content: the fields, none more or fewer (a field added without a new
-// version is refused, not dropped), and their types. Whether a value can be stored is the database's to say,
+// version is refused, not dropped), and their types. An optional field added within a version (`backfill`) keeps
+// every batch of older producers readable; a writer of an older release refuses only the batches that carry it
+// (kept as failed batches, retried once writers of this release run), which is what a new version would do to
+// every batch. Whether a value can be stored is the database's to say,
 // record by record (write-batch.ts isolates what it refuses), so a bad value never costs the batch's good records.
 
 const text = z.string();
@@ -64,6 +68,13 @@ const deadLetter: z.ZodType<DeadLetter> = z.strictObject({
 
 const cursorMove: z.ZodType<CursorMove> = z.strictObject({ before: position, after: position });
 
+const backfillProgress = z.strictObject({ windowsDone: z.number().int().min(0), position: position.nullable() });
+const backfillMove: z.ZodType<BackfillProgressMove> = z.strictObject({
+  runId: z.string().regex(/^\d{1,19}$/, { error: 'expected a backfill run id' }),
+  before: backfillProgress,
+  after: backfillProgress,
+});
+
 /** The version of an ingest batch this release produces and reads. */
 export const ingestBatchVersion = 1;
 
@@ -86,6 +97,11 @@ const ingestBatchMessage = z.strictObject({
    * the transaction that stores the records.
    */
   replayedDeadLetters: z.array(z.string().regex(/^\d{1,19}$/, { error: 'expected a dead letter id' })).optional(),
+  /**
+   * Present for a backfill's batch (origin `poll`: read from the source): the run's progress moves in the same
+   * transaction that stores the records; it is queued behind the live batches of its province.
+   */
+  backfill: backfillMove.optional(),
 });
 
 /** An ingest batch as it travels on the queue: stamped with its version. */

@@ -24,6 +24,19 @@ export function queueProvinceOf(batch: IngestBatch): string {
  */
 export const ingestJobRetries = { attempts: 30, backoff: { type: 'jittered' } } as const;
 
+/**
+ * The priority a backfill's batch is queued with. A BullMQ worker takes its queue's waiting jobs (queued without a
+ * priority: every live poll and push batch) before any prioritised one (its moveToActive script empties the wait
+ * list first), so a backfill's batch is written only when no live batch of its province waits: a backfill never
+ * delays the live sync by more than the one batch being written.
+ */
+export const backfillJobPriority = 10;
+
+/** How a batch is queued: a backfill's behind the live ones. */
+function jobOptionsOf(batch: IngestBatch): { priority?: number } {
+  return batch.backfill ? { priority: backfillJobPriority } : {};
+}
+
 /** The one job name of ingest batches (workers/queue/ingest-message.ts). */
 const batchJob: IngestJobName = 'batch';
 
@@ -85,7 +98,7 @@ export class IngestQueue {
    * acknowledged it (the batch is then durable).
    */
   async add(batch: IngestBatch): Promise<Job<IngestMessage, WriteOutcome>> {
-    return this.queueOf(queueProvinceOf(batch)).add(batchJob, ingestMessageOf(batch));
+    return this.queueOf(queueProvinceOf(batch)).add(batchJob, ingestMessageOf(batch), jobOptionsOf(batch));
   }
 
   /**
@@ -111,7 +124,7 @@ export class IngestQueue {
     const province = queueProvinceOf(batch);
     const queue = this.queueOf(province);
     const events = await this.queueEvents(province);
-    const job = await queue.add(batchJob, ingestMessageOf(batch));
+    const job = await queue.add(batchJob, ingestMessageOf(batch), jobOptionsOf(batch));
     let timer: NodeJS.Timeout | undefined;
     const watched = new Promise<WriteOutcome>((resolve, reject) => {
       timer = setInterval(() => {

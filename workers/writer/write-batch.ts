@@ -6,6 +6,7 @@ import { escapeUnstorable, isStorableInstant, isStorableText } from '../../conne
 import { describeDataError, isDataError } from '../../db/database.js';
 import { markDeadLetters } from '../../db/queries/dead-letters.js';
 import { insertDeadLetters } from '../../db/queries/insert-dead-letters.js';
+import { commitBackfillProgress } from '../../db/queries/backfill-progress.js';
 import { commitCursor } from '../../db/queries/sync-cursors.js';
 import { upsertDossiers, type UpsertOutcome } from '../../db/queries/upsert-dossiers.js';
 import type { Database } from '../../db/schema.js';
@@ -19,15 +20,17 @@ export interface WriteOutcome extends UpsertOutcome {
   unstorable: number;
   /** Whether the batch moved its connector's cursor (false for a stale or repeated batch, or a push). */
   cursorMoved: boolean;
+  /** Whether a backfill's batch moved its run's progress (false for a page re-read after a kill, or no backfill). */
+  backfillMoved: boolean;
 }
 
 const noUpsert: UpsertOutcome = { inserted: 0, updated: 0, unchanged: 0, events: 0 };
 
 /**
  * Commits one ingest batch in one transaction: the guarded upsert, the history, the dead letters, and the
- * cursor move or, for a dead-letter replay's batch, the marking of its letters as replayed. Either all of it is
- * stored or none (guarantee 1: the cursor never covers an uncommitted record; a letter is marked replayed only
- * with its record).
+ * cursor move (a backfill's progress move) or, for a dead-letter replay's batch, the marking of its letters as
+ * replayed. Either all of it is stored or none (guarantee 1: the cursor, or a backfill's progress, never covers an
+ * uncommitted record; a letter is marked replayed only with its record).
  *
  * A batch the database refuses with a data error (class 22 or 23: mapping lets nothing through that causes one,
  * but a batch from an older gateway or a plugin may) is not given up: it is committed again with the refused
@@ -39,8 +42,9 @@ export async function writeBatch(db: Kysely<Database>, batch: IngestBatch): Prom
       const outcome = await upsertDossiers(trx, batch.records);
       const deadLetters = await insertDeadLetters(trx, batch.deadLetters);
       const cursorMoved = await moveCursor(trx, batch);
+      const backfillMoved = await moveBackfill(trx, batch, 0);
       await markReplayed(trx, batch);
-      return { ...outcome, deadLetters, unstorable: 0, cursorMoved };
+      return { ...outcome, deadLetters, unstorable: 0, cursorMoved, backfillMoved };
     });
   } catch (error) {
     if (!isDataError(error)) throw error;
@@ -51,6 +55,16 @@ export async function writeBatch(db: Kysely<Database>, batch: IngestBatch): Prom
 function moveCursor(trx: Transaction<Database>, batch: IngestBatch): Promise<boolean> {
   return batch.cursor
     ? commitCursor(trx, batch.connectorId, batch.cursor, batch.records.length + batch.deadLetters.length)
+    : Promise.resolve(false);
+}
+
+/** A backfill's progress moves with its page, as a cursor does: the run counts the records stored and letters kept. */
+function moveBackfill(trx: Transaction<Database>, batch: IngestBatch, unstorable: number): Promise<boolean> {
+  return batch.backfill
+    ? commitBackfillProgress(trx, batch.backfill, {
+        records: batch.records.length - unstorable,
+        deadLetters: batch.deadLetters.length + unstorable,
+      })
     : Promise.resolve(false);
 }
 
@@ -99,8 +113,9 @@ async function commitIsolating(trx: Transaction<Database>, batch: IngestBatch): 
   // A fallback letter is made of escaped text and a time of now: if even it is refused, the batch fails whole.
   const deadLetters = stored.reduce((sum, count) => sum + count, 0) + (await insertDeadLetters(trx, fallbacks));
   const cursorMoved = await moveCursor(trx, batch);
+  const backfillMoved = await moveBackfill(trx, batch, refused.length);
   await markReplayed(trx, batch);
-  return { ...outcome, deadLetters, unstorable: refused.length, cursorMoved };
+  return { ...outcome, deadLetters, unstorable: refused.length, cursorMoved, backfillMoved };
 }
 
 /** One savepoint at a time: each is released before its halves take theirs. */

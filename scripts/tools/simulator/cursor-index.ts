@@ -37,9 +37,15 @@ export class CursorIndex {
 
   /**
    * The first `limit` dossiers at or after the cursor start, after skipping `skip` of them (offset paging,
-   * for dialects that page by number), and whether more follow.
+   * for dialects that page by number), and whether more follow; with `before`, only those updated before it (one
+   * time window).
    */
-  page(start: CursorStart, limit: number, skip = 0): { dossiers: SimulatedDossier[]; hasMore: boolean } {
+  page(
+    start: CursorStart,
+    limit: number,
+    skip = 0,
+    before: number | null = null,
+  ): { dossiers: SimulatedDossier[]; hasMore: boolean } {
     let [run, position] = this.startOf(start);
     // Skipping whole runs at a time keeps a deep offset cheap: offset 100,000 walks a few hundred runs, not 100,000
     // dossiers.
@@ -50,10 +56,17 @@ export class CursorIndex {
       else [run, position, toSkip] = [run + 1, 0, toSkip - left];
     }
     const dossiers: SimulatedDossier[] = [];
+    const inWindow = (dossier: SimulatedDossier) => before === null || dossier.updatedAt < before;
     while (run < this.runs.length) {
-      if (dossiers.length === limit) return { dossiers, hasMore: true };
       const entries = this.runs[run] as SimulatedDossier[];
+      if (dossiers.length === limit) return { dossiers, hasMore: inWindow(entries[position] as SimulatedDossier) };
       const taken = entries.slice(position, position + limit - dossiers.length);
+      // The index is in update-time order: the first dossier past the window ends the page, and the walk.
+      const outside = taken.findIndex((dossier) => !inWindow(dossier));
+      if (outside >= 0) {
+        dossiers.push(...taken.slice(0, outside));
+        return { dossiers, hasMore: false };
+      }
       dossiers.push(...taken);
       position += taken.length;
       if (position === entries.length) [run, position] = [run + 1, 0];

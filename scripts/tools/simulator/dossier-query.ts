@@ -16,6 +16,10 @@ export class BadRequestError extends Error {
 export interface DossierQuery {
   provinceCode: string;
   start: CursorStart;
+  /** Only dossiers updated strictly before this time (`updatedBefore`, ms): one time window. Null: no bound. */
+  updatedBefore: number | null;
+  /** Dossiers skipped after the start (`offset`, for clients that page by offset). Default 0. */
+  offset: number;
   limit: number;
 }
 
@@ -35,11 +39,17 @@ export function parseDossierQuery(
     throw new BadRequestError(`limit must be an integer from 1 to ${maxPageSize}`);
   }
 
-  const updatedSince = parseUpdatedSince(single(query, 'updatedSince'));
+  const offsetText = single(query, 'offset');
+  const offset = offsetText === null ? 0 : Number(offsetText);
+  if (offsetText !== null && (!/^\d+$/.test(offsetText) || !Number.isSafeInteger(offset)))
+    throw new BadRequestError('offset must be a whole number of at least 0');
+
+  const updatedSince = parseTime(single(query, 'updatedSince'), 'updatedSince');
+  const updatedBefore = parseTime(single(query, 'updatedBefore'), 'updatedBefore');
   const afterCode = single(query, 'afterCode');
   // The cursor is (time, code): a code alone says nothing about where a page starts.
   if (afterCode !== null && updatedSince === null) throw new BadRequestError('afterCode needs updatedSince');
-  return { provinceCode, start: { updatedSince, afterCode }, limit };
+  return { provinceCode, start: { updatedSince, afterCode }, updatedBefore, offset, limit };
 }
 
 function single(query: Readonly<Record<string, unknown>>, name: string): string | null {
@@ -49,11 +59,11 @@ function single(query: Readonly<Record<string, unknown>>, name: string): string 
   return value;
 }
 
-function parseUpdatedSince(text: string | null): number | null {
+function parseTime(text: string | null, name: 'updatedSince' | 'updatedBefore'): number | null {
   if (text === null) return null;
-  if (text.trim() === '') throw new BadRequestError('updatedSince is empty; expected yyyyMMddHHmmss, Vietnam time');
+  if (text.trim() === '') throw new BadRequestError(`${name} is empty; expected yyyyMMddHHmmss, Vietnam time`);
   try {
-    return (parseSourceDate(text, 'updatedSince', 'yyyyMMddHHmmss') as Date).getTime();
+    return (parseSourceDate(text, name, 'yyyyMMddHHmmss') as Date).getTime();
   } catch (error) {
     if (error instanceof MappingError) throw new BadRequestError(error.message);
     throw error;

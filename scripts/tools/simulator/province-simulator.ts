@@ -251,7 +251,7 @@ export class ProvinceSimulator {
         try {
           const query = parseDossierQuery(request.query as Record<string, unknown>, this.provinces);
           const { index } = this.provinces.get(query.provinceCode) as ProvinceState;
-          const { dossiers, hasMore } = index.page(query.start, query.limit);
+          const { dossiers, hasMore } = index.page(query.start, query.limit, query.offset, query.updatedBefore);
           return { items: dossiers.map(toPortalItem), hasMore };
         } catch (error) {
           if (error instanceof BadRequestError)

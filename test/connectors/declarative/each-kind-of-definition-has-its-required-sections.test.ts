@@ -80,6 +80,9 @@ describe('a push-only definition', () => {
     expect(problemsOf({ ...pushOnly(), schedule: { pollIntervalSeconds: 30 } })).toEqual([
       expect.stringMatching(/^schedule: a push-only connector .* is never polled, so it has no schedule/),
     ]);
+    expect(problemsOf({ ...pushOnly(), backfill: { windowHours: 6 } })).toEqual([
+      expect.stringMatching(/^backfill: a push-only connector .* cannot be read, so it has no backfill/),
+    ]);
   });
 
   it('still reports its other problems path by path', () => {

@@ -7,6 +7,7 @@ import { keepFailedBatch } from '../../../db/queries/insert-failed-batch.js';
 import { ingestQueueName } from '../../../workers/queue/queues.js';
 import { createRedis } from '../../../workers/redis.js';
 import { dossierRecord } from '../../support/records.js';
+import { insertBackfillRun } from '../../../db/queries/backfill-runs.js';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import { createApiKey } from '../../../workers/control-plane/api-key-store.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
@@ -171,6 +172,7 @@ describe('a key bound to province 24 on the admin API', () => {
         'GET /v1/admin/api-keys',
         'POST /v1/admin/api-keys',
         'GET /v1/admin/audit',
+        'GET /v1/admin/backfills',
         'GET /v1/admin/connectors',
         'POST /v1/admin/connectors',
         'GET /v1/admin/dead-letters',
@@ -203,6 +205,29 @@ describe('a key bound to province 24 on the admin API', () => {
         expect.objectContaining({ action: 'api_key.create', apiKeyId: id }),
       ),
     );
+  });
+
+  it("lists only its provinces' backfill runs", async () => {
+    const run = { from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-11-02T00:00:00Z'), windowHours: 24 };
+    await insertBackfillRun(env.db, {
+      ...run,
+      connectorId: 'bn-old',
+      provinceCode: '24',
+      windowsTotal: 1,
+      startedBy: 'cli:root',
+    });
+    await insertBackfillRun(env.db, {
+      ...run,
+      connectorId: 'hcm-79',
+      provinceCode: '79',
+      windowsTotal: 1,
+      startedBy: 'cli:root',
+    });
+    const listed = await call('GET', '/backfills');
+    expect(listed.status).toBe(200);
+    const runs = (JSON.parse(listed.text) as { runs: { connectorId: string; provinceCode: string }[] }).runs;
+    expect(runs).toMatchObject([{ connectorId: 'bn-old', provinceCode: '24', status: 'running', windowsTotal: 1 }]);
+    expect(JSON.parse((await call('GET', '/backfills?connector=hcm-79')).text)).toEqual({ runs: [] });
   });
 
   it('lists only its province, a 2008 connector under its successor included', async () => {

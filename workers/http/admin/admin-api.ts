@@ -10,6 +10,7 @@ import { notFoundProblem, problemErrorHandler } from '../problem-handlers.js';
 import type { ApiRateLimitHook } from '../rate-limit/api-rate-limit.js';
 import { registerApiKeyRoutes } from './api-key-routes.js';
 import { registerAuditRoute } from './audit-route.js';
+import { registerBackfillRoute } from './backfill-route.js';
 import { registerConnectorRoutes, yamlTypes } from './connector-routes.js';
 import { registerConnectorStatusRoute } from './connector-status-route.js';
 import { registerDeadLetterRoutes } from './dead-letter-routes.js';
@@ -59,6 +60,7 @@ export async function adminApi(api: FastifyInstance, options: AdminApiOptions): 
   registerConnectorStatusRoute(routes, options.db);
   registerAuditRoute(routes, options.db);
   registerApiKeyRoutes(routes, options.db);
+  registerBackfillRoute(routes, options.db);
   registerDeadLetterRoutes(routes, options.db);
   registerFailedBatchRoutes(routes, options.db, options.ingest, options.retryAckTimeoutMs);
   registerWebhookSecretRoute(routes, options.db, options.secretBox ?? null);
