@@ -11,6 +11,8 @@ import {
   type Cursor,
   type ReadState,
   type SourcePage,
+  type SourceSummary,
+  type SummaryScope,
 } from '../sdk/connector.js';
 import { DatePattern } from '../sdk/date-pattern.js';
 import { parseSourceDate } from '../sdk/dates.js';
@@ -21,6 +23,7 @@ import { SourceError, toSourceError, withTransientStatuses } from '../sdk/source
 import { declarativeSections, isPushOnly, type DeclarativeConfig, type PushOnlyConfig } from './declarative-config.js';
 import { readPath } from './json-path.js';
 import { PushOnlyConnector } from './push-only-connector.js';
+import { ReconcileRequests } from './reconcile-requests.js';
 import { RecordMapper, offsetOf } from './record-mapper.js';
 import { createRequestAuth, type RequestAuth } from './request-auth.js';
 import { RequestPacer } from '../sdk/request-pacer.js';
@@ -119,6 +122,10 @@ export class DeclarativeConnector implements Connector {
    * 100 is not page 57 of pages of 500. A position saved under other settings is not resumed; a new walk begins.
    */
   private readonly walkSettings: string;
+  /** Present when the definition has reconcile.summary: a digest or a listing of the scope. */
+  readonly summarise?: (scope: SummaryScope, signal?: AbortSignal) => Promise<SourceSummary>;
+  /** Present when the definition has reconcile.fetch: the current records of the codes. */
+  readonly fetchDossiers?: (codes: readonly string[], signal?: AbortSignal) => Promise<unknown[]>;
 
   constructor(private readonly settings: ConnectorSettings<DeclarativeConfig>) {
     this.config = settings.config;
@@ -146,6 +153,21 @@ export class DeclarativeConnector implements Connector {
       : this.cursorPattern;
     this.sourceOffset = offsetOf(incremental?.timezone);
     const { request, pagination } = this.config;
+    // Members, not methods, so a definition without them has no such member (connector.ts: absent = not offered).
+    const { summary, fetch } = this.config.reconcile ?? {};
+    if (summary || fetch) {
+      const requests = new ReconcileRequests({
+        connectorId: settings.id,
+        provinceCode: settings.sourceProvinceCode,
+        http: this.http,
+        gate: this.pacer,
+        auth: this.auth,
+        config: this.config,
+        statusOf: (value) => this.mapper.statusOf(value),
+      });
+      if (summary) this.summarise = (scope, signal) => requests.summarise(summary, scope, signal);
+      if (fetch) this.fetchDossiers = (codes, signal) => requests.fetchDossiers(fetch, codes, signal);
+    }
     this.walkSettings = createHash('sha256')
       .update(canonicalJson({ baseUrl: http.baseUrl, request, pagination, incremental }))
       .digest('hex')
