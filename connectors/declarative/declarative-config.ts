@@ -390,6 +390,104 @@ export const statusesSection = z
     error: 'expected a preset or a map of vendor statuses',
   });
 
+/** Variables a summary request may use: the province and the scope's bounds (a code bound renders empty when none). */
+export const summaryTemplateVariables = ['province', 'updatedFrom', 'updatedTo', 'codeFrom', 'codeTo'] as const;
+/** Variables a fetch-by-codes request may use. */
+export const fetchTemplateVariables = ['province', 'codes'] as const;
+
+/** A templated GET request of the reconcile section. */
+const reconcileRequest = {
+  /** Path relative to http.baseUrl, with placeholders. */
+  path: template,
+  /** Query parameters; one whose value renders empty (a code bound the scope does not have) is left out. */
+  query: z.record(z.string(), template).default({}),
+  /** Request headers. */
+  headers: z.record(z.string(), template).default({}),
+};
+
+/**
+ * A summary of a scope (connectors/reconcile-summary.openapi.yaml): the dossiers whose update time is in
+ * [{{updatedFrom}}, {{updatedTo}}) and, when drilling down, whose code is in [{{codeFrom}}, {{codeTo}}). The
+ * answer is a digest (`digest`: where its count and hash are) or a listing (`listing`: where its entries are
+ * and what of each), exactly one.
+ */
+const summaryRequest = z
+  .object({
+    ...reconcileRequest,
+    /**
+     * How {{updatedFrom}} and {{updatedTo}} are written. Default: incremental.requestFormat, else cursorFormat, else
+     * iso. Both bounds are rounded up to the format's unit (a whole second for yyyyMMddHHmmss): for update times
+     * of that precision, the same set of dossiers.
+     */
+    dateFormat: dateFormat.optional(),
+    /** Zone of bounds written without an offset. Default: incremental.timezone (Asia/Ho_Chi_Minh). */
+    timezone: timezone.optional(),
+    /** The answer is a digest: where its count and hash (16 hex digits) are. */
+    digest: z
+      .object({
+        /** Path to the number of dossiers, e.g. count. */
+        countPath: jsonPath,
+        /** Path to the hash (connectors/sdk/summary-hash.ts), e.g. hash. */
+        hashPath: jsonPath,
+      })
+      .strict()
+      .optional(),
+    /** The answer is a listing: where its entries are, and each entry's code, version and status. */
+    listing: z
+      .object({
+        /** Path to the list of entries, e.g. items; `$` when the body itself is the list. */
+        entriesPath: z.union([z.literal('$'), jsonPath], {
+          error: 'expected a path such as items (dot-separated keys), or $ when the body itself is the list',
+        }),
+        /** Path to the dossier code within an entry. */
+        dossierCode: jsonPath,
+        /** Path to the version counter within an entry, when fields.sourceVersion gives one. */
+        sourceVersion: jsonPath.optional(),
+        /**
+         * Path to the update time within an entry, when the definition has no fields.sourceVersion (the version is
+         * then the update time in epoch ms); read as incremental.cursorFormat says.
+         */
+        updatedAt: jsonPath.optional(),
+        /** Path to the vendor status within an entry, mapped through `statuses`. */
+        status: jsonPath,
+      })
+      .strict()
+      .refine((listing) => (listing.sourceVersion === undefined) !== (listing.updatedAt === undefined), {
+        error: 'expected exactly one of sourceVersion or updatedAt: where an entry says its version',
+      })
+      .optional(),
+  })
+  .strict()
+  .refine((summary) => (summary.digest === undefined) !== (summary.listing === undefined), {
+    error: 'expected exactly one of digest (count and hash) or listing (entries): what the answer holds',
+  });
+
+/** Reading the current records of named dossiers: a request with {{codes}}, and where the records are. */
+const fetchRequest = z
+  .object({
+    ...reconcileRequest,
+    /** Path to the list of records in the answer, mapped as `fields` says; `$` when the body itself is the list. */
+    recordsPath: z.union([z.literal('$'), jsonPath], {
+      error: 'expected a path such as records (dot-separated keys), or $ when the body itself is the list',
+    }),
+    /** Codes in one request. Default 100. */
+    batchSize: positiveInt().max(1000, { error: 'expected at most 1000' }).default(100),
+    /** What {{codes}} joins the codes with. Default a comma. */
+    separator: text('the text between codes, e.g. ,').default(','),
+  })
+  .strict();
+
+/**
+ * What the source offers a reconcile (connectors/declarative/README.md, "Reconciliation"): a summary of a scope,
+ * and the current records of named dossiers. Without it, a reconcile compares page by page.
+ */
+export const reconcileSection = z
+  .object({
+    summary: summaryRequest.optional(),
+    fetch: fetchRequest.optional(),
+  })
+  .strict();
+
 /**
  * Every section of a declarative definition, in the order a file writes them (declarative/README.md). The one
  * list of them: the definition file's keys, the JSON Schema, the stored definition's key order and the push-only
@@ -403,6 +501,7 @@ export const sectionSchemas = {
   incremental: incrementalSection,
   records: recordsSection,
   webhook: webhookSection,
+  reconcile: reconcileSection,
   fields: fieldsSection,
   statuses: statusesSection,
   rateLimit: rateLimitSchema,
@@ -424,6 +523,7 @@ export const declarativeConfig = z
     pagination: paginationSection.default({ type: 'none' }),
     incremental: incrementalSection.optional(),
     webhook: webhookSection.optional(),
+    reconcile: reconcileSection.optional(),
     rateLimit: rateLimitSchema.default(defaultRateLimit),
     retry: retrySchema.default(defaultRetry),
     breaker: breakerSchema.default(defaultBreaker),
@@ -445,6 +545,54 @@ export const declarativeConfig = z
           });
         }
       }
+    }
+    const reconcileTemplates: [string, string, readonly string[]][] = [];
+    for (const part of ['summary', 'fetch'] as const) {
+      const request = config.reconcile?.[part];
+      if (!request) continue;
+      const allowed = part === 'summary' ? summaryTemplateVariables : fetchTemplateVariables;
+      reconcileTemplates.push([`reconcile.${part}.path`, request.path, allowed]);
+      for (const [key, value] of Object.entries(request.query))
+        reconcileTemplates.push([`reconcile.${part}.query.${key}`, value, allowed]);
+      for (const [key, value] of Object.entries(request.headers))
+        reconcileTemplates.push([`reconcile.${part}.headers.${key}`, value, allowed]);
+    }
+    for (const [where, value, allowed] of reconcileTemplates) {
+      for (const [, name] of value.matchAll(/\{\{\s*([^}\s]+)\s*\}\}/g)) {
+        if (!allowed.includes(name!)) {
+          context.addIssue({
+            code: 'custom',
+            path: where.split('.'),
+            message: `{{${name}}} is not a placeholder here; expected one of ${allowed.map((v) => `{{${v}}}`).join(', ')}`,
+          });
+        }
+      }
+    }
+    const summaryText = JSON.stringify(config.reconcile?.summary ?? {});
+    if (config.reconcile?.summary && !(summaryText.includes('updatedFrom') && summaryText.includes('updatedTo'))) {
+      context.addIssue({
+        code: 'custom',
+        path: ['reconcile', 'summary'],
+        message: 'a summary request needs {{updatedFrom}} and {{updatedTo}}: the scope it summarises',
+      });
+    }
+    if (config.reconcile?.fetch && !JSON.stringify(config.reconcile.fetch).includes('{{codes}}')) {
+      context.addIssue({
+        code: 'custom',
+        path: ['reconcile', 'fetch'],
+        message: 'a fetch request needs {{codes}}: the dossier codes it asks for',
+      });
+    }
+    const listing = config.reconcile?.summary?.listing;
+    if (listing && (listing.sourceVersion === undefined) !== (config.fields.sourceVersion === undefined)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['reconcile', 'summary', 'listing', listing.sourceVersion === undefined ? 'updatedAt' : 'sourceVersion'],
+        message:
+          config.fields.sourceVersion === undefined
+            ? 'fields has no sourceVersion, so a version is the update time in epoch ms: give listing.updatedAt, not sourceVersion'
+            : 'fields.sourceVersion gives the version: give listing.sourceVersion (where an entry says it), not updatedAt',
+      });
     }
     if (config.incremental?.windowHours && !JSON.stringify(config.request).includes('windowEnd')) {
       context.addIssue({

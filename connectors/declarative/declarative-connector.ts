@@ -12,6 +12,8 @@ import {
   type ReadState,
   type SourcePage,
   type TimeWindow,
+  type SourceSummary,
+  type SummaryScope,
 } from '../sdk/connector.js';
 import { DatePattern } from '../sdk/date-pattern.js';
 import { parseSourceDate } from '../sdk/dates.js';
@@ -22,6 +24,7 @@ import { SourceError, toSourceError, withTransientStatuses } from '../sdk/source
 import { declarativeSections, isPushOnly, type DeclarativeConfig, type PushOnlyConfig } from './declarative-config.js';
 import { readPath } from './json-path.js';
 import { PushOnlyConnector } from './push-only-connector.js';
+import { ReconcileRequests } from './reconcile-requests.js';
 import { RecordMapper, offsetOf } from './record-mapper.js';
 import { createRequestAuth, type RequestAuth } from './request-auth.js';
 import { RequestPacer } from '../sdk/request-pacer.js';
@@ -122,6 +125,10 @@ export class DeclarativeConnector implements Connector {
   private readonly walkSettings: string;
   /** One page of a time window; absent when the definition's request has no `{{windowStart}}` and `{{windowEnd}}`. */
   readonly readWindow?: (window: TimeWindow, from: ReadState | null, signal?: AbortSignal) => Promise<SourcePage>;
+  /** Present when the definition has reconcile.summary: a digest or a listing of the scope. */
+  readonly summarise?: (scope: SummaryScope, signal?: AbortSignal) => Promise<SourceSummary>;
+  /** Present when the definition has reconcile.fetch: the current records of the codes. */
+  readonly fetchDossiers?: (codes: readonly string[], signal?: AbortSignal) => Promise<unknown[]>;
 
   constructor(private readonly settings: ConnectorSettings<DeclarativeConfig>) {
     this.config = settings.config;
@@ -152,6 +159,21 @@ export class DeclarativeConnector implements Connector {
     const templates = JSON.stringify(request);
     if (incremental && templates.includes('{{windowEnd}}') && /\{\{(windowStart|cursor)\}\}/.test(templates))
       this.readWindow = (window, from, signal) => this.readTimeWindow(window, from, signal);
+    // Members, not methods, so a definition without them has no such member (connector.ts: absent = not offered).
+    const { summary, fetch } = this.config.reconcile ?? {};
+    if (summary || fetch) {
+      const requests = new ReconcileRequests({
+        connectorId: settings.id,
+        provinceCode: settings.sourceProvinceCode,
+        http: this.http,
+        gate: this.pacer,
+        auth: this.auth,
+        config: this.config,
+        statusOf: (value) => this.mapper.statusOf(value),
+      });
+      if (summary) this.summarise = (scope, signal) => requests.summarise(summary, scope, signal);
+      if (fetch) this.fetchDossiers = (codes, signal) => requests.fetchDossiers(fetch, codes, signal);
+    }
     this.walkSettings = createHash('sha256')
       .update(canonicalJson({ baseUrl: http.baseUrl, request, pagination, incremental }))
       .digest('hex')

@@ -101,6 +101,11 @@ export class RecordMapper {
     );
   }
 
+  /** The national code of a vendor status, as `map` reads it; undefined when the definition does not map it. */
+  statusOf(value: unknown): DossierStatus | undefined {
+    return this.lookupStatus(value);
+  }
+
   /** The source path of every canonical field read from the record (constants have none). */
   mappedFields(): FieldSource[] {
     return Object.entries(this.fields).flatMap(([field, spec]) =>

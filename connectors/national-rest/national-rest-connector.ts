@@ -11,6 +11,8 @@ import {
   type ReadState,
   type SourcePage,
   type TimeWindow,
+  type SourceSummary,
+  type SummaryScope,
 } from '../sdk/connector.js';
 import { formatVietnamTime, parseSourceDate } from '../sdk/dates.js';
 import type { DossierRecordInput } from '../sdk/dossier-record.js';
@@ -53,6 +55,14 @@ export const nationalRestConfig = z
     breaker: breakerSchema.default(defaultBreaker),
     /** Which failures are retried, and the retry budget. */
     retry: retrySchema.default(defaultRetry),
+    /**
+     * Whether the system offers the reconciliation endpoints of connectors/reconcile-summary.openapi.yaml
+     * (`GET /api/dossiers/summary`, `GET /api/dossiers/by-code`), as the province simulator does. Default true;
+     * false: a reconcile compares page by page and re-reads windows instead.
+     */
+    summaries: z.boolean({ error: 'expected true or false' }).default(true),
+    /** Dossier codes asked for in one `GET /api/dossiers/by-code` request. Default 100, at most 200. */
+    fetchBatchSize: z.number().int().min(1).max(200).default(100),
   })
   // A misspelt setting would otherwise be dropped in silence (an `apiKeyEnv` of old: no key sent, 401s).
   .strict();
@@ -221,11 +231,88 @@ export class NationalRestConnector implements Connector {
   private readonly gate: RequestGate;
   private readonly apiKey: (() => string) | null;
 
+  /** Present when the system offers summaries (`summaries`, default true): a digest of the scope. */
+  readonly summarise?: (scope: SummaryScope, signal?: AbortSignal) => Promise<SourceSummary>;
+  /** Present when the system offers summaries: the current records of the codes, by-code requests in batches. */
+  readonly fetchDossiers?: (codes: readonly string[], signal?: AbortSignal) => Promise<unknown[]>;
+
   constructor(private readonly settings: ConnectorSettings<NationalRestConfig>) {
     const { config } = settings;
     this.gate = settings.gate ?? new RequestPacer(config.rateLimit);
     this.apiKey = config.apiKey ? lazySecret(config.apiKey, `connector ${settings.id}: apiKey`) : null;
     this.http = axios.create({ baseURL: config.baseUrl, timeout: config.timeoutMs });
+    // Members, not methods, so a system without the endpoints has no such member (connector.ts: absent = not offered).
+    if (config.summaries) {
+      this.summarise = (scope, signal) => this.digestOf(scope, signal);
+      this.fetchDossiers = (codes, signal) => this.recordsOf(codes, signal);
+    }
+  }
+
+  /** `GET /api/dossiers/summary`: the count and hash of the scope (connectors/reconcile-summary.openapi.yaml). */
+  private async digestOf(scope: SummaryScope, signal?: AbortSignal): Promise<SourceSummary> {
+    const params: Record<string, string> = {
+      province: this.settings.sourceProvinceCode,
+      updatedFrom: scope.updatedFrom.toISOString(),
+      updatedTo: scope.updatedTo.toISOString(),
+    };
+    if (scope.codeFrom !== null) params.codeFrom = scope.codeFrom;
+    if (scope.codeTo !== null) params.codeTo = scope.codeTo;
+    const body = (await this.get('/api/dossiers/summary', params, signal)) as {
+      count?: unknown;
+      hash?: unknown;
+    } | null;
+    const count = body?.count;
+    const hash = body?.hash;
+    if (
+      typeof count !== 'number' ||
+      !Number.isSafeInteger(count) ||
+      count < 0 ||
+      typeof hash !== 'string' ||
+      !/^[0-9a-f]{16}$/.test(hash)
+    ) {
+      throw new SourceError(
+        `connector ${this.settings.id}: GET /api/dossiers/summary answered without a digest; expected {"count": a whole number, "hash": 16 lower-case hex digits}`,
+        false,
+      );
+    }
+    return { kind: 'digest', count, hash };
+  }
+
+  /** `GET /api/dossiers/by-code`, `fetchBatchSize` codes a request: the records the system still has. */
+  private async recordsOf(codes: readonly string[], signal?: AbortSignal): Promise<unknown[]> {
+    const listed = codes.find((code) => code.includes(','));
+    if (listed !== undefined)
+      throw new SourceError(
+        `connector ${this.settings.id}: a dossier code with a comma cannot be asked for by code (codes are comma-separated)`,
+        false,
+      );
+    const records: unknown[] = [];
+    const batch = this.settings.config.fetchBatchSize;
+    for (let from = 0; from < codes.length; from += batch) {
+      const params = { province: this.settings.sourceProvinceCode, codes: codes.slice(from, from + batch).join(',') };
+      const body = (await this.get('/api/dossiers/by-code', params, signal)) as { items?: unknown } | null;
+      if (!body || !Array.isArray(body.items)) {
+        throw new SourceError(
+          `connector ${this.settings.id}: GET /api/dossiers/by-code answered without an "items" array; expected {"items": [...]}`,
+          false,
+        );
+      }
+      records.push(...(body.items as unknown[]));
+    }
+    return records;
+  }
+
+  /** One GET through the gate, with the API key; failures as SourceErrors classified by the retry settings. */
+  private async get(path: string, params: Record<string, string>, signal?: AbortSignal): Promise<unknown> {
+    const headers = this.apiKey ? { 'X-Api-Key': this.apiKey() } : {};
+    try {
+      return (await this.gate.run(() => this.http.get(path, { params, headers, signal }))).data;
+    } catch (error) {
+      throw withTransientStatuses(
+        toSourceError(error, `connector ${this.settings.id}: GET ${path}`),
+        this.settings.config.retry.transientStatusCodes,
+      );
+    }
   }
 
   /**

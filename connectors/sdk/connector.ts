@@ -86,9 +86,10 @@ export interface Connector {
    */
   summarise?(scope: SummaryScope, signal?: AbortSignal): Promise<SourceSummary>;
   /**
-   * Reads the current source records of the named dossiers (at most `fetchLimit` codes a call), each then
-   * mapped by `map`; a code the source no longer has is simply absent. How a reconcile re-fetches exactly the
-   * dossiers that differ. Absent: a reconcile repairs by re-reading the windows the differing dossiers are in.
+   * Reads the current source records of the named dossiers (any number: the connector splits them into the
+   * requests its source accepts), each then mapped by `map`; a code the source no longer has is simply absent.
+   * How a reconcile re-fetches exactly the dossiers that differ. Absent: a reconcile repairs by re-reading the
+   * windows the differing dossiers are in.
    */
   fetchDossiers?(codes: readonly string[], signal?: AbortSignal): Promise<unknown[]>;
 }
@@ -127,9 +128,7 @@ export interface SummaryEntry {
  * for scopes small enough to list.
  */
 export type SourceSummary =
-  | { kind: 'digest'; count: number; hash: string }
-  | { kind: 'listing'; entries: SummaryEntry[] };
-
+  { kind: 'digest'; count: number; hash: string } | { kind: 'listing'; entries: SummaryEntry[] };
 
 /** A connector whose system can be read: what a poll run and `check` of a page need. */
 export type ReadableConnector = Connector & Required<Pick<Connector, 'read' | 'startFrom' | 'compareCursors'>>;

@@ -19,6 +19,9 @@ const maxRunLength = 1024;
  */
 export class CursorIndex {
   private readonly runs: SimulatedDossier[][] = [];
+  /** Each run's revision (runRevision); a run not in the map is at revision 0. */
+  private readonly revisions = new WeakMap<readonly SimulatedDossier[], number>();
+  private revision = 0;
 
   /** Indexes the dossiers; they must not change later except through `update`. */
   constructor(dossiers: readonly SimulatedDossier[]) {
@@ -74,6 +77,39 @@ export class CursorIndex {
     return { dossiers, hasMore: false };
   }
 
+  /**
+   * The dossiers updated in [from, to), as slices of the index's runs in cursor order: `run` is the whole run a
+   * slice is of, and stays the same array object until a dossier of it changes (a cache key: see `runRevision`).
+   * O(log n) to find the bounds, then one step per run.
+   */
+  *slicesBetween(
+    from: number,
+    to: number,
+  ): Generator<{ run: readonly SimulatedDossier[]; start: number; end: number }> {
+    if (!(from < to)) return;
+    const [firstRun, firstPosition] = this.locate(from, '', false);
+    const [lastRun, lastPosition] = this.locate(to, '', false);
+    for (let run = firstRun; run <= lastRun && run < this.runs.length; run++) {
+      const entries = this.runs[run] as SimulatedDossier[];
+      const start = run === firstRun ? firstPosition : 0;
+      const end = run === lastRun ? lastPosition : entries.length;
+      if (start < end) yield { run: entries, start, end };
+    }
+  }
+
+  /**
+   * A number that changes whenever a dossier is taken out of or put into the run (so a value computed from a run
+   * may be kept until then); runs are the arrays `slicesBetween` yields.
+   */
+  runRevision(run: readonly SimulatedDossier[]): number {
+    return this.revisions.get(run) ?? 0;
+  }
+
+  /** Takes a dossier out of the index for good (it was deleted at the source). */
+  delete(dossier: SimulatedDossier): void {
+    this.remove(dossier);
+  }
+
   /** How many dossiers are at or after the cursor start (a page total for dialects that report one). */
   countFrom(start: CursorStart): number {
     const [run, position] = this.startOf(start);
@@ -92,6 +128,7 @@ export class CursorIndex {
     const entries = this.runs[run];
     if (entries?.[position] !== dossier) throw new Error(`dossier ${dossier.code} is not in the cursor index`);
     entries.splice(position, 1);
+    this.revisions.set(entries, ++this.revision);
     if (entries.length === 0) this.runs.splice(run, 1);
   }
 
@@ -105,6 +142,7 @@ export class CursorIndex {
     }
     const entries = this.runs[run] as SimulatedDossier[];
     entries.splice(position, 0, dossier);
+    this.revisions.set(entries, ++this.revision);
     if (entries.length > maxRunLength)
       this.runs.splice(run, 1, entries.slice(0, maxRunLength / 2), entries.slice(maxRunLength / 2));
   }

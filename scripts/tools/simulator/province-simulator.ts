@@ -8,13 +8,17 @@ import { registerDvcDialect } from './dialects/dvc-dialect.js';
 import { registerIgateDialect } from './dialects/igate-dialect.js';
 import { registerLgspSoapDialect } from './dialects/lgsp-soap-dialect.js';
 import { generateProvinceDossiers } from './dossier-generator.js';
+import { driftKinds, injectDrift, type DriftKind, type DriftReport, type DriftSettings } from './drift-injection.js';
 import { BadRequestError, parseDossierQuery } from './dossier-query.js';
+import { registerPortalReconcileRoutes } from './portal-reconcile-routes.js';
 import { toPortalItem, toTruthRow, type TruthRow } from './portal-wire-format.js';
+import { ProvinceSummaries } from './province-summaries.js';
 import { deriveSeed, seededRandom, type Random } from './seeded-random.js';
 import type { SimulatedDossier } from './simulated-dossier.js';
 import { isFinal, moveOneStep } from './status-movement.js';
 
 export type { TruthRow } from './portal-wire-format.js';
+export type { DriftKind, DriftReport, DriftSettings } from './drift-injection.js';
 
 /**
  * Secrets the vendor dialects check (wire formats in dialects/README.md). Each dialect checks only its own
@@ -65,11 +69,20 @@ export interface SimulatorOptions {
   tokenTtlSeconds?: number;
   /** Default false. Start with movement paused. */
   paused?: boolean;
+  /**
+   * Default true. Compute every dossier's summary hash in the background once started (seconds of CPU and ~100 MB
+   * for 1,000,000 dossiers), so a first summary request does not wait for it; false leaves it to the first summary.
+   */
+  warmSummaries?: boolean;
 }
 
 interface ProvinceState {
   dossiers: SimulatedDossier[];
   index: CursorIndex;
+  /** The same dossiers by code, for fetches by code and drift. */
+  byCode: Map<string, SimulatedDossier>;
+  /** Summaries computed from `index` (reconciliation). */
+  summaries: ProvinceSummaries;
 }
 
 /** How one province's system misbehaves, for rehearsing failures (chaos tests): set and cleared at run time. */
@@ -94,6 +107,8 @@ export class ProvinceSimulator {
   /** Dossiers that can still move; final ones leave so late ticks do not waste picks on them. */
   private readonly movable: SimulatedDossier[] = [];
   private readonly random: Random;
+  /** Drift has its own stream, so injecting it does not change which dossiers movement picks next. */
+  private readonly driftRandom: Random;
   private readonly baseTime: number;
   private readonly tickMs: number;
   private readonly changesPerTick: number;
@@ -102,6 +117,7 @@ export class ProvinceSimulator {
   private readonly apiKeyDigest: Buffer | null;
   private readonly dialectContext: DialectContext;
   private paused: boolean;
+  private readonly warmSummaries: boolean;
   private changes = 0;
   private server: FastifyInstance | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -114,10 +130,13 @@ export class ProvinceSimulator {
     this.tickMs = options.tickMs ?? 200;
     this.precision = options.updatedAtPrecision ?? 'second';
     this.paused = options.paused ?? false;
+    this.warmSummaries = options.warmSummaries ?? true;
     this.apiKeyDigest = options.apiKey === undefined ? null : digest(options.apiKey);
     this.random = seededRandom(deriveSeed(seed, 'movement'));
+    this.driftRandom = seededRandom(deriveSeed(seed, 'drift'));
     this.dialectContext = {
       indexOf: (provinceCode) => this.provinces.get(provinceCode)?.index,
+      provinceOf: (provinceCode) => this.provinces.get(provinceCode),
       credentials: { ...options.credentials },
       tokenTtlSeconds: options.tokenTtlSeconds ?? 300,
     };
@@ -129,7 +148,9 @@ export class ProvinceSimulator {
         sameUpdatedAt: options.sameUpdatedAt ?? false,
         malformedRate: options.malformedRateByProvince?.[provinceCode] ?? options.malformedRate ?? 0,
       });
-      this.provinces.set(provinceCode, { dossiers, index: new CursorIndex(dossiers) });
+      const index = new CursorIndex(dossiers);
+      const byCode = new Map(dossiers.map((dossier) => [dossier.code, dossier]));
+      this.provinces.set(provinceCode, { dossiers, index, byCode, summaries: new ProvinceSummaries(index) });
       for (const dossier of dossiers) if (!isFinal(dossier.status)) this.movable.push(dossier);
     }
     this.dossierCount = options.provinces.length * options.dossiersPerProvince;
@@ -143,6 +164,9 @@ export class ProvinceSimulator {
     const url = await server.listen({ port, host });
     this.server = server;
     if (!this.paused) this.startTimer();
+    // Summary hashes are computed in the background while serving, not by the first summary request.
+    if (this.warmSummaries)
+      for (const { summaries } of this.provinces.values()) void summaries.warm(() => this.server !== server);
     return url;
   }
 
@@ -181,6 +205,48 @@ export class ProvinceSimulator {
     for (const { dossiers } of this.provinces.values()) {
       for (const dossier of dossiers) yield toTruthRow(dossier);
     }
+  }
+
+  /**
+   * Makes `count` dossiers of a province drift from what a consumer has seen, the way `kind` says
+   * (drift-injection.ts), picked spread over the whole period and seeded; returns exactly which changed and how.
+   * The pages, summaries and truth all reflect it at once.
+   */
+  injectDrift(provinceCode: string, kind: DriftKind, settings: DriftSettings): DriftReport {
+    const province = this.provinces.get(provinceCode);
+    if (!province) throw new Error(`province ${JSON.stringify(provinceCode)} is not served here`);
+    if (!(driftKinds as readonly string[]).includes(kind))
+      throw new Error(`drift kind ${JSON.stringify(kind)} is not one of ${driftKinds.join(', ')}`);
+    if (!Number.isInteger(settings.count) || settings.count < 1)
+      throw new Error('count must be a positive whole number');
+    const lookback = settings.lookbackSeconds;
+    if (lookback !== undefined && !(Number.isInteger(lookback) && lookback >= 0))
+      throw new Error('lookbackSeconds must be a whole number, 0 or more');
+    const ordered = [...province.index.slicesBetween(-Infinity, Infinity)].flatMap(({ run, start, end }) =>
+      run.slice(start, end),
+    );
+    const deleted = new Set<SimulatedDossier>();
+    const report = injectDrift(
+      provinceCode,
+      kind,
+      {
+        index: province.index,
+        ordered,
+        random: this.driftRandom,
+        precision: this.precision,
+        forget: (dossier) => {
+          deleted.add(dossier);
+          province.byCode.delete(dossier.code);
+        },
+      },
+      settings,
+    );
+    if (deleted.size > 0) province.dossiers = province.dossiers.filter((dossier) => !deleted.has(dossier));
+    // A drifted dossier may have become final, or movable again (a restored backup), or be gone.
+    this.movable.length = 0;
+    for (const { dossiers } of this.provinces.values())
+      for (const dossier of dossiers) if (!isFinal(dossier.status)) this.movable.push(dossier);
+    return report;
   }
 
   private moveRandomDossier(): void {
@@ -259,6 +325,7 @@ export class ProvinceSimulator {
           throw error;
         }
       });
+      registerPortalReconcileRoutes(api, (provinceCode) => this.provinces.get(provinceCode));
     });
 
     // The vendor dialects: each in its own encapsulated plugin, so its auth and error shapes stay its own.
@@ -279,10 +346,26 @@ export class ProvinceSimulator {
       this.resume();
       return reply.code(204).send();
     });
+    server.post('/_sim/drift', async (request, reply) => {
+      const body = (request.body ?? {}) as Record<string, unknown>;
+      const { province, kind, count, lookbackSeconds } = body;
+      if (typeof province !== 'string' || typeof kind !== 'string' || typeof count !== 'number')
+        return reply.code(400).send({
+          code: 'bad_request',
+          message: `expected a JSON body {"province": "79", "kind": one of ${driftKinds.join(', ')}, "count": 10, "lookbackSeconds"?: 120}`,
+        });
+      if (lookbackSeconds !== undefined && typeof lookbackSeconds !== 'number')
+        return reply.code(400).send({ code: 'bad_request', message: 'lookbackSeconds must be a number' });
+      try {
+        return this.injectDrift(province, kind as DriftKind, { count, lookbackSeconds });
+      } catch (error) {
+        return reply.code(400).send({ code: 'bad_request', message: (error as Error).message });
+      }
+    });
     server.get('/_sim/health', async () => ({
       ok: true,
       provinces: [...this.provinces.keys()],
-      dossiers: this.dossierCount,
+      dossiers: [...this.provinces.values()].reduce((sum, { dossiers }) => sum + dossiers.length, 0),
       paused: this.paused,
       changes: this.changes,
     }));

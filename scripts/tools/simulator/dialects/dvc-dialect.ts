@@ -7,6 +7,7 @@ import { bearerToken } from './authorization-header.js';
 import type { DialectContext } from './dialect-context.js';
 import { cursorAfter, readCursor } from './dvc-cursor-token.js';
 import { sourceProvinceOf } from './former-province-codes.js';
+import { codeList, parseScope, requiredProvince } from '../portal-reconcile-routes.js';
 import { integerInRange, optionalText, timeInFormat, type RequestParameters } from './request-parameters.js';
 import { sameSecret } from './same-secret.js';
 import { compactVietnamTime } from './vietnam-time-formats.js';
@@ -44,6 +45,25 @@ export interface DvcRecordPage {
   next_cursor: string | null;
 }
 
+/** The body of `GET /dvc/v2/records/summary`: every dossier of the scope, in cursor order. */
+export interface DvcListing {
+  total: number;
+  items: { ma_ho_so: string; phien_ban: number; trang_thai: string }[];
+}
+
+/** The most dossiers `GET /dvc/v2/records/summary` lists; a larger scope is refused with 400. */
+export const dvcMaxListing = 5000;
+
+/** The dossiers of a scope, refused (BadRequestError) past `dvcMaxListing`. */
+function* listDossiers(dossiers: Iterable<SimulatedDossier>): Generator<SimulatedDossier> {
+  let listed = 0;
+  for (const dossier of dossiers) {
+    if (++listed > dvcMaxListing)
+      throw new BadRequestError(`more than ${dvcMaxListing} records in the range; narrow from/to or code_from/code_to`);
+    yield dossier;
+  }
+}
+
 /** Served as `trang_thai` for `unknown_status` dossiers: outside the vendor's TT01–TT10. */
 export const dvcUnknownStatus = 'TT99';
 /** Served as `han_xu_ly` for `bad_date` dossiers: the right shape, but 31 February at 25 o'clock. */
@@ -62,15 +82,17 @@ export function registerDvcDialect(server: FastifyInstance, context: DialectCont
       return reply.code(status).send({ message: error.message });
     });
 
+    dvc.addHook('onRequest', async (request, reply) => {
+      if (apiKey === undefined && staticToken === undefined) return;
+      // Either credential will do: the apikey in the query string, or the static token as a Bearer header.
+      const query = request.query as RequestParameters;
+      const byKey = apiKey !== undefined && sameSecret(query.apikey as string | undefined, apiKey);
+      const byToken = staticToken !== undefined && sameSecret(bearerToken(request.headers.authorization), staticToken);
+      if (!byKey && !byToken) return reply.code(403).send({ message: 'invalid api key' });
+    });
+
     dvc.get('/dvc/v2/records', async (request, reply) => {
       const query = request.query as RequestParameters;
-      if (apiKey !== undefined || staticToken !== undefined) {
-        // Either credential will do: the apikey in the query string, or the static token as a Bearer header.
-        const byKey = apiKey !== undefined && sameSecret(query.apikey as string | undefined, apiKey);
-        const byToken =
-          staticToken !== undefined && sameSecret(bearerToken(request.headers.authorization), staticToken);
-        if (!byKey && !byToken) return reply.code(403).send({ message: 'invalid api key' });
-      }
       try {
         const { provinceCode, index, start, limit } = parseDvcQuery(query, context);
         const { dossiers, hasMore } = index.page(start, limit);
@@ -82,6 +104,45 @@ export function registerDvcDialect(server: FastifyInstance, context: DialectCont
             `<${nextPageUrl(request, { province: provinceCode, limit, cursor: nextCursor })}>; rel="next"`,
           );
         return { records: dossiers.map(toDvcRecord), next_cursor: nextCursor } satisfies DvcRecordPage;
+      } catch (error) {
+        if (error instanceof BadRequestError) return reply.code(400).send({ message: error.message });
+        throw error;
+      }
+    });
+
+    // Reconciliation: a vendor that cannot hash lists a scope instead, in its own names and status codes.
+    dvc.get('/dvc/v2/records/summary', async (request, reply) => {
+      try {
+        const query = request.query as RequestParameters;
+        const province = requiredProvince(query, context.provinceOf);
+        const scope = parseScope(query, {
+          from: 'from',
+          to: 'to',
+          codeFrom: 'code_from',
+          codeTo: 'code_to',
+          time: (text, name) => timeInFormat({ [name]: text }, name, 'yyyyMMddHHmmss') as number,
+        });
+        const items = [...listDossiers(province.summaries.dossiersIn(scope))].map((dossier) => ({
+          ma_ho_so: dossier.code,
+          phien_ban: dossier.version,
+          trang_thai: toDvcRecord(dossier).trang_thai,
+        }));
+        return { total: items.length, items } satisfies DvcListing;
+      } catch (error) {
+        if (error instanceof BadRequestError) return reply.code(400).send({ message: error.message });
+        throw error;
+      }
+    });
+
+    dvc.get('/dvc/v2/records/by-code', async (request, reply) => {
+      try {
+        const query = request.query as RequestParameters;
+        const province = requiredProvince(query, context.provinceOf);
+        const records = codeList(query, 'codes').flatMap((code) => {
+          const dossier = province.byCode.get(code);
+          return dossier ? [toDvcRecord(dossier)] : [];
+        });
+        return { records };
       } catch (error) {
         if (error instanceof BadRequestError) return reply.code(400).send({ message: error.message });
         throw error;

@@ -53,3 +53,44 @@ export function truthByCode(rows: Iterable<TruthRow>, province: string): Map<str
   for (const row of rows) if (row.provinceCode === province) byCode.set(row.dossierCode, row);
   return byCode;
 }
+
+/** A scope of a summary, as the tests write it: ISO times, optional code bounds. */
+export interface TruthScope {
+  updatedFrom: string;
+  updatedTo: string;
+  codeFrom?: string;
+  codeTo?: string;
+}
+
+/** The truth rows of one province in a scope (update time in [from, to), code in [codeFrom, codeTo)), cursor order. */
+export function truthInScope(rows: Iterable<TruthRow>, province: string, scope: TruthScope): TruthRow[] {
+  const from = Date.parse(scope.updatedFrom);
+  const to = Date.parse(scope.updatedTo);
+  return [...rows]
+    .filter((row) => {
+      const at = Date.parse(row.updatedAt);
+      return (
+        row.provinceCode === province &&
+        at >= from &&
+        at < to &&
+        (scope.codeFrom === undefined || row.dossierCode >= scope.codeFrom) &&
+        (scope.codeTo === undefined || row.dossierCode < scope.codeTo)
+      );
+    })
+    .sort((a, b) =>
+      a.updatedAt !== b.updatedAt
+        ? Date.parse(a.updatedAt) - Date.parse(b.updatedAt)
+        : a.dossierCode < b.dossierCode
+          ? -1
+          : 1,
+    );
+}
+
+/** The truth as `GET /_sim/truth` streams it. */
+export async function fetchTruth(baseUrl: string): Promise<TruthRow[]> {
+  const text = await (await fetch(`${baseUrl}/_sim/truth`)).text();
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as TruthRow);
+}

@@ -1,0 +1,139 @@
+import type { FastifyInstance } from 'fastify';
+import { BadRequestError } from './dossier-query.js';
+import { optionalText, type RequestParameters } from './dialects/request-parameters.js';
+import { toPortalItem } from './portal-wire-format.js';
+import { ListingTooLargeError, type ProvinceSummaries, type SimulatorScope } from './province-summaries.js';
+import type { SimulatedDossier } from './simulated-dossier.js';
+
+// The portal dialect's reconciliation endpoints, as connectors/reconcile-summary.openapi.yaml publishes them for
+// any province system to implement: a summary of a scope (a digest, or a listing) and the current records of
+// named dossiers. Errors are the portal dialect's {code, message} with HTTP 400.
+
+/** The most codes `GET /api/dossiers/by-code` takes in one request (the URL stays well under 8 KB). */
+export const maxCodesPerFetch = 200;
+
+/** What the routes need of one served province. */
+export interface ReconcileProvince {
+  summaries: ProvinceSummaries;
+  byCode: ReadonlyMap<string, SimulatedDossier>;
+}
+
+/** Registers `GET /api/dossiers/summary` and `GET /api/dossiers/by-code` on the portal dialect's scope. */
+export function registerPortalReconcileRoutes(
+  api: FastifyInstance,
+  provinceOf: (provinceCode: string) => ReconcileProvince | undefined,
+): void {
+  const badRequest = (error: unknown) => {
+    if (error instanceof BadRequestError || error instanceof ListingTooLargeError)
+      return { code: 'bad_request', message: error.message };
+    throw error;
+  };
+
+  api.get('/api/dossiers/summary', async (request, reply) => {
+    try {
+      const query = request.query as RequestParameters;
+      const province = requiredProvince(query, provinceOf);
+      const scope = parseScope(query, {
+        from: 'updatedFrom',
+        to: 'updatedTo',
+        codeFrom: 'codeFrom',
+        codeTo: 'codeTo',
+        time: rfc3339,
+      });
+      const listing = optionalText(query, 'listing');
+      if (listing !== null && listing !== 'true' && listing !== 'false')
+        throw new BadRequestError('listing must be true or false');
+      if (listing === 'true') {
+        const entries = province.summaries
+          .listing(scope)
+          .map(({ dossierCode, sourceVersion, status }) => ({ dossierCode, version: sourceVersion, status }));
+        return { count: entries.length, entries };
+      }
+      return province.summaries.digest(scope);
+    } catch (error) {
+      return reply.code(400).send(badRequest(error));
+    }
+  });
+
+  api.get('/api/dossiers/by-code', async (request, reply) => {
+    try {
+      const query = request.query as RequestParameters;
+      const province = requiredProvince(query, provinceOf);
+      const codes = codeList(query, 'codes');
+      const items = codes.flatMap((code) => {
+        const dossier = province.byCode.get(code);
+        return dossier ? [toPortalItem(dossier)] : [];
+      });
+      return { items };
+    } catch (error) {
+      return reply.code(400).send(badRequest(error));
+    }
+  });
+}
+
+/** The province a request names, which must be served here. */
+export function requiredProvince<Province>(
+  query: RequestParameters,
+  provinceOf: (provinceCode: string) => Province | undefined,
+): Province {
+  const provinceCode = optionalText(query, 'province');
+  if (provinceCode === null) throw new BadRequestError('province is required');
+  const province = provinceOf(provinceCode);
+  if (!province) throw new BadRequestError(`province ${JSON.stringify(provinceCode)} is not served here`);
+  return province;
+}
+
+/** The parameter names of a scope in a dialect, and how its times are written. */
+export interface ScopeParameters {
+  from: string;
+  to: string;
+  codeFrom: string;
+  codeTo: string;
+  /** Reads one time parameter (epoch ms); throws BadRequestError naming it. */
+  time: (text: string, name: string) => number;
+}
+
+/** Reads a scope: both times required, from not after to; code bounds optional, codeFrom before codeTo. */
+export function parseScope(query: RequestParameters, names: ScopeParameters): SimulatorScope {
+  const time = (name: string) => {
+    const text = optionalText(query, name);
+    if (text === null || text.trim() === '') throw new BadRequestError(`${name} is required`);
+    return names.time(text, name);
+  };
+  const updatedFrom = time(names.from);
+  const updatedTo = time(names.to);
+  if (updatedFrom > updatedTo) throw new BadRequestError(`${names.from} must not be after ${names.to}`);
+  const code = (name: string) => {
+    const text = optionalText(query, name);
+    return text === null || text === '' ? null : text;
+  };
+  const codeFrom = code(names.codeFrom);
+  const codeTo = code(names.codeTo);
+  if (codeFrom !== null && codeTo !== null && !(codeFrom < codeTo))
+    throw new BadRequestError(`${names.codeFrom} must sort before ${names.codeTo}`);
+  return { updatedFrom, updatedTo, codeFrom, codeTo };
+}
+
+const rfc3339Pattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:\d{2})$/;
+
+/** An RFC 3339 instant with an offset (`2026-11-27T01:00:00.000Z`, `2026-11-27T08:00:00+07:00`), as epoch ms. */
+function rfc3339(text: string, name: string): number {
+  const at = rfc3339Pattern.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(at))
+    throw new BadRequestError(
+      `${name} must be an RFC 3339 time with an offset, e.g. 2026-11-27T08:00:00+07:00 or 2026-11-27T01:00:00.000Z`,
+    );
+  return at;
+}
+
+/** A comma-separated list of 1 to `maxCodesPerFetch` dossier codes, repeats dropped. */
+export function codeList(query: RequestParameters, name: string): string[] {
+  const text = optionalText(query, name);
+  if (text === null || text.trim() === '')
+    throw new BadRequestError(`${name} is required: dossier codes, comma-separated`);
+  const codes = [...new Set(text.split(',').map((code) => code.trim()))];
+  if (codes.some((code) => code === '')) throw new BadRequestError(`${name} has an empty code`);
+  if (codes.length > maxCodesPerFetch)
+    throw new BadRequestError(`${name} names ${codes.length} codes; at most ${maxCodesPerFetch} a request`);
+  return codes;
+}
