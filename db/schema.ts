@@ -309,6 +309,25 @@ export interface BackfillRunsTable {
 /** A backfill run's state: reading, stopped by a failure (resumable), finished, or given up by an operator. */
 export type BackfillStatus = 'running' | 'failed' | 'done' | 'cancelled';
 
+/** What a province's system did that the status model does not expect (`status_transition_allowed`). */
+export type AnomalyKind = 'unexpected_transition' | 'version_backwards' | 'disappeared';
+
+/** One anomaly observed: codes, statuses and versions only, never personal data. */
+export interface DossierAnomaliesTable {
+  id: ColumnType<string, never, never>;
+  province_code: string;
+  dossier_code: string;
+  connector_id: string;
+  kind: AnomalyKind;
+  from_status: number | null;
+  to_status: number | null;
+  stored_version: BigInt | null;
+  source_version: BigInt | null;
+  /** The reconcile run that found it; null when the writer saw it in a batch. */
+  reconcile_run_id: BigInt | null;
+  detected_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
 export interface Database {
   dossiers: DossiersTable;
   dossier_events: DossierEventsTable;
@@ -328,4 +347,5 @@ export interface Database {
   stats_refresh: StatsRefreshTable;
   audit_events: AuditEventsTable;
   backfill_runs: BackfillRunsTable;
+  dossier_anomalies: DossierAnomaliesTable;
 }

@@ -11,6 +11,7 @@ import * as provinceDailyStats from './0009-province-daily-stats.js';
 import * as apiKeyProvinces from './0010-api-key-provinces.js';
 import * as auditTrail from './0011-audit-trail.js';
 import * as webhookSecretKeyId from './0012-webhook-secret-key-id.js';
+import * as dossierAnomalies from './0013-dossier-anomalies.js';
 import * as backfillRuns from './0014-backfill-runs.js';
 
 /** Every migration, by name in the order they run. A new one is a new file, listed here. */
@@ -27,5 +28,6 @@ export const migrations: Record<string, Migration> = {
   '0010-api-key-provinces': apiKeyProvinces,
   '0011-audit-trail': auditTrail,
   '0012-webhook-secret-key-id': webhookSecretKeyId,
+  '0013-dossier-anomalies': dossierAnomalies,
   '0014-backfill-runs': backfillRuns,
 };
