@@ -145,10 +145,15 @@ export class FleetProcess {
     this.exit = new Promise((resolve) => child.on('exit', () => resolve()));
   }
 
-  /** Starts the role with the configuration as its environment, plus `extraEnv`; LOG_LEVEL warn unless given. */
+  /**
+   * Starts the role with the configuration as its environment, plus `extraEnv`; LOG_LEVEL warn unless given.
+   * BENCH_NODE_ARGS (space-separated) goes to its Node first, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to
+   * profile a role under load: Node refuses profiler flags in NODE_OPTIONS.
+   */
   static start(config: Config, role: string, port: number, extraEnv: Record<string, string> = {}): FleetProcess {
     const env = childEnvironment(config, { LOG_LEVEL: 'warn', ...extraEnv, HTTP_PORT: String(port) });
-    const child = spawn(process.execPath, [fleetBin, 'start', '--role', role], {
+    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, fleetBin, 'start', '--role', role], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
