@@ -67,12 +67,12 @@ const backfillQuery = z.object({
 });
 
 const timeError = 'expected an ISO 8601 time such as 2026-11-01 (midnight UTC) or 2026-11-01T00:00:00+07:00';
+const timePattern = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 /** A time as `fleet backfill` reads one: a date (midnight UTC), or a date and time with an offset. */
 const rangeTime = (description: string) =>
   z
     .string({ error: timeError })
-    .regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/, { error: timeError })
-    .refine((value) => !Number.isNaN(new Date(value).getTime()), { error: timeError })
+    .refine((value) => timePattern.test(value) && !Number.isNaN(new Date(value).getTime()), { error: timeError })
     .describe(description);
 
 const windowHoursError = 'expected a whole number of hours from 1 to 8784';
@@ -89,10 +89,17 @@ const backfillBody = z
       .optional()
       .describe("hours per window; default the definition's backfill.windowHours, else 24"),
   })
-  .refine((body) => new Date(body.from).getTime() < new Date(body.to).getTime(), {
-    path: ['to'],
-    error: 'expected a time after from: the range [from, to) of source update times is empty',
-  })
+  .refine(
+    (body) => {
+      const [from, to] = [new Date(body.from).getTime(), new Date(body.to).getTime()];
+      // A time that is not one is told by its own field.
+      return Number.isNaN(from) || Number.isNaN(to) || from < to;
+    },
+    {
+      path: ['to'],
+      error: 'expected a time after from: the range [from, to) of source update times is empty',
+    },
+  )
   .meta({ id: 'BackfillRequest', description: "a range of a connector's history to read again, window by window" });
 
 /** What a start came to: a run opened (or resumed), or refused because of the connector's unfinished run. */
