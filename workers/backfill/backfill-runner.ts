@@ -40,7 +40,8 @@ const lookupFailed: ErrorSource = {
 const runFailed: ErrorSource = {
   component: 'backfill_runner',
   kind: 'run',
-  message: 'a backfill run stopped on an unexpected error; it is marked failed (resume it with the same range)',
+  message:
+    'could not carry on a backfill run (Postgres or Redis failing); it stays running and is tried again in a few seconds',
 };
 
 /** Carries on, in this process, the backfill runs that are running but held by no process. */
@@ -133,21 +134,27 @@ export class BackfillRunner {
       };
       if (!row || row.state === 'removed') return refuse(`connector ${connectorId} is no longer registered`);
       const policy = sourcePolicyOf(row.config);
-      const connector = createConnector({
-        id: row.id,
-        sourceProvinceCode: row.province_code,
-        sourceCodeSet: row.code_set as CodeSet,
-        kind: row.kind,
-        config: row.config,
-        // The gate its polls use: one rate limit in Redis per connector, for polls and backfill together.
-        gate: new RedisRequestGate(
-          this.redis,
-          this.options.prefix,
-          row.id,
-          policy.rateLimit,
-          policy.requestTimeoutMs + 5000,
-        ),
-      });
+      let connector;
+      try {
+        connector = createConnector({
+          id: row.id,
+          sourceProvinceCode: row.province_code,
+          sourceCodeSet: row.code_set as CodeSet,
+          kind: row.kind,
+          config: row.config,
+          // The gate its polls use: one rate limit in Redis per connector, for polls and backfill together.
+          gate: new RedisRequestGate(
+            this.redis,
+            this.options.prefix,
+            row.id,
+            policy.rateLimit,
+            policy.requestTimeoutMs + 5000,
+          ),
+        });
+      } catch (error) {
+        // A stored definition this release cannot build: said once, on the run, rather than tried every few seconds.
+        return refuse(error instanceof Error ? error.message : String(error));
+      }
       if (!canReadWindow(connector))
         return refuse(`connector ${connectorId} (kind ${row.kind}) can no longer read its source by time window`);
       const guard = new SourceGuard(row.id, policy.breaker, policy.retry, (state) =>
