@@ -63,6 +63,7 @@ export const requestErrors = {
   conflict: { status: 409, title: 'Conflict' },
   sample_required: { status: 422, title: 'Unprocessable Entity' },
   pushes_not_supported: { status: 422, title: 'Unprocessable Entity' },
+  backfill_not_supported: { status: 422, title: 'Unprocessable Entity' },
 
   // Readiness (/readyz): the answer's status, and the code of the check that failed.
   not_ready: { status: 503, title: 'Service Unavailable' },

@@ -13,7 +13,8 @@ export type ErrorComponent =
   | 'scheduler'
   | 'webhooks'
   | 'readiness'
-  | 'api_rate_limit';
+  | 'api_rate_limit'
+  | 'backfill_runner';
 
 /** What failed: the `kind` label. */
 export type ErrorKind =
@@ -33,7 +34,9 @@ export type ErrorKind =
   | 'ledger_commit'
   | 'ledger_release'
   | 'postgres_unreachable'
-  | 'redis_unreachable';
+  | 'redis_unreachable'
+  | 'lookup'
+  | 'run';
 
 /** Where a failure comes from, and what the log line says of it. */
 export interface ErrorSource {

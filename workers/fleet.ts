@@ -7,6 +7,7 @@ import { countDeadLetters } from '../db/queries/dead-letters.js';
 import { countFailedBatches } from '../db/queries/failed-batches.js';
 import { assertDatabaseReachable, createDatabase } from '../db/database.js';
 import type { Database } from '../db/schema.js';
+import { BackfillRunner } from './backfill/backfill-runner.js';
 import { BackgroundErrorReporter, type ErrorSource } from './background-error-reporter.js';
 import { dependencyChecks } from './http/dependency-checks.js';
 import { startHttpServer } from './http/http-server.js';
@@ -23,7 +24,7 @@ import { FailedBatchSweep } from './writer/failed-batch-sweep.js';
 import { Writer } from './writer/writer.js';
 
 /** The roles a fleet process can play; `all` is every one of them in one process. */
-export const roles = ['gateway', 'poller', 'writer', 'scheduler'] as const;
+export const roles = ['gateway', 'poller', 'writer', 'scheduler', 'reconciler'] as const;
 export type Role = (typeof roles)[number];
 
 /** A running fleet process. */
@@ -151,6 +152,19 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
     };
   }
 
+  // The reconciler role carries on the backfill runs no process holds (started over HTTP, or a stopped `fleet
+  // backfill`), on a pool of its own: each run holds a connection for its lock.
+  const backfillDb = has('reconciler')
+    ? createDatabase(config.DATABASE_URL, { maxConnections: 6, applicationName: 'dossier-sync-backfill' })
+    : null;
+  const backfillRunner = backfillDb
+    ? new BackfillRunner(backfillDb, openConnection('backfill'), ingest, logger, {
+        prefix: config.QUEUE_PREFIX,
+        maxRuns: 4,
+        errors,
+      })
+    : null;
+
   const webhooks = has('gateway') ? createWebhooks(config, db, ingest, metrics, logger, errors) : null;
 
   const { server, url } = await startHttpServer({
@@ -181,6 +195,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
   poller?.start();
   await scheduler?.start();
   statsRefresher?.start();
+  backfillRunner?.start();
   logger.info({ roles: wanted, url }, 'fleet started');
 
   let stopping: Promise<void> | null = null;
@@ -192,6 +207,9 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
       await scheduler?.close();
       await statsRefresher?.close();
       await poller?.close();
+      // Its runs stop after the page in hand and stay running (resumable); their last batches commit first.
+      await backfillRunner?.close();
+      await backfillDb?.destroy();
       await writer?.close();
       await sweep?.close();
       await ingest.close();

@@ -43,7 +43,7 @@ export function createProgram(): Command {
     .addOption(
       new Option(
         '--role <roles>',
-        'all, or one or more of gateway, poller, writer, scheduler (comma-separated)',
+        'all, or one or more of gateway, poller, writer, scheduler, reconciler (comma-separated)',
       ).default('all'),
     )
     .action(async (options: { role: string }) => {

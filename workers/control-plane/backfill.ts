@@ -113,7 +113,8 @@ export interface OpenedBackfill {
   resumed: boolean;
 }
 
-const describeRun = (run: BackfillRunRow) =>
+/** A run in one line: connector, range, window step, windows done, status, who started it and when. */
+export const describeRun = (run: BackfillRunRow) =>
   `backfill run ${run.id} of connector ${run.connector_id} (${isoTime(run.range_from)} to ${isoTime(run.range_to)}, ${run.window_hours} h windows, ${run.windows_done}/${run.windows_total} done, ${run.status}, started by ${run.started_by} at ${isoTime(run.started_at)})`;
 
 /**
@@ -169,6 +170,36 @@ export async function openBackfill(
       },
     });
     return opened;
+  });
+}
+
+/**
+ * Cancels an unfinished run (running or failed) and records it in the audit trail, in one transaction; null when the
+ * run is no longer unfinished. A process carrying the run stops after the page in hand: its next batch moves nothing
+ * (the writer moves only a running run's progress), what is stored stays.
+ */
+export async function cancelBackfill(
+  db: Kysely<Database>,
+  run: BackfillRunRow,
+  actor: Actor,
+): Promise<BackfillRunRow | null> {
+  return db.transaction().execute(async (trx) => {
+    const cancelled = await trx
+      .updateTable('backfill_runs')
+      .set({ status: 'cancelled', error: null, updated_at: new Date(), finished_at: new Date() })
+      .where('id', '=', run.id)
+      .where('status', 'in', ['running', 'failed'])
+      .returningAll()
+      .executeTakeFirst();
+    if (!cancelled) return null;
+    await insertAuditEvent(trx, {
+      ...actorColumns(actor),
+      action: 'backfill.cancel',
+      connector_id: cancelled.connector_id,
+      province_code: cancelled.province_code,
+      details: { run: cancelled.id, windowsDone: cancelled.windows_done, windows: cancelled.windows_total },
+    });
+    return cancelled;
   });
 }
 

@@ -5,7 +5,6 @@ import type { Json } from '../../../connectors/sdk/connector.js';
 import { SourceError } from '../../../connectors/sdk/source-error.js';
 import { sourcePolicyOf } from '../../../connectors/sdk/source-policy.js';
 import { assertDatabaseReachable, createDatabase } from '../../../db/database.js';
-import { insertAuditEvent } from '../../../db/queries/audit-events.js';
 import {
   findBackfillRun,
   findUnfinishedBackfill,
@@ -16,11 +15,12 @@ import {
 import type { ConnectorRow } from '../../../db/queries/connectors.js';
 import { BackgroundErrorReporter } from '../../../workers/background-error-reporter.js';
 import { runBackfill, type BackfillCounts } from '../../../workers/backfill/backfill-run.js';
-import { actorColumns, cliActor } from '../../../workers/control-plane/audit.js';
+import { cliActor } from '../../../workers/control-plane/audit.js';
 import {
   BackfillRefusedError,
   backfillRunView,
   busyMessage,
+  cancelBackfill,
   checkBackfill,
   openBackfill,
   type CheckedBackfill,
@@ -115,33 +115,19 @@ async function backfillStatus(config: Config, options: BackfillOptions): Promise
   });
 }
 
-/** `fleet backfill --cancel --connector ID`: gives up the connector's unfinished run (unless it is running now). */
+/**
+ * `fleet backfill --cancel --connector ID`: gives up the connector's unfinished run, even one a process carries now
+ * (it stops after the page in hand: its next batch moves nothing).
+ */
 async function backfillCancel(config: Config, connectorId: string): Promise<void> {
-  const db = createDatabase(config.DATABASE_URL, { maxConnections: 2, applicationName: 'dossier-sync-backfill' });
-  try {
-    await assertDatabaseReachable(db, config.DATABASE_URL);
-    const done = await withBackfillLock(db, connectorId, async () => {
-      const run = await findUnfinishedBackfill(db, connectorId);
-      if (!run) throw new NotFoundError(`fleet backfill: connector ${connectorId} has no unfinished backfill run`);
-      await db.transaction().execute(async (trx) => {
-        await setBackfillStatus(trx, run.id, 'cancelled');
-        await insertAuditEvent(trx, {
-          ...actorColumns(cliActor()),
-          action: 'backfill.cancel',
-          connector_id: connectorId,
-          province_code: run.province_code,
-          details: { run: run.id, windowsDone: run.windows_done, windows: run.windows_total },
-        });
-      });
-      return run;
-    });
-    if (!done) throw new UsageError(await busyMessage(db, connectorId));
+  await withDatabase(config, async (db) => {
+    const run = await findUnfinishedBackfill(db, connectorId);
+    const cancelled = run ? await cancelBackfill(db, run, cliActor()) : null;
+    if (!cancelled) throw new NotFoundError(`fleet backfill: connector ${connectorId} has no unfinished backfill run`);
     console.log(
-      `cancelled backfill run ${done.value.id} of connector ${connectorId} (${done.value.windows_done}/${done.value.windows_total} windows were done; what they stored stays)`,
+      `cancelled backfill run ${cancelled.id} of connector ${connectorId} (${cancelled.windows_done}/${cancelled.windows_total} windows were done; what they stored stays)`,
     );
-  } finally {
-    await db.destroy();
-  }
+  });
 }
 
 /** The progress line: windows done of total, records, records/s and the time left, from this process's pace. */

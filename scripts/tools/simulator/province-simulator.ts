@@ -74,6 +74,18 @@ export interface SimulatorOptions {
    * for 1,000,000 dossiers), so a first summary request does not wait for it; false leaves it to the first summary.
    */
   warmSummaries?: boolean;
+  /**
+   * Default false. Keep every request to the dialects (not `/_sim/`) in `requests`, with when it arrived: for tests of
+   * how a client paces itself. Grows with the requests: not for a long run.
+   */
+  recordRequests?: boolean;
+}
+
+/** A request the simulator received (with `recordRequests`): when (Date.now()), and its method and URL. */
+export interface ReceivedRequest {
+  at: number;
+  method: string;
+  url: string;
 }
 
 interface ProvinceState {
@@ -118,6 +130,9 @@ export class ProvinceSimulator {
   private readonly dialectContext: DialectContext;
   private paused: boolean;
   private readonly warmSummaries: boolean;
+  private readonly recordRequests: boolean;
+  /** The requests received, oldest first, when `recordRequests` is set. */
+  readonly requests: ReceivedRequest[] = [];
   private changes = 0;
   private server: FastifyInstance | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -131,6 +146,7 @@ export class ProvinceSimulator {
     this.precision = options.updatedAtPrecision ?? 'second';
     this.paused = options.paused ?? false;
     this.warmSummaries = options.warmSummaries ?? true;
+    this.recordRequests = options.recordRequests ?? false;
     this.apiKeyDigest = options.apiKey === undefined ? null : digest(options.apiKey);
     this.random = seededRandom(deriveSeed(seed, 'movement'));
     this.driftRandom = seededRandom(deriveSeed(seed, 'drift'));
@@ -287,6 +303,12 @@ export class ProvinceSimulator {
 
   private buildServer(): FastifyInstance {
     const server = fastify({ logger: false });
+
+    if (this.recordRequests)
+      server.addHook('onRequest', async (request) => {
+        if (!request.url.startsWith('/_sim/'))
+          this.requests.push({ at: Date.now(), method: request.method, url: request.url });
+      });
 
     // Faults apply before anything else, as a real failing system fails before it authenticates anyone.
     server.addHook('onRequest', async (request, reply) => {

@@ -72,7 +72,7 @@ describe('the fleet command on bad input', () => {
     });
     expect(code).toBe(2);
     expect(output).toMatch(
-      /--role "janitor" is not a role; expected all, or one or more of gateway, poller, writer, scheduler/,
+      /--role "janitor" is not a role; expected all, or one or more of gateway, poller, writer, scheduler, reconciler/,
     );
   });
 

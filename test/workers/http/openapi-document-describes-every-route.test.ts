@@ -169,3 +169,18 @@ it('is served without a key, and shows the connector definition as its zod decla
   expect(definition.properties).toHaveProperty('province');
   expect(definition.oneOf).toHaveLength(3);
 });
+
+it('describes starting and cancelling a backfill: the request body, 202 with the run, and the refusals', () => {
+  const start = document.paths?.['/v1/admin/connectors/{id}/backfill']?.post;
+  expect(start?.requestBody).toMatchObject({
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/BackfillRequest' } } },
+  });
+  expect(Object.keys(start?.responses ?? {})).toEqual(expect.arrayContaining(['202', '400', '404', '409', '422']));
+  const accepted = (start?.responses as Record<string, OpenAPIV3_1.ResponseObject>)['202'];
+  expect(JSON.stringify(accepted?.content?.['application/json']?.schema)).toContain('#/components/schemas/BackfillRun');
+  const request = document.components?.schemas?.BackfillRequest as OpenAPIV3_1.SchemaObject;
+  expect(Object.keys(request.properties ?? {}).sort()).toEqual(['from', 'to', 'windowHours']);
+  expect(request.required?.sort()).toEqual(['from', 'to']);
+  const cancel = document.paths?.['/v1/admin/backfills/{id}/cancel']?.post;
+  expect(Object.keys(cancel?.responses ?? {})).toEqual(expect.arrayContaining(['200', '404', '409']));
+});

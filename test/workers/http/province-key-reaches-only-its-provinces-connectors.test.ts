@@ -36,6 +36,8 @@ const letterOf: Record<string, string> = { 'bn-24': '1001', 'bn-old': '1002', 'h
 const batchOf: Record<string, string> = {};
 const keyOf: Record<string, { id: string; key: string }> = {};
 const unknownRow = '9';
+/** One backfill run per connector of two (ids given in the backfill test, one digit each). */
+const runOf: Record<string, string> = {};
 /** The provinces of each connector's key: own (24), own, another's (79), and one holding both. */
 const keyProvincesOf: Record<string, string[]> = {
   'bn-24': ['24'],
@@ -77,6 +79,7 @@ const otherTables = async () => ({
   secrets: await env.db.selectFrom('webhook_secrets').selectAll().execute(),
   audit: await env.db.selectFrom('audit_events').selectAll().orderBy('id').execute(),
   failedBatches: await env.db.selectFrom('failed_batches').selectAll().orderBy('id').execute(),
+  backfillRuns: await env.db.selectFrom('backfill_runs').selectAll().orderBy('id').execute(),
   // Without last_used_at, which the asking key's own requests move.
   apiKeys: await env.db
     .selectFrom('api_keys')
@@ -108,6 +111,12 @@ const idRoutes: Record<string, (id: string) => [string, string, unknown?]> = {
   'GET /v1/admin/dead-letters/{id}': (id) => ['GET', `/dead-letters/${letterOf[id] ?? '9999'}`],
   'GET /v1/admin/failed-batches/{id}': (id) => ['GET', `/failed-batches/${batchOf[id] ?? unknownRow}`],
   'POST /v1/admin/api-keys/{id}/revoke': (id) => ['POST', `/api-keys/${keyOf[id]?.id ?? unknownRow}/revoke`],
+  'POST /v1/admin/backfills/{id}/cancel': (id) => ['POST', `/backfills/${runOf[id] ?? unknownRow}/cancel`],
+  'POST /v1/admin/connectors/{id}/backfill': (id) => [
+    'POST',
+    `/connectors/${id}/backfill`,
+    { from: '2026-11-01', to: '2026-11-02' },
+  ],
   'DELETE /v1/admin/connectors/{id}': (id) => ['DELETE', `/connectors/${id}`],
 };
 
@@ -209,20 +218,22 @@ describe('a key bound to province 24 on the admin API', () => {
 
   it("lists only its provinces' backfill runs", async () => {
     const run = { from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-11-02T00:00:00Z'), windowHours: 24 };
-    await insertBackfillRun(env.db, {
+    const own = await insertBackfillRun(env.db, {
       ...run,
       connectorId: 'bn-old',
       provinceCode: '24',
       windowsTotal: 1,
       startedBy: 'cli:root',
     });
-    await insertBackfillRun(env.db, {
+    const foreign = await insertBackfillRun(env.db, {
       ...run,
       connectorId: 'hcm-79',
       provinceCode: '79',
       windowsTotal: 1,
       startedBy: 'cli:root',
     });
+    runOf['bn-old'] = own!.id;
+    runOf['hcm-79'] = foreign!.id;
     const listed = await call('GET', '/backfills');
     expect(listed.status).toBe(200);
     const runs = (JSON.parse(listed.text) as { runs: { connectorId: string; provinceCode: string }[] }).runs;
@@ -478,6 +489,17 @@ describe('a key bound to province 24 on the admin API', () => {
   it('operates its own province: add, show, update, pause, resume, check, status, remove', async () => {
     const added = await call('POST', '/connectors', definition('bn-new', '24'));
     expect(added.status).toBe(201);
+    // bn-old's run is from the backfill test; one for bn-24 too, cancelled before a new one is started.
+    const run = await insertBackfillRun(env.db, {
+      connectorId: 'bn-24',
+      provinceCode: '24',
+      from: new Date('2026-10-01T00:00:00Z'),
+      to: new Date('2026-10-02T00:00:00Z'),
+      windowHours: 24,
+      windowsTotal: 1,
+      startedBy: 'cli:root',
+    });
+    runOf['bn-24'] = run!.id;
     for (const id of ['bn-24', 'bn-old']) {
       for (const [route, request] of Object.entries(idRoutes)) {
         const [method, path, body] = request(id);
@@ -486,7 +508,8 @@ describe('a key bound to province 24 on the admin API', () => {
           path,
           id === 'bn-old' && method === 'PUT' ? definition(id, '27', '2008') : body,
         );
-        expect(answer.status, `${route} ${id}: ${answer.text}`).toBe(route.endsWith('/rotate-secret') ? 201 : 200);
+        const expected = route.endsWith('/rotate-secret') ? 201 : route.endsWith('/backfill') ? 202 : 200;
+        expect(answer.status, `${route} ${id}: ${answer.text}`).toBe(expected);
       }
     }
     const states = await env.db.selectFrom('connectors').select(['id', 'state']).orderBy('id').execute();
