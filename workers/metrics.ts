@@ -70,6 +70,14 @@ export class FleetMetrics {
     registers: [this.registry],
   });
 
+  /** Anomalies the writer recorded in `dossier_anomalies` (issue #13), counted after the commit. */
+  readonly anomalies = new Counter({
+    name: 'dossier_sync_anomalies_total',
+    help: 'Anomalies recorded in dossier_anomalies, by connector and kind (unexpected_transition: applied all the same; version_backwards: not applied), each once however often its batch is delivered',
+    labelNames: ['connector', 'kind'] as const,
+    registers: [this.registry],
+  });
+
   /** Time to commit one ingest batch. */
   readonly writeBatchDuration = new Histogram({
     name: 'dossier_sync_write_batch_duration_seconds',

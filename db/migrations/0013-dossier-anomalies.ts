@@ -45,6 +45,13 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     )`.execute(db);
   await sql`CREATE INDEX dossier_anomalies_connector ON dossier_anomalies (connector_id, id)`.execute(db);
   await sql`CREATE INDEX dossier_anomalies_dossier ON dossier_anomalies (province_code, dossier_code)`.execute(db);
+  // What the writer saw in a batch is recorded once however often the batch is delivered: one row per dossier, kind,
+  // source version and status sent. The writer inserts with ON CONFLICT DO NOTHING on this index; a reconcile run's
+  // rows (reconcile_run_id set) are not in it, so its own inserts never meet the writer's.
+  await sql`
+    CREATE UNIQUE INDEX dossier_anomalies_seen_once
+    ON dossier_anomalies (province_code, dossier_code, kind, source_version, to_status)
+    WHERE reconcile_run_id IS NULL`.execute(db);
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {

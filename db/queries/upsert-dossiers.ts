@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { DossierRecord } from '../../connectors/sdk/dossier-record.js';
-import type { Database } from '../schema.js';
+import type { AnomalyKind, Database } from '../schema.js';
+
+/** Anomalies a batch recorded, of one connector and kind. */
+export interface AnomalyCount {
+  connectorId: string;
+  kind: AnomalyKind;
+  count: number;
+}
 
 /** What one batch did to the `dossiers` table and its history. */
 export interface UpsertOutcome {
@@ -13,6 +20,8 @@ export interface UpsertOutcome {
   unchanged: number;
   /** New rows in `dossier_events`. */
   events: number;
+  /** New rows in `dossier_anomalies` (a repeat of one already recorded is not counted), by connector and kind. */
+  anomalies: AnomalyCount[];
 }
 
 /** The fields that make up a dossier's state: two records with the same hash are the same state. */
@@ -125,17 +134,28 @@ const recordsetColumns = sql.raw(`
  * rows, from one `jsonb_to_recordset` parameter. The guard (DESIGN.md guarantee 2) is in SQL, so it holds
  * against concurrent writers too: a row moves only to a higher source version, or to a different state of the
  * same version observed later. Stale rows are filtered before the insert so they cost neither a row lock nor
- * WAL (limits.md); the history keeps every distinct state once, whatever order the states arrive in.
+ * WAL (limits.md); the history keeps every distinct state once, whatever order the states arrive in. The same
+ * statement records the batch's anomalies (an unexpected transition applied, a version that went backwards refused)
+ * in `dossier_anomalies`; the stored status they compare with is the statement's snapshot (a concurrent writer's
+ * commit of the same dossier in between is not seen as the "from" status).
  */
 export async function upsertDossiers(db: Kysely<Database>, records: readonly DossierRecord[]): Promise<UpsertOutcome> {
-  if (records.length === 0) return { inserted: 0, updated: 0, unchanged: 0, events: 0 };
+  if (records.length === 0) return { inserted: 0, updated: 0, unchanged: 0, events: 0, anomalies: [] };
   const rows = reduceBatch(records);
 
   const {
     rows: [counts],
-  } = await sql<{ inserted: string; updated: string; events: string }>`
+  } = await sql<{ inserted: string; updated: string; events: string; anomalies: AnomalyCount[] | null }>`
     WITH incoming AS (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r(${recordsetColumns})
+    ),
+    -- Each incoming state beside the stored row (the statement's snapshot), read once for the guard and the anomalies.
+    stored AS (
+      SELECT i.*, cur.dossier_code IS NOT NULL AS existed, cur.status AS stored_status,
+        cur.source_version AS stored_version, cur.source_updated_at AS stored_updated_at,
+        cur.content_hash AS stored_hash, cur.observed_at AS stored_observed_at
+      FROM incoming i
+      LEFT JOIN dossiers cur ON cur.province_code = i.province_code AND cur.dossier_code = i.dossier_code
     ),
     history AS (
       INSERT INTO dossier_events (
@@ -149,13 +169,11 @@ export async function upsertDossiers(db: Kysely<Database>, records: readonly Dos
       RETURNING 1
     ),
     fresh AS (
-      SELECT i.*, cur.dossier_code IS NOT NULL AS existed
-      FROM incoming i
-      LEFT JOIN dossiers cur ON cur.province_code = i.province_code AND cur.dossier_code = i.dossier_code
-      WHERE i.newest AND (
-        cur.dossier_code IS NULL
-        OR cur.source_version < i.source_version
-        OR (cur.source_version = i.source_version AND cur.content_hash <> i.content_hash AND cur.observed_at <= i.observed_at))
+      SELECT * FROM stored s
+      WHERE s.newest AND (
+        NOT s.existed
+        OR s.stored_version < s.source_version
+        OR (s.stored_version = s.source_version AND s.stored_hash <> s.content_hash AND s.stored_observed_at <= s.observed_at))
     ),
     written AS (
       INSERT INTO dossiers AS d (
@@ -197,14 +215,47 @@ export async function upsertDossiers(db: Kysely<Database>, records: readonly Dos
       WHERE d.source_version < excluded.source_version
         OR (d.source_version = excluded.source_version AND d.content_hash <> excluded.content_hash AND d.observed_at <= excluded.observed_at)
       RETURNING province_code, dossier_code
+    ),
+    applied AS (
+      SELECT f.* FROM written w JOIN fresh f USING (province_code, dossier_code)
+    ),
+    -- The anomalies (issue #13), recorded once per dossier, kind, source version and status sent (a redelivered
+    -- batch adds none: dossier_anomalies_seen_once). An update applied whose status change the model refuses is an
+    -- unexpected transition, applied all the same. A lower version than the stored one that claims to be at least as
+    -- recent in source time is the source going backwards: never applied, recorded here. A lower version with an
+    -- older update time is late delivery, not an anomaly.
+    anomalies AS (
+      INSERT INTO dossier_anomalies (
+        province_code, dossier_code, connector_id, kind, from_status, to_status, stored_version, source_version
+      )
+      SELECT province_code, dossier_code, connector_id, 'unexpected_transition', stored_status, status, stored_version,
+        source_version
+      FROM applied
+      WHERE existed AND NOT status_transition_allowed(stored_status, status)
+      UNION ALL
+      SELECT province_code, dossier_code, connector_id, 'version_backwards', stored_status, status, stored_version,
+        source_version
+      FROM stored
+      WHERE existed AND source_version < stored_version AND source_updated_at >= stored_updated_at
+      ON CONFLICT (province_code, dossier_code, kind, source_version, to_status) WHERE reconcile_run_id IS NULL
+        DO NOTHING
+      RETURNING connector_id, kind
     )
     SELECT
-      (SELECT count(*) FROM written w JOIN fresh f USING (province_code, dossier_code) WHERE NOT f.existed) AS inserted,
-      (SELECT count(*) FROM written w JOIN fresh f USING (province_code, dossier_code) WHERE f.existed) AS updated,
-      (SELECT count(*) FROM history) AS events
+      (SELECT count(*) FROM applied WHERE NOT existed) AS inserted,
+      (SELECT count(*) FROM applied WHERE existed) AS updated,
+      (SELECT count(*) FROM history) AS events,
+      (SELECT jsonb_agg(jsonb_build_object('connectorId', connector_id, 'kind', kind, 'count', n))
+        FROM (SELECT connector_id, kind, count(*) AS n FROM anomalies GROUP BY connector_id, kind) a) AS anomalies
   `.execute(db);
 
   const inserted = Number(counts?.inserted ?? 0);
   const updated = Number(counts?.updated ?? 0);
-  return { inserted, updated, unchanged: records.length - inserted - updated, events: Number(counts?.events ?? 0) };
+  return {
+    inserted,
+    updated,
+    unchanged: records.length - inserted - updated,
+    events: Number(counts?.events ?? 0),
+    anomalies: counts?.anomalies ?? [],
+  };
 }

@@ -8,7 +8,7 @@ import { markDeadLetters } from '../../db/queries/dead-letters.js';
 import { insertDeadLetters } from '../../db/queries/insert-dead-letters.js';
 import { commitBackfillProgress } from '../../db/queries/backfill-progress.js';
 import { commitCursor } from '../../db/queries/sync-cursors.js';
-import { upsertDossiers, type UpsertOutcome } from '../../db/queries/upsert-dossiers.js';
+import { upsertDossiers, type AnomalyCount, type UpsertOutcome } from '../../db/queries/upsert-dossiers.js';
 import type { Database } from '../../db/schema.js';
 import type { IngestBatch } from '../queue/ingest-message.js';
 
@@ -24,7 +24,18 @@ export interface WriteOutcome extends UpsertOutcome {
   backfillMoved: boolean;
 }
 
-const noUpsert: UpsertOutcome = { inserted: 0, updated: 0, unchanged: 0, events: 0 };
+const noUpsert: UpsertOutcome = { inserted: 0, updated: 0, unchanged: 0, events: 0, anomalies: [] };
+
+/** Two parts' anomaly counts as one list, a connector and kind once. */
+function addAnomalies(a: readonly AnomalyCount[], b: readonly AnomalyCount[]): AnomalyCount[] {
+  const sum = a.map((count) => ({ ...count }));
+  for (const count of b) {
+    const same = sum.find((known) => known.connectorId === count.connectorId && known.kind === count.kind);
+    if (same) same.count += count.count;
+    else sum.push({ ...count });
+  }
+  return sum;
+}
 
 /**
  * Commits one ingest batch in one transaction: the guarded upsert, the history, the dead letters, and the
@@ -99,6 +110,7 @@ async function commitIsolating(trx: Transaction<Database>, batch: IngestBatch): 
       updated: sum.updated + part.updated,
       unchanged: sum.unchanged + part.unchanged,
       events: sum.events + part.events,
+      anomalies: addAnomalies(sum.anomalies, part.anomalies),
     }),
     noUpsert,
   );

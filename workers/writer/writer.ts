@@ -139,6 +139,9 @@ export class Writer {
       for (const letter of batch.deadLetters) this.metrics.recordsRejected.inc({ province, reason: letter.reason });
       if (outcome.unstorable > 0)
         this.metrics.recordsRejected.inc({ province, reason: 'unstorable' }, outcome.unstorable);
+      // After the commit, by the rows the batch actually added (a redelivered batch's anomalies are not again).
+      for (const { connectorId, kind, count } of outcome.anomalies)
+        this.metrics.anomalies.inc({ connector: connectorId, kind }, count);
       if (batch.origin === 'push') {
         this.pushes.committed(batch);
         // A pushed (webhook) batch: each record's time from receipt by the gateway to this commit.
