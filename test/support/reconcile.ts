@@ -2,7 +2,8 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import { ProvinceSimulator, type SimulatorOptions } from '../../scripts/tools/simulator/province-simulator.js';
 import { runFleet, spawnFleet, type FleetProcess } from './fleet-process.js';
-import { createTestEnvironment, type TestEnvironment } from './test-environment.js';
+import { compareWithTruth } from './simulator-truth.js';
+import { createTestEnvironment, waitFor, type TestEnvironment } from './test-environment.js';
 
 // A province synced and at rest, to reconcile: a paused simulator, a writer, and a backfill of its whole period.
 
@@ -27,6 +28,7 @@ export interface SyncedProvince {
 export async function syncedProvince(
   simulatorOptions: Partial<SimulatorOptions>,
   register: (db: Kysely<Database>, url: string) => Promise<string>,
+  options: { sync?: 'backfill' | 'poll'; env?: Record<string, string> } = {},
 ): Promise<SyncedProvince> {
   const env = await createTestEnvironment();
   const simulator = new ProvinceSimulator({
@@ -39,13 +41,36 @@ export async function syncedProvince(
   });
   const simulatorUrl = await simulator.start();
   const connectorId = await register(env.db, simulatorUrl);
-  const settings = () => ({ ...env.config, LOG_LEVEL: 'warn' }) as unknown as Record<string, string>;
+  const settings = () => ({ ...env.config, LOG_LEVEL: 'warn', ...options.env }) as unknown as Record<string, string>;
   const writer = spawnFleet(['start', '--role', 'writer'], settings());
-  const backfill = await runFleet(
-    ['backfill', '--connector', connectorId, '--from', rangeFrom.toISOString(), '--to', rangeTo.toISOString()],
-    settings(),
-  );
-  if (backfill.code !== 0) throw new Error(`backfill failed: ${backfill.output}`);
+  if (options.sync === 'poll') {
+    // A source that cannot be read by window: polled from its beginning until the copy equals the truth.
+    const poller = spawnFleet(['start', '--role', 'poller,scheduler'], settings());
+    let last = '';
+    try {
+      await waitFor(
+        async () => {
+          const comparison = await compareWithTruth(env.db, simulator);
+          last = JSON.stringify(comparison);
+          return comparison.missing === 0 && comparison.different === 0 && comparison.extra === 0;
+        },
+        'the poller to sync the whole province',
+        120_000,
+        1000,
+      );
+    } catch (error) {
+      throw new Error(`${(error as Error).message}: ${last}; ${poller.output().slice(-2000)}`);
+    } finally {
+      poller.child.kill('SIGTERM');
+      await poller.exited;
+    }
+  } else {
+    const backfill = await runFleet(
+      ['backfill', '--connector', connectorId, '--from', rangeFrom.toISOString(), '--to', rangeTo.toISOString()],
+      settings(),
+    );
+    if (backfill.code !== 0) throw new Error(`backfill failed: ${backfill.output}`);
+  }
   return {
     env,
     simulator,

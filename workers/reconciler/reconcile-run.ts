@@ -420,9 +420,11 @@ export class ReconcileRun {
       const anomalies: NewAnomaly[] = [];
       for (const code of recorded) {
         const mismatch = byCode.get(code)!;
-        if (mismatch.kind === 'extra_here' && !mismatch.provisional)
-          anomalies.push(this.disappeared(code, mismatch.storedVersion, mismatch.storedStatus));
-        else if (!mismatch.repairable)
+        if (mismatch.kind === 'extra_here') {
+          // A provisional one is confirmed (and recorded as disappeared) at the end of the run.
+          if (!mismatch.provisional)
+            anomalies.push(this.disappeared(code, mismatch.storedVersion, mismatch.storedStatus));
+        } else if (!mismatch.repairable)
           anomalies.push({
             provinceCode,
             dossierCode: code,
