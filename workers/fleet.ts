@@ -4,6 +4,7 @@ import type { Config } from '../config/env.js';
 import { currentProvinces } from '../config/provinces.js';
 import { recordBreakerState } from '../db/queries/connectors.js';
 import { countDeadLetters } from '../db/queries/dead-letters.js';
+import { reconcileFigures } from '../db/queries/reconcile-runs.js';
 import { countFailedBatches } from '../db/queries/failed-batches.js';
 import { assertDatabaseReachable, createDatabase } from '../db/database.js';
 import type { Database } from '../db/schema.js';
@@ -108,6 +109,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
   );
   for (const { code } of currentProvinces) metrics.watchQueue(ingest.queueOf(code));
   if (has('gateway')) metrics.watchDeadLetters(() => countDeadLetters(db, { state: 'new' }));
+  if (has('gateway')) metrics.watchReconcileRuns(() => reconcileFigures(db));
   if (has('gateway')) metrics.watchFailedBatches(() => countFailedBatches(db, { state: 'failed' }));
 
   const scheduler = has('scheduler')

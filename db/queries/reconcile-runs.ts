@@ -274,3 +274,47 @@ export async function withReconcileLock<T>(
     }
   });
 }
+
+/** What the reconcile metrics show, per connector: read from the runs at each scrape. */
+export interface ReconcileFigures {
+  runs: { connectorId: string; outcome: string; count: number }[];
+  mismatches: { connectorId: string; kind: string; count: number }[];
+  repaired: { connectorId: string; count: number }[];
+  /** Per connector: the start of its latest finished run that left no repairable mismatch unrepaired. */
+  lastMatch: { connectorId: string; seconds: number }[];
+}
+
+/** The figures of every connector's reconcile runs. */
+export async function reconcileFigures(db: Kysely<Database>): Promise<ReconcileFigures> {
+  const runs = await db
+    .selectFrom('reconcile_runs')
+    .select(['connector_id', 'status', (eb) => eb.fn.countAll<string>().as('count')])
+    .groupBy(['connector_id', 'status'])
+    .execute();
+  const sums = await db
+    .selectFrom('reconcile_runs')
+    .select([
+      'connector_id',
+      (eb) => eb.fn.sum<string>('missing_here').as('missing_here'),
+      (eb) => eb.fn.sum<string>('extra_here').as('extra_here'),
+      (eb) => eb.fn.sum<string>('different_version').as('different_version'),
+      (eb) => eb.fn.sum<string>('different_state').as('different_state'),
+      (eb) => eb.fn.sum<string>('repaired').as('repaired'),
+    ])
+    .groupBy('connector_id')
+    .execute();
+  const { rows: matched } = await sql<{ connector_id: string; seconds: number }>`
+    SELECT connector_id, extract(epoch FROM max(started_at))::float8 AS seconds FROM reconcile_runs r
+    WHERE status = 'done' AND NOT EXISTS (
+      SELECT 1 FROM reconcile_mismatches m WHERE m.run_id = r.id AND m.repairable AND NOT m.repaired)
+    GROUP BY connector_id`.execute(db);
+  const kinds = ['missing_here', 'extra_here', 'different_version', 'different_state'] as const;
+  return {
+    runs: runs.map((row) => ({ connectorId: row.connector_id, outcome: row.status, count: Number(row.count) })),
+    mismatches: sums.flatMap((row) =>
+      kinds.map((kind) => ({ connectorId: row.connector_id, kind, count: Number(row[kind] ?? 0) })),
+    ),
+    repaired: sums.map((row) => ({ connectorId: row.connector_id, count: Number(row.repaired ?? 0) })),
+    lastMatch: matched.map((row) => ({ connectorId: row.connector_id, seconds: Number(row.seconds) })),
+  };
+}

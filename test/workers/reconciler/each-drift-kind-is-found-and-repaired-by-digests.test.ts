@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sql } from 'kysely';
+import { reconcileFigures } from '../../../db/queries/reconcile-runs.js';
+import { FleetMetrics } from '../../../workers/metrics.js';
 import { registerSimulatorConnector } from '../../support/connectors.js';
 import { runFleet } from '../../support/fleet-process.js';
 import { lastRun, reconcileArgs, syncedProvince, type SyncedProvince } from '../../support/reconcile.js';
@@ -93,4 +95,24 @@ it('a batch lost here (rows gone from our copy) is missing here, and a state cha
   expect(changed.rows).toHaveLength(7);
   const run = await reconcile();
   expect(run).toMatchObject({ missingHere: 10, differentState: 7, repaired: 17 });
+});
+
+it('the metrics say what the runs found, repaired and when the copy last matched, by connector', async () => {
+  const metrics = new FleetMetrics();
+  metrics.watchReconcileRuns(() => reconcileFigures(province.env.db));
+  const text = await metrics.registry.metrics();
+  expect(text).toContain('dossier_sync_reconcile_runs_total{connector="sim-79",outcome="done"} 6');
+  // 25 + 20 + 12 + 12 different versions (the rewritten ones found again by the last run); 15 deleted, by the last three.
+  expect(text).toContain('dossier_sync_reconcile_mismatches_total{connector="sim-79",kind="different_version"} 69');
+  expect(text).toContain('dossier_sync_reconcile_mismatches_total{connector="sim-79",kind="extra_here"} 45');
+  expect(text).toContain('dossier_sync_reconcile_mismatches_total{connector="sim-79",kind="missing_here"} 10');
+  expect(text).toContain('dossier_sync_reconcile_repaired_total{connector="sim-79"} 62');
+  // Every run repaired all it could: the copy matched as of the last one's start.
+  const lastMatch = /dossier_sync_reconcile_last_match_timestamp_seconds\{connector="sim-79"\} (\S+)/.exec(text);
+  const latest = await province.env.db
+    .selectFrom('reconcile_runs')
+    .select('started_at')
+    .orderBy('id', 'desc')
+    .executeTakeFirstOrThrow();
+  expect(Number(lastMatch?.[1])).toBeCloseTo(latest.started_at.getTime() / 1000, 0);
 });
