@@ -360,8 +360,8 @@ export interface ReconcileRunsTable {
 /** How a reconcile compares: the source's digests, its listings, or its pages (no summaries). */
 export type ReconcileMethod = 'digest' | 'listing' | 'pages';
 
-/** A reconcile run's state, as a backfill run's. */
-export type ReconcileStatus = 'running' | 'failed' | 'done' | 'cancelled';
+/** A reconcile run's state, as a backfill run's, and `requested` (over HTTP, waiting for a reconciler process). */
+export type ReconcileStatus = 'requested' | 'running' | 'failed' | 'done' | 'cancelled';
 
 /** A kind of mismatch between our copy and the source. */
 export type MismatchKind = 'missing_here' | 'extra_here' | 'different_version' | 'different_state';

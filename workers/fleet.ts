@@ -17,6 +17,7 @@ import { FleetMetrics } from './metrics.js';
 import { Poller } from './poller/poller.js';
 import { assertRedisReachable, createFailFastRedis, createRedis, warnIfEvicting } from './redis.js';
 import { StatsRefresher } from './read-model/stats-refresher.js';
+import { ReconcilerRole } from './reconciler/reconciler-role.js';
 import { ConnectorScheduler } from './scheduler/connector-scheduler.js';
 import { SecretBox } from './webhooks/secret-box.js';
 import { createWebhooks } from './webhooks/webhooks.js';
@@ -24,7 +25,7 @@ import { FailedBatchSweep } from './writer/failed-batch-sweep.js';
 import { Writer } from './writer/writer.js';
 
 /** The roles a fleet process can play; `all` is every one of them in one process. */
-export const roles = ['gateway', 'poller', 'writer', 'scheduler'] as const;
+export const roles = ['gateway', 'poller', 'writer', 'scheduler', 'reconciler'] as const;
 export type Role = (typeof roles)[number];
 
 /** A running fleet process. */
@@ -178,11 +179,16 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
     ...(webhooks ? { webhooks: { intake: webhooks.intake, bodyLimit: webhooks.bodyLimit } } : {}),
   });
 
+  // Runs the reconciles asked for over HTTP and the scheduled ones (README, Reconciliation).
+  const reconciler = has('reconciler')
+    ? new ReconcilerRole({ config, db, redis: openConnection('reconciler'), logger, errors })
+    : null;
   writer?.start();
   sweep?.start();
   poller?.start();
   await scheduler?.start();
   statsRefresher?.start();
+  reconciler?.start();
   logger.info({ roles: wanted, url }, 'fleet started');
 
   let stopping: Promise<void> | null = null;
@@ -193,6 +199,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
       await webhooks?.close();
       await scheduler?.close();
       await statsRefresher?.close();
+      await reconciler?.close();
       await poller?.close();
       await writer?.close();
       await sweep?.close();

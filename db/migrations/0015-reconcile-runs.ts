@@ -37,7 +37,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       different_version bigint NOT NULL DEFAULT 0,
       different_state  bigint NOT NULL DEFAULT 0,
       repaired         bigint NOT NULL DEFAULT 0,
-      status           text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'failed', 'done', 'cancelled')),
+      -- requested: asked for over HTTP, waiting for a reconciler process to take it.
+      status           text NOT NULL DEFAULT 'running' CHECK (status IN ('requested', 'running', 'failed', 'done', 'cancelled')),
       -- Who started it: cli:<os user>, the key's id and name, or schedule.
       started_by       text NOT NULL,
       started_at       timestamptz NOT NULL DEFAULT now(),
@@ -49,7 +50,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     )`.execute(db);
   await sql`
     CREATE UNIQUE INDEX reconcile_runs_one_unfinished ON reconcile_runs (connector_id)
-    WHERE status IN ('running', 'failed')`.execute(db);
+    WHERE status IN ('requested', 'running', 'failed')`.execute(db);
   await sql`CREATE INDEX reconcile_runs_connector ON reconcile_runs (connector_id, id)`.execute(db);
   await sql`
     CREATE TABLE reconcile_mismatches (

@@ -97,3 +97,31 @@ export async function storedByCode(
   }
   return found;
 }
+
+/**
+ * The digests of our copy in consecutive time slices of a scope, in one scan: slice i covers
+ * [from + i·stepMs, from + (i+1)·stepMs), the last one clipped to the scope's end. Slices without dossiers are absent.
+ */
+export async function storedDigestsBySlice(
+  db: Kysely<Database>,
+  provinceCode: string,
+  scope: SummaryScope,
+  stepMs: number,
+): Promise<Map<number, { count: number; hash: string }>> {
+  const { rows } = await sql<{ slice: number; count: string; total: string }>`
+    SELECT floor(extract(epoch FROM (source_updated_at - ${scope.updatedFrom}::timestamptz)) * 1000 / ${stepMs})::int AS slice,
+      count(*) AS count,
+      sum(('x' || encode(substring(sha256(convert_to(
+        dossier_code || E'\\n' || source_version::text || E'\\n' || status::text, 'UTF8')) FROM 1 FOR 8), 'hex'))::bit(64)::bigint::numeric)::text AS total
+    FROM dossiers WHERE ${scopeFilter(provinceCode, scope)}
+    GROUP BY 1`.execute(db);
+  const digests = new Map<number, { count: number; hash: string }>();
+  for (const row of rows) {
+    const total = BigInt(row.total);
+    digests.set(Number(row.slice), {
+      count: Number(row.count),
+      hash: (((total % modulus) + modulus) % modulus).toString(16).padStart(16, '0'),
+    });
+  }
+  return digests;
+}

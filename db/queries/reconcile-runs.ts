@@ -13,6 +13,8 @@ export interface NewReconcileRun {
   method: ReconcileMethod;
   bucketsTotal: number;
   startedBy: string;
+  /** `requested`: for a reconciler process to take; default `running` (this process runs it). */
+  status?: 'requested' | 'running';
 }
 
 /** Records a new run; null when the connector has an unfinished one (the partial unique index). */
@@ -46,7 +48,7 @@ export async function findUnfinishedReconcile(
     .selectFrom('reconcile_runs')
     .selectAll()
     .where('connector_id', '=', connectorId)
-    .where('status', 'in', ['running', 'failed'])
+    .where('status', 'in', ['requested', 'running', 'failed'])
     .executeTakeFirst();
 }
 
@@ -317,4 +319,25 @@ export async function reconcileFigures(db: Kysely<Database>): Promise<ReconcileF
     repaired: sums.map((row) => ({ connectorId: row.connector_id, count: Number(row.repaired ?? 0) })),
     lastMatch: matched.map((row) => ({ connectorId: row.connector_id, seconds: Number(row.seconds) })),
   };
+}
+
+/** Connectors with a run requested over HTTP, or running with nobody holding its lock (its process died). */
+export async function connectorsToReconcile(db: Kysely<Database>): Promise<string[]> {
+  const rows = await db
+    .selectFrom('reconcile_runs')
+    .select('connector_id')
+    .where('status', 'in', ['requested', 'running'])
+    .orderBy('id')
+    .execute();
+  return rows.map((row) => row.connector_id);
+}
+
+/** When each connector's latest run started. */
+export async function latestReconcileStarts(db: Kysely<Database>): Promise<Map<string, Date>> {
+  const rows = await db
+    .selectFrom('reconcile_runs')
+    .select(['connector_id', (eb) => eb.fn.max('started_at').as('started_at')])
+    .groupBy('connector_id')
+    .execute();
+  return new Map(rows.map((row) => [row.connector_id, new Date(row.started_at as unknown as string)]));
 }

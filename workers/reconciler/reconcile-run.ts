@@ -12,7 +12,13 @@ import type { DossierRecord } from '../../connectors/sdk/dossier-record.js';
 import { mapItems, type MappingContext } from '../../connectors/sdk/normalise.js';
 import { SourceError } from '../../connectors/sdk/source-error.js';
 import { insertAnomalies, type NewAnomaly } from '../../db/queries/dossier-anomalies.js';
-import { storedByCode, storedCount, storedDigest, storedMedianCode } from '../../db/queries/reconcile-copy.js';
+import {
+  storedByCode,
+  storedCount,
+  storedDigest,
+  storedDigestsBySlice,
+  storedMedianCode,
+} from '../../db/queries/reconcile-copy.js';
 import {
   confirmProvisional,
   finishBucket,
@@ -90,6 +96,8 @@ interface Findings {
 
 /** The smallest window drilling down splits by time; below it, by code. */
 const minWindowMs = 1000;
+/** How many time slices a differing digest scope is cut into. */
+const fanOut = 16;
 
 /**
  * One reconcile run: bucket by bucket from the stored position, compares our copy with the source, names the
@@ -202,40 +210,72 @@ export class ReconcileRun {
    * enough to read page by page. A scope holding more of our dossiers than a listing may is split before asking.
    */
   private async drill(scope: SummaryScope, findings: Findings): Promise<void> {
-    const { db, provinceCode, connector } = this.options;
-    const ours = await storedCount(db, provinceCode, scope);
-    if (this.options.method === 'listing' && ours > this.listingLimit && this.canSplit(scope, ours))
-      return this.split(scope, ours, findings, (part) => this.drill(part, findings));
-    let summary: SourceSummary;
-    try {
-      summary = await this.source(() => connector.summarise!(scope, this.options.signal));
-    } catch (error) {
-      // A listing the source finds too large (it holds more than we do): narrower scopes.
-      if (error instanceof SourceError && !error.transient && error.status === 400 && this.canSplit(scope, ours))
+    const { db, provinceCode } = this.options;
+    if (this.options.method === 'listing') {
+      const ours = await storedCount(db, provinceCode, scope);
+      if (ours > this.listingLimit && this.canSplit(scope, ours))
         return this.split(scope, ours, findings, (part) => this.drill(part, findings));
-      throw error;
+      let summary: SourceSummary;
+      try {
+        summary = await this.summarise(scope);
+      } catch (error) {
+        // A listing the source finds too large (it holds more than we do): narrower scopes.
+        if (error instanceof SourceError && !error.transient && error.status === 400 && this.canSplit(scope, ours))
+          return this.split(scope, ours, findings, (part) => this.drill(part, findings));
+        throw error;
+      }
+      if (summary.kind === 'listing') {
+        this.compareListing(summary.entries, await storedEntries(db, provinceCode, scope), findings);
+        return;
+      }
+      const digest = await storedDigest(db, provinceCode, scope);
+      if (digest.count !== summary.count || digest.hash !== summary.hash)
+        await this.drillDigest(scope, Math.max(digest.count, summary.count), findings);
+      return;
     }
-    this.scopes += 1;
+    const summary = await this.summarise(scope);
     if (summary.kind === 'listing') {
       this.compareListing(summary.entries, await storedEntries(db, provinceCode, scope), findings);
       return;
     }
     const digest = await storedDigest(db, provinceCode, scope);
     if (digest.count === summary.count && digest.hash === summary.hash) return;
-    const small = Math.max(digest.count, summary.count) <= this.leafSize;
-    if (
-      (small || !this.canSplit(scope, ours)) &&
-      scope.codeFrom === null &&
-      scope.codeTo === null &&
-      connector.readWindow
-    )
-      return this.comparePages(scope, findings);
-    if (!this.canSplit(scope, ours))
-      throw new SourceError(
-        `connector ${this.options.connectorId}: the scope ${scope.updatedFrom.toISOString()} to ${scope.updatedTo.toISOString()} differs but cannot be narrowed further nor read page by page`,
-        false,
-      );
-    return this.split(scope, ours, findings, (part) => this.drill(part, findings));
+    await this.drillDigest(scope, Math.max(digest.count, summary.count), findings);
+  }
+
+  private async summarise(scope: SummaryScope): Promise<SourceSummary> {
+    const summary = await this.source(() => this.options.connector.summarise!(scope, this.options.signal));
+    this.scopes += 1;
+    return summary;
+  }
+
+  /**
+   * A scope whose digests differ (`size`: the larger count): small enough, or a few seconds long, it is read page by
+   * page; else cut into `fanOut` slices of whole seconds, our digests of all of them computed in one scan, each
+   * compared with the source's, and those that differ drilled into the same way.
+   */
+  private async drillDigest(scope: SummaryScope, size: number, findings: Findings): Promise<void> {
+    const { db, provinceCode } = this.options;
+    const from = scope.updatedFrom.getTime();
+    const to = scope.updatedTo.getTime();
+    const step = Math.max(minWindowMs, Math.ceil((to - from) / fanOut / 1000) * 1000);
+    if (size <= this.leafSize || to - from <= fanOut * minWindowMs) return this.comparePages(scope, findings);
+    const ours = await storedDigestsBySlice(db, provinceCode, scope, step);
+    for (let slice = 0; from + slice * step < to; slice++) {
+      const part: SummaryScope = {
+        ...scope,
+        updatedFrom: new Date(from + slice * step),
+        updatedTo: new Date(Math.min(from + (slice + 1) * step, to)),
+      };
+      const summary = await this.summarise(part);
+      if (summary.kind === 'listing') {
+        this.compareListing(summary.entries, await storedEntries(db, provinceCode, part), findings);
+        continue;
+      }
+      const mine = ours.get(slice) ?? { count: 0, hash: '0000000000000000' };
+      if (mine.count === summary.count && mine.hash === summary.hash) continue;
+      await this.drillDigest(part, Math.max(mine.count, summary.count), findings);
+    }
   }
 
   private canSplit(scope: SummaryScope, ours: number): boolean {

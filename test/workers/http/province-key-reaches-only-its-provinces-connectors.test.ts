@@ -108,6 +108,7 @@ const idRoutes: Record<string, (id: string) => [string, string, unknown?]> = {
   'GET /v1/admin/dead-letters/{id}': (id) => ['GET', `/dead-letters/${letterOf[id] ?? '9999'}`],
   'GET /v1/admin/failed-batches/{id}': (id) => ['GET', `/failed-batches/${batchOf[id] ?? unknownRow}`],
   'POST /v1/admin/api-keys/{id}/revoke': (id) => ['POST', `/api-keys/${keyOf[id]?.id ?? unknownRow}/revoke`],
+  'POST /v1/admin/connectors/{id}/reconcile': (id) => ['POST', `/connectors/${id}/reconcile`, {}],
   'DELETE /v1/admin/connectors/{id}': (id) => ['DELETE', `/connectors/${id}`],
 };
 
@@ -180,6 +181,7 @@ describe('a key bound to province 24 on the admin API', () => {
         'GET /v1/admin/failed-batches',
         'POST /v1/admin/failed-batches/discard',
         'POST /v1/admin/failed-batches/retry',
+        'GET /v1/admin/reconcile-runs',
       ].sort(),
     );
   });
@@ -486,7 +488,9 @@ describe('a key bound to province 24 on the admin API', () => {
           path,
           id === 'bn-old' && method === 'PUT' ? definition(id, '27', '2008') : body,
         );
-        expect(answer.status, `${route} ${id}: ${answer.text}`).toBe(route.endsWith('/rotate-secret') ? 201 : 200);
+        expect(answer.status, `${route} ${id}: ${answer.text}`).toBe(
+          route.endsWith('/rotate-secret') ? 201 : route.endsWith('/reconcile') ? 202 : 200,
+        );
       }
     }
     const states = await env.db.selectFrom('connectors').select(['id', 'state']).orderBy('id').execute();
