@@ -328,6 +328,59 @@ export interface DossierAnomaliesTable {
   detected_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
+/** One reconcile of a connector over a range of source update times, bucket by bucket (`fleet reconcile`). */
+export interface ReconcileRunsTable {
+  id: ColumnType<string, never, never>;
+  connector_id: string;
+  /** The connector's current (2025) province. */
+  province_code: string;
+  range_from: Timestamp;
+  range_to: Timestamp;
+  method: ReconcileMethod;
+  buckets_total: number;
+  buckets_done: ColumnType<number, number | undefined, number>;
+  buckets_differing: ColumnType<number, number | undefined, number>;
+  scopes_compared: ColumnType<string, number | undefined, number>;
+  requests_made: ColumnType<string, number | undefined, number>;
+  records_fetched: ColumnType<string, number | undefined, number>;
+  missing_here: ColumnType<string, number | undefined, number>;
+  extra_here: ColumnType<string, number | undefined, number>;
+  different_version: ColumnType<string, number | undefined, number>;
+  different_state: ColumnType<string, number | undefined, number>;
+  repaired: ColumnType<string, number | undefined, number>;
+  status: ColumnType<ReconcileStatus, ReconcileStatus | undefined, ReconcileStatus>;
+  started_by: string;
+  started_at: ColumnType<Date, Date | string | undefined, never>;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  finished_at: Timestamp | null;
+  run_seconds: ColumnType<number, number | undefined, number>;
+  error: string | null;
+}
+
+/** How a reconcile compares: the source's digests, its listings, or its pages (no summaries). */
+export type ReconcileMethod = 'digest' | 'listing' | 'pages';
+
+/** A reconcile run's state, as a backfill run's, and `requested` (over HTTP, waiting for a reconciler process). */
+export type ReconcileStatus = 'requested' | 'running' | 'failed' | 'done' | 'cancelled';
+
+/** A kind of mismatch between our copy and the source. */
+export type MismatchKind = 'missing_here' | 'extra_here' | 'different_version' | 'different_state';
+
+/** One dossier a reconcile run found different. */
+export interface ReconcileMismatchesTable {
+  run_id: string;
+  province_code: string;
+  dossier_code: string;
+  kind: MismatchKind;
+  stored_version: string | number | null;
+  stored_status: number | null;
+  source_version: string | number | null;
+  source_status: number | null;
+  repairable: boolean;
+  provisional: ColumnType<boolean, boolean | undefined, boolean>;
+  repaired: ColumnType<boolean, boolean | undefined, boolean>;
+}
+
 export interface Database {
   dossiers: DossiersTable;
   dossier_events: DossierEventsTable;
@@ -348,4 +401,6 @@ export interface Database {
   audit_events: AuditEventsTable;
   backfill_runs: BackfillRunsTable;
   dossier_anomalies: DossierAnomaliesTable;
+  reconcile_runs: ReconcileRunsTable;
+  reconcile_mismatches: ReconcileMismatchesTable;
 }

@@ -4,6 +4,7 @@ import type { Config } from '../config/env.js';
 import { currentProvinces } from '../config/provinces.js';
 import { recordBreakerState } from '../db/queries/connectors.js';
 import { countDeadLetters } from '../db/queries/dead-letters.js';
+import { reconcileFigures } from '../db/queries/reconcile-runs.js';
 import { countFailedBatches } from '../db/queries/failed-batches.js';
 import { assertDatabaseReachable, createDatabase } from '../db/database.js';
 import type { Database } from '../db/schema.js';
@@ -17,6 +18,7 @@ import { FleetMetrics } from './metrics.js';
 import { Poller } from './poller/poller.js';
 import { assertRedisReachable, createFailFastRedis, createRedis, warnIfEvicting } from './redis.js';
 import { StatsRefresher } from './read-model/stats-refresher.js';
+import { ReconcilerRole } from './reconciler/reconciler-role.js';
 import { ConnectorScheduler } from './scheduler/connector-scheduler.js';
 import { SecretBox } from './webhooks/secret-box.js';
 import { createWebhooks } from './webhooks/webhooks.js';
@@ -109,6 +111,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
   );
   for (const { code } of currentProvinces) metrics.watchQueue(ingest.queueOf(code));
   if (has('gateway')) metrics.watchDeadLetters(() => countDeadLetters(db, { state: 'new' }));
+  if (has('gateway')) metrics.watchReconcileRuns(() => reconcileFigures(db));
   if (has('gateway')) metrics.watchFailedBatches(() => countFailedBatches(db, { state: 'failed' }));
 
   const scheduler = has('scheduler')
@@ -190,12 +193,17 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
     ...(webhooks ? { webhooks: { intake: webhooks.intake, bodyLimit: webhooks.bodyLimit } } : {}),
   });
 
+  // Runs the reconciles asked for over HTTP and the scheduled ones (README, Reconciliation).
+  const reconciler = has('reconciler')
+    ? new ReconcilerRole({ config, db, redis: openConnection('reconciler'), logger, errors })
+    : null;
   writer?.start();
   sweep?.start();
   poller?.start();
   await scheduler?.start();
   statsRefresher?.start();
   backfillRunner?.start();
+  reconciler?.start();
   logger.info({ roles: wanted, url }, 'fleet started');
 
   let stopping: Promise<void> | null = null;
@@ -206,6 +214,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
       await webhooks?.close();
       await scheduler?.close();
       await statsRefresher?.close();
+      await reconciler?.close();
       await poller?.close();
       // Its runs stop after the page in hand and stay running (resumable); their last batches commit first.
       await backfillRunner?.close();

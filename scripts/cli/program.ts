@@ -134,6 +134,26 @@ function addBackfillCommands(program: Command): void {
       await backfillCommand(config(), options);
     },
   );
+  addOutputOption(
+    program
+      .command('reconcile')
+      .description(
+        "compare a connector's copy with its source over [--from, --to) (default: the last 30 days) day by day, by the source's summaries or page by page, and repair what differs; resumable (run it again), one per connector at a time; --report lists runs and anomalies",
+      )
+      .option('--connector <id>', 'the connector to reconcile (with --report: only its runs)')
+      .option(
+        '--from <time>',
+        'start of the range of source update times, inclusive (ISO 8601; default: 30 days before --to)',
+      )
+      .option('--to <time>', 'end of the range, exclusive (ISO 8601; default: now)')
+      .option('--report', 'list recent reconcile runs, what they found, and the anomalies recorded')
+      .option('--limit <n>', 'with --report: at most this many runs and anomalies', integer('--limit', 1), 20),
+  ).action(
+    async (options: { connector?: string; from?: string; to?: string; report?: boolean; limit: number } & Output) => {
+      const { reconcileCommand } = await import('./commands/reconcile.js');
+      await reconcileCommand(config(), options);
+    },
+  );
 }
 
 function addStatsCommands(program: Command): void {

@@ -70,6 +70,8 @@ export const auditActions = [
   'backfill.start',
   'backfill.resume',
   'backfill.cancel',
+  'reconcile.start',
+  'reconcile.resume',
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 

@@ -46,6 +46,16 @@ export const definitionFile = z
           .min(1, { error: 'expected a whole number of seconds from 1 to 86400' })
           .max(86_400, { error: 'expected a whole number of seconds from 1 to 86400' })
           .default(60),
+        /**
+         * Hours between scheduled reconciles of the connector's last 30 days (README, Reconciliation), run by the
+         * reconciler role. Absent: reconciled only on demand (`fleet reconcile`, the admin API).
+         */
+        reconcileEveryHours: z
+          .number({ error: 'expected a whole number of hours from 1 to 8760' })
+          .int({ error: 'expected a whole number of hours from 1 to 8760' })
+          .min(1, { error: 'expected a whole number of hours from 1 to 8760' })
+          .max(8760, { error: 'expected a whole number of hours from 1 to 8760' })
+          .optional(),
       })
       .strict()
       .default({ pollIntervalSeconds: 60 }),

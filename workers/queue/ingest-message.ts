@@ -102,6 +102,14 @@ const ingestBatchMessage = z.strictObject({
    * transaction that stores the records; it is queued behind the live batches of its province.
    */
   backfill: backfillMove.optional(),
+  /**
+   * Present for a reconcile's repair batch (origin `poll`: records re-fetched from the source): the run that found
+   * them different. The writer stores them by its usual rules (never backwards, history); the run counts them
+   * repaired once their commit is awaited and the stored copy holds the source's state.
+   */
+  reconcile: z
+    .strictObject({ runId: z.string().regex(/^\d{1,19}$/, { error: 'expected a reconcile run id' }) })
+    .optional(),
 });
 
 /** An ingest batch as it travels on the queue: stamped with its version. */

@@ -117,6 +117,7 @@ const idRoutes: Record<string, (id: string) => [string, string, unknown?]> = {
     `/connectors/${id}/backfill`,
     { from: '2026-11-01', to: '2026-11-02' },
   ],
+  'POST /v1/admin/connectors/{id}/reconcile': (id) => ['POST', `/connectors/${id}/reconcile`, {}],
   'DELETE /v1/admin/connectors/{id}': (id) => ['DELETE', `/connectors/${id}`],
 };
 
@@ -189,6 +190,7 @@ describe('a key bound to province 24 on the admin API', () => {
         'GET /v1/admin/failed-batches',
         'POST /v1/admin/failed-batches/discard',
         'POST /v1/admin/failed-batches/retry',
+        'GET /v1/admin/reconcile-runs',
       ].sort(),
     );
   });
@@ -508,7 +510,8 @@ describe('a key bound to province 24 on the admin API', () => {
           path,
           id === 'bn-old' && method === 'PUT' ? definition(id, '27', '2008') : body,
         );
-        const expected = route.endsWith('/rotate-secret') ? 201 : route.endsWith('/backfill') ? 202 : 200;
+        const accepted = route.endsWith('/backfill') || route.endsWith('/reconcile');
+        const expected = route.endsWith('/rotate-secret') ? 201 : accepted ? 202 : 200;
         expect(answer.status, `${route} ${id}: ${answer.text}`).toBe(expected);
       }
     }

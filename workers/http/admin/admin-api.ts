@@ -15,6 +15,7 @@ import { registerConnectorRoutes, yamlTypes } from './connector-routes.js';
 import { registerConnectorStatusRoute } from './connector-status-route.js';
 import { registerDeadLetterRoutes } from './dead-letter-routes.js';
 import { registerFailedBatchRoutes } from './failed-batch-routes.js';
+import { registerReconcileRoutes } from './reconcile-routes.js';
 import { registerWebhookSecretRoute } from './webhook-secret-route.js';
 
 /** What the admin API needs. */
@@ -61,6 +62,7 @@ export async function adminApi(api: FastifyInstance, options: AdminApiOptions): 
   registerAuditRoute(routes, options.db);
   registerApiKeyRoutes(routes, options.db);
   registerBackfillRoute(routes, options.db);
+  registerReconcileRoutes(routes, options.db);
   registerDeadLetterRoutes(routes, options.db);
   registerFailedBatchRoutes(routes, options.db, options.ingest, options.retryAckTimeoutMs);
   registerWebhookSecretRoute(routes, options.db, options.secretBox ?? null);

@@ -1,0 +1,127 @@
+import { sql, type Kysely } from 'kysely';
+import type { SummaryEntry, SummaryScope } from '../../connectors/sdk/connector.js';
+import type { Database } from '../schema.js';
+
+// Our side of a reconcile: the stored copy of a province summarised as a source summarises its own
+// (connectors/sdk/summary-hash.ts): the same scope, the same count and order-independent hash, computed in SQL
+// over the index dossiers_by_update_time (migration 0015).
+
+const modulus = 1n << 64n;
+
+/** The WHERE of a scope: a province's dossiers updated in [updatedFrom, updatedTo), codes in [codeFrom, codeTo). */
+function scopeFilter(provinceCode: string, scope: SummaryScope) {
+  return sql`province_code = ${provinceCode}
+    AND source_updated_at >= ${scope.updatedFrom} AND source_updated_at < ${scope.updatedTo}
+    ${scope.codeFrom === null ? sql`` : sql`AND dossier_code >= ${scope.codeFrom}`}
+    ${scope.codeTo === null ? sql`` : sql`AND dossier_code < ${scope.codeTo}`}`;
+}
+
+/**
+ * The digest of our copy in a scope: the sum modulo 2^64 of the first 8 bytes (big-endian, unsigned) of SHA-256 of
+ * `code\nversion\nstatus`. Each 8 bytes are read as a signed bigint (`bit(64)::bigint`) and summed as numeric:
+ * a signed value is congruent to its unsigned one modulo 2^64, so the sum reduced modulo 2^64 is the same.
+ */
+export async function storedDigest(
+  db: Kysely<Database>,
+  provinceCode: string,
+  scope: SummaryScope,
+): Promise<{ count: number; hash: string }> {
+  const { rows } = await sql<{ count: string; total: string | null }>`
+    SELECT count(*) AS count,
+      sum(('x' || encode(substring(sha256(convert_to(
+        dossier_code || E'\\n' || source_version::text || E'\\n' || status::text, 'UTF8')) FROM 1 FOR 8), 'hex'))::bit(64)::bigint::numeric)::text AS total
+    FROM dossiers WHERE ${scopeFilter(provinceCode, scope)}`.execute(db);
+  const total = BigInt(rows[0]?.total ?? '0');
+  const hash = (((total % modulus) + modulus) % modulus).toString(16).padStart(16, '0');
+  return { count: Number(rows[0]?.count ?? 0), hash };
+}
+
+/** How many dossiers of our copy a scope holds. */
+export async function storedCount(db: Kysely<Database>, provinceCode: string, scope: SummaryScope): Promise<number> {
+  const { rows } = await sql<{ count: string }>`
+    SELECT count(*) AS count FROM dossiers WHERE ${scopeFilter(provinceCode, scope)}`.execute(db);
+  return Number(rows[0]?.count ?? 0);
+}
+
+/** The listing of our copy in a scope, in code order. */
+export async function storedEntries(
+  db: Kysely<Database>,
+  provinceCode: string,
+  scope: SummaryScope,
+): Promise<SummaryEntry[]> {
+  const { rows } = await sql<{ dossier_code: string; source_version: string; status: number }>`
+    SELECT dossier_code, source_version, status FROM dossiers WHERE ${scopeFilter(provinceCode, scope)}
+    ORDER BY dossier_code`.execute(db);
+  return rows.map((row) => ({
+    dossierCode: row.dossier_code,
+    sourceVersion: Number(row.source_version),
+    status: row.status,
+  }));
+}
+
+/** The median code of our copy in a scope (where to split it by code), or null when it holds fewer than 2. */
+export async function storedMedianCode(
+  db: Kysely<Database>,
+  provinceCode: string,
+  scope: SummaryScope,
+  count: number,
+): Promise<string | null> {
+  if (count < 2) return null;
+  const { rows } = await sql<{ dossier_code: string }>`
+    SELECT dossier_code FROM dossiers WHERE ${scopeFilter(provinceCode, scope)}
+    ORDER BY dossier_code OFFSET ${Math.floor(count / 2)} LIMIT 1`.execute(db);
+  return rows[0]?.dossier_code ?? null;
+}
+
+/** Our stored (version, status) of some dossiers by code, wherever their update time is. */
+export async function storedByCode(
+  db: Kysely<Database>,
+  provinceCode: string,
+  codes: readonly string[],
+): Promise<Map<string, SummaryEntry>> {
+  const found = new Map<string, SummaryEntry>();
+  for (let start = 0; start < codes.length; start += 5000) {
+    const chunk = codes.slice(start, start + 5000);
+    const rows = await db
+      .selectFrom('dossiers')
+      .select(['dossier_code', 'source_version', 'status'])
+      .where('province_code', '=', provinceCode)
+      .where('dossier_code', 'in', chunk)
+      .execute();
+    for (const row of rows)
+      found.set(row.dossier_code, {
+        dossierCode: row.dossier_code,
+        sourceVersion: Number(row.source_version),
+        status: row.status,
+      });
+  }
+  return found;
+}
+
+/**
+ * The digests of our copy in consecutive time slices of a scope, in one scan: slice i covers
+ * [from + i·stepMs, from + (i+1)·stepMs), the last one clipped to the scope's end. Slices without dossiers are absent.
+ */
+export async function storedDigestsBySlice(
+  db: Kysely<Database>,
+  provinceCode: string,
+  scope: SummaryScope,
+  stepMs: number,
+): Promise<Map<number, { count: number; hash: string }>> {
+  const { rows } = await sql<{ slice: number; count: string; total: string }>`
+    SELECT floor(extract(epoch FROM (source_updated_at - ${scope.updatedFrom}::timestamptz)) * 1000 / ${stepMs})::int AS slice,
+      count(*) AS count,
+      sum(('x' || encode(substring(sha256(convert_to(
+        dossier_code || E'\\n' || source_version::text || E'\\n' || status::text, 'UTF8')) FROM 1 FOR 8), 'hex'))::bit(64)::bigint::numeric)::text AS total
+    FROM dossiers WHERE ${scopeFilter(provinceCode, scope)}
+    GROUP BY 1`.execute(db);
+  const digests = new Map<number, { count: number; hash: string }>();
+  for (const row of rows) {
+    const total = BigInt(row.total);
+    digests.set(Number(row.slice), {
+      count: Number(row.count),
+      hash: (((total % modulus) + modulus) % modulus).toString(16).padStart(16, '0'),
+    });
+  }
+  return digests;
+}

@@ -1,0 +1,214 @@
+// Reconcile against a full re-sync, on one large province with 0.1% drift spread over its period:
+// `tsx scripts/tools/bench-reconcile.ts [--dossiers 1000000] [--seed 1]`.
+// The simulator serves the province (paused, so the truth holds still) behind a counting proxy; our copy is made
+// equal to the truth by the full re-sync itself (`fleet backfill` over the whole period through a writer: its time and
+// requests are the re-sync's figures). Then, each after a fresh 0.1% drift (a quarter each of silent-change,
+// lost-push, delete and rewrite-history): `fleet reconcile` of a connector with summaries (digests, fetch by code),
+// and of one without (summaries: false: page by page). Every `fleet` command is a child process measured with
+// /usr/bin/time (peak RSS). Progress on stderr, a markdown table on stdout.
+
+import { spawn } from 'node:child_process';
+import { createServer, request as httpRequest } from 'node:http';
+import { parseArgs } from 'node:util';
+import { sql } from 'kysely';
+import { loadConfig, type Config } from '../../config/env.js';
+import { createDatabase } from '../../db/database.js';
+import { saveConnector } from '../../db/queries/connectors.js';
+import {
+  deleteRedisKeys,
+  dropDatabase,
+  fleetBin,
+  FleetProcess,
+  freePort,
+  freshDatabase,
+  killChildren,
+} from './bench-support.js';
+import { ProvinceSimulator } from './simulator/province-simulator.js';
+
+const { values: args } = parseArgs({
+  options: {
+    dossiers: { type: 'string', default: '1000000' },
+    seed: { type: 'string', default: '1' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (args.help) {
+  process.stdout.write('tsx scripts/tools/bench-reconcile.ts [--dossiers N (1000000)] [--seed N (1)]\n');
+  process.exit(0);
+}
+const dossiers = Number(args.dossiers);
+if (!Number.isInteger(dossiers) || dossiers < 1000) throw new Error('--dossiers must be a whole number, 1000 or more');
+
+const day = 86_400_000;
+const baseTime = new Date('2026-11-01T00:00:00Z');
+const rangeFrom = new Date(baseTime.getTime() - 32 * day);
+const rangeTo = new Date(baseTime.getTime() + day);
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** The simulator behind a proxy that counts the requests it forwards. */
+async function countingProxy(target: string): Promise<{ url: string; count: () => number; close: () => void }> {
+  const upstream = new URL(target);
+  let requests = 0;
+  const server = createServer((incoming, outgoing) => {
+    requests += 1;
+    const forwarded = httpRequest(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        path: incoming.url,
+        method: incoming.method,
+        headers: incoming.headers,
+      },
+      (answer) => {
+        outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(outgoing);
+      },
+    );
+    forwarded.on('error', () => outgoing.destroy());
+    incoming.pipe(forwarded);
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${port}`, count: () => requests, close: () => server.close() };
+}
+
+/** A `fleet` command to its end under /usr/bin/time: its seconds, output and peak RSS. */
+function measuredFleet(
+  config: Config,
+  fleetArgs: string[],
+): Promise<{ seconds: number; stdout: string; peakRssMb: number }> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
+  for (const [key, value] of Object.entries(config)) env[key] = String(value);
+  env.LOG_LEVEL = 'warn';
+  const started = performance.now();
+  const child = spawn('/usr/bin/time', ['-v', process.execPath, fleetBin, ...fleetArgs], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const seconds = (performance.now() - started) / 1000;
+      const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
+      if (code !== 0)
+        reject(new Error(`fleet ${fleetArgs.join(' ')} exited with ${code}: ${(stderr || stdout).slice(-2000)}`));
+      else resolve({ seconds, stdout, peakRssMb: rss ? Number(rss[1]) / 1024 : NaN });
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const config = await freshDatabase(loadConfig(), 'reconcile_bench');
+  const db = createDatabase(config.DATABASE_URL, { maxConnections: 2 });
+  let started = performance.now();
+  const simulator = new ProvinceSimulator({
+    provinces: ['79'],
+    dossiersPerProvince: dossiers,
+    baseTime,
+    paused: true,
+    seed: Number(args.seed),
+  });
+  const proxy = countingProxy(await simulator.start());
+  const { url, count, close } = await proxy;
+  log(`generated ${dossiers} dossiers in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const connector = (id: string, summaries: boolean) =>
+    saveConnector(db, {
+      id,
+      sourceProvinceCode: '79',
+      sourceCodeSet: '2025',
+      kind: 'national-rest',
+      config: { baseUrl: url, pageSize: 1000, lookbackSeconds: 3, summaries, rateLimit: { requestsPerSecond: 1000 } },
+      pollIntervalMs: 3_600_000,
+    });
+  await connector('sim-79', true);
+  await connector('sim-79-plain', false);
+  const writer = FleetProcess.start(config, 'writer', await freePort());
+  const range = ['--from', rangeFrom.toISOString(), '--to', rangeTo.toISOString()];
+  const rows: { name: string; seconds: number; requests: number; records: number; rss: number; found: string }[] = [];
+  try {
+    await writer.ready();
+    // The full re-sync: every record of the period read and stored (it also makes our copy equal to the truth).
+    let before = count();
+    log('full re-sync (fleet backfill over the whole period)…');
+    const resync = await measuredFleet(config, ['backfill', '--connector', 'sim-79', ...range]);
+    const stored = Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers`.execute(db)).rows[0]!.n);
+    rows.push({
+      name: 'full re-sync (fleet backfill)',
+      seconds: resync.seconds,
+      requests: count() - before,
+      records: stored,
+      rss: resync.peakRssMb,
+      found: '-',
+    });
+    log(`  ${resync.seconds.toFixed(1)} s, ${count() - before} requests, ${stored} dossiers stored`);
+
+    const drift = () => {
+      const quarter = Math.max(1, Math.round(dossiers / 4000));
+      const reports = [
+        simulator.injectDrift('79', 'silent-change', { count: quarter }),
+        simulator.injectDrift('79', 'lost-push', { count: quarter, lookbackSeconds: 3 }),
+        simulator.injectDrift('79', 'delete', { count: quarter }),
+        simulator.injectDrift('79', 'rewrite-history', { count: quarter }),
+      ];
+      return reports.reduce((sum, report) => sum + report.dossierCodes.length, 0);
+    };
+    for (const [name, id] of [
+      ['reconcile with summaries (digests, fetch by code)', 'sim-79'],
+      ['reconcile without summaries (page by page)', 'sim-79-plain'],
+    ] as const) {
+      const injected = drift();
+      before = count();
+      log(`${name}: ${injected} dossiers drifted…`);
+      const run = await measuredFleet(config, ['reconcile', '--connector', id, ...range]);
+      const row = await db
+        .selectFrom('reconcile_runs')
+        .selectAll()
+        .where('connector_id', '=', id)
+        .orderBy('id', 'desc')
+        .executeTakeFirstOrThrow();
+      const found =
+        Number(row.missing_here) + Number(row.extra_here) + Number(row.different_version) + Number(row.different_state);
+      rows.push({
+        name,
+        seconds: run.seconds,
+        requests: count() - before,
+        records: Number(row.records_fetched),
+        rss: run.peakRssMb,
+        found: `${found} of ${injected} injected (${row.repaired} repaired)`,
+      });
+      log(`  ${run.seconds.toFixed(1)} s, ${count() - before} requests; ${run.stdout.trim()}`);
+    }
+  } finally {
+    await writer.stop();
+    close();
+    await simulator.stop();
+    await db.destroy();
+    await deleteRedisKeys(config.REDIS_URL, config.QUEUE_PREFIX);
+    await dropDatabase(config.DATABASE_URL);
+  }
+  const [resync, withSummaries, without] = rows as [(typeof rows)[0], (typeof rows)[0], (typeof rows)[0]];
+  process.stdout.write(
+    `\n${dossiers.toLocaleString('en')} dossiers in one province over ${Math.round((rangeTo.getTime() - rangeFrom.getTime()) / day)} days, 0.1% drift per reconcile; requests counted at a proxy in front of the simulator; peak RSS of the fleet process\n\n`,
+  );
+  process.stdout.write(
+    '| run | time s | requests to the source | records read | peak RSS MB | found |\n| --- | --- | --- | --- | --- | --- |\n',
+  );
+  for (const row of rows)
+    process.stdout.write(
+      `| ${row.name} | ${row.seconds.toFixed(1)} | ${row.requests} | ${row.records} | ${row.rss.toFixed(0)} | ${row.found} |\n`,
+    );
+  const speedup = resync.seconds / withSummaries.seconds;
+  const share = withSummaries.requests / resync.requests;
+  process.stdout.write(
+    `\nwith summaries: ${speedup.toFixed(1)}× faster than the re-sync (target ≥ 50×: ${speedup >= 50 ? 'met' : 'not met'}), ${(share * 100).toFixed(2)}% of its requests (target < 1%: ${share < 0.01 ? 'met' : 'not met'}); without summaries: ${(resync.seconds / without.seconds).toFixed(1)}× faster than the re-sync, ${((without.requests / resync.requests) * 100).toFixed(1)}% of its requests, peak RSS ${without.rss.toFixed(0)} MB\n`,
+  );
+  void started;
+  started = 0;
+}
+
+process.on('exit', killChildren);
+await main();

@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { DossierStatus } from '../../connectors/sdk/dossier-status.js';
+import { digestOf } from '../../connectors/sdk/summary-hash.js';
+import { storedDigest, storedEntries } from '../../db/queries/reconcile-copy.js';
+import { writeBatch } from '../../workers/writer/write-batch.js';
+import { dossierRecord } from '../support/records.js';
+import { createTestEnvironment, type TestEnvironment } from '../support/test-environment.js';
+
+// Our side of a reconcile is summarised in SQL: its count and hash must be exactly what connectors/sdk/summary-hash.ts
+// computes over the same (code, version, status), whatever the codes (non-ASCII included) and versions (large
+// ones, hashes whose first byte is high so that the signed reading is negative).
+
+let env: TestEnvironment;
+beforeAll(async () => {
+  env = await createTestEnvironment();
+});
+afterAll(async () => env.cleanup());
+
+const day = new Date('2026-11-10T00:00:00+07:00');
+
+it('equals summary-hash.ts over the same rows, for a whole day and for a code range inside it', async () => {
+  const records = Array.from({ length: 600 }, (_, index) =>
+    dossierRecord({
+      dossierCode: index % 50 === 0 ? `01.2026.Đ${index}` : `01.2026.${String(index).padStart(6, '0')}`,
+      sourceVersion: index % 7 === 0 ? 9_007_199_254_740_000 + index : index,
+      status: ((index % 10) + 1) as DossierStatus,
+      sourceStatus: String((index % 10) + 1),
+      sourceUpdatedAt: new Date(day.getTime() + index * 60_000).toISOString(),
+    }),
+  );
+  await writeBatch(env.db, { origin: 'poll', connectorId: 'test', provinceCode: '01', records, deadLetters: [] });
+  const whole = { updatedFrom: day, updatedTo: new Date(day.getTime() + 86_400_000), codeFrom: null, codeTo: null };
+  const expected = digestOf(
+    records.map((record) => ({
+      dossierCode: record.dossierCode,
+      sourceVersion: record.sourceVersion,
+      status: record.status,
+    })),
+  );
+  expect(await storedDigest(env.db, '01', whole)).toEqual(expected);
+  expect(await storedEntries(env.db, '01', whole)).toHaveLength(600);
+
+  const part = {
+    ...whole,
+    updatedFrom: new Date(day.getTime() + 100 * 60_000),
+    codeFrom: '01.2026.000200',
+    codeTo: '01.2026.000400',
+  };
+  const inPart = records.filter(
+    (record) =>
+      Date.parse(record.sourceUpdatedAt) >= part.updatedFrom.getTime() &&
+      record.dossierCode >= part.codeFrom &&
+      record.dossierCode < part.codeTo,
+  );
+  expect(inPart.length).toBeGreaterThan(100);
+  expect(await storedDigest(env.db, '01', part)).toEqual(
+    digestOf(
+      inPart.map((record) => ({
+        dossierCode: record.dossierCode,
+        sourceVersion: record.sourceVersion,
+        status: record.status,
+      })),
+    ),
+  );
+  // An empty scope: count 0, hash 0.
+  expect(await storedDigest(env.db, '01', { ...whole, updatedFrom: new Date(0), updatedTo: new Date(1000) })).toEqual({
+    count: 0,
+    hash: '0000000000000000',
+  });
+});
