@@ -17,6 +17,7 @@ import {
   storedCount,
   storedDigest,
   storedDigestsBySlice,
+  storedEntries,
   storedMedianCode,
 } from '../../db/queries/reconcile-copy.js';
 import {
@@ -28,7 +29,6 @@ import {
   settleRun,
   type NewMismatch,
 } from '../../db/queries/reconcile-runs.js';
-import { storedEntries } from '../../db/queries/reconcile-copy.js';
 import type { Database, ReconcileMethod, ReconcileStatus } from '../../db/schema.js';
 import type { CommittingQueue } from '../poller/poll-run.js';
 import type { IngestBatch } from '../queue/queues.js';
@@ -224,23 +224,29 @@ export class ReconcileRun {
           return this.split(scope, ours, findings, (part) => this.drill(part, findings));
         throw error;
       }
-      if (summary.kind === 'listing') {
-        this.compareListing(summary.entries, await storedEntries(db, provinceCode, scope), findings);
-        return;
-      }
-      const digest = await storedDigest(db, provinceCode, scope);
-      if (digest.count !== summary.count || digest.hash !== summary.hash)
-        await this.drillDigest(scope, Math.max(digest.count, summary.count), findings);
-      return;
+      return this.compareSummary(scope, summary, findings);
     }
-    const summary = await this.summarise(scope);
+    return this.compareSummary(scope, await this.summarise(scope), findings);
+  }
+
+  /**
+   * Compares the source's summary of a scope with our copy: a listing entry by entry, a digest by count and hash
+   * (`ours`: our digest when already computed), drilling into a digest that differs.
+   */
+  private async compareSummary(
+    scope: SummaryScope,
+    summary: SourceSummary,
+    findings: Findings,
+    ours?: { count: number; hash: string },
+  ): Promise<void> {
+    const { db, provinceCode } = this.options;
     if (summary.kind === 'listing') {
       this.compareListing(summary.entries, await storedEntries(db, provinceCode, scope), findings);
       return;
     }
-    const digest = await storedDigest(db, provinceCode, scope);
-    if (digest.count === summary.count && digest.hash === summary.hash) return;
-    await this.drillDigest(scope, Math.max(digest.count, summary.count), findings);
+    const mine = ours ?? (await storedDigest(db, provinceCode, scope));
+    if (mine.count === summary.count && mine.hash === summary.hash) return;
+    await this.drillDigest(scope, Math.max(mine.count, summary.count), findings);
   }
 
   private async summarise(scope: SummaryScope): Promise<SourceSummary> {
@@ -267,14 +273,8 @@ export class ReconcileRun {
         updatedFrom: new Date(from + slice * step),
         updatedTo: new Date(Math.min(from + (slice + 1) * step, to)),
       };
-      const summary = await this.summarise(part);
-      if (summary.kind === 'listing') {
-        this.compareListing(summary.entries, await storedEntries(db, provinceCode, part), findings);
-        continue;
-      }
       const mine = ours.get(slice) ?? { count: 0, hash: '0000000000000000' };
-      if (mine.count === summary.count && mine.hash === summary.hash) continue;
-      await this.drillDigest(part, Math.max(mine.count, summary.count), findings);
+      await this.compareSummary(part, await this.summarise(part), findings, mine);
     }
   }
 
