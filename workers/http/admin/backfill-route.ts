@@ -25,7 +25,7 @@ import { holds } from '../../control-plane/province-scope.js';
 import { jsonResponse, type ZodApi } from '../openapi.js';
 import { problem, problemResponses, sendProblem } from '../problem.js';
 import { connectorIdParams, isoTime } from './connector-routes.js';
-import { rowId } from './page-query.js';
+import { pageLimit, rowId } from './page-query.js';
 import { requestActor } from './request-actor.js';
 
 // Backfills over HTTP: `GET /v1/admin/backfills` lists the runs (the view `fleet backfill --status -o json` prints),
@@ -57,13 +57,7 @@ export const backfillRunSchema = z
 
 const backfillQuery = z.object({
   connector: connectorIdParams.shape.id.optional().describe('only runs of this connector'),
-  limit: z.coerce
-    .number({ error: 'expected a whole number from 1 to 1000' })
-    .int({ error: 'expected a whole number from 1 to 1000' })
-    .min(1, { error: 'expected a whole number from 1 to 1000' })
-    .max(1000, { error: 'expected a whole number from 1 to 1000' })
-    .default(20)
-    .describe('at most this many runs; default 20'),
+  limit: pageLimit('runs', 20),
 });
 
 const timeError = 'expected an ISO 8601 time such as 2026-11-01 (midnight UTC) or 2026-11-01T00:00:00+07:00';

@@ -8,15 +8,15 @@ import { isProvinceBound } from '../../control-plane/province-scope.js';
 
 const wholeNumber = 'expected a whole number from 1 to 1000';
 
-/** `limit`: at most this many of `what` on a page, 1 to 1000; default 100. */
-export const pageLimit = (what: string) =>
+/** `limit`: at most this many of `what` on a page, 1 to 1000; default `byDefault` (100 unless given). */
+export const pageLimit = (what: string, byDefault = 100) =>
   z.coerce
     .number({ error: wholeNumber })
     .int({ error: wholeNumber })
     .min(1, { error: wholeNumber })
     .max(1000, { error: wholeNumber })
-    .default(100)
-    .describe(`at most this many ${what}; default 100`);
+    .default(byDefault)
+    .describe(`at most this many ${what}; default ${byDefault}`);
 
 /** `cursor`: the previous page's nextCursor (the last id it held). */
 export const pageCursor = z

@@ -9,6 +9,7 @@ import { actorColumns } from '../../control-plane/audit.js';
 import { ConnectorRegistry, RegistryError } from '../../control-plane/connector-registry.js';
 import { checkReconcile, ReconcileRefusedError, reconcileRunView, startedByOf } from '../../control-plane/reconcile.js';
 import { isoTime as viewTime } from '../../control-plane/view-time.js';
+import { pageLimit } from './page-query.js';
 import { jsonResponse, type ZodApi } from '../openapi.js';
 import { problem, problemResponses, sendProblem } from '../problem.js';
 import { connectorIdParams, isoTime } from './connector-routes.js';
@@ -52,13 +53,7 @@ export const reconcileRunSchema = z
 
 const runsQuery = z.object({
   connector: connectorIdParams.shape.id.optional().describe('only runs of this connector'),
-  limit: z.coerce
-    .number({ error: 'expected a whole number from 1 to 1000' })
-    .int({ error: 'expected a whole number from 1 to 1000' })
-    .min(1, { error: 'expected a whole number from 1 to 1000' })
-    .max(1000, { error: 'expected a whole number from 1 to 1000' })
-    .default(20)
-    .describe('at most this many runs; default 20'),
+  limit: pageLimit('runs', 20),
 });
 
 const time = z.iso.datetime({
