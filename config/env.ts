@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseClusterUrl } from './redis-url.js';
 
 /** A setting that failed validation; its message is one line naming the variable, the problem and what is expected. */
 export class ConfigError extends Error {
@@ -43,8 +44,18 @@ const schema = z.object({
     ['postgres:', 'postgresql:'],
     'postgres://postgres@127.0.0.1:5432/dossier_sync',
   ).default('postgres://postgres@127.0.0.1:5432/dossier_sync'),
-  /** Redis connection string. Default: the local server, database 0. */
-  REDIS_URL: urlWithProtocols(['redis:', 'rediss:'], 'redis://127.0.0.1:6379').default('redis://127.0.0.1:6379'),
+  /**
+   * Redis connection string. Default: the local server, database 0. A Redis Cluster is named by its seed nodes
+   * (a few of its masters; the rest are found): `redis-cluster://[user:password@]host:port[,host:port…]`
+   * (`rediss-cluster://` for TLS); every key the fleet uses together carries a `{…}` hash tag (docs/scaling.md).
+   */
+  REDIS_URL: z
+    .string()
+    .refine((value) => isRedisUrl(value), {
+      message:
+        'expected a URL such as redis://127.0.0.1:6379, or for a Redis Cluster redis-cluster://10.0.0.1:6379,10.0.0.2:6379',
+    })
+    .default('redis://127.0.0.1:6379'),
   /** Port of the HTTP server (gateway: webhooks, read API, /metrics, health). Default 8080; 0 picks a free port. */
   HTTP_PORT: integer(0, 65535).default(8080),
   /** Address the HTTP server binds to. Default 127.0.0.1; 0.0.0.0 in a container. */
@@ -143,6 +154,15 @@ const schema = z.object({
 
 /** Settings whose value is a secret: never echoed in an error message. */
 const secretSettings = new Set(['SECRETS_KEY', 'SECRETS_KEYS']);
+
+/** A one-server Redis URL (`redis:`, `rediss:`), or a Redis Cluster's seed nodes (`redis-cluster:`, ...). */
+function isRedisUrl(value: string): boolean {
+  try {
+    return parseClusterUrl(value) !== null || ['redis:', 'rediss:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
 
 /** 32 bytes in base64 (standard or URL-safe alphabet, padding optional). */
 export function isSecretsKey(value: string): boolean {

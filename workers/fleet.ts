@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/env.js';
 import { currentProvinces } from '../config/provinces.js';
@@ -16,7 +15,13 @@ import { IngestQueue } from './queue/ingest-queue.js';
 import type { Logger } from './logger.js';
 import { FleetMetrics } from './metrics.js';
 import { Poller } from './poller/poller.js';
-import { assertRedisReachable, createFailFastRedis, createRedis, warnIfEvicting } from './redis.js';
+import {
+  assertRedisReachable,
+  createFailFastRedis,
+  createRedis,
+  warnIfEvicting,
+  type RedisConnection,
+} from './redis.js';
 import { StatsRefresher } from './read-model/stats-refresher.js';
 import { ReconcilerRole } from './reconciler/reconciler-role.js';
 import { ConnectorScheduler } from './scheduler/connector-scheduler.js';
@@ -90,7 +95,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
   await waitForDependency(() => assertRedisReachable(config.REDIS_URL), config.STARTUP_WAIT_MS, logger);
   await waitForDependency(() => assertDatabaseReachable(db, config.DATABASE_URL), config.STARTUP_WAIT_MS, logger);
 
-  const connections: Redis[] = [];
+  const connections: RedisConnection[] = [];
   /** A Redis connection of this process; `name` says what it is for in the log. */
   const openConnection = (name: string, create = createRedis) => {
     const connection = create(config.REDIS_URL);

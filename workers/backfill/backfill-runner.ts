@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { Kysely } from 'kysely';
 import { createConnector } from '../../connectors/plugins.js';
 import type { Json } from '../../connectors/sdk/connector.js';
@@ -56,7 +56,7 @@ export class BackfillRunner {
   constructor(
     /** A pool of the runner's own: each run holds one connection for its lock, and reads and records on others. */
     private readonly db: Kysely<Database>,
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly sink: CommittingQueue,
     private readonly logger: Logger,
     private readonly options: BackfillRunnerOptions,

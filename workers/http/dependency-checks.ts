@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import type { ReadinessCheck } from './http-server.js';
@@ -7,7 +7,7 @@ import type { ReadinessCheck } from './http-server.js';
  * The checks of `/readyz`: Postgres answers `SELECT 1`, and Redis answers `PING` on the process's control
  * connection. A Redis connection that is not up fails at once: its commands would wait for the reconnection.
  */
-export function dependencyChecks(db: Kysely<Database>, redis: Redis): ReadinessCheck[] {
+export function dependencyChecks(db: Kysely<Database>, redis: RedisConnection): ReadinessCheck[] {
   return [
     {
       name: 'postgres',

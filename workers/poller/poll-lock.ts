@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { BackgroundErrors, ErrorSource } from '../background-error-reporter.js';
 import { redisScripts } from '../redis-scripts/redis-scripts.js';
 
@@ -31,7 +31,7 @@ export interface HeldLock {
  */
 export class PollLock {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keyPrefix: string,
     /** Where failed renewals and lost locks are told. */
     private readonly errors: BackgroundErrors,

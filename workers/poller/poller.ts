@@ -1,5 +1,5 @@
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { Kysely } from 'kysely';
 import { canRead, type ReadableConnector } from '../../connectors/sdk/connector.js';
 import { createConnector } from '../../connectors/plugins.js';
@@ -86,7 +86,7 @@ export class Poller {
   >();
   private readonly shutdown = new AbortController();
 
-  private readonly redis: Redis;
+  private readonly redis: RedisConnection;
   private readonly prefix: string;
   private readonly errors: BackgroundErrors;
   /** Told of every breaker state change (metrics, the connectors table). */
@@ -94,7 +94,7 @@ export class Poller {
 
   constructor(
     private readonly db: Kysely<Database>,
-    connection: Redis,
+    connection: RedisConnection,
     private readonly sink: CommittingQueue,
     private readonly metrics: FleetMetrics,
     private readonly logger: Logger,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { RequestGate } from '../../connectors/sdk/request-gate.js';
 import type { RateLimit } from '../../connectors/sdk/source-policy.js';
 import { redisScripts } from '../redis-scripts/redis-scripts.js';
@@ -14,7 +14,7 @@ export class RedisRequestGate implements RequestGate {
   private readonly nextStart: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     prefix: string,
     connectorId: string,
     private readonly limit: RateLimit,

@@ -1,7 +1,6 @@
 import { Queue, QueueEvents, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { BackgroundErrors, ErrorSource } from '../background-error-reporter.js';
-import { assertRedisReachable, createRedis } from '../redis.js';
+import { assertRedisReachable, createRedis, type RedisConnection } from '../redis.js';
 import { ingestMessageOf, type IngestBatch, type IngestJobName, type IngestMessage } from './ingest-message.js';
 import { ingestQueueName } from './queues.js';
 import { settleReadiness } from './settle-readiness.js';
@@ -58,13 +57,13 @@ const eventsError: ErrorSource = {
  */
 export class IngestQueue {
   private readonly queues = new Map<string, Queue<IngestMessage, WriteOutcome>>();
-  private readonly events = new Map<string, { events: QueueEvents; connection: Redis }>();
+  private readonly events = new Map<string, { events: QueueEvents; connection: RedisConnection }>();
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisConnection,
     private readonly prefix: string,
     /** Opens a dedicated connection for queue events (they block on a Redis stream). */
-    private readonly openConnection: () => Redis,
+    private readonly openConnection: () => RedisConnection,
     /** Where the queues' and event streams' errors are told (a Redis outage: logged, rate-limited, and counted). */
     private readonly errors: BackgroundErrors,
     /** Called once everything is closed (connections the queue owns: `openIngestQueue`). */
@@ -225,7 +224,7 @@ export async function openIngestQueue(
   errors: BackgroundErrors,
 ): Promise<IngestQueue> {
   await assertRedisReachable(redisUrl);
-  const connections: Redis[] = [];
+  const connections: RedisConnection[] = [];
   const connect = () => {
     const connection = createRedis(redisUrl);
     connections.push(connection);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 
 // The fleet's Lua scripts live in their own files beside this module (the build copies them beside its output),
 // are read once per process, and are defined once per connection with ioredis `defineCommand`: a call sends
@@ -45,10 +45,10 @@ export interface RedisScripts {
 /** The command name a script is defined under: apart from every command ioredis has of its own. */
 const commandOf = (name: ScriptName) => `fleetScript_${name}`;
 
-const defined = new WeakMap<Redis, RedisScripts>();
+const defined = new WeakMap<RedisConnection, RedisScripts>();
 
 /** The fleet's scripts on `redis`, defined on it the first time they are asked for. */
-export function redisScripts(redis: Redis): RedisScripts {
+export function redisScripts(redis: RedisConnection): RedisScripts {
   let scripts = defined.get(redis);
   if (!scripts) {
     const commands = redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>;

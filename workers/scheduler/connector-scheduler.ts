@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import { settleReadiness } from '../queue/settle-readiness.js';
 import type { Kysely } from 'kysely';
 import { isPolled } from '../../connectors/plugins.js';
@@ -51,7 +51,7 @@ export class ConnectorScheduler {
 
   constructor(
     private readonly db: Kysely<Database>,
-    connection: Redis,
+    connection: RedisConnection,
     logger: Logger,
     private readonly options: SchedulerOptions,
   ) {

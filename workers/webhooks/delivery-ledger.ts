@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import { answerOfRecordedBody, type DeliveryAnswer } from './delivery-outcome.js';
 import { redisScripts } from '../redis-scripts/redis-scripts.js';
 
@@ -110,7 +110,7 @@ export class DeliveryLedger {
   private readonly local = new Map<string, { bodyHash: string; answer: Promise<DeliveryAnswer> }>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly options: DeliveryLedgerOptions,
   ) {}
 

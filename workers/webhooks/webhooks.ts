@@ -1,10 +1,10 @@
-import { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Config } from '../../config/env.js';
 import type { Database } from '../../db/schema.js';
 import type { BackgroundErrors, ErrorSource } from '../background-error-reporter.js';
 import type { Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
+import { connectRedis } from '../redis.js';
 import { DeliveryLedger } from './delivery-ledger.js';
 import { SecretBox } from './secret-box.js';
 import { WebhookBatcher, type AcknowledgingQueue } from './webhook-batcher.js';
@@ -64,7 +64,7 @@ export function createWebhooks(
   }
   // Its own connection: commands fail after the acknowledgement timeout instead of waiting for Redis forever,
   // and concurrent deliveries' commands share round trips (auto-pipelining).
-  const redis = new Redis(config.REDIS_URL, {
+  const redis = connectRedis(config.REDIS_URL, {
     enableAutoPipelining: true,
     commandTimeout: config.WEBHOOK_ACK_TIMEOUT_MS,
     maxRetriesPerRequest: 1,

@@ -1,7 +1,7 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { currentProvinces } from '../../config/provinces.js';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { Kysely } from 'kysely';
 import { describeDataError, describePgError, isDataError } from '../../db/database.js';
 import type { Database } from '../../db/schema.js';
@@ -53,7 +53,7 @@ export class Writer {
 
   constructor(
     private readonly db: Kysely<Database>,
-    connection: Redis,
+    connection: RedisConnection,
     private readonly metrics: FleetMetrics,
     private readonly logger: Logger,
     options: WriterOptions,

@@ -1,12 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { markConnectorError } from '../../../db/queries/connectors.js';
 import { createLogger } from '../../../workers/logger.js';
-import { createRedis } from '../../../workers/redis.js';
+import { createRedis, type RedisConnection } from '../../../workers/redis.js';
 import { ConnectorScheduler } from '../../../workers/scheduler/connector-scheduler.js';
 import { runFleet } from '../../support/fleet-process.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
@@ -15,7 +14,7 @@ import { createTestEnvironment, type TestEnvironment } from '../../support/test-
 // (refreshed by hand here, every 5 s in a fleet) follows the table.
 
 let env: TestEnvironment;
-let redis: Redis;
+let redis: RedisConnection;
 let scheduler: ConnectorScheduler;
 let dir: string;
 let cli: Record<string, string>;

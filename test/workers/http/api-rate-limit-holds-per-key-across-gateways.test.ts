@@ -1,6 +1,5 @@
 import { cliActor } from '../../../workers/control-plane/audit.js';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackgroundErrorReporter } from '../../../workers/background-error-reporter.js';
 import { createApiKey } from '../../../workers/control-plane/api-key-store.js';
@@ -8,7 +7,7 @@ import { registerOpenApi } from '../../../workers/http/openapi.js';
 import { registerApiRateLimit } from '../../../workers/http/rate-limit/api-rate-limit.js';
 import { readApi } from '../../../workers/http/read/read-api.js';
 import { createLogger } from '../../../workers/logger.js';
-import { createFailFastRedis } from '../../../workers/redis.js';
+import { createFailFastRedis, type RedisConnection } from '../../../workers/redis.js';
 import { OwnRedis } from '../../support/own-services.js';
 import { createTestEnvironment, waitFor, type TestEnvironment } from '../../support/test-environment.js';
 import { startGatewayServer, type GatewayServer } from './gateway-server.js';
@@ -33,7 +32,7 @@ afterAll(async () => {
 });
 
 /** A gateway server counting in `redisUrl`, closed after the file. */
-async function gatewayOn(redisUrl: string): Promise<GatewayServer & { redis: Redis }> {
+async function gatewayOn(redisUrl: string): Promise<GatewayServer & { redis: RedisConnection }> {
   const redis = createFailFastRedis(redisUrl);
   redis.on('error', () => {}); // a stopped Redis is this test's subject; the store reports it
   const gateway = await startGatewayServer(env, {

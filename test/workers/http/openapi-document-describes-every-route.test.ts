@@ -1,9 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import type { Redis } from 'ioredis';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFailFastRedis } from '../../../workers/redis.js';
+import { createFailFastRedis, type RedisConnection } from '../../../workers/redis.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
 import { servedRoutes, startGatewayServer, type GatewayServer } from './gateway-server.js';
 
@@ -16,7 +15,7 @@ type Operation = OpenAPIV3_1.OperationObject;
 
 let env: TestEnvironment;
 let gateway: GatewayServer;
-let redis: Redis;
+let redis: RedisConnection;
 let document: OpenAPIV3_1.Document;
 const methods = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'] as const;
 /** Paths fastify serves that are not API: the document itself, and Prometheus' text. */

@@ -7,7 +7,7 @@ import { startHttpServer } from '../../../workers/http/http-server.js';
 import { createLogger } from '../../../workers/logger.js';
 import { FleetMetrics } from '../../../workers/metrics.js';
 import type { IngestBatch } from '../../../workers/queue/queues.js';
-import { createRedis } from '../../../workers/redis.js';
+import { createRedis, type RedisConnection } from '../../../workers/redis.js';
 import type { AcknowledgingQueue } from '../../../workers/webhooks/webhook-batcher.js';
 import { DeliveryLedger } from '../../../workers/webhooks/delivery-ledger.js';
 import { SecretBox } from '../../../workers/webhooks/secret-box.js';
@@ -32,7 +32,7 @@ import {
 
 const secretsKey = testSecretsKey();
 let env: TestEnvironment;
-const connections: Redis[] = [];
+const connections: RedisConnection[] = [];
 let queue: Queue<IngestBatch>;
 let sink: AcknowledgingQueue;
 

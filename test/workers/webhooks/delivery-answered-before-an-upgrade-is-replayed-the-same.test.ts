@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../../../workers/fleet.js';
 import { createLogger } from '../../../workers/logger.js';
-import { createRedis } from '../../../workers/redis.js';
+import { createRedis, type RedisConnection } from '../../../workers/redis.js';
 import { bodyHashOf, DeliveryLedger } from '../../../workers/webhooks/delivery-ledger.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
 import {
@@ -23,7 +22,7 @@ const secretsKey = testSecretsKey();
 const connector = 'upgrade-01';
 let env: TestEnvironment;
 let fleet: Fleet;
-let redis: Redis;
+let redis: RedisConnection;
 let secret: string;
 
 beforeAll(async () => {

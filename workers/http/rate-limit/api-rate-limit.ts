@@ -1,6 +1,6 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../redis.js';
 import type { BackgroundErrors } from '../../background-error-reporter.js';
 import { problem, sendProblem } from '../problem.js';
 import { RedisOrLocalStore } from './redis-or-local-store.js';
@@ -8,7 +8,7 @@ import { RedisOrLocalStore } from './redis-or-local-store.js';
 /** Options of the per-key rate limit of the admin and read APIs. */
 export interface ApiRateLimitOptions {
   /** Where the counts are held, shared by every gateway process: a fail-fast connection (`createFailFastRedis`). */
-  redis: Redis;
+  redis: RedisConnection;
   /** Prefix of the counters' Redis keys (QUEUE_PREFIX): `<prefix>:api-rate-limit:<key id>`. */
   prefix: string;
   /** Requests a key may make per window (API_RATE_LIMIT_PER_SECOND). */

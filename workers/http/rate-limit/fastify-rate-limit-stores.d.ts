@@ -3,13 +3,13 @@
 
 declare module '@fastify/rate-limit/store/RedisStore.js' {
   import type { FastifyRateLimitStore } from '@fastify/rate-limit';
-  import type { Redis } from 'ioredis';
+  import type { Cluster, Redis } from 'ioredis';
 
   /** Counts in Redis (INCR and PEXPIRE in one Lua script) under `key` + the request's key. */
   const RedisStore: new (
     continueExceeding: boolean,
     exponentialBackoff: boolean,
-    redis: Redis,
+    redis: Redis | Cluster,
     key?: string,
   ) => FastifyRateLimitStore;
   export default RedisStore;

@@ -1,7 +1,7 @@
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import LocalStore from '@fastify/rate-limit/store/LocalStore.js';
 import RedisStore from '@fastify/rate-limit/store/RedisStore.js';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../redis.js';
 import type { BackgroundErrors, ErrorSource } from '../../background-error-reporter.js';
 
 /** What {@link RedisOrLocalStore} needs. */
@@ -10,7 +10,7 @@ export interface RedisOrLocalStoreOptions {
    * The Redis every gateway process counts in. A connection that fails fast (`createFailFastRedis`): one that queues
    * commands through an outage would hold every request until Redis came back.
    */
-  redis: Redis;
+  redis: RedisConnection;
   /** Prefix of the counters' Redis keys, e.g. `dossier-sync:api-rate-limit:` (the key's id follows). */
   keyPrefix: string;
   /** Where a Redis failure is told: logged at most once per interval, and every request counted in this process. */
