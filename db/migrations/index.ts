@@ -14,6 +14,7 @@ import * as webhookSecretKeyId from './0012-webhook-secret-key-id.js';
 import * as dossierAnomalies from './0013-dossier-anomalies.js';
 import * as backfillRuns from './0014-backfill-runs.js';
 import * as reconcileRuns from './0015-reconcile-runs.js';
+import * as anomaliesKeyedByProvince from './0016-anomalies-keyed-by-province.js';
 
 /** Every migration, by name in the order they run. A new one is a new file, listed here. */
 export const migrations: Record<string, Migration> = {
@@ -32,4 +33,5 @@ export const migrations: Record<string, Migration> = {
   '0013-dossier-anomalies': dossierAnomalies,
   '0014-backfill-runs': backfillRuns,
   '0015-reconcile-runs': reconcileRuns,
+  '0016-anomalies-keyed-by-province': anomaliesKeyedByProvince,
 };
