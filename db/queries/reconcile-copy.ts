@@ -125,3 +125,107 @@ export async function storedDigestsBySlice(
   }
   return digests;
 }
+
+/** A count and hash of our copy, the hash kept as a number so that digests of adjacent slices can be added. */
+export interface StoredDigest {
+  count: number;
+  /** The sum modulo 2^64 of the dossiers' hashes. */
+  sum: bigint;
+}
+
+/** A scope of many cut into time slices of `stepMs`, each of them again into sub-slices of `subStepMs`. */
+export interface SlicedScope {
+  scope: SummaryScope;
+  stepMs: number;
+  subStepMs: number;
+}
+
+/** The digests of one sliced scope: of each slice (by index), and of each sub-slice of a slice. */
+export interface SliceDigests {
+  slices: Map<number, StoredDigest>;
+  subSlices: Map<number, Map<number, StoredDigest>>;
+}
+
+/** A digest's hash as the contract writes it: 16 lower-case hex digits. */
+export function hashText(sum: bigint): string {
+  return (((sum % modulus) + modulus) % modulus).toString(16).padStart(16, '0');
+}
+
+/** The scopes' bounds as the parallel arrays `unnest` reads. */
+function scopeArrays(scopes: readonly SummaryScope[]) {
+  return {
+    froms: scopes.map((scope) => scope.updatedFrom.toISOString()),
+    tos: scopes.map((scope) => scope.updatedTo.toISOString()),
+    codeFroms: scopes.map((scope) => scope.codeFrom),
+    codeTos: scopes.map((scope) => scope.codeTo),
+  };
+}
+
+/**
+ * The digests of our copy in many scopes, each cut in time slices and those in sub-slices, in ONE statement: the
+ * scopes are joined with the index dossiers_by_update_time (one range scan each, the scopes being disjoint: each
+ * dossier is read once) and grouped by (scope, slice, sub-slice). Slice i of a scope covers [from + i·step,
+ * from + (i+1)·step) and sub-slice j of it [slice start + j·subStep, …), each clipped to its parent's end.
+ * Two levels at once, so that a drill-down scans each level of differing scopes once for two levels of digests.
+ * Slices and sub-slices without dossiers are absent.
+ */
+export async function storedSliceDigests(
+  db: Kysely<Database>,
+  provinceCode: string,
+  sliced: readonly SlicedScope[],
+): Promise<SliceDigests[]> {
+  const result = sliced.map(() => ({ slices: new Map(), subSlices: new Map() }) as SliceDigests);
+  if (sliced.length === 0) return result;
+  const { froms, tos, codeFroms, codeTos } = scopeArrays(sliced.map((item) => item.scope));
+  const steps = sliced.map((item) => item.stepMs);
+  const subSteps = sliced.map((item) => item.subStepMs);
+  const { rows } = await sql<{ parent: string; slice: number; sub: number; count: string; total: string }>`
+    SELECT p.i AS parent, a.slice, floor((a.offset_ms - a.slice * p.step) / p.sub_step)::int AS sub,
+      count(*) AS count,
+      sum(('x' || encode(substring(sha256(convert_to(
+        d.dossier_code || E'\\n' || d.source_version::text || E'\\n' || d.status::text, 'UTF8')) FROM 1 FOR 8), 'hex'))::bit(64)::bigint::numeric)::text AS total
+    FROM unnest(${froms}::timestamptz[], ${tos}::timestamptz[], ${codeFroms}::text[], ${codeTos}::text[],
+        ${steps}::numeric[], ${subSteps}::numeric[]) WITH ORDINALITY AS p(f, t, cf, ct, step, sub_step, i)
+    JOIN dossiers d ON d.province_code = ${provinceCode}
+      AND d.source_updated_at >= p.f AND d.source_updated_at < p.t
+      AND (p.cf IS NULL OR d.dossier_code >= p.cf) AND (p.ct IS NULL OR d.dossier_code < p.ct)
+    CROSS JOIN LATERAL (SELECT extract(epoch FROM d.source_updated_at - p.f) * 1000 AS offset_ms) o
+    CROSS JOIN LATERAL (SELECT o.offset_ms, floor(o.offset_ms / p.step)::int AS slice) a
+    GROUP BY 1, 2, 3`.execute(db);
+  for (const row of rows) {
+    const digests = result[Number(row.parent) - 1]!;
+    const digest = { count: Number(row.count), sum: BigInt(row.total) };
+    const slice = digests.slices.get(row.slice) ?? { count: 0, sum: 0n };
+    digests.slices.set(row.slice, { count: slice.count + digest.count, sum: (slice.sum + digest.sum) % modulus });
+    const subs = digests.subSlices.get(row.slice) ?? new Map<number, StoredDigest>();
+    subs.set(row.sub, { count: digest.count, sum: ((digest.sum % modulus) + modulus) % modulus });
+    digests.subSlices.set(row.slice, subs);
+  }
+  return result;
+}
+
+/** The listings of our copy in many scopes, in one statement: per scope (in the order given), in code order. */
+export async function storedEntriesIn(
+  db: Kysely<Database>,
+  provinceCode: string,
+  scopes: readonly SummaryScope[],
+): Promise<SummaryEntry[][]> {
+  const result = scopes.map(() => [] as SummaryEntry[]);
+  if (scopes.length === 0) return result;
+  const { froms, tos, codeFroms, codeTos } = scopeArrays(scopes);
+  const { rows } = await sql<{ parent: string; dossier_code: string; source_version: string; status: number }>`
+    SELECT p.i AS parent, d.dossier_code, d.source_version, d.status
+    FROM unnest(${froms}::timestamptz[], ${tos}::timestamptz[], ${codeFroms}::text[], ${codeTos}::text[])
+      WITH ORDINALITY AS p(f, t, cf, ct, i)
+    JOIN dossiers d ON d.province_code = ${provinceCode}
+      AND d.source_updated_at >= p.f AND d.source_updated_at < p.t
+      AND (p.cf IS NULL OR d.dossier_code >= p.cf) AND (p.ct IS NULL OR d.dossier_code < p.ct)
+    ORDER BY p.i, d.dossier_code`.execute(db);
+  for (const row of rows)
+    result[Number(row.parent) - 1]!.push({
+      dossierCode: row.dossier_code,
+      sourceVersion: Number(row.source_version),
+      status: row.status,
+    });
+  return result;
+}

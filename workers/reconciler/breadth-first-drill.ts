@@ -1,0 +1,200 @@
+import type { Kysely } from 'kysely';
+import type {
+  SourceSummary,
+  SummaryEntry,
+  SummaryKind,
+  SummaryScope,
+  TimeWindow,
+} from '../../connectors/sdk/connector.js';
+import { hashText, storedEntriesIn, storedSliceDigests, type StoredDigest } from '../../db/queries/reconcile-copy.js';
+import type { Database } from '../../db/schema.js';
+import { compareListing, emptyFindings, type Findings } from './reconcile-findings.js';
+
+/** What a breadth-first drill-down needs. */
+export interface BreadthFirstDrillOptions {
+  db: Kysely<Database>;
+  provinceCode: string;
+  /** Asks the source for the summaries of many scopes (the connector's summariseMany, through the breaker). */
+  summarise: (scopes: readonly SummaryScope[], kind: SummaryKind) => Promise<SourceSummary[]>;
+  /** Compares a scope too large to list and too short to split page by page (readWindow), into its findings. */
+  comparePages: (scope: SummaryScope, findings: Findings) => Promise<void>;
+  /** How many time slices each differing scope is cut into at the next level. Default 16. */
+  fanOut?: number;
+  /** A differing scope holding at most this many dossiers (the larger of the two sides) is listed. Default 32. */
+  leafSize?: number;
+  /** The most entries (the two sides' larger counts, summed) the listings of one request may hold. Default 20,000. */
+  listingEntriesPerRequest?: number;
+}
+
+/** A scope of the drill-down: its bucket, our digest, and our digests of its slices once computed. */
+interface DrillNode {
+  scope: SummaryScope;
+  bucket: number;
+  ours: StoredDigest;
+  children: DrillNode[] | null;
+}
+
+/** A differing scope small enough to list, and how many entries its larger side holds. */
+interface Leaf {
+  node: DrillNode;
+  size: number;
+}
+
+/** The smallest time slice: update times are compared to the second by some sources. */
+const minWindowMs = 1000;
+const zero: StoredDigest = { count: 0, sum: 0n };
+
+/**
+ * Compares many buckets with the source level by level, every scope of a level in one multi-scope request:
+ * level 0 all the buckets; each level after it the slices of every scope that differed; then one listing request
+ * for all the differing leaves (more only past `listingEntriesPerRequest`). Our side of two levels at a time is
+ * one SQL statement over the differing scopes (storedSliceDigests), so each dossier of a differing scope is read
+ * from the index once per two levels. Memory: the differing scopes of a level with their slices, and the listings
+ * of one request.
+ */
+export class BreadthFirstDrill {
+  /** Scopes compared so far (each scope of each request). */
+  scopes = 0;
+  private readonly fanOut: number;
+  private readonly leafSize: number;
+  private readonly listingEntriesPerRequest: number;
+
+  constructor(private readonly options: BreadthFirstDrillOptions) {
+    this.fanOut = options.fanOut ?? 16;
+    this.leafSize = options.leafSize ?? 32;
+    this.listingEntriesPerRequest = options.listingEntriesPerRequest ?? 20_000;
+  }
+
+  /** The findings of each bucket, in the order given. */
+  async compare(buckets: readonly TimeWindow[]): Promise<Findings[]> {
+    const findings = buckets.map(() => emptyFindings());
+    let frontier: DrillNode[] = buckets.map((bucket, index) => ({
+      scope: { updatedFrom: bucket.from, updatedTo: bucket.to, codeFrom: null, codeTo: null },
+      bucket: index,
+      ours: zero,
+      children: null,
+    }));
+    // Level 0's digests are the sums of its slices: one scan gives the buckets and two levels below them.
+    await this.slice(frontier);
+    const leaves: Leaf[] = [];
+    while (frontier.length > 0) {
+      const theirs = await this.ask(
+        frontier.map((node) => node.scope),
+        'digest',
+      );
+      const splitting: DrillNode[] = [];
+      for (const [position, node] of frontier.entries()) {
+        const summary = theirs[position]!;
+        if (summary.kind !== 'digest') throw new TypeError('a digest was asked for and a listing answered');
+        if (summary.count === node.ours.count && summary.hash === hashText(node.ours.sum)) continue;
+        const size = Math.max(summary.count, node.ours.count);
+        if (size <= this.leafSize || !splittable(node.scope)) leaves.push({ node, size });
+        else splitting.push(node);
+      }
+      await this.slice(splitting.filter((node) => node.children === null));
+      frontier = splitting.flatMap((node) => node.children!);
+    }
+    await this.list(leaves, findings);
+    return findings;
+  }
+
+  /** Asks the source for the summaries of some scopes; counts them. */
+  private async ask(scopes: readonly SummaryScope[], kind: SummaryKind): Promise<SourceSummary[]> {
+    const summaries = await this.options.summarise(scopes, kind);
+    this.scopes += scopes.length;
+    return summaries;
+  }
+
+  /** Lists the leaves, a request's worth at a time, and diffs each listing with ours; a huge leaf page by page. */
+  private async list(leaves: readonly Leaf[], findings: Findings[]): Promise<void> {
+    let chunk: Leaf[] = [];
+    let entries = 0;
+    const flush = async () => {
+      if (chunk.length === 0) return;
+      const scopes = chunk.map((leaf) => leaf.node.scope);
+      const [theirs, ours] = [
+        await this.ask(scopes, 'listing'),
+        await storedEntriesIn(this.options.db, this.options.provinceCode, scopes),
+      ];
+      for (const [position, leaf] of chunk.entries()) {
+        const summary = theirs[position]!;
+        if (summary.kind !== 'listing') throw new TypeError('a listing was asked for and a digest answered');
+        compareListing(summary.entries, ours[position] as SummaryEntry[], findings[leaf.node.bucket]!);
+      }
+      chunk = [];
+      entries = 0;
+    };
+    for (const leaf of leaves) {
+      if (leaf.size > this.listingEntriesPerRequest) {
+        await this.options.comparePages(leaf.node.scope, findings[leaf.node.bucket]!);
+        continue;
+      }
+      if (entries + leaf.size > this.listingEntriesPerRequest) await flush();
+      chunk.push(leaf);
+      entries += leaf.size;
+    }
+    await flush();
+  }
+
+  /**
+   * Computes our digests of the nodes' slices and of their slices' slices in one statement, and sets each node's
+   * digest (the sum of its slices) and its children (with theirs).
+   */
+  private async slice(nodes: readonly DrillNode[]): Promise<void> {
+    if (nodes.length === 0) return;
+    const sliced = nodes.map((node) => {
+      const stepMs = this.stepOf(node.scope);
+      return {
+        scope: node.scope,
+        stepMs,
+        subStepMs: this.stepOf({ ...node.scope, updatedTo: new Date(node.scope.updatedFrom.getTime() + stepMs) }),
+      };
+    });
+    const digests = await storedSliceDigests(this.options.db, this.options.provinceCode, sliced);
+    for (const [position, node] of nodes.entries()) {
+      const { stepMs, subStepMs } = sliced[position]!;
+      const { slices, subSlices } = digests[position]!;
+      let ours = zero;
+      for (const digest of slices.values()) ours = add(ours, digest);
+      node.ours = ours;
+      node.children = this.parts(node.scope, stepMs).map((scope, index) => {
+        const subs = subSlices.get(index);
+        return {
+          scope,
+          bucket: node.bucket,
+          ours: slices.get(index) ?? zero,
+          children: this.parts(scope, subStepMs).map((part, subIndex) => ({
+            scope: part,
+            bucket: node.bucket,
+            ours: subs?.get(subIndex) ?? zero,
+            children: null,
+          })),
+        };
+      });
+    }
+  }
+
+  /** The slice length of a scope: `fanOut` slices of whole seconds, at least one second. */
+  private stepOf(scope: SummaryScope): number {
+    const length = scope.updatedTo.getTime() - scope.updatedFrom.getTime();
+    return Math.max(minWindowMs, Math.ceil(length / this.fanOut / 1000) * 1000);
+  }
+
+  /** A scope cut into consecutive slices of `stepMs`, the last one clipped to its end. */
+  private parts(scope: SummaryScope, stepMs: number): SummaryScope[] {
+    const from = scope.updatedFrom.getTime();
+    const to = scope.updatedTo.getTime();
+    const parts: SummaryScope[] = [];
+    for (let start = from; start < to; start += stepMs)
+      parts.push({ ...scope, updatedFrom: new Date(start), updatedTo: new Date(Math.min(start + stepMs, to)) });
+    return parts;
+  }
+}
+
+function splittable(scope: SummaryScope): boolean {
+  return scope.updatedTo.getTime() - scope.updatedFrom.getTime() > minWindowMs;
+}
+
+function add(a: StoredDigest, b: StoredDigest): StoredDigest {
+  return { count: a.count + b.count, sum: (a.sum + b.sum) % (1n << 64n) };
+}
