@@ -64,9 +64,9 @@ export const nationalRestConfig = z
     summaries: z.boolean({ error: 'expected true or false' }).default(true),
     /**
      * Scopes summarised in one `POST /api/dossiers/summaries` request (the multi-scope form), at most 5,000;
-     * 0: the system offers the single-scope `GET /api/dossiers/summary` only. Default 2,000.
+     * 0: the system offers the single-scope `GET /api/dossiers/summary` only. Default 5,000 (the contract's most).
      */
-    summaryScopesPerRequest: z.number().int().min(0).max(5000).default(2000),
+    summaryScopesPerRequest: z.number().int().min(0).max(5000).default(5000),
     /** Dossier codes asked for in one `GET /api/dossiers/by-code` request. Default 100, at most 200. */
     fetchBatchSize: z.number().int().min(1).max(200).default(100),
   })

@@ -133,18 +133,17 @@ export interface StoredDigest {
   sum: bigint;
 }
 
-/** A scope of many cut into time slices of `stepMs`, each of them again into sub-slices of `subStepMs`. */
+/**
+ * A scope cut into time slices three levels deep: slices of `stepsMs[0]`, each of them into slices of
+ * `stepsMs[1]`, and those into slices of `stepsMs[2]`, each clipped to its parent's end.
+ */
 export interface SlicedScope {
   scope: SummaryScope;
-  stepMs: number;
-  subStepMs: number;
+  stepsMs: readonly [number, number, number];
 }
 
-/** The digests of one sliced scope: of each slice (by index), and of each sub-slice of a slice. */
-export interface SliceDigests {
-  slices: Map<number, StoredDigest>;
-  subSlices: Map<number, Map<number, StoredDigest>>;
-}
+/** Our digests of one sliced scope's finest slices, by their path of slice indices (level 1, 2, 3). */
+export type SliceDigests = { path: readonly [number, number, number]; digest: StoredDigest }[];
 
 /** A digest's hash as the contract writes it: 16 lower-case hex digits. */
 export function hashText(sum: bigint): string {
@@ -162,49 +161,45 @@ function scopeArrays(scopes: readonly SummaryScope[]) {
 }
 
 /**
- * The digests of our copy in many scopes, each cut in time slices and those in sub-slices, in ONE statement: the
- * scopes are joined with the index dossiers_by_update_time (one range scan each, the scopes being disjoint: each
- * dossier is read once) and grouped by (scope, slice, sub-slice). Slice i of a scope covers [from + i·step,
- * from + (i+1)·step) and sub-slice j of it [slice start + j·subStep, …), each clipped to its parent's end.
- * Two levels at once, so that a drill-down scans each level of differing scopes once for two levels of digests.
- * Slices and sub-slices without dossiers are absent.
+ * The digests of our copy in many scopes, each cut in time slices three levels deep, in ONE statement: each scope
+ * is one range scan of the index dossiers_by_update_time (a LATERAL subquery, kept from being flattened into a
+ * join by OFFSET 0: a planner without fresh statistics would otherwise read the whole province once per scope),
+ * and the rows are grouped by (scope, slice path). The scopes being disjoint, each dossier is read and hashed
+ * once for three levels of digests; the coarser levels are sums of the finer ones. Empty slices are absent.
  */
 export async function storedSliceDigests(
   db: Kysely<Database>,
   provinceCode: string,
   sliced: readonly SlicedScope[],
 ): Promise<SliceDigests[]> {
-  const result = sliced.map(() => ({ slices: new Map(), subSlices: new Map() }) as SliceDigests);
+  const result = sliced.map(() => [] as SliceDigests);
   if (sliced.length === 0) return result;
   const { froms, tos, codeFroms, codeTos } = scopeArrays(sliced.map((item) => item.scope));
-  const steps = sliced.map((item) => item.stepMs);
-  const subSteps = sliced.map((item) => item.subStepMs);
-  const { rows } = await sql<{ parent: string; slice: number; sub: number; count: string; total: string }>`
-    SELECT p.i AS parent, a.slice, floor((a.offset_ms - a.slice * p.step) / p.sub_step)::int AS sub,
-      count(*) AS count,
+  const step = (level: number) => sliced.map((item) => item.stepsMs[level]!);
+  const { rows } = await sql<{ parent: string; k1: number; k2: number; k3: number; count: string; total: string }>`
+    SELECT p.i AS parent, a.k1, b.k2, floor((b.rest - b.k2 * p.s2) / p.s3)::int AS k3, count(*) AS count,
       sum(('x' || encode(substring(sha256(convert_to(
-        d.dossier_code || E'\\n' || d.source_version::text || E'\\n' || d.status::text, 'UTF8')) FROM 1 FOR 8), 'hex'))::bit(64)::bigint::numeric)::text AS total
+        d.dossier_code || E'\\n' || d.source_version::text || E'\\n' || d.status::text, 'UTF8')) FROM 1 FOR 8), 'hex'))::bit(64)::bigint)::text AS total
     FROM unnest(${froms}::timestamptz[], ${tos}::timestamptz[], ${codeFroms}::text[], ${codeTos}::text[],
-        ${steps}::numeric[], ${subSteps}::numeric[]) WITH ORDINALITY AS p(f, t, cf, ct, step, sub_step, i)
-    JOIN dossiers d ON d.province_code = ${provinceCode}
-      AND d.source_updated_at >= p.f AND d.source_updated_at < p.t
-      AND (p.cf IS NULL OR d.dossier_code >= p.cf) AND (p.ct IS NULL OR d.dossier_code < p.ct)
+        ${step(0)}::numeric[], ${step(1)}::numeric[], ${step(2)}::numeric[]) WITH ORDINALITY AS p(f, t, cf, ct, s1, s2, s3, i)
+    CROSS JOIN LATERAL (
+      SELECT dossier_code, source_version, status, source_updated_at FROM dossiers
+      WHERE province_code = ${provinceCode} AND source_updated_at >= p.f AND source_updated_at < p.t
+        AND (p.cf IS NULL OR dossier_code >= p.cf) AND (p.ct IS NULL OR dossier_code < p.ct)
+      OFFSET 0) d
     CROSS JOIN LATERAL (SELECT extract(epoch FROM d.source_updated_at - p.f) * 1000 AS offset_ms) o
-    CROSS JOIN LATERAL (SELECT o.offset_ms, floor(o.offset_ms / p.step)::int AS slice) a
-    GROUP BY 1, 2, 3`.execute(db);
-  for (const row of rows) {
-    const digests = result[Number(row.parent) - 1]!;
-    const digest = { count: Number(row.count), sum: BigInt(row.total) };
-    const slice = digests.slices.get(row.slice) ?? { count: 0, sum: 0n };
-    digests.slices.set(row.slice, { count: slice.count + digest.count, sum: (slice.sum + digest.sum) % modulus });
-    const subs = digests.subSlices.get(row.slice) ?? new Map<number, StoredDigest>();
-    subs.set(row.sub, { count: digest.count, sum: ((digest.sum % modulus) + modulus) % modulus });
-    digests.subSlices.set(row.slice, subs);
-  }
+    CROSS JOIN LATERAL (SELECT floor(o.offset_ms / p.s1)::int AS k1) a
+    CROSS JOIN LATERAL (SELECT o.offset_ms - a.k1 * p.s1 AS rest, floor((o.offset_ms - a.k1 * p.s1) / p.s2)::int AS k2) b
+    GROUP BY 1, 2, 3, 4`.execute(db);
+  for (const row of rows)
+    result[Number(row.parent) - 1]!.push({
+      path: [row.k1, row.k2, row.k3],
+      digest: { count: Number(row.count), sum: ((BigInt(row.total) % modulus) + modulus) % modulus },
+    });
   return result;
 }
 
-/** The listings of our copy in many scopes, in one statement: per scope (in the order given), in code order. */
+/** The listings of our copy in many scopes, in one statement (a range scan per scope): per scope, in code order. */
 export async function storedEntriesIn(
   db: Kysely<Database>,
   provinceCode: string,
@@ -217,9 +212,11 @@ export async function storedEntriesIn(
     SELECT p.i AS parent, d.dossier_code, d.source_version, d.status
     FROM unnest(${froms}::timestamptz[], ${tos}::timestamptz[], ${codeFroms}::text[], ${codeTos}::text[])
       WITH ORDINALITY AS p(f, t, cf, ct, i)
-    JOIN dossiers d ON d.province_code = ${provinceCode}
-      AND d.source_updated_at >= p.f AND d.source_updated_at < p.t
-      AND (p.cf IS NULL OR d.dossier_code >= p.cf) AND (p.ct IS NULL OR d.dossier_code < p.ct)
+    CROSS JOIN LATERAL (
+      SELECT dossier_code, source_version, status FROM dossiers
+      WHERE province_code = ${provinceCode} AND source_updated_at >= p.f AND source_updated_at < p.t
+        AND (p.cf IS NULL OR dossier_code >= p.cf) AND (p.ct IS NULL OR dossier_code < p.ct)
+      OFFSET 0) d
     ORDER BY p.i, d.dossier_code`.execute(db);
   for (const row of rows)
     result[Number(row.parent) - 1]!.push({

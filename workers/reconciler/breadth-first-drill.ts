@@ -47,9 +47,9 @@ const zero: StoredDigest = { count: 0, sum: 0n };
 /**
  * Compares many buckets with the source level by level, every scope of a level in one multi-scope request:
  * level 0 all the buckets; each level after it the slices of every scope that differed; then one listing request
- * for all the differing leaves (more only past `listingEntriesPerRequest`). Our side of two levels at a time is
+ * for all the differing leaves (more only past `listingEntriesPerRequest`). Our side of three levels at a time is
  * one SQL statement over the differing scopes (storedSliceDigests), so each dossier of a differing scope is read
- * from the index once per two levels. Memory: the differing scopes of a level with their slices, and the listings
+ * from the index once per three levels. Memory: the differing scopes of a level with their slices, and the listings
  * of one request.
  */
 export class BreadthFirstDrill {
@@ -74,7 +74,7 @@ export class BreadthFirstDrill {
       ours: zero,
       children: null,
     }));
-    // Level 0's digests are the sums of its slices: one scan gives the buckets and two levels below them.
+    // Level 0's digests are the sums of its slices: one scan gives the buckets and three levels below them.
     await this.slice(frontier);
     const leaves: Leaf[] = [];
     while (frontier.length > 0) {
@@ -137,46 +137,46 @@ export class BreadthFirstDrill {
   }
 
   /**
-   * Computes our digests of the nodes' slices and of their slices' slices in one statement, and sets each node's
-   * digest (the sum of its slices) and its children (with theirs).
+   * Computes our digests of the nodes' slices three levels down in one statement, and sets each node's digest (the
+   * sum of its slices) and its descendants three levels deep (with theirs; the deepest with no children yet).
    */
   private async slice(nodes: readonly DrillNode[]): Promise<void> {
     if (nodes.length === 0) return;
     const sliced = nodes.map((node) => {
-      const stepMs = this.stepOf(node.scope);
-      return {
-        scope: node.scope,
-        stepMs,
-        subStepMs: this.stepOf({ ...node.scope, updatedTo: new Date(node.scope.updatedFrom.getTime() + stepMs) }),
-      };
+      const steps: number[] = [];
+      let length = node.scope.updatedTo.getTime() - node.scope.updatedFrom.getTime();
+      for (let level = 0; level < 3; level++) {
+        const step = this.stepOf(length);
+        steps.push(step);
+        length = step;
+      }
+      return { scope: node.scope, stepsMs: steps as [number, number, number] };
     });
     const digests = await storedSliceDigests(this.options.db, this.options.provinceCode, sliced);
     for (const [position, node] of nodes.entries()) {
-      const { stepMs, subStepMs } = sliced[position]!;
-      const { slices, subSlices } = digests[position]!;
-      let ours = zero;
-      for (const digest of slices.values()) ours = add(ours, digest);
-      node.ours = ours;
-      node.children = this.parts(node.scope, stepMs).map((scope, index) => {
-        const subs = subSlices.get(index);
+      const [s1, s2, s3] = sliced[position]!.stepsMs;
+      const finest = new Map<string, StoredDigest>();
+      for (const { path, digest } of digests[position]!) finest.set(path.join('/'), digest);
+      const build = (scope: SummaryScope, prefix: number[], steps: number[]): DrillNode => {
+        const [step, ...below] = steps;
+        if (step === undefined)
+          return { scope, bucket: node.bucket, ours: finest.get(prefix.join('/')) ?? zero, children: null };
+        const children = this.parts(scope, step).map((part, index) => build(part, [...prefix, index], below));
         return {
           scope,
           bucket: node.bucket,
-          ours: slices.get(index) ?? zero,
-          children: this.parts(scope, subStepMs).map((part, subIndex) => ({
-            scope: part,
-            bucket: node.bucket,
-            ours: subs?.get(subIndex) ?? zero,
-            children: null,
-          })),
+          ours: children.reduce((sum, child) => add(sum, child.ours), zero),
+          children,
         };
-      });
+      };
+      const built = build(node.scope, [], [s1, s2, s3]);
+      node.ours = built.ours;
+      node.children = built.children;
     }
   }
 
-  /** The slice length of a scope: `fanOut` slices of whole seconds, at least one second. */
-  private stepOf(scope: SummaryScope): number {
-    const length = scope.updatedTo.getTime() - scope.updatedFrom.getTime();
+  /** The slice length of a scope `length` ms long: `fanOut` slices of whole seconds, at least one second. */
+  private stepOf(length: number): number {
     return Math.max(minWindowMs, Math.ceil(length / this.fanOut / 1000) * 1000);
   }
 
