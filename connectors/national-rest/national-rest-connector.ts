@@ -245,6 +245,8 @@ export class NationalRestConnector implements Connector {
     kind: SummaryKind,
     signal?: AbortSignal,
   ) => Promise<SourceSummary[]>;
+  /** Present with `summariseMany`: how many scopes one of its requests takes (the config's). */
+  readonly summaryScopesPerRequest?: number;
   /** Present when the system offers summaries: the current records of the codes, by-code requests in batches. */
   readonly fetchDossiers?: (codes: readonly string[], signal?: AbortSignal) => Promise<unknown[]>;
 
@@ -257,8 +259,10 @@ export class NationalRestConnector implements Connector {
     if (config.summaries) {
       this.summarise = (scope, signal) => this.digestOf(scope, signal);
       this.fetchDossiers = (codes, signal) => this.recordsOf(codes, signal);
-      if (config.summaryScopesPerRequest > 0)
+      if (config.summaryScopesPerRequest > 0) {
         this.summariseMany = (scopes, kind, signal) => this.summariesOf(scopes, kind, signal);
+        this.summaryScopesPerRequest = config.summaryScopesPerRequest;
+      }
     }
   }
 

@@ -92,6 +92,8 @@ export interface Connector {
    * the single-scope form only (`summarise`), or a kind of summary is refused by it (a SourceError).
    */
   summariseMany?(scopes: readonly SummaryScope[], kind: SummaryKind, signal?: AbortSignal): Promise<SourceSummary[]>;
+  /** How many scopes one request of `summariseMany` takes: a reconcile sizes each level to fill one. Default 1,000. */
+  readonly summaryScopesPerRequest?: number;
   /**
    * Reads the current source records of the named dossiers (any number: the connector splits them into the
    * requests its source accepts), each then mapped by `map`; a code the source no longer has is simply absent.

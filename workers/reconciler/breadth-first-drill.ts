@@ -18,11 +18,14 @@ export interface BreadthFirstDrillOptions {
   summarise: (scopes: readonly SummaryScope[], kind: SummaryKind) => Promise<SourceSummary[]>;
   /** Compares a scope too large to list and too short to split page by page (readWindow), into its findings. */
   comparePages: (scope: SummaryScope, findings: Findings) => Promise<void>;
-  /** How many time slices each differing scope is cut into at the next level. Default 16. */
-  fanOut?: number;
-  /** A differing scope holding at most this many dossiers (the larger of the two sides) is listed. Default 32. */
+  /**
+   * How many scopes one multi-scope request takes (the connector's `summaryScopesPerRequest`): each level cuts its
+   * differing scopes into as many slices as fill one request, at least 2 and at most 256 each. Default 1,000.
+   */
+  scopesPerRequest?: number;
+  /** A differing scope holding at most this many dossiers (the larger of the two sides) is listed. Default 64. */
   leafSize?: number;
-  /** The most entries (the two sides' larger counts, summed) the listings of one request may hold. Default 20,000. */
+  /** The most entries (the two sides' larger counts, summed) the listings of one request may hold. Default 40,000. */
   listingEntriesPerRequest?: number;
 }
 
@@ -46,23 +49,28 @@ const zero: StoredDigest = { count: 0, sum: 0n };
 
 /**
  * Compares many buckets with the source level by level, every scope of a level in one multi-scope request:
- * level 0 all the buckets; each level after it the slices of every scope that differed; then one listing request
- * for all the differing leaves (more only past `listingEntriesPerRequest`). Our side of three levels at a time is
- * one SQL statement over the differing scopes (storedSliceDigests), so each dossier of a differing scope is read
- * from the index once per three levels. Memory: the differing scopes of a level with their slices, and the listings
+ * level 0 all the buckets; each level after it the slices of every scope that differed, as many slices each as
+ * fill one request (`scopesPerRequest`): few differing scopes are cut finely, many coarsely; then one listing
+ * request for all the differing leaves (more only past `listingEntriesPerRequest`). Our side of a level is one
+ * SQL statement over the differing scopes (storedSliceDigests), each dossier of them read from the index once. Memory: the differing scopes of a level with their slices, and the listings
  * of one request.
  */
 export class BreadthFirstDrill {
   /** Scopes compared so far (each scope of each request). */
   scopes = 0;
-  private readonly fanOut: number;
+  private readonly scopesPerRequest: number;
   private readonly leafSize: number;
   private readonly listingEntriesPerRequest: number;
 
   constructor(private readonly options: BreadthFirstDrillOptions) {
-    this.fanOut = options.fanOut ?? 16;
-    this.leafSize = options.leafSize ?? 32;
-    this.listingEntriesPerRequest = options.listingEntriesPerRequest ?? 20_000;
+    this.scopesPerRequest = options.scopesPerRequest ?? 1000;
+    this.leafSize = options.leafSize ?? 64;
+    this.listingEntriesPerRequest = options.listingEntriesPerRequest ?? 40_000;
+  }
+
+  /** How many slices each of `parents` scopes is cut into so that all their slices fill one request. */
+  private fanOutFor(parents: number): number {
+    return Math.max(2, Math.min(256, Math.floor(this.scopesPerRequest / Math.max(1, parents))));
   }
 
   /** The findings of each bucket, in the order given. */
@@ -74,8 +82,9 @@ export class BreadthFirstDrill {
       ours: zero,
       children: null,
     }));
-    // Level 0's digests are the sums of its slices: one scan gives the buckets and three levels below them.
-    await this.slice(frontier);
+    // Level 0's digests are the sums of its slices: one scan gives the buckets and their slices, cut so that the
+    // slices of every bucket fill one request.
+    await this.slice(frontier, this.fanOutFor(frontier.length));
     const leaves: Leaf[] = [];
     while (frontier.length > 0) {
       const theirs = await this.ask(
@@ -91,7 +100,10 @@ export class BreadthFirstDrill {
         if (size <= this.leafSize || !splittable(node.scope)) leaves.push({ node, size });
         else splitting.push(node);
       }
-      await this.slice(splitting.filter((node) => node.children === null));
+      await this.slice(
+        splitting.filter((node) => node.children === null),
+        this.fanOutFor(splitting.length),
+      );
       frontier = splitting.flatMap((node) => node.children!);
     }
     await this.list(leaves, findings);
@@ -137,60 +149,46 @@ export class BreadthFirstDrill {
   }
 
   /**
-   * Computes our digests of the nodes' slices three levels down in one statement, and sets each node's digest (the
-   * sum of its slices) and its descendants three levels deep (with theirs; the deepest with no children yet).
+   * Computes our digests of the nodes' slices (`fanOut` each) in one statement, and sets each node's digest (the
+   * sum of its slices) and its children (with theirs, and no children yet).
    */
-  private async slice(nodes: readonly DrillNode[]): Promise<void> {
+  private async slice(nodes: readonly DrillNode[], fanOut: number): Promise<void> {
     if (nodes.length === 0) return;
     const sliced = nodes.map((node) => {
-      const steps: number[] = [];
-      let length = node.scope.updatedTo.getTime() - node.scope.updatedFrom.getTime();
-      for (let level = 0; level < 3; level++) {
-        const step = this.stepOf(length);
-        steps.push(step);
-        length = step;
-      }
-      return { scope: node.scope, stepsMs: steps as [number, number, number] };
+      const step = stepOf(node.scope.updatedTo.getTime() - node.scope.updatedFrom.getTime(), fanOut);
+      // One level: the finer levels storedSliceDigests can group by are cut at the same step, so always 0.
+      return { scope: node.scope, stepsMs: [step, step, step] as [number, number, number] };
     });
     const digests = await storedSliceDigests(this.options.db, this.options.provinceCode, sliced);
     for (const [position, node] of nodes.entries()) {
-      const [s1, s2, s3] = sliced[position]!.stepsMs;
-      const finest = new Map<string, StoredDigest>();
-      for (const { path, digest } of digests[position]!) finest.set(path.join('/'), digest);
-      const build = (scope: SummaryScope, prefix: number[], steps: number[]): DrillNode => {
-        const [step, ...below] = steps;
-        if (step === undefined)
-          return { scope, bucket: node.bucket, ours: finest.get(prefix.join('/')) ?? zero, children: null };
-        const children = this.parts(scope, step).map((part, index) => build(part, [...prefix, index], below));
-        return {
-          scope,
-          bucket: node.bucket,
-          ours: children.reduce((sum, child) => add(sum, child.ours), zero),
-          children,
-        };
-      };
-      const built = build(node.scope, [], [s1, s2, s3]);
-      node.ours = built.ours;
-      node.children = built.children;
+      const bySlice = new Map<number, StoredDigest>();
+      for (const { path, digest } of digests[position]!)
+        bySlice.set(path[0], add(bySlice.get(path[0]) ?? zero, digest));
+      node.children = parts(node.scope, sliced[position]!.stepsMs[0]).map((scope, index) => ({
+        scope,
+        bucket: node.bucket,
+        ours: bySlice.get(index) ?? zero,
+        children: null,
+      }));
+      node.ours = node.children.reduce((sum, child) => add(sum, child.ours), zero);
     }
-  }
-
-  /** The slice length of a scope `length` ms long: `fanOut` slices of whole seconds, at least one second. */
-  private stepOf(length: number): number {
-    return Math.max(minWindowMs, Math.ceil(length / this.fanOut / 1000) * 1000);
-  }
-
-  /** A scope cut into consecutive slices of `stepMs`, the last one clipped to its end. */
-  private parts(scope: SummaryScope, stepMs: number): SummaryScope[] {
-    const from = scope.updatedFrom.getTime();
-    const to = scope.updatedTo.getTime();
-    const parts: SummaryScope[] = [];
-    for (let start = from; start < to; start += stepMs)
-      parts.push({ ...scope, updatedFrom: new Date(start), updatedTo: new Date(Math.min(start + stepMs, to)) });
-    return parts;
   }
 }
 
+/** The slice length of a scope `length` ms long cut in `fanOut`: whole seconds, at least one. */
+function stepOf(length: number, fanOut: number): number {
+  return Math.max(minWindowMs, Math.ceil(length / fanOut / 1000) * 1000);
+}
+
+/** A scope cut into consecutive slices of `stepMs`, the last one clipped to its end. */
+function parts(scope: SummaryScope, stepMs: number): SummaryScope[] {
+  const from = scope.updatedFrom.getTime();
+  const to = scope.updatedTo.getTime();
+  const cut: SummaryScope[] = [];
+  for (let start = from; start < to; start += stepMs)
+    cut.push({ ...scope, updatedFrom: new Date(start), updatedTo: new Date(Math.min(start + stepMs, to)) });
+  return cut;
+}
 function splittable(scope: SummaryScope): boolean {
   return scope.updatedTo.getTime() - scope.updatedFrom.getTime() > minWindowMs;
 }

@@ -78,9 +78,14 @@ export interface ReconcileRunOptions {
   leafSize?: number;
   /**
    * With a source's multi-scope summaries (summariseMany): a differing scope holding at most this many dossiers is
-   * listed rather than split. Default 32.
+   * listed rather than split. Default 64.
    */
   multiLeafSize?: number;
+  /**
+   * With multi-scope summaries: how many buckets of a pass are resolved (recorded, repaired, one repair batch
+   * waited for) together; a kill resumes at the first bucket of an unfinished group. Default 4.
+   */
+  bucketsPerResolve?: number;
   /** With multi-scope summaries: how many buckets one breadth-first pass compares. Default 400. */
   bucketsPerPass?: number;
   /** A window compared page by page holds at most this many of our dossiers (split before). Default 20,000. */
@@ -150,31 +155,35 @@ export class ReconcileRun {
         if (signal?.aborted) break;
         throw error;
       }
-      // Each bucket of the pass is resolved and finished in turn, so that a kill resumes at the first unfinished
-      // one; the pass's requests are counted in its first bucket.
-      for (let index = first; index < last; index++) {
+      // The pass's buckets are resolved and finished a few at a time, so that a kill resumes at the first
+      // unfinished one; the pass's requests are counted in its first bucket.
+      const group = breadthFirst ? (this.options.bucketsPerResolve ?? 4) : 1;
+      for (let index = first; index < last; index += group) {
         if (signal?.aborted) break;
         if (index > first && (await this.status()) !== 'running') return 'stopped';
-        const findings = found[index - first]!;
+        const end = Math.min(index + group, last);
+        const groupFindings = found.slice(index - first, end - first);
         try {
-          await this.resolve(findings);
+          await this.resolve(merged(groupFindings));
         } catch (error) {
           if (signal?.aborted) break;
           throw error;
         }
         await settleRun(db, runId);
-        await finishBucket(db, runId, index + 1, {
-          differing: findings.source.size + findings.oursOnly.size > 0,
-          scopes: this.scopes - scopesBefore,
-          requests: this.options.requests() - requestsBefore,
-          records: this.records - recordsBefore,
-          seconds: (Date.now() - startedAt) / 1000,
-        });
-        await this.report(index + 1);
-        startedAt = Date.now();
-        requestsBefore = this.options.requests();
-        recordsBefore = this.records;
-        scopesBefore = this.scopes;
+        for (const [offset, findings] of groupFindings.entries()) {
+          await finishBucket(db, runId, index + offset + 1, {
+            differing: findings.source.size + findings.oursOnly.size > 0,
+            scopes: this.scopes - scopesBefore,
+            requests: this.options.requests() - requestsBefore,
+            records: this.records - recordsBefore,
+            seconds: (Date.now() - startedAt) / 1000,
+          });
+          startedAt = Date.now();
+          requestsBefore = this.options.requests();
+          recordsBefore = this.records;
+          scopesBefore = this.scopes;
+        }
+        await this.report(end);
       }
       this.prefetched = null;
     }
@@ -224,6 +233,7 @@ export class ReconcileRun {
         this.source(() => this.options.connector.summariseMany!(scopes, kind, this.options.signal)),
       comparePages: (scope, findings) => this.comparePages(scope, findings),
       leafSize: this.options.multiLeafSize,
+      scopesPerRequest: this.options.connector.summaryScopesPerRequest,
     });
     const buckets = [];
     for (let index = first; index < last; index++) buckets.push(bucketAt(this.options.range, index));
@@ -599,6 +609,17 @@ export class ReconcileRun {
       reconcileRunId: this.options.runId,
     };
   }
+}
+
+/** The findings of several buckets as one: a dossier only we hold in one and the source holds in another moved. */
+function merged(all: readonly Findings[]): Findings {
+  if (all.length === 1) return all[0]!;
+  const into: Findings = { source: new Map(), oursOnly: new Set() };
+  for (const findings of all) {
+    for (const [code, side] of findings.source) into.source.set(code, side);
+    for (const code of findings.oursOnly) into.oursOnly.add(code);
+  }
+  return into;
 }
 
 function entryOf(record: DossierRecord): SummaryEntry {
