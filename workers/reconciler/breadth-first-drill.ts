@@ -52,8 +52,8 @@ const zero: StoredDigest = { count: 0, sum: 0n };
  * level 0 all the buckets; each level after it the slices of every scope that differed, as many slices each as
  * fill one request (`scopesPerRequest`): few differing scopes are cut finely, many coarsely; then one listing
  * request for all the differing leaves (more only past `listingEntriesPerRequest`). Our side of a level is one
- * SQL statement over the differing scopes (storedSliceDigests), each dossier of them read from the index once. Memory: the differing scopes of a level with their slices, and the listings
- * of one request.
+ * SQL statement over the differing scopes (storedSliceDigests), each dossier of them read from the index once.
+ * Memory: the differing scopes of a level with their slices, and the listings of one request.
  */
 export class BreadthFirstDrill {
   /** Scopes compared so far (each scope of each request). */
