@@ -12,6 +12,7 @@ import {
   type SourcePage,
   type TimeWindow,
   type SourceSummary,
+  type SummaryKind,
   type SummaryScope,
 } from '../sdk/connector.js';
 import { formatVietnamTime, parseSourceDate } from '../sdk/dates.js';
@@ -61,6 +62,11 @@ export const nationalRestConfig = z
      * false: a reconcile compares page by page and re-reads windows instead.
      */
     summaries: z.boolean({ error: 'expected true or false' }).default(true),
+    /**
+     * Scopes summarised in one `POST /api/dossiers/summaries` request (the multi-scope form), at most 5,000;
+     * 0: the system offers the single-scope `GET /api/dossiers/summary` only. Default 5,000 (the contract's most).
+     */
+    summaryScopesPerRequest: z.number().int().min(0).max(5000).default(5000),
     /** Dossier codes asked for in one `GET /api/dossiers/by-code` request. Default 100, at most 200. */
     fetchBatchSize: z.number().int().min(1).max(200).default(100),
   })
@@ -233,6 +239,14 @@ export class NationalRestConnector implements Connector {
 
   /** Present when the system offers summaries (`summaries`, default true): a digest of the scope. */
   readonly summarise?: (scope: SummaryScope, signal?: AbortSignal) => Promise<SourceSummary>;
+  /** Present when the system offers the multi-scope form (`summaryScopesPerRequest` > 0): many scopes a request. */
+  readonly summariseMany?: (
+    scopes: readonly SummaryScope[],
+    kind: SummaryKind,
+    signal?: AbortSignal,
+  ) => Promise<SourceSummary[]>;
+  /** Present with `summariseMany`: how many scopes one of its requests takes (the config's). */
+  readonly summaryScopesPerRequest?: number;
   /** Present when the system offers summaries: the current records of the codes, by-code requests in batches. */
   readonly fetchDossiers?: (codes: readonly string[], signal?: AbortSignal) => Promise<unknown[]>;
 
@@ -245,7 +259,91 @@ export class NationalRestConnector implements Connector {
     if (config.summaries) {
       this.summarise = (scope, signal) => this.digestOf(scope, signal);
       this.fetchDossiers = (codes, signal) => this.recordsOf(codes, signal);
+      if (config.summaryScopesPerRequest > 0) {
+        this.summariseMany = (scopes, kind, signal) => this.summariesOf(scopes, kind, signal);
+        this.summaryScopesPerRequest = config.summaryScopesPerRequest;
+      }
     }
+  }
+
+  /**
+   * `POST /api/dossiers/summaries`, `summaryScopesPerRequest` scopes a request: one digest or listing per scope, in
+   * the order asked (connectors/reconcile-summary.openapi.yaml).
+   */
+  private async summariesOf(
+    scopes: readonly SummaryScope[],
+    kind: SummaryKind,
+    signal?: AbortSignal,
+  ): Promise<SourceSummary[]> {
+    const summaries: SourceSummary[] = [];
+    const batch = this.settings.config.summaryScopesPerRequest;
+    const path = '/api/dossiers/summaries';
+    for (let from = 0; from < scopes.length; from += batch) {
+      const asked = scopes.slice(from, from + batch);
+      const body = {
+        listing: kind === 'listing',
+        scopes: asked.map((scope) => ({
+          updatedFrom: scope.updatedFrom.toISOString(),
+          updatedTo: scope.updatedTo.toISOString(),
+          ...(scope.codeFrom === null ? {} : { codeFrom: scope.codeFrom }),
+          ...(scope.codeTo === null ? {} : { codeTo: scope.codeTo }),
+        })),
+      };
+      const answer = (await this.post(path, { province: this.settings.sourceProvinceCode }, body, signal)) as {
+        summaries?: unknown;
+      } | null;
+      const found = answer?.summaries;
+      if (!Array.isArray(found) || found.length !== asked.length)
+        throw new SourceError(
+          `connector ${this.settings.id}: POST ${path} answered without one summary per scope; expected {"summaries": [...]} with ${asked.length} entries`,
+          false,
+        );
+      for (const [position, summary] of found.entries())
+        summaries.push(kind === 'digest' ? this.digestIn(summary, path) : this.listingIn(summary, path, position));
+    }
+    return summaries;
+  }
+
+  /** A digest as the contract writes it, or a SourceError saying what was expected. */
+  private digestIn(body: unknown, path: string): SourceSummary {
+    const { count, hash } = (body ?? {}) as { count?: unknown; hash?: unknown };
+    if (
+      typeof count !== 'number' ||
+      !Number.isSafeInteger(count) ||
+      count < 0 ||
+      typeof hash !== 'string' ||
+      !/^[0-9a-f]{16}$/.test(hash)
+    ) {
+      throw new SourceError(
+        `connector ${this.settings.id}: ${path} answered without a digest; expected {"count": a whole number, "hash": 16 lower-case hex digits}`,
+        false,
+      );
+    }
+    return { kind: 'digest', count, hash };
+  }
+
+  /** A listing as the contract writes it, or a SourceError naming the scope and the entry. */
+  private listingIn(body: unknown, path: string, position: number): SourceSummary {
+    const entries = (body as { entries?: unknown } | null)?.entries;
+    const fail = (what: string) =>
+      new SourceError(`connector ${this.settings.id}: ${path} summaries[${position}]: ${what}`, false);
+    if (!Array.isArray(entries)) throw fail('expected a listing {"count": n, "entries": [...]}');
+    return {
+      kind: 'listing',
+      entries: entries.map((entry: unknown, index) => {
+        const { dossierCode, version, status } = (entry ?? {}) as Record<string, unknown>;
+        if (
+          typeof dossierCode !== 'string' ||
+          dossierCode === '' ||
+          typeof version !== 'number' ||
+          !Number.isSafeInteger(version) ||
+          typeof status !== 'number' ||
+          !Number.isInteger(status)
+        )
+          throw fail(`entries[${index}]: expected {"dossierCode": text, "version": a whole number, "status": 1-10}`);
+        return { dossierCode, sourceVersion: version, status };
+      }),
+    };
   }
 
   /** `GET /api/dossiers/summary`: the count and hash of the scope (connectors/reconcile-summary.openapi.yaml). */
@@ -300,6 +398,24 @@ export class NationalRestConnector implements Connector {
       records.push(...(body.items as unknown[]));
     }
     return records;
+  }
+
+  /** One POST of a JSON body through the gate, with the API key; failures as SourceErrors, as a GET's. */
+  private async post(
+    path: string,
+    params: Record<string, string>,
+    body: unknown,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
+    const headers = this.apiKey ? { 'X-Api-Key': this.apiKey() } : {};
+    try {
+      return (await this.gate.run(() => this.http.post(path, body, { params, headers, signal }))).data;
+    } catch (error) {
+      throw withTransientStatuses(
+        toSourceError(error, `connector ${this.settings.id}: POST ${path}`),
+        this.settings.config.retry.transientStatusCodes,
+      );
+    }
   }
 
   /** One GET through the gate, with the API key; failures as SourceErrors classified by the retry settings. */

@@ -86,6 +86,15 @@ export interface Connector {
    */
   summarise?(scope: SummaryScope, signal?: AbortSignal): Promise<SourceSummary>;
   /**
+   * Summarises many scopes at once — digests, or listings — one summary per scope in the order asked (the
+   * multi-scope form of connectors/reconcile-summary.openapi.yaml): how a reconcile drills down breadth-first in a
+   * few requests. The connector splits the scopes into the requests its source accepts. Absent: the source offers
+   * the single-scope form only (`summarise`), or a kind of summary is refused by it (a SourceError).
+   */
+  summariseMany?(scopes: readonly SummaryScope[], kind: SummaryKind, signal?: AbortSignal): Promise<SourceSummary[]>;
+  /** How many scopes one request of `summariseMany` takes: a reconcile sizes each level to fill one. Default 1,000. */
+  readonly summaryScopesPerRequest?: number;
+  /**
    * Reads the current source records of the named dossiers (any number: the connector splits them into the
    * requests its source accepts), each then mapped by `map`; a code the source no longer has is simply absent.
    * How a reconcile re-fetches exactly the dossiers that differ. Absent: a reconcile repairs by re-reading the
@@ -112,6 +121,9 @@ export interface SummaryScope {
   codeFrom: string | null;
   codeTo: string | null;
 }
+
+/** What a summary of a scope is asked to be: a count and hash (`digest`), or the entries themselves (`listing`). */
+export type SummaryKind = 'digest' | 'listing';
 
 /** One dossier in a summary listing: its code, its version (sourceVersion) and its national status code. */
 export interface SummaryEntry {

@@ -125,3 +125,104 @@ export async function storedDigestsBySlice(
   }
   return digests;
 }
+
+/** A count and hash of our copy, the hash kept as a number so that digests of adjacent slices can be added. */
+export interface StoredDigest {
+  count: number;
+  /** The sum modulo 2^64 of the dossiers' hashes. */
+  sum: bigint;
+}
+
+/**
+ * A scope cut into time slices three levels deep: slices of `stepsMs[0]`, each of them into slices of
+ * `stepsMs[1]`, and those into slices of `stepsMs[2]`, each clipped to its parent's end.
+ */
+export interface SlicedScope {
+  scope: SummaryScope;
+  stepsMs: readonly [number, number, number];
+}
+
+/** Our digests of one sliced scope's finest slices, by their path of slice indices (level 1, 2, 3). */
+export type SliceDigests = { path: readonly [number, number, number]; digest: StoredDigest }[];
+
+/** A digest's hash as the contract writes it: 16 lower-case hex digits. */
+export function hashText(sum: bigint): string {
+  return (((sum % modulus) + modulus) % modulus).toString(16).padStart(16, '0');
+}
+
+/** The scopes' bounds as the parallel arrays `unnest` reads. */
+function scopeArrays(scopes: readonly SummaryScope[]) {
+  return {
+    froms: scopes.map((scope) => scope.updatedFrom.toISOString()),
+    tos: scopes.map((scope) => scope.updatedTo.toISOString()),
+    codeFroms: scopes.map((scope) => scope.codeFrom),
+    codeTos: scopes.map((scope) => scope.codeTo),
+  };
+}
+
+/**
+ * The digests of our copy in many scopes, each cut in time slices three levels deep, in ONE statement: each scope
+ * is one range scan of the index dossiers_by_update_time (a LATERAL subquery, kept from being flattened into a
+ * join by OFFSET 0: a planner without fresh statistics would otherwise read the whole province once per scope),
+ * and the rows are grouped by (scope, slice path). The scopes being disjoint, each dossier is read and hashed
+ * once for three levels of digests; the coarser levels are sums of the finer ones. Empty slices are absent.
+ */
+export async function storedSliceDigests(
+  db: Kysely<Database>,
+  provinceCode: string,
+  sliced: readonly SlicedScope[],
+): Promise<SliceDigests[]> {
+  const result = sliced.map(() => [] as SliceDigests);
+  if (sliced.length === 0) return result;
+  const { froms, tos, codeFroms, codeTos } = scopeArrays(sliced.map((item) => item.scope));
+  const step = (level: number) => sliced.map((item) => item.stepsMs[level]!);
+  const { rows } = await sql<{ parent: string; k1: number; k2: number; k3: number; count: string; total: string }>`
+    SELECT p.i AS parent, a.k1, b.k2, floor((b.rest - b.k2 * p.s2) / p.s3)::int AS k3, count(*) AS count,
+      sum(('x' || encode(substring(sha256(convert_to(
+        d.dossier_code || E'\\n' || d.source_version::text || E'\\n' || d.status::text, 'UTF8')) FROM 1 FOR 8), 'hex'))::bit(64)::bigint)::text AS total
+    FROM unnest(${froms}::timestamptz[], ${tos}::timestamptz[], ${codeFroms}::text[], ${codeTos}::text[],
+        ${step(0)}::numeric[], ${step(1)}::numeric[], ${step(2)}::numeric[]) WITH ORDINALITY AS p(f, t, cf, ct, s1, s2, s3, i)
+    CROSS JOIN LATERAL (
+      SELECT dossier_code, source_version, status, source_updated_at FROM dossiers
+      WHERE province_code = ${provinceCode} AND source_updated_at >= p.f AND source_updated_at < p.t
+        AND (p.cf IS NULL OR dossier_code >= p.cf) AND (p.ct IS NULL OR dossier_code < p.ct)
+      OFFSET 0) d
+    CROSS JOIN LATERAL (SELECT extract(epoch FROM d.source_updated_at - p.f) * 1000 AS offset_ms) o
+    CROSS JOIN LATERAL (SELECT floor(o.offset_ms / p.s1)::int AS k1) a
+    CROSS JOIN LATERAL (SELECT o.offset_ms - a.k1 * p.s1 AS rest, floor((o.offset_ms - a.k1 * p.s1) / p.s2)::int AS k2) b
+    GROUP BY 1, 2, 3, 4`.execute(db);
+  for (const row of rows)
+    result[Number(row.parent) - 1]!.push({
+      path: [row.k1, row.k2, row.k3],
+      digest: { count: Number(row.count), sum: ((BigInt(row.total) % modulus) + modulus) % modulus },
+    });
+  return result;
+}
+
+/** The listings of our copy in many scopes, in one statement (a range scan per scope): per scope, in code order. */
+export async function storedEntriesIn(
+  db: Kysely<Database>,
+  provinceCode: string,
+  scopes: readonly SummaryScope[],
+): Promise<SummaryEntry[][]> {
+  const result = scopes.map(() => [] as SummaryEntry[]);
+  if (scopes.length === 0) return result;
+  const { froms, tos, codeFroms, codeTos } = scopeArrays(scopes);
+  const { rows } = await sql<{ parent: string; dossier_code: string; source_version: string; status: number }>`
+    SELECT p.i AS parent, d.dossier_code, d.source_version, d.status
+    FROM unnest(${froms}::timestamptz[], ${tos}::timestamptz[], ${codeFroms}::text[], ${codeTos}::text[])
+      WITH ORDINALITY AS p(f, t, cf, ct, i)
+    CROSS JOIN LATERAL (
+      SELECT dossier_code, source_version, status FROM dossiers
+      WHERE province_code = ${provinceCode} AND source_updated_at >= p.f AND source_updated_at < p.t
+        AND (p.cf IS NULL OR dossier_code >= p.cf) AND (p.ct IS NULL OR dossier_code < p.ct)
+      OFFSET 0) d
+    ORDER BY p.i, d.dossier_code`.execute(db);
+  for (const row of rows)
+    result[Number(row.parent) - 1]!.push({
+      dossierCode: row.dossier_code,
+      sourceVersion: Number(row.source_version),
+      status: row.status,
+    });
+  return result;
+}

@@ -48,10 +48,19 @@ function resolved(value: unknown): unknown {
 }
 
 /** Checks an answer of the simulator against the document's schema for that path and status. */
-async function expectDescribed(path: string, query: Record<string, string>, headers = { 'x-api-key': apiKey }) {
-  const response = await fetch(`${url}${path}?${new URLSearchParams(query)}`, { headers });
+async function expectDescribed(
+  path: string,
+  query: Record<string, string>,
+  headers: Record<string, string> = { 'x-api-key': apiKey },
+  post?: unknown,
+) {
+  const response = await fetch(`${url}${path}?${new URLSearchParams(query)}`, {
+    headers: post === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+    ...(post === undefined ? {} : { method: 'POST', body: JSON.stringify(post) }),
+  });
   const body: unknown = await response.json();
-  const operation = resolved(document.paths?.[path]?.get) as OpenAPIV3_1.OperationObject;
+  const item = document.paths?.[path];
+  const operation = resolved(post === undefined ? item?.get : item?.post) as OpenAPIV3_1.OperationObject;
   const answer = operation.responses?.[String(response.status)] as OpenAPIV3_1.ResponseObject | undefined;
   expect(answer, `${path} answered ${response.status}, which the document does not list`).toBeDefined();
   const schema = answer!.content?.['application/json']?.schema;
@@ -123,5 +132,48 @@ describe('connectors/reconcile-summary.openapi.yaml', () => {
     } finally {
       simulator.setFault('79', null);
     }
+  });
+
+  it('describes the multi-scope form: one summary per scope in order, equal to the single-scope answers', async () => {
+    const path = '/api/dossiers/summaries';
+    const requestSchema = resolved(
+      (document.paths?.[path]?.post?.requestBody as OpenAPIV3_1.RequestBodyObject).content['application/json']?.schema,
+    );
+    const scopes: Record<string, string>[] = [
+      { updatedFrom: '2026-01-01T00:00:00+07:00', updatedTo: '2027-01-01T00:00:00Z' },
+      { updatedFrom: '2026-01-01T00:00:00+07:00', updatedTo: '2027-01-01T00:00:00Z', codeFrom: '79.2026.000100' },
+      {
+        updatedFrom: '2026-01-01T00:00:00+07:00',
+        updatedTo: '2027-01-01T00:00:00Z',
+        codeFrom: '79.2026.000100',
+        codeTo: '79.2026.000110',
+      },
+      { updatedFrom: '2026-01-01T00:00:00Z', updatedTo: '2026-01-01T00:00:00Z' },
+    ];
+    const asked = { scopes };
+    expect(z.fromJSONSchema(requestSchema as never).safeParse(asked).error?.issues ?? []).toEqual([]);
+    const digests = await expectDescribed(path, { province: '79' }, undefined, asked);
+    expect(digests.status).toBe(200);
+    const single = await Promise.all(
+      scopes.map(async (scope) => (await expectDescribed('/api/dossiers/summary', { province: '79', ...scope })).body),
+    );
+    expect((digests.body as { summaries: unknown[] }).summaries).toEqual(single);
+    expect((single[3] as { count: number }).count).toBe(0);
+
+    const listings = await expectDescribed(path, { province: '79' }, undefined, {
+      scopes: scopes.slice(2),
+      listing: true,
+    });
+    expect(listings.status).toBe(200);
+    const [tenCodes, empty] = (listings.body as { summaries: { count: number }[] }).summaries;
+    expect([tenCodes?.count, empty?.count]).toEqual([10, 0]);
+
+    const badTime = await expectDescribed(path, { province: '79' }, undefined, {
+      scopes: [scopes[0], { ...scopes[0], updatedTo: 'tomorrow' }],
+    });
+    expect(badTime.status).toBe(400);
+    expect((badTime.body as { message: string }).message).toMatch(/^scopes\[1\]: updatedTo must be an RFC 3339 time/);
+    expect((await expectDescribed(path, { province: '79' }, undefined, { scopes: [] })).status).toBe(400);
+    expect((await expectDescribed(path, { province: '79' }, { 'x-api-key': 'wrong' }, asked)).status).toBe(401);
   });
 });

@@ -7,7 +7,14 @@ export async function registerSimulatorConnector(
   db: Kysely<Database>,
   simulatorUrl: string,
   province: string,
-  options: { pageSize?: number; pollIntervalMs?: number; lookbackSeconds?: number; id?: string } = {},
+  options: {
+    pageSize?: number;
+    pollIntervalMs?: number;
+    lookbackSeconds?: number;
+    id?: string;
+    /** More national-rest settings, e.g. `{ summaryScopesPerRequest: 0 }`. */
+    config?: Record<string, unknown>;
+  } = {},
 ): Promise<string> {
   const id = options.id ?? `sim-${province}`;
   await saveConnector(db, {
@@ -20,6 +27,7 @@ export async function registerSimulatorConnector(
       pageSize: options.pageSize ?? 1000,
       lookbackSeconds: options.lookbackSeconds ?? 3,
       rateLimit: { requestsPerSecond: 200 },
+      ...options.config,
     },
     pollIntervalMs: options.pollIntervalMs ?? 300,
   });

@@ -104,5 +104,7 @@ export async function lastRun(db: Kysely<Database>) {
     bucketsTotal: row.buckets_total,
     id: row.id,
     requests: Number(row.requests_made),
+    scopes: Number(row.scopes_compared),
+    records: Number(row.records_fetched),
   };
 }

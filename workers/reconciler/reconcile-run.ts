@@ -32,7 +32,9 @@ import {
 import type { Database, ReconcileMethod, ReconcileStatus } from '../../db/schema.js';
 import type { CommittingQueue } from '../poller/poll-run.js';
 import type { IngestBatch } from '../queue/queues.js';
+import { BreadthFirstDrill } from './breadth-first-drill.js';
 import { bucketAt, bucketCount } from './reconcile-buckets.js';
+import { compareListing, type Findings, type SourceSide } from './reconcile-findings.js';
 
 /** What this process did of a run so far, for the progress line. */
 export interface ReconcileCounts {
@@ -74,24 +76,24 @@ export interface ReconcileRunOptions {
   listingLimit?: number;
   /** A differing digest scope is read page by page (readWindow) once it holds at most this many. Default 200. */
   leafSize?: number;
+  /**
+   * With a source's multi-scope summaries (summariseMany): a differing scope holding at most this many dossiers is
+   * listed rather than split. Default 64.
+   */
+  multiLeafSize?: number;
+  /**
+   * With multi-scope summaries: how many buckets of a pass are resolved (recorded, repaired, one repair batch
+   * waited for) together; a kill resumes at the first bucket of an unfinished group. Default 4.
+   */
+  bucketsPerResolve?: number;
+  /** With multi-scope summaries: how many buckets one breadth-first pass compares. Default 400. */
+  bucketsPerPass?: number;
   /** A window compared page by page holds at most this many of our dossiers (split before). Default 20,000. */
   pageWindowLimit?: number;
   /** How long to wait for the writer to commit a repair batch. Default 5 minutes. */
   commitTimeoutMs?: number;
   signal?: AbortSignal;
   onProgress?: (counts: Readonly<ReconcileCounts>) => void;
-}
-
-/** One dossier whose source state differs from ours in a scope: what the source has, and its record when read. */
-interface SourceSide {
-  entry: SummaryEntry;
-  record: DossierRecord | null;
-}
-
-/** What comparing a bucket found: the source's side of the differing dossiers, and codes only we have there. */
-interface Findings {
-  source: Map<string, SourceSide>;
-  oursOnly: Set<string>;
 }
 
 /** The smallest window drilling down splits by time; below it, by code. */
@@ -111,6 +113,8 @@ export class ReconcileRun {
   private readonly pageWindowLimit: number;
   private scopes = 0;
   private records = 0;
+  /** The records a breadth-first pass fetched for its buckets (a code asked for and absent: the source has none). */
+  private prefetched: { asked: Set<string>; records: Map<string, DossierRecord> } | null = null;
   private readonly counts: ReconcileCounts;
 
   constructor(private readonly options: ReconcileRunOptions) {
@@ -132,30 +136,56 @@ export class ReconcileRun {
     const { db, runId, signal } = this.options;
     // Repairs a killed process queued but did not see committed are settled (or queued again) first.
     await this.repairPending();
-    for (let index = this.options.bucketsDone; index < this.counts.bucketsTotal; index++) {
+    const breadthFirst = this.options.method === 'digest' && typeof this.options.connector.summariseMany === 'function';
+    const passSize = breadthFirst ? (this.options.bucketsPerPass ?? 400) : 1;
+    for (let first = this.options.bucketsDone; first < this.counts.bucketsTotal; first += passSize) {
       if (signal?.aborted) break;
       if ((await this.status()) !== 'running') return 'stopped';
-      const startedAt = Date.now();
-      const requestsBefore = this.options.requests();
-      const recordsBefore = this.records;
-      const scopesBefore = this.scopes;
-      let findings: Findings;
+      const last = Math.min(first + passSize, this.counts.bucketsTotal);
+      let startedAt = Date.now();
+      let requestsBefore = this.options.requests();
+      let recordsBefore = this.records;
+      let scopesBefore = this.scopes;
+      let found: Findings[];
       try {
-        findings = await this.compareBucket(bucketAt(this.options.range, index));
-        await this.resolve(findings);
+        found = breadthFirst
+          ? await this.comparePass(first, last)
+          : [await this.compareBucket(bucketAt(this.options.range, first))];
       } catch (error) {
         if (signal?.aborted) break;
         throw error;
       }
-      await settleRun(db, runId);
-      await finishBucket(db, runId, index + 1, {
-        differing: findings.source.size + findings.oursOnly.size > 0,
-        scopes: this.scopes - scopesBefore,
-        requests: this.options.requests() - requestsBefore,
-        records: this.records - recordsBefore,
-        seconds: (Date.now() - startedAt) / 1000,
-      });
-      await this.report(index + 1);
+      // The pass's buckets are resolved and finished a few at a time, so that a kill resumes at the first
+      // unfinished one; the pass's requests are counted in its first bucket.
+      const group = breadthFirst ? (this.options.bucketsPerResolve ?? 4) : 1;
+      for (let index = first; index < last; index += group) {
+        if (signal?.aborted) break;
+        if (index > first && (await this.status()) !== 'running') return 'stopped';
+        const end = Math.min(index + group, last);
+        const groupFindings = found.slice(index - first, end - first);
+        try {
+          await this.resolve(merged(groupFindings));
+        } catch (error) {
+          if (signal?.aborted) break;
+          throw error;
+        }
+        await settleRun(db, runId);
+        for (const [offset, findings] of groupFindings.entries()) {
+          await finishBucket(db, runId, index + offset + 1, {
+            differing: findings.source.size + findings.oursOnly.size > 0,
+            scopes: this.scopes - scopesBefore,
+            requests: this.options.requests() - requestsBefore,
+            records: this.records - recordsBefore,
+            seconds: (Date.now() - startedAt) / 1000,
+          });
+          startedAt = Date.now();
+          requestsBefore = this.options.requests();
+          recordsBefore = this.records;
+          scopesBefore = this.scopes;
+        }
+        await this.report(end);
+      }
+      this.prefetched = null;
     }
     if (signal?.aborted) return 'interrupted';
     if ((await this.status()) !== 'running') return 'stopped';
@@ -189,6 +219,37 @@ export class ReconcileRun {
     this.counts.requests = this.options.requests();
     this.counts.records = this.records;
     this.options.onProgress?.(this.counts);
+  }
+
+  /**
+   * Buckets [first, last) compared breadth-first by the source's multi-scope summaries, then the current records of
+   * every dossier the pass found differing fetched by code at once (large batches, not one fetch per bucket).
+   */
+  private async comparePass(first: number, last: number): Promise<Findings[]> {
+    const drill = new BreadthFirstDrill({
+      db: this.options.db,
+      provinceCode: this.options.provinceCode,
+      summarise: (scopes, kind) =>
+        this.source(() => this.options.connector.summariseMany!(scopes, kind, this.options.signal)),
+      comparePages: (scope, findings) => this.comparePages(scope, findings),
+      leafSize: this.options.multiLeafSize,
+      scopesPerRequest: this.options.connector.summaryScopesPerRequest,
+    });
+    const buckets = [];
+    for (let index = first; index < last; index++) buckets.push(bucketAt(this.options.range, index));
+    const scopesBefore = drill.scopes;
+    const found = await drill.compare(buckets);
+    this.scopes += drill.scopes - scopesBefore;
+    const codes = new Set<string>();
+    for (const findings of found) {
+      for (const [code, side] of findings.source) if (side.record === null) codes.add(code);
+      for (const code of findings.oursOnly) codes.add(code);
+    }
+    const settled = await this.settledCodes([...codes]);
+    const wanted = [...codes].filter((code) => !settled.has(code));
+    const records = await this.fetch(wanted);
+    this.prefetched = { asked: new Set(wanted), records };
+    return found;
   }
 
   /** A bucket compared the way the source allows: by its summaries, or page by page. */
@@ -241,7 +302,7 @@ export class ReconcileRun {
   ): Promise<void> {
     const { db, provinceCode } = this.options;
     if (summary.kind === 'listing') {
-      this.compareListing(summary.entries, await storedEntries(db, provinceCode, scope), findings);
+      compareListing(summary.entries, await storedEntries(db, provinceCode, scope), findings);
       return;
     }
     const mine = ours ?? (await storedDigest(db, provinceCode, scope));
@@ -308,18 +369,6 @@ export class ReconcileRun {
     }
     await each({ ...scope, codeTo: median });
     await each({ ...scope, codeFrom: median });
-  }
-
-  /** A source's listing against ours: the differing entries of each side. */
-  private compareListing(theirs: readonly SummaryEntry[], ours: readonly SummaryEntry[], findings: Findings): void {
-    const mine = new Map(ours.map((entry) => [entry.dossierCode, entry]));
-    for (const entry of theirs) {
-      const stored = mine.get(entry.dossierCode);
-      mine.delete(entry.dossierCode);
-      if (stored && stored.sourceVersion === entry.sourceVersion && stored.status === entry.status) continue;
-      findings.source.set(entry.dossierCode, { entry, record: null });
-    }
-    for (const code of mine.keys()) findings.oursOnly.add(code);
   }
 
   /** A window compared page by page, split first so that it holds at most `pageWindowLimit` of our dossiers. */
@@ -389,8 +438,15 @@ export class ReconcileRun {
   private async fetch(codes: readonly string[]): Promise<Map<string, DossierRecord>> {
     const fetched = new Map<string, DossierRecord>();
     const { connector } = this.options;
-    if (codes.length === 0 || !connector.fetchDossiers) return fetched;
-    const items = await this.source(() => connector.fetchDossiers!(codes, this.options.signal));
+    const prefetched = this.prefetched;
+    const rest = prefetched ? codes.filter((code) => !prefetched.asked.has(code)) : codes;
+    if (prefetched)
+      for (const code of codes) {
+        const record = prefetched.records.get(code);
+        if (record) fetched.set(code, record);
+      }
+    if (rest.length === 0 || !connector.fetchDossiers) return fetched;
+    const items = await this.source(() => connector.fetchDossiers!(rest, this.options.signal));
     this.records += items.length;
     for (const record of this.mapped(items)) fetched.set(record.dossierCode, record);
     return fetched;
@@ -553,6 +609,17 @@ export class ReconcileRun {
       reconcileRunId: this.options.runId,
     };
   }
+}
+
+/** The findings of several buckets as one: a dossier only we hold in one and the source holds in another moved. */
+function merged(all: readonly Findings[]): Findings {
+  if (all.length === 1) return all[0]!;
+  const into: Findings = { source: new Map(), oursOnly: new Set() };
+  for (const findings of all) {
+    for (const [code, side] of findings.source) into.source.set(code, side);
+    for (const code of findings.oursOnly) into.oursOnly.add(code);
+  }
+  return into;
 }
 
 function entryOf(record: DossierRecord): SummaryEntry {

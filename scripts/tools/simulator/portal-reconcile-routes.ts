@@ -12,13 +12,25 @@ import type { SimulatedDossier } from './simulated-dossier.js';
 /** The most codes `GET /api/dossiers/by-code` takes in one request (the URL stays well under 8 KB). */
 export const maxCodesPerFetch = 200;
 
+/** The most scopes `POST /api/dossiers/summaries` takes in one request. */
+export const maxScopesPerSummaryRequest = 5000;
+
+/** The most entries the listings of one `POST /api/dossiers/summaries` answer, all scopes together. */
+export const maxEntriesPerSummaryRequest = 50_000;
+
+/** The largest body `POST /api/dossiers/summaries` reads: 5,000 scopes with code bounds fit in well under 2 MB. */
+const summaryBodyLimit = 2 * 1024 * 1024;
+
 /** What the routes need of one served province. */
 export interface ReconcileProvince {
   summaries: ProvinceSummaries;
   byCode: ReadonlyMap<string, SimulatedDossier>;
 }
 
-/** Registers `GET /api/dossiers/summary` and `GET /api/dossiers/by-code` on the portal dialect's scope. */
+/**
+ * Registers `GET /api/dossiers/summary`, `POST /api/dossiers/summaries` (many scopes at once) and
+ * `GET /api/dossiers/by-code` on the portal dialect's scope.
+ */
 export function registerPortalReconcileRoutes(
   api: FastifyInstance,
   provinceOf: (provinceCode: string) => ReconcileProvince | undefined,
@@ -55,6 +67,38 @@ export function registerPortalReconcileRoutes(
     }
   });
 
+  api.post('/api/dossiers/summaries', { bodyLimit: summaryBodyLimit }, async (request, reply) => {
+    try {
+      const province = requiredProvince(request.query as RequestParameters, provinceOf);
+      const { scopes, listing } = parseSummaryRequest(request.body);
+      if (!listing) return { summaries: scopes.map((scope) => province.summaries.digest(scope)) };
+      let left = maxEntriesPerSummaryRequest;
+      const summaries = scopes.map((scope, position) => {
+        let entries;
+        try {
+          entries = province.summaries.listing(scope, left);
+        } catch (error) {
+          if (!(error instanceof ListingTooLargeError)) throw error;
+          throw new ListingTooLargeError(
+            `the listings of scopes[0] to scopes[${position}] hold more than ${maxEntriesPerSummaryRequest} dossiers together, too many for one request; ask for fewer or narrower scopes, or for digests`,
+          );
+        }
+        left -= entries.length;
+        return {
+          count: entries.length,
+          entries: entries.map(({ dossierCode, sourceVersion, status }) => ({
+            dossierCode,
+            version: sourceVersion,
+            status,
+          })),
+        };
+      });
+      return { summaries };
+    } catch (error) {
+      return reply.code(400).send(badRequest(error));
+    }
+  });
+
   api.get('/api/dossiers/by-code', async (request, reply) => {
     try {
       const query = request.query as RequestParameters;
@@ -81,6 +125,33 @@ export function requiredProvince<Province>(
   const province = provinceOf(provinceCode);
   if (!province) throw new BadRequestError(`province ${JSON.stringify(provinceCode)} is not served here`);
   return province;
+}
+
+/** The body of `POST /api/dossiers/summaries`: 1 to `maxScopesPerSummaryRequest` scopes, and whether to list them. */
+function parseSummaryRequest(body: unknown): { scopes: SimulatorScope[]; listing: boolean } {
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new BadRequestError('the body must be a JSON object: {"scopes": [...], "listing": false}');
+  const { scopes, listing } = body as { scopes?: unknown; listing?: unknown };
+  if (listing !== undefined && typeof listing !== 'boolean') throw new BadRequestError('listing must be true or false');
+  if (!Array.isArray(scopes) || scopes.length === 0 || scopes.length > maxScopesPerSummaryRequest)
+    throw new BadRequestError(`scopes must be a list of 1 to ${maxScopesPerSummaryRequest} scopes`);
+  const names = { from: 'updatedFrom', to: 'updatedTo', codeFrom: 'codeFrom', codeTo: 'codeTo', time: rfc3339 };
+  return {
+    listing: listing ?? false,
+    scopes: scopes.map((scope, position) => {
+      if (scope === null || typeof scope !== 'object' || Array.isArray(scope))
+        throw new BadRequestError(`scopes[${position}] must be an object with updatedFrom and updatedTo`);
+      try {
+        const parameters = Object.fromEntries(
+          Object.entries(scope as Record<string, unknown>).filter(([, value]) => value !== null),
+        );
+        return parseScope(parameters, names);
+      } catch (error) {
+        if (error instanceof BadRequestError) throw new BadRequestError(`scopes[${position}]: ${error.message}`);
+        throw error;
+      }
+    }),
+  };
 }
 
 /** The parameter names of a scope in a dialect, and how its times are written. */

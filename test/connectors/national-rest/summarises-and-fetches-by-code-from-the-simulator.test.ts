@@ -141,3 +141,37 @@ describe('national-rest summarise and fetchDossiers against the simulator', () =
     }
   });
 });
+
+describe('national-rest summariseMany against the simulator', () => {
+  it('answers the digests and listings of many scopes, in order, in as few requests as its setting allows', async () => {
+    const truth = (await fetchTruth(url)).filter((row) => row.provinceCode === '79');
+    const times = truth.map((row) => Date.parse(row.updatedAt)).sort((a, b) => a - b);
+    const first = Math.floor(times[0]! / 1000) * 1000;
+    const last = times[times.length - 1]! + 1000;
+    const step = Math.ceil((last - first) / 40);
+    const scopes: SummaryScope[] = [];
+    for (let start = first; start < last; start += step)
+      scopes.push({ updatedFrom: new Date(start), updatedTo: new Date(start + step), codeFrom: null, codeTo: null });
+    scopes.push({ ...scopes[3]!, codeFrom: '79.2026.000100', codeTo: '79.2026.000900' });
+    let requests = 0;
+    // Every request passes the connector's gate: one that counts them.
+    const counted = new NationalRestConnector({
+      id: 'hcm-rest',
+      sourceProvinceCode: '79',
+      sourceCodeSet: '2025',
+      gate: { run: (request) => ((requests += 1), request()) },
+      config: nationalRestConfig.parse({ baseUrl: url, apiKey: { env: keyVariable }, summaryScopesPerRequest: 15 }),
+    });
+    const digests = await counted.summariseMany!(scopes, 'digest');
+    expect(requests).toBe(Math.ceil(scopes.length / 15));
+    expect(digests).toEqual(
+      await Promise.all(scopes.map(async (scope) => ({ kind: 'digest', ...(await truthDigest(scope)) }))),
+    );
+    const listings = await counted.summariseMany!(scopes.slice(0, 3), 'listing');
+    for (const [position, listing] of listings.entries()) {
+      if (listing.kind !== 'listing') throw new Error('expected a listing');
+      expect(digestOf(listing.entries)).toEqual(await truthDigest(scopes[position]!));
+    }
+    expect(connector({ summaryScopesPerRequest: 0 }).summariseMany).toBeUndefined();
+  });
+});

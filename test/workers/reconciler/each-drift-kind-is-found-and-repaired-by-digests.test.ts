@@ -6,6 +6,7 @@ import { registerSimulatorConnector } from '../../support/connectors.js';
 import { runFleet } from '../../support/fleet-process.js';
 import { lastRun, reconcileArgs, syncedProvince, type SyncedProvince } from '../../support/reconcile.js';
 import { compareWithTruth } from '../../support/simulator-truth.js';
+import { injectEveryKind } from './drift-kinds-sum.js';
 
 // A national-rest connector whose source answers digests and fetches by code: each kind of drift injected into the
 // simulator (and each kind of loss of our own copy) is found, named and repaired, one run each, the run's counts
@@ -27,11 +28,12 @@ afterAll(async () => {
   await province?.stop();
 });
 
-it('finds nothing when the copy equals the source, in one digest per day', async () => {
+it('finds nothing when the copy equals the source, in one request for every day', async () => {
   const run = await reconcile();
   expect(run).toMatchObject({ status: 'done', missingHere: 0, extraHere: 0, differentVersion: 0, repaired: 0 });
-  // One digest request per bucket and nothing else.
-  expect(run.requests).toBe(run.bucketsTotal);
+  // The digests of all the buckets in one multi-scope request, and nothing else.
+  expect(run.requests).toBe(1);
+  expect(run.scopes).toBe(run.bucketsTotal);
 });
 
 it('silent-change: each changed dossier is a different version, re-fetched and repaired', async () => {
@@ -116,4 +118,49 @@ it('the metrics say what the runs found, repaired and when the copy last matched
     .orderBy('id', 'desc')
     .executeTakeFirstOrThrow();
   expect(Number(lastMatch?.[1])).toBeCloseTo(latest.started_at.getTime() / 1000, 0);
+});
+
+it('every kind at once is found level by level in a handful of multi-scope requests', async () => {
+  const { expected } = injectEveryKind(province.simulator, '79');
+  // The dossiers deleted and rewritten by the earlier drifts are found again, beside the new ones.
+  const run = await reconcile();
+  expect(run).toMatchObject({
+    status: 'done',
+    ...expected,
+    differentVersion: expected.differentVersion + 12,
+    extraHere: expected.extraHere + 15,
+  });
+  // A request per level of the drill-down (each level's scopes in one), one for the listings, a few by code.
+  expect(run.requests).toBeLessThanOrEqual(12);
+  expect(await compareWithTruth(province.env.db, province.simulator)).toMatchObject({ missing: 0 });
+});
+
+it('a rewritten history stays different on every run: never applied, flagged again, our copy unchanged', async () => {
+  const before = await province.env.db
+    .selectFrom('dossier_anomalies')
+    .select('dossier_code')
+    .where('kind', '=', 'version_backwards')
+    .execute();
+  const rewritten = [...new Set(before.map((row) => row.dossier_code))].sort();
+  // 12 rewritten by the rewrite-history drift, 9 by the drift of every kind at once.
+  expect(rewritten).toHaveLength(21);
+  const stored = () =>
+    province.env.db
+      .selectFrom('dossiers')
+      .select(['dossier_code', 'source_version', 'status'])
+      .where('dossier_code', 'in', rewritten)
+      .orderBy('dossier_code')
+      .execute();
+  const copy = await stored();
+  const run = await reconcile();
+  // Nothing new drifted: what is found is exactly the rewritten dossiers and the deleted ones, again.
+  expect(run).toMatchObject({ differentVersion: 21, extraHere: 22, missingHere: 0, differentState: 0, repaired: 0 });
+  const flagged = await province.env.db
+    .selectFrom('dossier_anomalies')
+    .select('dossier_code')
+    .where('kind', '=', 'version_backwards')
+    .where(sql<string>`reconcile_run_id::text`, '=', run.id)
+    .execute();
+  expect(flagged.map((row) => row.dossier_code).sort()).toEqual(rewritten);
+  expect(await stored()).toEqual(copy);
 });
