@@ -90,6 +90,7 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
   const inFlight: { commit: Promise<WriteOutcome>; move: CursorMove | undefined; records: number }[] = [];
   /** Settles the oldest batch in flight; moves the cursor if its own move came before the page ahead of it. */
   let failed = false;
+  let commitFailure: unknown;
   const settleOldest = async (): Promise<void> => {
     const oldest = inFlight.shift()!;
     const outcome = await oldest.commit.catch((error: unknown) => {
@@ -184,10 +185,10 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
     result.interrupted = true;
   } finally {
     // Whatever happened to the read, the batches already handed over are still waited for: a shutdown then
-    // leaves nothing in flight that this process started. The first failure is the run's.
-    let failure: unknown;
-    while (inFlight.length > 0) await settleOldest().catch((error: unknown) => (failure ??= error));
-    if (failure !== undefined) throw failure;
+    // leaves nothing in flight that this process started. An error of the read is the run's; else the first
+    // failed commit, thrown below.
+    while (inFlight.length > 0) await settleOldest().catch((error: unknown) => (commitFailure ??= error));
   }
+  if (commitFailure !== undefined) throw commitFailure;
   return result;
 }
