@@ -4,6 +4,7 @@ import { mapItems, type MappingContext } from '../../connectors/sdk/normalise.js
 import { currentProvinceCode } from '../../config/provinces.js';
 import { SourceError } from '../../connectors/sdk/source-error.js';
 import type { IngestBatch } from '../queue/queues.js';
+import type { CursorMove } from '../../db/queries/sync-cursors.js';
 import type { WriteOutcome } from '../writer/write-batch.js';
 
 /** Where a poll run hands its batches: resolves once the writer committed the batch. */
@@ -45,14 +46,30 @@ export interface PollRunOptions {
   onPage?: (items: number) => void;
   /** Called with the run's counts after each page handed to the writer (`fleet connector status`). */
   onProgress?: (run: Readonly<PollRunResult>) => void;
+  /**
+   * Pages handed to the writer and not yet committed, at most. Default 4: the connector's system is read, and
+   * the batches are queued, while earlier pages are written, so the writer's province queue holds several
+   * batches to take together (group commit). 1 is the old handshake (page k+1 handed over once k committed).
+   */
+  pagesInFlight?: number;
+  /**
+   * Moves the cursor once every page before it is committed, when its batch committed before the page ahead
+   * of it (its own move then found the cursor not yet where the page was read from). The poller passes
+   * `commitCursor` on its database; without it such a move waits for the next run.
+   */
+  catchUpCursor?: (move: CursorMove, records: number) => Promise<boolean>;
   /** Reads one page; by default straight from the connector (the poller passes its breaker and retries). */
   readPage?: (state: ReadState | null, signal?: AbortSignal) => Promise<SourcePage>;
 }
 
 /**
- * Reads a connector from its committed cursor until it has caught up. Page k+1 is read while page k is being
- * written, but handed over only once page k is committed: each batch carries the cursor move from the
- * previous page's position, and the writer applies it in the same transaction as the records (guarantee 1).
+ * Reads a connector from its committed cursor until it has caught up. Up to `pagesInFlight` pages are handed to
+ * the writer before the first of them is committed. Each batch carries the cursor move from the previous page's
+ * position, and the writer applies it in the same transaction as the records, only from that exact position
+ * (guarantee 1): so the cursor reaches a page's position only once every page before it is committed, whatever
+ * order the batches commit in. A batch that committed before the page ahead of it finds the cursor behind and
+ * does not move it; once every page before it is committed, its move is made then (`catchUpCursor`), as
+ * Airbyte's checkpoint manager releases a state only after all records before it are persisted.
  * The cursor only moves forward: a page whose cursor is not after the committed one carries no move.
  *
  * A run that stops at `maxPages` is continued by a new run from the committed cursor, so it must have moved
@@ -68,7 +85,23 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
   const maxPages = options.maxPages ?? 200;
   let before = options.committed;
   let readFrom = connector.startFrom(options.committed);
-  let previousCommit: Promise<WriteOutcome> | null = null;
+  const pagesInFlight = Math.max(1, options.pagesInFlight ?? 4);
+  /** The batches handed over and not yet settled, oldest first, with the cursor move each carries. */
+  const inFlight: { commit: Promise<WriteOutcome>; move: CursorMove | undefined; records: number }[] = [];
+  /** Settles the oldest batch in flight; moves the cursor if its own move came before the page ahead of it. */
+  let failed = false;
+  let commitFailure: unknown;
+  const settleOldest = async (): Promise<void> => {
+    const oldest = inFlight.shift()!;
+    const outcome = await oldest.commit.catch((error: unknown) => {
+      failed = true;
+      throw error;
+    });
+    // Every batch before this one is committed (settled in order; after a failure none is moved): the move is
+    // safe, and conditional on the cursor being where this page was read from.
+    if (!failed && oldest.move && outcome && !outcome.cursorMoved && options.catchUpCursor)
+      await options.catchUpCursor(oldest.move, oldest.records);
+  };
   /** A digest of every page with records read in this run, by page number in the run: at most maxPages of them. */
   const pagesSeen = new Map<string, number>();
 
@@ -110,7 +143,7 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
         sourceCodeSet: options.sourceCodeSet,
         observedAt,
       });
-      if (previousCommit) await previousCommit;
+      while (inFlight.length >= pagesInFlight) await settleOldest();
       // A page of the look-back window may lie behind the committed cursor: its records are stored, the cursor stays.
       const advances = before === null || connector.compareCursors(page.cursor, before) > 0;
       // A last page without records is handed over too when it moves the cursor: it may end a walk, and the
@@ -124,9 +157,10 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
           deadLetters: mapped.deadLetters,
           ...(advances ? { cursor: { before, after: page.cursor } } : {}),
         };
-        previousCommit = sink.addAndWait(batch, timeout);
-        // Surface a failure at the next await, not as an unhandled rejection meanwhile.
-        previousCommit.catch(() => {});
+        const commit = sink.addAndWait(batch, timeout);
+        // Surface a failure when it is settled in order, not as an unhandled rejection meanwhile.
+        commit.catch(() => {});
+        inFlight.push({ commit, move: batch.cursor, records: mapped.records.length + mapped.deadLetters.length });
         if (advances) before = page.cursor;
         result.pages += 1;
         result.records += mapped.records.length;
@@ -150,9 +184,11 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
     if (!signal?.aborted) throw error;
     result.interrupted = true;
   } finally {
-    // Whatever happened to the read, the batch already handed over is still waited for: a shutdown then
-    // leaves nothing in flight that this process started.
-    if (previousCommit) await previousCommit;
+    // Whatever happened to the read, the batches already handed over are still waited for: a shutdown then
+    // leaves nothing in flight that this process started. An error of the read is the run's; else the first
+    // failed commit, thrown below.
+    while (inFlight.length > 0) await settleOldest().catch((error: unknown) => (commitFailure ??= error));
   }
+  if (commitFailure !== undefined) throw commitFailure;
   return result;
 }

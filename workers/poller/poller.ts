@@ -11,7 +11,7 @@ import {
   markConnectorSuccess,
   type ConnectorRow,
 } from '../../db/queries/connectors.js';
-import { readCursor } from '../../db/queries/sync-cursors.js';
+import { commitCursor, readCursor } from '../../db/queries/sync-cursors.js';
 import type { Database } from '../../db/schema.js';
 import { BackgroundErrorReporter, type BackgroundErrors, type ErrorSource } from '../background-error-reporter.js';
 import type { Logger } from '../logger.js';
@@ -31,6 +31,8 @@ const provinceOf = (row: ConnectorRow): string => currentProvinceCode(row.provin
 export interface PollerOptions {
   /** Connectors polled at once (POLLER_CONCURRENCY). Default 64. */
   concurrency?: number;
+  /** Pages of one connector handed to the writer and not yet committed, at most (poll-run.ts). Default 4. */
+  pagesInFlight?: number;
   /** Redis key prefix of the queues and locks. */
   prefix: string;
   /** Where failures no poll run awaits are told. Default: a reporter of its own over `logger` and `metrics`. */
@@ -89,6 +91,7 @@ export class Poller {
   private readonly redis: RedisConnection;
   private readonly prefix: string;
   private readonly errors: BackgroundErrors;
+  private readonly pagesInFlight: number;
   /** Told of every breaker state change (metrics, the connectors table). */
   onBreakerChange?: (connectorId: string, provinceCode: string, state: BreakerState) => void;
 
@@ -102,6 +105,7 @@ export class Poller {
   ) {
     this.redis = connection;
     this.prefix = options.prefix;
+    this.pagesInFlight = options.pagesInFlight ?? 4;
     this.errors = options.errors ?? new BackgroundErrorReporter(logger, { counter: metrics.backgroundErrors });
     this.lock = new PollLock(connection, options.prefix, this.errors);
     this.board = new PollRunBoard(db, this.errors);
@@ -201,6 +205,8 @@ export class Poller {
         sourceCodeSet: row.code_set as CodeSet,
         committed: await readCursor(this.db, connectorId),
         sink: this.sink,
+        pagesInFlight: this.pagesInFlight,
+        catchUpCursor: (move, records) => commitCursor(this.db, connectorId, move, records),
         signal: this.shutdown.signal,
         onPage: (items) => this.metrics.recordsFetched.inc({ province: provinceOf(row) }, items),
         onProgress: (counts) => published?.page(counts),

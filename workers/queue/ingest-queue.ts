@@ -47,7 +47,7 @@ const queueError: ErrorSource = {
 const eventsError: ErrorSource = {
   component: 'queue_events',
   kind: 'queue',
-  message: 'ingest queue events error; pollers waiting for a commit also look at the job itself, every second',
+  message: 'ingest queue events error; pollers waiting for a commit also look at the job itself, every 15 s',
 };
 
 /**
@@ -110,16 +110,18 @@ export class IngestQueue {
   }
 
   /**
-   * Adds a batch and resolves with what the writer did once it is committed. Besides the queue's events, the
-   * job is looked at every `checkEveryMs`: a batch that vanished (Redis restarted empty) fails the wait at once,
-   * so the poll run ends and the next one resumes from the cursor committed in Postgres.
+   * Adds a batch and resolves with what the writer did once it is committed. The wait is the queue's `completed`
+   * or `failed` event (QueueEvents), not a poll of the job. Only for an event that never comes (the events stream
+   * was trimmed, or Redis restarted empty) is the job itself looked at, every `checkEveryMs` (default 15 s): a
+   * batch that vanished fails the wait then, so the poll run ends and the next one resumes from the cursor
+   * committed in Postgres.
    *
    * For batches that can be read again (a poll page): when the wait fails, a batch still waiting in the queue (or
    * waiting to be retried) is taken off it — the next run reads its records again from the committed cursor, so
    * runs that keep failing do not leave one more batch in Redis each. A batch being written is left to finish,
    * and one that failed for good is the failed-batch sweep's to keep.
    */
-  async addAndWait(batch: IngestBatch, timeoutMs: number, checkEveryMs = 1000): Promise<WriteOutcome> {
+  async addAndWait(batch: IngestBatch, timeoutMs: number, checkEveryMs = 15_000): Promise<WriteOutcome> {
     const province = queueProvinceOf(batch);
     const queue = this.queueOf(province);
     const events = await this.queueEvents(province);

@@ -63,6 +63,33 @@ export async function writeBatch(db: Kysely<Database>, batch: IngestBatch): Prom
   }
 }
 
+/**
+ * Commits several batches of one province's queue in one transaction (group commit): one guarded upsert of all
+ * their records, then each batch's dead letters and cursor or backfill move, in queue order, so that pages of one
+ * connector move its cursor one after another. Upsert counts of the group are given on the first batch's
+ * outcome (a record's count cannot be told apart by batch in one statement), zeros on the others; each batch's
+ * own dead letters and moves are its own. Any failure throws, and nothing is stored: the caller then commits the
+ * batches one by one (`writeBatch`), each with its own isolation of refused records and its own retries.
+ */
+export async function writeGroup(db: Kysely<Database>, batches: readonly IngestBatch[]): Promise<WriteOutcome[]> {
+  return db.transaction().execute(async (trx) => {
+    const upserted = await upsertDossiers(
+      trx,
+      batches.flatMap((batch) => batch.records),
+    );
+    const outcomes: WriteOutcome[] = [];
+    for (const [index, batch] of batches.entries()) {
+      const deadLetters = await insertDeadLetters(trx, batch.deadLetters);
+      const cursorMoved = await moveCursor(trx, batch);
+      const backfillMoved = await moveBackfill(trx, batch, 0);
+      await markReplayed(trx, batch);
+      const counts = index === 0 ? upserted : noUpsert;
+      outcomes.push({ ...counts, deadLetters, unstorable: 0, cursorMoved, backfillMoved });
+    }
+    return outcomes;
+  });
+}
+
 function moveCursor(trx: Transaction<Database>, batch: IngestBatch): Promise<boolean> {
   return batch.cursor
     ? commitCursor(trx, batch.connectorId, batch.cursor, batch.records.length + batch.deadLetters.length)

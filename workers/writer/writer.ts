@@ -13,7 +13,7 @@ import { ingestQueueName } from '../queue/queues.js';
 import { batchRetryDelay } from './batch-retry-policy.js';
 import { settleReadiness } from '../queue/settle-readiness.js';
 import { PushTally } from './push-tally.js';
-import { writeBatch, type WriteOutcome } from './write-batch.js';
+import { writeBatch, writeGroup, type WriteOutcome } from './write-batch.js';
 
 /** Options of the writer. */
 export interface WriterOptions {
@@ -21,6 +21,14 @@ export interface WriterOptions {
   concurrency?: number;
   /** Redis key prefix of the queues. */
   prefix: string;
+  /**
+   * Batches of one province's queue committed together in one transaction, at most (group commit): when the queue
+   * holds several, the writer takes them at once, so a busier province gets larger transactions instead of a longer
+   * line. Default 8; 1 commits each batch alone.
+   */
+  maxGroupBatches?: number;
+  /** Records of one group commit, at most: no further batch is taken once a group holds this many. Default 8,000. */
+  maxGroupRecords?: number;
   /** Where the queue workers' errors are told. Default: a reporter of its own over `logger` and `metrics`. */
   errors?: BackgroundErrors;
   /**
@@ -50,6 +58,9 @@ export class Writer {
   private readonly turns: LimitFunction;
   /** The pushes committed, per connector, for `fleet connector status`. */
   private readonly pushes: PushTally;
+  private readonly maxGroupBatches: number;
+  private readonly maxGroupRecords: number;
+  private readonly onBatchFailed: (province: string) => void;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -59,15 +70,18 @@ export class Writer {
     options: WriterOptions,
   ) {
     this.turns = pLimit(options.concurrency ?? 2);
+    this.maxGroupBatches = Math.max(1, options.maxGroupBatches ?? 8);
+    this.maxGroupRecords = options.maxGroupRecords ?? 8000;
+    this.onBatchFailed = options.onBatchFailed ?? (() => {});
     const errors = options.errors ?? new BackgroundErrorReporter(logger, { counter: metrics.backgroundErrors });
     this.pushes = new PushTally(db, errors);
     this.workers = currentProvinces.map(({ code }) => {
-      const worker = new Worker<IngestMessage, WriteOutcome>(
+      const worker: Worker<IngestMessage, WriteOutcome> = new Worker<IngestMessage, WriteOutcome>(
         ingestQueueName(code),
-        async (job) => {
+        async (job, token): Promise<WriteOutcome> => {
           // Read before taking a place in the line: a job this release cannot read never waits for a commit slot.
           const batch = this.read(job, code);
-          return this.turns(() => this.process(job, batch));
+          return this.turns(() => this.processGroup(worker, job, token, batch, code));
         },
         {
           connection,
@@ -127,31 +141,116 @@ export class Writer {
     }
   }
 
+  /**
+   * Commits a batch together with the batches waiting behind it in its province's queue (group commit), taken
+   * with the job's own token, in queue order. The group is one transaction; if it fails for any reason, each
+   * batch is committed alone as if there had been no group (its isolation of refused records, its retries, its
+   * failed-batch keeping), so a bad batch never fails the others.
+   */
+  private async processGroup(
+    worker: Worker<IngestMessage, WriteOutcome>,
+    job: Job<IngestMessage, WriteOutcome>,
+    token: string | undefined,
+    batch: IngestMessage,
+    province: string,
+  ): Promise<WriteOutcome> {
+    if (token === undefined || this.maxGroupBatches === 1) return this.process(job, batch);
+    const more: { job: Job<IngestMessage, WriteOutcome>; batch: IngestMessage }[] = [];
+    let records = batch.records.length;
+    while (more.length + 1 < this.maxGroupBatches && records < this.maxGroupRecords) {
+      const next = (await worker.getNextJob(token, { block: false })) as Job<IngestMessage, WriteOutcome> | undefined;
+      if (!next) break;
+      try {
+        more.push({ job: next, batch: this.read(next, province) });
+        records += more.at(-1)!.batch.records.length;
+      } catch (error) {
+        await this.finish(next, token, province, Promise.reject(error));
+      }
+    }
+    if (more.length === 0) return this.process(job, batch);
+    // The worker renews only the lock of the job it runs: the others' locks are renewed here while they are written.
+    const renewal = setInterval(() => {
+      for (const taken of more) taken.job.extendLock(token, 6_000).catch(() => {});
+    }, 2_000);
+    try {
+      const stopTimer = this.metrics.writeBatchDuration.startTimer();
+      let outcomes: WriteOutcome[] | undefined;
+      try {
+        outcomes = await writeGroup(this.db, [batch, ...more.map((taken) => taken.batch)]);
+        stopTimer();
+      } catch {
+        // Committed one by one below, each with its own isolation, retries and failure.
+      }
+      if (outcomes) {
+        this.count(batch, outcomes[0]!);
+        for (const [index, taken] of more.entries()) {
+          this.count(taken.batch, outcomes[index + 1]!);
+          await this.finish(taken.job, token, province, Promise.resolve(outcomes[index + 1]!));
+        }
+        return outcomes[0]!;
+      }
+      for (const taken of more) await this.finish(taken.job, token, province, this.process(taken.job, taken.batch));
+      return await this.process(job, batch);
+    } finally {
+      clearInterval(renewal);
+    }
+  }
+
+  /** Counts a committed batch in the metrics (and a push in the tally), after its commit. */
+  private count(batch: IngestMessage, outcome: WriteOutcome): void {
+    const province = batch.provinceCode;
+    this.metrics.recordsWritten.inc({ province, outcome: 'inserted' }, outcome.inserted);
+    this.metrics.recordsWritten.inc({ province, outcome: 'updated' }, outcome.updated);
+    this.metrics.recordsWritten.inc({ province, outcome: 'unchanged' }, outcome.unchanged);
+    for (const letter of batch.deadLetters) this.metrics.recordsRejected.inc({ province, reason: letter.reason });
+    if (outcome.unstorable > 0)
+      this.metrics.recordsRejected.inc({ province, reason: 'unstorable' }, outcome.unstorable);
+    // After the commit, by the rows the batch actually added (a redelivered batch's anomalies are not again).
+    for (const { connectorId, kind, count } of outcome.anomalies)
+      this.metrics.anomalies.inc({ connector: connectorId, kind }, count);
+    if (batch.origin === 'push') {
+      this.pushes.committed(batch);
+      // A pushed (webhook) batch: each record's time from receipt by the gateway to this commit.
+      const committedAt = Date.now();
+      for (const record of batch.records)
+        this.metrics.webhookLatency.observe(
+          { province },
+          Math.max(0, committedAt - Date.parse(record.observedAt)) / 1000,
+        );
+    }
+  }
+
+  /** Completes or fails a job taken into a group, as the worker does with the job it runs. Never throws. */
+  private async finish(
+    job: Job<IngestMessage, WriteOutcome>,
+    token: string,
+    province: string,
+    written: Promise<WriteOutcome>,
+  ): Promise<void> {
+    try {
+      const outcome = await written.catch(async (error: unknown) => {
+        await job.moveToFailed(error instanceof Error ? error : new Error(String(error)), token, false);
+        if (job.finishedOn) this.onBatchFailed(province);
+        return undefined;
+      });
+      if (outcome) await job.moveToCompleted(outcome, token, false);
+    } catch (error) {
+      // The job's lock was lost (it looked stalled): it is taken up again and written again, which the version
+      // guard and the cursor's exact-position move make harmless.
+      this.logger.warn(
+        { province, batch: job.id, err: error instanceof Error ? error.message : String(error) },
+        'could not settle a batch of a group commit; it will be taken up again',
+      );
+    }
+  }
+
   private async process(job: Job<IngestMessage, WriteOutcome>, batch: IngestMessage): Promise<WriteOutcome> {
     const province = batch.provinceCode;
     const stopTimer = this.metrics.writeBatchDuration.startTimer();
     try {
       const outcome = await writeBatch(this.db, batch);
       stopTimer();
-      this.metrics.recordsWritten.inc({ province, outcome: 'inserted' }, outcome.inserted);
-      this.metrics.recordsWritten.inc({ province, outcome: 'updated' }, outcome.updated);
-      this.metrics.recordsWritten.inc({ province, outcome: 'unchanged' }, outcome.unchanged);
-      for (const letter of batch.deadLetters) this.metrics.recordsRejected.inc({ province, reason: letter.reason });
-      if (outcome.unstorable > 0)
-        this.metrics.recordsRejected.inc({ province, reason: 'unstorable' }, outcome.unstorable);
-      // After the commit, by the rows the batch actually added (a redelivered batch's anomalies are not again).
-      for (const { connectorId, kind, count } of outcome.anomalies)
-        this.metrics.anomalies.inc({ connector: connectorId, kind }, count);
-      if (batch.origin === 'push') {
-        this.pushes.committed(batch);
-        // A pushed (webhook) batch: each record's time from receipt by the gateway to this commit.
-        const committedAt = Date.now();
-        for (const record of batch.records)
-          this.metrics.webhookLatency.observe(
-            { province },
-            Math.max(0, committedAt - Date.parse(record.observedAt)) / 1000,
-          );
-      }
+      this.count(batch, outcome);
       return outcome;
     } catch (error) {
       this.metrics.writeFailures.inc({ province });
