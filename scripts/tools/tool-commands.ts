@@ -60,10 +60,17 @@ export function addToolCommands(program: Command): Command {
   program
     .command('bench')
     .description(
-      'measure: demo sync of 100,000 dossiers of one province, and the writer alone (inserts, updates, stale)',
+      'measure in one run: COPY (the raw limit), the naive one-job-one-upsert baseline, and the pipeline end to end ' +
+        '(simulator, poller and writers as processes) for 34 provinces (1 and 2 writers) and for one province',
     )
-    .option('--dossiers <n>', 'dossiers of the one province', integer('--dossiers', 1000), 100_000)
-    .action(async (options: { dossiers: number }) => {
+    .option('--records <n>', 'N: the records of each phase', integer('--records', 100), 100_000)
+    .option(
+      '--naive-sample <n>',
+      'the most records the naive baseline is measured on',
+      integer('--naive-sample', 100),
+      20_000,
+    )
+    .action(async (options: { records: number; naiveSample: number }) => {
       const { benchCommand } = await import('./commands/bench.js');
       await benchCommand(loadConfig(), options);
     });

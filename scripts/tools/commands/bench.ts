@@ -1,113 +1,77 @@
-import { sql } from 'kysely';
 import type { Config } from '../../../config/env.js';
-import type { DossierRecord } from '../../../connectors/sdk/dossier-record.js';
-import type { DossierStatus } from '../../../connectors/sdk/dossier-status.js';
-import { createDatabase } from '../../../db/database.js';
-import { writeBatch } from '../../../workers/writer/write-batch.js';
-import { createLogger } from '../../../workers/logger.js';
-import { demoCommand } from './demo.js';
-import { freshDatabase } from '../bench-support.js';
+import { currentProvinces } from '../../../config/provinces.js';
+import { Progress } from '../../cli/progress.js';
+import { deleteRedisKeys, dropDatabase, freshDatabase } from '../bench-support.js';
+import { benchReport, type BenchFigures } from '../bench/bench-report.js';
+import { canonicalRecords } from '../bench/canonical-records.js';
+import { copyPhase } from '../bench/copy-phase.js';
+import { endToEndPhase, type EndToEndOptions } from '../bench/end-to-end-phase.js';
+import { naivePhase } from '../bench/naive-phase.js';
 
-function syntheticRecords(count: number, version: number): DossierRecord[] {
-  const now = new Date().toISOString();
-  return Array.from({ length: count }, (_, i) => ({
-    provinceCode: '79',
-    dossierCode: `79.2026.${String(i).padStart(7, '0')}`,
-    altDossierCode: null,
-    sourceProvinceCode: '79',
-    sourceCodeSet: '2025',
-    procedureCode: '2.000477',
-    sectorCode: 'G09-TP',
-    agencyCode: '000.00.01.H79',
-    channel: 2,
-    applicantType: 1,
-    status: (((i + version) % 10) + 1) as DossierStatus,
-    sourceStatus: String(((i + version) % 10) + 1),
-    submittedAt: '2026-11-01T01:00:00.000Z',
-    receivedAt: '2026-11-01T02:00:00.000Z',
-    dueAt: '2026-11-15T10:00:00.000Z',
-    finishedAt: null,
-    returnedAt: null,
-    rejectedAt: null,
-    sourceUpdatedAt: now,
-    sourceVersion: version,
-    observedAt: now,
-    connectorId: 'bench',
-  }));
+/** Options of `fleet bench`. */
+export interface BenchOptions {
+  /** N: the records of each phase (the naive one takes a sample of at most `naiveSample`). Default 100,000. */
+  records: number;
+  /** The most records the naive baseline is measured on. Default 20,000. */
+  naiveSample: number;
 }
 
-/** Writes all records in batches of 1,000 on two connections (limits.md: two use both cores); returns records/s. */
-async function writerPhase(config: Config, records: DossierRecord[]): Promise<number> {
-  const db = createDatabase(config.DATABASE_URL, { maxConnections: 2 });
-  const batches: DossierRecord[][] = [];
-  for (let i = 0; i < records.length; i += 1000) batches.push(records.slice(i, i + 1000));
-  const started = performance.now();
-  const lane = async () => {
-    for (let batch = batches.shift(); batch; batch = batches.shift()) {
-      await writeBatch(db, {
-        origin: 'poll',
-        connectorId: 'bench',
-        provinceCode: '79',
-        records: batch,
-        deadLetters: [],
-      });
-    }
-  };
-  await Promise.all([lane(), lane()]);
-  const seconds = (performance.now() - started) / 1000;
-  await db.destroy();
-  return records.length / seconds;
-}
-
-/** The naive design limits.md warns against, for a baseline measured in the same run: one upsert per record. */
-async function naivePhase(config: Config, records: DossierRecord[]): Promise<number> {
-  const db = createDatabase(config.DATABASE_URL, { maxConnections: 1 });
-  const started = performance.now();
-  for (const record of records) {
-    await sql`
-      INSERT INTO dossiers (province_code, dossier_code, source_province_code, source_code_set, status, source_status,
-        source_updated_at, source_version, content_hash, observed_at, connector_id)
-      VALUES (${record.provinceCode}, ${`naive-${record.dossierCode}`}, ${record.sourceProvinceCode}, ${record.sourceCodeSet}, ${record.status},
-        ${record.sourceStatus}, ${record.sourceUpdatedAt}, ${record.sourceVersion}, 'x', ${record.observedAt}, 'bench')
-      ON CONFLICT (province_code, dossier_code) DO UPDATE SET status = excluded.status, source_version = excluded.source_version
-      WHERE dossiers.source_version < excluded.source_version`.execute(db);
+/** Runs `phase` on a fresh database and queue prefix of its own (`<database>_<suffix>`), removed afterwards. */
+async function inFreshDatabase<T>(config: Config, suffix: string, phase: (fresh: Config) => Promise<T>): Promise<T> {
+  const fresh = await freshDatabase(config, suffix);
+  try {
+    return await phase(fresh);
+  } finally {
+    await dropDatabase(fresh.DATABASE_URL);
+    await deleteRedisKeys(fresh.REDIS_URL, fresh.QUEUE_PREFIX);
   }
-  const seconds = (performance.now() - started) / 1000;
-  await db.destroy();
-  return records.length / seconds;
 }
 
-/** `fleet bench`: prints the figures the closing notes quote. */
-export async function benchCommand(config: Config, options: { dossiers: number }): Promise<void> {
-  const logger = createLogger('warn');
-  console.log(
-    `1. Demo sync: simulator (1 province, ${options.dossiers} dossiers, statuses moving) → poller → BullMQ → writer → Postgres`,
-  );
-  const demoConfig = { ...(await freshDatabase(config, 'bench')), HTTP_PORT: 0 };
-  const { summary } = await demoCommand(
-    demoConfig,
-    { provinces: ['01'], dossiers: options.dossiers, seed: 7, exit: true, malformedRate: 0, progress: false },
-    logger,
-  );
-  console.log(
-    `   ${summary.dossiers} dossiers synced in ${summary.seconds.toFixed(1)} s = ${Math.round(summary.recordsPerSecond)} records/s end to end`,
-  );
-  console.log(
-    `   writer: ${Math.round(summary.writerRecordsPerSecond)} records/s per connection (records / time inside write transactions)`,
+/**
+ * `fleet bench`: COPY (the raw limit), the naive baseline, and the pipeline end to end (simulator, poller and
+ * writers each a process of its own) for 34 provinces with one and two writer processes and for one province, all
+ * in one run on this machine; progress on stderr, the table and the ratio lines on stdout.
+ */
+export async function benchCommand(config: Config, options: BenchOptions): Promise<void> {
+  const status = new Progress(process.stderr, 0);
+  const n = options.records;
+  status.update(`COPY: ${n} records into a twin of dossiers`);
+  status.done();
+  const copy = await inFreshDatabase(config, 'bench_copy', (fresh) => copyPhase(fresh, canonicalRecords(n)));
+
+  const sample = Math.min(n, options.naiveSample);
+  status.update(`naive: ${sample} records, one job and one upsert each`);
+  status.done();
+  const naive = await inFreshDatabase(config, 'bench_naive', (fresh) =>
+    naivePhase(fresh, canonicalRecords(sample), new Progress(process.stderr, 5_000)),
   );
 
-  console.log(
-    `2. Writer alone: ${options.dossiers} records, batches of 1,000, 2 connections (upsert + history + guard in one transaction)`,
-  );
-  const writerConfig = { ...(await freshDatabase(config, 'bench_writer')), HTTP_PORT: 0 };
-  const inserts = await writerPhase(writerConfig, syntheticRecords(options.dossiers, 1));
-  const updates = await writerPhase(writerConfig, syntheticRecords(options.dossiers, 2));
-  const stale = await writerPhase(writerConfig, syntheticRecords(options.dossiers, 1));
-  const naive = await naivePhase(writerConfig, syntheticRecords(Math.min(10_000, options.dossiers), 1));
-  console.log(
-    `   inserts ${Math.round(inserts)} records/s · updates ${Math.round(updates)} records/s · stale (rejected) ${Math.round(stale)} records/s`,
-  );
-  console.log(
-    `   baseline, one upsert statement per record (no history): ${Math.round(naive)} records/s → batched updates are ${(updates / naive).toFixed(1)}× faster`,
-  );
+  const allProvinces = currentProvinces.map(({ code }) => code);
+  // N spread over the 34 provinces, rounded up so that every province has the same number.
+  const perProvince = Math.ceil(n / allProvinces.length);
+  const endToEnd = (suffix: string, run: EndToEndOptions) => {
+    status.update(`${run.label}: starting the simulator and the fleet`);
+    status.done();
+    return inFreshDatabase(config, suffix, (fresh) => endToEndPhase(fresh, run));
+  };
+  const provinces34 = await endToEnd('bench_e2e34', {
+    label: 'e2e 34 provinces, 1 writer',
+    provinces: allProvinces,
+    dossiersPerProvince: perProvince,
+    writers: 1,
+  });
+  const provinces34TwoWriters = await endToEnd('bench_e2e34_w2', {
+    label: 'e2e 34 provinces, 2 writers',
+    provinces: allProvinces,
+    dossiersPerProvince: perProvince,
+    writers: 2,
+  });
+  const oneProvince = await endToEnd('bench_e2e1', {
+    label: 'e2e 1 province, 1 writer',
+    provinces: ['79'],
+    dossiersPerProvince: n,
+    writers: 1,
+  });
+  const figures: BenchFigures = { records: n, copy, naive, provinces34, provinces34TwoWriters, oneProvince };
+  console.log(benchReport(figures));
 }
