@@ -91,9 +91,16 @@ it('ends equal to the truth with each dossier inserted once and each state recor
     `poll runs per poller: ${runs.join(', ')}`,
   ).toBe(true);
 
-  for (const { fleet } of processes) fleet.killGroup('SIGTERM');
-  for (const { role, fleet } of processes) {
-    expect(await fleet.exited, `${role} exit`).toBe(0);
+  // Pollers first: a stopping poller waits for its in-flight pages to commit, which needs the writers still up
+  // (stopped together on a loaded machine, a poller could outwait its shutdown timeout and exit 1).
+  const ordered = [...pollers, ...processes.filter(({ role }) => role !== 'poller')];
+  for (const { role, fleet } of ordered) {
+    fleet.killGroup('SIGTERM');
+    if (role !== 'poller') continue;
+    expect(await fleet.exited, `${role} exit: ${fleet.output().slice(-3000)}`).toBe(0);
+  }
+  for (const { role, fleet } of ordered) {
+    expect(await fleet.exited, `${role} exit: ${fleet.output().slice(-3000)}`).toBe(0);
     expect(fleet.output()).not.toMatch(/unhandled|uncaught/i);
   }
 }, 120_000);
