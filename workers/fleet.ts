@@ -14,6 +14,7 @@ import { startHttpServer } from './http/http-server.js';
 import { IngestQueue } from './queue/ingest-queue.js';
 import type { Logger } from './logger.js';
 import { FleetMetrics } from './metrics.js';
+import { QueueGaugeLeader } from './queue-gauge-leader.js';
 import { Poller } from './poller/poller.js';
 import {
   assertRedisReachable,
@@ -115,6 +116,9 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
     errors,
   );
   for (const { code } of currentProvinces) metrics.watchQueue(ingest.queueOf(code));
+  // Every process sees the same queues: one of them at a time exports their gauges, so sum() counts each once.
+  const queueGaugeLeader = new QueueGaugeLeader(control, { prefix: config.QUEUE_PREFIX });
+  metrics.queueGaugeLease = () => queueGaugeLeader.holds();
   if (has('gateway')) metrics.watchDeadLetters(() => countDeadLetters(db, { state: 'new' }));
   if (has('gateway')) metrics.watchReconcileRuns(() => reconcileFigures(db));
   if (has('gateway')) metrics.watchFailedBatches(() => countFailedBatches(db, { state: 'failed' }));
@@ -228,6 +232,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
       await sweep?.close();
       await ingest.close();
       await server.close();
+      await queueGaugeLeader.release().catch(() => {});
       for (const connection of connections) connection.disconnect();
       await db.destroy();
       errors.close();

@@ -9,7 +9,25 @@ export interface QueueDepthSource {
    */
   readonly client?: Promise<{ status: string }>;
   getJobCounts(...states: string[]): Promise<Record<string, number>>;
+  /** Its jobs in the given states, `start`..`end` of their Redis list (BullMQ's Queue.getJobs). */
+  getJobs(types: 'waiting'[], start: number, end: number, asc: boolean): Promise<({ timestamp: number } | undefined)[]>;
+  /** Workers connected to it (BullMQ's Queue.getWorkersCount). */
+  getWorkersCount(): Promise<number>;
 }
+
+/** What one scrape learns of a queue. */
+interface QueueFigures {
+  counts: Record<string, number>;
+  /** Seconds since the oldest waiting job was added; 0 when none waits. */
+  oldestWaitingSeconds: number;
+  workers: number;
+}
+
+/**
+ * Whether this process is the one to export queue gauges at this scrape: every process sees the same Redis queues,
+ * so without one exporter a sum over processes would count each queue once per process.
+ */
+export type QueueGaugeLease = () => Promise<boolean>;
 
 /** Longest a scrape waits for one queue's depth. */
 const queueDepthTimeoutMs = 1_000;
@@ -19,14 +37,25 @@ const queueDepthTimeoutMs = 1_000;
  * commands would wait for the reconnection, and /metrics must answer during a Redis outage — that is when the
  * error counters matter.
  */
-async function depthOf(queue: QueueDepthSource): Promise<Record<string, number> | null> {
+async function figuresOf(queue: QueueDepthSource): Promise<QueueFigures | null> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<null>((resolve) => {
     timer = setTimeout(() => resolve(null), queueDepthTimeoutMs);
   });
-  const counts = (async () => {
+  const counts = (async (): Promise<QueueFigures | null> => {
     if (queue.client && (await queue.client).status !== 'ready') return null;
-    return queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized');
+    // The wait list takes new jobs at its head: its last element (index -1, descending) is the oldest.
+    const [jobCounts, oldest, workers] = await Promise.all([
+      queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'),
+      queue.getJobs(['waiting'], -1, -1, false),
+      queue.getWorkersCount(),
+    ]);
+    const added = oldest[0]?.timestamp;
+    return {
+      counts: jobCounts,
+      oldestWaitingSeconds: added === undefined ? 0 : Math.max(0, Date.now() - added) / 1000,
+      workers,
+    };
   })();
   // A count that comes after the timeout is of no use; a failure of it is the connection's to report.
   counts.catch(() => {});
@@ -116,25 +145,77 @@ export class FleetMetrics {
     // vulnerabilities to try, and no dashboard needs it.
     this.registry.removeSingleMetric('nodejs_version_info');
     const queues = this.queues;
+    const lease = () => this.queueGaugeLease;
+    // One read of every queue per scrape, shared by the three queue gauges.
+    let pending: Promise<{ queue: string; figures: QueueFigures }[]> | null = null;
+    const queueFigures = () => {
+      pending ??= (async () => {
+        const held = await lease()().catch(() => false);
+        if (!held) return [];
+        const all = await Promise.all(
+          queues.map(async (queue) => ({
+            queue: queue.name.replace(/[{}]/g, ''),
+            figures: await figuresOf(queue).catch(() => null),
+          })),
+        );
+        return all.filter((one): one is { queue: string; figures: QueueFigures } => one.figures !== null);
+      })().finally(() => setTimeout(() => (pending = null), 100));
+      return pending;
+    };
+    const queueGauge = (
+      name: string,
+      help: string,
+      labelNames: string[],
+      fill: (g: Gauge, queue: string, f: QueueFigures) => void,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [this.registry],
+        async collect() {
+          const figures = await queueFigures();
+          this.reset();
+          for (const { queue, figures: f } of figures) fill(this, queue, f);
+        },
+      });
+    queueGauge(
+      'dossier_sync_queue_depth',
+      'Jobs in each queue, by state; exported by one process of the fleet at a time (the holder of the queue-gauge lease)',
+      ['queue', 'state'],
+      (g, queue, f) => {
+        for (const [state, count] of Object.entries(f.counts)) g.set({ queue, state }, count);
+      },
+    );
+    queueGauge(
+      'dossier_sync_queue_oldest_waiting_age_seconds',
+      'Seconds since the oldest waiting job of each queue was added (0 when none waits); exported by the lease holder only',
+      ['queue'],
+      (g, queue, f) => g.set({ queue }, f.oldestWaitingSeconds),
+    );
+    queueGauge(
+      'dossier_sync_queue_workers',
+      'Workers connected to each queue, across the fleet (BullMQ worker connections); exported by the lease holder only',
+      ['queue'],
+      (g, queue, f) => g.set({ queue }, f.workers),
+    );
     new Gauge({
-      name: 'dossier_sync_queue_depth',
-      help: 'Jobs in each queue, by state',
-      labelNames: ['queue', 'state'] as const,
+      name: 'dossier_sync_queue_gauge_leader',
+      help: 'Whether this process exports the queue gauges (1) or leaves them to another process of the fleet (0)',
       registers: [this.registry],
       async collect() {
-        const depths = await Promise.all(
-          queues.map(async (queue) => ({ queue, counts: await depthOf(queue).catch(() => null) })),
-        );
-        this.reset();
-        for (const { queue, counts } of depths) {
-          for (const [state, count] of Object.entries(counts ?? {}))
-            this.set({ queue: queue.name.replace(/[{}]/g, ''), state }, count);
-        }
+        this.set((await lease()().catch(() => false)) ? 1 : 0);
       },
     });
   }
 
-  /** Reports this queue's depth on every scrape. */
+  /**
+   * Decides at each scrape whether this process exports the queue gauges; by default it always does (a process
+   * alone). The fleet sets a Redis lease (QueueGaugeLeader).
+   */
+  queueGaugeLease: QueueGaugeLease = () => Promise.resolve(true);
+
+  /** Reports this queue's depth, oldest waiting job and workers at each scrape (while this process holds the lease). */
   watchQueue(queue: QueueDepthSource): void {
     if (!this.queues.includes(queue)) this.queues.push(queue);
   }
@@ -218,7 +299,7 @@ export class FleetMetrics {
         },
       });
     gauge(
-      'dossier_sync_reconcile_runs_total',
+      'dossier_sync_reconcile_runs',
       'Reconcile runs, by connector and outcome (running, failed, done, cancelled)',
       ['connector', 'outcome'],
       (g, f) => {
@@ -226,7 +307,7 @@ export class FleetMetrics {
       },
     );
     gauge(
-      'dossier_sync_reconcile_mismatches_total',
+      'dossier_sync_reconcile_mismatches',
       'Dossiers reconcile runs found different, by connector and kind (missing_here, extra_here, different_version, different_state)',
       ['connector', 'kind'],
       (g, f) => {
@@ -234,7 +315,7 @@ export class FleetMetrics {
       },
     );
     gauge(
-      'dossier_sync_reconcile_repaired_total',
+      'dossier_sync_reconcile_repaired',
       'Dossiers reconcile runs repaired (the stored copy now holds the source state), by connector',
       ['connector'],
       (g, f) => {
@@ -250,6 +331,38 @@ export class FleetMetrics {
       },
     );
   }
+
+  /**
+   * When a connector last synced: a poll run that reached its source and committed (or found nothing new), or a
+   * pushed batch committed. Per process; max over the fleet is the connector's.
+   */
+  readonly connectorLastSync = new Gauge({
+    name: 'dossier_sync_connector_last_sync_timestamp_seconds',
+    help: 'Unix time of the last successful sync of each connector by this process (a poll run that succeeded, or a pushed batch committed); freshness is time() minus the max over the fleet',
+    labelNames: ['province', 'connector'] as const,
+    registers: [this.registry],
+  });
+
+  /**
+   * Live changes (poll or push, not backfill or reconcile repairs): time from the source's update to the commit of
+   * the row. Buckets include the service levels' 5 s (push) and 60 s (poll).
+   */
+  readonly commitLag = new Histogram({
+    name: 'dossier_sync_commit_lag_seconds',
+    help: 'Live changes: seconds from the source system updating a dossier (sourceUpdatedAt) to the commit of its row, by province and origin (poll, push); 5 and 60 are the service levels',
+    labelNames: ['province', 'origin'] as const,
+    buckets: [1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600],
+    registers: [this.registry],
+  });
+
+  /** Rate, errors and duration of every stage: one observation per operation, by stage and outcome. */
+  readonly operationDuration = new Histogram({
+    name: 'dossier_sync_operation_duration_seconds',
+    help: 'Duration of one operation of a stage (poll: a poll run; write: an ingest batch; webhook: a delivery; read_api: a request), by stage and outcome (ok, error)',
+    labelNames: ['stage', 'outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
 
   /** Webhook deliveries answered by the gateway, by connector and outcome. */
   readonly webhookDeliveries = new Counter({

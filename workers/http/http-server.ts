@@ -108,6 +108,21 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
       ),
     );
   });
+  // RED of the read API: its GET routes under /v1 (not admin, not the document); an error is a 5xx of ours.
+  server.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? '';
+    if (
+      request.method !== 'GET' ||
+      !route.startsWith('/v1/') ||
+      route.startsWith('/v1/admin') ||
+      route.includes('openapi')
+    )
+      return;
+    options.metrics.operationDuration.observe(
+      { stage: 'read_api', outcome: reply.statusCode >= 500 ? 'error' : 'ok' },
+      reply.elapsedTime / 1000,
+    );
+  });
   decorateApiKey(server);
   server.setNotFoundHandler(notFoundProblem('; the routes are in the OpenAPI document, GET /v1/openapi.json'));
   server.setErrorHandler(problemErrorHandler({ api: 'HTTP', logger: options.logger }));

@@ -197,6 +197,7 @@ export class Poller {
       }
       const { connector, guard } = polled;
       published = this.board.begin(connectorId);
+      const stopTimer = this.metrics.operationDuration.startTimer({ stage: 'poll' });
       const result = await runPoll({
         connector,
         readPage: (state, signal) => guard.read(connector, state, signal),
@@ -210,7 +211,12 @@ export class Poller {
         signal: this.shutdown.signal,
         onPage: (items) => this.metrics.recordsFetched.inc({ province: provinceOf(row) }, items),
         onProgress: (counts) => published?.page(counts),
+      }).catch((error: unknown) => {
+        stopTimer({ outcome: 'error' });
+        throw error;
       });
+      stopTimer({ outcome: 'ok' });
+      if (!result.interrupted) this.metrics.connectorLastSync.set(labels, Date.now() / 1000);
       published.end(result.interrupted ? 'interrupted' : result.more ? 'continued' : 'caught_up');
       if (!result.interrupted) await markConnectorSuccess(this.db, connectorId);
       if (result.more && !result.interrupted) {

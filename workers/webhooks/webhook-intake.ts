@@ -172,6 +172,7 @@ export class WebhookIntake {
   private async outcomeOf(delivery: WebhookDelivery): Promise<DeliveryOutcome> {
     const { logger } = this.options;
     const connector = delivery.connectorId.slice(0, 64);
+    const stopTimer = this.options.metrics.operationDuration.startTimer({ stage: 'webhook' });
     let outcome: DeliveryOutcome;
     try {
       outcome = await this.take(delivery);
@@ -193,6 +194,8 @@ export class WebhookIntake {
       );
     }
     const counted = outcome.replayed ? 'replayed' : outcome.kind === 'accepted' ? 'accepted' : outcome.code;
+    // An error is ours (the gateway could not take it), not a sender's bad delivery.
+    stopTimer({ outcome: outcome.kind === 'refused' && gatewayFailures.has(outcome.code) ? 'error' : 'ok' });
     this.options.metrics.webhookDeliveries.inc({
       connector: this.connectorLabel(delivery.connectorId),
       outcome: counted,

@@ -199,6 +199,17 @@ export class Writer {
   /** Counts a committed batch in the metrics (and a push in the tally), after its commit. */
   private count(batch: IngestMessage, outcome: WriteOutcome): void {
     const province = batch.provinceCode;
+    const committedAt = Date.now();
+    // Live changes only: a backfill's or a repair's records are old by design and no service level's.
+    if (!batch.backfill && !batch.reconcile && !batch.replayedDeadLetters) {
+      for (const record of batch.records)
+        this.metrics.commitLag.observe(
+          { province, origin: batch.origin },
+          Math.max(0, committedAt - Date.parse(record.sourceUpdatedAt)) / 1000,
+        );
+    }
+    if (batch.origin === 'push')
+      this.metrics.connectorLastSync.set({ province, connector: batch.connectorId }, committedAt / 1000);
     this.metrics.recordsWritten.inc({ province, outcome: 'inserted' }, outcome.inserted);
     this.metrics.recordsWritten.inc({ province, outcome: 'updated' }, outcome.updated);
     this.metrics.recordsWritten.inc({ province, outcome: 'unchanged' }, outcome.unchanged);
@@ -211,7 +222,6 @@ export class Writer {
     if (batch.origin === 'push') {
       this.pushes.committed(batch);
       // A pushed (webhook) batch: each record's time from receipt by the gateway to this commit.
-      const committedAt = Date.now();
       for (const record of batch.records)
         this.metrics.webhookLatency.observe(
           { province },
@@ -248,8 +258,19 @@ export class Writer {
     const province = batch.provinceCode;
     const stopTimer = this.metrics.writeBatchDuration.startTimer();
     try {
-      const outcome = await writeBatch(this.db, batch);
+      const startedAt = process.hrtime.bigint();
+      const outcome = await writeBatch(this.db, batch).catch((error: unknown) => {
+        this.metrics.operationDuration.observe(
+          { stage: 'write', outcome: 'error' },
+          Number(process.hrtime.bigint() - startedAt) / 1e9,
+        );
+        throw error;
+      });
       stopTimer();
+      this.metrics.operationDuration.observe(
+        { stage: 'write', outcome: 'ok' },
+        Number(process.hrtime.bigint() - startedAt) / 1e9,
+      );
       this.count(batch, outcome);
       return outcome;
     } catch (error) {

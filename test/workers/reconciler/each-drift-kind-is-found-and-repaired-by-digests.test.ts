@@ -103,13 +103,13 @@ it('the metrics say what the runs found, repaired and when the copy last matched
   const metrics = new FleetMetrics();
   metrics.watchReconcileRuns(() => reconcileFigures(province.env.db));
   const text = await metrics.registry.metrics();
-  expect(text).toContain('dossier_sync_reconcile_runs_total{connector="sim-79",outcome="done"} 6');
+  expect(text).toContain('dossier_sync_reconcile_runs{connector="sim-79",outcome="done"} 6');
   // 25 + 20 + 12 + 12 different versions (the rewritten ones found again by the last run);
   // 15 deleted, found by each of the last three.
-  expect(text).toContain('dossier_sync_reconcile_mismatches_total{connector="sim-79",kind="different_version"} 69');
-  expect(text).toContain('dossier_sync_reconcile_mismatches_total{connector="sim-79",kind="extra_here"} 45');
-  expect(text).toContain('dossier_sync_reconcile_mismatches_total{connector="sim-79",kind="missing_here"} 10');
-  expect(text).toContain('dossier_sync_reconcile_repaired_total{connector="sim-79"} 62');
+  expect(text).toContain('dossier_sync_reconcile_mismatches{connector="sim-79",kind="different_version"} 69');
+  expect(text).toContain('dossier_sync_reconcile_mismatches{connector="sim-79",kind="extra_here"} 45');
+  expect(text).toContain('dossier_sync_reconcile_mismatches{connector="sim-79",kind="missing_here"} 10');
+  expect(text).toContain('dossier_sync_reconcile_repaired{connector="sim-79"} 62');
   // Every run repaired all it could: the copy matched as of the last one's start.
   const lastMatch = /dossier_sync_reconcile_last_match_timestamp_seconds\{connector="sim-79"\} (\S+)/.exec(text);
   const latest = await province.env.db
