@@ -95,7 +95,8 @@ export interface HttpServerOptions {
 /**
  * The HTTP side of a fleet process: `/metrics` for Prometheus, `/health/live` (the process is alive) and
  * `/health/ready` (Postgres and Redis answer, migrations applied; `/healthz` and `/readyz` are their older
- * paths); with the gateway role, the admin API under `/v1/admin` and webhooks under `/v1/webhooks`; the read API under `/v1`, and the OpenAPI document of them all at `/v1/openapi.json`.
+ * paths); with the gateway role, the admin API under `/v1/admin` and webhooks under `/v1/webhooks`; the read API
+ * under `/v1`, and the OpenAPI document of them all at `/v1/openapi.json`.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<{ server: FastifyInstance; url: string }> {
   const server = Fastify({ logger: false, frameworkErrors: frameworkErrorProblem, bodyLimit: defaultBodyLimitBytes });
