@@ -6,6 +6,7 @@ import type { BackgroundErrors } from '../background-error-reporter.js';
 import type { Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
 import { adminApi, type AdminApiOptions } from './admin/admin-api.js';
+import { queueBoard, queueBoardPath, type QueueBoardOptions } from './admin/queue-board.js';
 import { decorateApiKey } from './api-key-auth.js';
 import { jsonResponse, registerOpenApi } from './openapi.js';
 import { frameworkErrorProblem, notFoundProblem, problemErrorHandler } from './problem-handlers.js';
@@ -81,6 +82,8 @@ export interface HttpServerOptions {
   logger?: Logger;
   /** The admin API (`/v1/admin`, API keys with scope admin): served by the gateway role only. */
   admin?: Omit<AdminApiOptions, 'rateLimit'>;
+  /** The queue UI (bull-board under `/admin/queues`, national admin keys only): gateway role only. */
+  queueBoard?: Omit<QueueBoardOptions, 'rateLimit'>;
   /** The read API of the national portal (`/v1/dossiers`, `/v1/stats`, scope portal:read): gateway role only. */
   read?: Omit<ReadApiOptions, 'rateLimit'>;
   /**
@@ -197,6 +200,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
     );
 
   if (options.admin) await server.register(adminApi, { ...options.admin, rateLimit, prefix: '/v1/admin' });
+  if (options.queueBoard)
+    await server.register(queueBoard, { ...options.queueBoard, rateLimit, prefix: queueBoardPath });
   if (options.read) await server.register(readApi, { ...options.read, rateLimit, prefix: '/v1' });
   if (options.webhooks) await server.register(webhookRoutes, { ...options.webhooks, prefix: '/v1/webhooks' });
 
