@@ -65,10 +65,11 @@ export const requestErrors = {
   pushes_not_supported: { status: 422, title: 'Unprocessable Entity' },
   backfill_not_supported: { status: 422, title: 'Unprocessable Entity' },
 
-  // Readiness (/readyz): the answer's status, and the code of the check that failed.
+  // Readiness (/health/ready, /readyz): the answer's status, and the code of the check that failed.
   not_ready: { status: 503, title: 'Service Unavailable' },
   postgres_unreachable: { status: 503, title: 'Service Unavailable' },
   redis_unreachable: { status: 503, title: 'Service Unavailable' },
+  migrations_pending: { status: 503, title: 'Service Unavailable' },
 } as const satisfies Record<string, RequestErrorEntry>;
 
 /** Why a source record was kept as a dead letter instead of stored. */

@@ -2,13 +2,18 @@ import { Migrator, type Kysely, type MigrationResult } from 'kysely';
 import { migrations } from './migrations/index.js';
 import type { Database } from './schema.js';
 
+/** Where kysely keeps which migrations ran; shared by `fleet migrate` and the readiness check. */
+export const migrationTables = {
+  migrationTableName: 'schema_migrations',
+  migrationLockTableName: 'schema_migrations_lock',
+} as const;
+
 /** Brings the schema up to date; running it again is a no-op. Returns the migrations it applied. */
 export async function migrateToLatest(db: Kysely<Database>): Promise<MigrationResult[]> {
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => migrations },
-    migrationTableName: 'schema_migrations',
-    migrationLockTableName: 'schema_migrations_lock',
+    ...migrationTables,
   });
   const { error, results = [] } = await migrator.migrateToLatest();
   if (error) {

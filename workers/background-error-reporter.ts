@@ -35,6 +35,7 @@ export type ErrorKind =
   | 'ledger_release'
   | 'postgres_unreachable'
   | 'redis_unreachable'
+  | 'migrations_pending'
   | 'lookup'
   | 'run';
 

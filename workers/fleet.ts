@@ -1,3 +1,4 @@
+import { Queue } from 'bullmq';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/env.js';
 import { currentProvinces } from '../config/provinces.js';
@@ -12,6 +13,7 @@ import { BackgroundErrorReporter, type ErrorSource } from './background-error-re
 import { dependencyChecks } from './http/dependency-checks.js';
 import { startHttpServer } from './http/http-server.js';
 import { IngestQueue } from './queue/ingest-queue.js';
+import { queueNames } from './queue/queues.js';
 import type { Logger } from './logger.js';
 import { FleetMetrics } from './metrics.js';
 import { QueueGaugeLeader } from './queue-gauge-leader.js';
@@ -177,6 +179,12 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
       })
     : null;
 
+  // The queue UI's view of the poll queue (the scheduler role's own, when this process has it).
+  const boardPollQueue = has('gateway')
+    ? (scheduler?.queue ??
+      new Queue(queueNames.poll, { connection: openConnection('queue-board'), prefix: config.QUEUE_PREFIX }))
+    : null;
+
   const webhooks = has('gateway') ? createWebhooks(config, db, ingest, metrics, logger, errors) : null;
 
   const { server, url } = await startHttpServer({
@@ -189,6 +197,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
     ...(has('gateway')
       ? {
           admin: { db, ingest, logger, secretBox: SecretBox.fromConfig(config) },
+          queueBoard: { db, queues: [boardPollQueue!, ...currentProvinces.map(({ code }) => ingest.queueOf(code))] },
           read: { db, logger, feedCursorMaxAgeDays: config.FEED_CURSOR_MAX_AGE_DAYS },
           // Counts shared by every gateway process; a connection of its own that fails fast, so a Redis outage falls
           // back to counting in this process instead of holding the requests.
@@ -233,6 +242,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
       await ingest.close();
       await server.close();
       await queueGaugeLeader.release().catch(() => {});
+      if (boardPollQueue !== scheduler?.queue) await boardPollQueue?.close();
       for (const connection of connections) connection.disconnect();
       await db.destroy();
       errors.close();

@@ -6,16 +6,21 @@ import type { BackgroundErrors } from '../background-error-reporter.js';
 import type { Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
 import { adminApi, type AdminApiOptions } from './admin/admin-api.js';
+import { queueBoard, queueBoardPath, type QueueBoardOptions } from './admin/queue-board.js';
 import { decorateApiKey } from './api-key-auth.js';
 import { jsonResponse, registerOpenApi } from './openapi.js';
 import { frameworkErrorProblem, notFoundProblem, problemErrorHandler } from './problem-handlers.js';
 import { problem, sendProblem } from './problem.js';
+import { ReadinessFailure } from './readiness-failure.js';
 import { registerApiRateLimit, type ApiRateLimitOptions } from './rate-limit/api-rate-limit.js';
 import { readApi, type ReadApiOptions } from './read/read-api.js';
 import { webhookRoutes, type WebhookRoutesOptions } from './webhooks/webhook-routes.js';
 
 /** The catalogue's codes of a dependency that did not answer. */
-export type ReadinessFailureCode = Extract<RequestErrorCode, 'postgres_unreachable' | 'redis_unreachable'>;
+export type ReadinessFailureCode = Extract<
+  RequestErrorCode,
+  'postgres_unreachable' | 'redis_unreachable' | 'migrations_pending'
+>;
 
 /** A dependency the readiness check asks. */
 export interface ReadinessCheck {
@@ -46,7 +51,9 @@ const readiness = z
       z.object({
         name: z.string().describe('the dependency, e.g. postgres'),
         ok: z.boolean(),
-        code: z.string().describe('ok, or the failure code: postgres_unreachable, redis_unreachable'),
+        code: z
+          .string()
+          .describe('ok, or the failure code: postgres_unreachable, redis_unreachable, migrations_pending'),
         reason: z.string().describe('short fixed words; what the dependency said goes to the log only'),
       }),
     ),
@@ -65,7 +72,7 @@ export interface HttpServerOptions {
   /** 0 picks a free port. */
   port: number;
   metrics: FleetMetrics;
-  /** Checked by /readyz. */
+  /** Checked by /health/ready (and its older path /readyz). */
   readiness: ReadinessCheck[];
   /** How long /readyz waits for each check before it counts as failed. Default 5000 ms. */
   readinessTimeoutMs?: number;
@@ -75,6 +82,8 @@ export interface HttpServerOptions {
   logger?: Logger;
   /** The admin API (`/v1/admin`, API keys with scope admin): served by the gateway role only. */
   admin?: Omit<AdminApiOptions, 'rateLimit'>;
+  /** The queue UI (bull-board under `/admin/queues`, national admin keys only): gateway role only. */
+  queueBoard?: Omit<QueueBoardOptions, 'rateLimit'>;
   /** The read API of the national portal (`/v1/dossiers`, `/v1/stats`, scope portal:read): gateway role only. */
   read?: Omit<ReadApiOptions, 'rateLimit'>;
   /**
@@ -87,9 +96,10 @@ export interface HttpServerOptions {
 }
 
 /**
- * The HTTP side of a fleet process: `/metrics` for Prometheus, `/healthz` (the process is alive) and
- * `/readyz` (Postgres and Redis answer); with the gateway role, the admin API under `/v1/admin` and webhooks
- * under `/v1/webhooks`; the read API under `/v1`, and the OpenAPI document of them all at `/v1/openapi.json`.
+ * The HTTP side of a fleet process: `/metrics` for Prometheus, `/health/live` (the process is alive) and
+ * `/health/ready` (Postgres and Redis answer, migrations applied; `/healthz` and `/readyz` are their older
+ * paths); with the gateway role, the admin API under `/v1/admin` and webhooks under `/v1/webhooks`; the read API
+ * under `/v1`, and the OpenAPI document of them all at `/v1/openapi.json`.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<{ server: FastifyInstance; url: string }> {
   const server = Fastify({ logger: false, frameworkErrors: frameworkErrorProblem, bodyLimit: defaultBodyLimitBytes });
@@ -136,29 +146,37 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
     return options.metrics.registry.metrics();
   });
 
-  routes.get(
-    '/healthz',
-    {
-      schema: {
-        summary: 'The process is alive (it answers)',
-        tags: ['health'],
-        response: { 200: jsonResponse('the process is up', z.object({ status: z.literal('ok') })) },
+  // Liveness answers from the event loop alone: a dependency outage must not get a healthy process restarted.
+  const live = z.object({ status: z.literal('ok') }).meta({ id: 'Liveness', description: 'the process answers' });
+  for (const path of ['/health/live', '/healthz'])
+    routes.get(
+      path,
+      {
+        schema: {
+          summary:
+            path === '/healthz'
+              ? 'The process is alive (the older path of /health/live)'
+              : 'The process is alive: 200 while its event loop runs, whatever its dependencies (Kubernetes liveness)',
+          tags: ['health'],
+          response: { 200: jsonResponse('the process is up', live) },
+        },
       },
-    },
-    async () => ({ status: 'ok' as const }),
-  );
+      async () => ({ status: 'ok' as const }),
+    );
 
   const timeoutMs = options.readinessTimeoutMs ?? 5_000;
   // Anyone may ask /readyz (a load balancer, a probe): it says which dependency is down and nothing more.
-  const ask = async ({ name, code, reason, check }: ReadinessCheck): Promise<ReadinessResult> => {
+  const ask = async ({ name, ...check }: ReadinessCheck): Promise<ReadinessResult> => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      await Promise.race([check(), timeout]);
+      await Promise.race([check.check(), timeout]);
       return { name, ok: true, code: 'ok', reason: `${name} answered` };
-    } catch (error) {
+    } catch (failure) {
+      const { code, reason } = failure instanceof ReadinessFailure ? failure : check;
+      const error = failure instanceof ReadinessFailure ? failure.cause : failure;
       options.errors.report(
         { component: 'readiness', kind: code, level: 'warn', message: `readiness check failed: ${reason}` },
         error,
@@ -170,28 +188,35 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
     }
   };
 
-  routes.get(
-    '/readyz',
-    {
-      schema: {
-        summary: "Postgres and Redis answer: 200 ready, or 503 with each failed check's code and fixed reason",
-        tags: ['health'],
-        response: {
-          200: jsonResponse('every dependency answered', readiness),
-          [requestErrors.not_ready.status]: jsonResponse('a dependency did not answer: which, by code', readiness),
+  for (const path of ['/health/ready', '/readyz'])
+    routes.get(
+      path,
+      {
+        schema: {
+          summary:
+            path === '/readyz'
+              ? 'Ready to serve (the older path of /health/ready)'
+              : 'Postgres and Redis answer and the migrations are applied (Kubernetes readiness): 200 ready, ' +
+                "or 503 with each failed check's code and fixed reason",
+          tags: ['health'],
+          response: {
+            200: jsonResponse('every dependency answered', readiness),
+            [requestErrors.not_ready.status]: jsonResponse('a dependency did not answer: which, by code', readiness),
+          },
         },
       },
-    },
-    async (_request, reply) => {
-      const results = await Promise.all(options.readiness.map(ask));
-      const ready = results.every((result) => result.ok);
-      return reply
-        .code(ready ? 200 : requestErrors.not_ready.status)
-        .send({ status: ready ? 'ready' : 'not_ready', checks: results });
-    },
-  );
+      async (_request, reply) => {
+        const results = await Promise.all(options.readiness.map(ask));
+        const ready = results.every((result) => result.ok);
+        return reply
+          .code(ready ? 200 : requestErrors.not_ready.status)
+          .send({ status: ready ? 'ready' : 'not_ready', checks: results });
+      },
+    );
 
   if (options.admin) await server.register(adminApi, { ...options.admin, rateLimit, prefix: '/v1/admin' });
+  if (options.queueBoard)
+    await server.register(queueBoard, { ...options.queueBoard, rateLimit, prefix: queueBoardPath });
   if (options.read) await server.register(readApi, { ...options.read, rateLimit, prefix: '/v1' });
   if (options.webhooks) await server.register(webhookRoutes, { ...options.webhooks, prefix: '/v1/webhooks' });
 

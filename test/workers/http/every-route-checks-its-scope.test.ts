@@ -25,7 +25,8 @@ let ingest: IngestQueue;
 const keys: Record<'admin' | 'portal' | 'revoked', { id: string; key: string }> = {} as never;
 
 /** Routes that take no API key: health, metrics, the document, and webhooks (signed per Standard Webhooks). */
-const open = (route: string) => / \/(healthz|readyz|metrics)$| \/v1\/openapi\.json$| \/v1\/webhooks\//.test(route);
+const open = (route: string) =>
+  / \/(healthz|readyz|health\/live|health\/ready|metrics)$| \/v1\/openapi\.json$| \/v1\/webhooks\//.test(route);
 
 async function call(base: string, route: string, key?: string) {
   const [method, path] = route.split(' ') as [string, string];
