@@ -85,6 +85,7 @@ it('logs a Redis outage rate-limited, counts it, answers /readyz with codes only
     checks: [
       { name: 'postgres', ok: true, code: 'ok', reason: expect.any(String) },
       { name: 'redis', ok: true, code: 'ok', reason: expect.any(String) },
+      { name: 'migrations', ok: true, code: 'ok', reason: expect.any(String) },
     ],
   });
 
@@ -115,6 +116,7 @@ it('logs a Redis outage rate-limited, counts it, answers /readyz with codes only
   expect(down.body.checks).toEqual([
     { name: 'postgres', ok: true, code: 'ok', reason: expect.any(String) },
     { name: 'redis', ok: false, code: 'redis_unreachable', reason: expect.any(String) },
+    { name: 'migrations', ok: true, code: 'ok', reason: expect.any(String) },
   ]);
   // A short fixed reason: no host, port, error text or password.
   expect(down.text).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|connect |Connection is closed|Error/);
