@@ -63,7 +63,10 @@ it('writes a live batch queued after a waiting backfill batch first, and never t
   await waitFor(async () => (await queue.getJobCounts('prioritized')).prioritized === 1, 'a backfill batch waiting');
   start(['start', '--role', 'poller,scheduler']);
   // At least one: a poller keeps several pages in flight (pagesInFlight), each its own batch.
-  await waitFor(async () => (await queue.getJobCounts('waiting')).waiting >= 1, 'a live batch waiting behind it');
+  await waitFor(
+    async () => ((await queue.getJobCounts('waiting')).waiting ?? 0) >= 1,
+    'a live batch waiting behind it',
+  );
   const [waitingBackfill] = await queue.getJobs(['prioritized']);
   const [waitingLive] = await queue.getJobs(['waiting']);
   expect(waitingLive!.timestamp).toBeGreaterThan(waitingBackfill!.timestamp);
