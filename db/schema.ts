@@ -32,6 +32,8 @@ export interface DossiersTable {
   observed_at: Timestamp;
   connector_id: string;
   synced_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  /** How many states the central row has held, 1 when inserted: tells the writer an insert from an update. */
+  revision: ColumnType<number, number | undefined, number>;
 }
 
 /** The status history: one row per distinct state of a dossier, append-only. */

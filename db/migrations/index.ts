@@ -15,6 +15,7 @@ import * as dossierAnomalies from './0013-dossier-anomalies.js';
 import * as backfillRuns from './0014-backfill-runs.js';
 import * as reconcileRuns from './0015-reconcile-runs.js';
 import * as anomaliesKeyedByProvince from './0016-anomalies-keyed-by-province.js';
+import * as dossierRevision from './0017-dossier-revision.js';
 
 /** Every migration, by name in the order they run. A new one is a new file, listed here. */
 export const migrations: Record<string, Migration> = {
@@ -34,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   '0014-backfill-runs': backfillRuns,
   '0015-reconcile-runs': reconcileRuns,
   '0016-anomalies-keyed-by-province': anomaliesKeyedByProvince,
+  '0017-dossier-revision': dossierRevision,
 };

@@ -210,14 +210,18 @@ export async function upsertDossiers(db: Kysely<Database>, records: readonly Dos
         content_hash = excluded.content_hash,
         observed_at = excluded.observed_at,
         connector_id = excluded.connector_id,
-        synced_at = now()
+        synced_at = now(),
+        revision = d.revision + 1
       -- Re-checked on the locked row: another writer may have stored a newer state since the fresh rows were read.
       WHERE d.source_version < excluded.source_version
         OR (d.source_version = excluded.source_version AND d.content_hash <> excluded.content_hash AND d.observed_at <= excluded.observed_at)
-      RETURNING province_code, dossier_code
+      -- Inserted or updated by what this statement did, not by the snapshot: a concurrent writer may have inserted
+      -- the dossier after the snapshot (two pages in flight, one dossier in both), and this statement then updated
+      -- it (migration 0017).
+      RETURNING province_code, dossier_code, revision = 1 AS inserted_here
     ),
     applied AS (
-      SELECT f.* FROM written w JOIN fresh f USING (province_code, dossier_code)
+      SELECT f.*, w.inserted_here FROM written w JOIN fresh f USING (province_code, dossier_code)
     ),
     -- The anomalies (issue #13), recorded once per dossier, kind, source version and status sent (a redelivered
     -- batch adds none: dossier_anomalies_seen_once). An update applied whose status change the model refuses is an
@@ -242,8 +246,8 @@ export async function upsertDossiers(db: Kysely<Database>, records: readonly Dos
       RETURNING connector_id, kind
     )
     SELECT
-      (SELECT count(*) FROM applied WHERE NOT existed) AS inserted,
-      (SELECT count(*) FROM applied WHERE existed) AS updated,
+      (SELECT count(*) FROM applied WHERE inserted_here) AS inserted,
+      (SELECT count(*) FROM applied WHERE NOT inserted_here) AS updated,
       (SELECT count(*) FROM history) AS events,
       (SELECT jsonb_agg(jsonb_build_object('connectorId', connector_id, 'kind', kind, 'count', n))
         FROM (SELECT connector_id, kind, count(*) AS n FROM anomalies GROUP BY connector_id, kind) a) AS anomalies

