@@ -45,6 +45,8 @@ export interface Fleet {
   db: Kysely<Database>;
   /** Stops taking work, finishes the current work, closes every connection. */
   stop(): Promise<void>;
+  /** The part of the fleet `stop` is waiting for, while it stops: what a shutdown past its deadline names. */
+  stopping(): string | undefined;
 }
 
 const redisConnectionError: ErrorSource = {
@@ -224,30 +226,40 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
   reconciler?.start();
   logger.info({ roles: wanted, url }, 'fleet started');
 
-  let stopping: Promise<void> | null = null;
+  let stopped: Promise<void> | null = null;
+  let part: string | undefined;
+  /** Waits for one part to stop, named while it does (debug lines tell each part stopped). */
+  const stopPart = async (name: string, close: (() => Promise<unknown>) | null | undefined) => {
+    if (!close) return;
+    part = name;
+    await close();
+    logger.debug({ part: name }, 'stopped');
+  };
   const stop = () =>
-    (stopping ??= (async () => {
+    (stopped ??= (async () => {
       // Order matters: deliveries in hand are acknowledged before the queue closes; pollers wait for their last
       // batch to commit, so the writer stops after them.
-      await webhooks?.close();
-      await scheduler?.close();
-      await statsRefresher?.close();
-      await reconciler?.close();
-      await poller?.close();
+      await stopPart('webhooks', webhooks && (() => webhooks.close()));
+      await stopPart('scheduler', scheduler && (() => scheduler.close()));
+      await stopPart('stats refresher', statsRefresher && (() => statsRefresher.close()));
+      await stopPart('reconciler', reconciler && (() => reconciler.close()));
+      await stopPart('poller', poller && (() => poller.close()));
       // Its runs stop after the page in hand and stay running (resumable); their last batches commit first.
-      await backfillRunner?.close();
-      await backfillDb?.destroy();
-      await writer?.close();
-      await sweep?.close();
-      await ingest.close();
-      await server.close();
-      await queueGaugeLeader.release().catch(() => {});
-      if (boardPollQueue !== scheduler?.queue) await boardPollQueue?.close();
+      await stopPart('backfill runner', backfillRunner && (() => backfillRunner.close()));
+      await stopPart('backfill database pool', backfillDb && (() => backfillDb.destroy()));
+      await stopPart('writer', writer && (() => writer.close()));
+      await stopPart('failed-batch sweep', sweep && (() => sweep.close()));
+      await stopPart('ingest queues', () => ingest.close());
+      await stopPart('http server', () => server.close());
+      await stopPart('queue gauge lease', () => queueGaugeLeader.release().catch(() => {}));
+      if (boardPollQueue !== scheduler?.queue)
+        await stopPart('queue board', boardPollQueue && (() => boardPollQueue.close()));
       for (const connection of connections) connection.disconnect();
-      await db.destroy();
+      await stopPart('database pool', () => db.destroy());
+      part = undefined;
       errors.close();
       logger.info('fleet stopped');
     })());
 
-  return { url, metrics, db, stop };
+  return { url, metrics, db, stop, stopping: () => part };
 }

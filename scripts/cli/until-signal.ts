@@ -3,6 +3,8 @@ import type { Logger } from '../../workers/logger.js';
 /** Something that can be stopped: a fleet, a simulator. */
 export interface Stoppable {
   stop(): Promise<void>;
+  /** The part still stopping, if it can tell: named when the deadline passes. */
+  stopping?(): string | undefined;
 }
 
 /**
@@ -14,6 +16,7 @@ export function untilSignal(started: Promise<Stoppable>, timeoutMs: number, logg
   started.catch(() => {}); // the caller reports a failed start-up
   return new Promise((resolve) => {
     let stopping = false;
+    let target: Stoppable | undefined;
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {
         logger.warn({ signal }, 'second signal: exiting now');
@@ -23,14 +26,14 @@ export function untilSignal(started: Promise<Stoppable>, timeoutMs: number, logg
       logger.info({ signal, timeoutMs }, 'stopping: no new work, finishing the current work');
       const deadline = setTimeout(() => {
         logger.error(
-          { timeoutMs },
+          { timeoutMs, stillStopping: target?.stopping?.() },
           'shutdown took longer than SHUTDOWN_TIMEOUT_MS; exiting with work unfinished (it will be retried)',
         );
         resolve(1);
       }, timeoutMs);
       deadline.unref();
       started
-        .then((target) => target.stop())
+        .then((started) => (target = started).stop())
         .then(
           () => {
             clearTimeout(deadline);
