@@ -1,7 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { FleetMetrics } from '../../workers/metrics.js';
 import { namesInPromql, namesInVariableQuery, unknownNames, type ExportedMetric } from '../support/promql-names.js';
 
@@ -147,6 +149,39 @@ it('names, in every dashboard panel, templating query and rule, only metrics the
   expect(named).toContain('dossier_sync_commit_lag_seconds_bucket');
   expect(named).toContain('province_origin:dossier_sync_commit_within_target:ratio_rate1h');
 });
+
+const promtool = spawnSync('promtool', ['--version']).status === 0;
+
+it.skipIf(!promtool)(
+  "parses as PromQL in promtool, every dashboard panel's query with its variables filled in (skipped without promtool)",
+  () => {
+    // Grafana fills the variables in before Prometheus sees a query: a province, a connector, the intervals.
+    const filled: Record<string, string> = {
+      province: '01',
+      connector: 'ha-noi-one-stop',
+      __rate_interval: '1m',
+      __interval: '15s',
+      __range: '6h',
+    };
+    const fill = (expr: string) => expr.replace(/\$\{?(\w+)\}?/g, (whole, name: string) => filled[name] ?? whole);
+    const rules = dashboards.flatMap(({ file, dashboard }) =>
+      allPanels(dashboard.panels).flatMap((panel) =>
+        (panel.targets ?? []).map((target) => ({
+          record: `dashboard:${file.replace(/\W/g, '_')}:${panel.id}_${target.refId}`,
+          expr: fill(target.expr!),
+        })),
+      ),
+    );
+    const dir = mkdtempSync(`${tmpdir()}/dashboard-queries-`);
+    try {
+      writeFileSync(`${dir}/queries.yml`, stringify({ groups: [{ name: 'dashboard-queries', rules }] }));
+      const run = spawnSync('promtool', ['check', 'rules', `${dir}/queries.yml`], { encoding: 'utf8' });
+      expect(run.stdout + run.stderr).toContain(`SUCCESS: ${rules.length} rules found`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 it('shows on the overview the service levels, freshness and throughput the recording rules compute', () => {
   const overview = dashboards.find((one) => one.file === 'overview.json')!.dashboard;
@@ -308,10 +343,12 @@ describe('the PromQL reading itself', () => {
     ]);
   });
 
-  it('reports what it cannot read: an unknown function, an unterminated string or brace', () => {
+  it('reports what it cannot read: an unknown function, an unterminated string or brace, unbalanced parentheses', () => {
     expect(namesInPromql('rat(a[5m])').problems).toEqual(['unknown function rat()']);
     expect(namesInPromql('a{b="c}').problems.length).toBeGreaterThan(0);
     expect(namesInPromql('a{b="c"').problems).toEqual(['unterminated "{"']);
+    expect(namesInPromql('sum(rate(a[5m])').problems).toEqual(['unbalanced parentheses']);
+    expect(namesInPromql('sum(a))').problems).toEqual(['unbalanced parentheses']);
   });
 
   it('reads Grafana templating queries', () => {

@@ -259,6 +259,12 @@ export function namesInPromql(expr: string): PromqlNames {
       i++;
     }
   }
+  let depth = 0;
+  for (const t of tokens) {
+    if (isPunct(t, '(')) depth++;
+    else if (isPunct(t, ')') && --depth < 0) break;
+  }
+  if (depth !== 0) problems.push('unbalanced parentheses');
   return { metrics, variables, problems };
 }
 
