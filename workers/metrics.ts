@@ -29,19 +29,29 @@ interface QueueFigures {
  */
 export type QueueGaugeLease = () => Promise<boolean>;
 
-/** Longest a scrape waits for one queue's depth. */
-const queueDepthTimeoutMs = 1_000;
+/** How long a scrape waits for a figure read from Redis before answering without it. */
+const scrapeReadLimitMs = 1_000;
 
 /**
- * A queue's job counts, or null when its connection is not up or it does not answer within a second: its
- * commands would wait for the reconnection, and /metrics must answer during a Redis outage — that is when the
- * error counters matter.
+ * `read`'s value, or `fallback` once `scrapeReadLimitMs` has passed (or when it fails): with Redis gone, a command
+ * sent as it went waits for the reconnection, and /metrics must answer during a Redis outage — that is when the
+ * error counters matter. A value that comes later is of no use; a failure of it is the connection's to report.
  */
-async function figuresOf(queue: QueueDepthSource): Promise<QueueFigures | null> {
+async function withinScrape<T>(read: Promise<T>, fallback: T): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), queueDepthTimeoutMs);
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), scrapeReadLimitMs);
+    timer.unref();
   });
+  try {
+    return await Promise.race([read.catch(() => fallback), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A queue's job counts, or null when its connection is not up or it does not answer in time. */
+function figuresOf(queue: QueueDepthSource): Promise<QueueFigures | null> {
   const counts = (async (): Promise<QueueFigures | null> => {
     if (queue.client && (await queue.client).status !== 'ready') return null;
     // The wait list takes new jobs at its head: its last element (index -1, descending) is the oldest.
@@ -57,13 +67,7 @@ async function figuresOf(queue: QueueDepthSource): Promise<QueueFigures | null> 
       workers,
     };
   })();
-  // A count that comes after the timeout is of no use; a failure of it is the connection's to report.
-  counts.catch(() => {});
-  try {
-    return await Promise.race([counts, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return withinScrape(counts, null);
 }
 
 /**
@@ -146,17 +150,15 @@ export class FleetMetrics {
     this.registry.removeSingleMetric('nodejs_version_info');
     const queues = this.queues;
     const lease = () => this.queueGaugeLease;
-    // One read of every queue per scrape, shared by the three queue gauges.
+    // One read of every queue per scrape, shared by the three queue gauges; the lease's answer bounded as each
+    // queue's figures are.
     let pending: Promise<{ queue: string; figures: QueueFigures }[]> | null = null;
     const queueFigures = () => {
       pending ??= (async () => {
-        const held = await lease()().catch(() => false);
+        const held = await withinScrape(lease()(), false);
         if (!held) return [];
         const all = await Promise.all(
-          queues.map(async (queue) => ({
-            queue: queue.name.replace(/[{}]/g, ''),
-            figures: await figuresOf(queue).catch(() => null),
-          })),
+          queues.map(async (queue) => ({ queue: queue.name.replace(/[{}]/g, ''), figures: await figuresOf(queue) })),
         );
         return all.filter((one): one is { queue: string; figures: QueueFigures } => one.figures !== null);
       })().finally(() => setTimeout(() => (pending = null), 100));
@@ -204,7 +206,14 @@ export class FleetMetrics {
       help: 'Whether this process exports the queue gauges (1) or leaves them to another process of the fleet (0)',
       registers: [this.registry],
       async collect() {
-        this.set((await lease()().catch(() => false)) ? 1 : 0);
+        this.set(
+          (await withinScrape(
+            lease()().catch(() => false),
+            false,
+          ))
+            ? 1
+            : 0,
+        );
       },
     });
   }

@@ -38,7 +38,7 @@ const linesOf = (component: string, kind: string) =>
 
 /** The value of `dossier_sync_background_errors_total{component, kind}` (0 when not there yet). */
 async function counted(component: string, kind: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(15_000) })).text();
   const match = new RegExp(
     `^dossier_sync_background_errors_total\\{component="${component}",kind="${kind}"\\} (\\d+)$`,
     'm',
@@ -63,7 +63,7 @@ async function readiness(): Promise<{
   text: string;
   body: { status: string; checks: { name: string; ok: boolean; code: string; reason: string }[] };
 }> {
-  const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+  const response = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(15_000) });
   const text = await response.text();
   return { status: response.status, text, body: JSON.parse(text) as never };
 }
