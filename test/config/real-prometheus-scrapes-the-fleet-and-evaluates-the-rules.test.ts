@@ -1,5 +1,5 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -194,6 +194,22 @@ it.skipIf(!installed && !inCi)(
     expect(freshness[0]!.metric).toMatchObject({ province, connector: `sim-${province}` });
     expect(Number(freshness[0]!.value[1])).toBeGreaterThanOrEqual(0);
 
+    // The poll service level's error ratio, from the commit-lag histogram: the simulator's changes are live ones.
+    const slo = 'province:dossier_sync_poll_commit_slow:ratio_rate5m';
+    let ratio: Vector['result'] = [];
+    await waitFor(
+      async () => {
+        ratio = (await instant(slo)).data.result;
+        return ratio.some((sample) => sample.metric.province === province);
+      },
+      `a result of the recording rule ${slo}`,
+      180_000,
+      1000,
+    );
+    const share = Number(ratio.find((sample) => sample.metric.province === province)!.value[1]);
+    expect(share).toBeGreaterThanOrEqual(0);
+    expect(share).toBeLessThanOrEqual(1);
+
     // Every group of both files listed, each rule evaluated at least once and healthy.
     type Rules = {
       groups: {
@@ -202,12 +218,11 @@ it.skipIf(!installed && !inCi)(
         rules: { name: string; type: string; health: string; lastError?: string; lastEvaluation: string }[];
       }[];
     };
-    const expectedGroups = [
-      'dossier-sync-slo',
-      'dossier-sync-freshness',
-      'dossier-sync-slo-burn',
-      'dossier-sync-symptoms',
-    ];
+    // The groups the two files define, however many they become.
+    const expectedGroups = ['recording-rules.yml', 'alert-rules.yml'].flatMap((file) =>
+      [...readFileSync(join(rulesDir, file), 'utf8').matchAll(/^ {2}- name: (\S+)$/gm)].map((match) => match[1]!),
+    );
+    expect(expectedGroups).toEqual(expect.arrayContaining(['dossier-sync-slo', 'dossier-sync-symptoms']));
     let groups: Rules['groups'] = [];
     await waitFor(
       async () => {
