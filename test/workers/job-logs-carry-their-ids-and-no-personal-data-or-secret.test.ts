@@ -209,8 +209,9 @@ beforeAll(async () => {
   const reconcile = await runFleet(['reconcile', '--connector', 'sim-01', ...range], settings);
   outputs['fleet reconcile'] = reconcile.output;
   expect(reconcile.code, reconcile.output).toBe(0);
-  // The failing province system was polled (and failed) a few times meanwhile.
-  await waitFor(() => vendorRequests >= 4, 'the hostile province system polled', 60_000, 250);
+  // The hostile province system gave both its answers (an error, then odd shapes) meanwhile; its breaker may
+  // then be open, so no more than that is waited for.
+  await waitFor(() => vendorRequests >= 2, 'the hostile province system polled twice', 60_000, 250);
 
   fleet.child.kill('SIGTERM');
   await fleet.exited;
