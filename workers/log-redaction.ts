@@ -128,14 +128,16 @@ export function withoutUrlCredentials(text: string): string {
 }
 
 /**
- * A line's fields with the credentials of any URL in a text cut out, at any depth (pino's `formatters.log`): an
- * error message quoting a connection URL. Copies only what it changes.
+ * A copy of a line's fields with the credentials of any URL in a text cut out, in keys and values, 8 levels deep
+ * (pino's `formatters.log`): an error message quoting a connection URL. An error stays an error (its message,
+ * stack and cause scrubbed), for pino's error serializer.
  */
 export function scrubUrlCredentials(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return withoutUrlCredentials(value);
   if (value === null || typeof value !== 'object' || depth > 8) return value;
   if (value instanceof Error) {
-    const scrubbed = scrubUrlCredentials({ ...value, message: value.message, stack: value.stack }, depth + 1);
+    const own = { ...value, message: value.message, stack: value.stack };
+    const scrubbed = scrubUrlCredentials(value.cause === undefined ? own : { ...own, cause: value.cause }, depth + 1);
     return Object.assign(Object.create(Object.getPrototypeOf(value) as object) as Error, scrubbed);
   }
   if (Array.isArray(value)) return value.map((item) => scrubUrlCredentials(item, depth + 1));

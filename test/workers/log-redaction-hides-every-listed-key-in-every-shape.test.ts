@@ -146,13 +146,24 @@ it('cuts the credentials of a URL out of any text: a field, a nested one, a key,
     'cannot reach redis://default:SentinelMsgPass@cache:6379 (%s)',
     'postgres://a:SentinelArgPass@b/c',
   );
-  logger.fatal({ err: new Error('boom at postgres://x:SentinelErrPass@h/db') }, 'uncaught');
+  logger.fatal(
+    {
+      err: new Error('boom at postgres://x:SentinelErrPass@h/db', {
+        cause: new Error('inner redis://d:SentinelCausePass@h'),
+      }),
+    },
+    'uncaught',
+  );
   logger.warn('plain postgres://p:SentinelPlainPass@h/db');
   const output = text();
-  for (const mark of ['Pg', 'Redis', 'Http', 'Key', 'Msg', 'Arg', 'Err', 'Plain'])
+  expect(output).toContain('inner redis://[redacted]@h');
+  for (const mark of ['Pg', 'Redis', 'Http', 'Key', 'Msg', 'Arg', 'Err', 'Cause', 'Plain'])
     expect(output).not.toContain(`Sentinel${mark}Pass`);
   expect(lines()[0]!.msg).toBe('cannot reach redis://[redacted]@cache:6379 (postgres://[redacted]@b/c)');
-  expect(lines()[1]!.err).toMatchObject({ type: 'Error', message: 'boom at postgres://[redacted]@h/db' });
+  expect(lines()[1]!.err).toMatchObject({
+    type: 'Error',
+    message: 'boom at postgres://[redacted]@h/db: inner redis://[redacted]@h',
+  });
   expect(lines()[0]!.causes).toEqual([{ url: 'redis://[redacted]@cache:6379' }, 'https://[redacted]@vendor/api']);
 });
 
