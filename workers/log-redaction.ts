@@ -1,9 +1,11 @@
 /**
  * What the fleet's logger redacts, in one place (README "Logs"). Log lines carry ids and reasons, never records:
  * personal data and secrets are kept out by never passing them. These lists are the second fence, applied by
- * configuration (pino's `redact`) to every line and every child logger's bindings: a value under one of these keys
- * — a text, a number, an object, a list, whatever its shape — is written as `[redacted]`, at the top of a line's
- * fields and nested up to `redactedDepth` objects or lists below it.
+ * configuration to every line's fields and every child logger's bindings (workers/logger.ts): a value under one of
+ * these keys — a text, a number, an object, a list, whatever its shape, at whatever depth — is written as
+ * `[redacted]`. pino's `redact` takes the keys at the top of a line (`redactPaths`); its wildcard paths cost about
+ * 40 µs a line per level of depth, so the levels below are the logger's formatters' (`redactFields`), one walk of
+ * the line for every key at once.
  */
 
 /** What a redacted value is written as. */
@@ -101,23 +103,24 @@ export const secretKeys = [
   'connectionString',
 ] as const;
 
-/** How many levels below a line's top a redacted key is looked for (pino's wildcards match one level each). */
-export const redactedDepth = 4;
+/** The listed keys, as they are matched below the top of a line: whatever their case (`Authorization`, `EMAIL`). */
+const redactedKeys: ReadonlySet<string> = new Set([...personalDataKeys, ...secretKeys].map((key) => key.toLowerCase()));
 
-/** A key after `depth` wildcards: dotted when it is a plain name, bracketed and quoted otherwise (`*["x-api-key"]`). */
-function pathOf(key: string, depth: number): string {
-  const wildcards = Array.from({ length: depth }, () => '*');
-  if (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key)) return [...wildcards, key].join('.');
-  return `${wildcards.join('.')}[${JSON.stringify(key)}]`;
+/** Whether a key is one whose value is redacted. */
+export function isRedactedKey(key: string): boolean {
+  return redactedKeys.has(key.toLowerCase());
 }
 
-/** Every path pino redacts: each key at the top, and under one to `redactedDepth` wildcards (objects and lists). */
-export const redactPaths: readonly string[] = [...personalDataKeys, ...secretKeys].flatMap((key) =>
-  Array.from({ length: redactedDepth + 1 }, (_, depth) => pathOf(key, depth)),
+/** pino's `redact` paths: every listed key at the top of a line, as pino writes a path (`["x-api-key"]`). */
+export const redactPaths: readonly string[] = [...personalDataKeys, ...secretKeys].map((key) =>
+  /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? key : `[${JSON.stringify(key)}]`,
 );
 
 /** pino's `redact` option. */
 export const logRedaction = { paths: [...redactPaths], censor: redactionCensor };
+
+/** Levels of objects and lists a line shows; a container deeper than that is redacted whole (nothing logs one). */
+export const maxLoggedDepth = 10;
 
 /** Credentials of a URL in a text (`redis://user:password@host`), cut out wherever they appear. */
 const urlCredentials = /\/\/[^/@\s"'<>]*@/g;
@@ -128,23 +131,27 @@ export function withoutUrlCredentials(text: string): string {
 }
 
 /**
- * A copy of a line's fields with the credentials of any URL in a text cut out, in keys and values, 8 levels deep
- * (pino's `formatters.log`): an error message quoting a connection URL. An error stays an error (its message,
- * stack and cause scrubbed), for pino's error serializer.
+ * A copy of a line's fields (or a child's bindings) as they may be written: the value of every listed key replaced
+ * by `[redacted]` at any depth, a container deeper than `maxLoggedDepth` too, and the credentials of any URL in a
+ * text — a key or a value — cut out. Read as JSON.stringify reads (toJSON first); an error stays an error (its
+ * message, stack and cause scrubbed) for pino's error serializer.
  */
-export function scrubUrlCredentials(value: unknown, depth = 0): unknown {
+export function redactFields(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return withoutUrlCredentials(value);
-  if (value === null || typeof value !== 'object' || depth > 8) return value;
+  if (value === null || typeof value !== 'object' || value instanceof Date || ArrayBuffer.isView(value)) return value;
+  if (depth >= maxLoggedDepth) return redactionCensor;
   if (value instanceof Error) {
     const own = { ...value, message: value.message, stack: value.stack };
-    const scrubbed = scrubUrlCredentials(value.cause === undefined ? own : { ...own, cause: value.cause }, depth + 1);
+    const scrubbed = redactFields(value.cause === undefined ? own : { ...own, cause: value.cause }, depth);
     return Object.assign(Object.create(Object.getPrototypeOf(value) as object) as Error, scrubbed);
   }
-  if (Array.isArray(value)) return value.map((item) => scrubUrlCredentials(item, depth + 1));
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') return redactFields((toJSON as () => unknown).call(value), depth);
+  if (Array.isArray(value)) return value.map((item: unknown) => redactFields(item, depth + 1));
   const copy: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value))
     Object.defineProperty(copy, withoutUrlCredentials(key), {
-      value: scrubUrlCredentials(item, depth + 1),
+      value: isRedactedKey(key) ? redactionCensor : redactFields(item, depth + 1),
       enumerable: true,
       writable: true,
       configurable: true,

@@ -1,21 +1,25 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { logRedaction, scrubUrlCredentials, withoutUrlCredentials } from './log-redaction.js';
+import { logRedaction, redactFields, withoutUrlCredentials } from './log-redaction.js';
 
 export type { Logger };
 
 /**
  * The fleet's structured logger (pino, JSON lines on stdout). Log lines carry ids (province, connector, job,
  * dossier code) and reasons, never records: personal data and secrets are kept out by never passing them, and
- * the redaction configured in `log-redaction.ts` is a second fence — the personal-data and secret keys listed
- * there become `[redacted]` in every line and every child's bindings, and the credentials of any URL in a field or
- * message are cut out. `destination` is for tests; the fleet writes to stdout.
+ * the redaction configured in `log-redaction.ts` is a second fence — the values of the personal-data and secret
+ * keys listed there become `[redacted]` at any depth of every line and every child's bindings (pino's `redact` at
+ * the top, the formatters below), and the credentials of any URL in a field or the message are cut out.
+ * `destination` is for tests; the fleet writes to stdout.
  */
 export function createLogger(level: string, name = 'fleet', destination?: DestinationStream): Logger {
   const options: pino.LoggerOptions = {
     name,
     level,
     redact: logRedaction,
-    formatters: { log: (fields) => scrubUrlCredentials(fields) as Record<string, unknown> },
+    formatters: {
+      log: (fields) => redactFields(fields) as Record<string, unknown>,
+      bindings: (bindings) => redactFields(bindings) as pino.Bindings,
+    },
     hooks: {
       logMethod(args, method) {
         const scrubbed = args.map((arg: unknown) =>
@@ -25,7 +29,17 @@ export function createLogger(level: string, name = 'fleet', destination?: Destin
       },
     },
   };
-  return destination ? pino(options, destination) : pino(options);
+  const logger = destination ? pino(options, destination) : pino(options);
+  // pino's formatters do not see a child's bindings (only the root's), so every child is made through this: a child
+  // is made from its parent, and so inherits it, whatever the depth.
+  type Child = (this: Logger, bindings: pino.Bindings, childOptions?: pino.ChildLoggerOptions) => Logger;
+  // pino's own, called on the logger a child is made from (`this`), never bound to the root.
+  const child = logger.child as unknown as Child;
+  const redactedChild: Child = function (bindings, childOptions) {
+    return child.call(this, redactFields(bindings) as pino.Bindings, childOptions);
+  };
+  Object.defineProperty(logger, 'child', { value: redactedChild, writable: true, configurable: true });
+  return logger;
 }
 
 /** What a job's work is: the `stage` of its log lines, as the metrics name it. */
