@@ -8,7 +8,7 @@ import { findBackfillRun, setBackfillStatus, withBackfillLock } from '../../db/q
 import { findConnector } from '../../db/queries/connectors.js';
 import type { Database } from '../../db/schema.js';
 import type { BackgroundErrors, ErrorSource } from '../background-error-reporter.js';
-import type { Logger } from '../logger.js';
+import { jobLogger, type Logger } from '../logger.js';
 import type { CommittingQueue } from '../poller/poll-run.js';
 import { RedisRequestGate } from '../poller/redis-request-gate.js';
 import { SourceGuard } from '../poller/source-guard.js';
@@ -126,9 +126,14 @@ export class BackfillRunner {
       const run = await findBackfillRun(this.db, runId);
       if (!run || run.status !== 'running') return null;
       const row = await findConnector(this.db, connectorId);
-      const labels = { connector: connectorId, province: run.province_code, run: runId };
+      // Every line of this run carries its province, connector and run (the job).
+      const log = jobLogger(this.logger, 'backfill', {
+        province: run.province_code,
+        connector: connectorId,
+        job: runId,
+      });
       const refuse = async (why: string) => {
-        this.logger.warn({ ...labels, err: why }, 'backfill run cannot be carried on; marked failed');
+        log.warn({ err: why }, 'backfill run cannot be carried on; marked failed');
         await setBackfillStatus(this.db, runId, 'failed', why);
         return 'failed' as const;
       };
@@ -158,10 +163,10 @@ export class BackfillRunner {
       if (!canReadWindow(connector))
         return refuse(`connector ${connectorId} (kind ${row.kind}) can no longer read its source by time window`);
       const guard = new SourceGuard(row.id, policy.breaker, policy.retry, (state) =>
-        this.logger.warn({ ...labels, breaker: state }, `circuit breaker of connector ${row.id} is now ${state}`),
+        log.warn({ breaker: state }, `circuit breaker of connector ${row.id} is now ${state}`),
       );
-      this.logger.info(
-        { ...labels, windowsDone: run.windows_done, windows: run.windows_total, startedBy: run.started_by },
+      log.info(
+        { windowsDone: run.windows_done, windows: run.windows_total, startedBy: run.started_by },
         'backfill run carried on by this process',
       );
       try {
@@ -185,12 +190,12 @@ export class BackfillRunner {
           },
           signal: this.stopping.signal,
         });
-        this.logger.info({ ...labels, end }, `backfill run ${end === 'interrupted' ? 'left resumable' : end}`);
+        log.info({ end }, `backfill run ${end === 'interrupted' ? 'left resumable' : end}`);
         return end;
       } catch (error) {
         // A source failing past its retries, or a batch the writer did not commit: failed, resumable by hand.
         const message = error instanceof Error ? error.message : String(error);
-        this.logger.warn({ ...labels, err: message }, 'backfill run failed; start it again with its range to resume');
+        log.warn({ err: message }, 'backfill run failed; start it again with its range to resume');
         await setBackfillStatus(this.db, runId, 'failed', message.slice(0, 2000));
         return 'failed' as const;
       } finally {

@@ -14,7 +14,7 @@ import {
 import { commitCursor, readCursor } from '../../db/queries/sync-cursors.js';
 import type { Database } from '../../db/schema.js';
 import { BackgroundErrorReporter, type BackgroundErrors, type ErrorSource } from '../background-error-reporter.js';
-import type { Logger } from '../logger.js';
+import { jobLogger, type Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
 import { queueNames, type PollJob } from '../queue/queues.js';
 import { PollLock } from './poll-lock.js';
@@ -182,6 +182,8 @@ export class Poller {
     const row = await findConnector(this.db, connectorId);
     if (!row || row.state !== 'active') return;
     const labels = { province: provinceOf(row), connector: row.id };
+    // Every line of this run carries its province, connector and job.
+    const log = jobLogger(this.logger, 'poll', { ...labels, job: job.id });
     const held = await this.lock.acquire(connectorId);
     if (!held) {
       this.metrics.pollRuns.inc({ ...labels, outcome: 'skipped_busy' });
@@ -192,7 +194,7 @@ export class Poller {
       const polled = this.connectorFor(row);
       if (!polled) {
         // Its system only pushes (a job left from before its definition said so): not a run, not an error.
-        this.logger.debug(labels, 'poll job for a push-only connector ignored');
+        log.debug('poll job for a push-only connector ignored');
         return;
       }
       const { connector, guard } = polled;
@@ -231,8 +233,8 @@ export class Poller {
         this.metrics.pollRuns.inc({ ...labels, outcome: 'caught_up' });
       }
       if (result.records + result.deadLetters > 0) {
-        this.logger.debug(
-          { ...labels, pages: result.pages, records: result.records, deadLetters: result.deadLetters },
+        log.debug(
+          { pages: result.pages, records: result.records, deadLetters: result.deadLetters },
           'poll run committed',
         );
       }
@@ -241,7 +243,7 @@ export class Poller {
       const message = error instanceof Error ? error.message : String(error);
       this.metrics.pollRuns.inc({ ...labels, outcome: 'failed' });
       published?.end('failed');
-      this.logger.warn({ ...labels, err: message }, 'poll run failed; the next run resumes from the committed cursor');
+      log.warn({ err: message }, 'poll run failed; the next run resumes from the committed cursor');
       await markConnectorError(this.db, connectorId, message).catch((failure: unknown) =>
         this.errors.report(connectorErrorNotRecorded, failure, labels),
       );

@@ -16,7 +16,7 @@ import {
   type CheckedReconcile,
   type ReconcileRequest,
 } from '../control-plane/reconcile.js';
-import type { Logger } from '../logger.js';
+import { jobLogger, type Logger } from '../logger.js';
 import { RedisRequestGate } from '../poller/redis-request-gate.js';
 import { SourceGuard } from '../poller/source-guard.js';
 import { BatchNotCommittedError, openIngestQueue } from '../queue/ingest-queue.js';
@@ -97,13 +97,17 @@ export class ReconcileSession {
     const locked = await withReconcileLock(db, checked.row.id, async () => {
       const { run, resumed } = await openReconcile(db, checked, actor);
       const runId = String(run.id);
+      // Every line of this run carries its province, connector and run (the job).
+      const log = jobLogger(logger, 'reconcile', {
+        province: checked.provinceCode,
+        connector: checked.row.id,
+        job: runId,
+      });
+      log.info({ resumed }, resumed ? 'reconcile resumed' : 'reconcile started');
       options.onStart?.(runId, resumed);
       const policy = sourcePolicyOf(checked.row.config);
       const guard = new SourceGuard(checked.row.id, policy.breaker, policy.retry, (state) =>
-        logger.warn(
-          { connector: checked.row.id, breaker: state },
-          `circuit breaker of connector ${checked.row.id} is now ${state}`,
-        ),
+        log.warn({ breaker: state }, `circuit breaker of connector ${checked.row.id} is now ${state}`),
       );
       const gate = this.gates.get(checked.row.id);
       const ingest = await openIngestQueue(config.REDIS_URL, config.QUEUE_PREFIX, errors);
@@ -138,6 +142,10 @@ export class ReconcileSession {
         guard.shutdown();
         await ingest.close();
       }
+      log.info(
+        { end: outcome.end, error: outcome.error },
+        `reconcile run ${runId} of connector ${checked.row.id}: ${outcome.end}`,
+      );
       return outcome;
     });
     return locked?.value ?? null;

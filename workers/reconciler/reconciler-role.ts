@@ -82,12 +82,8 @@ export class ReconcilerRole {
     const { logger } = this.options;
     try {
       const checked = await this.session.check({ connectorId });
-      const outcome = await this.session.run(checked, 'schedule', { signal: this.stopping.signal });
-      if (outcome)
-        logger.info(
-          { connector: connectorId, run: outcome.runId, end: outcome.end, error: outcome.error },
-          `reconcile run ${outcome.runId} of connector ${connectorId}: ${outcome.end}`,
-        );
+      // The run's own lines (started, its end) are the session's, bound to its province, connector and run.
+      await this.session.run(checked, 'schedule', { signal: this.stopping.signal });
     } catch (error) {
       logger.warn(
         { connector: connectorId, err: error instanceof Error ? error.message : String(error) },

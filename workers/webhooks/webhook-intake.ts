@@ -1,8 +1,9 @@
 import { isUtf8 } from 'node:buffer';
+import { randomUUID } from 'node:crypto';
 import { WebhookVerificationError } from 'standardwebhooks';
 import type { RequestErrorCode } from '../../config/error-catalogue.js';
 import type { Connector } from '../../connectors/sdk/connector.js';
-import type { Logger } from '../logger.js';
+import { jobLogger, type Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
 import { bodyHashOf, LedgerUnavailableError, type DeliveryLedger } from './delivery-ledger.js';
 import {
@@ -38,6 +39,16 @@ export interface WebhookIntakeOptions {
 
 /** The Standard Webhooks headers of a delivery, present and well-formed (not yet verified). */
 type SignatureHeaders = Record<'webhook-id' | 'webhook-timestamp' | 'webhook-signature', string>;
+
+/**
+ * One delivery's log: bound to its job id (made by the gateway: the sender's webhook-id is the sender's text, not
+ * logged) and, once the connector is found registered, to its connector and province. Before that both are
+ * `(unknown)`: an id in a URL is not logged unless it names a registered connector.
+ */
+interface DeliveryLog {
+  job: string;
+  log: Logger;
+}
 
 /** A registered connector that can take pushes. */
 interface Destination {
@@ -170,24 +181,28 @@ export class WebhookIntake {
 
   /** Takes the delivery, logs a refusal (a failure with its error), and counts the outcome. */
   private async outcomeOf(delivery: WebhookDelivery): Promise<DeliveryOutcome> {
-    const { logger } = this.options;
-    const connector = delivery.connectorId.slice(0, 64);
+    const job = randomUUID();
+    const context: DeliveryLog = { job, log: jobLogger(this.options.logger, 'webhook', { job }) };
     const stopTimer = this.options.metrics.operationDuration.startTimer({ stage: 'webhook' });
     let outcome: DeliveryOutcome;
     try {
-      outcome = await this.take(delivery);
+      outcome = await this.take(delivery, context);
       // A delivery whose every update is invalid was taken (its dead letters are kept): not a refusal to log.
       if (outcome.kind === 'refused' && outcome.code !== 'all_records_invalid') {
-        logger[gatewayFailures.has(outcome.code) ? 'error' : 'info'](
-          { connector, code: outcome.code },
+        context.log[gatewayFailures.has(outcome.code) ? 'error' : 'info'](
+          { code: outcome.code },
           'webhook delivery refused',
+        );
+      } else if (outcome.kind === 'refused') {
+        context.log.debug({ code: outcome.code }, 'webhook delivery taken: every update is a dead letter');
+      } else {
+        context.log.debug(
+          { accepted: outcome.accepted, rejected: outcome.rejected, replayed: outcome.replayed === true },
+          'webhook delivery accepted',
         );
       }
     } catch (error) {
-      logger.error(
-        { connector, err: error instanceof Error ? error.message : String(error) },
-        'webhook delivery failed',
-      );
+      context.log.error({ err: error instanceof Error ? error.message : String(error) }, 'webhook delivery failed');
       outcome = refusal(
         'internal',
         'the delivery could not be processed; it was not acknowledged, so send it again later (the error is in the gateway log)',
@@ -207,7 +222,7 @@ export class WebhookIntake {
    * The checks in order (DESIGN.md, README "Webhooks"): the connector, the signature, the pause, the body; then the
    * queue, once.
    */
-  private async take(delivery: WebhookDelivery): Promise<DeliveryOutcome> {
+  private async take(delivery: WebhookDelivery, context: DeliveryLog): Promise<DeliveryOutcome> {
     const { receivers, ledger, batcher } = this.options;
     if (!receivers || !ledger || !batcher) {
       return refusal(
@@ -223,11 +238,11 @@ export class WebhookIntake {
         soon,
       );
 
-    const destination = await this.destinationOf(receivers, delivery.connectorId);
+    const destination = await this.destinationOf(receivers, delivery.connectorId, context);
     if (isRefusal(destination)) return destination;
     const headers = signatureHeadersOf(delivery.headers);
     if (isRefusal(headers)) return headers;
-    const receiver = await this.authenticate(receivers, destination.receiver, delivery.body, headers);
+    const receiver = await this.authenticate(receivers, destination.receiver, delivery.body, headers, context);
     if (isRefusal(receiver)) return receiver;
     if (receiver.state === 'paused') {
       return refusal(
@@ -246,19 +261,30 @@ export class WebhookIntake {
       observedAt: delivery.receivedAt,
     };
     const mapped = mapUpdates(destination.connector, updates, mapping);
-    return this.enqueueOnce(ledger, batcher, receiver, headers['webhook-id'], delivery.body, mapped);
+    return this.enqueueOnce(ledger, batcher, receiver, headers['webhook-id'], delivery.body, mapped, context);
   }
 
   /** The registered connector a delivery is for, able to take pushes. */
-  private async destinationOf(receivers: WebhookReceivers, id: string): Promise<Destination | DeliveryRefused> {
+  private async destinationOf(
+    receivers: WebhookReceivers,
+    id: string,
+    context: DeliveryLog,
+  ): Promise<Destination | DeliveryRefused> {
     if (!connectorIdPattern.test(id)) {
       return refusal(
         'connector_not_found',
         'there is no connector with this id; expected the id of a registered connector (lowercase letters, digits and dashes) in POST /v1/webhooks/{connectorId}',
       );
     }
-    const receiver = await this.lookUp(() => receivers.get(id), id);
+    const receiver = await this.lookUp(() => receivers.get(id), id, context);
     if (isRefusal(receiver)) return receiver;
+    if (receiver) {
+      context.log = jobLogger(this.options.logger, 'webhook', {
+        province: receiver.provinceCode,
+        connector: receiver.connectorId,
+        job: context.job,
+      });
+    }
     if (!receiver || receiver.state === 'removed') {
       return refusal(
         'connector_not_found',
@@ -266,8 +292,8 @@ export class WebhookIntake {
       );
     }
     if (!receiver.connector) {
-      this.options.logger.error(
-        { connector: id, err: receiver.buildError },
+      context.log.error(
+        { err: receiver.buildError },
         'webhook delivery refused: the connector cannot be built on this gateway',
       );
       return refusal(
@@ -294,6 +320,7 @@ export class WebhookIntake {
     cached: Receiver,
     body: Buffer,
     headers: SignatureHeaders,
+    context: DeliveryLog,
   ): Promise<Receiver | DeliveryRefused> {
     const id = cached.connectorId;
     // The library verifies the body decoded as UTF-8 (as every Standard Webhooks library signs text): bytes that
@@ -302,12 +329,12 @@ export class WebhookIntake {
 
     let receiver = cached;
     if (receiver.verifiers.length === 0) {
-      const fresh = await this.lookUp(() => receivers.refresh(id, secretRefreshMs), id);
+      const fresh = await this.lookUp(() => receivers.refresh(id, secretRefreshMs), id, context);
       if (isRefusal(fresh)) return fresh;
       receiver = fresh ?? receiver;
     }
     if (receiver.secretError) {
-      this.options.logger.error({ connector: id }, receiver.secretError);
+      context.log.error(receiver.secretError);
       return refusal(
         'internal',
         "the gateway cannot read this connector's webhook secret; the error is in the gateway log (ask the national operators)",
@@ -321,7 +348,7 @@ export class WebhookIntake {
     }
     let verdict = verify(receiver, body, headers);
     if (verdict === 'mismatch') {
-      const fresh = await this.lookUp(() => receivers.refresh(id, secretRefreshMs), id);
+      const fresh = await this.lookUp(() => receivers.refresh(id, secretRefreshMs), id, context);
       if (isRefusal(fresh)) return fresh;
       if (fresh && fresh !== receiver) verdict = verify(fresh, body, headers);
     }
@@ -352,6 +379,7 @@ export class WebhookIntake {
     webhookId: string,
     body: Buffer,
     mapped: MappedUpdates,
+    context: DeliveryLog,
   ): Promise<DeliveryOutcome> {
     const id = receiver.connectorId;
     const { records, deadLetters, problems } = mapped;
@@ -360,10 +388,7 @@ export class WebhookIntake {
         await batcher.submit(id, receiver.provinceCode, records, deadLetters);
       } catch (error) {
         if (!(error instanceof QueueUnavailableError)) throw error;
-        this.options.logger.error(
-          { connector: id, err: error.message },
-          'webhook delivery not acknowledged: the ingest queue is unavailable',
-        );
+        context.log.error({ err: error.message }, 'webhook delivery not acknowledged: the ingest queue is unavailable');
         // Not recorded: a retry is processed afresh.
         return {
           answer: refusal(
@@ -393,10 +418,7 @@ export class WebhookIntake {
       outcome = await ledger.once(ledger.keyOf(id, webhookId), bodyHashOf(body), enqueue);
     } catch (error) {
       if (!(error instanceof LedgerUnavailableError)) throw error;
-      this.options.logger.error(
-        { err: error.message },
-        'webhook delivery not taken: the idempotency ledger is unavailable',
-      );
+      context.log.error({ err: error.message }, 'webhook delivery not taken: the idempotency ledger is unavailable');
       return refusal(
         'queue_unavailable',
         'the delivery could not be stored right now (Redis is unavailable); nothing of it was acknowledged: send it again later',
@@ -422,12 +444,12 @@ export class WebhookIntake {
   }
 
   /** Reads the connector registry; Postgres unavailable → `connector_unavailable`, so the sender retries. */
-  private async lookUp<T>(read: () => Promise<T>, id: string): Promise<T | DeliveryRefused> {
+  private async lookUp<T>(read: () => Promise<T>, id: string, context: DeliveryLog): Promise<T | DeliveryRefused> {
     try {
       return await read();
     } catch (error) {
-      this.options.logger.error(
-        { connector: id, err: error instanceof Error ? error.message : String(error) },
+      context.log.error(
+        { err: error instanceof Error ? error.message : String(error) },
         'webhook delivery refused: cannot read the connector registry',
       );
       return refusal(

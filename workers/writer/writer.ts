@@ -6,7 +6,7 @@ import type { Kysely } from 'kysely';
 import { describeDataError, describePgError, isDataError } from '../../db/database.js';
 import type { Database } from '../../db/schema.js';
 import { BackgroundErrorReporter, type BackgroundErrors } from '../background-error-reporter.js';
-import type { Logger } from '../logger.js';
+import { jobLogger, type Logger } from '../logger.js';
 import type { FleetMetrics } from '../metrics.js';
 import { IngestMessageError, readIngestJob, type IngestMessage } from '../queue/ingest-message.js';
 import { ingestQueueName } from '../queue/queues.js';
@@ -133,8 +133,8 @@ export class Writer {
       if (!(error instanceof IngestMessageError)) throw error;
       this.metrics.writeFailures.inc({ province: queueProvince });
       // The reason names the version, paths and expectations; never a value of the job.
-      this.logger.error(
-        { province: queueProvince, connector: connectorOf(job.data), batch: job.id, err: error.message },
+      jobLogger(this.logger, 'write', { province: queueProvince, connector: connectorOf(job.data), job: job.id }).error(
+        { err: error.message },
         'ingest batch refused: not a batch this writer reads; kept as a failed batch',
       );
       throw new UnrecoverableError(error.message);
@@ -187,9 +187,9 @@ export class Writer {
         // Committed one by one below, each with its own isolation, retries and failure (and their durations).
       }
       if (outcomes) {
-        this.count(batch, outcomes[0]!);
+        this.count(job, batch, outcomes[0]!, more.length + 1);
         for (const [index, taken] of more.entries()) {
-          this.count(taken.batch, outcomes[index + 1]!);
+          this.count(taken.job, taken.batch, outcomes[index + 1]!, more.length + 1);
           await this.finish(taken.job, token, province, Promise.resolve(outcomes[index + 1]!));
         }
         return outcomes[0]!;
@@ -201,10 +201,24 @@ export class Writer {
     }
   }
 
-  /** Counts a committed batch in the metrics (and a push in the tally), after its commit. */
-  private count(batch: IngestMessage, outcome: WriteOutcome): void {
+  /** Counts a committed batch in the metrics (and a push in the tally), after its commit, and logs it (debug). */
+  private count(job: Job<IngestMessage, WriteOutcome>, batch: IngestMessage, outcome: WriteOutcome, group = 1): void {
     const province = batch.provinceCode;
     const committedAt = Date.now();
+    if (this.logger.isLevelEnabled('debug'))
+      jobLogger(this.logger, 'write', { province, connector: batch.connectorId, job: job.id }).debug(
+        {
+          origin: batch.origin,
+          records: batch.records.length,
+          deadLetters: batch.deadLetters.length,
+          inserted: outcome.inserted,
+          updated: outcome.updated,
+          unchanged: outcome.unchanged,
+          unstorable: outcome.unstorable,
+          group,
+        },
+        'ingest batch committed',
+      );
     // Live changes only: a backfill's or a repair's records are old by design and no service level's.
     if (!batch.backfill && !batch.reconcile && !batch.replayedDeadLetters) {
       for (const record of batch.records)
@@ -252,8 +266,8 @@ export class Writer {
     } catch (error) {
       // The job's lock was lost (it looked stalled): it is taken up again and written again, which the version
       // guard and the cursor's exact-position move make harmless.
-      this.logger.warn(
-        { province, batch: job.id, err: error instanceof Error ? error.message : String(error) },
+      jobLogger(this.logger, 'write', { province, connector: connectorOf(job.data), job: job.id }).warn(
+        { err: error instanceof Error ? error.message : String(error) },
         'could not settle a batch of a group commit; it will be taken up again',
       );
     }
@@ -261,6 +275,7 @@ export class Writer {
 
   private async process(job: Job<IngestMessage, WriteOutcome>, batch: IngestMessage): Promise<WriteOutcome> {
     const province = batch.provinceCode;
+    const log = jobLogger(this.logger, 'write', { province, connector: batch.connectorId, job: job.id });
     const stopTimer = this.metrics.writeBatchDuration.startTimer();
     try {
       const startedAt = process.hrtime.bigint();
@@ -276,7 +291,7 @@ export class Writer {
         { stage: 'write', outcome: 'ok' },
         Number(process.hrtime.bigint() - startedAt) / 1e9,
       );
-      this.count(batch, outcome);
+      this.count(job, batch, outcome);
       return outcome;
     } catch (error) {
       this.metrics.writeFailures.inc({ province });
@@ -284,11 +299,8 @@ export class Writer {
       // can fix it. Its description names the SQLSTATE and column, never the value Postgres's message quotes.
       const permanent = isDataError(error);
       const description = permanent ? describeDataError(error) : describePgError(error);
-      this.logger.error(
+      log.error(
         {
-          province,
-          connector: batch.connectorId,
-          batch: job.id,
           attempt: job.attemptsMade + 1,
           records: batch.records.length,
           err: description,

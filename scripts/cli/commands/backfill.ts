@@ -25,7 +25,7 @@ import {
   openBackfill,
   type CheckedBackfill,
 } from '../../../workers/control-plane/backfill.js';
-import { createLogger } from '../../../workers/logger.js';
+import { createLogger, jobLogger } from '../../../workers/logger.js';
 import { RedisRequestGate } from '../../../workers/poller/redis-request-gate.js';
 import { SourceGuard } from '../../../workers/poller/source-guard.js';
 import { BatchNotCommittedError, openIngestQueue } from '../../../workers/queue/ingest-queue.js';
@@ -207,19 +207,22 @@ async function backfillRun(
         throw error;
       }
       const { run, resumed } = opened;
+      // Every line of this run carries its province, connector and run (the job).
+      const log = jobLogger(logger, 'backfill', {
+        province: run.province_code,
+        connector: run.connector_id,
+        job: run.id,
+      });
       const policy = sourcePolicyOf(checked.row.config);
       const guard = new SourceGuard(checked.row.id, policy.breaker, policy.retry, (state) =>
-        logger.warn(
-          { connector: checked.row.id, breaker: state },
-          `circuit breaker of connector ${checked.row.id} is now ${state}`,
-        ),
+        log.warn({ breaker: state }, `circuit breaker of connector ${checked.row.id} is now ${state}`),
       );
       const ingest = await openIngestQueue(config.REDIS_URL, config.QUEUE_PREFIX, errors);
       const progress = new Progress();
       const startedAt = Date.now();
       const counters = { records: 0 };
-      logger.info(
-        { connector: run.connector_id, run: run.id, windowsDone: run.windows_done, windows: run.windows_total },
+      log.info(
+        { windowsDone: run.windows_done, windows: run.windows_total },
         resumed ? 'backfill resumed' : 'backfill started',
       );
       try {
@@ -247,6 +250,7 @@ async function backfillRun(
             progress.update(progressLine(run.connector_id, String(run.id), counts, startedAt, run.windows_done));
           },
         });
+        log.debug({ end, records: counters.records }, `backfill run ${end}`);
         return { run, end, seconds: (Date.now() - startedAt) / 1000, committed: counters.records, error: null };
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);

@@ -221,9 +221,6 @@ async function reconcileRun(config: Config, request: { connectorId: string; from
     try {
       outcome = await session.run(checked, cliActor(), {
         signal: stop.signal,
-        onStart: (runId, resumed) => {
-          logger.info({ connector: checked.row.id, run: runId }, resumed ? 'reconcile resumed' : 'reconcile started');
-        },
         onProgress: (runId, counts) => {
           if (startDone === 0 && counts.bucketsDone > 0) startDone = counts.bucketsDone - 1;
           progress.update(reconcileProgressLine(checked.row.id, runId, counts, startedAt, startDone));
