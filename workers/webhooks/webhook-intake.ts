@@ -43,11 +43,27 @@ type SignatureHeaders = Record<'webhook-id' | 'webhook-timestamp' | 'webhook-sig
 /**
  * One delivery's log: bound to its job id (made by the gateway: the sender's webhook-id is the sender's text, not
  * logged) and, once the connector is found registered, to its connector and province. Before that both are
- * `(unknown)`: an id in a URL is not logged unless it names a registered connector.
+ * `(unknown)`: an id in a URL is not logged unless it names a registered connector. The child logger is made on the
+ * first line only: most deliveries log nothing, and a child per delivery would cost each one its bindings' walk.
  */
-interface DeliveryLog {
-  job: string;
-  log: Logger;
+class DeliveryLog {
+  /** The delivery's job id, on each of its lines. */
+  readonly job = randomUUID();
+  private ids: { province?: string; connector?: string } = {};
+  private logger: Logger | undefined;
+
+  constructor(private readonly base: Logger) {}
+
+  /** Binds the registered connector the delivery is for (and its province) to the lines that follow. */
+  bind(connector: string, province: string): void {
+    this.ids = { connector, province };
+    this.logger = undefined;
+  }
+
+  /** The logger of this delivery's lines. */
+  get log(): Logger {
+    return (this.logger ??= jobLogger(this.base, 'webhook', { ...this.ids, job: this.job }));
+  }
 }
 
 /** A registered connector that can take pushes. */
@@ -181,8 +197,7 @@ export class WebhookIntake {
 
   /** Takes the delivery, logs a refusal (a failure with its error), and counts the outcome. */
   private async outcomeOf(delivery: WebhookDelivery): Promise<DeliveryOutcome> {
-    const job = randomUUID();
-    const context: DeliveryLog = { job, log: jobLogger(this.options.logger, 'webhook', { job }) };
+    const context = new DeliveryLog(this.options.logger);
     const stopTimer = this.options.metrics.operationDuration.startTimer({ stage: 'webhook' });
     let outcome: DeliveryOutcome;
     try {
@@ -278,13 +293,7 @@ export class WebhookIntake {
     }
     const receiver = await this.lookUp(() => receivers.get(id), id, context);
     if (isRefusal(receiver)) return receiver;
-    if (receiver) {
-      context.log = jobLogger(this.options.logger, 'webhook', {
-        province: receiver.provinceCode,
-        connector: receiver.connectorId,
-        job: context.job,
-      });
-    }
+    if (receiver) context.bind(receiver.connectorId, receiver.provinceCode);
     if (!receiver || receiver.state === 'removed') {
       return refusal(
         'connector_not_found',
