@@ -1,9 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config/env.js';
+import { checkoutFleetScript } from './fleet-executables.js';
 import { startedProcesses } from './process-group-registry.js';
-
-const fleetBin = fileURLToPath(new URL('../../scripts/fleet.js', import.meta.url));
 
 /** A `fleet` command running as a real child process. */
 export interface FleetProcess {
@@ -30,7 +28,7 @@ export function spawnFleet(
 ): FleetProcess {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...extraEnv };
   for (const [key, value] of Object.entries(config)) env[key] = String(value);
-  const child = startedProcesses.spawn(process.execPath, [fleetBin, ...args], {
+  const child = startedProcesses.spawn(process.execPath, [checkoutFleetScript(), ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
     label: `fleet ${args.join(' ')}`,

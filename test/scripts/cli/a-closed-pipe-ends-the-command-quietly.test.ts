@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-environment.js';
-import { checkoutFleet, runApart } from './run-fleet-apart.js';
+import { runApart } from './run-fleet-apart.js';
+import { checkoutFleetScript } from '../../support/fleet-executables.js';
 
 // `fleet dlq list | head -1`: the reader leaves after the first line while fleet still writes. The command ends
 // at once, exit 0, with nothing on stderr: no EPIPE stack trace.
@@ -25,7 +26,7 @@ it('ends quietly when its reader closes stdout after the first chunk', async () 
     ['dlq', 'list', '--limit', '5000'],
     ['dlq', 'list', '--limit', '5000', '-o', 'json'],
   ]) {
-    const run = await runApart(process.execPath, [checkoutFleet, ...args], cli, (_chunk, stop) => stop());
+    const run = await runApart(process.execPath, [checkoutFleetScript(), ...args], cli, (_chunk, stop) => stop());
     expect({ args, code: run.code, stderr: run.stderr }).toEqual({ args, code: 0, stderr: '' });
   }
 });
@@ -33,7 +34,7 @@ it('ends quietly when its reader closes stdout after the first chunk', async () 
 it('ends quietly piped into head -1 and grep -m1', async () => {
   const head = await runApart(
     'bash',
-    ['-o', 'pipefail', '-c', `"${process.execPath}" "${checkoutFleet}" dlq list --limit 5000 | head -1`],
+    ['-o', 'pipefail', '-c', `"${process.execPath}" "${checkoutFleetScript()}" dlq list --limit 5000 | head -1`],
     cli,
   );
   expect(head).toEqual({ code: 0, stdout: 'bad_date: 5000\n', stderr: '' });
@@ -43,7 +44,7 @@ it('ends quietly piped into head -1 and grep -m1', async () => {
       '-o',
       'pipefail',
       '-c',
-      `"${process.execPath}" "${checkoutFleet}" dlq list --limit 5000 -o json | grep -m1 '"dossierCode"'`,
+      `"${process.execPath}" "${checkoutFleetScript()}" dlq list --limit 5000 -o json | grep -m1 '"dossierCode"'`,
     ],
     cli,
   );

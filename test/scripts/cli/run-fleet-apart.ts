@@ -1,11 +1,7 @@
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { checkoutFleetScript, productionFleetArguments } from '../../support/fleet-executables.js';
 import { startedProcesses } from '../../support/process-group-registry.js';
 
-/** The checkout's `fleet`: the production verbs and the tools. */
-export const checkoutFleet = fileURLToPath(new URL('../../../scripts/fleet.js', import.meta.url));
-/** The production `fleet`, from its source: what the image runs compiled. */
-export const productionFleet = fileURLToPath(new URL('../../../scripts/cli/fleet.ts', import.meta.url));
 const tsxLoader = createRequire(import.meta.url).resolve('tsx');
 
 /** How a `fleet` run ended: its exit code, and stdout and stderr apart. */
@@ -51,6 +47,6 @@ export function runFleetApart(
   options: { production?: boolean } = {},
 ): Promise<FleetRun> {
   return options.production
-    ? runApart(process.execPath, ['--import', tsxLoader, productionFleet, ...args], config)
-    : runApart(process.execPath, [checkoutFleet, ...args], config);
+    ? runApart(process.execPath, [...productionFleetArguments(tsxLoader), ...args], config)
+    : runApart(process.execPath, [checkoutFleetScript(), ...args], config);
 }

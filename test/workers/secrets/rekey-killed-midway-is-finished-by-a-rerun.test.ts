@@ -9,7 +9,8 @@ import { secretsRekey } from '../../../scripts/cli/commands/secrets.js';
 import { generateWebhookSecret, SecretBox } from '../../../workers/webhooks/secret-box.js';
 import { startedProcesses } from '../../support/process-group-registry.js';
 import { createTestEnvironment, waitFor, type TestEnvironment } from '../../support/test-environment.js';
-import { checkoutFleet, fleetEnvironment, runFleetApart } from '../../scripts/cli/run-fleet-apart.js';
+import { fleetEnvironment, runFleetApart } from '../../scripts/cli/run-fleet-apart.js';
+import { checkoutFleetScript } from '../../support/fleet-executables.js';
 import { testSecretsKey } from '../webhooks/webhook-client.js';
 
 // `fleet secrets rekey` commits a batch per transaction and only ever looks for secrets not yet on the newest key:
@@ -73,7 +74,7 @@ afterAll(async () => {
 });
 
 it('is killed midway with SIGKILL, and a rerun re-seals the rest and names what no key opens', async () => {
-  const child = startedProcesses.spawn(process.execPath, [checkoutFleet, 'secrets', 'rekey', '--batch', '1'], {
+  const child = startedProcesses.spawn(process.execPath, [checkoutFleetScript(), 'secrets', 'rekey', '--batch', '1'], {
     env: fleetEnvironment(cli),
     stdio: ['ignore', 'pipe', 'pipe'],
     label: 'fleet secrets rekey --batch 1',
