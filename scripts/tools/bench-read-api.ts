@@ -1,12 +1,13 @@
 // The read API benchmark (`npm run bench:read`): a fresh database seeded by Postgres itself with --dossiers synthetic
-// dossiers across the 34 provinces, a gateway process on a free port, a portal:read key, then:
+// dossiers across the 34 provinces, --gateways gateway processes (default 2) on free ports with the load spread over
+// them, a portal:read key, then:
 //   1. lookups at saturation: autocannon, --connections, random existing dossiers, --seconds;
 //   2. lookups at a fixed --rate: autocannon's overallRate, and a steady open loop (no coordinated omission);
 //   3. the change feed: --pages pages of 1,000 from the start, national and one province;
 //   4. statistics: topped up to --stats-dossiers, `fleet stats refresh` timed, then one province's and the national
 //      figures: --stats-requests sequential requests, and autocannon for --seconds each;
-// with the gateway's peak RSS and the database's size. Progress goes to stderr, a markdown table of the figures to
-// stdout; the database is dropped at the end unless --keep. Answers that are not 2xx are counted, not fatal, so a
+// with the largest gateway peak RSS and the database's size. Progress goes to stderr, a markdown table of the figures
+// to stdout; the database is dropped at the end unless --keep. Answers that are not 2xx are counted, not fatal, so a
 // route that is missing or named otherwise shows at once as non-2xx.
 // Usage: npm run bench:read -- [--dossiers 1000000] [--stats-dossiers 5000000] [--seconds 20] [--rate 2000]
 
@@ -35,7 +36,7 @@ import { dossierCode, dossiersPerProvince, seedDossiers, type SeedOutcome } from
 
 const usage =
   'usage: npm run bench:read -- [--dossiers 1000000] [--stats-dossiers 5000000] [--seconds 20] [--rate 2000] ' +
-  '[--connections 64] [--pages 50] [--stats-requests 200] [--feed-province 79] [--seed-connections N] ' +
+  '[--connections 64] [--gateways 2] [--pages 50] [--stats-requests 200] [--feed-province 79] [--seed-connections N] ' +
   '[--stats-query QUERY] [--gateway-env NAME=VALUE]... [--keep]';
 
 const { values: args } = parseArgs({
@@ -60,6 +61,8 @@ const { values: args } = parseArgs({
     'seed-connections': { type: 'string', default: String(cpus().length) },
     /** Query of the statistics requests. Default: from a year ago to today, as Vietnam calendar dates. */
     'stats-query': { type: 'string' },
+    /** Gateway processes, each on its own port, the load spread over them as a round-robin balancer. Default 2. */
+    gateways: { type: 'string', default: '2' },
     /** More environment of the gateway, NAME=VALUE, repeatable (API_RATE_LIMIT_PER_SECOND is 1000000 already). */
     'gateway-env': { type: 'string', multiple: true, default: [] },
     /** Keep the database at the end (its name is printed). Default: dropped. */
@@ -88,6 +91,7 @@ const connections = count('connections', 1);
 const pages = count('pages', 1);
 const statsRequests = count('stats-requests', 1);
 const seedConnections = count('seed-connections', 1);
+const gatewayCount = count('gateways', 1);
 const feedProvince = args['feed-province'];
 if (!currentProvinces.some(({ code }) => code === feedProvince)) {
   console.error(`bench:read: --feed-province ${JSON.stringify(feedProvince)}: expected a current province code`);
@@ -309,10 +313,10 @@ async function main(): Promise<void> {
   const base = loadConfig();
   progress(`fresh database next to ${new URL(base.DATABASE_URL).pathname.slice(1)}, migrated`);
   const config: Config = await freshDatabase(base, 'read_bench');
-  let gateway: FleetProcess | undefined;
+  const gateways: FleetProcess[] = [];
   const db = createDatabase(config.DATABASE_URL, { maxConnections: seedConnections + 1 });
   const cleanUp = async () => {
-    await gateway?.stop();
+    await Promise.all(gateways.map((gateway) => gateway.stop()));
     await db.destroy().catch(() => undefined);
     await deleteRedisKeys(config.REDIS_URL, config.QUEUE_PREFIX).catch(() => undefined);
     if (args.keep) progress(`kept the database: ${config.DATABASE_URL}`);
@@ -335,11 +339,17 @@ async function main(): Promise<void> {
     progress(`seeding ${number(dossiers)} dossiers across ${currentProvinces.length} provinces`);
     await seed(db, dossiers, 0);
 
-    const port = await freePort();
-    const baseUrl = `http://127.0.0.1:${port}`;
-    progress(`starting the gateway on port ${port}`);
-    gateway = FleetProcess.start(config, 'gateway', port, gatewayEnv);
-    await gateway.ready();
+    // Several gateway processes, as a deployment's replicas behind a balancer: the per-key rate limit and every
+    // figure they serve are in Redis and Postgres, shared.
+    const ports: number[] = [];
+    for (let i = 0; i < gatewayCount; i++) ports.push(await freePort());
+    const baseUrl = `http://127.0.0.1:${ports[0]}`;
+    progress(`starting ${gatewayCount} gateway process(es) on port(s) ${ports.join(', ')}`);
+    for (const port of ports) gateways.push(FleetProcess.start(config, 'gateway', port, gatewayEnv));
+    await Promise.all(gateways.map((gateway) => gateway.ready()));
+    rows.push(['gateway processes', `${gatewayCount} (one port each; the load generators spread requests over them)`]);
+    const gatewaysCpu = () => gateways.reduce((sum, gateway) => sum + gateway.cpuSeconds(), 0);
+    const gatewaysPeakRss = () => Math.max(...gateways.map((gateway) => gateway.peakRssBytes()));
     const created = await runFleet(config, ['apikey', 'create', '--name', 'bench', '--scope', 'portal:read']);
     const key = created.stdout.trim().split('\n').at(-1)!.trim();
     const headers = { authorization: `Bearer ${key}` };
@@ -348,22 +358,22 @@ async function main(): Promise<void> {
     const nextLookup = lookupPaths(dossiers);
     await probe(baseUrl, key, nextLookup(), 'lookup');
     progress('warming up: 3 s of lookups');
-    await autocannonLoad({ port, headers, nextPath: nextLookup, connections, seconds: 3 });
+    await autocannonLoad({ ports, headers, nextPath: nextLookup, connections, seconds: 3 });
     progress(`lookups at saturation: autocannon, ${connections} connections, ${seconds} s`);
-    const gatewayCpu = gateway.cpuSeconds();
+    const gatewayCpu = gatewaysCpu();
     const generatorCpu = process.cpuUsage();
-    const saturated = await autocannonLoad({ port, headers, nextPath: nextLookup, connections, seconds });
+    const saturated = await autocannonLoad({ ports, headers, nextPath: nextLookup, connections, seconds });
     const perLookup = (cpu: number) => `${number((cpu / saturated.answers) * 1e6)} µs`;
     const generator = process.cpuUsage(generatorCpu);
     record(
       `lookups at saturation (autocannon, ${connections} connections, ${seconds} s)`,
-      `${loadValue(saturated)}; CPU per lookup: gateway ${perLookup(gateway.cpuSeconds() - gatewayCpu)}, ` +
+      `${loadValue(saturated)}; CPU per lookup: gateways ${perLookup(gatewaysCpu() - gatewayCpu)}, ` +
         `load generator ${perLookup((generator.user + generator.system) / 1e6)}`,
     );
 
     progress(`lookups at ${number(rate)}/s: autocannon overallRate, ${seconds} s`);
     const quota = await autocannonLoad({
-      port,
+      ports,
       headers,
       nextPath: nextLookup,
       connections: Math.min(connections, rate),
@@ -377,7 +387,7 @@ async function main(): Promise<void> {
       `${held(quota)}: ${loadValue(quota, true)}`,
     );
     progress(`lookups at ${number(rate)}/s: steady open loop, ${seconds} s`);
-    const steady = await steadyLoad({ port, headers, nextPath: nextLookup, rate, seconds });
+    const steady = await steadyLoad({ ports, headers, nextPath: nextLookup, rate, seconds });
     record(
       `lookups at ${number(rate)}/s (steady open loop: each request sent when due, latency from then)`,
       `${steady.unsent === 0 ? held(steady) : `rate NOT held (${number(steady.unsent)} requests never sent)`} ` +
@@ -392,8 +402,8 @@ async function main(): Promise<void> {
     progress(`change feed: ${pages} pages of 1,000, national and province ${feedProvince}`);
     await walkFeed(baseUrl, key, '', 'national');
     await walkFeed(baseUrl, key, `&province=${feedProvince}`, `province ${feedProvince}`);
-    const lookupsPeak = gateway.peakRssBytes();
-    record(`gateway peak RSS after the lookups and the feed (VmHWM)`, megabytes(lookupsPeak));
+    const lookupsPeak = gatewaysPeakRss();
+    record(`largest gateway peak RSS after the lookups and the feed (VmHWM)`, megabytes(lookupsPeak));
 
     // --- statistics ----------------------------------------------------------------------------------------
     if (statsDossiers > 0) {
@@ -426,12 +436,12 @@ async function main(): Promise<void> {
       );
       await sequential(baseUrl, key, nationalStats, `national stats (${statsQuery})`);
       progress(`statistics under load: autocannon, ${connections} connections, ${seconds} s each`);
-      const provinceLoad = await autocannonLoad({ port, headers, nextPath: provinceStats, connections, seconds });
+      const provinceLoad = await autocannonLoad({ ports, headers, nextPath: provinceStats, connections, seconds });
       record(
         `province stats at saturation (autocannon, ${connections} connections, ${seconds} s)`,
         loadValue(provinceLoad),
       );
-      const nationalLoad = await autocannonLoad({ port, headers, nextPath: nationalStats, connections, seconds });
+      const nationalLoad = await autocannonLoad({ ports, headers, nextPath: nationalStats, connections, seconds });
       record(
         `national stats at saturation (autocannon, ${connections} connections, ${seconds} s)`,
         loadValue(nationalLoad),
@@ -440,7 +450,7 @@ async function main(): Promise<void> {
         `province stats p95 < 50 ms at ${number(statsTotal)} dossiers: ${Number.isFinite(provinceP95) ? (provinceP95 < 50 ? 'met' : 'NOT met') : 'n/a (no 2xx answer)'} (sequential p95 ${ms(provinceP95)})`,
       );
     }
-    record('gateway peak RSS over the whole run (VmHWM)', megabytes(gateway.peakRssBytes()));
+    record('largest gateway peak RSS over the whole run (VmHWM)', megabytes(gatewaysPeakRss()));
   } finally {
     if (!interrupted) {
       await cleanUp();

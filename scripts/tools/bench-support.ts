@@ -330,7 +330,8 @@ function figures(latencies: number[], statuses: Map<number, number>, errors: num
  * are read from autocannon's response events (exact, sub-millisecond) rather than its integer histogram.
  */
 export async function autocannonLoad(options: {
-  port: number;
+  /** The gateways' ports: one autocannon per port at once, the connections shared out, as behind a balancer. */
+  ports: number[];
   headers: Record<string, string>;
   nextPath: () => string;
   connections: number;
@@ -339,24 +340,36 @@ export async function autocannonLoad(options: {
 }): Promise<LoadFigures> {
   const latencies: number[] = [];
   const statuses = new Map<number, number>();
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon(
-      {
-        url: `http://127.0.0.1:${options.port}`,
-        connections: options.connections,
-        duration: options.seconds,
-        headers: options.headers,
-        requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: options.nextPath() }) }],
-        ...(options.overallRate ? { overallRate: options.overallRate } : {}),
-      },
-      (error: unknown, done: autocannon.Result) => (error ? reject(error) : resolve(done)),
-    );
-    instance.on('response', (_client, status, _bytes, milliseconds) => {
-      statuses.set(status, (statuses.get(status) ?? 0) + 1);
-      if (status >= 200 && status <= 299) latencies.push(milliseconds);
-    });
-  });
-  return figures(latencies, statuses, result.errors, result.duration);
+  const share = (total: number, i: number) =>
+    Math.floor(total / options.ports.length) + (i < total % options.ports.length ? 1 : 0);
+  const results = await Promise.all(
+    options.ports.map(
+      (port, i) =>
+        new Promise<autocannon.Result>((resolve, reject) => {
+          const instance = autocannon(
+            {
+              url: `http://127.0.0.1:${port}`,
+              connections: Math.max(1, share(options.connections, i)),
+              duration: options.seconds,
+              headers: options.headers,
+              requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: options.nextPath() }) }],
+              ...(options.overallRate ? { overallRate: Math.max(1, share(options.overallRate, i)) } : {}),
+            },
+            (error: unknown, done: autocannon.Result) => (error ? reject(error) : resolve(done)),
+          );
+          instance.on('response', (_client, status, _bytes, milliseconds) => {
+            statuses.set(status, (statuses.get(status) ?? 0) + 1);
+            if (status >= 200 && status <= 299) latencies.push(milliseconds);
+          });
+        }),
+    ),
+  );
+  return figures(
+    latencies,
+    statuses,
+    results.reduce((sum, result) => sum + result.errors, 0),
+    Math.max(...results.map((result) => result.duration)),
+  );
 }
 
 /**
@@ -367,20 +380,24 @@ export async function autocannonLoad(options: {
  * overloaded server shows as a rate not held rather than as a run that never ends.
  */
 export async function steadyLoad(options: {
-  port: number;
+  /** The gateways' ports: request i goes to the port i modulo their number, as a round-robin balancer sends it. */
+  ports: number[];
   headers: Record<string, string>;
   nextPath: () => string;
   rate: number;
   seconds: number;
-  /** Connections open at most. Default 256. */
+  /** Connections open at most, to all the ports. Default 256. */
   maxConnections?: number;
 }): Promise<LoadFigures & { sendLagP99: number; unsent: number; connections: number }> {
-  const head = Object.entries({ host: `127.0.0.1:${options.port}`, ...options.headers })
-    .map(([name, value]) => `${name}: ${value}\r\n`)
-    .join('');
-  const maxConnections = options.maxConnections ?? 256;
-  const idle: Connection[] = [];
-  const all = new Set<Connection>();
+  const { ports } = options;
+  const heads = ports.map((port) =>
+    Object.entries({ host: `127.0.0.1:${port}`, ...options.headers })
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join(''),
+  );
+  const perPort = Math.max(1, Math.floor((options.maxConnections ?? 256) / ports.length));
+  const idle: Connection[][] = ports.map(() => []);
+  const open = ports.map(() => new Set<Connection>());
   let opened = 0;
   const latencies: number[] = [];
   const sendLags: number[] = [];
@@ -388,36 +405,40 @@ export async function steadyLoad(options: {
   let errors = 0;
   const total = Math.round(options.rate * options.seconds);
   const inFlight: Promise<void>[] = [];
-  // Due times of the requests waiting for a connection, oldest first (`waiting` from index `next` on).
+  // Due times of the requests waiting for a connection, oldest first (`waiting` from index `next` on); request i
+  // goes to port i modulo the ports' number.
   const waiting: number[] = [];
   let next = 0;
   const begin = performance.now();
   let lastAnswer = begin;
 
   const dispatch = () => {
-    while (next < waiting.length && (idle.length > 0 || all.size < maxConnections)) {
+    for (;;) {
+      if (next >= waiting.length) return;
+      const target = next % ports.length;
+      if (idle[target]!.length === 0 && open[target]!.size >= perPort) return;
       const dueAt = waiting[next++]!;
-      let connection = idle.pop();
+      let connection = idle[target]!.pop();
       if (!connection) {
-        connection = new Connection(options.port);
-        all.add(connection);
+        connection = new Connection(ports[target]!);
+        open[target]!.add(connection);
         opened++;
       }
       const used = connection;
       sendLags.push(performance.now() - dueAt);
       inFlight.push(
-        used.send(Buffer.from(`GET ${options.nextPath()} HTTP/1.1\r\n${head}\r\n`)).then(
+        used.send(Buffer.from(`GET ${options.nextPath()} HTTP/1.1\r\n${heads[target]}\r\n`)).then(
           (status) => {
             lastAnswer = performance.now();
             statuses.set(status, (statuses.get(status) ?? 0) + 1);
             if (status >= 200 && status <= 299) latencies.push(lastAnswer - dueAt);
-            idle.push(used);
+            idle[target]!.push(used);
             dispatch();
           },
           () => {
             errors++;
             used.close();
-            all.delete(used);
+            open[target]!.delete(used);
             dispatch();
           },
         ),
@@ -434,7 +455,7 @@ export async function steadyLoad(options: {
   const unsent = waiting.length - next;
   next = waiting.length;
   await Promise.all(inFlight);
-  for (const connection of all) connection.close();
+  for (const connection of open.flatMap((set) => [...set])) connection.close();
   sendLags.sort((a, b) => a - b);
   return {
     ...figures(latencies, statuses, errors, (lastAnswer - begin) / 1000),
