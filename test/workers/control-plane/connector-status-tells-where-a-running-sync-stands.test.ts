@@ -10,11 +10,11 @@ import { createLogger } from '../../../workers/logger.js';
 import { runFleet } from '../../support/fleet-process.js';
 import { createTestEnvironment, waitFor, type TestEnvironment } from '../../support/test-environment.js';
 
-// A province of 20,000 dossiers read in 200 pages of 100 at 5 requests a second: a sync that lasts long enough
+// A province of 10,000 dossiers read in 100 pages of 100 at 5 requests a second: a sync that lasts long enough
 // to be watched. `fleet connector status` shows the run while it goes on, the position and the dossiers stored;
 // the admin API answers the same view.
 
-const dossiers = 20_000;
+const dossiers = 10_000;
 let env: TestEnvironment;
 let simulator: ProvinceSimulator;
 let fleet: Fleet;
