@@ -49,7 +49,8 @@ describe('an unexpected error', () => {
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/^fleet: SyntaxError: .*JSON.*\n/);
       expect(run.stderr).not.toContain('--debug for');
-      expect(run.stderr).toMatch(/^ {4}at .*dead-letter-view\.ts:\d+/m);
+      // The module that threw, run from source (.ts) or transpiled (.js, as the tests run fleet).
+      expect(run.stderr).toMatch(/^ {4}at .*dead-letter-view\.[tj]s:\d+/m);
     }
   });
 
