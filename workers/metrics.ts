@@ -280,9 +280,10 @@ export class FleetMetrics {
       mismatches: { connectorId: string; kind: string; count: number }[];
       repaired: { connectorId: string; count: number }[];
       lastMatch: { connectorId: string; seconds: number }[];
+      lastRun: { connectorId: string; provinceCode: string; compared: number; inSync: number }[];
     }>,
   ): void {
-    // One read per scrape, shared by the four metrics.
+    // One read per scrape, shared by the six metrics.
     let pending: ReturnType<typeof read> | null = null;
     const figures = () => {
       pending ??= read().finally(() => setTimeout(() => (pending = null), 100));
@@ -337,6 +338,24 @@ export class FleetMetrics {
       ['connector'],
       (g, f) => {
         for (const row of f.lastMatch) g.set({ connector: row.connectorId }, row.seconds);
+      },
+    );
+    // The service level "share of a province's dossiers in sync at the last reconcile": in_sync / compared, summed
+    // over the province's connectors (recording rule province:dossier_sync_reconcile_in_sync:ratio).
+    gauge(
+      'dossier_sync_reconcile_last_run_dossiers_compared',
+      "Dossiers a connector's latest finished reconcile compared: those its source holds in the range plus those only we hold (extra_here), by province and connector",
+      ['province', 'connector'],
+      (g, f) => {
+        for (const row of f.lastRun) g.set({ province: row.provinceCode, connector: row.connectorId }, row.compared);
+      },
+    );
+    gauge(
+      'dossier_sync_reconcile_last_run_dossiers_in_sync',
+      "Dossiers a connector's latest finished reconcile found in sync (held by both sides in the same version and status, before its repairs), by province and connector",
+      ['province', 'connector'],
+      (g, f) => {
+        for (const row of f.lastRun) g.set({ province: row.provinceCode, connector: row.connectorId }, row.inSync);
       },
     );
   }
