@@ -178,6 +178,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
         prefix: config.QUEUE_PREFIX,
         maxRuns: 4,
         errors,
+        metrics,
       })
     : null;
 
@@ -215,7 +216,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
 
   // Runs the reconciles asked for over HTTP and the scheduled ones (README, Reconciliation).
   const reconciler = has('reconciler')
-    ? new ReconcilerRole({ config, db, redis: openConnection('reconciler'), logger, errors })
+    ? new ReconcilerRole({ config, db, redis: openConnection('reconciler'), logger, errors, metrics })
     : null;
   writer?.start();
   sweep?.start();

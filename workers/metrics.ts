@@ -386,7 +386,7 @@ export class FleetMetrics {
   /** Rate, errors and duration of every stage: one observation per operation, by stage and outcome. */
   readonly operationDuration = new Histogram({
     name: 'dossier_sync_operation_duration_seconds',
-    help: 'Duration of one operation of a stage (poll: a poll run; write: an ingest batch; webhook: a delivery; read_api: a request), by stage and outcome (ok, error)',
+    help: 'Duration of one operation of a stage (poll: a poll run; write: an ingest batch; webhook: a delivery; read_api: a request; reconcile: a reconcile run carried by the reconciler role; backfill: a page a backfill read from the source), by stage and outcome (ok, error)',
     labelNames: ['stage', 'outcome'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [this.registry],
