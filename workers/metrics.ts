@@ -237,16 +237,19 @@ export class FleetMetrics {
     registers: [this.registry],
   });
 
-  /** Reports the dead letters waiting (state new), by reason, on every scrape. */
-  watchDeadLetters(count: () => Promise<{ reason: string; count: number }[]>): void {
+  /** Reports the dead letters waiting (state new), by province and reason, on every scrape. */
+  watchDeadLetters(count: () => Promise<{ provinceCode: string; reason: string; count: number }[]>): void {
     new Gauge({
       name: 'dossier_sync_dead_letters',
-      help: 'Dead letters waiting for a fix or a discard (state new), by reason',
-      labelNames: ['reason'] as const,
+      help: 'Dead letters waiting for a fix or a discard (state new), by province (current code) and reason',
+      labelNames: ['province', 'reason'] as const,
       registers: [this.registry],
       async collect() {
+        // Postgres unavailable: the last figures stay, and the rest of the scrape is still answered.
+        const counts = await count().catch(() => null);
+        if (!counts) return;
         this.reset();
-        for (const { reason, count: n } of await count()) this.set({ reason }, n);
+        for (const { provinceCode, reason, count: n } of counts) this.set({ province: provinceCode, reason }, n);
       },
     });
   }

@@ -22,7 +22,7 @@ const documented: Record<string, { type: string; labels: string[] }> = {
   dossier_sync_queue_workers: { type: 'gauge', labels: ['queue'] },
   dossier_sync_queue_gauge_leader: { type: 'gauge', labels: [] },
   dossier_sync_breaker_state: { type: 'gauge', labels: ['province', 'connector'] },
-  dossier_sync_dead_letters: { type: 'gauge', labels: ['reason'] },
+  dossier_sync_dead_letters: { type: 'gauge', labels: ['province', 'reason'] },
   dossier_sync_failed_batches: { type: 'gauge', labels: ['province'] },
   dossier_sync_reconcile_runs: { type: 'gauge', labels: ['connector', 'outcome'] },
   dossier_sync_reconcile_mismatches: { type: 'gauge', labels: ['connector', 'kind'] },
