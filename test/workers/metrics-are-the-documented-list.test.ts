@@ -28,6 +28,8 @@ const documented: Record<string, { type: string; labels: string[] }> = {
   dossier_sync_reconcile_mismatches: { type: 'gauge', labels: ['connector', 'kind'] },
   dossier_sync_reconcile_repaired: { type: 'gauge', labels: ['connector'] },
   dossier_sync_reconcile_last_match_timestamp_seconds: { type: 'gauge', labels: ['connector'] },
+  dossier_sync_reconcile_last_run_dossiers_compared: { type: 'gauge', labels: ['province', 'connector'] },
+  dossier_sync_reconcile_last_run_dossiers_in_sync: { type: 'gauge', labels: ['province', 'connector'] },
   dossier_sync_connector_last_sync_timestamp_seconds: { type: 'gauge', labels: ['province', 'connector'] },
   dossier_sync_commit_lag_seconds: { type: 'histogram', labels: ['province', 'origin'] },
   dossier_sync_operation_duration_seconds: { type: 'histogram', labels: ['stage', 'outcome'] },
