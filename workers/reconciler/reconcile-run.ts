@@ -291,7 +291,7 @@ export class ReconcileRun {
       findings.sourceDossiers += dossiersIn(summary);
       return this.compareSummary(scope, summary, findings);
     }
-    // A digest scope drilled into is compared below, not here: this is the whole bucket, its count the source's.
+    // Only a whole bucket reaches here (drillDigest compares the parts it cuts): its count is what the source holds.
     const summary = await this.summarise(scope);
     findings.sourceDossiers += dossiersIn(summary);
     return this.compareSummary(scope, summary, findings);
