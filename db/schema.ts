@@ -350,6 +350,8 @@ export interface ReconcileRunsTable {
   different_version: ColumnType<string, number | undefined, number>;
   different_state: ColumnType<string, number | undefined, number>;
   repaired: ColumnType<string, number | undefined, number>;
+  /** Dossiers the source holds in the finished buckets (migration 0018): compared = this + extra_here. */
+  source_dossiers: ColumnType<string, number | undefined, number>;
   status: ColumnType<ReconcileStatus, ReconcileStatus | undefined, ReconcileStatus>;
   started_by: string;
   started_at: ColumnType<Date, Date | string | undefined, never>;

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config/env.js';
 import { currentProvinces } from '../config/provinces.js';
 import { recordBreakerState } from '../db/queries/connectors.js';
-import { countDeadLetters } from '../db/queries/dead-letters.js';
+import { countDeadLettersByProvince } from '../db/queries/dead-letters.js';
 import { reconcileFigures } from '../db/queries/reconcile-runs.js';
 import { countFailedBatches } from '../db/queries/failed-batches.js';
 import { assertDatabaseReachable, createDatabase } from '../db/database.js';
@@ -123,7 +123,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
   // Every process sees the same queues: one of them at a time exports their gauges, so sum() counts each once.
   const queueGaugeLeader = new QueueGaugeLeader(control, { prefix: config.QUEUE_PREFIX });
   metrics.queueGaugeLease = () => queueGaugeLeader.holds();
-  if (has('gateway')) metrics.watchDeadLetters(() => countDeadLetters(db, { state: 'new' }));
+  if (has('gateway')) metrics.watchDeadLetters(() => countDeadLettersByProvince(db, { state: 'new' }));
   if (has('gateway')) metrics.watchReconcileRuns(() => reconcileFigures(db));
   if (has('gateway')) metrics.watchFailedBatches(() => countFailedBatches(db, { state: 'failed' }));
 
@@ -178,6 +178,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
         prefix: config.QUEUE_PREFIX,
         maxRuns: 4,
         errors,
+        metrics,
       })
     : null;
 
@@ -215,7 +216,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
 
   // Runs the reconciles asked for over HTTP and the scheduled ones (README, Reconciliation).
   const reconciler = has('reconciler')
-    ? new ReconcilerRole({ config, db, redis: openConnection('reconciler'), logger, errors })
+    ? new ReconcilerRole({ config, db, redis: openConnection('reconciler'), logger, errors, metrics })
     : null;
   writer?.start();
   sweep?.start();

@@ -237,16 +237,19 @@ export class FleetMetrics {
     registers: [this.registry],
   });
 
-  /** Reports the dead letters waiting (state new), by reason, on every scrape. */
-  watchDeadLetters(count: () => Promise<{ reason: string; count: number }[]>): void {
+  /** Reports the dead letters waiting (state new), by province and reason, on every scrape. */
+  watchDeadLetters(count: () => Promise<{ provinceCode: string; reason: string; count: number }[]>): void {
     new Gauge({
       name: 'dossier_sync_dead_letters',
-      help: 'Dead letters waiting for a fix or a discard (state new), by reason',
-      labelNames: ['reason'] as const,
+      help: 'Dead letters waiting for a fix or a discard (state new), by province (current code) and reason',
+      labelNames: ['province', 'reason'] as const,
       registers: [this.registry],
       async collect() {
+        // Postgres unavailable: the last figures stay, and the rest of the scrape is still answered.
+        const counts = await count().catch(() => null);
+        if (!counts) return;
         this.reset();
-        for (const { reason, count: n } of await count()) this.set({ reason }, n);
+        for (const { provinceCode, reason, count: n } of counts) this.set({ province: provinceCode, reason }, n);
       },
     });
   }
@@ -280,9 +283,10 @@ export class FleetMetrics {
       mismatches: { connectorId: string; kind: string; count: number }[];
       repaired: { connectorId: string; count: number }[];
       lastMatch: { connectorId: string; seconds: number }[];
+      lastRun: { connectorId: string; provinceCode: string; compared: number; inSync: number }[];
     }>,
   ): void {
-    // One read per scrape, shared by the four metrics.
+    // One read per scrape, shared by the six metrics.
     let pending: ReturnType<typeof read> | null = null;
     const figures = () => {
       pending ??= read().finally(() => setTimeout(() => (pending = null), 100));
@@ -339,6 +343,24 @@ export class FleetMetrics {
         for (const row of f.lastMatch) g.set({ connector: row.connectorId }, row.seconds);
       },
     );
+    // The service level "share of a province's dossiers in sync at the last reconcile": in_sync / compared, summed
+    // over the province's connectors (recording rule province:dossier_sync_reconcile_in_sync:ratio).
+    gauge(
+      'dossier_sync_reconcile_last_run_dossiers_compared',
+      "Dossiers a connector's latest finished reconcile compared: those its source holds in the range plus those only we hold (extra_here), by province and connector",
+      ['province', 'connector'],
+      (g, f) => {
+        for (const row of f.lastRun) g.set({ province: row.provinceCode, connector: row.connectorId }, row.compared);
+      },
+    );
+    gauge(
+      'dossier_sync_reconcile_last_run_dossiers_in_sync',
+      "Dossiers a connector's latest finished reconcile found in sync (held by both sides in the same version and status, before its repairs), by province and connector",
+      ['province', 'connector'],
+      (g, f) => {
+        for (const row of f.lastRun) g.set({ province: row.provinceCode, connector: row.connectorId }, row.inSync);
+      },
+    );
   }
 
   /**
@@ -367,7 +389,7 @@ export class FleetMetrics {
   /** Rate, errors and duration of every stage: one observation per operation, by stage and outcome. */
   readonly operationDuration = new Histogram({
     name: 'dossier_sync_operation_duration_seconds',
-    help: 'Duration of one operation of a stage (poll: a poll run; write: an ingest batch; webhook: a delivery; read_api: a request), by stage and outcome (ok, error)',
+    help: 'Duration of one operation of a stage (poll: a poll run; write: an ingest batch; webhook: a delivery; read_api: a request; reconcile: a reconcile run carried by the reconciler role; backfill: a page a backfill read from the source), by stage and outcome (ok, error)',
     labelNames: ['stage', 'outcome'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [this.registry],

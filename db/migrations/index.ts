@@ -16,6 +16,7 @@ import * as backfillRuns from './0014-backfill-runs.js';
 import * as reconcileRuns from './0015-reconcile-runs.js';
 import * as anomaliesKeyedByProvince from './0016-anomalies-keyed-by-province.js';
 import * as dossierRevision from './0017-dossier-revision.js';
+import * as reconcileDossiersCompared from './0018-reconcile-dossiers-compared.js';
 
 /** Every migration, by name in the order they run. A new one is a new file, listed here. */
 export const migrations: Record<string, Migration> = {
@@ -36,4 +37,5 @@ export const migrations: Record<string, Migration> = {
   '0015-reconcile-runs': reconcileRuns,
   '0016-anomalies-keyed-by-province': anomaliesKeyedByProvince,
   '0017-dossier-revision': dossierRevision,
+  '0018-reconcile-dossiers-compared': reconcileDossiersCompared,
 };

@@ -68,6 +68,27 @@ export async function countDeadLetters(
   return rows.map((row) => ({ reason: row.reason, count: Number(row.count) }));
 }
 
+/**
+ * How many dead letters match, by province (the current code the letter was kept under; `unknown` for a letter kept
+ * without one) and reason: the dead-letter gauge's figures.
+ */
+export async function countDeadLettersByProvince(
+  db: Kysely<Database>,
+  filter: DeadLetterFilter,
+): Promise<{ provinceCode: string; reason: string; count: number }[]> {
+  const rows = await filtered(db, filter)
+    .select([
+      sql<string>`coalesce(province_code, 'unknown')`.as('province_code'),
+      'reason',
+      sql<string>`count(*)`.as('count'),
+    ])
+    .groupBy([sql`coalesce(province_code, 'unknown')`, 'reason'])
+    .orderBy('province_code')
+    .orderBy('reason')
+    .execute();
+  return rows.map((row) => ({ provinceCode: row.province_code, reason: row.reason, count: Number(row.count) }));
+}
+
 /** One dead letter, or undefined. */
 export async function findDeadLetter(db: Kysely<Database>, id: string): Promise<DeadLetterRow | undefined> {
   return db.selectFrom('dead_letters').selectAll().where('id', '=', id).executeTakeFirst();

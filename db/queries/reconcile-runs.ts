@@ -111,6 +111,8 @@ export interface BucketTally {
   requests: number;
   records: number;
   seconds: number;
+  /** Dossiers the source holds in the bucket (its side of the comparison). */
+  sourceDossiers: number;
 }
 
 /** One mismatch found: the dossier, both sides, whether the source's state is to be written. */
@@ -237,6 +239,7 @@ export async function finishBucket(
       scopes_compared = scopes_compared + ${tally.scopes},
       requests_made = requests_made + ${tally.requests},
       records_fetched = records_fetched + ${tally.records},
+      source_dossiers = source_dossiers + ${tally.sourceDossiers},
       run_seconds = run_seconds + ${tally.seconds},
       updated_at = now()
     WHERE id = ${runId}`.execute(db);
@@ -284,6 +287,12 @@ export interface ReconcileFigures {
   repaired: { connectorId: string; count: number }[];
   /** Per connector: the start of its latest finished run that left no repairable mismatch unrepaired. */
   lastMatch: { connectorId: string; seconds: number }[];
+  /**
+   * Per connector, of its latest finished run: the dossiers compared (either side holds: the source's plus those
+   * only we hold) and those found in sync (the source's, less those missing here or different). The service level
+   * "share of a province's dossiers in sync at the last reconcile" is the ratio of their sums over the province.
+   */
+  lastRun: { connectorId: string; provinceCode: string; compared: number; inSync: number }[];
 }
 
 /** The figures of every connector's reconcile runs. */
@@ -310,6 +319,21 @@ export async function reconcileFigures(db: Kysely<Database>): Promise<ReconcileF
     WHERE status = 'done' AND NOT EXISTS (
       SELECT 1 FROM reconcile_mismatches m WHERE m.run_id = r.id AND m.repairable AND NOT m.repaired)
     GROUP BY connector_id`.execute(db);
+  // Runs recorded before migration 0018 counted no dossiers: they have no figure, rather than none in sync. In sync
+  // is kept at 0 or more: a dossier the source moved out of the range is found different without being in the
+  // source's count of it.
+  const { rows: latest } = await sql<{
+    connector_id: string;
+    province_code: string;
+    compared: string;
+    in_sync: string;
+  }>`
+    SELECT DISTINCT ON (connector_id) connector_id, province_code,
+      source_dossiers + extra_here AS compared,
+      greatest(0, source_dossiers - missing_here - different_version - different_state) AS in_sync
+    FROM reconcile_runs
+    WHERE status = 'done' AND source_dossiers + extra_here > 0
+    ORDER BY connector_id, id DESC`.execute(db);
   const kinds = ['missing_here', 'extra_here', 'different_version', 'different_state'] as const;
   return {
     runs: runs.map((row) => ({ connectorId: row.connector_id, outcome: row.status, count: Number(row.count) })),
@@ -318,6 +342,12 @@ export async function reconcileFigures(db: Kysely<Database>): Promise<ReconcileF
     ),
     repaired: sums.map((row) => ({ connectorId: row.connector_id, count: Number(row.repaired ?? 0) })),
     lastMatch: matched.map((row) => ({ connectorId: row.connector_id, seconds: Number(row.seconds) })),
+    lastRun: latest.map((row) => ({
+      connectorId: row.connector_id,
+      provinceCode: row.province_code,
+      compared: Number(row.compared),
+      inSync: Number(row.in_sync),
+    })),
   };
 }
 

@@ -123,7 +123,9 @@ function exportedMetrics(): ExportedMetric[] {
   const metrics = new FleetMetrics();
   metrics.watchDeadLetters(() => Promise.resolve([]));
   metrics.watchFailedBatches(() => Promise.resolve([]));
-  metrics.watchReconcileRuns(() => Promise.resolve({ runs: [], mismatches: [], repaired: [], lastMatch: [] }));
+  metrics.watchReconcileRuns(() =>
+    Promise.resolve({ runs: [], mismatches: [], repaired: [], lastMatch: [], lastRun: [] }),
+  );
   return metrics.registry.getMetricsAsArray().map((metric) => ({ name: metric.name, type: String(metric.type) }));
 }
 

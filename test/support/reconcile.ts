@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { reconcileFigures } from '../../db/queries/reconcile-runs.js';
 import type { Database } from '../../db/schema.js';
 import { ProvinceSimulator, type SimulatorOptions } from '../../scripts/tools/simulator/province-simulator.js';
 import { runFleet, spawnFleet, type FleetProcess } from './fleet-process.js';
@@ -107,4 +108,21 @@ export async function lastRun(db: Kysely<Database>) {
     scopes: Number(row.scopes_compared),
     records: Number(row.records_fetched),
   };
+}
+
+/**
+ * What the next run must find of the share in sync, by the simulator's truth (taken before it runs): compared, every
+ * dossier either side holds; in sync, the source's that we hold in its version and status.
+ */
+export async function shareByTruth(province: SyncedProvince): Promise<{ compared: number; inSync: number }> {
+  const truth = await compareWithTruth(province.env.db, province.simulator);
+  // compareWithTruth's `extra` is our rows less the truth's dossiers, so it is short by those missing here.
+  const onlyOurs = truth.extra + truth.missing;
+  return { compared: truth.expected + onlyOurs, inSync: truth.expected - truth.missing - truth.different };
+}
+
+/** The share figures of the connector's latest finished run, as /metrics exports them (reconcileFigures). */
+export async function shareOfLastRun(db: Kysely<Database>, connectorId: string) {
+  const row = (await reconcileFigures(db)).lastRun.find((one) => one.connectorId === connectorId);
+  return row && { provinceCode: row.provinceCode, compared: row.compared, inSync: row.inSync };
 }

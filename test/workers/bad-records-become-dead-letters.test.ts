@@ -126,5 +126,15 @@ it('exports throughput, rejections, batch latency and queue depth, with no dossi
   expect(metrics).toMatch(/^dossier_sync_queue_depth\{queue="ingest-01",state="waiting"\} \d+/m);
   expect(metrics).toMatch(/^dossier_sync_queue_depth\{queue="poll",state="delayed"\} \d+/m);
   expect(metrics).toMatch(/^process_resident_memory_bytes \d+/m);
+  // The letters waiting, by the province they were kept under and their reason: exactly the malformed records.
+  const byReason = new Map<string, number>();
+  for (const truth of malformed()) byReason.set(truth.malformed!, (byReason.get(truth.malformed!) ?? 0) + 1);
+  const waiting = [...metrics.matchAll(/^dossier_sync_dead_letters\{(.*)\} (\d+)$/gm)].map(([, labels, n]) => [
+    labels,
+    Number(n),
+  ]);
+  expect(new Map(waiting as [string, number][])).toEqual(
+    new Map([...byReason].map(([reason, n]) => [`province="01",reason="${reason}"`, n])),
+  );
   expect(metrics).not.toMatch(/01\.\d{4}\.\d+/);
 });

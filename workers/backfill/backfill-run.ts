@@ -5,6 +5,7 @@ import { SourceError } from '../../connectors/sdk/source-error.js';
 import type { BackfillProgress } from '../../db/queries/backfill-progress.js';
 import type { BackfillStatus } from '../../db/schema.js';
 import type { CommittingQueue } from '../poller/poll-run.js';
+import type { FleetMetrics } from '../metrics.js';
 import type { IngestBatch } from '../queue/queues.js';
 import type { WriteOutcome } from '../writer/write-batch.js';
 
@@ -71,6 +72,8 @@ export interface BackfillRunOptions {
   signal?: AbortSignal;
   /** Called after each committed batch. */
   onProgress?: (counts: Readonly<BackfillCounts>) => void;
+  /** Where each page read is observed (stage backfill), in a process that serves /metrics. */
+  metrics?: Pick<FleetMetrics, 'operationDuration'>;
 }
 
 /**
@@ -118,6 +121,22 @@ export async function runBackfill(options: BackfillRunOptions): Promise<Backfill
     return true;
   };
 
+  /**
+   * One page of a window, observed as one backfill operation (its rate, errors and duration); a read cut short by
+   * the signal is neither.
+   */
+  const readObserved = async (window: TimeWindow, state: ReadState | null): Promise<SourcePage> => {
+    const stopTimer = options.metrics?.operationDuration.startTimer({ stage: 'backfill' });
+    try {
+      const page = await options.readPage(window, state, signal);
+      stopTimer?.({ outcome: 'ok' });
+      return page;
+    } catch (error) {
+      if (!signal?.aborted) stopTimer?.({ outcome: 'error' });
+      throw error;
+    }
+  };
+
   try {
     for (;;) {
       if (signal?.aborted) break;
@@ -127,7 +146,7 @@ export async function runBackfill(options: BackfillRunOptions): Promise<Backfill
         continue;
       }
       const window = windowAt(range, progress.windowsDone);
-      const page = await options.readPage(window, progress.position, signal);
+      const page = await readObserved(window, progress.position);
       const observedAt = new Date();
       if (page.next !== null && JSON.stringify(page.next) === JSON.stringify(progress.position)) {
         throw new SourceError(

@@ -9,6 +9,7 @@ import { findConnector } from '../../db/queries/connectors.js';
 import type { Database } from '../../db/schema.js';
 import type { BackgroundErrors, ErrorSource } from '../background-error-reporter.js';
 import { jobLogger, type Logger } from '../logger.js';
+import type { FleetMetrics } from '../metrics.js';
 import type { CommittingQueue } from '../poller/poll-run.js';
 import { RedisRequestGate } from '../poller/redis-request-gate.js';
 import { SourceGuard } from '../poller/source-guard.js';
@@ -30,6 +31,8 @@ export interface BackfillRunnerOptions {
   /** Runs carried at once by this process (one per connector). Default 4. */
   maxRuns?: number;
   errors: BackgroundErrors;
+  /** The process's metrics: each page its runs read is observed (stage backfill). */
+  metrics?: Pick<FleetMetrics, 'operationDuration'>;
 }
 
 const lookupFailed: ErrorSource = {
@@ -189,6 +192,7 @@ export class BackfillRunner {
             };
           },
           signal: this.stopping.signal,
+          metrics: this.options.metrics,
         });
         log.info({ end }, `backfill run ${end === 'interrupted' ? 'left resumable' : end}`);
         return end;

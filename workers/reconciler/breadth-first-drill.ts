@@ -86,6 +86,7 @@ export class BreadthFirstDrill {
     // slices of every bucket fill one request.
     await this.slice(frontier, this.fanOutFor(frontier.length));
     const leaves: Leaf[] = [];
+    let level = 0;
     while (frontier.length > 0) {
       const theirs = await this.ask(
         frontier.map((node) => node.scope),
@@ -95,6 +96,8 @@ export class BreadthFirstDrill {
       for (const [position, node] of frontier.entries()) {
         const summary = theirs[position]!;
         if (summary.kind !== 'digest') throw new TypeError('a digest was asked for and a listing answered');
+        // Level 0 is the whole buckets: the source's count of each is what it holds there.
+        if (level === 0) findings[node.bucket]!.sourceDossiers += summary.count;
         if (summary.count === node.ours.count && summary.hash === hashText(node.ours.sum)) continue;
         const size = Math.max(summary.count, node.ours.count);
         if (size <= this.leafSize || !splittable(node.scope)) leaves.push({ node, size });
@@ -105,6 +108,7 @@ export class BreadthFirstDrill {
         this.fanOutFor(splitting.length),
       );
       frontier = splitting.flatMap((node) => node.children!);
+      level += 1;
     }
     await this.list(leaves, findings);
     return findings;

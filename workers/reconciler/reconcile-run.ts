@@ -34,7 +34,7 @@ import type { CommittingQueue } from '../poller/poll-run.js';
 import type { IngestBatch } from '../queue/queues.js';
 import { BreadthFirstDrill } from './breadth-first-drill.js';
 import { bucketAt, bucketCount } from './reconcile-buckets.js';
-import { compareListing, type Findings, type SourceSide } from './reconcile-findings.js';
+import { compareListing, dossiersIn, emptyFindings, type Findings, type SourceSide } from './reconcile-findings.js';
 
 /** What this process did of a run so far, for the progress line. */
 export interface ReconcileCounts {
@@ -177,6 +177,7 @@ export class ReconcileRun {
             requests: this.options.requests() - requestsBefore,
             records: this.records - recordsBefore,
             seconds: (Date.now() - startedAt) / 1000,
+            sourceDossiers: findings.sourceDossiers,
           });
           startedAt = Date.now();
           requestsBefore = this.options.requests();
@@ -231,7 +232,9 @@ export class ReconcileRun {
       provinceCode: this.options.provinceCode,
       summarise: (scopes, kind) =>
         this.source(() => this.options.connector.summariseMany!(scopes, kind, this.options.signal)),
-      comparePages: (scope, findings) => this.comparePages(scope, findings),
+      comparePages: async (scope, findings) => {
+        await this.comparePages(scope, findings);
+      },
       leafSize: this.options.multiLeafSize,
       scopesPerRequest: this.options.connector.summaryScopesPerRequest,
     });
@@ -254,7 +257,7 @@ export class ReconcileRun {
 
   /** A bucket compared the way the source allows: by its summaries, or page by page. */
   private async compareBucket(bucket: TimeWindow): Promise<Findings> {
-    const findings: Findings = { source: new Map(), oursOnly: new Set() };
+    const findings = emptyFindings();
     const scope: SummaryScope = { updatedFrom: bucket.from, updatedTo: bucket.to, codeFrom: null, codeTo: null };
     if (this.options.method === 'pages') await this.comparePagesSplit(scope, findings);
     else await this.drill(scope, findings);
@@ -285,9 +288,13 @@ export class ReconcileRun {
           return this.split(scope, ours, findings, (part) => this.drill(part, findings));
         throw error;
       }
+      findings.sourceDossiers += dossiersIn(summary);
       return this.compareSummary(scope, summary, findings);
     }
-    return this.compareSummary(scope, await this.summarise(scope), findings);
+    // Only a whole bucket reaches here (drillDigest compares the parts it cuts): its count is what the source holds.
+    const summary = await this.summarise(scope);
+    findings.sourceDossiers += dossiersIn(summary);
+    return this.compareSummary(scope, summary, findings);
   }
 
   /**
@@ -326,7 +333,10 @@ export class ReconcileRun {
     const from = scope.updatedFrom.getTime();
     const to = scope.updatedTo.getTime();
     const step = Math.max(minWindowMs, Math.ceil((to - from) / fanOut / 1000) * 1000);
-    if (size <= this.leafSize || to - from <= fanOut * minWindowMs) return this.comparePages(scope, findings);
+    if (size <= this.leafSize || to - from <= fanOut * minWindowMs) {
+      await this.comparePages(scope, findings);
+      return;
+    }
     const ours = await storedDigestsBySlice(db, provinceCode, scope, step);
     for (let slice = 0; from + slice * step < to; slice++) {
       const part: SummaryScope = {
@@ -382,14 +392,16 @@ export class ReconcileRun {
       await this.comparePagesSplit({ ...scope, updatedFrom: new Date(cut) }, findings);
       return;
     }
-    await this.comparePages(scope, findings);
+    // Page by page, the source's side of the window is the dossiers its pages held.
+    findings.sourceDossiers += await this.comparePages(scope, findings);
   }
 
   /**
    * Reads a time window's pages (readWindow) and compares each page with our rows of its codes; what we hold in
    * the window that no page had is ours only. Memory: the window's codes, never more than one page's records.
+   * Returns how many dossiers the source's pages held.
    */
-  private async comparePages(scope: SummaryScope, findings: Findings): Promise<void> {
+  private async comparePages(scope: SummaryScope, findings: Findings): Promise<number> {
     const { connector, db, provinceCode } = this.options;
     if (!connector.readWindow)
       throw new SourceError(`connector ${this.options.connectorId}: its source cannot be read by time window`, false);
@@ -423,6 +435,7 @@ export class ReconcileRun {
     }
     for (const entry of await storedEntries(db, provinceCode, scope))
       if (!seen.has(entry.dossierCode)) findings.oursOnly.add(entry.dossierCode);
+    return seen.size;
   }
 
   private mapped(items: readonly unknown[]): DossierRecord[] {
@@ -614,8 +627,9 @@ export class ReconcileRun {
 /** The findings of several buckets as one: a dossier only we hold in one and the source holds in another moved. */
 function merged(all: readonly Findings[]): Findings {
   if (all.length === 1) return all[0]!;
-  const into: Findings = { source: new Map(), oursOnly: new Set() };
+  const into = emptyFindings();
   for (const findings of all) {
+    into.sourceDossiers += findings.sourceDossiers;
     for (const [code, side] of findings.source) into.source.set(code, side);
     for (const code of findings.oursOnly) into.oursOnly.add(code);
   }

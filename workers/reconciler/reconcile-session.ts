@@ -17,6 +17,7 @@ import {
   type ReconcileRequest,
 } from '../control-plane/reconcile.js';
 import { jobLogger, type Logger } from '../logger.js';
+import type { FleetMetrics } from '../metrics.js';
 import { RedisRequestGate } from '../poller/redis-request-gate.js';
 import { SourceGuard } from '../poller/source-guard.js';
 import { BatchNotCommittedError, openIngestQueue } from '../queue/ingest-queue.js';
@@ -40,6 +41,8 @@ export interface ReconcileSessionOptions {
   redis: ReturnType<typeof createRedis>;
   logger: Logger;
   errors: BackgroundErrorReporter;
+  /** The process's metrics, when it serves /metrics: each run is observed once (stage reconcile). */
+  metrics?: Pick<FleetMetrics, 'operationDuration'>;
 }
 
 /**
@@ -112,6 +115,8 @@ export class ReconcileSession {
       const gate = this.gates.get(checked.row.id);
       const ingest = await openIngestQueue(config.REDIS_URL, config.QUEUE_PREFIX, errors);
       const outcome: ReconcileOutcome = { runId, connectorId: checked.row.id, end: 'failed', resumed, error: null };
+      // One observation per run in this process: ok when it finished, was stopped or cancelled; error when it failed.
+      const stopTimer = this.options.metrics?.operationDuration.startTimer({ stage: 'reconcile' });
       try {
         outcome.end = await new ReconcileRun({
           db,
@@ -133,7 +138,9 @@ export class ReconcileSession {
           onProgress: (counts) => options.onProgress?.(runId, counts),
         }).run();
         if (outcome.end === 'done') await setReconcileStatus(db, runId, 'done');
+        stopTimer?.({ outcome: 'ok' });
       } catch (error) {
+        stopTimer?.({ outcome: 'error' });
         const message = error instanceof Error ? error.message : String(error);
         await setReconcileStatus(db, runId, 'failed', message.slice(0, 2000));
         if (!(error instanceof SourceError || error instanceof BatchNotCommittedError)) throw error;

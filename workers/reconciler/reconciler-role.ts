@@ -5,6 +5,7 @@ import { connectorsToReconcile, latestReconcileStarts } from '../../db/queries/r
 import type { Database } from '../../db/schema.js';
 import type { BackgroundErrorReporter } from '../background-error-reporter.js';
 import type { Logger } from '../logger.js';
+import type { FleetMetrics } from '../metrics.js';
 import type { createRedis } from '../redis.js';
 import { ReconcileSession } from './reconcile-session.js';
 
@@ -15,6 +16,8 @@ export interface ReconcilerRoleOptions {
   redis: ReturnType<typeof createRedis>;
   logger: Logger;
   errors: BackgroundErrorReporter;
+  /** The process's metrics: each run is observed once (stage reconcile). */
+  metrics?: Pick<FleetMetrics, 'operationDuration'>;
   /** The wait between passes. Default 5 s. */
   intervalMs?: number;
 }

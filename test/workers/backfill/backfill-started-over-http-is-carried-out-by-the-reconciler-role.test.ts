@@ -3,6 +3,7 @@ import { saveConnector } from '../../../db/queries/connectors.js';
 import { ProvinceSimulator } from '../../../scripts/tools/simulator/province-simulator.js';
 import { createApiKey } from '../../../workers/control-plane/api-key-store.js';
 import { cliActor } from '../../../workers/control-plane/audit.js';
+import { parseMetrics } from '../../support/fleet-metrics.js';
 import { spawnFleet, type FleetProcess } from '../../support/fleet-process.js';
 import { sparePort } from '../../support/own-services.js';
 import { compareWithTruth, duplicateHistoryRows } from '../../support/simulator-truth.js';
@@ -170,6 +171,18 @@ it('runs backfills of two connectors at once to the truth, recorded under the ke
     extra: 0,
   });
   expect(await duplicateHistoryRows(env.db)).toBe(0);
+  // Each page the runs read is one observation of the backfill stage: 33 windows each, and 8,000 dossiers in pages
+  // of 200, per connector, so at least 40 pages each; none failed.
+  const families = parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+  const backfillPages = (outcome: string) =>
+    families
+      .get('dossier_sync_operation_duration_seconds')!
+      .samples.find(
+        (sample) =>
+          sample.name.endsWith('_count') && sample.labels.stage === 'backfill' && sample.labels.outcome === outcome,
+      )?.value;
+  expect(backfillPages('ok')).toBeGreaterThanOrEqual(80);
+  expect(backfillPages('error')).toBeUndefined();
 
   const events = await backfillEvents();
   expect(events).toMatchObject([

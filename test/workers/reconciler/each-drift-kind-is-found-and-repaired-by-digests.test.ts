@@ -4,7 +4,14 @@ import { reconcileFigures } from '../../../db/queries/reconcile-runs.js';
 import { FleetMetrics } from '../../../workers/metrics.js';
 import { registerSimulatorConnector } from '../../support/connectors.js';
 import { runFleet } from '../../support/fleet-process.js';
-import { lastRun, reconcileArgs, syncedProvince, type SyncedProvince } from '../../support/reconcile.js';
+import {
+  lastRun,
+  reconcileArgs,
+  shareByTruth,
+  shareOfLastRun,
+  syncedProvince,
+  type SyncedProvince,
+} from '../../support/reconcile.js';
 import { compareWithTruth } from '../../support/simulator-truth.js';
 import { injectEveryKind } from './drift-kinds-sum.js';
 
@@ -14,10 +21,13 @@ import { injectEveryKind } from './drift-kinds-sum.js';
 
 let province: SyncedProvince;
 const connector = 'sim-79';
+// Every run also counts the dossiers it compared and those in sync exactly as the truth says (the share SLO).
 const reconcile = async () => {
+  const share = await shareByTruth(province);
   const result = await runFleet(reconcileArgs(connector), province.settings());
   expect(result.output).toMatch(/reconcile run \d+ of connector sim-79 done/);
   expect(result.code).toBe(0);
+  expect(await shareOfLastRun(province.env.db, connector)).toEqual({ provinceCode: '79', ...share });
   return lastRun(province.env.db);
 };
 
@@ -110,6 +120,10 @@ it('the metrics say what the runs found, repaired and when the copy last matched
   expect(text).toContain('dossier_sync_reconcile_mismatches{connector="sim-79",kind="extra_here"} 45');
   expect(text).toContain('dossier_sync_reconcile_mismatches{connector="sim-79",kind="missing_here"} 10');
   expect(text).toContain('dossier_sync_reconcile_repaired{connector="sim-79"} 62');
+  // The last run (10 rows deleted here, 7 states changed here; 12 rewritten and 15 deleted there, found again) of
+  // the 8,000 dossiers: 8,000 compared (7,985 the source holds, 15 only we hold), 7,985 - 10 - 7 - 12 in sync.
+  expect(text).toContain('dossier_sync_reconcile_last_run_dossiers_compared{province="79",connector="sim-79"} 8000');
+  expect(text).toContain('dossier_sync_reconcile_last_run_dossiers_in_sync{province="79",connector="sim-79"} 7956');
   // Every run repaired all it could: the copy matched as of the last one's start.
   const lastMatch = /dossier_sync_reconcile_last_match_timestamp_seconds\{connector="sim-79"\} (\S+)/.exec(text);
   const latest = await province.env.db

@@ -3,7 +3,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import { parseDefinitionText } from '../../../workers/control-plane/definition.js';
 import { runFleet } from '../../support/fleet-process.js';
-import { lastRun, reconcileArgs, syncedProvince, type SyncedProvince } from '../../support/reconcile.js';
+import {
+  lastRun,
+  reconcileArgs,
+  shareByTruth,
+  shareOfLastRun,
+  syncedProvince,
+  type SyncedProvince,
+} from '../../support/reconcile.js';
 import { compareWithTruth } from '../../support/simulator-truth.js';
 import { anomalyCodes, injectEveryKind } from './drift-kinds-sum.js';
 
@@ -31,11 +38,14 @@ afterAll(async () => {
 
 it('names every drifted dossier from listings, repairs what moved forward and records the rest', async () => {
   const { expected, rewritten, deleted } = injectEveryKind(province.simulator, '92');
+  const share = await shareByTruth(province);
   const result = await runFleet(reconcileArgs('cantho-dvc'), province.settings());
   expect(result.output).toMatch(/reconcile run 1 of connector cantho-dvc done/);
   expect(result.code).toBe(0);
   const run = await lastRun(province.env.db);
   expect(run).toMatchObject({ status: 'done', ...expected });
+  // The dossiers compared and in sync: exactly what the truth said before the run.
+  expect(await shareOfLastRun(province.env.db, 'cantho-dvc')).toEqual({ provinceCode: '92', ...share });
   const anomalies = await anomalyCodes(province.env.db, run.id);
   expect(anomalies.disappeared).toEqual([...deleted].sort());
   expect(anomalies.versionBackwards).toEqual([...rewritten].sort());

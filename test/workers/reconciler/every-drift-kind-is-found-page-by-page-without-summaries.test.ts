@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import { runFleet } from '../../support/fleet-process.js';
-import { lastRun, reconcileArgs, syncedProvince, type SyncedProvince } from '../../support/reconcile.js';
+import {
+  lastRun,
+  reconcileArgs,
+  shareByTruth,
+  shareOfLastRun,
+  syncedProvince,
+  type SyncedProvince,
+} from '../../support/reconcile.js';
 import { compareWithTruth } from '../../support/simulator-truth.js';
 import { anomalyCodes, injectEveryKind } from './drift-kinds-sum.js';
 
@@ -35,11 +42,14 @@ afterAll(async () => {
 
 it('finds every kind of drift page by page and repairs from the pages read', async () => {
   const { expected, rewritten, deleted } = injectEveryKind(province.simulator, '79');
+  const share = await shareByTruth(province);
   const result = await runFleet(reconcileArgs('sim-79-plain'), province.settings());
   expect(result.output).toMatch(/reconcile run 1 of connector sim-79-plain done/);
   expect(result.code).toBe(0);
   const run = await lastRun(province.env.db);
   expect(run).toMatchObject({ status: 'done', ...expected });
+  // The dossiers compared and in sync: exactly what the truth said before the run.
+  expect(await shareOfLastRun(province.env.db, 'sim-79-plain')).toEqual({ provinceCode: '79', ...share });
   const anomalies = await anomalyCodes(province.env.db, run.id);
   expect(anomalies.disappeared).toEqual([...deleted].sort());
   expect(anomalies.versionBackwards).toEqual([...rewritten].sort());

@@ -2,7 +2,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { registerSimulatorConnector } from '../../support/connectors.js';
 import { runFleet, spawnFleet } from '../../support/fleet-process.js';
-import { lastRun, reconcileArgs, syncedProvince, type SyncedProvince } from '../../support/reconcile.js';
+import {
+  lastRun,
+  reconcileArgs,
+  shareByTruth,
+  shareOfLastRun,
+  syncedProvince,
+  type SyncedProvince,
+} from '../../support/reconcile.js';
 import { compareWithTruth } from '../../support/simulator-truth.js';
 import { waitFor } from '../../support/test-environment.js';
 
@@ -23,6 +30,7 @@ it('resumes after a kill and finishes with the counts of what was injected', asy
   const changed = province.simulator.injectDrift('79', 'silent-change', { count: 40 });
   const deleted = province.simulator.injectDrift('79', 'delete', { count: 10 });
   expect(new Set([...changed.dossierCodes, ...deleted.dossierCodes]).size).toBe(50);
+  const share = await shareByTruth(province);
   province.simulator.setFault('79', { delayMs: 60 });
   const first = spawnFleet(reconcileArgs('sim-79'), province.settings());
   const bucketsDone = async () =>
@@ -52,6 +60,8 @@ it('resumes after a kill and finishes with the counts of what was injected', asy
     bucketsDone: run.bucketsTotal,
   });
   expect(await province.env.db.selectFrom('reconcile_runs').select('id').execute()).toHaveLength(1);
+  // Each bucket's dossiers counted once, by whichever process finished it: the share the truth said before the run.
+  expect(await shareOfLastRun(province.env.db, 'sim-79')).toEqual({ provinceCode: '79', ...share });
   const disappeared = await province.env.db
     .selectFrom('dossier_anomalies')
     .select('dossier_code')
