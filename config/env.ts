@@ -81,6 +81,12 @@ const schema = z.object({
    * vendor platform down): keep it at or above connectors ÷ poller processes. A run holds about two pages.
    */
   POLLER_CONCURRENCY: integer(1, 256).default(64),
+  /**
+   * Pages one poll run reads at most. Default 200. A longer backlog is read in several runs, each from the committed
+   * position, so one connector with millions of records to catch up neither holds its poller place for hours nor
+   * keeps its other jobs (a schedule change, a shutdown) waiting behind one run.
+   */
+  POLLER_MAX_PAGES_PER_RUN: integer(1, 100_000).default(200),
   /** Time allowed to finish current jobs after SIGTERM before the process exits anyway. Default 30000 ms. */
   SHUTDOWN_TIMEOUT_MS: integer(100, 600_000).default(30_000),
   /**

@@ -155,6 +155,7 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
     ? new Poller(db, openConnection('poller'), ingest, metrics, logger, {
         prefix: config.QUEUE_PREFIX,
         concurrency: config.POLLER_CONCURRENCY,
+        maxPagesPerRun: config.POLLER_MAX_PAGES_PER_RUN,
         errors,
       })
     : null;

@@ -20,6 +20,7 @@ const defaults = {
   QUEUE_PREFIX: 'dossier-sync',
   WRITER_CONCURRENCY: 2,
   POLLER_CONCURRENCY: 64,
+  POLLER_MAX_PAGES_PER_RUN: 200,
   SHUTDOWN_TIMEOUT_MS: 30_000,
   STARTUP_WAIT_MS: 0,
   // SECRETS_KEY has no default: unset, it is absent.

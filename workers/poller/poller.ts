@@ -33,6 +33,8 @@ export interface PollerOptions {
   concurrency?: number;
   /** Pages of one connector handed to the writer and not yet committed, at most (poll-run.ts). Default 4. */
   pagesInFlight?: number;
+  /** Pages one poll run reads at most (POLLER_MAX_PAGES_PER_RUN); a longer backlog is read in more runs. Default 200. */
+  maxPagesPerRun?: number;
   /** Redis key prefix of the queues and locks. */
   prefix: string;
   /** Where failures no poll run awaits are told. Default: a reporter of its own over `logger` and `metrics`. */
@@ -92,6 +94,7 @@ export class Poller {
   private readonly prefix: string;
   private readonly errors: BackgroundErrors;
   private readonly pagesInFlight: number;
+  private readonly maxPagesPerRun: number;
   /** Told of every breaker state change (metrics, the connectors table). */
   onBreakerChange?: (connectorId: string, provinceCode: string, state: BreakerState) => void;
 
@@ -106,6 +109,7 @@ export class Poller {
     this.redis = connection;
     this.prefix = options.prefix;
     this.pagesInFlight = options.pagesInFlight ?? 4;
+    this.maxPagesPerRun = options.maxPagesPerRun ?? 200;
     this.errors = options.errors ?? new BackgroundErrorReporter(logger, { counter: metrics.backgroundErrors });
     this.lock = new PollLock(connection, options.prefix, this.errors);
     this.board = new PollRunBoard(db, this.errors);
@@ -209,6 +213,7 @@ export class Poller {
         committed: await readCursor(this.db, connectorId),
         sink: this.sink,
         pagesInFlight: this.pagesInFlight,
+        maxPages: this.maxPagesPerRun,
         catchUpCursor: (move, records) => commitCursor(this.db, connectorId, move, records),
         signal: this.shutdown.signal,
         onPage: (items) => this.metrics.recordsFetched.inc({ province: provinceOf(row) }, items),
