@@ -33,7 +33,7 @@ export interface PollerOptions {
   concurrency?: number;
   /** Pages of one connector handed to the writer and not yet committed, at most (poll-run.ts). Default 4. */
   pagesInFlight?: number;
-  /** Pages one poll run reads at most (POLLER_MAX_PAGES_PER_RUN); a longer backlog is read in more runs. Default 200. */
+  /** Pages one poll run reads at most (POLLER_MAX_PAGES_PER_RUN); a longer backlog takes more runs. Default 200. */
   maxPagesPerRun?: number;
   /** Redis key prefix of the queues and locks. */
   prefix: string;
