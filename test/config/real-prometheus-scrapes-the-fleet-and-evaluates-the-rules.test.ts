@@ -209,6 +209,12 @@ it.skipIf(!installed && !inCi)(
     const share = Number(ratio.find((sample) => sample.metric.province === province)!.value[1]);
     expect(share).toBeGreaterThanOrEqual(0);
     expect(share).toBeLessThanOrEqual(1);
+    // What Prometheus answered, for whoever reads the run's output (a closing note quotes it).
+    console.info(
+      [fetched[0]!, freshness[0]!, ratio.find((sample) => sample.metric.province === province)!]
+        .map((sample) => `${JSON.stringify(sample.metric)} = ${sample.value[1]}`)
+        .join('\n'),
+    );
 
     // Every group of both files listed, each rule evaluated at least once and healthy.
     type Rules = {
