@@ -1,6 +1,6 @@
 // The idempotency ledger's cost per delivery, from Redis's own accounting:
 // `tsx scripts/tools/bench-delivery-ledger.ts [--deliveries 100000] [--concurrency 256] [--window 43200]`.
-// Two phases, each into a fresh key prefix of the Redis at REDIS_URL:
+// Two phases, each into a fresh key prefix of a redis-server of its own (of the Redis at REDIS_URL with --shared):
 //   1. the form of today: N deliveries through the real DeliveryLedger (`once`, claim then commit), with the previous
 //      slice's count set to N so that the slice has the buckets of a steady load of that size.
 //   2. the previous form: one key per delivery, `<prefix>:{webhooks}:delivery:<connector>:<sha256>` holding
@@ -8,13 +8,14 @@
 // For each: INFO memory used_memory before and after (divided by N), the sum of MEMORY USAGE of its keys (divided by
 // N), the encodings of its hashes; then what the ledger holds at 1,000 and 5,000 deliveries/s for the window.
 
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/env.js';
 import { connectRedis } from '../../workers/redis.js';
 import { bodyHashOf, DeliveryLedger } from '../../workers/webhooks/delivery-ledger.js';
 import type { DeliveryAnswer } from '../../workers/webhooks/delivery-outcome.js';
-import { deleteRedisKeys } from './bench-support.js';
+import { deleteRedisKeys, freePort } from './bench-support.js';
 
 const config = loadConfig();
 const { values: args } = parseArgs({
@@ -22,12 +23,14 @@ const { values: args } = parseArgs({
     deliveries: { type: 'string', default: '100000' },
     concurrency: { type: 'string', default: '256' },
     window: { type: 'string', default: String(config.WEBHOOK_IDEMPOTENCY_TTL_SECONDS) },
+    // Measures on the Redis at REDIS_URL instead of a redis-server of its own (whose used_memory nothing else moves).
+    shared: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
   process.stdout.write(
-    'tsx scripts/tools/bench-delivery-ledger.ts [--deliveries N (100000)] [--concurrency N (256)] [--window seconds]\n',
+    'tsx scripts/tools/bench-delivery-ledger.ts [--deliveries N (100000)] [--concurrency N (256)] [--window seconds] [--shared]\n',
   );
   process.exit(0);
 }
@@ -37,7 +40,30 @@ const windowSeconds = Number(args.window);
 const connector = 'bench-ledger';
 const previousTtlSeconds = 86_400;
 
-const redis = connectRedis(config.REDIS_URL, { enableAutoPipelining: true });
+// A redis-server of its own, with Redis's default settings, on a spare port: INFO used_memory is then this run's alone.
+const own = args.shared
+  ? null
+  : spawn(
+      'redis-server',
+      ['--port', String(await freePort()), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      {
+        stdio: 'ignore',
+      },
+    );
+const redisUrl = own ? `redis://127.0.0.1:${own.spawnargs[2]}` : config.REDIS_URL;
+process.on('exit', () => own?.kill());
+const redis = connectRedis(redisUrl, { enableAutoPipelining: true });
+// Refused while its own redis-server starts: the pings below wait for it.
+redis.on('error', () => {});
+for (let attempt = 0; ; attempt++) {
+  try {
+    await redis.ping();
+    break;
+  } catch (error) {
+    if (attempt > 50) throw error;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 async function usedMemory(): Promise<number> {
@@ -99,14 +125,14 @@ interface Figures {
 }
 
 async function measure(form: string, prefix: string, write: (i: number) => Promise<void>): Promise<Figures> {
-  await deleteRedisKeys(config.REDIS_URL, prefix);
+  await deleteRedisKeys(redisUrl, prefix);
   // Redis is shared: let what another phase freed settle first.
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   const before = await usedMemory();
   const ms = await run(deliveries, write);
   const after = await usedMemory();
   const { keys, bytes, encodings } = await keysUnder(prefix);
-  await deleteRedisKeys(config.REDIS_URL, prefix);
+  await deleteRedisKeys(redisUrl, prefix);
   const figures = {
     form,
     usedPerDelivery: (after - before) / deliveries,
@@ -122,7 +148,9 @@ async function measure(form: string, prefix: string, write: (i: number) => Promi
 const run1 = `bench-ledger-${process.pid}`;
 const bodyHash = (i: number) => bodyHashOf(Buffer.from(`{"MaHoSo":"D${i}","PhienBan":1}`));
 
-log(`${deliveries} deliveries, ${concurrency} at a time, into Redis at ${config.REDIS_URL}`);
+log(
+  `${deliveries} deliveries, ${concurrency} at a time, into Redis at ${redisUrl}${own ? ' (its own redis-server, default settings)' : ''}`,
+);
 const ledger = new DeliveryLedger(redis, {
   prefix: `${run1}-compact`,
   ttlSeconds: windowSeconds,
@@ -162,7 +190,7 @@ const previous = await measure('previous: one key per delivery', `${run1}-previo
 const listpack = (await redis.config('GET', 'hash-max-listpack-*')) as string[];
 const gb = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
 const row = (figures: Figures, retentionSeconds: number, rate: number) =>
-  gb(figures.usagePerDelivery * rate * retentionSeconds);
+  gb(figures.usedPerDelivery * rate * retentionSeconds);
 process.stdout.write(
   [
     `# idempotency ledger, ${deliveries} deliveries (${new Date().toISOString()}; Redis ${listpack.join(' ')})`,
@@ -172,8 +200,9 @@ process.stdout.write(
     `| ${previous.form} | ${previous.usedPerDelivery.toFixed(1)} B | ${previous.usagePerDelivery.toFixed(1)} B | ${previous.keys} | ${JSON.stringify(previous.encodings)} | 24 h | ${row(previous, previousTtlSeconds, 1_000)} | ${row(previous, previousTtlSeconds, 5_000)} |`,
     `| ${compact.form} | ${compact.usedPerDelivery.toFixed(1)} B | ${compact.usagePerDelivery.toFixed(1)} B | ${compact.keys} | ${JSON.stringify(compact.encodings)} | ${windowSeconds / 3600}–${(1.25 * windowSeconds) / 3600} h | ${row(compact, 1.25 * windowSeconds, 1_000)} | ${row(compact, 1.25 * windowSeconds, 5_000)} |`,
     '',
-    `(at n/s: MEMORY USAGE per delivery × n × the longest an entry is kept — 24 h before; 1.25 × the window of ${windowSeconds} s now, the peak when 4 full slices and a fifth are alive)`,
+    `(at n/s: used_memory Δ per delivery — what Redis allocated, the keyspace's own tables included — × n × the longest an entry is kept — 24 h before; 1.25 × the window of ${windowSeconds} s now, the peak when 4 full slices and a fifth are alive)`,
     '',
   ].join('\n'),
 );
 redis.disconnect();
+own?.kill();
