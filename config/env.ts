@@ -135,10 +135,12 @@ const schema = z.object({
    */
   WEBHOOK_BATCH_WAIT_MS: integer(0, 1000).default(20),
   /**
-   * How long a delivery's webhook-id is remembered, so a retry is acknowledged without being applied twice. Default
-   * 86400 s (24 h).
+   * How long a delivery's webhook-id and answer are remembered at least, so a retry is acknowledged without being
+   * applied twice: kept in slices of a quarter of this, each forgotten whole, so between 1 and 1.25 times this.
+   * Default 43200 s (12 h): longer than the longest wait between two attempts of a Standard Webhooks sender (10 h
+   * in Svix's schedule). A retry after it is applied again, harmlessly (the writer's version guard).
    */
-  WEBHOOK_IDEMPOTENCY_TTL_SECONDS: integer(60, 2_592_000).default(86_400),
+  WEBHOOK_IDEMPOTENCY_TTL_SECONDS: integer(60, 2_592_000).default(43_200),
   /** How long a delivery waits for Redis to acknowledge its batch before it is answered 503. Default 10000 ms. */
   WEBHOOK_ACK_TIMEOUT_MS: integer(100, 120_000).default(10_000),
   /**

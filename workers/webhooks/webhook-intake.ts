@@ -424,7 +424,7 @@ export class WebhookIntake {
 
     let outcome;
     try {
-      outcome = await ledger.once(ledger.keyOf(id, webhookId), bodyHashOf(body), enqueue);
+      outcome = await ledger.once(id, webhookId, bodyHashOf(body), enqueue);
     } catch (error) {
       if (!(error instanceof LedgerUnavailableError)) throw error;
       context.log.error({ err: error.message }, 'webhook delivery not taken: the idempotency ledger is unavailable');

@@ -54,20 +54,21 @@ it('sends each script whole once per connection, then by its SHA, and again once
     for (let request = 0; request < 4; request++) await (request % 2 === 0 ? gate : otherGate).run(async () => request);
     await new Promise((resolve) => setTimeout(resolve, 250));
     await lock!.release();
-    // A delivery its work does not record gives its claim up: the same release script as the lock's.
-    await ledger.once(ledger.keyOf('connector-a', `delivery-${round}`), 'body-hash', async () => ({
+    // A delivery is claimed by the ledger's claim script; one its work does not record gives its claim up: the
+    // same release script as the lock's.
+    await ledger.once('connector-a', `delivery-${round}`, 'body-hash', async () => ({
       answer: refusal('payload_too_large', 'not recorded'),
       record: false,
     }));
-    scriptCalls += 4 + 1 + 1;
+    scriptCalls += 4 + 1 + 1 + 1;
   }
 
   const calls = await commandCalls();
-  // Three scripts (take a lease, renew, release), one connection: each sent whole once.
-  expect(calls.eval).toBe(3);
-  expect(calls.evalsha).toBeGreaterThanOrEqual(scriptCalls - 3);
+  // Four scripts (take a lease, renew, release, claim a delivery), one connection: each sent whole once.
+  expect(calls.eval).toBe(4);
+  expect(calls.evalsha).toBeGreaterThanOrEqual(scriptCalls - 4);
   // Renewals ran meanwhile, and every one went by SHA.
-  expect(calls.evalsha).toBeGreaterThan(scriptCalls - 3);
+  expect(calls.evalsha).toBeGreaterThan(scriptCalls - 4);
 
   // Redis restarted with an empty script cache: each script is sent whole once more, and works.
   await redis.script('FLUSH');

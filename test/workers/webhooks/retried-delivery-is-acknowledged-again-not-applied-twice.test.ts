@@ -128,6 +128,8 @@ it('applies a delivery again harmlessly when Redis lost the ledger: no second hi
   const body = nationalUpdate('R5', { PhienBan: 3, TrangThaiHoSo: '5' });
   expect((await deliver(gatewayA.url, connector, signed(secret, body, { id }))).status).toBe(202);
   await committed();
+  // The ledger of the connector (its hash tag), and any key of the previous form.
+  await deleteKeys(env.config.REDIS_URL, `${env.config.QUEUE_PREFIX}:{webhooks:${connector}}`);
   await deleteKeys(env.config.REDIS_URL, `${env.config.QUEUE_PREFIX}:{webhooks}`);
 
   const before = await committed();
