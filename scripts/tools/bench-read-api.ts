@@ -1,5 +1,5 @@
 // The read API benchmark (`npm run bench:read`): a fresh database seeded by Postgres itself with --dossiers synthetic
-// dossiers across the 34 provinces, --gateways gateway processes (default 2) on free ports with the load spread over
+// dossiers across the 34 provinces, --gateways gateway processes (default 1) on free ports with the load spread over
 // them, a portal:read key, then:
 //   1. lookups at saturation: autocannon, --connections, random existing dossiers, --seconds;
 //   2. lookups at a fixed --rate: autocannon's overallRate, and a steady open loop (no coordinated omission);
@@ -36,7 +36,7 @@ import { dossierCode, dossiersPerProvince, seedDossiers, type SeedOutcome } from
 
 const usage =
   'usage: npm run bench:read -- [--dossiers 1000000] [--stats-dossiers 5000000] [--seconds 20] [--rate 2000] ' +
-  '[--connections 64] [--gateways 2] [--pages 50] [--stats-requests 200] [--feed-province 79] [--seed-connections N] ' +
+  '[--connections 64] [--gateways 1] [--pages 50] [--stats-requests 200] [--feed-province 79] [--seed-connections N] ' +
   '[--stats-query QUERY] [--gateway-env NAME=VALUE]... [--keep]';
 
 const { values: args } = parseArgs({
@@ -61,8 +61,8 @@ const { values: args } = parseArgs({
     'seed-connections': { type: 'string', default: String(cpus().length) },
     /** Query of the statistics requests. Default: from a year ago to today, as Vietnam calendar dates. */
     'stats-query': { type: 'string' },
-    /** Gateway processes, each on its own port, the load spread over them as a round-robin balancer. Default 2. */
-    gateways: { type: 'string', default: '2' },
+    /** Gateway processes, each on its own port, the load spread over them as a round-robin balancer. Default 1. */
+    gateways: { type: 'string', default: '1' },
     /** More environment of the gateway, NAME=VALUE, repeatable (API_RATE_LIMIT_PER_SECOND is 1000000 already). */
     'gateway-env': { type: 'string', multiple: true, default: [] },
     /** Keep the database at the end (its name is printed). Default: dropped. */
