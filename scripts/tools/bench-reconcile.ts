@@ -47,12 +47,26 @@ const rangeFrom = new Date(baseTime.getTime() - 32 * day);
 const rangeTo = new Date(baseTime.getTime() + day);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-/** The simulator behind a proxy that counts the requests it forwards. */
-async function countingProxy(target: string): Promise<{ url: string; count: () => number; close: () => void }> {
+/** The simulator behind a proxy that counts the requests it forwards, and times them by path (to the answer's end). */
+async function countingProxy(target: string): Promise<{
+  url: string;
+  count: () => number;
+  timings: () => Map<string, { ms: number; requests: number }>;
+  close: () => void;
+}> {
   const upstream = new URL(target);
   let requests = 0;
+  let byPath = new Map<string, { ms: number; requests: number }>();
   const server = createServer((incoming, outgoing) => {
     requests += 1;
+    const started = performance.now();
+    const path = `${incoming.method} ${(incoming.url ?? '').split('?')[0]}`;
+    outgoing.on('finish', () => {
+      const total = byPath.get(path) ?? { ms: 0, requests: 0 };
+      total.ms += performance.now() - started;
+      total.requests += 1;
+      byPath.set(path, total);
+    });
     const forwarded = httpRequest(
       {
         host: upstream.hostname,
@@ -71,17 +85,28 @@ async function countingProxy(target: string): Promise<{ url: string; count: () =
   });
   const port = await freePort();
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${port}`, count: () => requests, close: () => server.close() };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    count: () => requests,
+    // The timings since the last call.
+    timings: () => {
+      const taken = byPath;
+      byPath = new Map();
+      return taken;
+    },
+    close: () => server.close(),
+  };
 }
 
 /** A `fleet` command to its end under /usr/bin/time: its seconds, output and peak RSS. */
 function measuredFleet(
   config: Config,
   fleetArgs: string[],
+  logLevel = 'warn',
 ): Promise<{ seconds: number; stdout: string; peakRssMb: number }> {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
   for (const [key, value] of Object.entries(config)) env[key] = String(value);
-  env.LOG_LEVEL = 'warn';
+  env.LOG_LEVEL = logLevel;
   const started = performance.now();
   const child = spawn('/usr/bin/time', ['-v', process.execPath, fleetBin, ...fleetArgs], {
     env,
@@ -115,7 +140,7 @@ async function main(): Promise<void> {
     seed: Number(args.seed),
   });
   const proxy = countingProxy(await simulator.start());
-  const { url, count, close } = await proxy;
+  const { url, count, timings, close } = await proxy;
   log(`generated ${dossiers} dossiers in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   const connector = (id: string, summaries: boolean) =>
     saveConnector(db, {
@@ -183,8 +208,23 @@ async function main(): Promise<void> {
       if (args['skip-pages'] && id === 'sim-79-plain') continue;
       const injected = drift();
       before = count();
+      timings();
       log(`${name}: ${injected} dossiers drifted…`);
-      const run = await measuredFleet(config, ['reconcile', '--connector', id, ...range]);
+      const startedAt = Date.now();
+      // At info, the run's start and end lines (with where its time went, by phase) are read from its log.
+      const run = await measuredFleet(config, ['reconcile', '--connector', id, ...range], 'info');
+      const lines = run.stdout
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { time: number; msg: string; phases?: unknown });
+      const startLine = lines.find((line) => line.msg.startsWith('reconcile started'));
+      const endLine = lines.find((line) => line.phases !== undefined);
+      if (startLine && endLine)
+        log(
+          `  process start to run start ${((startLine.time - startedAt) / 1000).toFixed(2)} s, run ${((endLine.time - startLine.time) / 1000).toFixed(2)} s, end line to exit ${(startedAt / 1000 + run.seconds - endLine.time / 1000).toFixed(2)} s; phases (ms): ${JSON.stringify(endLine.phases)}`,
+        );
+      for (const [path, { ms, requests }] of timings())
+        log(`  source ${path}: ${requests} requests, ${ms.toFixed(0)} ms to answer`);
       const row = await db
         .selectFrom('reconcile_runs')
         .selectAll()
@@ -202,7 +242,11 @@ async function main(): Promise<void> {
         rss: run.peakRssMb,
         found: `${found} of ${injected} injected (${row.repaired} repaired)`,
       });
-      log(`  ${run.seconds.toFixed(1)} s, ${count() - before} requests; ${run.stdout.trim()}`);
+      const printed = run.stdout
+        .split('\n')
+        .filter((line) => line.trim() !== '' && !line.startsWith('{'))
+        .join(' ');
+      log(`  ${run.seconds.toFixed(1)} s, ${count() - before} requests; ${printed}`);
     }
   } finally {
     await writer.stop();

@@ -33,6 +33,7 @@ import type { Database, ReconcileMethod, ReconcileStatus } from '../../db/schema
 import type { CommittingQueue } from '../poller/poll-run.js';
 import type { IngestBatch } from '../queue/queues.js';
 import { BreadthFirstDrill } from './breadth-first-drill.js';
+import { PhaseTimes } from './phase-times.js';
 import { bucketAt, bucketCount } from './reconcile-buckets.js';
 import { compareListing, type Findings, type SourceSide } from './reconcile-findings.js';
 
@@ -116,6 +117,8 @@ export class ReconcileRun {
   /** The records a breadth-first pass fetched for its buckets (a code asked for and absent: the source has none). */
   private prefetched: { asked: Set<string>; records: Map<string, DossierRecord> } | null = null;
   private readonly counts: ReconcileCounts;
+  /** Where this process's time of the run went, by phase (logged with the run's end). */
+  readonly phases = new PhaseTimes();
 
   constructor(private readonly options: ReconcileRunOptions) {
     this.listingLimit = options.listingLimit ?? 2000;
@@ -135,12 +138,12 @@ export class ReconcileRun {
   async run(): Promise<ReconcileEnd> {
     const { db, runId, signal } = this.options;
     // Repairs a killed process queued but did not see committed are settled (or queued again) first.
-    await this.repairPending();
+    await this.phases.time('bookkeeping', () => this.repairPending());
     const breadthFirst = this.options.method === 'digest' && typeof this.options.connector.summariseMany === 'function';
     const passSize = breadthFirst ? (this.options.bucketsPerPass ?? 400) : 1;
     for (let first = this.options.bucketsDone; first < this.counts.bucketsTotal; first += passSize) {
       if (signal?.aborted) break;
-      if ((await this.status()) !== 'running') return 'stopped';
+      if ((await this.phases.time('bookkeeping', () => this.status())) !== 'running') return 'stopped';
       const last = Math.min(first + passSize, this.counts.bucketsTotal);
       let startedAt = Date.now();
       let requestsBefore = this.options.requests();
@@ -160,7 +163,8 @@ export class ReconcileRun {
       const group = breadthFirst ? (this.options.bucketsPerResolve ?? 4) : 1;
       for (let index = first; index < last; index += group) {
         if (signal?.aborted) break;
-        if (index > first && (await this.status()) !== 'running') return 'stopped';
+        if (index > first && (await this.phases.time('bookkeeping', () => this.status())) !== 'running')
+          return 'stopped';
         const end = Math.min(index + group, last);
         const groupFindings = found.slice(index - first, end - first);
         try {
@@ -169,35 +173,39 @@ export class ReconcileRun {
           if (signal?.aborted) break;
           throw error;
         }
-        await settleRun(db, runId);
+        await this.phases.time('bookkeeping', () => settleRun(db, runId));
         for (const [offset, findings] of groupFindings.entries()) {
-          await finishBucket(db, runId, index + offset + 1, {
-            differing: findings.source.size + findings.oursOnly.size > 0,
-            scopes: this.scopes - scopesBefore,
-            requests: this.options.requests() - requestsBefore,
-            records: this.records - recordsBefore,
-            seconds: (Date.now() - startedAt) / 1000,
-          });
+          await this.phases.time('bookkeeping', () =>
+            finishBucket(db, runId, index + offset + 1, {
+              differing: findings.source.size + findings.oursOnly.size > 0,
+              scopes: this.scopes - scopesBefore,
+              requests: this.options.requests() - requestsBefore,
+              records: this.records - recordsBefore,
+              seconds: (Date.now() - startedAt) / 1000,
+            }),
+          );
           startedAt = Date.now();
           requestsBefore = this.options.requests();
           recordsBefore = this.records;
           scopesBefore = this.scopes;
         }
-        await this.report(end);
+        await this.phases.time('bookkeeping', () => this.report(end));
       }
       this.prefetched = null;
     }
     if (signal?.aborted) return 'interrupted';
     if ((await this.status()) !== 'running') return 'stopped';
     // What only we had, and no later bucket showed the source has, is what the source no longer has.
-    await db.transaction().execute(async (trx) => {
-      const gone = await confirmProvisional(trx, runId);
-      await insertAnomalies(
-        trx,
-        gone.map((row) => this.disappeared(row.dossier_code, row.stored_version, row.stored_status)),
-      );
-      await settleRun(trx, runId);
-    });
+    await this.phases.time('bookkeeping', () =>
+      db.transaction().execute(async (trx) => {
+        const gone = await confirmProvisional(trx, runId);
+        await insertAnomalies(
+          trx,
+          gone.map((row) => this.disappeared(row.dossier_code, row.stored_version, row.stored_status)),
+        );
+        await settleRun(trx, runId);
+      }),
+    );
     return 'done';
   }
 
@@ -234,6 +242,7 @@ export class ReconcileRun {
       comparePages: (scope, findings) => this.comparePages(scope, findings),
       leafSize: this.options.multiLeafSize,
       scopesPerRequest: this.options.connector.summaryScopesPerRequest,
+      phases: this.phases,
     });
     const buckets = [];
     for (let index = first; index < last; index++) buckets.push(bucketAt(this.options.range, index));
@@ -245,9 +254,9 @@ export class ReconcileRun {
       for (const [code, side] of findings.source) if (side.record === null) codes.add(code);
       for (const code of findings.oursOnly) codes.add(code);
     }
-    const settled = await this.settledCodes([...codes]);
+    const settled = await this.phases.time('mismatches', () => this.settledCodes([...codes]));
     const wanted = [...codes].filter((code) => !settled.has(code));
-    const records = await this.fetch(wanted);
+    const records = await this.phases.time('source.fetch', () => this.fetch(wanted));
     this.prefetched = { asked: new Set(wanted), records };
     return found;
   }
@@ -462,14 +471,16 @@ export class ReconcileRun {
     const all = [...findings.source.keys(), ...findings.oursOnly];
     if (all.length === 0) return;
     // A dossier already settled by this run (found in another bucket, or before a kill) is not handled again.
-    const settled = await this.settledCodes(all);
+    const settled = await this.phases.time('mismatches', () => this.settledCodes(all));
     const canFetch = typeof this.options.connector.fetchDossiers === 'function';
     const oursOnly = [...findings.oursOnly].filter((code) => !settled.has(code) && !findings.source.has(code));
     const fetchedOurs = await this.fetch(oursOnly);
     const sides = new Map<string, SourceSide>();
     for (const [code, side] of findings.source) if (!settled.has(code)) sides.set(code, side);
     for (const [code, record] of fetchedOurs) sides.set(code, { entry: entryOf(record), record });
-    const stored = await storedByCode(db, provinceCode, [...sides.keys(), ...oursOnly]);
+    const stored = await this.phases.time('mismatches', () =>
+      storedByCode(db, provinceCode, [...sides.keys(), ...oursOnly]),
+    );
 
     const mismatches: NewMismatch[] = [];
     for (const code of oursOnly) {
@@ -511,30 +522,32 @@ export class ReconcileRun {
       });
     }
     const byCode = new Map(mismatches.map((mismatch) => [mismatch.dossierCode, mismatch]));
-    await db.transaction().execute(async (trx) => {
-      const recorded = await recordMismatches(trx, runId, provinceCode, mismatches);
-      const anomalies: NewAnomaly[] = [];
-      for (const code of recorded) {
-        const mismatch = byCode.get(code)!;
-        if (mismatch.kind === 'extra_here') {
-          // A provisional one is confirmed (and recorded as disappeared) at the end of the run.
-          if (!mismatch.provisional)
-            anomalies.push(this.disappeared(code, mismatch.storedVersion, mismatch.storedStatus));
-        } else if (!mismatch.repairable)
-          anomalies.push({
-            provinceCode,
-            dossierCode: code,
-            connectorId: this.options.connectorId,
-            kind: 'version_backwards',
-            fromStatus: mismatch.storedStatus,
-            toStatus: mismatch.sourceStatus,
-            storedVersion: mismatch.storedVersion,
-            sourceVersion: mismatch.sourceVersion,
-            reconcileRunId: runId,
-          });
-      }
-      await insertAnomalies(trx, anomalies);
-    });
+    await this.phases.time('mismatches', () =>
+      db.transaction().execute(async (trx) => {
+        const recorded = await recordMismatches(trx, runId, provinceCode, mismatches);
+        const anomalies: NewAnomaly[] = [];
+        for (const code of recorded) {
+          const mismatch = byCode.get(code)!;
+          if (mismatch.kind === 'extra_here') {
+            // A provisional one is confirmed (and recorded as disappeared) at the end of the run.
+            if (!mismatch.provisional)
+              anomalies.push(this.disappeared(code, mismatch.storedVersion, mismatch.storedStatus));
+          } else if (!mismatch.repairable)
+            anomalies.push({
+              provinceCode,
+              dossierCode: code,
+              connectorId: this.options.connectorId,
+              kind: 'version_backwards',
+              fromStatus: mismatch.storedStatus,
+              toStatus: mismatch.sourceStatus,
+              storedVersion: mismatch.storedVersion,
+              sourceVersion: mismatch.sourceVersion,
+              reconcileRunId: runId,
+            });
+        }
+        await insertAnomalies(trx, anomalies);
+      }),
+    );
 
     const repairable = mismatches.filter((mismatch) => mismatch.repairable);
     const known = new Map<string, DossierRecord>();
@@ -544,8 +557,9 @@ export class ReconcileRun {
       if (record) known.set(mismatch.dossierCode, record);
       else toFetch.push(mismatch.dossierCode);
     }
-    for (const [code, record] of await this.fetch(toFetch)) known.set(code, record);
-    await this.queueRepair([...known.values()]);
+    for (const [code, record] of await this.phases.time('source.fetch', () => this.fetch(toFetch)))
+      known.set(code, record);
+    await this.phases.time('repair', () => this.queueRepair([...known.values()]));
   }
 
   /** Codes this run recorded already and needs nothing more for (repaired, or not to repair), of those given. */

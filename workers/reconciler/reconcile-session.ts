@@ -112,8 +112,9 @@ export class ReconcileSession {
       const gate = this.gates.get(checked.row.id);
       const ingest = await openIngestQueue(config.REDIS_URL, config.QUEUE_PREFIX, errors);
       const outcome: ReconcileOutcome = { runId, connectorId: checked.row.id, end: 'failed', resumed, error: null };
+      let phases: ReconcileRun['phases'] | null = null;
       try {
-        outcome.end = await new ReconcileRun({
+        const reconcile = new ReconcileRun({
           db,
           runId,
           connector: checked.connector,
@@ -131,7 +132,9 @@ export class ReconcileSession {
           requests: () => gate?.requests ?? 0,
           signal: options.signal,
           onProgress: (counts) => options.onProgress?.(runId, counts),
-        }).run();
+        });
+        phases = reconcile.phases;
+        outcome.end = await reconcile.run();
         if (outcome.end === 'done') await setReconcileStatus(db, runId, 'done');
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
@@ -143,7 +146,7 @@ export class ReconcileSession {
         await ingest.close();
       }
       log.info(
-        { end: outcome.end, error: outcome.error },
+        { end: outcome.end, error: outcome.error, phases: phases?.summary() },
         `reconcile run ${runId} of connector ${checked.row.id}: ${outcome.end}`,
       );
       return outcome;
