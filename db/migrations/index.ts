@@ -16,6 +16,7 @@ import * as backfillRuns from './0014-backfill-runs.js';
 import * as reconcileRuns from './0015-reconcile-runs.js';
 import * as anomaliesKeyedByProvince from './0016-anomalies-keyed-by-province.js';
 import * as dossierRevision from './0017-dossier-revision.js';
+import * as storedSummaryDigest from './0019-stored-summary-digest.js';
 
 /** Every migration, by name in the order they run. A new one is a new file, listed here. */
 export const migrations: Record<string, Migration> = {
@@ -36,4 +37,6 @@ export const migrations: Record<string, Migration> = {
   '0015-reconcile-runs': reconcileRuns,
   '0016-anomalies-keyed-by-province': anomaliesKeyedByProvince,
   '0017-dossier-revision': dossierRevision,
+  // 0018 is taken by a migration of another branch.
+  '0019-stored-summary-digest': storedSummaryDigest,
 };

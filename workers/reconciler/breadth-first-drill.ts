@@ -161,19 +161,17 @@ export class BreadthFirstDrill {
    */
   private async slice(nodes: readonly DrillNode[], fanOut: number): Promise<void> {
     if (nodes.length === 0) return;
-    const sliced = nodes.map((node) => {
-      const step = stepOf(node.scope.updatedTo.getTime() - node.scope.updatedFrom.getTime(), fanOut);
-      // One level: the finer levels storedSliceDigests can group by are cut at the same step, so always 0.
-      return { scope: node.scope, stepsMs: [step, step, step] as [number, number, number] };
-    });
+    const sliced = nodes.map((node) => ({
+      scope: node.scope,
+      stepMs: stepOf(node.scope.updatedTo.getTime() - node.scope.updatedFrom.getTime(), fanOut),
+    }));
     const digests = await this.time('ours.digests', () =>
       storedSliceDigests(this.options.db, this.options.provinceCode, sliced),
     );
     for (const [position, node] of nodes.entries()) {
       const bySlice = new Map<number, StoredDigest>();
-      for (const { path, digest } of digests[position]!)
-        bySlice.set(path[0], add(bySlice.get(path[0]) ?? zero, digest));
-      node.children = parts(node.scope, sliced[position]!.stepsMs[0]).map((scope, index) => ({
+      for (const { slice, digest } of digests[position]!) bySlice.set(slice, digest);
+      node.children = parts(node.scope, sliced[position]!.stepMs).map((scope, index) => ({
         scope,
         bucket: node.bucket,
         ours: bySlice.get(index) ?? zero,
