@@ -106,7 +106,8 @@ export async function setReconcileStatus(
 
 /** What a bucket added to a run: added to the stored counters. */
 export interface BucketTally {
-  differing: boolean;
+  /** How many of the buckets finished differed. */
+  differing: number;
   scopes: number;
   requests: number;
   records: number;
@@ -223,23 +224,31 @@ export async function settleRun(db: Kysely<Database> | Transaction<Database>, ru
     WHERE r.id = ${runId}`.execute(db);
 }
 
-/** Moves a run past a bucket: its position and its counters. */
-export async function finishBucket(
+/**
+ * Moves a run past one or more buckets (to `bucketsDone`): its position and its counters, in one statement.
+ * Returns the run's status and stored counts after it, for the progress line and to see a cancel.
+ */
+export async function finishBuckets(
   db: Kysely<Database> | Transaction<Database>,
   runId: string,
   bucketsDone: number,
   tally: BucketTally,
-): Promise<void> {
-  await sql`
+): Promise<{ status: ReconcileStatus; mismatches: number; repaired: number } | null> {
+  const { rows } = await sql<{ status: ReconcileStatus; mismatches: string; repaired: string }>`
     UPDATE reconcile_runs SET
       buckets_done = ${bucketsDone},
-      buckets_differing = buckets_differing + ${tally.differing ? 1 : 0},
+      buckets_differing = buckets_differing + ${tally.differing},
       scopes_compared = scopes_compared + ${tally.scopes},
       requests_made = requests_made + ${tally.requests},
       records_fetched = records_fetched + ${tally.records},
       run_seconds = run_seconds + ${tally.seconds},
       updated_at = now()
-    WHERE id = ${runId}`.execute(db);
+    WHERE id = ${runId}
+    RETURNING status, missing_here + extra_here + different_version + different_state AS mismatches, repaired`.execute(
+    db,
+  );
+  const row = rows[0];
+  return row ? { status: row.status, mismatches: Number(row.mismatches), repaired: Number(row.repaired) } : null;
 }
 
 /** The provisional extra_here mismatches of a run left when it ends: they are what the source no longer has. */

@@ -22,7 +22,7 @@ import {
 } from '../../db/queries/reconcile-copy.js';
 import {
   confirmProvisional,
-  finishBucket,
+  finishBuckets,
   findReconcileRun,
   recordedCodes,
   recordMismatches,
@@ -158,26 +158,32 @@ export class ReconcileRun {
         if (signal?.aborted) break;
         throw error;
       }
-      // The pass's buckets are resolved and finished a few at a time, so that a kill resumes at the first
-      // unfinished one; the pass's requests are counted in its first bucket.
+      // The pass's buckets are resolved a few at a time (a group), so that a kill resumes at the first bucket of
+      // an unfinished group: every group's mismatches are recorded and its repairs queued to the writer first, then
+      // the commits are awaited in order and each group's buckets finished once its own repairs are committed and
+      // settled. The pass waits for the writer once, not once per group. The pass's requests are counted in its
+      // first bucket.
       const group = breadthFirst ? (this.options.bucketsPerResolve ?? 4) : 1;
-      for (let index = first; index < last; index += group) {
-        if (signal?.aborted) break;
-        if (index > first && (await this.phases.time('bookkeeping', () => this.status())) !== 'running')
+      const groups: { end: number; findings: Findings[]; committed: Promise<void> }[] = [];
+      let interrupted = false;
+      try {
+        if (breadthFirst && (await this.phases.time('bookkeeping', () => this.status())) !== 'running')
           return 'stopped';
-        const end = Math.min(index + group, last);
-        const groupFindings = found.slice(index - first, end - first);
-        try {
-          await this.resolve(merged(groupFindings));
-        } catch (error) {
-          if (signal?.aborted) break;
-          throw error;
+        for (let index = first; index < last && !signal?.aborted; index += group) {
+          const end = Math.min(index + group, last);
+          const findings = found.slice(index - first, end - first);
+          const { committed } = await this.resolve(merged(findings));
+          // Awaited below; a run stopped before then must not leave an unhandled rejection.
+          committed.catch(() => {});
+          groups.push({ end, findings, committed });
         }
-        await this.phases.time('bookkeeping', () => settleRun(db, runId));
-        for (const [offset, findings] of groupFindings.entries()) {
-          await this.phases.time('bookkeeping', () =>
-            finishBucket(db, runId, index + offset + 1, {
-              differing: findings.source.size + findings.oursOnly.size > 0,
+        for (const { end, findings, committed } of groups) {
+          if (signal?.aborted) break;
+          await this.phases.time('repair', () => committed);
+          await this.phases.time('bookkeeping', () => settleRun(db, runId));
+          const after = await this.phases.time('bookkeeping', () =>
+            finishBuckets(db, runId, end, {
+              differing: findings.filter((one) => one.source.size + one.oursOnly.size > 0).length,
               scopes: this.scopes - scopesBefore,
               requests: this.options.requests() - requestsBefore,
               records: this.records - recordsBefore,
@@ -188,9 +194,14 @@ export class ReconcileRun {
           requestsBefore = this.options.requests();
           recordsBefore = this.records;
           scopesBefore = this.scopes;
+          this.report(end, after);
+          if (after?.status !== 'running') return 'stopped';
         }
-        await this.phases.time('bookkeeping', () => this.report(end));
+      } catch (error) {
+        if (!signal?.aborted) throw error;
+        interrupted = true;
       }
+      if (interrupted || signal?.aborted) break;
       this.prefetched = null;
     }
     if (signal?.aborted) return 'interrupted';
@@ -213,16 +224,11 @@ export class ReconcileRun {
     return (await findReconcileRun(this.options.db, this.options.runId))?.status ?? 'cancelled';
   }
 
-  private async report(bucketsDone: number): Promise<void> {
-    const stored = await findReconcileRun(this.options.db, this.options.runId);
+  private report(bucketsDone: number, stored: { mismatches: number; repaired: number } | null): void {
     this.counts.bucketsDone = bucketsDone;
     if (stored) {
-      this.counts.mismatches =
-        Number(stored.missing_here) +
-        Number(stored.extra_here) +
-        Number(stored.different_version) +
-        Number(stored.different_state);
-      this.counts.repaired = Number(stored.repaired);
+      this.counts.mismatches = stored.mismatches;
+      this.counts.repaired = stored.repaired;
     }
     this.counts.requests = this.options.requests();
     this.counts.records = this.records;
@@ -463,13 +469,13 @@ export class ReconcileRun {
 
   /**
    * Names and classifies each differing dossier of a bucket against our stored state by code, records it once for
-   * the run (with its anomaly: a version that went backwards, a dossier the source no longer has), and repairs the
-   * repairable ones through the writer.
+   * the run (with its anomaly: a version that went backwards, a dossier the source no longer has), and queues the
+   * repairable ones to the writer: `committed` settles once the writer committed them (rejects if it did not).
    */
-  private async resolve(findings: Findings): Promise<void> {
+  private async resolve(findings: Findings): Promise<{ committed: Promise<void> }> {
     const { db, runId, provinceCode } = this.options;
     const all = [...findings.source.keys(), ...findings.oursOnly];
-    if (all.length === 0) return;
+    if (all.length === 0) return { committed: Promise.resolve() };
     // A dossier already settled by this run (found in another bucket, or before a kill) is not handled again.
     const settled = await this.phases.time('mismatches', () => this.settledCodes(all));
     const canFetch = typeof this.options.connector.fetchDossiers === 'function';
@@ -559,7 +565,7 @@ export class ReconcileRun {
     }
     for (const [code, record] of await this.phases.time('source.fetch', () => this.fetch(toFetch)))
       known.set(code, record);
-    await this.phases.time('repair', () => this.queueRepair([...known.values()]));
+    return { committed: this.queueRepair([...known.values()]) };
   }
 
   /** Codes this run recorded already and needs nothing more for (repaired, or not to repair), of those given. */
@@ -578,10 +584,14 @@ export class ReconcileRun {
     return recorded;
   }
 
-  /** The repair batch: the source's records, to the province's ingest queue; waits for the writer's commit. */
+  /**
+   * The repair batches: the source's records, to the province's ingest queue, all queued at once; settles when the
+   * writer committed every one (rejects if one is not committed).
+   */
   private async queueRepair(records: DossierRecord[]): Promise<void> {
     if (records.length === 0) return;
     const timeout = this.options.commitTimeoutMs ?? 5 * 60_000;
+    const commits: Promise<unknown>[] = [];
     for (let start = 0; start < records.length; start += 1000) {
       const batch: IngestBatch = {
         origin: 'poll',
@@ -591,8 +601,11 @@ export class ReconcileRun {
         deadLetters: [],
         reconcile: { runId: this.options.runId },
       };
-      await this.options.sink.addAndWait(batch, timeout);
+      const committed = this.options.sink.addAndWait(batch, timeout);
+      committed.catch(() => {});
+      commits.push(committed);
     }
+    await Promise.all(commits);
   }
 
   /** Repairs a killed process recorded but did not see settled: settled if committed, else fetched and queued again. */
