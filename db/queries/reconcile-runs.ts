@@ -178,8 +178,11 @@ export async function recordMismatches(
   return recorded;
 }
 
-/** The codes of a run already recorded, of those given (a dossier found twice is handled once). */
-export async function recordedCodes(
+/**
+ * The codes of a run recorded already (not provisionally) that need nothing more — not to repair, or repaired — of
+ * those given, in one statement per 5,000: a dossier found twice is handled once.
+ */
+export async function settledCodes(
   db: Kysely<Database>,
   runId: string,
   codes: readonly string[],
@@ -191,6 +194,7 @@ export async function recordedCodes(
       .select('dossier_code')
       .where('run_id', '=', runId)
       .where('provisional', '=', false)
+      .where((eb) => eb.or([eb('repairable', '=', false), eb('repaired', '=', true)]))
       .where('dossier_code', 'in', codes.slice(start, start + 5000))
       .execute();
     for (const row of rows) found.add(row.dossier_code);

@@ -24,7 +24,7 @@ import {
   confirmProvisional,
   finishBuckets,
   findReconcileRun,
-  recordedCodes,
+  settledCodes,
   recordMismatches,
   settleRun,
   type NewMismatch,
@@ -570,18 +570,7 @@ export class ReconcileRun {
 
   /** Codes this run recorded already and needs nothing more for (repaired, or not to repair), of those given. */
   private async settledCodes(codes: readonly string[]): Promise<Set<string>> {
-    const recorded = await recordedCodes(this.options.db, this.options.runId, codes);
-    if (recorded.size === 0) return recorded;
-    const rows = await this.options.db
-      .selectFrom('reconcile_mismatches')
-      .select('dossier_code')
-      .where('run_id', '=', this.options.runId)
-      .where('repairable', '=', true)
-      .where('repaired', '=', false)
-      .where('dossier_code', 'in', [...recorded])
-      .execute();
-    for (const row of rows) recorded.delete(row.dossier_code);
-    return recorded;
+    return settledCodes(this.options.db, this.options.runId, codes);
   }
 
   /**
