@@ -22,6 +22,7 @@ import {
   freePort,
   freshDatabase,
   killChildren,
+  useCompiledFleet,
 } from './bench-support.js';
 import { ProvinceSimulator } from './simulator/province-simulator.js';
 
@@ -31,11 +32,15 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '1' },
     // Leaves out the reconcile page by page (the longest run, its code unchanged by a change to summaries).
     'skip-pages': { type: 'boolean', default: false },
+    // Every fleet process from the build (npm run build first), as production runs it, not through tsx.
+    compiled: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
-  process.stdout.write('tsx scripts/tools/bench-reconcile.ts [--dossiers N (1000000)] [--seed N (1)] [--skip-pages]\n');
+  process.stdout.write(
+    'tsx scripts/tools/bench-reconcile.ts [--dossiers N (1000000)] [--seed N (1)] [--skip-pages] [--compiled]\n',
+  );
   process.exit(0);
 }
 const dossiers = Number(args.dossiers);
@@ -108,7 +113,9 @@ function measuredFleet(
   for (const [key, value] of Object.entries(config)) env[key] = String(value);
   env.LOG_LEVEL = logLevel;
   const started = performance.now();
-  const child = spawn('/usr/bin/time', ['-v', process.execPath, fleetBin, ...fleetArgs], {
+  // BENCH_NODE_ARGS (space-separated) goes to its Node first, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn('/usr/bin/time', ['-v', process.execPath, ...nodeArgs, fleetBin, ...fleetArgs], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -129,6 +136,10 @@ function measuredFleet(
 }
 
 async function main(): Promise<void> {
+  if (args.compiled) {
+    log('npm run build…');
+    useCompiledFleet();
+  }
   const config = await freshDatabase(loadConfig(), 'reconcile_bench');
   const db = createDatabase(config.DATABASE_URL, { maxConnections: 2 });
   let started = performance.now();
@@ -258,7 +269,7 @@ async function main(): Promise<void> {
   }
   const [resync, withSummaries, without] = rows as [(typeof rows)[0], (typeof rows)[0], (typeof rows)[0] | undefined];
   process.stdout.write(
-    `\n${dossiers.toLocaleString('en')} dossiers in one province over ${Math.round((rangeTo.getTime() - rangeFrom.getTime()) / day)} days, 0.1% drift per reconcile; requests counted at a proxy in front of the simulator; peak RSS of the fleet process\n\n`,
+    `\n${dossiers.toLocaleString('en')} dossiers in one province over ${Math.round((rangeTo.getTime() - rangeFrom.getTime()) / day)} days, 0.1% drift per reconcile; requests counted at a proxy in front of the simulator; peak RSS of the fleet process; fleet ${args.compiled ? 'from the build (--compiled)' : 'through tsx'}\n\n`,
   );
   process.stdout.write(
     '| run | time s | of it the run s | requests to the source | records read | peak RSS MB | found |\n| --- | --- | --- | --- | --- | --- | --- |\n',
