@@ -81,7 +81,13 @@ it("keeps each row's stored hash equal to summary-hash.ts's through inserts, upd
   const record = (index: number, version: number, status: DossierStatus) =>
     dossierRecord({
       provinceCode: '79',
-      dossierCode: index % 9 === 0 ? `79.2026.Ư${index}` : `79.2026.${String(index).padStart(6, '0')}`,
+      // Non-ASCII codes, and codes with a backslash (the stored hash reads the text's bytes by decode(…, 'escape')).
+      dossierCode:
+        index % 9 === 0
+          ? `79.2026.Ư${index}`
+          : index % 13 === 0
+            ? `79.2026.\\${index}\\0`
+            : `79.2026.${String(index).padStart(6, '0')}`,
       sourceVersion: index % 5 === 0 ? 9_007_199_254_000_000 + version : version,
       status,
       sourceStatus: String(status),
