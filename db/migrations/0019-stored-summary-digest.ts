@@ -10,10 +10,10 @@ import { sql, type Kysely } from 'kysely';
  * update, whatever changed the row (the writer, a repair, an operator's UPDATE), so it can never disagree with the
  * (code, version, status) it summarises — a stored copy changed behind the writer's back still shows in the digest.
  * The expression uses immutable functions only (a generated column requires it) and no function of ours, so it is
- * evaluated inline: the text's bytes are taken by `decode(…, 'escape')` with backslashes (chr(92)) doubled (convert_to, the
- * usual way, is only stable; wrapped in a function declared immutable, that function cannot be inlined and its
- * per-row call cost a third of the writer's update throughput in bench-writer-digest). Those bytes are UTF-8 —
- * what summary-hash.ts hashes — only in a UTF-8 database: the migration refuses any other encoding.
+ * evaluated inline: the text's bytes are taken by `decode(…, 'escape')` with backslashes (chr(92)) doubled (convert_to,
+ * the usual way, is only stable; wrapped in a function declared immutable, that function cannot be inlined and its
+ * per-row call cost a third of the writer's update throughput in bench-writer-digest). Those bytes are UTF-8 — what
+ * summary-hash.ts hashes — only in a UTF-8 database: the migration refuses any other encoding.
  *
  * Cost: adding a stored generated column rewrites `dossiers` (every partition, under an exclusive lock: minutes
  * for tens of millions of rows — run it in a maintenance window); then one SHA-256 per inserted or updated row in

@@ -114,13 +114,13 @@ class HashSum {
  * carry (the national-rest connector's sourceVersion), status the dossier's real national code (the truth's,
  * even when the wire garbles it for a malformed dossier).
  *
- * Cost: each dossier's hash is computed once per (version, status) and kept; each run of the index (≤ 1,024
- * dossiers in update-time order) keeps its hashes by position, their prefix sums and their sum until a dossier of
- * it changes. A digest without code bounds is then O(log n + runs in the time range): a 30-day, 1,000,000-dossier
- * province summarised whole adds ~1,000 run sums, and a run cut by a bound is a difference of two prefix sums (what
- * a vendor's system would index to answer many small scopes; a reconcile's level asks for 5,000 at once). With
- * code bounds, a whole run also keeps its codes sorted with prefix sums of their hashes (built once per revision), so its part of a
- * code range is two binary searches: O(log n + runs in the time range × log 1,024 + dossiers in the two cut runs).
+ * Cost: each dossier's hash is computed once per (version, status) and kept; each run of the index (≤ 1,024 dossiers in
+ * update-time order) keeps its hashes by position, their prefix sums and their sum until a dossier of it changes. A
+ * digest without code bounds is then O(log n + runs in the time range): a 30-day, 1,000,000-dossier province summarised
+ * whole adds ~1,000 run sums, and a run cut by a bound is a difference of two prefix sums (what a vendor's system would
+ * index to answer many small scopes; a reconcile's level asks for 5,000 at once). With code bounds, a whole run also
+ * keeps its codes sorted with prefix sums of their hashes (built once per revision), so its part of a code range is two
+ * binary searches: O(log n + runs in the time range × log 1,024 + dossiers in the two cut runs).
  */
 export class ProvinceSummaries {
   private readonly hashes = new WeakMap<SimulatedDossier, CachedHash>();
