@@ -34,6 +34,11 @@ export interface DossiersTable {
   synced_at: ColumnType<Date, Date | string | undefined, Date | string>;
   /** How many states the central row has held, 1 when inserted: tells the writer an insert from an update. */
   revision: ColumnType<number, number | undefined, number>;
+  /**
+   * The dossier's summary hash (summary-hash.ts's entryHash as a signed bigint), computed by Postgres from the row
+   * (a generated column, migration 0019): never written.
+   */
+  summary_digest: ColumnType<string, never, never>;
 }
 
 /** The status history: one row per distinct state of a dossier, append-only. */

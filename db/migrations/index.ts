@@ -17,6 +17,7 @@ import * as reconcileRuns from './0015-reconcile-runs.js';
 import * as anomaliesKeyedByProvince from './0016-anomalies-keyed-by-province.js';
 import * as dossierRevision from './0017-dossier-revision.js';
 import * as reconcileDossiersCompared from './0018-reconcile-dossiers-compared.js';
+import * as storedSummaryDigest from './0019-stored-summary-digest.js';
 
 /** Every migration, by name in the order they run. A new one is a new file, listed here. */
 export const migrations: Record<string, Migration> = {
@@ -38,4 +39,5 @@ export const migrations: Record<string, Migration> = {
   '0016-anomalies-keyed-by-province': anomaliesKeyedByProvince,
   '0017-dossier-revision': dossierRevision,
   '0018-reconcile-dossiers-compared': reconcileDossiersCompared,
+  '0019-stored-summary-digest': storedSummaryDigest,
 };

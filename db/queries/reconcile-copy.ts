@@ -3,8 +3,9 @@ import type { SummaryEntry, SummaryScope } from '../../connectors/sdk/connector.
 import type { Database } from '../schema.js';
 
 // Our side of a reconcile: the stored copy of a province summarised as a source summarises its own
-// (connectors/sdk/summary-hash.ts): the same scope, the same count and order-independent hash, computed in SQL
-// over the index dossiers_by_update_time (migration 0015).
+// (connectors/sdk/summary-hash.ts): the same scope, the same count and order-independent hash, summed in SQL from
+// each row's stored hash (summary_digest, a generated column) over the index dossiers_by_update_time_digest
+// (migration 0019).
 
 const modulus = 1n << 64n;
 
@@ -18,8 +19,8 @@ function scopeFilter(provinceCode: string, scope: SummaryScope) {
 
 /**
  * The digest of our copy in a scope: the sum modulo 2^64 of the first 8 bytes (big-endian, unsigned) of SHA-256 of
- * `code\nversion\nstatus`. Each 8 bytes are read as a signed bigint (`bit(64)::bigint`) and summed as numeric:
- * a signed value is congruent to its unsigned one modulo 2^64, so the sum reduced modulo 2^64 is the same.
+ * `code\nversion\nstatus`. Each row stores its 8 bytes as a signed bigint (summary_digest, migration 0019), summed
+ * as numeric: a signed value is congruent to its unsigned one modulo 2^64, so the sum reduced modulo 2^64 is the same.
  */
 export async function storedDigest(
   db: Kysely<Database>,
@@ -28,8 +29,7 @@ export async function storedDigest(
 ): Promise<{ count: number; hash: string }> {
   const { rows } = await sql<{ count: string; total: string | null }>`
     SELECT count(*) AS count,
-      sum(('x' || encode(substring(sha256(convert_to(
-        dossier_code || E'\\n' || source_version::text || E'\\n' || status::text, 'UTF8')) FROM 1 FOR 8), 'hex'))::bit(64)::bigint::numeric)::text AS total
+      sum(summary_digest)::text AS total
     FROM dossiers WHERE ${scopeFilter(provinceCode, scope)}`.execute(db);
   const total = BigInt(rows[0]?.total ?? '0');
   const hash = (((total % modulus) + modulus) % modulus).toString(16).padStart(16, '0');
@@ -109,10 +109,9 @@ export async function storedDigestsBySlice(
   stepMs: number,
 ): Promise<Map<number, { count: number; hash: string }>> {
   const { rows } = await sql<{ slice: number; count: string; total: string }>`
-    SELECT floor(extract(epoch FROM (source_updated_at - ${scope.updatedFrom}::timestamptz)) * 1000 / ${stepMs})::int AS slice,
+    SELECT floor(date_part('epoch', source_updated_at - ${scope.updatedFrom}::timestamptz) * 1000 / ${stepMs}::float8)::int AS slice,
       count(*) AS count,
-      sum(('x' || encode(substring(sha256(convert_to(
-        dossier_code || E'\\n' || source_version::text || E'\\n' || status::text, 'UTF8')) FROM 1 FOR 8), 'hex'))::bit(64)::bigint::numeric)::text AS total
+      sum(summary_digest)::text AS total
     FROM dossiers WHERE ${scopeFilter(provinceCode, scope)}
     GROUP BY 1`.execute(db);
   const digests = new Map<number, { count: number; hash: string }>();
@@ -133,17 +132,14 @@ export interface StoredDigest {
   sum: bigint;
 }
 
-/**
- * A scope cut into time slices three levels deep: slices of `stepsMs[0]`, each of them into slices of
- * `stepsMs[1]`, and those into slices of `stepsMs[2]`, each clipped to its parent's end.
- */
+/** A scope cut into consecutive time slices of `stepMs`, the last one clipped to the scope's end. */
 export interface SlicedScope {
   scope: SummaryScope;
-  stepsMs: readonly [number, number, number];
+  stepMs: number;
 }
 
-/** Our digests of one sliced scope's finest slices, by their path of slice indices (level 1, 2, 3). */
-export type SliceDigests = { path: readonly [number, number, number]; digest: StoredDigest }[];
+/** Our digests of one sliced scope's slices, by slice index (slices without dossiers are absent). */
+export type SliceDigests = { slice: number; digest: StoredDigest }[];
 
 /** A digest's hash as the contract writes it: 16 lower-case hex digits. */
 export function hashText(sum: bigint): string {
@@ -161,11 +157,11 @@ function scopeArrays(scopes: readonly SummaryScope[]) {
 }
 
 /**
- * The digests of our copy in many scopes, each cut in time slices three levels deep, in ONE statement: each scope
- * is one range scan of the index dossiers_by_update_time (a LATERAL subquery, kept from being flattened into a
- * join by OFFSET 0: a planner without fresh statistics would otherwise read the whole province once per scope),
- * and the rows are grouped by (scope, slice path). The scopes being disjoint, each dossier is read and hashed
- * once for three levels of digests; the coarser levels are sums of the finer ones. Empty slices are absent.
+ * The digests of our copy in many scopes, each cut in time slices, in ONE statement: every slice is one range scan
+ * of the index dossiers_by_update_time_digest aggregated on its own (count and sum of the stored hashes, a LATERAL
+ * subquery per slice), so no row is grouped, sorted or computed on — the index entries are only summed. The scopes
+ * being disjoint, each dossier's stored hash is read once. JIT is off for the statement: at a million dossiers the
+ * planner's estimate passed jit_above_cost and compiling the plan cost more than running it.
  */
 export async function storedSliceDigests(
   db: Kysely<Database>,
@@ -174,28 +170,38 @@ export async function storedSliceDigests(
 ): Promise<SliceDigests[]> {
   const result = sliced.map(() => [] as SliceDigests);
   if (sliced.length === 0) return result;
-  const { froms, tos, codeFroms, codeTos } = scopeArrays(sliced.map((item) => item.scope));
-  const step = (level: number) => sliced.map((item) => item.stepsMs[level]!);
-  const { rows } = await sql<{ parent: string; k1: number; k2: number; k3: number; count: string; total: string }>`
-    SELECT p.i AS parent, a.k1, b.k2, floor((b.rest - b.k2 * p.s2) / p.s3)::int AS k3, count(*) AS count,
-      sum(('x' || encode(substring(sha256(convert_to(
-        d.dossier_code || E'\\n' || d.source_version::text || E'\\n' || d.status::text, 'UTF8')) FROM 1 FOR 8), 'hex'))::bit(64)::bigint)::text AS total
-    FROM unnest(${froms}::timestamptz[], ${tos}::timestamptz[], ${codeFroms}::text[], ${codeTos}::text[],
-        ${step(0)}::numeric[], ${step(1)}::numeric[], ${step(2)}::numeric[]) WITH ORDINALITY AS p(f, t, cf, ct, s1, s2, s3, i)
-    CROSS JOIN LATERAL (
-      SELECT dossier_code, source_version, status, source_updated_at FROM dossiers
-      WHERE province_code = ${provinceCode} AND source_updated_at >= p.f AND source_updated_at < p.t
-        AND (p.cf IS NULL OR dossier_code >= p.cf) AND (p.ct IS NULL OR dossier_code < p.ct)
-      OFFSET 0) d
-    CROSS JOIN LATERAL (SELECT extract(epoch FROM d.source_updated_at - p.f) * 1000 AS offset_ms) o
-    CROSS JOIN LATERAL (SELECT floor(o.offset_ms / p.s1)::int AS k1) a
-    CROSS JOIN LATERAL (SELECT o.offset_ms - a.k1 * p.s1 AS rest, floor((o.offset_ms - a.k1 * p.s1) / p.s2)::int AS k2) b
-    GROUP BY 1, 2, 3, 4`.execute(db);
-  for (const row of rows)
-    result[Number(row.parent) - 1]!.push({
-      path: [row.k1, row.k2, row.k3],
+  const slices: SummaryScope[] = [];
+  const owners: { parent: number; slice: number }[] = [];
+  for (const [parent, { scope, stepMs }] of sliced.entries()) {
+    const from = scope.updatedFrom.getTime();
+    const to = scope.updatedTo.getTime();
+    for (let start = from, slice = 0; start < to; start += stepMs, slice++) {
+      slices.push({ ...scope, updatedFrom: new Date(start), updatedTo: new Date(Math.min(start + stepMs, to)) });
+      owners.push({ parent, slice });
+    }
+  }
+  const { froms, tos, codeFroms, codeTos } = scopeArrays(slices);
+  const rows = await db.transaction().execute(async (trx) => {
+    await sql`SET LOCAL jit = off`.execute(trx);
+    return (
+      await sql<{ i: string; count: string; total: string }>`
+        SELECT p.i, d.count, d.total::text AS total
+        FROM unnest(${froms}::timestamptz[], ${tos}::timestamptz[], ${codeFroms}::text[], ${codeTos}::text[])
+          WITH ORDINALITY AS p(f, t, cf, ct, i)
+        CROSS JOIN LATERAL (
+          SELECT count(*) AS count, sum(summary_digest) AS total FROM dossiers
+          WHERE province_code = ${provinceCode} AND source_updated_at >= p.f AND source_updated_at < p.t
+            AND (p.cf IS NULL OR dossier_code >= p.cf) AND (p.ct IS NULL OR dossier_code < p.ct)) d
+        WHERE d.count > 0`.execute(trx)
+    ).rows;
+  });
+  for (const row of rows) {
+    const { parent, slice } = owners[Number(row.i) - 1]!;
+    result[parent]!.push({
+      slice,
       digest: { count: Number(row.count), sum: ((BigInt(row.total) % modulus) + modulus) % modulus },
     });
+  }
   return result;
 }
 

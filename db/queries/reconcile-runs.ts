@@ -106,7 +106,8 @@ export async function setReconcileStatus(
 
 /** What a bucket added to a run: added to the stored counters. */
 export interface BucketTally {
-  differing: boolean;
+  /** How many of the buckets finished differed. */
+  differing: number;
   scopes: number;
   requests: number;
   records: number;
@@ -179,8 +180,11 @@ export async function recordMismatches(
   return recorded;
 }
 
-/** The codes of a run already recorded, of those given (a dossier found twice is handled once). */
-export async function recordedCodes(
+/**
+ * The codes of a run recorded already (not provisionally) that need nothing more — not to repair, or repaired — of
+ * those given, in one statement per 5,000: a dossier found twice is handled once.
+ */
+export async function settledCodes(
   db: Kysely<Database>,
   runId: string,
   codes: readonly string[],
@@ -192,6 +196,7 @@ export async function recordedCodes(
       .select('dossier_code')
       .where('run_id', '=', runId)
       .where('provisional', '=', false)
+      .where((eb) => eb.or([eb('repairable', '=', false), eb('repaired', '=', true)]))
       .where('dossier_code', 'in', codes.slice(start, start + 5000))
       .execute();
     for (const row of rows) found.add(row.dossier_code);
@@ -225,24 +230,32 @@ export async function settleRun(db: Kysely<Database> | Transaction<Database>, ru
     WHERE r.id = ${runId}`.execute(db);
 }
 
-/** Moves a run past a bucket: its position and its counters. */
-export async function finishBucket(
+/**
+ * Moves a run past one or more buckets (to `bucketsDone`): its position and its counters, in one statement.
+ * Returns the run's status and stored counts after it, for the progress line and to see a cancel.
+ */
+export async function finishBuckets(
   db: Kysely<Database> | Transaction<Database>,
   runId: string,
   bucketsDone: number,
   tally: BucketTally,
-): Promise<void> {
-  await sql`
+): Promise<{ status: ReconcileStatus; mismatches: number; repaired: number } | null> {
+  const { rows } = await sql<{ status: ReconcileStatus; mismatches: string; repaired: string }>`
     UPDATE reconcile_runs SET
       buckets_done = ${bucketsDone},
-      buckets_differing = buckets_differing + ${tally.differing ? 1 : 0},
+      buckets_differing = buckets_differing + ${tally.differing},
       scopes_compared = scopes_compared + ${tally.scopes},
       requests_made = requests_made + ${tally.requests},
       records_fetched = records_fetched + ${tally.records},
       source_dossiers = source_dossiers + ${tally.sourceDossiers},
       run_seconds = run_seconds + ${tally.seconds},
       updated_at = now()
-    WHERE id = ${runId}`.execute(db);
+    WHERE id = ${runId}
+    RETURNING status, missing_here + extra_here + different_version + different_state AS mismatches, repaired`.execute(
+    db,
+  );
+  const row = rows[0];
+  return row ? { status: row.status, mismatches: Number(row.mismatches), repaired: Number(row.repaired) } : null;
 }
 
 /** The provisional extra_here mismatches of a run left when it ends: they are what the source no longer has. */

@@ -22,6 +22,7 @@ import {
   freePort,
   freshDatabase,
   killChildren,
+  useCompiledFleet,
 } from './bench-support.js';
 import { ProvinceSimulator } from './simulator/province-simulator.js';
 
@@ -31,11 +32,15 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '1' },
     // Leaves out the reconcile page by page (the longest run, its code unchanged by a change to summaries).
     'skip-pages': { type: 'boolean', default: false },
+    // Every fleet process from the build (npm run build first), as production runs it, not through tsx.
+    compiled: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
-  process.stdout.write('tsx scripts/tools/bench-reconcile.ts [--dossiers N (1000000)] [--seed N (1)] [--skip-pages]\n');
+  process.stdout.write(
+    'tsx scripts/tools/bench-reconcile.ts [--dossiers N (1000000)] [--seed N (1)] [--skip-pages] [--compiled]\n',
+  );
   process.exit(0);
 }
 const dossiers = Number(args.dossiers);
@@ -47,12 +52,26 @@ const rangeFrom = new Date(baseTime.getTime() - 32 * day);
 const rangeTo = new Date(baseTime.getTime() + day);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-/** The simulator behind a proxy that counts the requests it forwards. */
-async function countingProxy(target: string): Promise<{ url: string; count: () => number; close: () => void }> {
+/** The simulator behind a proxy that counts the requests it forwards, and times them by path (to the answer's end). */
+async function countingProxy(target: string): Promise<{
+  url: string;
+  count: () => number;
+  timings: () => Map<string, { ms: number; requests: number }>;
+  close: () => void;
+}> {
   const upstream = new URL(target);
   let requests = 0;
+  let byPath = new Map<string, { ms: number; requests: number }>();
   const server = createServer((incoming, outgoing) => {
     requests += 1;
+    const started = performance.now();
+    const path = `${incoming.method} ${(incoming.url ?? '').split('?')[0]}`;
+    outgoing.on('finish', () => {
+      const total = byPath.get(path) ?? { ms: 0, requests: 0 };
+      total.ms += performance.now() - started;
+      total.requests += 1;
+      byPath.set(path, total);
+    });
     const forwarded = httpRequest(
       {
         host: upstream.hostname,
@@ -71,19 +90,32 @@ async function countingProxy(target: string): Promise<{ url: string; count: () =
   });
   const port = await freePort();
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${port}`, count: () => requests, close: () => server.close() };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    count: () => requests,
+    // The timings since the last call.
+    timings: () => {
+      const taken = byPath;
+      byPath = new Map();
+      return taken;
+    },
+    close: () => server.close(),
+  };
 }
 
 /** A `fleet` command to its end under /usr/bin/time: its seconds, output and peak RSS. */
 function measuredFleet(
   config: Config,
   fleetArgs: string[],
+  logLevel = 'warn',
 ): Promise<{ seconds: number; stdout: string; peakRssMb: number }> {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
   for (const [key, value] of Object.entries(config)) env[key] = String(value);
-  env.LOG_LEVEL = 'warn';
+  env.LOG_LEVEL = logLevel;
   const started = performance.now();
-  const child = spawn('/usr/bin/time', ['-v', process.execPath, fleetBin, ...fleetArgs], {
+  // BENCH_NODE_ARGS (space-separated) goes to its Node first, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn('/usr/bin/time', ['-v', process.execPath, ...nodeArgs, fleetBin, ...fleetArgs], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -104,6 +136,10 @@ function measuredFleet(
 }
 
 async function main(): Promise<void> {
+  if (args.compiled) {
+    log('npm run build…');
+    useCompiledFleet();
+  }
   const config = await freshDatabase(loadConfig(), 'reconcile_bench');
   const db = createDatabase(config.DATABASE_URL, { maxConnections: 2 });
   let started = performance.now();
@@ -115,7 +151,7 @@ async function main(): Promise<void> {
     seed: Number(args.seed),
   });
   const proxy = countingProxy(await simulator.start());
-  const { url, count, close } = await proxy;
+  const { url, count, timings, close } = await proxy;
   log(`generated ${dossiers} dossiers in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   const connector = (id: string, summaries: boolean) =>
     saveConnector(db, {
@@ -183,8 +219,23 @@ async function main(): Promise<void> {
       if (args['skip-pages'] && id === 'sim-79-plain') continue;
       const injected = drift();
       before = count();
+      timings();
       log(`${name}: ${injected} dossiers drifted…`);
-      const run = await measuredFleet(config, ['reconcile', '--connector', id, ...range]);
+      const startedAt = Date.now();
+      // At info, the run's start and end lines (with where its time went, by phase) are read from its log.
+      const run = await measuredFleet(config, ['reconcile', '--connector', id, ...range], 'info');
+      const lines = run.stdout
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { time: number; msg: string; phases?: unknown });
+      const startLine = lines.find((line) => line.msg.startsWith('reconcile started'));
+      const endLine = lines.find((line) => line.phases !== undefined);
+      if (startLine && endLine)
+        log(
+          `  process start to run start ${((startLine.time - startedAt) / 1000).toFixed(2)} s, run ${((endLine.time - startLine.time) / 1000).toFixed(2)} s, end line to exit ${(startedAt / 1000 + run.seconds - endLine.time / 1000).toFixed(2)} s; phases (ms): ${JSON.stringify(endLine.phases)}`,
+        );
+      for (const [path, { ms, requests }] of timings())
+        log(`  source ${path}: ${requests} requests, ${ms.toFixed(0)} ms to answer`);
       const row = await db
         .selectFrom('reconcile_runs')
         .selectAll()
@@ -202,7 +253,11 @@ async function main(): Promise<void> {
         rss: run.peakRssMb,
         found: `${found} of ${injected} injected (${row.repaired} repaired)`,
       });
-      log(`  ${run.seconds.toFixed(1)} s, ${count() - before} requests; ${run.stdout.trim()}`);
+      const printed = run.stdout
+        .split('\n')
+        .filter((line) => line.trim() !== '' && !line.startsWith('{'))
+        .join(' ');
+      log(`  ${run.seconds.toFixed(1)} s, ${count() - before} requests; ${printed}`);
     }
   } finally {
     await writer.stop();
@@ -214,7 +269,7 @@ async function main(): Promise<void> {
   }
   const [resync, withSummaries, without] = rows as [(typeof rows)[0], (typeof rows)[0], (typeof rows)[0] | undefined];
   process.stdout.write(
-    `\n${dossiers.toLocaleString('en')} dossiers in one province over ${Math.round((rangeTo.getTime() - rangeFrom.getTime()) / day)} days, 0.1% drift per reconcile; requests counted at a proxy in front of the simulator; peak RSS of the fleet process\n\n`,
+    `\n${dossiers.toLocaleString('en')} dossiers in one province over ${Math.round((rangeTo.getTime() - rangeFrom.getTime()) / day)} days, 0.1% drift per reconcile; requests counted at a proxy in front of the simulator; peak RSS of the fleet process; fleet ${args.compiled ? 'from the build (--compiled)' : 'through tsx'}\n\n`,
   );
   process.stdout.write(
     '| run | time s | of it the run s | requests to the source | records read | peak RSS MB | found |\n| --- | --- | --- | --- | --- | --- | --- |\n',

@@ -2,7 +2,7 @@
 // free ports (started, awaited, measured and stopped), and HTTP load: autocannon's closed loop, and an open loop at a
 // steady rate over a lean keep-alive client.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -13,8 +13,20 @@ import type { Config } from '../../config/env.js';
 import { createDatabase } from '../../db/database.js';
 import { migrateCommand } from '../cli/commands/migrate.js';
 
-/** The `fleet` executable of this checkout. */
-export const fleetBin = fileURLToPath(new URL('../fleet.js', import.meta.url));
+/** The `fleet` executable of this checkout: the source through tsx, or the build after useCompiledFleet(). */
+export let fleetBin = fileURLToPath(new URL('../fleet.js', import.meta.url));
+
+/**
+ * Runs every `fleet` process of the benchmark from the build (`npm run build`, run here first so it is never stale),
+ * as the production image runs it: through tsx, a command compiles the fleet's TypeScript as it loads it — seconds
+ * of a command's start on a loaded machine. The build has the production verbs only (not simulate, demo, bench).
+ */
+export function useCompiledFleet(): void {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const build = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (build.status !== 0) throw new Error(`npm run build exited with ${build.status ?? build.signal}`);
+  fleetBin = fileURLToPath(new URL('../../dist/scripts/cli/fleet.js', import.meta.url));
+}
 
 /** A TCP port nobody listens on right now, on 127.0.0.1. */
 export async function freePort(): Promise<number> {

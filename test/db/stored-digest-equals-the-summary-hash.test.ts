@@ -1,6 +1,7 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DossierStatus } from '../../connectors/sdk/dossier-status.js';
-import { digestOf } from '../../connectors/sdk/summary-hash.js';
+import { digestOf, entryHash } from '../../connectors/sdk/summary-hash.js';
 import { storedDigest, storedEntries } from '../../db/queries/reconcile-copy.js';
 import { writeBatch } from '../../workers/writer/write-batch.js';
 import { dossierRecord } from '../support/records.js';
@@ -67,4 +68,78 @@ it('equals summary-hash.ts over the same rows, for a whole day and for a code ra
     count: 0,
     hash: '0000000000000000',
   });
+});
+
+it("keeps each row's stored hash equal to summary-hash.ts's through inserts, updates, a status change and an UPDATE behind the writer", async () => {
+  const provinceDay = new Date('2026-11-20T00:00:00+07:00');
+  const scope = {
+    updatedFrom: provinceDay,
+    updatedTo: new Date(provinceDay.getTime() + 86_400_000),
+    codeFrom: null,
+    codeTo: null,
+  };
+  const record = (index: number, version: number, status: DossierStatus) =>
+    dossierRecord({
+      provinceCode: '79',
+      // Non-ASCII codes, and codes with a backslash (the stored hash reads the text's bytes by decode(…, 'escape')).
+      dossierCode:
+        index % 9 === 0
+          ? `79.2026.Ư${index}`
+          : index % 13 === 0
+            ? `79.2026.\\${index}\\0`
+            : `79.2026.${String(index).padStart(6, '0')}`,
+      sourceVersion: index % 5 === 0 ? 9_007_199_254_000_000 + version : version,
+      status,
+      sourceStatus: String(status),
+      sourceUpdatedAt: new Date(provinceDay.getTime() + index * 1000 + version).toISOString(),
+    });
+  const write = (records: ReturnType<typeof record>[]) =>
+    writeBatch(env.db, { origin: 'poll', connectorId: 'test', provinceCode: '79', records, deadLetters: [] });
+  /** Every row of the day: its stored hash against entryHash of its (code, version, status), as a signed bigint. */
+  const expectRowsAgree = async (rows: number) => {
+    const stored = await env.db
+      .selectFrom('dossiers')
+      .select(['dossier_code', 'source_version', 'status', 'summary_digest'])
+      .where('province_code', '=', '79')
+      .execute();
+    expect(stored).toHaveLength(rows);
+    for (const row of stored) {
+      const unsigned = entryHash({
+        dossierCode: row.dossier_code,
+        sourceVersion: Number(row.source_version),
+        status: row.status,
+      });
+      expect(BigInt.asUintN(64, BigInt(row.summary_digest)), row.dossier_code).toBe(unsigned);
+    }
+    // And the scope's digest (summed from the stored hashes) equals summary-hash.ts over the rows' entries.
+    expect(await storedDigest(env.db, '79', scope)).toEqual(
+      digestOf(
+        stored.map((row) => ({
+          dossierCode: row.dossier_code,
+          sourceVersion: Number(row.source_version),
+          status: row.status,
+        })),
+      ),
+    );
+  };
+
+  await write(Array.from({ length: 200 }, (_, index) => record(index, 1, 2)));
+  await expectRowsAgree(200);
+  // Updates: a new version of half of them, a status change of some of those.
+  await write(Array.from({ length: 100 }, (_, index) => record(index * 2, 2, index % 3 === 0 ? 4 : 2)));
+  await expectRowsAgree(200);
+  // A state changed here behind the writer's back: the stored hash follows the row.
+  await sql`UPDATE dossiers SET status = 9 WHERE province_code = '79' AND dossier_code = '79.2026.000001'`.execute(
+    env.db,
+  );
+  await expectRowsAgree(200);
+  const changed = await env.db
+    .selectFrom('dossiers')
+    .select('summary_digest')
+    .where('province_code', '=', '79')
+    .where('dossier_code', '=', '79.2026.000001')
+    .executeTakeFirstOrThrow();
+  expect(BigInt.asUintN(64, BigInt(changed.summary_digest))).toBe(
+    entryHash({ dossierCode: '79.2026.000001', sourceVersion: 1, status: 9 }),
+  );
 });

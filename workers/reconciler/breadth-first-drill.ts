@@ -8,6 +8,7 @@ import type {
 } from '../../connectors/sdk/connector.js';
 import { hashText, storedEntriesIn, storedSliceDigests, type StoredDigest } from '../../db/queries/reconcile-copy.js';
 import type { Database } from '../../db/schema.js';
+import type { PhaseTimes } from './phase-times.js';
 import { compareListing, emptyFindings, type Findings } from './reconcile-findings.js';
 
 /** What a breadth-first drill-down needs. */
@@ -27,6 +28,8 @@ export interface BreadthFirstDrillOptions {
   leafSize?: number;
   /** The most entries (the two sides' larger counts, summed) the listings of one request may hold. Default 40,000. */
   listingEntriesPerRequest?: number;
+  /** Where the time goes (our digests and listings, the source's answers). */
+  phases?: PhaseTimes;
 }
 
 /** A scope of the drill-down: its bucket, our digest, and our digests of its slices once computed. */
@@ -114,9 +117,13 @@ export class BreadthFirstDrill {
     return findings;
   }
 
+  private time<T>(phase: string, work: () => Promise<T>): Promise<T> {
+    return this.options.phases ? this.options.phases.time(phase, work) : work();
+  }
+
   /** Asks the source for the summaries of some scopes; counts them. */
   private async ask(scopes: readonly SummaryScope[], kind: SummaryKind): Promise<SourceSummary[]> {
-    const summaries = await this.options.summarise(scopes, kind);
+    const summaries = await this.time(`source.${kind}s`, () => this.options.summarise(scopes, kind));
     this.scopes += scopes.length;
     return summaries;
   }
@@ -130,7 +137,7 @@ export class BreadthFirstDrill {
       const scopes = chunk.map((leaf) => leaf.node.scope);
       const [theirs, ours] = [
         await this.ask(scopes, 'listing'),
-        await storedEntriesIn(this.options.db, this.options.provinceCode, scopes),
+        await this.time('ours.listings', () => storedEntriesIn(this.options.db, this.options.provinceCode, scopes)),
       ];
       for (const [position, leaf] of chunk.entries()) {
         const summary = theirs[position]!;
@@ -158,17 +165,17 @@ export class BreadthFirstDrill {
    */
   private async slice(nodes: readonly DrillNode[], fanOut: number): Promise<void> {
     if (nodes.length === 0) return;
-    const sliced = nodes.map((node) => {
-      const step = stepOf(node.scope.updatedTo.getTime() - node.scope.updatedFrom.getTime(), fanOut);
-      // One level: the finer levels storedSliceDigests can group by are cut at the same step, so always 0.
-      return { scope: node.scope, stepsMs: [step, step, step] as [number, number, number] };
-    });
-    const digests = await storedSliceDigests(this.options.db, this.options.provinceCode, sliced);
+    const sliced = nodes.map((node) => ({
+      scope: node.scope,
+      stepMs: stepOf(node.scope.updatedTo.getTime() - node.scope.updatedFrom.getTime(), fanOut),
+    }));
+    const digests = await this.time('ours.digests', () =>
+      storedSliceDigests(this.options.db, this.options.provinceCode, sliced),
+    );
     for (const [position, node] of nodes.entries()) {
       const bySlice = new Map<number, StoredDigest>();
-      for (const { path, digest } of digests[position]!)
-        bySlice.set(path[0], add(bySlice.get(path[0]) ?? zero, digest));
-      node.children = parts(node.scope, sliced[position]!.stepsMs[0]).map((scope, index) => ({
+      for (const { slice, digest } of digests[position]!) bySlice.set(slice, digest);
+      node.children = parts(node.scope, sliced[position]!.stepMs).map((scope, index) => ({
         scope,
         bucket: node.bucket,
         ours: bySlice.get(index) ?? zero,

@@ -22,9 +22,9 @@ import {
 } from '../../db/queries/reconcile-copy.js';
 import {
   confirmProvisional,
-  finishBucket,
+  finishBuckets,
   findReconcileRun,
-  recordedCodes,
+  settledCodes,
   recordMismatches,
   settleRun,
   type NewMismatch,
@@ -33,6 +33,7 @@ import type { Database, ReconcileMethod, ReconcileStatus } from '../../db/schema
 import type { CommittingQueue } from '../poller/poll-run.js';
 import type { IngestBatch } from '../queue/queues.js';
 import { BreadthFirstDrill } from './breadth-first-drill.js';
+import { PhaseTimes } from './phase-times.js';
 import { bucketAt, bucketCount } from './reconcile-buckets.js';
 import { compareListing, dossiersIn, emptyFindings, type Findings, type SourceSide } from './reconcile-findings.js';
 
@@ -116,6 +117,8 @@ export class ReconcileRun {
   /** The records a breadth-first pass fetched for its buckets (a code asked for and absent: the source has none). */
   private prefetched: { asked: Set<string>; records: Map<string, DossierRecord> } | null = null;
   private readonly counts: ReconcileCounts;
+  /** Where this process's time of the run went, by phase (logged with the run's end). */
+  readonly phases = new PhaseTimes();
 
   constructor(private readonly options: ReconcileRunOptions) {
     this.listingLimit = options.listingLimit ?? 2000;
@@ -135,12 +138,12 @@ export class ReconcileRun {
   async run(): Promise<ReconcileEnd> {
     const { db, runId, signal } = this.options;
     // Repairs a killed process queued but did not see committed are settled (or queued again) first.
-    await this.repairPending();
+    await this.phases.time('bookkeeping', () => this.repairPending());
     const breadthFirst = this.options.method === 'digest' && typeof this.options.connector.summariseMany === 'function';
     const passSize = breadthFirst ? (this.options.bucketsPerPass ?? 400) : 1;
     for (let first = this.options.bucketsDone; first < this.counts.bucketsTotal; first += passSize) {
       if (signal?.aborted) break;
-      if ((await this.status()) !== 'running') return 'stopped';
+      if ((await this.phases.time('bookkeeping', () => this.status())) !== 'running') return 'stopped';
       const last = Math.min(first + passSize, this.counts.bucketsTotal);
       let startedAt = Date.now();
       let requestsBefore = this.options.requests();
@@ -155,50 +158,66 @@ export class ReconcileRun {
         if (signal?.aborted) break;
         throw error;
       }
-      // The pass's buckets are resolved and finished a few at a time, so that a kill resumes at the first
-      // unfinished one; the pass's requests are counted in its first bucket.
+      // The pass's buckets are resolved a few at a time (a group), so that a kill resumes at the first bucket of
+      // an unfinished group: every group's mismatches are recorded and its repairs queued to the writer first, then
+      // the commits are awaited in order and each group's buckets finished once its own repairs are committed and
+      // settled. The pass waits for the writer once, not once per group. The pass's requests are counted in its
+      // first bucket.
       const group = breadthFirst ? (this.options.bucketsPerResolve ?? 4) : 1;
-      for (let index = first; index < last; index += group) {
-        if (signal?.aborted) break;
-        if (index > first && (await this.status()) !== 'running') return 'stopped';
-        const end = Math.min(index + group, last);
-        const groupFindings = found.slice(index - first, end - first);
-        try {
-          await this.resolve(merged(groupFindings));
-        } catch (error) {
-          if (signal?.aborted) break;
-          throw error;
+      const groups: { end: number; findings: Findings[]; committed: Promise<void> }[] = [];
+      let interrupted = false;
+      try {
+        if (breadthFirst && (await this.phases.time('bookkeeping', () => this.status())) !== 'running')
+          return 'stopped';
+        for (let index = first; index < last && !signal?.aborted; index += group) {
+          const end = Math.min(index + group, last);
+          const findings = found.slice(index - first, end - first);
+          const { committed } = await this.resolve(merged(findings));
+          // Awaited below; a run stopped before then must not leave an unhandled rejection.
+          committed.catch(() => {});
+          groups.push({ end, findings, committed });
         }
-        await settleRun(db, runId);
-        for (const [offset, findings] of groupFindings.entries()) {
-          await finishBucket(db, runId, index + offset + 1, {
-            differing: findings.source.size + findings.oursOnly.size > 0,
-            scopes: this.scopes - scopesBefore,
-            requests: this.options.requests() - requestsBefore,
-            records: this.records - recordsBefore,
-            seconds: (Date.now() - startedAt) / 1000,
-            sourceDossiers: findings.sourceDossiers,
-          });
+        for (const { end, findings, committed } of groups) {
+          if (signal?.aborted) break;
+          await this.phases.time('repair', () => committed);
+          await this.phases.time('bookkeeping', () => settleRun(db, runId));
+          const after = await this.phases.time('bookkeeping', () =>
+            finishBuckets(db, runId, end, {
+              differing: findings.filter((one) => one.source.size + one.oursOnly.size > 0).length,
+              scopes: this.scopes - scopesBefore,
+              requests: this.options.requests() - requestsBefore,
+              records: this.records - recordsBefore,
+              seconds: (Date.now() - startedAt) / 1000,
+              sourceDossiers: findings.reduce((sum, one) => sum + one.sourceDossiers, 0),
+            }),
+          );
           startedAt = Date.now();
           requestsBefore = this.options.requests();
           recordsBefore = this.records;
           scopesBefore = this.scopes;
+          this.report(end, after);
+          if (after?.status !== 'running') return 'stopped';
         }
-        await this.report(end);
+      } catch (error) {
+        if (!signal?.aborted) throw error;
+        interrupted = true;
       }
+      if (interrupted || signal?.aborted) break;
       this.prefetched = null;
     }
     if (signal?.aborted) return 'interrupted';
     if ((await this.status()) !== 'running') return 'stopped';
     // What only we had, and no later bucket showed the source has, is what the source no longer has.
-    await db.transaction().execute(async (trx) => {
-      const gone = await confirmProvisional(trx, runId);
-      await insertAnomalies(
-        trx,
-        gone.map((row) => this.disappeared(row.dossier_code, row.stored_version, row.stored_status)),
-      );
-      await settleRun(trx, runId);
-    });
+    await this.phases.time('bookkeeping', () =>
+      db.transaction().execute(async (trx) => {
+        const gone = await confirmProvisional(trx, runId);
+        await insertAnomalies(
+          trx,
+          gone.map((row) => this.disappeared(row.dossier_code, row.stored_version, row.stored_status)),
+        );
+        await settleRun(trx, runId);
+      }),
+    );
     return 'done';
   }
 
@@ -206,16 +225,11 @@ export class ReconcileRun {
     return (await findReconcileRun(this.options.db, this.options.runId))?.status ?? 'cancelled';
   }
 
-  private async report(bucketsDone: number): Promise<void> {
-    const stored = await findReconcileRun(this.options.db, this.options.runId);
+  private report(bucketsDone: number, stored: { mismatches: number; repaired: number } | null): void {
     this.counts.bucketsDone = bucketsDone;
     if (stored) {
-      this.counts.mismatches =
-        Number(stored.missing_here) +
-        Number(stored.extra_here) +
-        Number(stored.different_version) +
-        Number(stored.different_state);
-      this.counts.repaired = Number(stored.repaired);
+      this.counts.mismatches = stored.mismatches;
+      this.counts.repaired = stored.repaired;
     }
     this.counts.requests = this.options.requests();
     this.counts.records = this.records;
@@ -237,6 +251,7 @@ export class ReconcileRun {
       },
       leafSize: this.options.multiLeafSize,
       scopesPerRequest: this.options.connector.summaryScopesPerRequest,
+      phases: this.phases,
     });
     const buckets = [];
     for (let index = first; index < last; index++) buckets.push(bucketAt(this.options.range, index));
@@ -248,9 +263,9 @@ export class ReconcileRun {
       for (const [code, side] of findings.source) if (side.record === null) codes.add(code);
       for (const code of findings.oursOnly) codes.add(code);
     }
-    const settled = await this.settledCodes([...codes]);
+    const settled = await this.phases.time('mismatches', () => this.settledCodes([...codes]));
     const wanted = [...codes].filter((code) => !settled.has(code));
-    const records = await this.fetch(wanted);
+    const records = await this.phases.time('source.fetch', () => this.fetch(wanted));
     this.prefetched = { asked: new Set(wanted), records };
     return found;
   }
@@ -467,22 +482,24 @@ export class ReconcileRun {
 
   /**
    * Names and classifies each differing dossier of a bucket against our stored state by code, records it once for
-   * the run (with its anomaly: a version that went backwards, a dossier the source no longer has), and repairs the
-   * repairable ones through the writer.
+   * the run (with its anomaly: a version that went backwards, a dossier the source no longer has), and queues the
+   * repairable ones to the writer: `committed` settles once the writer committed them (rejects if it did not).
    */
-  private async resolve(findings: Findings): Promise<void> {
+  private async resolve(findings: Findings): Promise<{ committed: Promise<void> }> {
     const { db, runId, provinceCode } = this.options;
     const all = [...findings.source.keys(), ...findings.oursOnly];
-    if (all.length === 0) return;
+    if (all.length === 0) return { committed: Promise.resolve() };
     // A dossier already settled by this run (found in another bucket, or before a kill) is not handled again.
-    const settled = await this.settledCodes(all);
+    const settled = await this.phases.time('mismatches', () => this.settledCodes(all));
     const canFetch = typeof this.options.connector.fetchDossiers === 'function';
     const oursOnly = [...findings.oursOnly].filter((code) => !settled.has(code) && !findings.source.has(code));
     const fetchedOurs = await this.fetch(oursOnly);
     const sides = new Map<string, SourceSide>();
     for (const [code, side] of findings.source) if (!settled.has(code)) sides.set(code, side);
     for (const [code, record] of fetchedOurs) sides.set(code, { entry: entryOf(record), record });
-    const stored = await storedByCode(db, provinceCode, [...sides.keys(), ...oursOnly]);
+    const stored = await this.phases.time('mismatches', () =>
+      storedByCode(db, provinceCode, [...sides.keys(), ...oursOnly]),
+    );
 
     const mismatches: NewMismatch[] = [];
     for (const code of oursOnly) {
@@ -524,30 +541,32 @@ export class ReconcileRun {
       });
     }
     const byCode = new Map(mismatches.map((mismatch) => [mismatch.dossierCode, mismatch]));
-    await db.transaction().execute(async (trx) => {
-      const recorded = await recordMismatches(trx, runId, provinceCode, mismatches);
-      const anomalies: NewAnomaly[] = [];
-      for (const code of recorded) {
-        const mismatch = byCode.get(code)!;
-        if (mismatch.kind === 'extra_here') {
-          // A provisional one is confirmed (and recorded as disappeared) at the end of the run.
-          if (!mismatch.provisional)
-            anomalies.push(this.disappeared(code, mismatch.storedVersion, mismatch.storedStatus));
-        } else if (!mismatch.repairable)
-          anomalies.push({
-            provinceCode,
-            dossierCode: code,
-            connectorId: this.options.connectorId,
-            kind: 'version_backwards',
-            fromStatus: mismatch.storedStatus,
-            toStatus: mismatch.sourceStatus,
-            storedVersion: mismatch.storedVersion,
-            sourceVersion: mismatch.sourceVersion,
-            reconcileRunId: runId,
-          });
-      }
-      await insertAnomalies(trx, anomalies);
-    });
+    await this.phases.time('mismatches', () =>
+      db.transaction().execute(async (trx) => {
+        const recorded = await recordMismatches(trx, runId, provinceCode, mismatches);
+        const anomalies: NewAnomaly[] = [];
+        for (const code of recorded) {
+          const mismatch = byCode.get(code)!;
+          if (mismatch.kind === 'extra_here') {
+            // A provisional one is confirmed (and recorded as disappeared) at the end of the run.
+            if (!mismatch.provisional)
+              anomalies.push(this.disappeared(code, mismatch.storedVersion, mismatch.storedStatus));
+          } else if (!mismatch.repairable)
+            anomalies.push({
+              provinceCode,
+              dossierCode: code,
+              connectorId: this.options.connectorId,
+              kind: 'version_backwards',
+              fromStatus: mismatch.storedStatus,
+              toStatus: mismatch.sourceStatus,
+              storedVersion: mismatch.storedVersion,
+              sourceVersion: mismatch.sourceVersion,
+              reconcileRunId: runId,
+            });
+        }
+        await insertAnomalies(trx, anomalies);
+      }),
+    );
 
     const repairable = mismatches.filter((mismatch) => mismatch.repairable);
     const known = new Map<string, DossierRecord>();
@@ -557,30 +576,24 @@ export class ReconcileRun {
       if (record) known.set(mismatch.dossierCode, record);
       else toFetch.push(mismatch.dossierCode);
     }
-    for (const [code, record] of await this.fetch(toFetch)) known.set(code, record);
-    await this.queueRepair([...known.values()]);
+    for (const [code, record] of await this.phases.time('source.fetch', () => this.fetch(toFetch)))
+      known.set(code, record);
+    return { committed: this.queueRepair([...known.values()]) };
   }
 
   /** Codes this run recorded already and needs nothing more for (repaired, or not to repair), of those given. */
   private async settledCodes(codes: readonly string[]): Promise<Set<string>> {
-    const recorded = await recordedCodes(this.options.db, this.options.runId, codes);
-    if (recorded.size === 0) return recorded;
-    const rows = await this.options.db
-      .selectFrom('reconcile_mismatches')
-      .select('dossier_code')
-      .where('run_id', '=', this.options.runId)
-      .where('repairable', '=', true)
-      .where('repaired', '=', false)
-      .where('dossier_code', 'in', [...recorded])
-      .execute();
-    for (const row of rows) recorded.delete(row.dossier_code);
-    return recorded;
+    return settledCodes(this.options.db, this.options.runId, codes);
   }
 
-  /** The repair batch: the source's records, to the province's ingest queue; waits for the writer's commit. */
+  /**
+   * The repair batches: the source's records, to the province's ingest queue, all queued at once; settles when the
+   * writer committed every one (rejects if one is not committed).
+   */
   private async queueRepair(records: DossierRecord[]): Promise<void> {
     if (records.length === 0) return;
     const timeout = this.options.commitTimeoutMs ?? 5 * 60_000;
+    const commits: Promise<unknown>[] = [];
     for (let start = 0; start < records.length; start += 1000) {
       const batch: IngestBatch = {
         origin: 'poll',
@@ -590,8 +603,11 @@ export class ReconcileRun {
         deadLetters: [],
         reconcile: { runId: this.options.runId },
       };
-      await this.options.sink.addAndWait(batch, timeout);
+      const committed = this.options.sink.addAndWait(batch, timeout);
+      committed.catch(() => {});
+      commits.push(committed);
     }
+    await Promise.all(commits);
   }
 
   /** Repairs a killed process recorded but did not see settled: settled if committed, else fetched and queued again. */

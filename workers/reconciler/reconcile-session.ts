@@ -117,8 +117,9 @@ export class ReconcileSession {
       const outcome: ReconcileOutcome = { runId, connectorId: checked.row.id, end: 'failed', resumed, error: null };
       // One observation per run in this process: ok when it finished, was stopped or cancelled; error when it failed.
       const stopTimer = this.options.metrics?.operationDuration.startTimer({ stage: 'reconcile' });
+      let phases: ReconcileRun['phases'] | null = null;
       try {
-        outcome.end = await new ReconcileRun({
+        const reconcile = new ReconcileRun({
           db,
           runId,
           connector: checked.connector,
@@ -136,7 +137,9 @@ export class ReconcileSession {
           requests: () => gate?.requests ?? 0,
           signal: options.signal,
           onProgress: (counts) => options.onProgress?.(runId, counts),
-        }).run();
+        });
+        phases = reconcile.phases;
+        outcome.end = await reconcile.run();
         if (outcome.end === 'done') await setReconcileStatus(db, runId, 'done');
         stopTimer?.({ outcome: 'ok' });
       } catch (error) {
@@ -150,7 +153,7 @@ export class ReconcileSession {
         await ingest.close();
       }
       log.info(
-        { end: outcome.end, error: outcome.error },
+        { end: outcome.end, error: outcome.error, phases: phases?.summary() },
         `reconcile run ${runId} of connector ${checked.row.id}: ${outcome.end}`,
       );
       return outcome;
