@@ -8,5 +8,7 @@ export default defineConfig({
     ...suite.test,
     include: ['test/**/*.long.ts'],
     testTimeout: 600_000,
+    // One at a time: each is a full-size run that wants the machine to itself.
+    maxWorkers: 1,
   },
 });
