@@ -6,6 +6,7 @@ import { integer } from './option-parsers.js';
 import { addOutputOption, type MachineFormat } from './output-format.js';
 import { packageVersion } from '../../config/package-version.js';
 import type { ApiKeyScope } from '../../workers/control-plane/api-key-store.js';
+import { untilSignal } from './until-signal.js';
 
 // The production `fleet`: migrate, start, and operating the fleet (connectors, dead letters, failed batches, keys).
 // Each verb loads its modules when it runs: `fleet connector list` need not load BullMQ or fastify, which keeps
@@ -47,11 +48,6 @@ export function createProgram(): Command {
       ).default('all'),
     )
     .action(async (options: { role: string }) => {
-      const [{ startFleet }, { parseRoles }, { untilSignal }] = await Promise.all([
-        import('../../workers/fleet.js'),
-        import('./commands/start.js'),
-        import('./until-signal.js'),
-      ]);
       const settings = config();
       const logger = createLogger(settings.LOG_LEVEL);
       // A running fleet's crash goes to its log with the stack, before the one line on stderr.
@@ -61,7 +57,11 @@ export function createProgram(): Command {
       process.prependListener('unhandledRejection', (error) =>
         logger.fatal({ err: error }, 'unhandled rejection: exiting'),
       );
-      const started = startFleet(settings, parseRoles(options.role), logger);
+      // The signal handlers go in before the fleet's modules load: an orchestrator's SIGTERM while a restarted worker
+      // still starts is then a clean stop once it is up (exit 0), not the default death by signal.
+      const started = Promise.all([import('../../workers/fleet.js'), import('./commands/start.js')]).then(
+        ([{ startFleet }, { parseRoles }]) => startFleet(settings, parseRoles(options.role), logger),
+      );
       const stopped = untilSignal(started, settings.SHUTDOWN_TIMEOUT_MS, logger);
       await started;
       const exitCode = await stopped;
