@@ -36,6 +36,12 @@ function jobOptionsOf(batch: IngestBatch): { priority?: number } {
   return batch.backfill ? { priority: backfillJobPriority } : {};
 }
 
+/**
+ * How many committed batches each province's queue keeps. Kept whole for 1,000 (and 10 minutes), they were Redis's
+ * largest cost: `fleet bench` at N = 1,000,000 peaked 686 MB above its start, ≈ 700 B per record of N.
+ */
+export const keptCompletedBatches = 10;
+
 /** The one job name of ingest batches (workers/queue/ingest-message.ts). */
 const batchJob: IngestJobName = 'batch';
 
@@ -79,9 +85,12 @@ export class IngestQueue {
         prefix: this.prefix,
         defaultJobOptions: {
           ...ingestJobRetries,
-          // Completed batches are of no use once committed; failed ones stay until the writer's failed-batch sweep
-          // has kept them in Postgres (failed_batches), then it removes them.
-          removeOnComplete: { age: 600, count: 1000 },
+          // A completed batch holds its records (hundreds of KiB) and is of no use once committed, except to a wait
+          // that missed its event (addAndWait looks at the job every 15 s): the last few of each province are kept
+          // for it, so Redis holds at most provinces × keptCompletedBatches batches past their commit, whatever N
+          // (a wait whose batch is gone fails, and its run resumes from the committed cursor). Failed batches stay
+          // until the writer's failed-batch sweep has kept them in Postgres (failed_batches), then it removes them.
+          removeOnComplete: { age: 600, count: keptCompletedBatches },
           removeOnFail: false,
         },
       });
