@@ -13,8 +13,11 @@ import type { Config } from '../../config/env.js';
 import { createDatabase } from '../../db/database.js';
 import { migrateCommand } from '../cli/commands/migrate.js';
 
-/** The `fleet` executable of this checkout: the source through tsx, or the build after useCompiledFleet(). */
-export let fleetBin = fileURLToPath(new URL('../fleet.js', import.meta.url));
+/** The checkout's `fleet`: the source through tsx, tools' verbs (simulate, demo, bench) included. */
+export const checkoutFleetBin = fileURLToPath(new URL('../fleet.js', import.meta.url));
+
+/** The `fleet` executable of the benchmark's workers: the checkout's, or the build after useCompiledFleet(). */
+export let fleetBin = checkoutFleetBin;
 
 /**
  * Runs every `fleet` process of the benchmark from the build (`npm run build`, run here first so it is never stale),

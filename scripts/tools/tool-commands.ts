@@ -70,7 +70,12 @@ export function addToolCommands(program: Command): Command {
       integer('--naive-sample', 100),
       20_000,
     )
-    .action(async (options: { records: number; naiveSample: number }) => {
+    .option(
+      '--compiled',
+      'run the poller and writer processes from the build (npm run build, done first), as the image runs them',
+      false,
+    )
+    .action(async (options: { records: number; naiveSample: number; compiled: boolean }) => {
       const { benchCommand } = await import('./commands/bench.js');
       await benchCommand(loadConfig(), options);
     });

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Config } from '../../../config/env.js';
-import { fleetBin } from '../bench-support.js';
+import { checkoutFleetBin, fleetBin } from '../bench-support.js';
 
 /** Process groups started here and not yet gone. */
 const groups = new Set<number>();
@@ -69,7 +69,9 @@ export class BenchChild {
   /** Starts `fleet <args>` with the configuration as its environment, plus `extraEnv`; LOG_LEVEL warn unless given. */
   static start(name: string, config: Config, args: string[], extraEnv: Record<string, string> = {}): BenchChild {
     installHandlers();
-    const child = spawn(process.execPath, [fleetBin, ...args], {
+    // The build has the production verbs only: the simulator, a tool, always runs from the checkout.
+    const bin = args[0] === 'simulate' ? checkoutFleetBin : fleetBin;
+    const child = spawn(process.execPath, [bin, ...args], {
       env: childEnvironment(config, extraEnv),
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,

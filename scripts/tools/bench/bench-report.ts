@@ -9,6 +9,8 @@ import type { NaiveFigures } from './naive-phase.js';
 /** Every phase's figures, for the report. */
 export interface BenchFigures {
   records: number;
+  /** Whether the workers ran from the build (`--compiled`) or through tsx. */
+  compiled: boolean;
   copy: CopyFigures;
   naive: NaiveFigures;
   /** 34 provinces, one writer process: the headline end-to-end figure. */
@@ -124,7 +126,7 @@ export function benchReport(figures: BenchFigures): string {
     `fleet bench: N = ${integer(figures.records)} records (naive on a sample of ${integer(naive.records)}), ` +
       `${new Date().toISOString()}, ${cpus().length} CPUs, load average ${loadavg()
         .map((load) => load.toFixed(1))
-        .join(' ')}`,
+        .join(' ')}, workers ${figures.compiled ? 'from the build (--compiled)' : 'through tsx'}`,
     '',
     phases,
     '',

@@ -1,7 +1,7 @@
 import type { Config } from '../../../config/env.js';
 import { currentProvinces } from '../../../config/provinces.js';
 import { Progress } from '../../cli/progress.js';
-import { deleteRedisKeys, dropDatabase, freshDatabase } from '../bench-support.js';
+import { deleteRedisKeys, dropDatabase, freshDatabase, useCompiledFleet } from '../bench-support.js';
 import { benchReport, type BenchFigures } from '../bench/bench-report.js';
 import { canonicalRecords } from '../bench/canonical-records.js';
 import { copyPhase } from '../bench/copy-phase.js';
@@ -14,6 +14,12 @@ export interface BenchOptions {
   records: number;
   /** The most records the naive baseline is measured on. Default 20,000. */
   naiveSample: number;
+  /**
+   * Runs the poller and writer processes from the build (`npm run build`, done first), as the production image runs
+   * them, instead of through tsx: tsx's loader thread and the compiled sources it keeps are tens of MB of each
+   * process's RSS that a deployed worker does not have. The simulator is a tool and runs through tsx. Default false.
+   */
+  compiled?: boolean;
 }
 
 /** Runs `phase` on a fresh database and queue prefix of its own (`<database>_<suffix>`), removed afterwards. */
@@ -34,6 +40,11 @@ async function inFreshDatabase<T>(config: Config, suffix: string, phase: (fresh:
  */
 export async function benchCommand(config: Config, options: BenchOptions): Promise<void> {
   const status = new Progress(process.stderr, 0);
+  if (options.compiled) {
+    status.update('npm run build, to run the workers from the build');
+    status.done();
+    useCompiledFleet();
+  }
   const n = options.records;
   status.update(`COPY: ${n} records into a twin of dossiers`);
   status.done();
@@ -72,6 +83,14 @@ export async function benchCommand(config: Config, options: BenchOptions): Promi
     dossiersPerProvince: n,
     writers: 1,
   });
-  const figures: BenchFigures = { records: n, copy, naive, provinces34, provinces34TwoWriters, oneProvince };
+  const figures: BenchFigures = {
+    records: n,
+    compiled: options.compiled ?? false,
+    copy,
+    naive,
+    provinces34,
+    provinces34TwoWriters,
+    oneProvince,
+  };
   console.log(benchReport(figures));
 }
