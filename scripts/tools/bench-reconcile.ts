@@ -17,6 +17,7 @@ import { saveConnector } from '../../db/queries/connectors.js';
 import {
   deleteRedisKeys,
   dropDatabase,
+  benchNodeArgs,
   fleetBin,
   FleetProcess,
   freePort,
@@ -113,8 +114,7 @@ function measuredFleet(
   for (const [key, value] of Object.entries(config)) env[key] = String(value);
   env.LOG_LEVEL = logLevel;
   const started = performance.now();
-  // BENCH_NODE_ARGS (space-separated) goes to its Node first, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = benchNodeArgs();
   const child = spawn('/usr/bin/time', ['-v', process.execPath, ...nodeArgs, fleetBin, ...fleetArgs], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -31,6 +31,15 @@ export function useCompiledFleet(): void {
   fleetBin = fileURLToPath(new URL('../../dist/scripts/cli/fleet.js', import.meta.url));
 }
 
+/**
+ * BENCH_NODE_ARGS (space-separated), given to the Node of a benchmark's fleet processes before the script: e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a role under load (Node refuses profiler flags in NODE_OPTIONS),
+ * or a heap size to try (`--max-old-space-size=192`), which NODE_OPTIONS would give the build and the bench too.
+ */
+export function benchNodeArgs(): string[] {
+  return (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+}
+
 /** A TCP port nobody listens on right now, on 127.0.0.1. */
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -161,14 +170,12 @@ export class FleetProcess {
   }
 
   /**
-   * Starts the role with the configuration as its environment, plus `extraEnv`; LOG_LEVEL warn unless given.
-   * BENCH_NODE_ARGS (space-separated) goes to its Node first, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to
-   * profile a role under load: Node refuses profiler flags in NODE_OPTIONS.
+   * Starts the role with the configuration as its environment, plus `extraEnv`; LOG_LEVEL warn unless given;
+   * its Node takes benchNodeArgs().
    */
   static start(config: Config, role: string, port: number, extraEnv: Record<string, string> = {}): FleetProcess {
     const env = childEnvironment(config, { LOG_LEVEL: 'warn', ...extraEnv, HTTP_PORT: String(port) });
-    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...nodeArgs, fleetBin, 'start', '--role', role], {
+    const child = spawn(process.execPath, [...benchNodeArgs(), fleetBin, 'start', '--role', role], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,11 +1,11 @@
-// The webhook benchmark (`npm run bench:webhooks`): signed single-update deliveries over loopback to a gateway
-// process, committed by a writer process, on this machine with Redis and Postgres. Two phases, each in a fresh
-// connector of a fresh database:
+// The webhook benchmark (`npm run bench:webhooks`): signed single-update deliveries over loopback to --gateways
+// gateway processes (connections round-robin), committed by a writer process, on this machine with Redis and
+// Postgres. Two phases, each in a fresh connector of a fresh database:
 //   1. sustained: a closed loop of --concurrency senders for --seconds: deliveries acknowledged per second, rows
 //      committed per second, and how far the writer was behind when the load stopped;
 //   2. latency: an open loop at --rate deliveries/s for --seconds: p50/p99 from the request being sent to its row
 //      committed in Postgres, and to its 202.
-// Usage: npm run bench:webhooks -- [--seconds 20] [--concurrency 256] [--rate 1000]
+// Usage: npm run bench:webhooks -- [--seconds 20] [--concurrency 256] [--rate 1000] [--gateways 1]
 
 import { cliActor } from '../../workers/control-plane/audit.js';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -28,11 +28,16 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '20' },
     concurrency: { type: 'string', default: '256' },
     rate: { type: 'string', default: '1000' },
+    // Gateway processes, the senders' connections spread over them round-robin (as a balancer would).
+    gateways: { type: 'string', default: '1' },
   },
 });
 const seconds = Number(args.seconds);
 const concurrency = Number(args.concurrency);
 const rate = Number(args.rate);
+const gateways = Number(args.gateways);
+if (!Number.isInteger(gateways) || gateways < 1)
+  throw new Error(`--gateways must be a whole number ≥ 1, not ${args.gateways}`);
 
 /** One signed delivery, ready to go on the wire. */
 function signedRequest(key: Buffer, port: number, connectorId: string, code: string, version: number): Buffer {
@@ -60,14 +65,14 @@ function signedRequest(key: Buffer, port: number, connectorId: string, code: str
   );
 }
 
-/** Sends signed single-update deliveries over a pool of keep-alive connections. */
+/** Sends signed single-update deliveries over a pool of keep-alive connections, opened round-robin over `ports`. */
 class Sender {
   private readonly key: Buffer;
-  private readonly idle: Connection[] = [];
+  private readonly idle: { connection: Connection; port: number }[] = [];
   private readonly all: Connection[] = [];
 
   constructor(
-    private readonly port: number,
+    private readonly ports: readonly number[],
     private readonly connectorId: string,
     secret: string,
   ) {
@@ -76,14 +81,14 @@ class Sender {
 
   /** One update of one dossier; resolves with the status of the answer. */
   async send(code: string, version: number): Promise<number> {
-    const request = signedRequest(this.key, this.port, this.connectorId, code, version);
-    let connection = this.idle.pop();
-    if (!connection) {
-      connection = new Connection(this.port);
-      this.all.push(connection);
+    let open = this.idle.pop();
+    if (!open) {
+      const port = this.ports[this.all.length % this.ports.length]!;
+      open = { connection: new Connection(port), port };
+      this.all.push(open.connection);
     }
-    const status = await connection.send(request);
-    this.idle.push(connection);
+    const status = await open.connection.send(signedRequest(this.key, open.port, this.connectorId, code, version));
+    this.idle.push(open);
     return status;
   }
 
@@ -137,9 +142,11 @@ async function main(): Promise<void> {
   const box = SecretBox.fromConfig(config)!;
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new Queue(ingestQueueName('79'), { connection: redis, prefix: config.QUEUE_PREFIX });
-  const [gatewayPort, writerPort] = [await freePort(), await freePort()];
+  const gatewayPorts: number[] = [];
+  for (let i = 0; i < gateways; i++) gatewayPorts.push(await freePort());
+  const writerPort = await freePort();
   const children = [
-    FleetProcess.start(config, 'gateway', gatewayPort),
+    ...gatewayPorts.map((port) => FleetProcess.start(config, 'gateway', port)),
     FleetProcess.start(config, 'writer', writerPort),
   ];
   const stop = () => Promise.all(children.map((child) => child.stop()));
@@ -157,7 +164,7 @@ async function main(): Promise<void> {
   try {
     await Promise.all(children.map((child) => child.ready()));
     console.log(
-      `webhook benchmark: gateway and writer as separate processes, ${seconds} s per phase, on ${(await import('node:os')).cpus().length} cores with Redis and Postgres`,
+      `webhook benchmark: ${gateways} gateway process${gateways === 1 ? '' : 'es'} and a writer, each a process of its own, ${seconds} s per phase, on ${(await import('node:os')).cpus().length} cores with Redis and Postgres`,
     );
 
     const cpuSeconds = async (port: number) =>
@@ -168,14 +175,15 @@ async function main(): Promise<void> {
       );
 
     // --- 1. sustained throughput ---------------------------------------------------------------------------
-    const sustained = new Sender(gatewayPort, 'bench-sustained', await newConnector(db, box, 'bench-sustained'));
+    const gatewaysCpu = async () => (await Promise.all(gatewayPorts.map(cpuSeconds))).reduce((a, b) => a + b, 0);
+    const sustained = new Sender(gatewayPorts, 'bench-sustained', await newConnector(db, box, 'bench-sustained'));
     // Warm-up: connections, caches, JIT.
     await Promise.all(Array.from({ length: 200 }, (_, i) => sustained.send(`W-${i}`, 1)));
     let sequence = 0;
     let acknowledged = 0;
     let refused = 0;
     const pool = 20_000; // dossiers the updates go round: inserts first, then updates
-    const cpuBefore = [await cpuSeconds(gatewayPort), await cpuSeconds(writerPort)];
+    const cpuBefore = [await gatewaysCpu(), await cpuSeconds(writerPort)];
     const senderBefore = process.cpuUsage();
     const machineBefore = machineCpu();
     const startedAt = Date.now();
@@ -199,7 +207,7 @@ async function main(): Promise<void> {
     const drainStart = Date.now();
     await until(async () => (await backlog()) === 0, 'the writer caught up');
     const drainSeconds = (Date.now() - drainStart) / 1000;
-    const cpuAfter = [await cpuSeconds(gatewayPort), await cpuSeconds(writerPort)];
+    const cpuAfter = [await gatewaysCpu(), await cpuSeconds(writerPort)];
     sustained.close();
     console.log(
       `sustained: ${(acknowledged / elapsed).toFixed(0)} deliveries/s acknowledged (202) with ${concurrency} concurrent senders for ${elapsed.toFixed(1)} s ` +
@@ -208,7 +216,7 @@ async function main(): Promise<void> {
     );
     const perDelivery = (i: number) => (((cpuAfter[i]! - cpuBefore[i]!) / acknowledged) * 1e6).toFixed(0);
     console.log(
-      `  CPU per delivery: gateway process ${perDelivery(0)} µs, writer process ${perDelivery(1)} µs, load generator ${((senderCpu.user + senderCpu.system) / acknowledged).toFixed(0)} µs; ` +
+      `  CPU per delivery: gateway process${gateways === 1 ? '' : 'es (summed)'} ${perDelivery(0)} µs, writer process ${perDelivery(1)} µs, load generator ${((senderCpu.user + senderCpu.system) / acknowledged).toFixed(0)} µs; ` +
         `the machine's 2 cores meanwhile: ${machine.busy.toFixed(0)}% busy, of which ${machine.system.toFixed(0)}% in the kernel, ${machine.steal.toFixed(1)}% stolen by the hypervisor`,
     );
 
@@ -228,7 +236,7 @@ async function main(): Promise<void> {
         writeSeconds: Number(/^dossier_sync_write_batch_duration_seconds_sum (\S+)$/m.exec(text)?.[1] ?? NaN),
       };
     };
-    const paced = new Sender(gatewayPort, 'bench-latency', await newConnector(db, box, 'bench-latency'));
+    const paced = new Sender(gatewayPorts, 'bench-latency', await newConnector(db, box, 'bench-latency'));
     await Promise.all(Array.from({ length: 200 }, (_, i) => paced.send(`V-${i}`, 1)));
     await until(async () => (await rowsLike('V-')) >= 200, 'the warm-up committed');
     const figuresBefore = await writerFigures();

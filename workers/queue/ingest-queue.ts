@@ -40,7 +40,7 @@ function jobOptionsOf(batch: IngestBatch): { priority?: number } {
  * How many committed batches each province's queue keeps. Kept whole for 1,000 (and 10 minutes), they were Redis's
  * largest cost: `fleet bench` at N = 1,000,000 peaked 686 MB above its start, ≈ 700 B per record of N.
  */
-export const keptCompletedBatches = 10;
+export const keptCompletedBatches = 3;
 
 /** The one job name of ingest batches (workers/queue/ingest-message.ts). */
 const batchJob: IngestJobName = 'batch';

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Config } from '../../../config/env.js';
-import { checkoutFleetBin, fleetBin } from '../bench-support.js';
+import { benchNodeArgs, checkoutFleetBin, fleetBin } from '../bench-support.js';
 
 /** Process groups started here and not yet gone. */
 const groups = new Set<number>();
@@ -69,9 +69,10 @@ export class BenchChild {
   /** Starts `fleet <args>` with the configuration as its environment, plus `extraEnv`; LOG_LEVEL warn unless given. */
   static start(name: string, config: Config, args: string[], extraEnv: Record<string, string> = {}): BenchChild {
     installHandlers();
-    // The build has the production verbs only: the simulator, a tool, always runs from the checkout.
-    const bin = args[0] === 'simulate' ? checkoutFleetBin : fleetBin;
-    const child = spawn(process.execPath, [bin, ...args], {
+    // The build has the production verbs only: the simulator, a tool, always runs from the checkout, and is not
+    // given the workers' Node flags (benchNodeArgs).
+    const command = args[0] === 'simulate' ? [checkoutFleetBin] : [...benchNodeArgs(), fleetBin];
+    const child = spawn(process.execPath, [...command, ...args], {
       env: childEnvironment(config, extraEnv),
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
