@@ -87,6 +87,12 @@ const schema = z.object({
    * keeps its other jobs (a schedule change, a shutdown) waiting behind one run.
    */
   POLLER_MAX_PAGES_PER_RUN: integer(1, 100_000).default(200),
+  /**
+   * Committed batches each province's ingest queue keeps in Redis, its newest. Default 3. A batch holds its records
+   * (hundreds of KiB), so Redis holds provinces × this many past their commit; a poller whose wait missed the
+   * commit's event finds its batch among them. More keeps more for inspection (`fleet queue`, bull-board).
+   */
+  INGEST_KEPT_COMPLETED_BATCHES: integer(1, 100_000).default(3),
   /** Time allowed to finish current jobs after SIGTERM before the process exits anyway. Default 30000 ms. */
   SHUTDOWN_TIMEOUT_MS: integer(100, 600_000).default(30_000),
   /**

@@ -118,6 +118,8 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
     config.QUEUE_PREFIX,
     () => openConnection('ingest-events'),
     errors,
+    undefined,
+    config.INGEST_KEPT_COMPLETED_BATCHES,
   );
   for (const { code } of currentProvinces) metrics.watchQueue(ingest.queueOf(code));
   // Every process sees the same queues: one of them at a time exports their gauges, so sum() counts each once.

@@ -36,12 +36,6 @@ function jobOptionsOf(batch: IngestBatch): { priority?: number } {
   return batch.backfill ? { priority: backfillJobPriority } : {};
 }
 
-/**
- * How many committed batches each province's queue keeps. Kept whole for 1,000 (and 10 minutes), they were Redis's
- * largest cost: `fleet bench` at N = 1,000,000 peaked 686 MB above its start, ≈ 700 B per record of N.
- */
-export const keptCompletedBatches = 3;
-
 /** The one job name of ingest batches (workers/queue/ingest-message.ts). */
 const batchJob: IngestJobName = 'batch';
 
@@ -74,6 +68,12 @@ export class IngestQueue {
     private readonly errors: BackgroundErrors,
     /** Called once everything is closed (connections the queue owns: `openIngestQueue`). */
     private readonly onClosed: () => void = () => {},
+    /**
+     * Committed batches each province's queue keeps (INGEST_KEPT_COMPLETED_BATCHES). Default 3. Kept whole for 1,000
+     * (and 10 minutes), they were Redis's largest cost: `fleet bench` at N = 1,000,000 peaked 686 MB above its
+     * start, ≈ 700 B per record of N.
+     */
+    private readonly keptCompletedBatches = 3,
   ) {}
 
   /** The queue of one province, created on first use. */
@@ -90,7 +90,7 @@ export class IngestQueue {
           // for it, so Redis holds at most provinces × keptCompletedBatches batches past their commit, whatever N
           // (a wait whose batch is gone fails, and its run resumes from the committed cursor). Failed batches stay
           // until the writer's failed-batch sweep has kept them in Postgres (failed_batches), then it removes them.
-          removeOnComplete: { age: 600, count: keptCompletedBatches },
+          removeOnComplete: { age: 600, count: this.keptCompletedBatches },
           removeOnFail: false,
         },
       });
@@ -233,6 +233,7 @@ export async function openIngestQueue(
   redisUrl: string,
   prefix: string,
   errors: BackgroundErrors,
+  keptCompletedBatches?: number,
 ): Promise<IngestQueue> {
   await assertRedisReachable(redisUrl);
   const connections: RedisConnection[] = [];
@@ -241,7 +242,14 @@ export async function openIngestQueue(
     connections.push(connection);
     return connection;
   };
-  return new IngestQueue(connect(), prefix, connect, errors, () => {
-    for (const connection of connections) connection.disconnect();
-  });
+  return new IngestQueue(
+    connect(),
+    prefix,
+    connect,
+    errors,
+    () => {
+      for (const connection of connections) connection.disconnect();
+    },
+    keptCompletedBatches,
+  );
 }

@@ -113,7 +113,12 @@ export class ReconcileSession {
         log.warn({ breaker: state }, `circuit breaker of connector ${checked.row.id} is now ${state}`),
       );
       const gate = this.gates.get(checked.row.id);
-      const ingest = await openIngestQueue(config.REDIS_URL, config.QUEUE_PREFIX, errors);
+      const ingest = await openIngestQueue(
+        config.REDIS_URL,
+        config.QUEUE_PREFIX,
+        errors,
+        config.INGEST_KEPT_COMPLETED_BATCHES,
+      );
       const outcome: ReconcileOutcome = { runId, connectorId: checked.row.id, end: 'failed', resumed, error: null };
       // One observation per run in this process: ok when it finished, was stopped or cancelled; error when it failed.
       const stopTimer = this.options.metrics?.operationDuration.startTimer({ stage: 'reconcile' });

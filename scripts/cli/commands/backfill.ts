@@ -217,7 +217,12 @@ async function backfillRun(
       const guard = new SourceGuard(checked.row.id, policy.breaker, policy.retry, (state) =>
         log.warn({ breaker: state }, `circuit breaker of connector ${checked.row.id} is now ${state}`),
       );
-      const ingest = await openIngestQueue(config.REDIS_URL, config.QUEUE_PREFIX, errors);
+      const ingest = await openIngestQueue(
+        config.REDIS_URL,
+        config.QUEUE_PREFIX,
+        errors,
+        config.INGEST_KEPT_COMPLETED_BATCHES,
+      );
       const progress = new Progress();
       const startedAt = Date.now();
       const counters = { records: 0 };

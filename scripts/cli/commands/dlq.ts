@@ -145,6 +145,7 @@ export async function dlqReplay(config: Config, options: DeadLetterOptions & { b
       config.REDIS_URL,
       config.QUEUE_PREFIX,
       new BackgroundErrorReporter(createLogger(config.LOG_LEVEL)),
+      config.INGEST_KEPT_COMPLETED_BATCHES,
     );
     const progress = new Progress();
     const result = await replayDeadLetters(db, ingest, filter, {

@@ -198,6 +198,7 @@ export async function failedBatchRetry(
       config.REDIS_URL,
       config.QUEUE_PREFIX,
       new BackgroundErrorReporter(createLogger(config.LOG_LEVEL)),
+      config.INGEST_KEPT_COMPLETED_BATCHES,
     );
     const actor = cliActor();
     let retried = 0;

@@ -23,7 +23,8 @@ const start = (args: string[]) => {
 };
 
 beforeAll(async () => {
-  env = await createTestEnvironment();
+  // Every committed batch is kept, to read afterwards when each was taken (3 a queue by default).
+  env = await createTestEnvironment({ INGEST_KEPT_COMPLETED_BATCHES: '10000' });
   // Moving: the live sync has changes to carry while the backfill reads the history.
   simulator = new ProvinceSimulator({
     provinces: ['79'],

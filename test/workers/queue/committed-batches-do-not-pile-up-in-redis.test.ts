@@ -4,7 +4,7 @@ import { BackgroundErrorReporter } from '../../../workers/background-error-repor
 import { createLogger } from '../../../workers/logger.js';
 import { FleetMetrics } from '../../../workers/metrics.js';
 import type { IngestBatch } from '../../../workers/queue/ingest-message.js';
-import { keptCompletedBatches, openIngestQueue, type IngestQueue } from '../../../workers/queue/ingest-queue.js';
+import { openIngestQueue, type IngestQueue } from '../../../workers/queue/ingest-queue.js';
 import { ingestQueueName } from '../../../workers/queue/queues.js';
 import { createRedis } from '../../../workers/redis.js';
 import { Writer } from '../../../workers/writer/writer.js';
@@ -21,7 +21,6 @@ let queue: Queue;
 let writer: Writer | undefined;
 const redis = () => createRedis(env.config.REDIS_URL);
 let connections: ReturnType<typeof redis>[] = [];
-const batches = 4 * keptCompletedBatches;
 
 const batch = (index: number): IngestBatch => ({
   origin: 'push',
@@ -41,6 +40,7 @@ beforeAll(async () => {
     env.config.REDIS_URL,
     env.config.QUEUE_PREFIX,
     new BackgroundErrorReporter(createLogger('silent')),
+    env.config.INGEST_KEPT_COMPLETED_BATCHES,
   );
 });
 afterAll(async () => {
@@ -51,7 +51,10 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
-it(`keeps at most ${keptCompletedBatches} committed batches of a province, however many went through`, async () => {
+it('keeps only the newest committed batches of a province (INGEST_KEPT_COMPLETED_BATCHES), however many went through', async () => {
+  const keptCompletedBatches = env.config.INGEST_KEPT_COMPLETED_BATCHES;
+  expect(keptCompletedBatches).toBe(3);
+  const batches = 10 * keptCompletedBatches;
   writer = new Writer(env.db, connections[1]!, new FleetMetrics(), createLogger('silent'), {
     prefix: env.config.QUEUE_PREFIX,
   });

@@ -39,6 +39,8 @@ beforeAll(async () => {
     env.config.REDIS_URL,
     env.config.QUEUE_PREFIX,
     new BackgroundErrorReporter(createLogger('silent')),
+    // Every batch of the test kept once committed, to look at.
+    100,
   );
 });
 afterAll(async () => {
