@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DossierRecord } from '../../connectors/sdk/dossier-record.js';
 import type { AnomalyKind, Database } from '../schema.js';
 
@@ -122,7 +122,8 @@ export function reduceBatch(records: readonly DossierRecord[]): (Row & { newest:
   return [...states.values()].sort(byKey).map((row) => ({ ...row, newest: winners.has(row) }));
 }
 
-const recordsetColumns = sql.raw(`
+/** The columns of the batch's rows as the upsert reads them (reduceBatch's rows), with their types. */
+export const incomingColumns = sql.raw(`
   province_code text, dossier_code text, alt_dossier_code text, source_province_code text, source_code_set text,
   procedure_code text, sector_code text, agency_code text, channel smallint, applicant_type smallint,
   status smallint, source_status text, submitted_at timestamptz, received_at timestamptz, due_at timestamptz,
@@ -142,13 +143,27 @@ const recordsetColumns = sql.raw(`
 export async function upsertDossiers(db: Kysely<Database>, records: readonly DossierRecord[]): Promise<UpsertOutcome> {
   if (records.length === 0) return { inserted: 0, updated: 0, unchanged: 0, events: 0, anomalies: [] };
   const rows = reduceBatch(records);
+  return upsertDossiersFrom(
+    db,
+    sql`SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r(${incomingColumns})`,
+    records.length,
+  );
+}
 
+/**
+ * The same statement over rows read by `incoming` (a query of reduceBatch's rows, columns as incomingColumns): a
+ * staging table a COPY filled, say (`scripts/tools/bench-upsert-input.ts` measures it against the parameter).
+ * `records` is how many records the rows were reduced from.
+ */
+export async function upsertDossiersFrom(
+  db: Kysely<Database>,
+  incoming: RawBuilder<unknown>,
+  records: number,
+): Promise<UpsertOutcome> {
   const {
     rows: [counts],
   } = await sql<{ inserted: string; updated: string; events: string; anomalies: AnomalyCount[] | null }>`
-    WITH incoming AS (
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r(${recordsetColumns})
-    ),
+    WITH incoming AS (${incoming}),
     -- Each incoming state beside the stored row (the statement's snapshot), read once for the guard and the anomalies.
     stored AS (
       SELECT i.*, cur.dossier_code IS NOT NULL AS existed, cur.status AS stored_status,
@@ -258,7 +273,7 @@ export async function upsertDossiers(db: Kysely<Database>, records: readonly Dos
   return {
     inserted,
     updated,
-    unchanged: records.length - inserted - updated,
+    unchanged: records - inserted - updated,
     events: Number(counts?.events ?? 0),
     anomalies: counts?.anomalies ?? [],
   };

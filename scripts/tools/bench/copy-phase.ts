@@ -13,7 +13,8 @@ import type { DossierRecord } from '../../../connectors/sdk/dossier-record.js';
 import { createDatabase } from '../../../db/database.js';
 import { reduceBatch } from '../../../db/queries/upsert-dossiers.js';
 
-const columns = [
+/** The columns of `dossiers` a record fills, in reduceBatch's names. */
+export const dossierColumns = [
   'province_code',
   'dossier_code',
   'alt_dossier_code',
@@ -40,7 +41,7 @@ const columns = [
 ] as const;
 
 /** One value in COPY's text format: \N for null, and the characters the format reserves escaped. */
-function copyText(value: unknown): string {
+export function copyText(value: unknown): string {
   if (value === null || value === undefined) return '\\N';
   return String(value).replace(/[\\\t\n\r]/g, (c) =>
     c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r',
@@ -87,13 +88,13 @@ export async function copyPhase(config: Config, records: readonly DossierRecord[
       for (let i = 0; i < rows.length; i += 1000) {
         let chunk = '';
         for (const row of rows.slice(i, i + 1000))
-          chunk += `${columns.map((column) => copyText(row[column])).join('\t')}\n`;
+          chunk += `${dossierColumns.map((column) => copyText(row[column])).join('\t')}\n`;
         yield chunk;
       }
     }
     await pipeline(
       Readable.from(lines()),
-      client.query(copyFrom(`COPY dossiers_copy_twin (${columns.join(', ')}) FROM STDIN`)),
+      client.query(copyFrom(`COPY dossiers_copy_twin (${dossierColumns.join(', ')}) FROM STDIN`)),
     );
     const seconds = (performance.now() - started) / 1000;
     const { rows: counted } = await client.query<{ count: string }>('SELECT count(*) FROM dossiers_copy_twin');
