@@ -6,7 +6,7 @@ import { isDossierStatus } from './dossier-status.js';
 import { MappingError } from './mapping-error.js';
 import { MappedPaths } from './mapped-paths.js';
 import { quoteSourceValue, redactPersonalData } from './personal-data.js';
-import { escapeUnstorable, isStorableInstant, storablePayload, unstorableCharacter } from './storable-text.js';
+import { escapeUnstorable, isStorableTime, storablePayload, unstorableCharacter } from './storable-text.js';
 import { normaliseText } from './text.js';
 
 /**
@@ -152,14 +152,13 @@ function date(value: unknown, field: string, dossierCode: string): string | null
   if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
     throw new MappingError('bad_date', `${field}: expected a valid date`, dossierCode);
   }
-  const iso = value.toISOString();
-  if (!isStorableInstant(iso))
+  if (!isStorableTime(value.getTime()))
     throw new MappingError(
       'bad_date',
-      `${field}: ${iso} is outside the years 0001 to 9999 that can be stored; expected a real date`,
+      `${field}: ${value.toISOString()} is outside the years 0001 to 9999 that can be stored; expected a real date`,
       dossierCode,
     );
-  return iso;
+  return value.toISOString();
 }
 
 /**

@@ -128,3 +128,15 @@ export function fromStorableJsonb(value: unknown): unknown {
 export function isStorableInstant(iso: string): boolean {
   return /^\d{4}-/.test(iso) && !iso.startsWith('0000-') && !Number.isNaN(Date.parse(iso));
 }
+
+/** 0001-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, in milliseconds since the epoch. */
+const firstStorableMs = Date.parse('0001-01-01T00:00:00.000Z');
+const lastStorableMs = Date.parse('9999-12-31T23:59:59.999Z');
+
+/**
+ * isStorableInstant for a valid Date's time, without writing and reading it again: the poller's hot path checks
+ * every date of every record (the ISO form costs a Date.parse per date, 1.4 % of a poller's CPU in `fleet bench`).
+ */
+export function isStorableTime(ms: number): boolean {
+  return ms >= firstStorableMs && ms <= lastStorableMs;
+}

@@ -6,7 +6,13 @@ import type {
   SummaryScope,
   TimeWindow,
 } from '../../connectors/sdk/connector.js';
-import { hashText, storedEntriesIn, storedSliceDigests, type StoredDigest } from '../../db/queries/reconcile-copy.js';
+import {
+  hashText,
+  storedEntriesIn,
+  storedSliceDigests,
+  type SlicedScope,
+  type StoredDigest,
+} from '../../db/queries/reconcile-copy.js';
 import type { Database } from '../../db/schema.js';
 import type { PhaseTimes } from './phase-times.js';
 import { compareListing, emptyFindings, type Findings } from './reconcile-findings.js';
@@ -86,15 +92,20 @@ export class BreadthFirstDrill {
       children: null,
     }));
     // Level 0's digests are the sums of its slices: one scan gives the buckets and their slices, cut so that the
-    // slices of every bucket fill one request.
-    await this.slice(frontier, this.fanOutFor(frontier.length));
+    // slices of every bucket fill one request. Each level's question to the source needs only the scopes, so it is
+    // asked while our side computes the digests it will be compared with: the source's answer and our statement
+    // take about as long, and the run waits for the longer one instead of both.
+    const first = this.cut(frontier, this.fanOutFor(frontier.length));
+    let [theirs] = await Promise.all([
+      this.ask(
+        frontier.map((node) => node.scope),
+        'digest',
+      ),
+      this.digest(first),
+    ]);
     const leaves: Leaf[] = [];
     let level = 0;
     while (frontier.length > 0) {
-      const theirs = await this.ask(
-        frontier.map((node) => node.scope),
-        'digest',
-      );
       const splitting: DrillNode[] = [];
       for (const [position, node] of frontier.entries()) {
         const summary = theirs[position]!;
@@ -106,12 +117,20 @@ export class BreadthFirstDrill {
         if (size <= this.leafSize || !splittable(node.scope)) leaves.push({ node, size });
         else splitting.push(node);
       }
-      await this.slice(
+      const next = this.cut(
         splitting.filter((node) => node.children === null),
         this.fanOutFor(splitting.length),
       );
       frontier = splitting.flatMap((node) => node.children!);
       level += 1;
+      if (frontier.length === 0) break;
+      [theirs] = await Promise.all([
+        this.ask(
+          frontier.map((node) => node.scope),
+          'digest',
+        ),
+        this.digest(next),
+      ]);
     }
     await this.list(leaves, findings);
     return findings;
@@ -159,29 +178,34 @@ export class BreadthFirstDrill {
     await flush();
   }
 
-  /**
-   * Computes our digests of the nodes' slices (`fanOut` each) in one statement, and sets each node's digest (the
-   * sum of its slices) and its children (with theirs, and no children yet).
-   */
-  private async slice(nodes: readonly DrillNode[], fanOut: number): Promise<void> {
-    if (nodes.length === 0) return;
+  /** Cuts each node in `fanOut` slices: its children, their digests not yet computed (`digest`). */
+  private cut(nodes: readonly DrillNode[], fanOut: number): { nodes: readonly DrillNode[]; sliced: SlicedScope[] } {
     const sliced = nodes.map((node) => ({
       scope: node.scope,
       stepMs: stepOf(node.scope.updatedTo.getTime() - node.scope.updatedFrom.getTime(), fanOut),
     }));
+    for (const [position, node] of nodes.entries())
+      node.children = parts(node.scope, sliced[position]!.stepMs).map((scope) => ({
+        scope,
+        bucket: node.bucket,
+        ours: zero,
+        children: null,
+      }));
+    return { nodes, sliced };
+  }
+
+  /**
+   * Computes our digests of the cut nodes' slices in one statement (storedSliceDigests), and sets each child's
+   * digest and each node's (the sum of its slices).
+   */
+  private async digest({ nodes, sliced }: { nodes: readonly DrillNode[]; sliced: SlicedScope[] }): Promise<void> {
+    if (nodes.length === 0) return;
     const digests = await this.time('ours.digests', () =>
       storedSliceDigests(this.options.db, this.options.provinceCode, sliced),
     );
     for (const [position, node] of nodes.entries()) {
-      const bySlice = new Map<number, StoredDigest>();
-      for (const { slice, digest } of digests[position]!) bySlice.set(slice, digest);
-      node.children = parts(node.scope, sliced[position]!.stepMs).map((scope, index) => ({
-        scope,
-        bucket: node.bucket,
-        ours: bySlice.get(index) ?? zero,
-        children: null,
-      }));
-      node.ours = node.children.reduce((sum, child) => add(sum, child.ours), zero);
+      for (const { slice, digest } of digests[position]!) node.children![slice]!.ours = digest;
+      node.ours = node.children!.reduce((sum, child) => add(sum, child.ours), zero);
     }
   }
 }

@@ -4,6 +4,7 @@ import {
   escapeUnstorable,
   fromStorableJsonb,
   isStorableInstant,
+  isStorableTime,
   isStorableText,
   storablePayload,
   toStorableJsonb,
@@ -163,11 +164,12 @@ describe('storablePayload', () => {
   });
 });
 
-describe('isStorableInstant', () => {
-  it('says which instants Postgres reads as timestamptz', async () => {
+describe('isStorableInstant and isStorableTime', () => {
+  it('say which instants Postgres reads as timestamptz', async () => {
     const yearStart = (year: number) => new Date(0).setUTCFullYear(year, 0, 1);
     const instants = [
       yearStart(1),
+      yearStart(1) - 1,
       yearStart(0),
       yearStart(-1),
       yearStart(10000),
@@ -187,6 +189,7 @@ describe('isStorableInstant', () => {
         stored = false;
       }
       expect(isStorableInstant(iso), iso).toBe(stored);
+      expect(isStorableTime(instant), iso).toBe(stored);
       outcomes.add(stored);
     }
     expect(outcomes).toEqual(new Set([true, false]));
