@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { findDossier } from '../../../db/queries/find-dossier.js';
 import type { Database } from '../../../db/schema.js';
 import { ifNoneMatchMatches, strongEntityTag } from '../entity-tag.js';
 import { jsonResponse } from '../openapi.js';
@@ -11,6 +10,7 @@ import { dossierBody, unknownParameters } from './dossier-schemas.js';
 import { dossierView } from './dossier-view.js';
 import { holds } from '../../control-plane/province-scope.js';
 import { resolveRequestProvince } from './province-lookup.js';
+import { DossierLookups } from './dossier-lookups.js';
 
 // `GET /v1/dossiers/{provinceCode}/{dossierCode}`: one dossier for the citizen who asks, with its freshness, deadline
 // standing and history; an ETag so the portal revalidates cheaply; a former province code redirected to the
@@ -72,6 +72,8 @@ const redirect = z.null().meta({
 
 /** Registers the lookup on the read API. */
 export function registerDossierRoutes(api: FastifyInstance, options: DossierRoutesOptions): void {
+  // Concurrent lookups share statements (DossierLookups): one round trip answers many under load.
+  const lookups = new DossierLookups(options.db);
   const base = `${api.prefix}/dossiers`;
 
   api.withTypeProvider<ZodTypeProvider>().get(
@@ -104,7 +106,7 @@ export function registerDossierRoutes(api: FastifyInstance, options: DossierRout
       // Another province's dossier is answered as one that does not exist, in the same words: a province key learns
       // nothing of dossiers it does not hold.
       const held = holds(request.apiKey, province.province.code);
-      const stored = held ? await findDossier(options.db, province.province.code, dossierCode) : undefined;
+      const stored = held ? await lookups.find(province.province.code, dossierCode) : undefined;
       if (!stored) {
         return sendProblem(
           reply,
