@@ -4,7 +4,10 @@ import type { Database } from '../../../db/schema.js';
 
 /** How DossierLookups batches. */
 export interface DossierLookupsOptions {
-  /** Statements in flight at once; a lookup arriving when all are busy waits for the next. Default 2. */
+  /**
+   * Statements in flight at once; a lookup arriving when all are busy waits for the next. Default 3 (of a gateway's
+   * pool of WRITER_CONCURRENCY + 3): at a steady 2,000 lookups/s, p99 46–51 ms with 3 against 49–70 ms with 2.
+   */
   statementsInFlight?: number;
   /** The most lookups one statement answers. Default 200. */
   maxBatch?: number;
@@ -19,7 +22,7 @@ interface Waiting {
 
 /**
  * Answers concurrent lookups of dossiers with few statements, as the writer's group commit does batches: a lookup
- * goes at once while a statement place is free, and those arriving while every place is busy are answered
+ * goes at once while one of its statement places is free, and those arriving while every place is busy are answered
  * together by the next statement (findDossiers). Under light load each lookup is its own statement, with no wait
  * added; under heavy load one round trip answers many, and the gateway's CPU per lookup falls with the load
  * instead of the statements piling up (a statement's socket write was a third of a lookup's CPU).
@@ -34,7 +37,7 @@ export class DossierLookups {
     private readonly db: Kysely<Database>,
     options: DossierLookupsOptions = {},
   ) {
-    this.statementsInFlight = options.statementsInFlight ?? 2;
+    this.statementsInFlight = options.statementsInFlight ?? 3;
     this.maxBatch = options.maxBatch ?? 200;
   }
 
