@@ -32,6 +32,7 @@ import { SecretBox } from './webhooks/secret-box.js';
 import { createWebhooks } from './webhooks/webhooks.js';
 import { FailedBatchSweep } from './writer/failed-batch-sweep.js';
 import { Writer } from './writer/writer.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The roles a fleet process can play; `all` is every one of them in one process. */
 export const roles = ['gateway', 'poller', 'writer', 'scheduler', 'reconciler'] as const;
@@ -68,7 +69,17 @@ const breakerNotRecorded: ErrorSource = {
 };
 
 /** Runs a reachability check until it passes or `waitMs` is spent; the last failure is the one thrown. */
-async function waitForDependency(check: () => Promise<void>, waitMs: number, logger: Logger): Promise<void> {
+/** A start-up given up because the process was told to stop while it waited (`startFleet`'s `signal`). */
+export class StartAbortedError extends Error {
+  override readonly name = 'StartAbortedError';
+}
+
+async function waitForDependency(
+  check: () => Promise<void>,
+  waitMs: number,
+  logger: Logger,
+  signal?: AbortSignal,
+): Promise<void> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     try {
@@ -79,7 +90,10 @@ async function waitForDependency(check: () => Promise<void>, waitMs: number, log
         { err: error instanceof Error ? error.message : String(error) },
         'waiting for a dependency to answer (STARTUP_WAIT_MS)',
       );
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // A worker told to stop while it waits (an orchestrator's SIGTERM during a Redis restart) stops waiting: it
+      // has started nothing, so there is nothing to finish, and it must not hold up the stop for STARTUP_WAIT_MS.
+      await sleep(1000, undefined, { signal }).catch(() => {});
+      if (signal?.aborted) throw new StartAbortedError('told to stop while waiting for a dependency to answer');
     }
   }
 }
@@ -88,7 +102,13 @@ async function waitForDependency(check: () => Promise<void>, waitMs: number, log
  * Starts the given roles in this process. Every process serves `/metrics` and health on its HTTP port, so each
  * role scraped alone in production is observable too.
  */
-export async function startFleet(config: Config, wanted: readonly Role[], logger: Logger): Promise<Fleet> {
+export async function startFleet(
+  config: Config,
+  wanted: readonly Role[],
+  logger: Logger,
+  /** Aborted when the process is told to stop while it starts: a wait for Redis or Postgres gives up at once. */
+  signal?: AbortSignal,
+): Promise<Fleet> {
   const metrics = new FleetMetrics();
   // Every failure that no request or job awaits goes here: logged at most once per component and kind per 30 s, and
   // counted.
@@ -97,8 +117,18 @@ export async function startFleet(config: Config, wanted: readonly Role[], logger
     maxConnections: config.WRITER_CONCURRENCY + 3,
     onConnectionError: (error) => errors.report(postgresConnectionError, error),
   });
-  await waitForDependency(() => assertRedisReachable(config.REDIS_URL), config.STARTUP_WAIT_MS, logger);
-  await waitForDependency(() => assertDatabaseReachable(db, config.DATABASE_URL), config.STARTUP_WAIT_MS, logger);
+  try {
+    await waitForDependency(() => assertRedisReachable(config.REDIS_URL), config.STARTUP_WAIT_MS, logger, signal);
+    await waitForDependency(
+      () => assertDatabaseReachable(db, config.DATABASE_URL),
+      config.STARTUP_WAIT_MS,
+      logger,
+      signal,
+    );
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
 
   const connections: RedisConnection[] = [];
   /** A Redis connection of this process; `name` says what it is for in the log. */

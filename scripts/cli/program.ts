@@ -59,11 +59,15 @@ export function createProgram(): Command {
       );
       // The signal handlers go in before the fleet's modules load: an orchestrator's SIGTERM while a restarted worker
       // still starts is then a clean stop once it is up (exit 0), not the default death by signal.
+      const abortStart = new AbortController();
       const started = Promise.all([import('../../workers/fleet.js'), import('./commands/start.js')]).then(
-        ([{ startFleet }, { parseRoles }]) => startFleet(settings, parseRoles(options.role), logger),
+        ([{ startFleet }, { parseRoles }]) => startFleet(settings, parseRoles(options.role), logger, abortStart.signal),
       );
-      const stopped = untilSignal(started, settings.SHUTDOWN_TIMEOUT_MS, logger);
-      await started;
+      const stopped = untilSignal(started, settings.SHUTDOWN_TIMEOUT_MS, logger, abortStart);
+      // A start-up given up because a signal came (untilSignal aborted it) is a stop, not a failure.
+      await started.catch((error: unknown) => {
+        if (!abortStart.signal.aborted) throw error;
+      });
       const exitCode = await stopped;
       // Exit now rather than when the event loop drains: a connection or timer still referenced after the stop (a
       // library's reconnect after Redis lost its data, say) would otherwise keep a stopped worker alive until the

@@ -11,8 +11,16 @@ export interface Stoppable {
  * Waits for SIGTERM or SIGINT, then stops what `started` resolves to, with a deadline. The handlers are in place
  * before start-up finishes, so a signal during start-up still gets a clean stop. Resolves with the exit code: 0
  * after a clean stop, 1 when the deadline passed first or stopping failed. A second signal exits at once.
+ *
+ * `abortStart`, when given, is aborted by the signal: a start-up that can give up (one waiting for a dependency)
+ * then rejects `started`, and that is a clean stop too (0): nothing had started.
  */
-export function untilSignal(started: Promise<Stoppable>, timeoutMs: number, logger: Logger): Promise<number> {
+export function untilSignal(
+  started: Promise<Stoppable>,
+  timeoutMs: number,
+  logger: Logger,
+  abortStart?: AbortController,
+): Promise<number> {
   started.catch(() => {}); // the caller reports a failed start-up
   return new Promise((resolve) => {
     let stopping = false;
@@ -32,8 +40,18 @@ export function untilSignal(started: Promise<Stoppable>, timeoutMs: number, logg
         resolve(1);
       }, timeoutMs);
       deadline.unref();
+      abortStart?.abort();
       started
-        .then((started) => (target = started).stop())
+        .then(
+          (started) => (target = started).stop(),
+          (error: unknown) => {
+            if (!abortStart) throw error;
+            logger.info(
+              { err: error instanceof Error ? error.message : String(error) },
+              'stopped before start-up had finished',
+            );
+          },
+        )
         .then(
           () => {
             clearTimeout(deadline);
