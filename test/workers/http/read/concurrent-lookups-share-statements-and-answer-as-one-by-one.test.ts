@@ -13,6 +13,17 @@ import { createTestEnvironment, type TestEnvironment } from '../../../support/te
 // the row, its history in order, nothing of another key — whether the key is found, absent, repeated or of another
 // province; and many concurrent lookups must take fewer statements than lookups.
 
+/**
+ * A pool whose clients' late errors are heard: `destroy()` resolves while its clients still end, and the database's
+ * drop (`DROP … WITH (FORCE)`) then terminates them — unheard, that error would be the next test file's.
+ */
+function quietPool(connectionString: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max });
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return pool;
+}
+
 let env: TestEnvironment;
 let counted: Kysely<Database>;
 let statements = 0;
@@ -33,7 +44,7 @@ beforeAll(async () => {
     );
   }
   counted = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: env.config.DATABASE_URL, max: 2 }) }),
+    dialect: new PostgresDialect({ pool: quietPool(env.config.DATABASE_URL, 2) }),
     log: () => void (statements += 1),
   });
 });
@@ -78,7 +89,7 @@ it('answers many concurrent lookups with fewer statements than lookups, each its
 it('fails every lookup of a statement that failed, and answers the next ones', async () => {
   const broken = new Kysely<Database>({
     dialect: new PostgresDialect({
-      pool: new pg.Pool({ connectionString: env.config.DATABASE_URL.replace(/\/[^/?]+(\?|$)/, '/no_such_database$1') }),
+      pool: quietPool(env.config.DATABASE_URL.replace(/\/[^/?]+(\?|$)/, '/no_such_database$1'), 1),
     }),
   });
   const failing = new DossierLookups(broken);
