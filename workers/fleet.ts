@@ -33,6 +33,7 @@ import { createWebhooks } from './webhooks/webhooks.js';
 import { FailedBatchSweep } from './writer/failed-batch-sweep.js';
 import { Writer } from './writer/writer.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { StartAbortedError } from './start-aborted-error.js';
 
 /** The roles a fleet process can play; `all` is every one of them in one process. */
 export const roles = ['gateway', 'poller', 'writer', 'scheduler', 'reconciler'] as const;
@@ -69,11 +70,6 @@ const breakerNotRecorded: ErrorSource = {
 };
 
 /** Runs a reachability check until it passes or `waitMs` is spent; the last failure is the one thrown. */
-/** A start-up given up because the process was told to stop while it waited (`startFleet`'s `signal`). */
-export class StartAbortedError extends Error {
-  override readonly name = 'StartAbortedError';
-}
-
 async function waitForDependency(
   check: () => Promise<void>,
   waitMs: number,

@@ -6,6 +6,7 @@ import { integer } from './option-parsers.js';
 import { addOutputOption, type MachineFormat } from './output-format.js';
 import { packageVersion } from '../../config/package-version.js';
 import type { ApiKeyScope } from '../../workers/control-plane/api-key-store.js';
+import { StartAbortedError } from '../../workers/start-aborted-error.js';
 import { untilSignal } from './until-signal.js';
 
 // The production `fleet`: migrate, start, and operating the fleet (connectors, dead letters, failed batches, keys).
@@ -66,7 +67,7 @@ export function createProgram(): Command {
       const stopped = untilSignal(started, settings.SHUTDOWN_TIMEOUT_MS, logger, abortStart);
       // A start-up given up because a signal came (untilSignal aborted it) is a stop, not a failure.
       await started.catch((error: unknown) => {
-        if (!abortStart.signal.aborted) throw error;
+        if (!(error instanceof StartAbortedError)) throw error;
       });
       const exitCode = await stopped;
       // Exit now rather than when the event loop drains: a connection or timer still referenced after the stop (a

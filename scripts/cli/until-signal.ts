@@ -1,4 +1,5 @@
 import type { Logger } from '../../workers/logger.js';
+import { StartAbortedError } from '../../workers/start-aborted-error.js';
 
 /** Something that can be stopped: a fleet, a simulator. */
 export interface Stoppable {
@@ -13,7 +14,8 @@ export interface Stoppable {
  * after a clean stop, 1 when the deadline passed first or stopping failed. A second signal exits at once.
  *
  * `abortStart`, when given, is aborted by the signal: a start-up that can give up (one waiting for a dependency)
- * then rejects `started`, and that is a clean stop too (0): nothing had started.
+ * then rejects `started` with StartAbortedError, and that is a clean stop too (0): nothing had started. Any other
+ * failure of the start-up is still one (1).
  */
 export function untilSignal(
   started: Promise<Stoppable>,
@@ -45,7 +47,7 @@ export function untilSignal(
         .then(
           (started) => (target = started).stop(),
           (error: unknown) => {
-            if (!abortStart) throw error;
+            if (!(error instanceof StartAbortedError)) throw error;
             logger.info(
               { err: error instanceof Error ? error.message : String(error) },
               'stopped before start-up had finished',
