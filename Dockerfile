@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# Build: compile the TypeScript of the production code path (scripts/cli/, not the simulator or the benchmarks in
-# scripts/tools/); run: production dependencies and the compiled JavaScript only, as a non-root user. The
+# Build: type-check the production code path (scripts/cli/, not the simulator or the benchmarks in scripts/tools/)
+# and bundle it; run: production dependencies and the bundle only, as a non-root user. The
 # production `fleet start` is the entry point; the role is the argument, e.g.
 #   docker run dossier-sync --role writer
 FROM node:20-bookworm-slim AS build
@@ -13,7 +13,9 @@ COPY connectors ./connectors
 COPY db ./db
 COPY workers ./workers
 COPY scripts/cli ./scripts/cli
-# The build copies what the compiled code reads beside it: the province catalogue and the Lua scripts.
+COPY scripts/build-bundle.ts ./scripts/build-bundle.ts
+# The build type-checks the production code path and bundles it into dist/ (scripts/build-bundle.ts), with what
+# the bundle reads beside it: the province catalogue and the Lua scripts.
 RUN npm run build
 
 FROM node:20-bookworm-slim AS runtime
@@ -24,5 +26,5 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 8080
-ENTRYPOINT ["node", "dist/scripts/cli/fleet.js", "start"]
+ENTRYPOINT ["node", "dist/fleet.js", "start"]
 CMD ["--role", "all"]

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `fleet` executable. In a source checkout it runs the TypeScript through tsx, tools included
-// (scripts/fleet.ts); a build has only the production verbs, compiled in dist/.
+// (scripts/fleet.ts); a build has only the production verbs, bundled in dist/.
 import { existsSync } from 'node:fs';
 
 const source = new URL('./fleet.ts', import.meta.url);
@@ -9,5 +9,5 @@ if (existsSync(source)) {
   register();
   await import(source.href);
 } else {
-  await import(new URL('../dist/scripts/cli/fleet.js', import.meta.url).href);
+  await import(new URL('../dist/fleet.js', import.meta.url).href);
 }

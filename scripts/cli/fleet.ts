@@ -1,5 +1,6 @@
-// The production `fleet`, which the image runs (dist/scripts/cli/fleet.js): the verbs that operate a fleet, none
-// of the tools. A checkout's `fleet` (scripts/fleet.ts) adds the simulator, the demo and the benchmark.
+// The production `fleet`, which the image runs bundled (dist/fleet.js, scripts/build-bundle.ts): the verbs that
+// operate a fleet, none of the tools. A checkout's `fleet` (scripts/fleet.ts) adds the simulator, the demo and the
+// benchmark.
 import { createProgram, runCli } from './program.js';
 
 await runCli(createProgram());

@@ -21,14 +21,15 @@ export let fleetBin = checkoutFleetBin;
 
 /**
  * Runs every `fleet` process of the benchmark from the build (`npm run build`, run here first so it is never stale),
- * as the production image runs it: through tsx, a command compiles the fleet's TypeScript as it loads it — seconds
- * of a command's start on a loaded machine. The build has the production verbs only (not simulate, demo, bench).
+ * as the production image runs it, bundled: through tsx, a command compiles the fleet's TypeScript as it loads it —
+ * seconds of a command's start on a loaded machine. The build has the production verbs only (not simulate, demo,
+ * bench).
  */
 export function useCompiledFleet(): void {
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const build = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   if (build.status !== 0) throw new Error(`npm run build exited with ${build.status ?? build.signal}`);
-  fleetBin = fileURLToPath(new URL('../../dist/scripts/cli/fleet.js', import.meta.url));
+  fleetBin = fileURLToPath(new URL('../../dist/fleet.js', import.meta.url));
 }
 
 /**

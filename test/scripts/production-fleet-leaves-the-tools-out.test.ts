@@ -8,7 +8,8 @@ import { expect, it } from 'vitest';
 import { runFleetApart } from './cli/run-fleet-apart.js';
 
 // The simulator, the benchmarks and their verbs are tools of a checkout: the build compiles the production code
-// path only, the image copies and runs only that, and the production `fleet` has no tool verb.
+// path only, the image copies and runs only that (bundled: bundled-fleet-runs-its-verbs-as-the-image-runs-them),
+// and the production `fleet` has no tool verb.
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
@@ -31,8 +32,11 @@ it('builds no file of the tools', async () => {
 
 it('copies and runs only the production fleet in the image', async () => {
   const dockerfile = await readFile(new URL('Dockerfile', `file://${root}`), 'utf8');
-  expect(dockerfile.match(/^COPY scripts\S* .*$/gm)).toEqual(['COPY scripts/cli ./scripts/cli']);
-  expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "dist\/scripts\/cli\/fleet\.js", "start"\]$/m);
+  expect(dockerfile.match(/^COPY scripts\S* .*$/gm)).toEqual([
+    'COPY scripts/cli ./scripts/cli',
+    'COPY scripts/build-bundle.ts ./scripts/build-bundle.ts',
+  ]);
+  expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "dist\/fleet\.js", "start"\]$/m);
 });
 
 it('has no tool verb in the production fleet, and all of them in a checkout', async () => {

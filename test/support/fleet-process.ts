@@ -25,10 +25,12 @@ export function spawnFleet(
   args: string[],
   config: Partial<Config> | Record<string, string>,
   extraEnv: Record<string, string> = {},
+  /** The `fleet` script to run: default the checkout's; a bundle's dist/fleet.js to test what the image runs. */
+  script = checkoutFleetScript(),
 ): FleetProcess {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...extraEnv };
   for (const [key, value] of Object.entries(config)) env[key] = String(value);
-  const child = startedProcesses.spawn(process.execPath, [checkoutFleetScript(), ...args], {
+  const child = startedProcesses.spawn(process.execPath, [script, ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
     label: `fleet ${args.join(' ')}`,
@@ -49,8 +51,9 @@ export function spawnFleet(
 export async function runFleet(
   args: string[],
   config: Record<string, string>,
+  script = checkoutFleetScript(),
 ): Promise<{ code: number | string; output: string }> {
-  const run = spawnFleet(args, config);
+  const run = spawnFleet(args, config, {}, script);
   const code = await run.exited;
   return { code, output: run.output() };
 }
