@@ -154,10 +154,11 @@ export class BreadthFirstDrill {
     const flush = async () => {
       if (chunk.length === 0) return;
       const scopes = chunk.map((leaf) => leaf.node.scope);
-      const [theirs, ours] = [
-        await this.ask(scopes, 'listing'),
-        await this.time('ours.listings', () => storedEntriesIn(this.options.db, this.options.provinceCode, scopes)),
-      ];
+      // As with digests, the source lists while we do.
+      const [theirs, ours] = await Promise.all([
+        this.ask(scopes, 'listing'),
+        this.time('ours.listings', () => storedEntriesIn(this.options.db, this.options.provinceCode, scopes)),
+      ]);
       for (const [position, leaf] of chunk.entries()) {
         const summary = theirs[position]!;
         if (summary.kind !== 'listing') throw new TypeError('a listing was asked for and a digest answered');
