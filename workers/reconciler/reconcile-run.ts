@@ -84,9 +84,7 @@ export interface ReconcileRunOptions {
   multiLeafSize?: number;
   /**
    * With multi-scope summaries: how many buckets of a pass are resolved (recorded, repaired, one repair batch
-   * waited for) together; a kill resumes at the first bucket of an unfinished group. Each group costs about five
-   * statements (its settled codes, our stored side, the recording transaction, settling, finishing its buckets): at
-   * 4, they were a seventh of a 1,000,000-dossier run. Default 12.
+   * waited for) together; a kill resumes at the first bucket of an unfinished group. Default 4.
    */
   bucketsPerResolve?: number;
   /** With multi-scope summaries: how many buckets one breadth-first pass compares. Default 400. */
@@ -165,7 +163,7 @@ export class ReconcileRun {
       // the commits are awaited in order and each group's buckets finished once its own repairs are committed and
       // settled. The pass waits for the writer once, not once per group. The pass's requests are counted in its
       // first bucket.
-      const group = breadthFirst ? (this.options.bucketsPerResolve ?? 12) : 1;
+      const group = breadthFirst ? (this.options.bucketsPerResolve ?? 4) : 1;
       const groups: { end: number; findings: Findings[]; committed: Promise<void> }[] = [];
       let interrupted = false;
       try {
