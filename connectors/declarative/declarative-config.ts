@@ -31,6 +31,13 @@ const text = (what: string) => z.string({ error: `expected ${what}` }).min(1, { 
 const jsonPath = z
   .string({ error: 'expected a path such as data.items (dot-separated keys)' })
   .regex(/^[^.\s]+(\.[^.\s]+)*$/, { error: 'expected a path such as data.items (dot-separated keys)' });
+/** Every string inside a JSON value (a body template), with the dotted path to it from `at`. */
+function stringsIn(value: unknown, at: string): [string, string][] {
+  if (typeof value === 'string') return [[at, value]];
+  if (value !== null && typeof value === 'object')
+    return Object.entries(value).flatMap(([key, item]) => stringsIn(item, `${at}.${key}`));
+  return [];
+}
 /** Text with `{{variable}}` placeholders; the variables are checked against what a request can use. */
 const template = z.string({ error: 'expected text (placeholders such as {{cursor}} allowed)' });
 const dateFormatExpected = `a shorthand (${dateFormats.join(', ')}) or a pattern such as dd/MM/yyyy HH:mm`;
@@ -392,6 +399,10 @@ export const statusesSection = z
 
 /** Variables a summary request may use: the province and the scope's bounds (a code bound renders empty when none). */
 export const summaryTemplateVariables = ['province', 'updatedFrom', 'updatedTo', 'codeFrom', 'codeTo'] as const;
+/** Variables the multi-scope summary request may use, outside its `scope`. */
+export const summariesTemplateVariables = ['province', 'scopes', 'listing'] as const;
+/** Variables one scope of the multi-scope request may use. */
+export const scopeTemplateVariables = ['updatedFrom', 'updatedTo', 'codeFrom', 'codeTo'] as const;
 /** Variables a fetch-by-codes request may use. */
 export const fetchTemplateVariables = ['province', 'codes'] as const;
 
@@ -405,6 +416,52 @@ const reconcileRequest = {
   headers: z.record(z.string(), template).default({}),
 };
 
+/** Where a digest answer's count and hash (16 hex digits) are. */
+const digestAnswer = z
+  .object({
+    /** Path to the number of dossiers, e.g. count. */
+    countPath: jsonPath,
+    /** Path to the hash (connectors/sdk/summary-hash.ts), e.g. hash. */
+    hashPath: jsonPath,
+  })
+  .strict();
+
+/** Where a listing answer's entries are, and each entry's code, version and status. */
+const listingAnswer = z
+  .object({
+    /** Path to the list of entries, e.g. items; `$` when the answer itself is the list. */
+    entriesPath: z.union([z.literal('$'), jsonPath], {
+      error: 'expected a path such as items (dot-separated keys), or $ when the body itself is the list',
+    }),
+    /** Path to the dossier code within an entry. */
+    dossierCode: jsonPath,
+    /** Path to the version counter within an entry, when fields.sourceVersion gives one. */
+    sourceVersion: jsonPath.optional(),
+    /**
+     * Path to the update time within an entry, when the definition has no fields.sourceVersion (the version is
+     * then the update time in epoch ms); read as incremental.cursorFormat says.
+     */
+    updatedAt: jsonPath.optional(),
+    /** Path to the vendor status within an entry, mapped through `statuses`. */
+    status: jsonPath,
+  })
+  .strict()
+  .refine((listing) => (listing.sourceVersion === undefined) !== (listing.updatedAt === undefined), {
+    error: 'expected exactly one of sourceVersion or updatedAt: where an entry says its version',
+  });
+
+/** How a summary request writes its scope's bounds. */
+const boundsFormat = {
+  /**
+   * How {{updatedFrom}} and {{updatedTo}} are written. Default: incremental.requestFormat, else cursorFormat, else
+   * iso. Both bounds are rounded up to the format's unit (a whole second for yyyyMMddHHmmss): for update times
+   * of that precision, the same set of dossiers.
+   */
+  dateFormat: dateFormat.optional(),
+  /** Zone of bounds written without an offset. Default: incremental.timezone (Asia/Ho_Chi_Minh). */
+  timezone: timezone.optional(),
+};
+
 /**
  * A summary of a scope (connectors/reconcile-summary.openapi.yaml): the dossiers whose update time is in
  * [{{updatedFrom}}, {{updatedTo}}) and, when drilling down, whose code is in [{{codeFrom}}, {{codeTo}}). The
@@ -414,53 +471,47 @@ const reconcileRequest = {
 const summaryRequest = z
   .object({
     ...reconcileRequest,
-    /**
-     * How {{updatedFrom}} and {{updatedTo}} are written. Default: incremental.requestFormat, else cursorFormat, else
-     * iso. Both bounds are rounded up to the format's unit (a whole second for yyyyMMddHHmmss): for update times
-     * of that precision, the same set of dossiers.
-     */
-    dateFormat: dateFormat.optional(),
-    /** Zone of bounds written without an offset. Default: incremental.timezone (Asia/Ho_Chi_Minh). */
-    timezone: timezone.optional(),
+    ...boundsFormat,
     /** The answer is a digest: where its count and hash (16 hex digits) are. */
-    digest: z
-      .object({
-        /** Path to the number of dossiers, e.g. count. */
-        countPath: jsonPath,
-        /** Path to the hash (connectors/sdk/summary-hash.ts), e.g. hash. */
-        hashPath: jsonPath,
-      })
-      .strict()
-      .optional(),
+    digest: digestAnswer.optional(),
     /** The answer is a listing: where its entries are, and each entry's code, version and status. */
-    listing: z
-      .object({
-        /** Path to the list of entries, e.g. items; `$` when the body itself is the list. */
-        entriesPath: z.union([z.literal('$'), jsonPath], {
-          error: 'expected a path such as items (dot-separated keys), or $ when the body itself is the list',
-        }),
-        /** Path to the dossier code within an entry. */
-        dossierCode: jsonPath,
-        /** Path to the version counter within an entry, when fields.sourceVersion gives one. */
-        sourceVersion: jsonPath.optional(),
-        /**
-         * Path to the update time within an entry, when the definition has no fields.sourceVersion (the version is
-         * then the update time in epoch ms); read as incremental.cursorFormat says.
-         */
-        updatedAt: jsonPath.optional(),
-        /** Path to the vendor status within an entry, mapped through `statuses`. */
-        status: jsonPath,
-      })
-      .strict()
-      .refine((listing) => (listing.sourceVersion === undefined) !== (listing.updatedAt === undefined), {
-        error: 'expected exactly one of sourceVersion or updatedAt: where an entry says its version',
-      })
-      .optional(),
+    listing: listingAnswer.optional(),
   })
   .strict()
   .refine((summary) => (summary.digest === undefined) !== (summary.listing === undefined), {
     error: 'expected exactly one of digest (count and hash) or listing (entries): what the answer holds',
   });
+
+/**
+ * The summaries of many scopes in one POST (the multi-scope form of connectors/reconcile-summary.openapi.yaml):
+ * how a reconcile drills down breadth-first in a few requests. The body is a JSON template: the string
+ * '{{scopes}}' alone is replaced by the list of scopes, each written as `scope` says, and '{{listing}}' alone by
+ * true (list each scope's entries) or false (digest each). The answer holds one summary per scope, in the order
+ * asked, at `summariesPath`; each read as `digest` or `listing` says — a reconcile asks for both kinds.
+ */
+const summariesRequest = z
+  .object({
+    ...reconcileRequest,
+    ...boundsFormat,
+    /** The JSON body, e.g. {scopes: '{{scopes}}', listing: '{{listing}}'}; other strings may hold {{province}}. */
+    body: z.record(z.string(), z.unknown()),
+    /**
+     * One scope of {{scopes}}: an object whose string values may hold {{updatedFrom}}, {{updatedTo}}, {{codeFrom}}
+     * and {{codeTo}}; a value that renders empty (a code bound the scope does not have) is left out.
+     */
+    scope: z.record(z.string(), template),
+    /** Scopes in one request (the system's limit). Default 1,000. */
+    scopesPerRequest: positiveInt().default(1000),
+    /** Path to the list of summaries in the answer; `$` when the answer itself is the list. */
+    summariesPath: z.union([z.literal('$'), jsonPath], {
+      error: 'expected a path such as summaries (dot-separated keys), or $ when the body itself is the list',
+    }),
+    /** Where a digest's count and hash are, within one summary. */
+    digest: digestAnswer,
+    /** Where a listing's entries are, within one summary, and each entry's code, version and status. */
+    listing: listingAnswer,
+  })
+  .strict();
 
 /** Reading the current records of named dossiers: a request with {{codes}}, and where the records are. */
 const fetchRequest = z
@@ -484,6 +535,7 @@ const fetchRequest = z
 export const reconcileSection = z
   .object({
     summary: summaryRequest.optional(),
+    summaries: summariesRequest.optional(),
     fetch: fetchRequest.optional(),
   })
   .strict();
@@ -557,6 +609,47 @@ export const declarativeConfig = z
       for (const [key, value] of Object.entries(request.headers))
         reconcileTemplates.push([`reconcile.${part}.headers.${key}`, value, allowed]);
     }
+    const summaries = config.reconcile?.summaries;
+    if (summaries) {
+      const where = 'reconcile.summaries';
+      reconcileTemplates.push([`${where}.path`, summaries.path, summariesTemplateVariables]);
+      for (const [part, values] of [
+        ['query', summaries.query],
+        ['headers', summaries.headers],
+      ] as const)
+        for (const [key, value] of Object.entries(values))
+          reconcileTemplates.push([`${where}.${part}.${key}`, value, summariesTemplateVariables]);
+      for (const [path, value] of stringsIn(summaries.body, `${where}.body`))
+        reconcileTemplates.push([path, value, summariesTemplateVariables]);
+      for (const [key, value] of Object.entries(summaries.scope))
+        reconcileTemplates.push([`${where}.scope.${key}`, value, scopeTemplateVariables]);
+      const scopes = stringsIn(summaries.body, `${where}.body`).filter(([, value]) =>
+        /\{\{\s*scopes\s*\}\}/.test(value),
+      );
+      if (scopes.length !== 1 || !/^\{\{\s*scopes\s*\}\}$/.test(scopes[0]![1]))
+        context.addIssue({
+          code: 'custom',
+          path: ['reconcile', 'summaries', 'body'],
+          message: "the body needs '{{scopes}}' once, as a whole value (it becomes the list of scopes)",
+        });
+      if (
+        !/\{\{\s*listing\s*\}\}/.test(
+          JSON.stringify([summaries.path, summaries.query, summaries.headers, summaries.body]),
+        )
+      )
+        context.addIssue({
+          code: 'custom',
+          path: ['reconcile', 'summaries'],
+          message: 'the request needs {{listing}} (true or false): a reconcile asks for digests, then listings',
+        });
+      const scopeText = JSON.stringify(summaries.scope);
+      if (!(scopeText.includes('updatedFrom') && scopeText.includes('updatedTo')))
+        context.addIssue({
+          code: 'custom',
+          path: ['reconcile', 'summaries', 'scope'],
+          message: 'a scope needs {{updatedFrom}} and {{updatedTo}}: the update times it holds',
+        });
+    }
     for (const [where, value, allowed] of reconcileTemplates) {
       for (const [, name] of value.matchAll(/\{\{\s*([^}\s]+)\s*\}\}/g)) {
         if (!allowed.includes(name!)) {
@@ -583,11 +676,12 @@ export const declarativeConfig = z
         message: 'a fetch request needs {{codes}}: the dossier codes it asks for',
       });
     }
-    const listing = config.reconcile?.summary?.listing;
-    if (listing && (listing.sourceVersion === undefined) !== (config.fields.sourceVersion === undefined)) {
+    for (const part of ['summary', 'summaries'] as const) {
+      const listing = config.reconcile?.[part]?.listing;
+      if (!listing || (listing.sourceVersion === undefined) === (config.fields.sourceVersion === undefined)) continue;
       context.addIssue({
         code: 'custom',
-        path: ['reconcile', 'summary', 'listing', listing.sourceVersion === undefined ? 'updatedAt' : 'sourceVersion'],
+        path: ['reconcile', part, 'listing', listing.sourceVersion === undefined ? 'updatedAt' : 'sourceVersion'],
         message:
           config.fields.sourceVersion === undefined
             ? 'fields has no sourceVersion, so a version is the update time in epoch ms: give listing.updatedAt, not sourceVersion'

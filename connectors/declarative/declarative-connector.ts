@@ -13,6 +13,7 @@ import {
   type SourcePage,
   type TimeWindow,
   type SourceSummary,
+  type SummaryKind,
   type SummaryScope,
 } from '../sdk/connector.js';
 import { DatePattern } from '../sdk/date-pattern.js';
@@ -125,8 +126,16 @@ export class DeclarativeConnector implements Connector {
   private readonly walkSettings: string;
   /** One page of a time window; absent when the definition's request has no `{{windowStart}}` and `{{windowEnd}}`. */
   readonly readWindow?: (window: TimeWindow, from: ReadState | null, signal?: AbortSignal) => Promise<SourcePage>;
-  /** Present when the definition has reconcile.summary: a digest or a listing of the scope. */
+  /** Present when the definition has reconcile.summary (or summaries): a digest or a listing of the scope. */
   readonly summarise?: (scope: SummaryScope, signal?: AbortSignal) => Promise<SourceSummary>;
+  /** Present when the definition has reconcile.summaries: the digests or listings of many scopes, in a few POSTs. */
+  readonly summariseMany?: (
+    scopes: readonly SummaryScope[],
+    kind: SummaryKind,
+    signal?: AbortSignal,
+  ) => Promise<SourceSummary[]>;
+  /** Present with `summariseMany`: the definition's reconcile.summaries.scopesPerRequest. */
+  readonly summaryScopesPerRequest?: number;
   /** Present when the definition has reconcile.fetch: the current records of the codes. */
   readonly fetchDossiers?: (codes: readonly string[], signal?: AbortSignal) => Promise<unknown[]>;
 
@@ -160,8 +169,8 @@ export class DeclarativeConnector implements Connector {
     if (incremental && templates.includes('{{windowEnd}}') && /\{\{(windowStart|cursor)\}\}/.test(templates))
       this.readWindow = (window, from, signal) => this.readTimeWindow(window, from, signal);
     // Members, not methods, so a definition without them has no such member (connector.ts: absent = not offered).
-    const { summary, fetch } = this.config.reconcile ?? {};
-    if (summary || fetch) {
+    const { summary, summaries, fetch } = this.config.reconcile ?? {};
+    if (summary || summaries || fetch) {
       const requests = new ReconcileRequests({
         connectorId: settings.id,
         provinceCode: settings.sourceProvinceCode,
@@ -172,6 +181,14 @@ export class DeclarativeConnector implements Connector {
         statusOf: (value) => this.mapper.statusOf(value),
       });
       if (summary) this.summarise = (scope, signal) => requests.summarise(summary, scope, signal);
+      if (summaries) {
+        const many = (scopes: readonly SummaryScope[], kind: SummaryKind, signal?: AbortSignal) =>
+          requests.summariseMany(summaries, scopes, kind, signal);
+        this.summariseMany = many;
+        this.summaryScopesPerRequest = summaries.scopesPerRequest;
+        // The multi-scope form alone serves one scope too.
+        this.summarise ??= async (scope, signal) => (await many([scope], 'digest', signal))[0]!;
+      }
       if (fetch) this.fetchDossiers = (codes, signal) => requests.fetchDossiers(fetch, codes, signal);
     }
     this.walkSettings = createHash('sha256')

@@ -1,5 +1,5 @@
 import type { AxiosInstance, AxiosResponse } from 'axios';
-import type { SourceSummary, SummaryEntry, SummaryScope } from '../sdk/connector.js';
+import type { SourceSummary, SummaryEntry, SummaryKind, SummaryScope } from '../sdk/connector.js';
 import { DatePattern } from '../sdk/date-pattern.js';
 import type { RequestGate } from '../sdk/request-gate.js';
 import { SourceError, toSourceError, withTransientStatuses } from '../sdk/source-error.js';
@@ -7,10 +7,13 @@ import type { DeclarativeConfig } from './declarative-config.js';
 import { readPath } from './json-path.js';
 import { offsetOf } from './record-mapper.js';
 import type { RequestAuth } from './request-auth.js';
-import { renderTemplate, type TemplateValues } from './templates.js';
+import { renderJsonWhole, renderTemplate, type TemplateValues } from './templates.js';
 
 type ReconcileSection = NonNullable<DeclarativeConfig['reconcile']>;
 type SummarySection = NonNullable<ReconcileSection['summary']>;
+type SummariesSection = NonNullable<ReconcileSection['summaries']>;
+type DigestAnswer = SummariesSection['digest'];
+type ListingAnswer = SummariesSection['listing'];
 type FetchSection = NonNullable<ReconcileSection['fetch']>;
 
 /**
@@ -33,8 +36,8 @@ export interface ReconcileRequestContext {
 }
 
 /**
- * The declarative connector's `summarise` and `fetchDossiers`, as the definition's reconcile section describes
- * them: templated GET requests, answers read by paths.
+ * The declarative connector's `summarise`, `summariseMany` and `fetchDossiers`, as the definition's reconcile
+ * section describes them: templated requests (a POST for many scopes), answers read by paths.
  */
 export class ReconcileRequests {
   private readonly boundPattern: DatePattern;
@@ -44,7 +47,7 @@ export class ReconcileRequests {
 
   constructor(private readonly context: ReconcileRequestContext) {
     const { incremental, reconcile } = context.config;
-    const summary = reconcile?.summary;
+    const summary = reconcile?.summary ?? reconcile?.summaries;
     this.boundPattern = DatePattern.compile(
       summary?.dateFormat ?? incremental?.requestFormat ?? incremental?.cursorFormat ?? 'iso',
     );
@@ -54,38 +57,91 @@ export class ReconcileRequests {
   }
 
   /**
-   * Summarises a scope. Bounds are rounded up to the date format's unit: with update times of that precision
-   * [from, to) and [ceil(from), ceil(to)) hold the same dossiers.
+   * A bound as the summary request writes it, rounded up to the date format's unit: with update times of that
+   * precision [from, to) and [ceil(from), ceil(to)) hold the same dossiers.
    */
-  async summarise(summary: SummarySection, scope: SummaryScope, signal?: AbortSignal): Promise<SourceSummary> {
-    const bound = (at: Date) =>
-      this.boundPattern.format(this.boundPattern.ceil(at, this.boundOffset), this.boundOffset);
-    const values: TemplateValues = {
-      province: this.context.provinceCode,
-      updatedFrom: bound(scope.updatedFrom),
-      updatedTo: bound(scope.updatedTo),
+  private bound(at: Date): string {
+    return this.boundPattern.format(this.boundPattern.ceil(at, this.boundOffset), this.boundOffset);
+  }
+
+  private scopeValues(scope: SummaryScope): TemplateValues {
+    return {
+      updatedFrom: this.bound(scope.updatedFrom),
+      updatedTo: this.bound(scope.updatedTo),
       codeFrom: scope.codeFrom,
       codeTo: scope.codeTo,
     };
-    const body = (await this.get(summary, values, signal)).data;
+  }
+
+  /** Summarises a scope, by the single-scope request. */
+  async summarise(summary: SummarySection, scope: SummaryScope, signal?: AbortSignal): Promise<SourceSummary> {
+    const values: TemplateValues = { province: this.context.provinceCode, ...this.scopeValues(scope) };
+    const body = (await this.send(summary, values, signal)).data;
     const where = `connector ${this.context.connectorId}: the summary answer`;
-    if (summary.digest) {
-      const count = readPath(body, summary.digest.countPath);
-      const hash = readPath(body, summary.digest.hashPath);
-      if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0)
-        throw new SourceError(`${where}: ${summary.digest.countPath} is not a whole number of dossiers`, false);
-      if (typeof hash !== 'string' || !/^[0-9a-fA-F]{16}$/.test(hash))
-        throw new SourceError(`${where}: ${summary.digest.hashPath} is not a hash of 16 hex digits`, false);
-      return { kind: 'digest', count, hash: hash.toLowerCase() };
+    return summary.digest ? this.digestIn(summary.digest, body, where) : this.listingIn(summary.listing!, body, where);
+  }
+
+  /**
+   * Summarises many scopes, `scopesPerRequest` a POST: one digest or listing per scope, in the order asked. An
+   * answer without one summary per scope is refused, naming what was expected.
+   */
+  async summariseMany(
+    summaries: SummariesSection,
+    scopes: readonly SummaryScope[],
+    kind: SummaryKind,
+    signal?: AbortSignal,
+  ): Promise<SourceSummary[]> {
+    const found: SourceSummary[] = [];
+    for (let from = 0; from < scopes.length; from += summaries.scopesPerRequest) {
+      const asked = scopes.slice(from, from + summaries.scopesPerRequest);
+      const values: TemplateValues = { province: this.context.provinceCode, listing: String(kind === 'listing') };
+      const written = asked.map((scope) => {
+        const bounds = this.scopeValues(scope);
+        return Object.fromEntries(
+          Object.entries(summaries.scope)
+            .map(([name, value]) => [name, renderTemplate(value, bounds)] as const)
+            .filter(([, value]) => value !== ''),
+        );
+      });
+      const body = renderJsonWhole(summaries.body, values, { scopes: written, listing: kind === 'listing' });
+      const answer = (await this.send(summaries, values, signal, body)).data;
+      const list = readPath(answer, summaries.summariesPath);
+      const where = `connector ${this.context.connectorId}: the summaries answer`;
+      if (!Array.isArray(list) || list.length !== asked.length)
+        throw new SourceError(
+          `${where}: ${summaries.summariesPath} is not a list of ${asked.length} summaries, one per scope asked`,
+          false,
+        );
+      for (const [position, summary] of list.entries()) {
+        const at = `${where}, summary ${from + position + 1}`;
+        found.push(
+          kind === 'digest'
+            ? this.digestIn(summaries.digest, summary, at)
+            : this.listingIn(summaries.listing, summary, at),
+        );
+      }
     }
-    const listing = summary.listing!;
+    return found;
+  }
+
+  private digestIn(digest: DigestAnswer, body: unknown, where: string): SourceSummary {
+    const count = readPath(body, digest.countPath);
+    const hash = readPath(body, digest.hashPath);
+    if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0)
+      throw new SourceError(`${where}: ${digest.countPath} is not a whole number of dossiers`, false);
+    if (typeof hash !== 'string' || !/^[0-9a-fA-F]{16}$/.test(hash))
+      throw new SourceError(`${where}: ${digest.hashPath} is not a hash of 16 hex digits`, false);
+    return { kind: 'digest', count, hash: hash.toLowerCase() };
+  }
+
+  private listingIn(listing: ListingAnswer, body: unknown, where: string): SourceSummary {
     const entries = readPath(body, listing.entriesPath);
     if (!Array.isArray(entries))
       throw new SourceError(`${where}: ${listing.entriesPath} does not lead to a list of entries`, false);
     return { kind: 'listing', entries: entries.map((entry, position) => this.entryOf(listing, entry, position)) };
   }
 
-  private entryOf(listing: NonNullable<SummarySection['listing']>, entry: unknown, position: number): SummaryEntry {
+  private entryOf(listing: ListingAnswer, entry: unknown, position: number): SummaryEntry {
     const where = `connector ${this.context.connectorId}: summary entry ${position + 1}`;
     const code = readPath(entry, listing.dossierCode);
     if (typeof code !== 'string' || code.trim() === '')
@@ -132,7 +188,7 @@ export class ReconcileRequests {
         province: this.context.provinceCode,
         codes: codes.slice(from, from + fetch.batchSize).join(fetch.separator),
       };
-      const body = (await this.get(fetch, values, signal)).data;
+      const body = (await this.send(fetch, values, signal)).data;
       const found = readPath(body, fetch.recordsPath);
       if (!Array.isArray(found))
         throw new SourceError(
@@ -144,11 +200,12 @@ export class ReconcileRequests {
     return records;
   }
 
-  /** One GET, paced; a refused OAuth2 token is renewed once; failures classified by the retry section. */
-  private async get(
-    request: SummarySection | FetchSection,
+  /** One request, paced: a GET, or a POST of `body`; a refused OAuth2 token is renewed once; failures classified. */
+  private async send(
+    request: SummarySection | SummariesSection | FetchSection,
     values: TemplateValues,
     signal?: AbortSignal,
+    body?: unknown,
   ): Promise<AxiosResponse> {
     const { http, gate, auth, config, connectorId } = this.context;
     auth.loadSecrets();
@@ -159,9 +216,9 @@ export class ReconcileRequests {
           .map(([name, value]) => [name, renderTemplate(value, values)] as const)
           .filter(([, value]) => value !== ''),
       );
-    const attempt = () =>
-      gate.run(() => http.get(url, { params: rendered(request.query), headers: rendered(request.headers), signal }));
-    const what = `connector ${connectorId}: GET ${url}`;
+    const options = { params: rendered(request.query), headers: rendered(request.headers), signal };
+    const attempt = () => gate.run(() => (body === undefined ? http.get(url, options) : http.post(url, body, options)));
+    const what = `connector ${connectorId}: ${body === undefined ? 'GET' : 'POST'} ${url}`;
     try {
       try {
         return await attempt();

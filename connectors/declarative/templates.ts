@@ -18,3 +18,24 @@ export function renderJson(value: unknown, values: TemplateValues): unknown {
   }
   return value;
 }
+
+/**
+ * Renders a JSON template where a string that is one placeholder alone, such as '{{scopes}}', becomes that value of
+ * `whole` as it is (a list, a boolean), not its text; every other string is rendered as text by `values`.
+ */
+export function renderJsonWhole(
+  value: unknown,
+  values: TemplateValues,
+  whole: Readonly<Record<string, unknown>>,
+): unknown {
+  if (typeof value === 'string') {
+    const alone = /^\{\{\s*([^}\s]+)\s*\}\}$/.exec(value);
+    if (alone && Object.hasOwn(whole, alone[1]!)) return whole[alone[1]!];
+    return renderTemplate(value, values);
+  }
+  if (Array.isArray(value)) return value.map((item) => renderJsonWhole(item, values, whole));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, renderJsonWhole(item, values, whole)]));
+  }
+  return value;
+}

@@ -33,3 +33,26 @@ export async function registerSimulatorConnector(
   });
   return id;
 }
+
+/**
+ * A definition's `reconcile.summaries` for the simulator's portal dialect: its multi-scope
+ * `POST /api/dossiers/summaries`, described as any vendor's would be.
+ */
+export function portalSummariesSection(scopesPerRequest: number): Record<string, unknown> {
+  return {
+    path: '/api/dossiers/summaries',
+    query: { province: '{{province}}' },
+    body: { scopes: '{{scopes}}', listing: '{{listing}}' },
+    scope: {
+      updatedFrom: '{{updatedFrom}}',
+      updatedTo: '{{updatedTo}}',
+      codeFrom: '{{codeFrom}}',
+      codeTo: '{{codeTo}}',
+    },
+    dateFormat: "yyyy-MM-dd'T'HH:mm:ss.SSSXXX",
+    scopesPerRequest,
+    summariesPath: 'summaries',
+    digest: { countPath: 'count', hashPath: 'hash' },
+    listing: { entriesPath: 'entries', dossierCode: 'dossierCode', sourceVersion: 'version', status: 'status' },
+  };
+}

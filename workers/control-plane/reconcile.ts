@@ -55,6 +55,8 @@ export interface CheckedReconcile {
  * summary answers; absent: the connector's own (national-rest answers digests).
  */
 export function reconcileMethodOf(row: ConnectorRow, connector: Connector): ReconcileMethod | null {
+  // Many scopes at once are asked for digests first, listings at the leaves (breadth-first).
+  if (typeof connector.summariseMany === 'function') return 'digest';
   if (typeof connector.summarise === 'function') {
     const config = row.config as { reconcile?: { summary?: { listing?: unknown } } } | null;
     return row.kind === 'declarative' && config?.reconcile?.summary?.listing !== undefined ? 'listing' : 'digest';

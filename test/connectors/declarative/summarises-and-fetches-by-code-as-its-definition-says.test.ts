@@ -7,6 +7,7 @@ import { digestOf } from '../../../connectors/sdk/summary-hash.js';
 import { ProvinceSimulator } from '../../../scripts/tools/simulator/province-simulator.js';
 import { parseDefinition, parseDefinitionText } from '../../../workers/control-plane/definition.js';
 import { fetchTruth, truthInScope } from '../../scripts/tools/simulator/portal-client.js';
+import { portalSummariesSection } from '../../support/connectors.js';
 import { validDefinition } from './valid-definition.js';
 
 const apiKey = 'dvc-reconcile-key-5b1f';
@@ -93,6 +94,15 @@ function portalDefinition(): Record<string, unknown> {
   };
 }
 
+/** The portal dialect's multi-scope POST described declaratively (no single-scope request). */
+function multiScopeDefinition(scopesPerRequest: number): Record<string, unknown> {
+  const definition = portalDefinition();
+  definition.reconcile = {
+    summaries: portalSummariesSection(scopesPerRequest),
+  };
+  return definition;
+}
+
 const scopes: SummaryScope[] = [
   {
     updatedFrom: new Date('2026-02-10T00:00:00Z'),
@@ -128,6 +138,30 @@ describe('a declarative connector with a reconcile section', () => {
     for (const scope of scopes) {
       expect(await connector.summarise!(scope)).toEqual({ kind: 'digest', ...digestOf(await truthOf(scope)) });
     }
+  });
+
+  it('summarises many scopes in POSTs of scopesPerRequest, digests or listings, each equal to the truth', async () => {
+    for (const perRequest of [1, 1000]) {
+      const connector = connectorOf(parseDefinition(multiScopeDefinition(perRequest)));
+      expect(connector.summaryScopesPerRequest).toBe(perRequest);
+      const truths = await Promise.all(scopes.map((scope) => truthOf(scope)));
+      expect(await connector.summariseMany!(scopes, 'digest')).toEqual(
+        truths.map((truth) => ({ kind: 'digest', ...digestOf(truth) })),
+      );
+      expect(await connector.summariseMany!(scopes, 'listing')).toEqual(
+        truths.map((truth) => ({ kind: 'listing', entries: truth })),
+      );
+      // The multi-scope form alone answers one scope too.
+      expect(await connector.summarise!(scopes[1]!)).toEqual({ kind: 'digest', ...digestOf(truths[1]!) });
+    }
+  });
+
+  it('refuses an answer without one summary per scope, saying what was expected', async () => {
+    const definition = multiScopeDefinition(1000);
+    (definition.reconcile as { summaries: Record<string, unknown> }).summaries.summariesPath = 'nowhere';
+    await expect(connectorOf(parseDefinition(definition)).summariseMany!(scopes, 'digest')).rejects.toThrow(
+      /the summaries answer: nowhere is not a list of 2 summaries, one per scope asked/,
+    );
   });
 
   it('fetches the mapped records of exactly the codes asked, in batches; a deleted dossier is absent', async () => {
@@ -209,6 +243,34 @@ describe('the reconcile section is checked', () => {
         summary: { path: '/s', query, listing: { entriesPath: 'items', dossierCode: 'c', status: 's' } },
       }).join('\n'),
     ).toMatch(/expected exactly one of sourceVersion or updatedAt/);
+  });
+
+  it('holds the multi-scope form to a body with the scopes, the kind asked, and scopes with their times', () => {
+    const summaries = {
+      path: '/many',
+      body: { scopes: '{{scopes}}', listing: '{{listing}}' },
+      scope: { from: '{{updatedFrom}}', to: '{{updatedTo}}' },
+      summariesPath: 'summaries',
+      digest: { countPath: 'count', hashPath: 'hash' },
+      listing: { entriesPath: 'entries', dossierCode: 'c', status: 's', updatedAt: 'u' },
+    };
+    const problems = (change: Record<string, unknown>) =>
+      problemsOf({ summaries: { ...summaries, ...change } }).join('\n');
+    expect(problems({ body: { listing: '{{listing}}' } })).toMatch(
+      /reconcile\.summaries\.body.*needs '\{\{scopes\}\}' once, as a whole value/,
+    );
+    expect(problems({ body: { scopes: 'all: {{scopes}}', listing: '{{listing}}' } })).toMatch(/as a whole value/);
+    expect(problems({ body: { scopes: '{{scopes}}' } })).toMatch(/needs \{\{listing\}\} \(true or false\)/);
+    expect(problems({ scope: { from: '{{updatedFrom}}' } })).toMatch(
+      /reconcile\.summaries\.scope.*needs \{\{updatedFrom\}\} and \{\{updatedTo\}\}/,
+    );
+    expect(problems({ scope: { from: '{{updatedFrom}}', to: '{{updatedTo}}', at: '{{scopes}}' } })).toMatch(
+      /reconcile\.summaries\.scope\.at.*\{\{scopes\}\} is not a placeholder here; expected one of \{\{updatedFrom\}\}/,
+    );
+    expect(problems({ body: { scopes: '{{scopes}}', listing: '{{listing}}', at: '{{codeFrom}}' } })).toMatch(
+      /reconcile\.summaries\.body\.at.*\{\{codeFrom\}\} is not a placeholder here/,
+    );
+    expect(problems({ digest: undefined })).toMatch(/reconcile\.summaries\.digest/);
   });
 
   it('holds a listing to the version the fields give', () => {
