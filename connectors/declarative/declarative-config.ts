@@ -517,6 +517,13 @@ const summariesRequest = z
 const fetchRequest = z
   .object({
     ...reconcileRequest,
+    /** HTTP method. Default GET. */
+    method: z.enum(['GET', 'POST'], { error: 'expected GET or POST' }).default('GET'),
+    /**
+     * A JSON body for POST: a template whose string '{{codes}}' alone becomes the list of codes (a code may then
+     * hold the separator); other strings may hold {{province}} and {{codes}} (joined by `separator`).
+     */
+    body: z.record(z.string(), z.unknown()).optional(),
     /** Path to the list of records in the answer, mapped as `fields` says; `$` when the body itself is the list. */
     recordsPath: z.union([z.literal('$'), jsonPath], {
       error: 'expected a path such as records (dot-separated keys), or $ when the body itself is the list',
@@ -526,7 +533,11 @@ const fetchRequest = z
     /** What {{codes}} joins the codes with. Default a comma. */
     separator: text('the text between codes, e.g. ,').default(','),
   })
-  .strict();
+  .strict()
+  .refine((fetch) => fetch.body === undefined || fetch.method === 'POST', {
+    error: 'a body is sent with method POST only',
+    path: ['body'],
+  });
 
 /**
  * What the source offers a reconcile (connectors/declarative/README.md, "Reconciliation"): a summary of a scope,
@@ -608,6 +619,9 @@ export const declarativeConfig = z
         reconcileTemplates.push([`reconcile.${part}.query.${key}`, value, allowed]);
       for (const [key, value] of Object.entries(request.headers))
         reconcileTemplates.push([`reconcile.${part}.headers.${key}`, value, allowed]);
+      if (part === 'fetch')
+        for (const [path, value] of stringsIn(config.reconcile?.fetch?.body, `reconcile.fetch.body`))
+          reconcileTemplates.push([path, value, allowed]);
     }
     const summaries = config.reconcile?.summaries;
     if (summaries) {

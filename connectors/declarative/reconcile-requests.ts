@@ -177,18 +177,21 @@ export class ReconcileRequests {
 
   /** The current records of the codes, `batchSize` a request; a code the source no longer has is absent. */
   async fetchDossiers(fetch: FetchSection, codes: readonly string[], signal?: AbortSignal): Promise<unknown[]> {
-    if (codes.some((code) => code.includes(fetch.separator)))
+    // Codes joined into text (a query, a path, a body string) cannot hold the separator; a body's '{{codes}}' list can.
+    const joined =
+      JSON.stringify([fetch.path, fetch.query, fetch.headers]) +
+      JSON.stringify(fetch.body ?? null).replace(/"\{\{\s*codes\s*\}\}"/g, '');
+    if (/\{\{\s*codes\s*\}\}/.test(joined) && codes.some((code) => code.includes(fetch.separator)))
       throw new SourceError(
         `connector ${this.context.connectorId}: a dossier code contains reconcile.fetch.separator ${JSON.stringify(fetch.separator)}, so it cannot be asked for by code`,
         false,
       );
     const records: unknown[] = [];
     for (let from = 0; from < codes.length; from += fetch.batchSize) {
-      const values = {
-        province: this.context.provinceCode,
-        codes: codes.slice(from, from + fetch.batchSize).join(fetch.separator),
-      };
-      const body = (await this.send(fetch, values, signal)).data;
+      const batch = codes.slice(from, from + fetch.batchSize);
+      const values = { province: this.context.provinceCode, codes: batch.join(fetch.separator) };
+      const sent = fetch.method === 'POST' ? renderJsonWhole(fetch.body ?? {}, values, { codes: batch }) : undefined;
+      const body = (await this.send(fetch, values, signal, sent)).data;
       const found = readPath(body, fetch.recordsPath);
       if (!Array.isArray(found))
         throw new SourceError(

@@ -120,6 +120,13 @@ describe('connectors/reconcile-summary.openapi.yaml', () => {
       codes: [...codes, 'none'].join(','),
     });
     expect((found.body as { items: unknown[] }).items).toHaveLength(3);
+    const posted = await expectDescribed('/api/dossiers/by-code', { province: '79' }, undefined, {
+      codes: [...codes, 'none, with a comma'],
+    });
+    expect(posted.body).toEqual(found.body);
+    expect((await expectDescribed('/api/dossiers/by-code', { province: '79' }, undefined, { codes: [] })).status).toBe(
+      400,
+    );
 
     expect((await expectDescribed('/api/dossiers/summary', { ...scope, updatedFrom: 'yesterday' })).status).toBe(400);
     expect((await expectDescribed('/api/dossiers/by-code', { province: '79' })).status).toBe(400);

@@ -12,6 +12,9 @@ import type { SimulatedDossier } from './simulated-dossier.js';
 /** The most codes `GET /api/dossiers/by-code` takes in one request (the URL stays well under 8 KB). */
 export const maxCodesPerFetch = 200;
 
+/** The most codes `POST /api/dossiers/by-code` takes in one request. */
+export const maxCodesPerPostedFetch = 1000;
+
 /** The most scopes `POST /api/dossiers/summaries` takes in one request. */
 export const maxScopesPerSummaryRequest = 5000;
 
@@ -29,7 +32,7 @@ export interface ReconcileProvince {
 
 /**
  * Registers `GET /api/dossiers/summary`, `POST /api/dossiers/summaries` (many scopes at once) and
- * `GET /api/dossiers/by-code` on the portal dialect's scope.
+ * `GET` and `POST /api/dossiers/by-code` on the portal dialect's scope.
  */
 export function registerPortalReconcileRoutes(
   api: FastifyInstance,
@@ -94,6 +97,30 @@ export function registerPortalReconcileRoutes(
         };
       });
       return { summaries };
+    } catch (error) {
+      return reply.code(400).send(badRequest(error));
+    }
+  });
+
+  // The same in a POST body: a list of codes, so a code may hold a comma and a request more codes than a URL does.
+  api.post('/api/dossiers/by-code', async (request, reply) => {
+    try {
+      const province = requiredProvince(request.query as RequestParameters, provinceOf);
+      const codes = (request.body as { codes?: unknown } | null)?.codes;
+      if (
+        !Array.isArray(codes) ||
+        codes.length === 0 ||
+        codes.length > maxCodesPerPostedFetch ||
+        !codes.every((code) => typeof code === 'string' && code.trim() !== '')
+      )
+        throw new BadRequestError(
+          `the body must be {"codes": [...]} with 1 to ${maxCodesPerPostedFetch} dossier codes, each non-empty text`,
+        );
+      const items = [...new Set(codes as string[])].flatMap((code) => {
+        const dossier = province.byCode.get(code);
+        return dossier ? [toPortalItem(dossier)] : [];
+      });
+      return { items };
     } catch (error) {
       return reply.code(400).send(badRequest(error));
     }

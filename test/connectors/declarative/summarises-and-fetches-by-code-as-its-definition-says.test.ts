@@ -178,6 +178,21 @@ describe('a declarative connector with a reconcile section', () => {
     }
   });
 
+  it('fetches by a POST of the code list the same records; a code holding the separator is simply absent', async () => {
+    const definition = portalDefinition();
+    const fetch = { path: '/api/dossiers/by-code', query: { province: '{{province}}' }, recordsPath: 'items' };
+    definition.reconcile = { fetch: { ...fetch, query: { ...fetch.query, codes: '{{codes}}' }, batchSize: 7 } };
+    const byGet = connectorOf(parseDefinition(definition));
+    definition.reconcile = { fetch: { ...fetch, method: 'POST', body: { codes: '{{codes}}' }, batchSize: 7 } };
+    const byPost = connectorOf(parseDefinition(definition));
+    const asked = (await fetchTruth(url)).filter((_, position) => position % 89 === 0).map((row) => row.dossierCode);
+    expect(asked.length).toBeGreaterThan(20);
+    const posted = await byPost.fetchDossiers!([...asked, 'not, a code']);
+    expect(posted).toEqual(await byGet.fetchDossiers!(asked));
+    expect(posted.map((item) => byPost.map(item).dossierCode)).toEqual(asked);
+    await expect(byGet.fetchDossiers!(['not, a code'])).rejects.toThrow(/contains reconcile\.fetch\.separator/);
+  });
+
   it('a status the definition does not map is listed as 0, a code no national status has', async () => {
     const definition = parseDefinitionText(
       (await readFile(new URL('../../../connectors/examples/cantho-dvc.yaml', import.meta.url), 'utf8'))
@@ -233,6 +248,14 @@ describe('the reconcile section is checked', () => {
       /needs \{\{updatedFrom\}\} and \{\{updatedTo\}\}/,
     );
     expect(problemsOf({ fetch: { path: '/f', recordsPath: 'records' } }).join('\n')).toMatch(/needs \{\{codes\}\}/);
+    expect(problemsOf({ fetch: { path: '/f', body: { codes: '{{codes}}' }, recordsPath: 'r' } }).join('\n')).toMatch(
+      /reconcile\.fetch\.body.*a body is sent with method POST only/,
+    );
+    expect(
+      problemsOf({
+        fetch: { path: '/f', method: 'POST', body: { codes: '{{codes}}', at: '{{cursor}}' }, recordsPath: 'r' },
+      }).join('\n'),
+    ).toMatch(/reconcile\.fetch\.body\.at.*\{\{cursor\}\} is not a placeholder here/);
     expect(
       problemsOf({
         fetch: { path: '/f', query: { codes: '{{codes}}', at: '{{updatedFrom}}' }, recordsPath: 'records' },
