@@ -7,7 +7,7 @@ import type { DeclarativeConfig } from './declarative-config.js';
 import { readPath } from './json-path.js';
 import { offsetOf } from './record-mapper.js';
 import type { RequestAuth } from './request-auth.js';
-import { renderJsonWhole, renderTemplate, type TemplateValues } from './templates.js';
+import { renderJson, renderTemplate, type TemplateValues } from './templates.js';
 
 type ReconcileSection = NonNullable<DeclarativeConfig['reconcile']>;
 type SummarySection = NonNullable<ReconcileSection['summary']>;
@@ -15,6 +15,8 @@ type SummariesSection = NonNullable<ReconcileSection['summaries']>;
 type DigestAnswer = SummariesSection['digest'];
 type ListingAnswer = SummariesSection['listing'];
 type FetchSection = NonNullable<ReconcileSection['fetch']>;
+/** The two summary requests a definition may have: one scope a GET, or many scopes a POST. */
+type SummaryForm = 'summary' | 'summaries';
 
 /**
  * A listing entry's status the definition's statuses do not map. Not a national code (those are 1-10), so the
@@ -40,34 +42,34 @@ export interface ReconcileRequestContext {
  * section describes them: templated requests (a POST for many scopes), answers read by paths.
  */
 export class ReconcileRequests {
-  private readonly boundPattern: DatePattern;
-  private readonly boundOffset: number;
+  /** How each summary request present writes its bounds (its own dateFormat and timezone), compiled once. */
+  private readonly bounds: Partial<Record<SummaryForm, (at: Date) => string>> = {};
   private readonly updatedAtPattern: DatePattern;
   private readonly sourceOffset: number;
 
   constructor(private readonly context: ReconcileRequestContext) {
     const { incremental, reconcile } = context.config;
-    const summary = reconcile?.summary ?? reconcile?.summaries;
-    this.boundPattern = DatePattern.compile(
-      summary?.dateFormat ?? incremental?.requestFormat ?? incremental?.cursorFormat ?? 'iso',
-    );
-    this.boundOffset = offsetOf(summary?.timezone ?? incremental?.timezone);
+    for (const form of ['summary', 'summaries'] as const) {
+      const summary = reconcile?.[form];
+      if (!summary) continue;
+      const pattern = DatePattern.compile(
+        summary.dateFormat ?? incremental?.requestFormat ?? incremental?.cursorFormat ?? 'iso',
+      );
+      const offset = offsetOf(summary.timezone ?? incremental?.timezone);
+      // Rounded up to the format's unit: with update times of that precision [from, to) and [ceil(from), ceil(to))
+      // hold the same dossiers.
+      this.bounds[form] = (at) => pattern.format(pattern.ceil(at, offset), offset);
+    }
     this.updatedAtPattern = DatePattern.compile(incremental?.cursorFormat ?? 'iso');
     this.sourceOffset = offsetOf(incremental?.timezone);
   }
 
-  /**
-   * A bound as the summary request writes it, rounded up to the date format's unit: with update times of that
-   * precision [from, to) and [ceil(from), ceil(to)) hold the same dossiers.
-   */
-  private bound(at: Date): string {
-    return this.boundPattern.format(this.boundPattern.ceil(at, this.boundOffset), this.boundOffset);
-  }
-
-  private scopeValues(scope: SummaryScope): TemplateValues {
+  /** A scope's bounds as the summary request writes them. */
+  private scopeValues(form: SummaryForm, scope: SummaryScope): TemplateValues {
+    const bound = this.bounds[form]!;
     return {
-      updatedFrom: this.bound(scope.updatedFrom),
-      updatedTo: this.bound(scope.updatedTo),
+      updatedFrom: bound(scope.updatedFrom),
+      updatedTo: bound(scope.updatedTo),
       codeFrom: scope.codeFrom,
       codeTo: scope.codeTo,
     };
@@ -75,7 +77,7 @@ export class ReconcileRequests {
 
   /** Summarises a scope, by the single-scope request. */
   async summarise(summary: SummarySection, scope: SummaryScope, signal?: AbortSignal): Promise<SourceSummary> {
-    const values: TemplateValues = { province: this.context.provinceCode, ...this.scopeValues(scope) };
+    const values: TemplateValues = { province: this.context.provinceCode, ...this.scopeValues('summary', scope) };
     const body = (await this.send(summary, values, signal)).data;
     const where = `connector ${this.context.connectorId}: the summary answer`;
     return summary.digest ? this.digestIn(summary.digest, body, where) : this.listingIn(summary.listing!, body, where);
@@ -96,14 +98,14 @@ export class ReconcileRequests {
       const asked = scopes.slice(from, from + summaries.scopesPerRequest);
       const values: TemplateValues = { province: this.context.provinceCode, listing: String(kind === 'listing') };
       const written = asked.map((scope) => {
-        const bounds = this.scopeValues(scope);
+        const bounds = this.scopeValues('summaries', scope);
         return Object.fromEntries(
           Object.entries(summaries.scope)
             .map(([name, value]) => [name, renderTemplate(value, bounds)] as const)
             .filter(([, value]) => value !== ''),
         );
       });
-      const body = renderJsonWhole(summaries.body, values, { scopes: written, listing: kind === 'listing' });
+      const body = renderJson(summaries.body, values, { scopes: written, listing: kind === 'listing' });
       const answer = (await this.send(summaries, values, signal, body)).data;
       const list = readPath(answer, summaries.summariesPath);
       const where = `connector ${this.context.connectorId}: the summaries answer`;
@@ -190,7 +192,7 @@ export class ReconcileRequests {
     for (let from = 0; from < codes.length; from += fetch.batchSize) {
       const batch = codes.slice(from, from + fetch.batchSize);
       const values = { province: this.context.provinceCode, codes: batch.join(fetch.separator) };
-      const sent = fetch.method === 'POST' ? renderJsonWhole(fetch.body ?? {}, values, { codes: batch }) : undefined;
+      const sent = fetch.method === 'POST' ? renderJson(fetch.body ?? {}, values, { codes: batch }) : undefined;
       const body = (await this.send(fetch, values, signal, sent)).data;
       const found = readPath(body, fetch.recordsPath);
       if (!Array.isArray(found))

@@ -156,6 +156,19 @@ describe('a declarative connector with a reconcile section', () => {
     }
   });
 
+  it("writes each form's bounds in its own date format when a definition has both", async () => {
+    const definition = multiScopeDefinition(1000);
+    const single = (portalDefinition().reconcile as { summary: Record<string, unknown> }).summary;
+    // The single-scope request's format, which the portal dialect refuses: only the multi-scope form is asked here.
+    (definition.reconcile as Record<string, unknown>).summary = { ...single, dateFormat: 'yyyyMMddHHmmss' };
+    const connector = connectorOf(parseDefinition(definition));
+    const truths = await Promise.all(scopes.map((scope) => truthOf(scope)));
+    expect(await connector.summariseMany!(scopes, 'digest')).toEqual(
+      truths.map((truth) => ({ kind: 'digest', ...digestOf(truth) })),
+    );
+    await expect(connector.summarise!(scopes[0]!)).rejects.toThrow(/GET \/api\/dossiers\/summary/);
+  });
+
   it('refuses an answer without one summary per scope, saying what was expected', async () => {
     const definition = multiScopeDefinition(1000);
     (definition.reconcile as { summaries: Record<string, unknown> }).summaries.summariesPath = 'nowhere';
