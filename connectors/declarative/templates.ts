@@ -9,33 +9,23 @@ export function renderTemplate(template: string, values: TemplateValues): string
   });
 }
 
-/** Renders every string inside a JSON value (a POST body). */
-export function renderJson(value: unknown, values: TemplateValues): unknown {
-  if (typeof value === 'string') return renderTemplate(value, values);
-  if (Array.isArray(value)) return value.map((item) => renderJson(item, values));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, renderJson(item, values)]));
-  }
-  return value;
-}
-
 /**
- * Renders a JSON template where a string that is one placeholder alone, such as '{{scopes}}', becomes that value of
- * `whole` as it is (a list, a boolean), not its text; every other string is rendered as text by `values`.
+ * Renders every string inside a JSON value (a POST body). A string that is one placeholder alone, such as
+ * '{{scopes}}', named in `whole` becomes that value as it is (a list, a boolean), not its text.
  */
-export function renderJsonWhole(
+export function renderJson(
   value: unknown,
   values: TemplateValues,
-  whole: Readonly<Record<string, unknown>>,
+  whole: Readonly<Record<string, unknown>> = {},
 ): unknown {
   if (typeof value === 'string') {
     const alone = /^\{\{\s*([^}\s]+)\s*\}\}$/.exec(value);
     if (alone && Object.hasOwn(whole, alone[1]!)) return whole[alone[1]!];
     return renderTemplate(value, values);
   }
-  if (Array.isArray(value)) return value.map((item) => renderJsonWhole(item, values, whole));
+  if (Array.isArray(value)) return value.map((item) => renderJson(item, values, whole));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, renderJsonWhole(item, values, whole)]));
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, renderJson(item, values, whole)]));
   }
   return value;
 }

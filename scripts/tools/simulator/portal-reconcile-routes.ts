@@ -116,11 +116,7 @@ export function registerPortalReconcileRoutes(
         throw new BadRequestError(
           `the body must be {"codes": [...]} with 1 to ${maxCodesPerPostedFetch} dossier codes, each non-empty text`,
         );
-      const items = [...new Set(codes as string[])].flatMap((code) => {
-        const dossier = province.byCode.get(code);
-        return dossier ? [toPortalItem(dossier)] : [];
-      });
-      return { items };
+      return { items: recordsOf(province, [...new Set(codes as string[])]) };
     } catch (error) {
       return reply.code(400).send(badRequest(error));
     }
@@ -131,14 +127,18 @@ export function registerPortalReconcileRoutes(
       const query = request.query as RequestParameters;
       const province = requiredProvince(query, provinceOf);
       const codes = codeList(query, 'codes');
-      const items = codes.flatMap((code) => {
-        const dossier = province.byCode.get(code);
-        return dossier ? [toPortalItem(dossier)] : [];
-      });
-      return { items };
+      return { items: recordsOf(province, codes) };
     } catch (error) {
       return reply.code(400).send(badRequest(error));
     }
+  });
+}
+
+/** The current records of the codes the province has, in the order asked; one it does not have is absent. */
+function recordsOf(province: ReconcileProvince, codes: readonly string[]) {
+  return codes.flatMap((code) => {
+    const dossier = province.byCode.get(code);
+    return dossier ? [toPortalItem(dossier)] : [];
   });
 }
 
