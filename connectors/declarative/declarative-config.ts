@@ -610,31 +610,27 @@ export const declarativeConfig = z
       }
     }
     const reconcileTemplates: [string, string, readonly string[]][] = [];
-    for (const part of ['summary', 'fetch'] as const) {
+    const allowedIn = {
+      summary: summaryTemplateVariables,
+      summaries: summariesTemplateVariables,
+      fetch: fetchTemplateVariables,
+    } as const;
+    for (const part of ['summary', 'summaries', 'fetch'] as const) {
       const request = config.reconcile?.[part];
       if (!request) continue;
-      const allowed = part === 'summary' ? summaryTemplateVariables : fetchTemplateVariables;
+      const allowed = allowedIn[part];
       reconcileTemplates.push([`reconcile.${part}.path`, request.path, allowed]);
       for (const [key, value] of Object.entries(request.query))
         reconcileTemplates.push([`reconcile.${part}.query.${key}`, value, allowed]);
       for (const [key, value] of Object.entries(request.headers))
         reconcileTemplates.push([`reconcile.${part}.headers.${key}`, value, allowed]);
-      if (part === 'fetch')
-        for (const [path, value] of stringsIn(config.reconcile?.fetch?.body, `reconcile.fetch.body`))
+      if ('body' in request)
+        for (const [path, value] of stringsIn(request.body, `reconcile.${part}.body`))
           reconcileTemplates.push([path, value, allowed]);
     }
     const summaries = config.reconcile?.summaries;
     if (summaries) {
       const where = 'reconcile.summaries';
-      reconcileTemplates.push([`${where}.path`, summaries.path, summariesTemplateVariables]);
-      for (const [part, values] of [
-        ['query', summaries.query],
-        ['headers', summaries.headers],
-      ] as const)
-        for (const [key, value] of Object.entries(values))
-          reconcileTemplates.push([`${where}.${part}.${key}`, value, summariesTemplateVariables]);
-      for (const [path, value] of stringsIn(summaries.body, `${where}.body`))
-        reconcileTemplates.push([path, value, summariesTemplateVariables]);
       for (const [key, value] of Object.entries(summaries.scope))
         reconcileTemplates.push([`${where}.scope.${key}`, value, scopeTemplateVariables]);
       const scopes = stringsIn(summaries.body, `${where}.body`).filter(([, value]) =>
