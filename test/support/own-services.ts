@@ -5,13 +5,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isGroupAlive, startedProcesses } from './process-group-registry.js';
 
-/** A free TCP port on loopback. */
-export async function sparePort(): Promise<number> {
+/** Binds a server to `port` (0: any) on loopback and lets it go; the port bound, or null when it was taken. */
+async function tryPort(port: number): Promise<number | null> {
   const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
+  const bound = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (!bound) return null;
+  const chosen = (server.address() as { port: number }).port;
   await new Promise((resolve) => server.close(resolve));
-  return port;
+  return chosen;
+}
+
+/**
+ * A free TCP port on loopback, below the kernel's ephemeral range (32768 and up here). A server a test stops and
+ * starts again must come back on its port, but while it is down, clients reconnecting to a port of that range can
+ * be given it as their own source port and connect to themselves (TCP simultaneous open), holding it.
+ */
+export async function sparePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await tryPort(10_000 + Math.floor(Math.random() * 22_000));
+    if (port !== null) return port;
+  }
+  return (await tryPort(0))!;
 }
 
 async function waitForPort(port: number, timeoutMs = 30_000): Promise<void> {
