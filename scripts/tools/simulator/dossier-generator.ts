@@ -164,6 +164,7 @@ export function generateProvinceDossiers(
       lastEventAt: submittedAt,
       updatedAt: 0,
       malformed: null,
+      summaryHash: null,
     };
     // Up to six steps: a good share stays in progress, so the running simulator has plenty to move.
     const steps = random.int(0, 6);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { SummaryEntry } from '../../../connectors/sdk/connector.js';
 import type { CursorIndex } from './cursor-index.js';
-import type { SimulatedDossier } from './simulated-dossier.js';
+import type { SimulatedDossier, SummaryHash } from './simulated-dossier.js';
 
 /** The most entries a listing answers; a larger scope is refused (the caller narrows it, or asks for a digest). */
 export const maxListingEntries = 10_000;
@@ -22,14 +22,6 @@ export class ListingTooLargeError extends Error {
 }
 
 const two32 = 2 ** 32;
-
-/** A dossier's hash split in two 32-bit halves (sums of up to 2^21 halves stay exact in a double). */
-interface CachedHash {
-  version: number;
-  status: number;
-  high: number;
-  low: number;
-}
 
 /** One run's hashes by position, their prefix sums, and their sum, at a revision of the run. */
 interface RunHashes {
@@ -123,7 +115,6 @@ class HashSum {
  * binary searches: O(log n + runs in the time range × log 1,024 + dossiers in the two cut runs).
  */
 export class ProvinceSummaries {
-  private readonly hashes = new WeakMap<SimulatedDossier, CachedHash>();
   private readonly runHashes = new WeakMap<readonly SimulatedDossier[], RunHashes>();
 
   constructor(private readonly index: CursorIndex) {}
@@ -215,8 +206,8 @@ export class ProvinceSummaries {
       prefixLows: new Float64Array(run.length + 1),
       sum: new HashSum(),
     };
-    for (const [position, dossier] of run.entries()) {
-      const { high, low } = this.hashOf(dossier);
+    for (let position = 0; position < run.length; position++) {
+      const { high, low } = this.hashOf(run[position] as SimulatedDossier);
       hashes.highs[position] = high;
       hashes.lows[position] = low;
       hashes.prefixHighs[position + 1] = (hashes.prefixHighs[position] as number) + high;
@@ -228,9 +219,13 @@ export class ProvinceSummaries {
     return hashes;
   }
 
-  /** connectors/sdk/summary-hash.ts's entryHash, read as two halves without a BigInt; kept per (version, status). */
-  private hashOf(dossier: SimulatedDossier): CachedHash {
-    const kept = this.hashes.get(dossier);
+  /**
+   * connectors/sdk/summary-hash.ts's entryHash, read as two halves without a BigInt; kept on the dossier per (version,
+   * status). On the dossier, not in a WeakMap beside it: rebuilding the runs a 0.1% drift touched reads half a million
+   * kept hashes, and a WeakMap of a million keys made that ~0.4 s of a reconcile's first level.
+   */
+  private hashOf(dossier: SimulatedDossier): SummaryHash {
+    const kept = dossier.summaryHash;
     if (kept && kept.version === dossier.version && kept.status === dossier.status) return kept;
     const digest = createHash('sha256').update(`${dossier.code}\n${dossier.version}\n${dossier.status}`).digest();
     const fresh = {
@@ -239,7 +234,7 @@ export class ProvinceSummaries {
       high: digest.readUInt32BE(0),
       low: digest.readUInt32BE(4),
     };
-    this.hashes.set(dossier, fresh);
+    dossier.summaryHash = fresh;
     return fresh;
   }
 }

@@ -48,4 +48,17 @@ export interface SimulatedDossier {
   /** NgayCapNhat, truncated to the simulator's precision; never goes backwards. */
   updatedAt: number;
   malformed: MalformedKind | null;
+  /**
+   * The dossier's summary hash (province-summaries.ts), kept with the row as a province system keeps it in a generated
+   * column: null until a summary first needs it, and stale once (version, status) differ from the ones it is of.
+   */
+  summaryHash: SummaryHash | null;
+}
+
+/** A dossier's summary hash in two 32-bit halves, and the (version, status) it was computed from. */
+export interface SummaryHash {
+  version: number;
+  status: number;
+  high: number;
+  low: number;
 }
