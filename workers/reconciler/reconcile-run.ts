@@ -161,10 +161,11 @@ export class ReconcileRun {
       // The pass's buckets are resolved a few at a time (a group), so that a kill resumes at the first bucket of
       // an unfinished group: every group's mismatches are recorded and its repairs queued to the writer first, then
       // the commits are awaited in order and each group's buckets finished once its own repairs are committed and
-      // settled. The pass waits for the writer once, not once per group. The pass's requests are counted in its
-      // first bucket.
+      // settled. The pass waits for the writer once, not once per group; groups whose repairs are already committed
+      // when the pass reaches them are finished with the one before them, one settle and one move of the position
+      // for all. The pass's requests are counted in its first bucket.
       const group = breadthFirst ? (this.options.bucketsPerResolve ?? 4) : 1;
-      const groups: { end: number; findings: Findings[]; committed: Promise<void> }[] = [];
+      const groups: { end: number; findings: Findings[]; committed: Promise<void>; isCommitted: boolean }[] = [];
       let interrupted = false;
       try {
         if (breadthFirst && (await this.phases.time('bookkeeping', () => this.status())) !== 'running')
@@ -173,13 +174,22 @@ export class ReconcileRun {
           const end = Math.min(index + group, last);
           const findings = found.slice(index - first, end - first);
           const { committed } = await this.resolve(merged(findings));
+          const resolved = { end, findings, committed, isCommitted: false };
           // Awaited below; a run stopped before then must not leave an unhandled rejection.
-          committed.catch(() => {});
-          groups.push({ end, findings, committed });
+          committed.then(
+            () => (resolved.isCommitted = true),
+            () => {},
+          );
+          groups.push(resolved);
         }
-        for (const { end, findings, committed } of groups) {
+        for (let next = 0; next < groups.length; ) {
           if (signal?.aborted) break;
-          await this.phases.time('repair', () => committed);
+          await this.phases.time('repair', () => groups[next]!.committed);
+          let through = next;
+          while (groups[through + 1]?.isCommitted) through += 1;
+          const { end } = groups[through]!;
+          const findings = groups.slice(next, through + 1).flatMap((one) => one.findings);
+          next = through + 1;
           await this.phases.time('bookkeeping', () => settleRun(db, runId));
           const after = await this.phases.time('bookkeeping', () =>
             finishBuckets(db, runId, end, {
