@@ -182,7 +182,7 @@ export class ReconcileRun {
           );
           groups.push(resolved);
         }
-        for (let next = 0; next < groups.length; ) {
+        for (let next = 0; next < groups.length;) {
           if (signal?.aborted) break;
           await this.phases.time('repair', () => groups[next]!.committed);
           let through = next;

@@ -37,5 +37,7 @@ it('bench-reconcile --repeat runs each reconcile on its own fresh drift, and jud
     expect(Number(found), row).toBeLessThanOrEqual(4);
   }
   expect(run.stderr).toMatch(/unrepaired mismatches settled in our copy to the source's word/);
-  expect(run.stdout).toMatch(/^with summaries \(median of 2 runs: \d+\.\d, \d+\.\d×\): \d+\.\d× faster than the re-sync/m);
+  expect(run.stdout).toMatch(
+    /^with summaries \(median of 2 runs: \d+\.\d, \d+\.\d×\): \d+\.\d× faster than the re-sync/m,
+  );
 }, 300_000);
