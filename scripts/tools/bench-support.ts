@@ -32,15 +32,27 @@ export function useCompiledFleet(): void {
   const build = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   if (build.status !== 0) throw new Error(`npm run build exited with ${build.status ?? build.signal}`);
   fleetBin = fileURLToPath(new URL('../../dist/fleet.js', import.meta.url));
+  imageNodeArgs = imageNodeOptions(readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8'));
+}
+
+/** The image's Node options, once the benchmark runs the build as the image does (useCompiledFleet). */
+let imageNodeArgs: string[] = [];
+
+/** The NODE_OPTIONS the Dockerfile's runtime stage sets (`ENV NODE_OPTIONS=…`, space-separated), as arguments. */
+export function imageNodeOptions(dockerfile: string): string[] {
+  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  const value = /^ENV NODE_OPTIONS=(?:"([^"]*)"|(\S+))\s*$/m.exec(runtime);
+  return (value?.[1] ?? value?.[2] ?? '').split(' ').filter(Boolean);
 }
 
 /**
- * BENCH_NODE_ARGS (space-separated), given to the Node of a benchmark's fleet processes before the script: e.g.
- * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a role under load (Node refuses profiler flags in NODE_OPTIONS),
- * or a heap size to try (`--max-old-space-size=192`), which NODE_OPTIONS would give the build and the bench too.
+ * The arguments of the Node of a benchmark's fleet processes, before the script: the image's NODE_OPTIONS when the
+ * fleet runs from the build (the heap the image gives it), then BENCH_NODE_ARGS (space-separated; the later flag wins):
+ * e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a role under load (Node refuses profiler flags in
+ * NODE_OPTIONS), or another heap size to try (`--max-old-space-size=256`).
  */
 export function benchNodeArgs(): string[] {
-  return (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return [...imageNodeArgs, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
 }
 
 /** A TCP port nobody listens on right now, on 127.0.0.1. */

@@ -1,0 +1,21 @@
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { imageNodeOptions } from '../../../scripts/tools/bench-support.js';
+
+// `--compiled` benchmarks run the workers as the image runs them: the build, and the heap the image's NODE_OPTIONS
+// gives them — RSS figures of a worker with V8's host-sized heap would describe a process no deployment runs.
+it("reads the runtime stage's NODE_OPTIONS from the Dockerfile, the heap size among them", () => {
+  const dockerfile = readFileSync(new URL('../../../Dockerfile', import.meta.url), 'utf8');
+  expect(imageNodeOptions(dockerfile)).toContainEqual(expect.stringMatching(/^--max-old-space-size=\d+$/));
+});
+
+it("takes the runtime stage's options only, quoted or not", () => {
+  const stages = (options: string) =>
+    `FROM node:20 AS build\nENV NODE_OPTIONS=--build-only\nFROM node:20-slim AS runtime\nENV NODE_OPTIONS=${options}\n`;
+  expect(imageNodeOptions(stages('--max-old-space-size=160'))).toEqual(['--max-old-space-size=160']);
+  expect(imageNodeOptions(stages('"--max-old-space-size=160 --max-semi-space-size=8"'))).toEqual([
+    '--max-old-space-size=160',
+    '--max-semi-space-size=8',
+  ]);
+  expect(imageNodeOptions('FROM node:20\nENV NODE_ENV=production\n')).toEqual([]);
+});
