@@ -107,6 +107,9 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
 
   try {
     for (;;) {
+      // Room for one more page before it is read, not after: a page read while the oldest commits are awaited would
+      // be held, raw and mapped, for all that wait (with 34 connectors, 34 pages of records and personal data).
+      while (inFlight.length >= pagesInFlight) await settleOldest();
       if (signal?.aborted) {
         result.interrupted = true;
         break;
@@ -143,7 +146,6 @@ export async function runPoll(options: PollRunOptions): Promise<PollRunResult> {
         sourceCodeSet: options.sourceCodeSet,
         observedAt,
       });
-      while (inFlight.length >= pagesInFlight) await settleOldest();
       // A page of the look-back window may lie behind the committed cursor: its records are stored, the cursor stays.
       const advances = before === null || connector.compareCursors(page.cursor, before) > 0;
       // A last page without records is handed over too when it moves the cursor: it may end a walk, and the

@@ -130,15 +130,34 @@ export class IngestQueue {
    * runs that keep failing do not leave one more batch in Redis each. A batch being written is left to finish,
    * and one that failed for good is the failed-batch sweep's to keep.
    */
-  async addAndWait(batch: IngestBatch, timeoutMs: number, checkEveryMs = 15_000): Promise<WriteOutcome> {
-    const province = queueProvinceOf(batch);
+  addAndWait(batch: IngestBatch, timeoutMs: number, checkEveryMs = 15_000): Promise<WriteOutcome> {
+    // Not an async function over the whole wait: a suspended async function keeps its parameters, and the batch's
+    // records are only needed until Redis has them (a poller of 34 connectors, 4 pages each in flight, held 136
+    // pages of records so). The wait holds the job's id and its connector, nothing of the records.
     const { connectorId } = batch;
+    return this.addForWait(batch).then(({ queue, events, job }) =>
+      this.waitForCommit(queue, events, job, connectorId, timeoutMs, checkEveryMs),
+    );
+  }
+
+  /** Adds a batch to be waited for, and returns the job with its records dropped (they are in Redis). */
+  private async addForWait(batch: IngestBatch) {
+    const province = queueProvinceOf(batch);
     const queue = this.queueOf(province);
     const events = await this.queueEvents(province);
     const job = await queue.add(batchJob, ingestMessageOf(batch), jobOptionsOf(batch));
-    // The records are in Redis now and the wait needs only the job's id: the job object the wait holds on to must
-    // not keep them too (a poller of 34 connectors with 4 pages each in flight held 136 pages of records so).
     job.data = { ...job.data, records: [], deadLetters: [] };
+    return { queue, events, job };
+  }
+
+  private async waitForCommit(
+    queue: Queue<IngestMessage, WriteOutcome>,
+    events: QueueEvents,
+    job: Job<IngestMessage, WriteOutcome>,
+    connectorId: string,
+    timeoutMs: number,
+    checkEveryMs: number,
+  ): Promise<WriteOutcome> {
     let timer: NodeJS.Timeout | undefined;
     const watched = new Promise<WriteOutcome>((resolve, reject) => {
       timer = setInterval(() => {
