@@ -20,11 +20,10 @@ RUN npm run build
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production HTTP_HOST=0.0.0.0 STARTUP_WAIT_MS=60000
-# The old space of each fleet process: without it V8 sizes the heap from the host's memory (gigabytes) and collects
-# late, so a poller of 34 connectors grew to ~480 MB of RSS holding far less. At 160 MB every worker stayed under
-# 300 MB of RSS at 100,000 and 1,000,000 records (README, Benchmark), at some throughput (more collections). A
-# process of every role at once (--role all) or with larger pages or more connectors at once may need more: raise it.
-ENV NODE_OPTIONS=--max-old-space-size=160
+# No heap size: V8 sizes the old space from the host's memory and collects late (a 34-connector poller or a writer
+# reaches ~500 MB of RSS holding ~100 MB). NODE_OPTIONS=--max-old-space-size=160 keeps each under 300 MB but cost a
+# third of the throughput at 1,000,000 records in `fleet bench` (README, Benchmark): set it to the container if
+# memory matters more; benchmarks run with --compiled use any NODE_OPTIONS set here.
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
