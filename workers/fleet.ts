@@ -128,7 +128,7 @@ export async function startFleet(
 
   const connections: RedisConnection[] = [];
   /** A Redis connection of this process; `name` says what it is for in the log. */
-  const openConnection = (name: string, create = createRedis) => {
+  const openConnection = (name: string, create: (url: string) => RedisConnection = createRedis) => {
     const connection = create(config.REDIS_URL);
     // Registered before any BullMQ queue shares the connection, so its failures count here, once.
     connection.on('error', (error) => errors.report(redisConnectionError, error, { connection: name }));

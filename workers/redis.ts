@@ -46,12 +46,15 @@ export function connectRedis(url: string, options: RedisOptions = {}): RedisConn
 /**
  * A Redis connection for BullMQ. `maxRetriesPerRequest: null` as BullMQ's production guide asks for workers:
  * commands wait for a reconnect instead of failing, so a Redis restart pauses the fleet rather than failing jobs.
+ * `lazy` (default false): connect on the first command, for a command line that may end before it needs Redis —
+ * closing a connection still being opened keeps the process up to 2 s (ioredis's disconnect timeout).
  */
-export function createRedis(url: string): RedisConnection {
+export function createRedis(url: string, { lazy = false }: { lazy?: boolean } = {}): RedisConnection {
   return connectRedis(url, {
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
     retryStrategy: (attempt) => Math.min(attempt * 200, 5_000),
+    lazyConnect: lazy,
   });
 }
 

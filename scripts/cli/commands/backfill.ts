@@ -168,7 +168,8 @@ async function backfillRun(
   const onSignal = () => stop.abort();
   try {
     await assertRedisReachable(config.REDIS_URL);
-    const gateRedis = createRedis(config.REDIS_URL);
+    // Lazy: a request refused below (an unknown connector) ends the command without ever opening it.
+    const gateRedis = createRedis(config.REDIS_URL, { lazy: true });
     redis = gateRedis;
     // The same request gate the poller uses (one rate limit in Redis per connector): backfill and polls share it.
     const build = (row: ConnectorRow) => {

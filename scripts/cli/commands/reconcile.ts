@@ -202,7 +202,8 @@ async function reconcileRun(config: Config, request: { connectorId: string; from
   const onSignal = () => stop.abort();
   try {
     await assertRedisReachable(config.REDIS_URL);
-    redis = createRedis(config.REDIS_URL);
+    // Lazy: a request refused below (an unknown connector) ends the command without ever opening it.
+    redis = createRedis(config.REDIS_URL, { lazy: true });
     const session = new ReconcileSession({ config, db, redis, logger, errors });
     let checked: CheckedReconcile;
     try {
