@@ -22,7 +22,8 @@ beforeAll(async () => {
   );
   gateway = await startGatewayServer(province.env);
   key = (await createApiKey(province.env.db, 'operators', 'admin', { actor: cliActor() })).key;
-  reconciler = spawnFleet(['start', '--role', 'reconciler'], province.settings());
+  // At info, so that a run that does not finish leaves its start, its phases and its warnings in the output.
+  reconciler = spawnFleet(['start', '--role', 'reconciler'], { ...province.settings(), LOG_LEVEL: 'info' });
 }, 120_000);
 afterAll(async () => {
   reconciler?.child.kill('SIGKILL');
@@ -73,13 +74,18 @@ it('a reconcile asked for over HTTP is run by the reconciler role and listed don
       return last?.status === 'done';
     },
     'the run asked for over HTTP to be done',
-    120_000,
+    100_000,
     500,
-  );
+  ).catch((error: unknown) => {
+    // Where it waited: the run as listed, and what the reconciler process said (a CI run once timed out here).
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}; the run: ${JSON.stringify(last)}; the reconciler's output ends: ${reconciler?.output().slice(-4000)}`,
+    );
+  });
   expect(last).toMatchObject({
     status: 'done',
     mismatches: { missingHere: 0, extraHere: 4, differentVersion: 9, differentState: 0 },
     repaired: 9,
   });
   expect(last!.bucketsDone).toBe(last!.bucketsTotal);
-});
+}, 150_000);
