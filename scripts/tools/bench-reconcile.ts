@@ -26,6 +26,7 @@ import {
   freePort,
   freshDatabase,
   killChildren,
+  median,
   useCompiledFleet,
 } from './bench-support.js';
 import { ProvinceSimulator } from './simulator/province-simulator.js';
@@ -310,10 +311,6 @@ async function main(): Promise<void> {
   const resync = rows[0]!;
   const summarised = rows.filter((row) => row.name.startsWith('reconcile with summaries'));
   const without = rows.find((row) => row.name.startsWith('reconcile without summaries'));
-  const median = (values: number[]) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    return (sorted[Math.floor((sorted.length - 1) / 2)]! + sorted[Math.ceil((sorted.length - 1) / 2)]!) / 2;
-  };
   process.stdout.write(
     `\n${dossiers.toLocaleString('en')} dossiers in one province over ${Math.round((rangeTo.getTime() - rangeFrom.getTime()) / day)} days, 0.1% drift per reconcile; requests counted at a proxy in front of the simulator; peak RSS of the fleet process; fleet ${args.compiled ? 'from the build (--compiled)' : 'through tsx'}\n\n`,
   );

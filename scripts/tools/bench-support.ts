@@ -279,6 +279,13 @@ export async function until(condition: () => Promise<boolean>, what: string, tim
 export const quantile = (sorted: ArrayLike<number>, q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 
+/** The median of some values, in any order: the middle one, or the mean of the two middle ones; NaN when none. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  return (sorted[Math.floor((sorted.length - 1) / 2)]! + sorted[Math.ceil((sorted.length - 1) / 2)]!) / 2;
+}
+
 /**
  * A lean HTTP/1.1 keep-alive client connection: sends one request at a time and reads the status line and
  * Content-Length of the answer (no chunked bodies). It costs a fraction of node:http's client, so the machine's
