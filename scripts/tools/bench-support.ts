@@ -38,11 +38,24 @@ export function useCompiledFleet(): void {
 /** The image's Node options, once the benchmark runs the build as the image does (useCompiledFleet). */
 let imageNodeArgs: string[] = [];
 
-/** The NODE_OPTIONS the Dockerfile's runtime stage sets (`ENV NODE_OPTIONS=…`, space-separated), as arguments. */
+/**
+ * The Node options of the Dockerfile's runtime stage, as arguments: its `ENV NODE_OPTIONS=…` (space-separated), then
+ * the flags its `ENTRYPOINT ["node", …, "dist/fleet.js", …]` gives Node before the script (V8's GC flags, which
+ * Node refuses in NODE_OPTIONS).
+ */
 export function imageNodeOptions(dockerfile: string): string[] {
   const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
   const value = /^ENV NODE_OPTIONS=(?:"([^"]*)"|(\S+))\s*$/m.exec(runtime);
-  return (value?.[1] ?? value?.[2] ?? '').split(' ').filter(Boolean);
+  const nodeOptions = (value?.[1] ?? value?.[2] ?? '').split(' ').filter(Boolean);
+  const entrypoint = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(runtime)?.[1];
+  const command = entrypoint === undefined ? [] : (JSON.parse(entrypoint) as unknown[]);
+  const flags: string[] = [];
+  if (command[0] === 'node')
+    for (const argument of command.slice(1)) {
+      if (typeof argument !== 'string' || !argument.startsWith('-')) break;
+      flags.push(argument);
+    }
+  return [...nodeOptions, ...flags];
 }
 
 /**
