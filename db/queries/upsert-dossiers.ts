@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DossierRecord } from '../../connectors/sdk/dossier-record.js';
 import type { AnomalyKind, Database } from '../schema.js';
@@ -46,11 +46,12 @@ function contentHash(record: DossierRecord): string {
     record.sourceUpdatedAt,
     record.sourceVersion,
   ];
-  return createHash('sha1').update(JSON.stringify(state)).digest('base64');
+  // One-shot: a Hash object per record cost twice as much (1.0 against 0.5 µs a record, on this writer's hot path).
+  return hash('sha1', JSON.stringify(state), 'base64');
 }
 
-/** One record as a row of the `jsonb_to_recordset` parameter, with its content hash. */
-function toRow(record: DossierRecord, hash: string) {
+/** One record as a row of the `jsonb_to_recordset` parameter, with its content hash; not (yet) the newest. */
+function toRow(record: DossierRecord, contentHash: string) {
   return {
     province_code: record.provinceCode,
     dossier_code: record.dossierCode,
@@ -72,9 +73,10 @@ function toRow(record: DossierRecord, hash: string) {
     rejected_at: record.rejectedAt,
     source_updated_at: record.sourceUpdatedAt,
     source_version: record.sourceVersion,
-    content_hash: hash,
+    content_hash: contentHash,
     observed_at: record.observedAt,
     connector_id: record.connectorId,
+    newest: false,
   };
 }
 type Row = ReturnType<typeof toRow>;
@@ -91,7 +93,7 @@ function isNewer(candidate: Row, current: Row): boolean {
  * current row: Postgres refuses to update one row twice in a statement). Rows come out sorted by key, so
  * concurrent writers lock rows in the same order and cannot deadlock each other.
  */
-export function reduceBatch(records: readonly DossierRecord[]): (Row & { newest: boolean })[] {
+export function reduceBatch(records: readonly DossierRecord[]): Row[] {
   const newest = new Map<string, Row>();
   const states = new Map<string, Row>();
   for (const record of records) {
@@ -119,7 +121,9 @@ export function reduceBatch(records: readonly DossierRecord[]): (Row & { newest:
       `${winner.province_code}\u0000${winner.dossier_code}\u0000${winner.source_version}\u0000${winner.content_hash}`,
       winner,
     );
-  return [...states.values()].sort(byKey).map((row) => ({ ...row, newest: winners.has(row) }));
+  // Each row is its record's own object: marked in place rather than copied, on a path every record takes.
+  for (const winner of winners) winner.newest = true;
+  return [...states.values()].sort(byKey);
 }
 
 /** The columns of the batch's rows as the upsert reads them (reduceBatch's rows), with their types. */
