@@ -76,6 +76,14 @@ const schema = z.object({
    */
   WRITER_CONCURRENCY: integer(1, 64).default(2),
   /**
+   * Batches of one province's queue one writer commits together in one transaction, at most (group commit), when
+   * the queue holds several. Default 8. More makes a busy province's transactions larger; each batch taken is held
+   * in the writer's memory while the group is written.
+   */
+  WRITER_GROUP_BATCHES: integer(1, 64).default(8),
+  /** Records of one group commit, at most: no further batch is taken once a group holds this many. Default 8000. */
+  WRITER_GROUP_RECORDS: integer(1, 1_000_000).default(8000),
+  /**
    * Connectors polled at once by one poller process. Default 64. A run against a hung province system holds its
    * place until the connector's timeout, so places must outnumber the systems that may hang together (a shared
    * vendor platform down): keep it at or above connectors ÷ poller processes. A run holds about two pages.
@@ -87,6 +95,12 @@ const schema = z.object({
    * keeps its other jobs (a schedule change, a shutdown) waiting behind one run.
    */
   POLLER_MAX_PAGES_PER_RUN: integer(1, 100_000).default(200),
+  /**
+   * Pages of one connector handed to the writer and not yet committed, at most. Default 4: the source is read while
+   * earlier pages are written, so the province's queue holds batches to commit together. 1 is a strict handshake
+   * (page k+1 read once page k committed). Redis holds up to connectors × this many batches in flight.
+   */
+  POLLER_PAGES_IN_FLIGHT: integer(1, 64).default(4),
   /**
    * Committed batches each province's ingest queue keeps in Redis, its newest. Default 3. A batch holds its records
    * (hundreds of KiB), so Redis holds provinces × this many past their commit; a poller whose wait missed the

@@ -175,6 +175,8 @@ export async function startFleet(
     ? new Writer(db, openConnection('writer'), metrics, logger, {
         prefix: config.QUEUE_PREFIX,
         concurrency: config.WRITER_CONCURRENCY,
+        maxGroupBatches: config.WRITER_GROUP_BATCHES,
+        maxGroupRecords: config.WRITER_GROUP_RECORDS,
         errors,
         onBatchFailed: () => sweep?.soon(),
       })
@@ -184,6 +186,7 @@ export async function startFleet(
         prefix: config.QUEUE_PREFIX,
         concurrency: config.POLLER_CONCURRENCY,
         maxPagesPerRun: config.POLLER_MAX_PAGES_PER_RUN,
+        pagesInFlight: config.POLLER_PAGES_IN_FLIGHT,
         errors,
       })
     : null;

@@ -31,7 +31,7 @@ const provinceOf = (row: ConnectorRow): string => currentProvinceCode(row.provin
 export interface PollerOptions {
   /** Connectors polled at once (POLLER_CONCURRENCY). Default 64. */
   concurrency?: number;
-  /** Pages of one connector handed to the writer and not yet committed, at most (poll-run.ts). Default 4. */
+  /** Pages of one connector handed to the writer and not yet committed, at most (POLLER_PAGES_IN_FLIGHT). Default 4. */
   pagesInFlight?: number;
   /** Pages one poll run reads at most (POLLER_MAX_PAGES_PER_RUN); a longer backlog takes more runs. Default 200. */
   maxPagesPerRun?: number;

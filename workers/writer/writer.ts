@@ -24,10 +24,13 @@ export interface WriterOptions {
   /**
    * Batches of one province's queue committed together in one transaction, at most (group commit): when the queue
    * holds several, the writer takes them at once, so a busier province gets larger transactions instead of a longer
-   * line. Default 8.
+   * line (WRITER_GROUP_BATCHES). Default 8.
    */
   maxGroupBatches?: number;
-  /** Records of one group commit, at most: no further batch is taken once a group holds this many. Default 8,000. */
+  /**
+   * Records of one group commit, at most (WRITER_GROUP_RECORDS): no further batch is taken once a group holds this
+   * many. Default 8,000.
+   */
   maxGroupRecords?: number;
   /** Where the queue workers' errors are told. Default: a reporter of its own over `logger` and `metrics`. */
   errors?: BackgroundErrors;
