@@ -14,12 +14,29 @@ const provinces = ['01', '92'];
  */
 export function syncSurvivesSigkill(dossiersPerProvince: number): void {
   const total = provinces.length * dossiersPerProvince;
+  /** What one wait may take: generous for a loaded machine (the default suite's sync takes 38–45 s in all). */
+  const waitMs = Math.max(60_000, total * 3);
   let env: TestEnvironment;
   let simulator: ProvinceSimulator;
   let fleet: FleetProcess | null = null;
 
   const rows = async () =>
     Number((await sql<{ n: string }>`SELECT count(*) AS n FROM dossiers`.execute(env.db)).rows[0]!.n);
+  /**
+   * Waits as waitFor does, each wait within the test's time; one that times out says where the sync stood and what
+   * the fleet printed, so a slow CI run tells which step it waited in.
+   */
+  const waitForSync = async (condition: () => Promise<boolean>, what: string) => {
+    try {
+      await waitFor(condition, what, waitMs);
+    } catch (error) {
+      const { expected, missing, different, extra } = await compareWithTruth(env.db, simulator);
+      throw new Error(
+        `${error instanceof Error ? error.message : String(error)}; ${await rows()} rows of ${total} (truth: ${JSON.stringify({ expected, missing, different, extra })}); the fleet's last output: ${fleet?.output().slice(-4096).trim() || '(none)'}`,
+        { cause: error },
+      );
+    }
+  };
   const start = () =>
     spawnFleet(['start', '--role', 'all'], { ...env.config, LOG_LEVEL: 'warn' } as unknown as Record<string, string>);
 
@@ -42,35 +59,40 @@ export function syncSurvivesSigkill(dossiersPerProvince: number): void {
     await env?.cleanup();
   });
 
-  it('ends equal to the truth after the fleet is SIGKILLed twice in the middle of a sync', async () => {
-    for (const threshold of [Math.round(total * 0.075), Math.round(total * 0.375)]) {
+  it(
+    'ends equal to the truth after the fleet is SIGKILLed twice in the middle of a sync',
+    async () => {
+      for (const threshold of [Math.round(total * 0.075), Math.round(total * 0.375)]) {
+        fleet = start();
+        await waitForSync(async () => (await rows()) >= threshold, `at least ${threshold} rows before the kill`);
+        fleet.child.kill('SIGKILL');
+        expect(await fleet.exited).toBe('SIGKILL');
+      }
+      expect(await rows()).toBeLessThan(total);
+
       fleet = start();
-      await waitFor(async () => (await rows()) >= threshold, `at least ${threshold} rows before the kill`);
-      fleet.child.kill('SIGKILL');
-      expect(await fleet.exited).toBe('SIGKILL');
-    }
-    expect(await rows()).toBeLessThan(total);
+      await waitForSync(
+        async () => (await compareWithTruth(env.db, simulator)).missing === 0,
+        'every dossier stored after the restart',
+      );
+      simulator.pause();
+      await waitForSync(async () => {
+        const comparison = await compareWithTruth(env.db, simulator);
+        return comparison.missing === 0 && comparison.different === 0;
+      }, 'equal to the truth');
+      expect(await compareWithTruth(env.db, simulator)).toMatchObject({
+        expected: total,
+        missing: 0,
+        different: 0,
+        extra: 0,
+      });
+      expect(await duplicateHistoryRows(env.db)).toBe(0);
 
-    fleet = start();
-    await waitFor(
-      async () => (await compareWithTruth(env.db, simulator)).missing === 0,
-      'every dossier stored after the restart',
-    );
-    simulator.pause();
-    await waitFor(async () => {
-      const comparison = await compareWithTruth(env.db, simulator);
-      return comparison.missing === 0 && comparison.different === 0;
-    }, 'equal to the truth');
-    expect(await compareWithTruth(env.db, simulator)).toMatchObject({
-      expected: total,
-      missing: 0,
-      different: 0,
-      extra: 0,
-    });
-    expect(await duplicateHistoryRows(env.db)).toBe(0);
-
-    fleet.child.kill('SIGTERM');
-    expect(await fleet.exited).toBe(0);
-    expect(fleet.output()).not.toMatch(/unhandled|uncaught/i);
-  });
+      fleet.child.kill('SIGTERM');
+      expect(await fleet.exited).toBe(0);
+      expect(fleet.output()).not.toMatch(/unhandled|uncaught/i);
+      // Four waits, and the starts and stops: the test's own time is above their sum.
+    },
+    4 * waitMs + 60_000,
+  );
 }
