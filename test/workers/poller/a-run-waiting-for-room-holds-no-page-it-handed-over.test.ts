@@ -1,14 +1,12 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Connector, Cursor, ReadState, SourcePage } from '../../../connectors/sdk/connector.js';
-import type { DossierRecordInput } from '../../../connectors/sdk/dossier-record.js';
-import { compareSinceCursors, sinceOf } from '../../../connectors/sdk/since-cursor.js';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import { runPoll } from '../../../workers/poller/poll-run.js';
 import type { IngestBatch } from '../../../workers/queue/queues.js';
 import { writeBatch } from '../../../workers/writer/write-batch.js';
 import { createTestEnvironment, waitFor, type TestEnvironment } from '../../support/test-environment.js';
+import { PagedConnector } from './paged-connector.js';
 
 // Bounded memory: a run with its pages in flight waits for the oldest to commit before it reads another. While it
 // waits it must hold nothing of the pages it read and handed over: a suspended async function keeps what its
@@ -20,46 +18,6 @@ const collectGarbage = runInNewContext('gc') as () => void;
 
 const pageCount = 3;
 const perPage = 40;
-const sinceOfPage = (page: number) => new Date(Date.UTC(2026, 10, 21, 1, page)).toISOString();
-
-/** Serves `pageCount` pages and keeps a weak reference to each page it served. */
-class WatchedConnector implements Connector {
-  readonly served: WeakRef<object>[] = [];
-  startFrom(committed: Cursor | null): ReadState {
-    return { since: sinceOf(committed) };
-  }
-  compareCursors(a: Cursor, b: Cursor): number {
-    return compareSinceCursors(a, b);
-  }
-  async read(state: ReadState | null): Promise<SourcePage> {
-    const since = sinceOf(state);
-    const page = Array.from({ length: pageCount }, (_, index) => index + 1).find(
-      (number) => since === null || sinceOfPage(number) > since,
-    )!;
-    const items = Array.from({ length: perPage }, (_, index) => ({
-      code: `01.2026.${String(page * 1000 + index).padStart(6, '0')}`,
-      updatedAt: sinceOfPage(page),
-      applicant: { name: 'Nguyễn Văn A' },
-    }));
-    const cursor = { since: sinceOfPage(page) };
-    const served = { items, cursor, next: page === pageCount ? null : cursor };
-    this.served.push(new WeakRef(served));
-    return served;
-  }
-  map(item: unknown): DossierRecordInput {
-    const { code, updatedAt } = item as { code: string; updatedAt: string };
-    return {
-      dossierCode: code,
-      status: 2,
-      sourceStatus: '2',
-      sourceUpdatedAt: new Date(updatedAt),
-      sourceVersion: 1,
-    } as DossierRecordInput;
-  }
-  mappedFields() {
-    return [{ field: 'dossierCode', path: 'code' }];
-  }
-}
 
 let env: TestEnvironment;
 beforeAll(async () => {
@@ -78,7 +36,9 @@ afterAll(async () => {
 });
 
 it('lets every page it handed over be collected while it waits for room, then commits them all', async () => {
-  const connector = new WatchedConnector();
+  // A weak reference to each page served: the run must not keep them alive.
+  const served: WeakRef<object>[] = [];
+  const connector = new PagedConnector(pageCount, perPage, (page) => served.push(new WeakRef(page)));
   let release!: () => void;
   const held = new Promise<void>((resolve) => (release = resolve));
   let handed = 0;
@@ -101,12 +61,12 @@ it('lets every page it handed over be collected while it waits for room, then co
   await waitFor(async () => handed === 2, 'two pages handed over');
   // The run now waits for page 1's commit before it reads page 3. Weak references live at least to the end of the
   // task that made them: collect in later tasks.
-  for (let round = 0; round < 3 && connector.served.some((page) => page.deref() !== undefined); round++) {
+  for (let round = 0; round < 3 && served.some((page) => page.deref() !== undefined); round++) {
     await new Promise((done) => setImmediate(done));
     collectGarbage();
   }
-  expect(connector.served).toHaveLength(2);
-  expect(connector.served.map((page) => page.deref() === undefined)).toEqual([true, true]);
+  expect(served).toHaveLength(2);
+  expect(served.map((page) => page.deref() === undefined)).toEqual([true, true]);
 
   release();
   expect(await run).toMatchObject({ pages: pageCount, records: pageCount * perPage, more: false });

@@ -1,13 +1,11 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Connector, Cursor, ReadState, SourcePage } from '../../../connectors/sdk/connector.js';
-import type { DossierRecordInput } from '../../../connectors/sdk/dossier-record.js';
-import { compareSinceCursors, sinceOf } from '../../../connectors/sdk/since-cursor.js';
 import { saveConnector } from '../../../db/queries/connectors.js';
 import { commitCursor, readCursor } from '../../../db/queries/sync-cursors.js';
 import type { IngestBatch } from '../../../workers/queue/queues.js';
 import { runPoll } from '../../../workers/poller/poll-run.js';
 import { writeBatch, type WriteOutcome } from '../../../workers/writer/write-batch.js';
 import { createTestEnvironment, waitFor, type TestEnvironment } from '../../support/test-environment.js';
+import { PagedConnector, sinceOfPage } from './paged-connector.js';
 
 // Several pages of one connector are in flight at once; their batches may commit in any order (a retried batch,
 // several writer processes). The cursor must still reach a page's position only once every page before it is
@@ -15,44 +13,6 @@ import { createTestEnvironment, waitFor, type TestEnvironment } from '../../supp
 
 const pageCount = 6;
 const perPage = 50;
-const sinceOfPage = (page: number) => new Date(Date.UTC(2026, 10, 20, 1, page)).toISOString();
-
-class PagedConnector implements Connector {
-  startFrom(committed: Cursor | null): ReadState {
-    return { since: sinceOf(committed) };
-  }
-  compareCursors(a: Cursor, b: Cursor): number {
-    return compareSinceCursors(a, b);
-  }
-  async read(state: ReadState | null): Promise<SourcePage> {
-    const since = sinceOf(state);
-    const page = Array.from({ length: pageCount }, (_, index) => index + 1).find(
-      (number) => since === null || sinceOfPage(number) > since,
-    )!;
-    const items = Array.from({ length: perPage }, (_, index) => ({
-      code: `01.2026.${String(page * 1000 + index).padStart(6, '0')}`,
-      updatedAt: sinceOfPage(page),
-    }));
-    const cursor = { since: sinceOfPage(page) };
-    return { items, cursor, next: page === pageCount ? null : cursor };
-  }
-  map(item: unknown): DossierRecordInput {
-    const { code, updatedAt } = item as { code: string; updatedAt: string };
-    return {
-      dossierCode: code,
-      status: 2,
-      sourceStatus: '2',
-      sourceUpdatedAt: new Date(updatedAt),
-      sourceVersion: 1,
-    } as DossierRecordInput;
-  }
-  mappedFields() {
-    return [
-      { field: 'dossierCode', path: 'code' },
-      { field: 'status', path: 'status' },
-    ];
-  }
-}
 
 let env: TestEnvironment;
 beforeAll(async () => {
@@ -86,7 +46,7 @@ it('keeps the cursor behind a held page while later pages commit, then moves it 
     },
   };
   const run = runPoll({
-    connector: new PagedConnector(),
+    connector: new PagedConnector(pageCount, perPage),
     connectorId: 'paged-01',
     sourceProvinceCode: '01',
     sourceCodeSet: '2025',
@@ -122,7 +82,7 @@ it('hands over no more than pagesInFlight pages before the first of them is comm
   const held = new Promise<void>((resolve) => (release = resolve));
   let handed = 0;
   const run = runPoll({
-    connector: new PagedConnector(),
+    connector: new PagedConnector(pageCount, perPage),
     connectorId: 'paged-01',
     sourceProvinceCode: '01',
     sourceCodeSet: '2025',
