@@ -30,9 +30,14 @@ export function syncSurvivesSigkill(dossiersPerProvince: number): void {
     try {
       await waitFor(condition, what, waitMs);
     } catch (error) {
-      const { expected, missing, different, extra } = await compareWithTruth(env.db, simulator);
+      // The account must not hide the timeout: a database that cannot be read is said as such.
+      const standing = await Promise.all([rows(), compareWithTruth(env.db, simulator)]).then(
+        ([stored, { expected, missing, different, extra }]) =>
+          `${stored} rows of ${total} (truth: ${JSON.stringify({ expected, missing, different, extra })})`,
+        (unreadable: unknown) => `the rows could not be read (${String(unreadable)})`,
+      );
       throw new Error(
-        `${error instanceof Error ? error.message : String(error)}; ${await rows()} rows of ${total} (truth: ${JSON.stringify({ expected, missing, different, extra })}); the fleet's last output: ${fleet?.output().slice(-4096).trim() || '(none)'}`,
+        `${error instanceof Error ? error.message : String(error)}; ${standing}; the fleet's last output: ${fleet?.output().slice(-4096).trim() || '(none)'}`,
         { cause: error },
       );
     }
