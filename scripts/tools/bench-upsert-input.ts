@@ -1,5 +1,6 @@
-// How the writer's upsert should receive a batch (issue #14 item 2): today's one `jsonb_to_recordset` parameter,
-// or COPY into a staging table and then the same guarded statement reading it. Each form writes the same N
+// How the writer's upsert should receive a batch (issue #14 item 2): one JSON parameter read by `json_to_recordset`
+// (the writer's form), the same parameter cast to jsonb and read by `jsonb_to_recordset` (its form until
+// 2026-12-08), or COPY into a staging table and then the same guarded statement reading it. Each form writes the same N
 // records in batches of --batch, each batch in a transaction of its own as the writer commits it, into a fresh
 // migrated database: first as inserts (every dossier new), then as updates (each at version 2 with another
 // status: a current row and a history row each). The forms alternate, --rounds times each, so that a machine
@@ -54,9 +55,19 @@ const stagedColumns = [...dossierColumns, 'newest'] as const;
 
 const forms: InputForm[] = [
   {
-    name: 'jsonb_to_recordset parameter (today)',
+    name: 'json_to_recordset parameter (the writer)',
     prepare: async () => {},
     write: (_client, db, batch) => upsertDossiers(db, batch),
+  },
+  {
+    name: 'jsonb_to_recordset parameter',
+    prepare: async () => {},
+    write: (_client, db, batch) =>
+      upsertDossiersFrom(
+        db,
+        sql`SELECT * FROM jsonb_to_recordset(${JSON.stringify(reduceBatch(batch))}::jsonb) AS r(${incomingColumns})`,
+        batch.length,
+      ),
   },
   {
     name: 'COPY into a staging table, then the guarded statement',
@@ -142,7 +153,11 @@ console.log(
 console.log('| input form | inserts/s, median (best) | updates/s, median (best) |');
 console.log('| --- | --- | --- |');
 for (const [name, figures] of results) console.log(`| ${name} | ${cell(figures.insert)} | ${cell(figures.update)} |`);
-const [today, staged] = [...results.values()];
-const ratio = (kind: 'insert' | 'update') =>
-  (quantile(sorted(staged![kind]), 0.5) / quantile(sorted(today![kind]), 0.5)).toFixed(2);
-console.log(`\nstaged/parameter ratio of medians: inserts ${ratio('insert')}, updates ${ratio('update')}`);
+const [writer, ...others] = [...results.entries()];
+const median = (kind: 'insert' | 'update', figures: { insert: number[]; update: number[] }) =>
+  quantile(sorted(figures[kind]), 0.5);
+console.log('');
+for (const [name, figures] of others) {
+  const ratio = (kind: 'insert' | 'update') => (median(kind, figures) / median(kind, writer![1])).toFixed(2);
+  console.log(`${name} / the writer's form, ratio of medians: inserts ${ratio('insert')}, updates ${ratio('update')}`);
+}

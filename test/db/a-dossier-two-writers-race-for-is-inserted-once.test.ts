@@ -26,7 +26,7 @@ it('counts the racing second writer as an update of the row the first inserted',
     await waitFor(async () => {
       const { rows } = await sql<{ waiting: number }>`
         SELECT count(*)::int AS waiting FROM pg_stat_activity
-        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%jsonb_to_recordset%'`.execute(
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%json_to_recordset%'`.execute(
         env.db,
       );
       return rows[0]!.waiting === 1;
