@@ -153,18 +153,26 @@ export async function upsertDossiers(db: Kysely<Database>, records: readonly Dos
     db,
     sql`SELECT * FROM json_to_recordset(${JSON.stringify(rows)}::json) AS r(${incomingColumns})`,
     records.length,
+    provincesOf(rows),
   );
+}
+
+/** The distinct province codes of a batch's rows: usually one (a writer group is one province's queue). */
+export function provincesOf(rows: readonly { province_code: string }[]): string[] {
+  return [...new Set(rows.map((row) => row.province_code))];
 }
 
 /**
  * The same statement over rows read by `incoming` (a query of reduceBatch's rows, columns as incomingColumns): a
  * staging table a COPY filled, say (`scripts/tools/bench-upsert-input.ts` measures it against the parameter).
- * `records` is how many records the rows were reduced from.
+ * `records` is how many records the rows were reduced from; `provinces` holds the province code of every row
+ * (provincesOf), and more codes only cost more partitions read.
  */
 export async function upsertDossiersFrom(
   db: Kysely<Database>,
   incoming: RawBuilder<unknown>,
   records: number,
+  provinces: readonly string[],
 ): Promise<UpsertOutcome> {
   const {
     rows: [counts],
@@ -176,7 +184,11 @@ export async function upsertDossiersFrom(
         cur.source_version AS stored_version, cur.source_updated_at AS stored_updated_at,
         cur.content_hash AS stored_hash, cur.observed_at AS stored_observed_at
       FROM incoming i
+      -- The province list adds nothing to the join but lets the planner read only the batch's partitions: it cannot
+      -- tell which partitions the rows of a parameter fall in, and otherwise reads the stored rows of every
+      -- province, the more of them the fuller the table (a batch cost grew with the table, not with the batch).
       LEFT JOIN dossiers cur ON cur.province_code = i.province_code AND cur.dossier_code = i.dossier_code
+        AND cur.province_code = ANY(${provinces as string[]}::text[])
     ),
     history AS (
       INSERT INTO dossier_events (

@@ -18,6 +18,7 @@ import type { DossierRecord } from '../../connectors/sdk/dossier-record.js';
 import type { Database } from '../../db/schema.js';
 import {
   incomingColumns,
+  provincesOf,
   reduceBatch,
   upsertDossiers,
   upsertDossiersFrom,
@@ -62,12 +63,15 @@ const forms: InputForm[] = [
   {
     name: 'jsonb_to_recordset parameter',
     prepare: async () => {},
-    write: (_client, db, batch) =>
-      upsertDossiersFrom(
+    write: (_client, db, batch) => {
+      const rows = reduceBatch(batch);
+      return upsertDossiersFrom(
         db,
-        sql`SELECT * FROM jsonb_to_recordset(${JSON.stringify(reduceBatch(batch))}::jsonb) AS r(${incomingColumns})`,
+        sql`SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r(${incomingColumns})`,
         batch.length,
-      ),
+        provincesOf(rows),
+      );
+    },
   },
   {
     name: 'COPY into a staging table, then the guarded statement',
@@ -83,7 +87,7 @@ const forms: InputForm[] = [
         Readable.from([text]),
         client.query(copyFrom(`COPY incoming_batch (${stagedColumns.join(', ')}) FROM STDIN`)),
       );
-      return upsertDossiersFrom(db, sql`SELECT * FROM incoming_batch`, batch.length);
+      return upsertDossiersFrom(db, sql`SELECT * FROM incoming_batch`, batch.length, provincesOf(rows));
     },
   },
 ];
