@@ -84,6 +84,12 @@ const schema = z.object({
   /** Records of one group commit, at most: no further batch is taken once a group holds this many. Default 8000. */
   WRITER_GROUP_RECORDS: integer(1, 1_000_000).default(8000),
   /**
+   * Groups of one province's queue one writer process commits at once, each its own transaction. Default 2, so that
+   * one busy province (a backfill) can use every place WRITER_CONCURRENCY gives; their order does not matter (the
+   * version guard, and a cursor that moves only past committed pages, as with several writer processes).
+   */
+  WRITER_PROVINCE_CONCURRENCY: integer(1, 64).default(2),
+  /**
    * Connectors polled at once by one poller process. Default 64. A run against a hung province system holds its
    * place until the connector's timeout, so places must outnumber the systems that may hang together (a shared
    * vendor platform down): keep it at or above connectors ÷ poller processes. A run holds about two pages.

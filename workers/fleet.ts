@@ -177,6 +177,7 @@ export async function startFleet(
         concurrency: config.WRITER_CONCURRENCY,
         maxGroupBatches: config.WRITER_GROUP_BATCHES,
         maxGroupRecords: config.WRITER_GROUP_RECORDS,
+        provinceConcurrency: config.WRITER_PROVINCE_CONCURRENCY,
         errors,
         onBatchFailed: () => sweep?.soon(),
       })

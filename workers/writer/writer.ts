@@ -32,6 +32,12 @@ export interface WriterOptions {
    * many. Default 8,000.
    */
   maxGroupRecords?: number;
+  /**
+   * Groups of one province's queue taken at once, each its own transaction (WRITER_PROVINCE_CONCURRENCY): one busy
+   * province can then use every place of the line. Their commit order does not matter: the version guard decides
+   * each dossier's state, and a cursor moves only past pages committed, in order. Default 1.
+   */
+  provinceConcurrency?: number;
   /** Where the queue workers' errors are told. Default: a reporter of its own over `logger` and `metrics`. */
   errors?: BackgroundErrors;
   /**
@@ -50,11 +56,11 @@ function connectorOf(data: unknown): string | undefined {
 
 /**
  * Takes ingest batches off the provinces' queues and commits each in one Postgres transaction. Each province's
- * queue has its own BullMQ worker taking one batch at a time, and the commits wait their turn in one FIFO line
- * of `concurrency` places: every province with work gets a place in turn, so a province's backlog of millions
- * does not delay another's fresh update by more than one round. Each job is read against its schema first
- * (workers/queue/ingest-message.ts): one this release cannot read fails for good, untouched, and is kept as a
- * failed batch with the reason.
+ * queue has its own BullMQ worker taking `provinceConcurrency` batches at a time, and the commits wait their turn
+ * in one FIFO line of `concurrency` places: every province with work gets its places in turn, so a province's
+ * backlog of millions does not delay another's fresh update by more than one round. Each job is read against its
+ * schema first (workers/queue/ingest-message.ts): one this release cannot read fails for good, untouched, and is
+ * kept as a failed batch with the reason.
  */
 export class Writer {
   private readonly workers: Worker<IngestMessage, WriteOutcome>[];
@@ -89,7 +95,7 @@ export class Writer {
         {
           connection,
           prefix: options.prefix,
-          concurrency: 1,
+          concurrency: Math.max(1, options.provinceConcurrency ?? 1),
           autorun: false,
           // A killed writer's batch is taken up again within seconds (at most lockDuration + stalledInterval), not
           // the default half minute: a poller waits for that batch before handing over its connector's next page.
