@@ -288,6 +288,13 @@ export async function until(condition: () => Promise<boolean>, what: string, tim
   }
 }
 
+/** A command-line option that must be a whole number ≥ 1 (`--name`), as a number; a clear error otherwise. */
+export function wholeNumberOption(name: string, value: string | undefined): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number ≥ 1, not ${value}`);
+  return n;
+}
+
 /** The value at quantile `q` (0–1) of ascending `sorted` values; NaN when there are none. */
 export const quantile = (sorted: ArrayLike<number>, q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;

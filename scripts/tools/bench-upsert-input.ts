@@ -24,7 +24,7 @@ import {
   upsertDossiersFrom,
   type UpsertOutcome,
 } from '../../db/queries/upsert-dossiers.js';
-import { dropDatabase, freshDatabase, quantile } from './bench-support.js';
+import { dropDatabase, freshDatabase, quantile, wholeNumberOption } from './bench-support.js';
 import { canonicalRecords } from './bench/canonical-records.js';
 import { copyText, dossierColumns } from './bench/copy-phase.js';
 
@@ -35,14 +35,9 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
   },
 });
-const wholeNumber = (name: string, value: string | undefined) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number ≥ 1, not ${value}`);
-  return n;
-};
-const records = wholeNumber('records', args.records);
-const batchSize = wholeNumber('batch', args.batch);
-const rounds = wholeNumber('rounds', args.rounds);
+const records = wholeNumberOption('records', args.records);
+const batchSize = wholeNumberOption('batch', args.batch);
+const rounds = wholeNumberOption('rounds', args.rounds);
 
 /** A way of handing a batch to the upsert, on one session (`client`, which `db` runs on too). */
 interface InputForm {

@@ -16,7 +16,7 @@ import { currentProvinces } from '../../config/provinces.js';
 import type { DossierRecord } from '../../connectors/sdk/dossier-record.js';
 import { createDatabase } from '../../db/database.js';
 import { incomingColumns, provincesOf, reduceBatch, upsertDossiersFrom } from '../../db/queries/upsert-dossiers.js';
-import { dropDatabase, freshDatabase, median } from './bench-support.js';
+import { dropDatabase, freshDatabase, median, wholeNumberOption } from './bench-support.js';
 import { canonicalRecords } from './bench/canonical-records.js';
 
 const { values: args } = parseArgs({
@@ -26,14 +26,9 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
   },
 });
-const wholeNumber = (name: string, value: string | undefined) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number ≥ 1, not ${value}`);
-  return n;
-};
-const records = wholeNumber('records', args.records);
-const batchSize = wholeNumber('batch', args.batch);
-const rounds = wholeNumber('rounds', args.rounds);
+const records = wholeNumberOption('records', args.records);
+const batchSize = wholeNumberOption('batch', args.batch);
+const rounds = wholeNumberOption('rounds', args.rounds);
 
 const everyProvince = currentProvinces.map(({ code }) => code);
 
