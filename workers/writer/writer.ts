@@ -33,9 +33,11 @@ export interface WriterOptions {
    */
   maxGroupRecords?: number;
   /**
-   * Groups of one province's queue taken at once, each its own transaction (WRITER_PROVINCE_CONCURRENCY): one busy
-   * province can then use every place of the line. Their commit order does not matter: the version guard decides
-   * each dossier's state, and a cursor moves only past pages committed, in order. Default 1.
+   * Groups of one province's queue taken at once, each its own transaction, while the line has a free place
+   * (WRITER_PROVINCE_CONCURRENCY): one busy province can then use every place of the line. When commits wait for a
+   * place, each province takes one at a time again, since a batch taken waits in memory for its turn. Their commit
+   * order does not matter: the version guard decides each dossier's state, and a cursor moves only past pages
+   * committed, in order. Default 1.
    */
   provinceConcurrency?: number;
   /** Where the queue workers' errors are told. Default: a reporter of its own over `logger` and `metrics`. */
@@ -56,7 +58,8 @@ function connectorOf(data: unknown): string | undefined {
 
 /**
  * Takes ingest batches off the provinces' queues and commits each in one Postgres transaction. Each province's
- * queue has its own BullMQ worker taking `provinceConcurrency` batches at a time, and the commits wait their turn
+ * queue has its own BullMQ worker taking one batch at a time (`provinceConcurrency` while the line has a free
+ * place), and the commits wait their turn
  * in one FIFO line of `concurrency` places: every province with work gets its places in turn, so a province's
  * backlog of millions does not delay another's fresh update by more than one round. Each job is read against its
  * schema first (workers/queue/ingest-message.ts): one this release cannot read fails for good, untouched, and is
@@ -70,6 +73,7 @@ export class Writer {
   private readonly maxGroupBatches: number;
   private readonly maxGroupRecords: number;
   private readonly onBatchFailed: (province: string) => void;
+  private readonly provinceConcurrency: number;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -81,6 +85,7 @@ export class Writer {
     this.turns = pLimit(options.concurrency ?? 2);
     this.maxGroupBatches = Math.max(1, options.maxGroupBatches ?? 8);
     this.maxGroupRecords = options.maxGroupRecords ?? 8000;
+    this.provinceConcurrency = Math.max(1, options.provinceConcurrency ?? 1);
     this.onBatchFailed = options.onBatchFailed ?? (() => {});
     const errors = options.errors ?? new BackgroundErrorReporter(logger, { counter: metrics.backgroundErrors });
     this.pushes = new PushTally(db, errors);
@@ -90,12 +95,18 @@ export class Writer {
         async (job, token): Promise<WriteOutcome> => {
           // Read before taking a place in the line: a job this release cannot read never waits for a commit slot.
           const batch = this.read(job, code);
-          return this.turns(() => this.processGroup(worker, job, token, batch, code));
+          const turn = this.turns(() => this.processGroup(worker, job, token, batch, code));
+          this.fitProvinceConcurrency();
+          try {
+            return await turn;
+          } finally {
+            this.fitProvinceConcurrency();
+          }
         },
         {
           connection,
           prefix: options.prefix,
-          concurrency: Math.max(1, options.provinceConcurrency ?? 1),
+          concurrency: this.provinceConcurrency,
           autorun: false,
           // A killed writer's batch is taken up again within seconds (at most lockDuration + stalledInterval), not
           // the default half minute: a poller waits for that batch before handing over its connector's next page.
@@ -132,6 +143,15 @@ export class Writer {
     await settleReadiness(this.workers);
     await Promise.all(this.workers.map((worker) => worker.close()));
     await this.pushes.close();
+  }
+
+  /**
+   * Lets each province's worker take `provinceConcurrency` batches while no commit waits for a place in the line,
+   * one when some do: with many provinces busy, a second batch per province would only wait in memory.
+   */
+  private fitProvinceConcurrency(): void {
+    const concurrency = this.turns.pendingCount > 0 ? 1 : this.provinceConcurrency;
+    for (const worker of this.workers) if (worker.concurrency !== concurrency) worker.concurrency = concurrency;
   }
 
   /**
