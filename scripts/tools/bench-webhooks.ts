@@ -21,7 +21,16 @@ import { issueWebhookSecret } from '../../workers/control-plane/webhook-secrets.
 import type { Database } from '../../db/schema.js';
 import { ingestQueueName } from '../../workers/queue/queues.js';
 import { SecretBox } from '../../workers/webhooks/secret-box.js';
-import { Connection, FleetProcess, freePort, freshDatabase, quantile, until } from './bench-support.js';
+import {
+  Connection,
+  deleteRedisKeys,
+  dropDatabase,
+  FleetProcess,
+  freePort,
+  freshDatabase,
+  quantile,
+  until,
+} from './bench-support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -293,6 +302,9 @@ async function main(): Promise<void> {
     await queue.close();
     redis.disconnect();
     await db.destroy();
+    // Nothing of the run is kept: its database, and its ledger's and queues' keys.
+    await dropDatabase(config.DATABASE_URL);
+    await deleteRedisKeys(config.REDIS_URL, config.QUEUE_PREFIX);
   }
 }
 
