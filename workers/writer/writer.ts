@@ -59,11 +59,10 @@ function connectorOf(data: unknown): string | undefined {
 /**
  * Takes ingest batches off the provinces' queues and commits each in one Postgres transaction. Each province's
  * queue has its own BullMQ worker taking one batch at a time (`provinceConcurrency` while the line has a free
- * place), and the commits wait their turn
- * in one FIFO line of `concurrency` places: every province with work gets its places in turn, so a province's
- * backlog of millions does not delay another's fresh update by more than one round. Each job is read against its
- * schema first (workers/queue/ingest-message.ts): one this release cannot read fails for good, untouched, and is
- * kept as a failed batch with the reason.
+ * place), and the commits wait their turn in one FIFO line of `concurrency` places: every province with work gets
+ * its places in turn, so a province's backlog of millions does not delay another's fresh update by more than one
+ * round. Each job is read against its schema first (workers/queue/ingest-message.ts): one this release cannot read
+ * fails for good, untouched, and is kept as a failed batch with the reason.
  */
 export class Writer {
   private readonly workers: Worker<IngestMessage, WriteOutcome>[];
