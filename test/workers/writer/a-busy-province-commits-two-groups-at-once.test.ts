@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { sql } from 'kysely';
-import { upsertDossiers } from '../../../db/queries/upsert-dossiers.js';
 import { BackgroundErrorReporter } from '../../../workers/background-error-reporter.js';
 import { createLogger } from '../../../workers/logger.js';
 import { FleetMetrics } from '../../../workers/metrics.js';
@@ -10,6 +8,7 @@ import { createRedis } from '../../../workers/redis.js';
 import { Writer } from '../../../workers/writer/writer.js';
 import { dossierRecord } from '../../support/records.js';
 import { createTestEnvironment, waitFor, type TestEnvironment } from '../../support/test-environment.js';
+import { holdDossier, writersWaiting } from './held-dossier.js';
 
 // One busy province (a backfill, one connector) must be able to use every place of the writer's line: with
 // provinceConcurrency 2 a second group of the same queue is committed beside the first, not after it. Whichever
@@ -37,16 +36,6 @@ const batch = (index: number, version: number): IngestBatch => ({
   deadLetters: [],
 });
 
-/** Writer transactions of this database waiting on a lock. */
-async function writersWaiting(): Promise<number> {
-  const { rows } = await sql<{ waiting: number }>`
-    SELECT count(*)::int AS waiting FROM pg_stat_activity
-    WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%json_to_recordset%'`.execute(
-    env.db,
-  );
-  return rows[0]!.waiting;
-}
-
 beforeAll(async () => {
   env = await createTestEnvironment();
   connection = createRedis(env.config.REDIS_URL);
@@ -65,17 +54,8 @@ afterAll(async () => {
 });
 
 it('commits a second group of the same province while the first is still in its transaction', async () => {
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => (release = resolve));
-  let inserted!: () => void;
-  const lockTaken = new Promise<void>((resolve) => (inserted = resolve));
   // An uncommitted insert of the dossier both batches carry: each writer transaction waits for it.
-  const holder = env.db.transaction().execute(async (trx) => {
-    await upsertDossiers(trx, [dossierRecord({ dossierCode: '01.2026.held', sourceVersion: 1 })]);
-    inserted();
-    await held;
-  });
-  await lockTaken;
+  const holder = await holdDossier(env.db, '01', '01.2026.held');
 
   writer = new Writer(env.db, connection, new FleetMetrics(), createLogger('silent'), {
     prefix: env.config.QUEUE_PREFIX,
@@ -85,19 +65,19 @@ it('commits a second group of the same province while the first is still in its 
   writer.start();
   try {
     const first = await ingest.add(batch(1, 3));
-    await waitFor(async () => (await writersWaiting()) === 1, 'the first group waiting on the held dossier');
+    await waitFor(async () => (await writersWaiting(env.db)) === 1, 'the first group waiting on the held dossier');
     // Added once the first group is taken, so it cannot join that group: only a second place commits it now.
     const second = await ingest.add(batch(2, 2));
-    await waitFor(async () => (await writersWaiting()) === 2, 'the second group waiting beside the first');
+    await waitFor(async () => (await writersWaiting(env.db)) === 2, 'the second group waiting beside the first');
 
-    release();
-    await holder;
+    holder.release();
+    await holder.done;
     await waitFor(
       async () => (await first.getState()) === 'completed' && (await second.getState()) === 'completed',
       'both groups committed',
     );
   } finally {
-    release();
+    holder.release();
   }
   const stored = await env.db.selectFrom('dossiers').select(['dossier_code', 'source_version']).execute();
   expect(stored).toHaveLength(21);
